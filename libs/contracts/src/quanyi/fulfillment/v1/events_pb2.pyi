@@ -1,0 +1,56 @@
+from quanyi.common.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DeliveredKey(_message.Message):
+    __slots__ = ("key_id", "sku_id", "unit_cost")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    sku_id: str
+    unit_cost: _money_pb2.Money
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class KeyDelivered(_message.Message):
+    __slots__ = ("order_id", "buyer_id", "keys", "channels", "sales_channel")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SALES_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    buyer_id: str
+    keys: _containers.RepeatedCompositeFieldContainer[DeliveredKey]
+    channels: _containers.RepeatedScalarFieldContainer[str]
+    sales_channel: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[DeliveredKey, _Mapping]]] = ..., channels: _Optional[_Iterable[str]] = ..., sales_channel: _Optional[str] = ...) -> None: ...
+
+class DeliveryFailed(_message.Message):
+    __slots__ = ("order_id", "attempt", "reason", "final")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempt: int
+    reason: str
+    final: bool
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., final: _Optional[bool] = ...) -> None: ...
+
+class Redeemed(_message.Message):
+    __slots__ = ("key_id", "order_id", "partner", "redeemed_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    order_id: str
+    partner: str
+    redeemed_at: str
+    def __init__(self, key_id: _Optional[str] = ..., order_id: _Optional[str] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,55 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Delivery(_message.Message):
+    __slots__ = ("order_id", "key_id", "sku_id", "buyer_id", "delivered_at", "redeemed_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    key_id: str
+    sku_id: str
+    buyer_id: str
+    delivered_at: str
+    redeemed_at: str
+    def __init__(self, order_id: _Optional[str] = ..., key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., delivered_at: _Optional[str] = ..., redeemed_at: _Optional[str] = ...) -> None: ...
+
+class ListDeliveriesRequest(_message.Message):
+    __slots__ = ("buyer_id", "order_id")
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    buyer_id: str
+    order_id: str
+    def __init__(self, buyer_id: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class ListDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+
+class RecordRedemptionRequest(_message.Message):
+    __slots__ = ("key_id", "partner", "redeemed_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    partner: str
+    redeemed_at: str
+    def __init__(self, key_id: _Optional[str] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[str] = ...) -> None: ...
+
+class RecordRedemptionResponse(_message.Message):
+    __slots__ = ("delivery", "duplicate")
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    delivery: Delivery
+    duplicate: bool
+    def __init__(self, delivery: _Optional[_Union[Delivery, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...

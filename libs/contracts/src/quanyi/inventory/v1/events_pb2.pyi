@@ -1,0 +1,82 @@
+from quanyi.common.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReservedKey(_message.Message):
+    __slots__ = ("key_id", "sku_id", "line_no", "unit_no", "unit_cost")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NO_FIELD_NUMBER: _ClassVar[int]
+    UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    sku_id: str
+    line_no: int
+    unit_no: int
+    unit_cost: _money_pb2.Money
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class KeyReserved(_message.Message):
+    __slots__ = ("order_id", "buyer_id", "buyer_email", "keys", "channel")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    buyer_id: str
+    buyer_email: str
+    keys: _containers.RepeatedCompositeFieldContainer[ReservedKey]
+    channel: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[ReservedKey, _Mapping]]] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class ShortLine(_message.Message):
+    __slots__ = ("line_no", "sku_id", "wanted", "available")
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    WANTED_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    line_no: int
+    sku_id: str
+    wanted: int
+    available: int
+    def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., wanted: _Optional[int] = ..., available: _Optional[int] = ...) -> None: ...
+
+class StockShort(_message.Message):
+    __slots__ = ("order_id", "lines")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    lines: _containers.RepeatedCompositeFieldContainer[ShortLine]
+    def __init__(self, order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[ShortLine, _Mapping]]] = ...) -> None: ...
+
+class StockLow(_message.Message):
+    __slots__ = ("sku_id", "available", "threshold")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    available: int
+    threshold: int
+    def __init__(self, sku_id: _Optional[str] = ..., available: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
+
+class KeysImported(_message.Message):
+    __slots__ = ("batch_id", "pool_id", "sku_id", "imported", "duplicates", "unit_cost")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    imported: int
+    duplicates: int
+    unit_cost: _money_pb2.Money
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,166 @@
+from quanyi.common.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Sku(_message.Message):
+    __slots__ = ("sku_id", "product_id", "name", "price", "available")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    product_id: str
+    name: str
+    price: _money_pb2.Money
+    available: int
+    def __init__(self, sku_id: _Optional[str] = ..., product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., available: _Optional[int] = ...) -> None: ...
+
+class CreateProductRequest(_message.Message):
+    __slots__ = ("name", "kind")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class CreateProductResponse(_message.Message):
+    __slots__ = ("product_id", "name", "kind")
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    product_id: str
+    name: str
+    kind: str
+    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class CreateSkuRequest(_message.Message):
+    __slots__ = ("product_id", "name", "price", "low_stock_threshold")
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    product_id: str
+    name: str
+    price: _money_pb2.Money
+    low_stock_threshold: int
+    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
+
+class CreateSkuResponse(_message.Message):
+    __slots__ = ("sku",)
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    sku: Sku
+    def __init__(self, sku: _Optional[_Union[Sku, _Mapping]] = ...) -> None: ...
+
+class GetSkuRequest(_message.Message):
+    __slots__ = ("sku_id",)
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    def __init__(self, sku_id: _Optional[str] = ...) -> None: ...
+
+class GetSkuResponse(_message.Message):
+    __slots__ = ("sku",)
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    sku: Sku
+    def __init__(self, sku: _Optional[_Union[Sku, _Mapping]] = ...) -> None: ...
+
+class CreatePoolRequest(_message.Message):
+    __slots__ = ("sku_id", "name")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    name: str
+    def __init__(self, sku_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class CreatePoolResponse(_message.Message):
+    __slots__ = ("pool_id", "sku_id", "name")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    sku_id: str
+    name: str
+    def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ImportKeysRequest(_message.Message):
+    __slots__ = ("pool_id", "csv", "unit_cost", "actor")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    CSV_FIELD_NUMBER: _ClassVar[int]
+    UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    csv: bytes
+    unit_cost: _money_pb2.Money
+    actor: str
+    def __init__(self, pool_id: _Optional[str] = ..., csv: _Optional[bytes] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class RejectedRow(_message.Message):
+    __slots__ = ("row", "reason")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    reason: str
+    def __init__(self, row: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ImportKeysResponse(_message.Message):
+    __slots__ = ("batch_id", "imported", "duplicates", "rejected")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    imported: int
+    duplicates: int
+    rejected: _containers.RepeatedCompositeFieldContainer[RejectedRow]
+    def __init__(self, batch_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRow, _Mapping]]] = ...) -> None: ...
+
+class RevealKeysRequest(_message.Message):
+    __slots__ = ("order_id", "actor", "purpose", "key_ids")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    actor: str
+    purpose: str
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, order_id: _Optional[str] = ..., actor: _Optional[str] = ..., purpose: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RevealedKey(_message.Message):
+    __slots__ = ("key_id", "sku_id", "code", "password")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    sku_id: str
+    code: str
+    password: str
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., code: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class RevealKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[RevealedKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[RevealedKey, _Mapping]]] = ...) -> None: ...
+
+class FindKeyRequest(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class FindKeyResponse(_message.Message):
+    __slots__ = ("key_id", "order_id", "sku_id")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    order_id: str
+    sku_id: str
+    def __init__(self, key_id: _Optional[str] = ..., order_id: _Optional[str] = ..., sku_id: _Optional[str] = ...) -> None: ...

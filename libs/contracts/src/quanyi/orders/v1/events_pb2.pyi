@@ -1,0 +1,116 @@
+from quanyi.common.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RefundReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REFUND_REASON_UNSPECIFIED: _ClassVar[RefundReason]
+    REFUND_REASON_STOCK_SHORT: _ClassVar[RefundReason]
+    REFUND_REASON_REVIEW_REJECTED: _ClassVar[RefundReason]
+    REFUND_REASON_DELIVERY_FAILED: _ClassVar[RefundReason]
+    REFUND_REASON_OPERATOR: _ClassVar[RefundReason]
+REFUND_REASON_UNSPECIFIED: RefundReason
+REFUND_REASON_STOCK_SHORT: RefundReason
+REFUND_REASON_REVIEW_REJECTED: RefundReason
+REFUND_REASON_DELIVERY_FAILED: RefundReason
+REFUND_REASON_OPERATOR: RefundReason
+
+class OrderLine(_message.Message):
+    __slots__ = ("line_no", "sku_id", "quantity", "unit_price")
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    line_no: int
+    sku_id: str
+    quantity: int
+    unit_price: _money_pb2.Money
+    def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class OrderPlaced(_message.Message):
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    buyer_id: str
+    channel: str
+    lines: _containers.RepeatedCompositeFieldContainer[OrderLine]
+    total: _money_pb2.Money
+    buyer_email: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ...) -> None: ...
+
+class PaymentCaptured(_message.Message):
+    __slots__ = ("order_id", "provider", "provider_txn_id", "amount")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    provider: str
+    provider_txn_id: str
+    amount: _money_pb2.Money
+    def __init__(self, order_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class OrderPaid(_message.Message):
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "provider_txn_id")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    buyer_id: str
+    channel: str
+    lines: _containers.RepeatedCompositeFieldContainer[OrderLine]
+    total: _money_pb2.Money
+    buyer_email: str
+    provider_txn_id: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., provider_txn_id: _Optional[str] = ...) -> None: ...
+
+class OrderHeld(_message.Message):
+    __slots__ = ("order_id", "reasons")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, order_id: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class OrderCancelled(_message.Message):
+    __slots__ = ("order_id", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class OrderRefunded(_message.Message):
+    __slots__ = ("order_id", "channel", "amount", "reason", "was_released")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WAS_RELEASED_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    amount: _money_pb2.Money
+    reason: RefundReason
+    was_released: bool
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[_Union[RefundReason, str]] = ..., was_released: _Optional[bool] = ...) -> None: ...
+
+class OrderFulfilled(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,128 @@
+from quanyi.common.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class OrderItem(_message.Message):
+    __slots__ = ("sku_id", "quantity", "unit_price")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    quantity: int
+    unit_price: _money_pb2.Money
+    def __init__(self, sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class Order(_message.Message):
+    __slots__ = ("order_id", "buyer_id", "status", "items", "total", "risk_decision", "channel", "created_at", "version")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RISK_DECISION_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    buyer_id: str
+    status: str
+    items: _containers.RepeatedCompositeFieldContainer[OrderItem]
+    total: _money_pb2.Money
+    risk_decision: str
+    channel: str
+    created_at: str
+    version: int
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., risk_decision: _Optional[str] = ..., channel: _Optional[str] = ..., created_at: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class PlaceOrderRequest(_message.Message):
+    __slots__ = ("buyer_id", "buyer_email", "channel", "items", "idempotency_key")
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    buyer_id: str
+    buyer_email: str
+    channel: str
+    items: _containers.RepeatedCompositeFieldContainer[OrderItem]
+    idempotency_key: str
+    def __init__(self, buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., channel: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class PlaceOrderResponse(_message.Message):
+    __slots__ = ("order", "replayed")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    replayed: bool
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class GetOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class ListOrdersRequest(_message.Message):
+    __slots__ = ("buyer_id", "limit")
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    buyer_id: str
+    limit: int
+    def __init__(self, buyer_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListOrdersResponse(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[Order]
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ...) -> None: ...
+
+class HandlePaymentNoticeRequest(_message.Message):
+    __slots__ = ("provider", "body", "signature", "timestamp", "nonce", "serial")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    body: bytes
+    signature: str
+    timestamp: str
+    nonce: str
+    serial: str
+    def __init__(self, provider: _Optional[str] = ..., body: _Optional[bytes] = ..., signature: _Optional[str] = ..., timestamp: _Optional[str] = ..., nonce: _Optional[str] = ..., serial: _Optional[str] = ...) -> None: ...
+
+class HandlePaymentNoticeResponse(_message.Message):
+    __slots__ = ("order_id", "duplicate")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    duplicate: bool
+    def __init__(self, order_id: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class ReviewOrderRequest(_message.Message):
+    __slots__ = ("order_id", "approve", "reviewer")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    approve: bool
+    reviewer: str
+    def __init__(self, order_id: _Optional[str] = ..., approve: _Optional[bool] = ..., reviewer: _Optional[str] = ...) -> None: ...
+
+class ReviewOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...

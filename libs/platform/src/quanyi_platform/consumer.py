@@ -1,0 +1,285 @@
+"""Idempotent consumers: effects and the inbox row commit together; the Kafka offset is committed after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from psycopg import AsyncConnection, OperationalError
+from psycopg_pool import AsyncConnectionPool
+
+from quanyi_platform import telemetry
+from quanyi_platform.config import PlatformSettings
+from quanyi_platform.envelope import Envelope, UnreadableEvent, open_envelope
+from quanyi_platform.kafka import BrokerEpoch, ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """A handler could not finish for a passing reason (a peer down); the batch is retried later."""
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """An event read from a topic, with its decoded payload."""
+
+    envelope: Envelope
+    payload: Any
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def event_id(self) -> str:
+        return str(self.envelope.event_id)
+
+    @property
+    def correlation_id(self) -> str:
+        return str(self.envelope.correlation_id)
+
+
+Handler = Callable[[AsyncConnection[Any], ReceivedEvent], Awaitable[None]]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | OperationalError | OSError | asyncio.TimeoutError):
+        return True
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() in {
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            grpc.StatusCode.ABORTED,
+        }
+    return False
+
+
+class InboxConsumer:
+    """Applies events from `topics` with `handlers` (keyed by event type), each exactly once.
+
+    Guarantees:
+    - For each event, the handler's writes and the row (consumer, event_id) in `inbox` commit in one
+      transaction; a redelivered event finds its row and is skipped. Effects happen once however often
+      the broker delivers.
+    - The Kafka offset is committed only after that transaction, so a crash redelivers, never skips.
+    - Types without a handler are ignored (schemas evolve additively).
+    - An event a handler rejects for good (any non-transient exception) is stored in `dead_letters` with
+      the error, and the rest of the batch proceeds; a transient failure retries the whole batch.
+    - When the broker epoch changes (the broker lost its data), the consumer re-reads from the start.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        pool: AsyncConnectionPool,
+        settings: PlatformSettings,
+    ) -> None:
+        self.name = name
+        self.topics = list(topics)
+        self.handlers = dict(handlers)
+        self._pool = pool
+        self._settings = settings
+        self._epoch = BrokerEpoch(settings)
+        self._known_epoch: str | None = None
+        self.applied = 0
+
+    async def run(self) -> None:
+        await self._wait_for_broker()
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            group_id=self.name,
+            client_id=self.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self._settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(300, self._settings.kafka_session_timeout_ms // 5),
+            max_poll_records=self._settings.consumer_max_records,
+            fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
+            metadata_max_age_ms=5_000,
+        )
+        await consumer.start()
+        log.info("consumer started", extra={"consumer": self.name, "topics": ",".join(self.topics)})
+        next_epoch_check = 0.0
+        try:
+            while True:
+                if time.monotonic() >= next_epoch_check:
+                    await self._check_epoch(consumer)
+                    next_epoch_check = time.monotonic() + self._settings.broker_epoch_check_s
+                try:
+                    batch = await consumer.getmany(
+                        timeout_ms=self._settings.consumer_fetch_wait_ms,
+                        max_records=self._settings.consumer_max_records,
+                    )
+                except KafkaError as exc:
+                    log.warning("fetch failed; retrying", extra={"error": repr(exc)})
+                    await asyncio.sleep(0.5)
+                    continue
+                if not batch:
+                    continue
+                await self._process(consumer, batch)
+        finally:
+            await consumer.stop()
+            await self._epoch.close()
+
+    async def _wait_for_broker(self) -> None:
+        while True:
+            try:
+                await ensure_topics(self._settings, self.topics)
+                self._known_epoch = await self._epoch.read()
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("broker not reachable yet", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+
+    async def _check_epoch(self, consumer: AIOKafkaConsumer) -> None:
+        epoch = await self._epoch.read()
+        if epoch is None or epoch == self._known_epoch:
+            return
+        if self._known_epoch is not None:
+            log.warning("broker lost its data: re-reading from the start", extra={"consumer": self.name})
+            await ensure_topics(self._settings, self.topics)
+            assigned = consumer.assignment()
+            if assigned:
+                await consumer.seek_to_beginning(*assigned)
+        self._known_epoch = epoch
+
+    async def _process(
+        self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        records = [r for tp_records in batch.values() for r in tp_records]
+        while True:
+            try:
+                await self.apply(records)
+                break
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                log.warning("batch failed for a passing reason; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(0.5)
+        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The group rebalanced: the next owner redelivers and the inbox drops what was applied.
+            log.info("offset commit failed", extra={"error": repr(exc)})
+
+    async def apply(self, records: Sequence[ConsumerRecord]) -> int:
+        """Apply a batch in one transaction; returns how many events took effect. Public for tests."""
+        events: list[ReceivedEvent] = []
+        unreadable: list[tuple[ConsumerRecord, str]] = []
+        for rec in records:
+            try:
+                env, payload = open_envelope(bytes(rec.value or b""))
+            except UnreadableEvent as exc:
+                unreadable.append((rec, str(exc)))
+                continue
+            if payload is None or env.type not in self.handlers:
+                continue
+            events.append(ReceivedEvent(env, payload, rec.topic, rec.partition, rec.offset))
+        if not events and not unreadable:
+            return 0
+        try:
+            return await self._apply(events, unreadable, isolate=False)
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            # One event failed for good: apply one by one, each in a savepoint, to find it.
+            return await self._apply(events, unreadable, isolate=True)
+
+    async def _apply(
+        self, events: list[ReceivedEvent], unreadable: list[tuple[ConsumerRecord, str]], isolate: bool
+    ) -> int:
+        applied = 0
+        async with self._pool.connection() as conn, conn.transaction():
+            fresh = await self._claim(conn, [e.event_id for e in events])
+            for ev in events:
+                if ev.event_id not in fresh:
+                    continue
+                fresh.discard(ev.event_id)  # a duplicate within the batch
+                handler = self.handlers[ev.envelope.type]
+                with telemetry.continue_trace(
+                    {"traceparent": ev.envelope.traceparent, "tracestate": ev.envelope.tracestate},
+                    f"{self.name} {ev.envelope.type}",
+                    ev.correlation_id,
+                ):
+                    if not isolate:
+                        await handler(conn, ev)
+                        applied += 1
+                        continue
+                    try:
+                        async with conn.transaction():
+                            await handler(conn, ev)
+                        applied += 1
+                    except Exception as exc:
+                        if _is_transient(exc):
+                            raise
+                        log.error(
+                            "event rejected; stored in dead_letters",
+                            extra={
+                                "consumer": self.name,
+                                "event_id": ev.event_id,
+                                "type": ev.envelope.type,
+                                "error": type(exc).__name__,
+                            },
+                        )
+                        await self._dead_letter(
+                            conn,
+                            ev.event_id,
+                            ev.envelope.type,
+                            ev.topic,
+                            ev.partition,
+                            ev.offset,
+                            ev.envelope.SerializeToString(),
+                            repr(exc),
+                        )
+            for rec, why in unreadable:
+                fake_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rec.topic}/{rec.partition}/{rec.offset}"))
+                await self._dead_letter(
+                    conn, fake_id, "", rec.topic, rec.partition, rec.offset, bytes(rec.value or b""), why
+                )
+        self.applied += applied
+        return applied
+
+    async def _claim(self, conn: AsyncConnection[Any], event_ids: list[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        cur = await conn.execute(
+            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id",
+            (self.name, event_ids),
+        )
+        return {str(r["event_id"]) for r in await cur.fetchall()}
+
+    async def _dead_letter(
+        self,
+        conn: AsyncConnection[Any],
+        event_id: str,
+        event_type: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        envelope: bytes,
+        error: str,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO dead_letters"
+            ' (consumer, event_id, event_type, topic, partition, "offset", envelope, error)'
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (consumer, event_id) DO NOTHING",
+            (self.name, event_id, event_type, topic, partition, offset, envelope, error[:2000]),
+        )
+        await conn.execute(
+            "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (self.name, event_id),
+        )

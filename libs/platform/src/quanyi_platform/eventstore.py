@@ -1,0 +1,79 @@
+"""The per-service event store, which is also the transactional outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from psycopg import AsyncConnection, errors
+from psycopg_pool import AsyncConnectionPool
+
+from quanyi_platform.envelope import Envelope, NewEvent, seal
+
+T = TypeVar("T")
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the same aggregate first; reload and decide again."""
+
+
+def topic_for(service: str) -> str:
+    """Each service publishes to one topic, `quanyi.<service>.v1`."""
+    return f"quanyi.{service}.v1"
+
+
+class EventStore:
+    """Appends events in the caller's transaction.
+
+    Guarantee: the events commit or roll back with the caller's state changes, so an event exists if
+    and only if the state change it explains exists. Versions of one aggregate are unique: a second
+    append of the same version raises ConcurrencyConflict (and aborts the caller's transaction).
+    The relay later publishes the rows to `topic` in seq order.
+    """
+
+    def __init__(self, producer: str, topic: str | None = None) -> None:
+        self.producer = producer
+        self.topic = topic or topic_for(producer)
+
+    async def append(self, conn: AsyncConnection[Any], events: Sequence[NewEvent]) -> list[Envelope]:
+        if not events:
+            return []
+        envs = [seal(e, self.producer) for e in events]
+        try:
+            await conn.execute(
+                # The CTE takes the transaction's id before nextval() draws a seq: the relay relies on
+                # every seq being drawn by a transaction that already has its id (see Relay).
+                "WITH x AS MATERIALIZED (SELECT pg_current_xact_id())"
+                " INSERT INTO events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
+                " topic, correlation_id, envelope, occurred_at)"
+                " SELECT u.* FROM x, unnest(%s::uuid[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+                " %s::text[], %s::text[], %s::bytea[], %s::timestamptz[]) AS u",
+                (
+                    [e.event_id for e in envs],
+                    [e.aggregate_type for e in envs],
+                    [e.aggregate_id for e in envs],
+                    [e.aggregate_version for e in envs],
+                    [e.type for e in envs],
+                    [self.topic] * len(envs),
+                    [e.correlation_id for e in envs],
+                    [e.SerializeToString() for e in envs],
+                    [ev.occurred_at for ev in events],
+                ),
+            )
+        except errors.UniqueViolation as exc:
+            raise ConcurrencyConflict(str(exc.diag.constraint_name or "")) from exc
+        return envs
+
+
+async def in_transaction(
+    pool: AsyncConnectionPool, work: Callable[[AsyncConnection[Any]], Awaitable[T]], attempts: int = 5
+) -> T:
+    """Run `work` in one transaction, retrying from scratch when an optimistic append conflicts."""
+    for attempt in range(attempts):
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                return await work(conn)
+        except (ConcurrencyConflict, errors.SerializationFailure):
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

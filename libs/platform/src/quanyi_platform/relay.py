@@ -1,0 +1,199 @@
+"""The outbox relay: publishes a service's event store to its topic in commit order."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+import zlib
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from quanyi_platform.config import PlatformSettings
+from quanyi_platform.envelope import Envelope, kafka_headers
+from quanyi_platform.kafka import BrokerEpoch, ensure_topics, make_producer
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """Publishes rows of `events` whose published_at is NULL, oldest seq first, then marks them.
+
+    Guarantees:
+    - Nothing committed is lost: a row is marked published only after the broker acknowledged it, so a
+      crash (even SIGKILL) at any point leaves it unmarked and it is sent again on restart. Consumers are
+      idempotent, so a second send has no second effect.
+    - Nothing uncommitted is sent: the relay reads only committed rows.
+    - One aggregate's events reach the topic in version order: they are keyed by aggregate id (one
+      partition) and sent in seq order, one batch at a time.
+    - One relay per topic is active: leadership is a Postgres session advisory lock.
+    - When the broker lost its data (a new broker epoch), every event is republished.
+
+    Marking a row published leaves a dead entry in the partial index of unpublished rows until vacuum,
+    and long transactions elsewhere keep vacuum from removing it, so a plain scan of that index grows
+    with the traffic. The relay therefore keeps a floor: a seq at or below which every event is
+    published. Now and then the relay notes the sequence's last value L and then takes a transaction id
+    X, above every id assigned before; once the
+    oldest running transaction is at or past X, every transaction that drew a seq <= L has ended (its id
+    was taken before its seq: see EventStore.append), so nothing at or below L can still appear.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, settings: PlatformSettings, topic: str) -> None:
+        self._pool = pool
+        self._settings = settings
+        self.topic = topic
+        self._epoch = BrokerEpoch(settings)
+        self._producer: AIOKafkaProducer | None = None
+        self.published = 0
+        self._floor = 0
+        # (transaction id X, seq L): once every transaction below X has ended, nothing <= L can appear.
+        self._checkpoints: collections.deque[tuple[int, int]] = collections.deque()
+        self._next_checkpoint = 0.0
+
+    async def run(self) -> None:
+        lock_key = zlib.crc32(f"relay:{self.topic}".encode())
+        async with await AsyncConnection.connect(self._settings.database_url, autocommit=True) as lock_conn:
+            while True:
+                cur = await lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))
+                row = await cur.fetchone()
+                if row and row[0]:
+                    break
+                await asyncio.sleep(1.0)
+            log.info("relay leading", extra={"topic": self.topic})
+            try:
+                await self._lead()
+            finally:
+                if self._producer is not None:
+                    await self._producer.stop()
+                await self._epoch.close()
+
+    async def _lead(self) -> None:
+        poll = self._settings.relay_poll_ms / 1000
+        idle_poll = max(poll, self._settings.relay_idle_poll_ms / 1000)
+        empty_polls = 0
+        next_epoch_check = 0.0
+        while True:
+            try:
+                if time.monotonic() >= next_epoch_check:
+                    await self._check_epoch()
+                    next_epoch_check = time.monotonic() + self._settings.broker_epoch_check_s
+                if await self.publish_batch() == 0:
+                    empty_polls += 1
+                    await asyncio.sleep(poll if empty_polls < 50 else idle_poll)
+                else:
+                    empty_polls = 0
+            except (KafkaError, OSError) as exc:
+                log.warning("relay cannot reach the broker; retrying", extra={"error": repr(exc)})
+                await self._reset_producer()
+                await asyncio.sleep(1.0)
+                next_epoch_check = 0.0
+
+    async def _reset_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                await self._producer.stop()
+            except Exception:  # the broker is gone; nothing to flush
+                log.debug("producer stop failed", exc_info=True)
+            self._producer = None
+
+    async def _producer_started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = make_producer(self._settings, f"relay-{self.topic}")
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def _check_epoch(self) -> None:
+        epoch = await self._epoch.read_or_create()
+        if epoch is None:
+            raise OSError("broker epoch unavailable")
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT broker_epoch FROM relay_state WHERE topic = %s FOR UPDATE", (self.topic,)
+            )
+            row: Any = await cur.fetchone()
+            if row is not None and row["broker_epoch"] == epoch:
+                return
+            await ensure_topics(self._settings, [self.topic])
+            if row is not None:
+                cur = await conn.execute(
+                    "UPDATE events SET published_at = NULL WHERE topic = %s AND published_at IS NOT NULL",
+                    (self.topic,),
+                )
+                self._floor = 0
+                self._checkpoints.clear()
+                log.warning(
+                    "broker lost its data: republishing the event store",
+                    extra={"topic": self.topic, "events": cur.rowcount, "epoch": epoch},
+                )
+            await conn.execute(
+                "INSERT INTO relay_state (topic, broker_epoch) VALUES (%s, %s) ON CONFLICT (topic)"
+                " DO UPDATE SET broker_epoch = EXCLUDED.broker_epoch, updated_at = now()",
+                (self.topic, epoch),
+            )
+
+    def _advance_floor(self, xmin: int, first_unpublished: int | None) -> None:
+        """Move the floor up to the newest checkpoint whose transactions have all ended (xmin past it)."""
+        safe = None
+        while self._checkpoints and self._checkpoints[0][0] <= xmin:
+            safe = self._checkpoints.popleft()[1]
+        if safe is None:
+            return
+        # Everything <= safe is visible now; below the first unpublished row all of it is published.
+        limit = safe if first_unpublished is None else min(safe, first_unpublished - 1)
+        self._floor = max(self._floor, limit)
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch; returns how many events were published."""
+        async with self._pool.connection() as conn:
+            if time.monotonic() >= self._next_checkpoint:
+                # First the sequence's last value, then a fresh transaction id: whoever drew a seq up to
+                # that value had taken its id before (EventStore.append), so a lower one. Taking an id
+                # costs one, hence at most every 100 ms.
+                cur = await conn.execute(
+                    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS last_seq"
+                    " FROM events_seq_seq"
+                )
+                seq_row: Any = await cur.fetchone()
+                last_seq = int(seq_row["last_seq"])
+                cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
+                xid_row: Any = await cur.fetchone()
+                xid = int(xid_row["xid"])
+                if not self._checkpoints or self._checkpoints[-1][1] != last_seq:
+                    self._checkpoints.append((xid, last_seq))
+                self._next_checkpoint = time.monotonic() + 0.1
+            cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
+            xmin_row: Any = await cur.fetchone()
+            xmin = int(xmin_row["xmin"])
+            cur = await conn.execute(
+                "SELECT seq, aggregate_id, envelope FROM events WHERE published_at IS NULL AND topic = %s"
+                " AND seq > %s ORDER BY seq LIMIT %s",
+                (self.topic, self._floor, self._settings.relay_batch_size),
+            )
+            rows: list[Any] = await cur.fetchall()
+            await conn.rollback()
+        self._advance_floor(xmin, rows[0]["seq"] if rows else None)
+        if not rows:
+            return 0
+        producer = await self._producer_started()
+        futures = []
+        for row in rows:
+            data = bytes(row["envelope"])
+            env = Envelope.FromString(data)
+            futures.append(
+                await producer.send(
+                    self.topic, value=data, key=row["aggregate_id"].encode(), headers=kafka_headers(env)
+                )
+            )
+        await asyncio.gather(*futures)
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE events SET published_at = now() WHERE seq = ANY(%s)", ([r["seq"] for r in rows],)
+            )
+        self.published += len(rows)
+        return len(rows)

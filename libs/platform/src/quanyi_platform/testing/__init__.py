@@ -1,0 +1,1 @@
+"""Test support: the pytest plugin ``quanyi_platform.testing.fixtures`` (broker, PostgreSQL, SMTP)."""

@@ -1,0 +1,312 @@
+"""The event core against the real broker and real Postgres: outbox, relay, inbox, broker loss."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from quanyi.orders.v1 import events_pb2 as orders_events
+from quanyi_platform import db
+from quanyi_platform.config import PlatformSettings
+from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
+from quanyi_platform.envelope import NewEvent, open_envelope, seal
+from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
+from quanyi_platform.infra.tansu import TansuBroker
+from quanyi_platform.kafka import ensure_topics
+from quanyi_platform.relay import Relay
+
+SCHEMA = "core_test"
+PLACED = orders_events.OrderPlaced.DESCRIPTOR.full_name
+
+
+def settings_for(database_url: str, bootstrap: str) -> PlatformSettings:
+    return PlatformSettings(
+        database_url=database_url,
+        kafka_bootstrap=bootstrap,
+        kafka_session_timeout_ms=6000,
+        broker_epoch_check_s=0.5,
+        relay_batch_size=50,
+    )
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    await db.migrate(database_url, SCHEMA, [])
+    p = await db.create_pool(database_url, SCHEMA)
+    async with p.connection() as conn:
+        await conn.execute("CREATE TABLE effects (order_id text PRIMARY KEY, times int NOT NULL)")
+        await conn.commit()
+    yield p
+    await p.close()
+
+
+def placed(order_id: str, version: int = 1) -> NewEvent:
+    return NewEvent(
+        "Order",
+        order_id,
+        version,
+        orders_events.OrderPlaced(order_id=order_id, buyer_id="b1"),
+        correlation_id=order_id,
+    )
+
+
+async def append(pool: AsyncConnectionPool, store: EventStore, events: list[NewEvent]) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        await store.append(conn, events)
+
+
+async def count_effect(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
+    await conn.execute(
+        "INSERT INTO effects (order_id, times) VALUES (%s, 1)"
+        " ON CONFLICT (order_id) DO UPDATE SET times = effects.times + 1",
+        (ev.payload.order_id,),
+    )
+
+
+async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 20) -> list[str]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    ids: list[str] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(set(ids)) < expect and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                ids.extend(open_envelope(bytes(r.value or b""))[0].event_id for r in records)
+    finally:
+        await consumer.stop()
+    return ids
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+async def scalar(pool: AsyncConnectionPool, query: str) -> Any:
+    async with pool.connection() as conn:
+        cur = await conn.execute(query)
+        row: Any = await cur.fetchone()
+        await conn.rollback()
+        return next(iter(row.values()))
+
+
+async def test_an_append_of_a_version_that_exists_is_a_conflict(pool: AsyncConnectionPool) -> None:
+    store = EventStore("core", topic="t")
+    await append(pool, store, [placed("o1", 1)])
+    with pytest.raises(ConcurrencyConflict):
+        await append(pool, store, [placed("o1", 1)])
+    assert await scalar(pool, "SELECT count(*) FROM events") == 1
+
+
+async def test_a_rolled_back_transaction_leaves_no_event(pool: AsyncConnectionPool) -> None:
+    store = EventStore("core", topic="t")
+    with pytest.raises(RuntimeError):
+        async with pool.connection() as conn, conn.transaction():
+            await store.append(conn, [placed("o1")])
+            raise RuntimeError("the handler failed after appending")
+    assert await scalar(pool, "SELECT count(*) FROM events") == 0
+
+
+async def test_a_relay_killed_at_any_point_loses_nothing(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"core.kill.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(settings_for(database_url, broker.bootstrap), [topic])
+    store = EventStore("core", topic=topic)
+    total = 5000
+    for start in range(0, total, 500):  # committed before any relay runs: "between commit and publish"
+        await append(pool, store, [placed(f"o{i}") for i in range(start, start + 500)])
+    script = str(Path(__file__).with_name("relay_process.py"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    kills = 0
+    while kills < 6 and not await _all_published(pool):
+        before = await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NOT NULL")
+        proc = subprocess.Popen(
+            [sys.executable, script, database_url, SCHEMA, topic, broker.bootstrap],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.environ.get("RELAY_LOG", os.devnull), "a"),
+        )
+        try:
+            # Kill it as soon as it has made some progress: mid-batch, between send and mark.
+            await wait_until(lambda b=before: _progressed_or_done(pool, b), timeout=30)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        kills += 1
+    assert kills >= 2, "the relay was not killed mid-stream"
+    proc = subprocess.Popen(
+        [sys.executable, script, database_url, SCHEMA, topic, broker.bootstrap],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("RELAY_LOG", os.devnull), "a"),
+    )
+    try:
+        await wait_until(lambda: _all_published(pool), timeout=60)
+    finally:
+        proc.terminate()
+        proc.wait()
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT event_id::text AS id FROM events")
+        stored = {r["id"] for r in await cur.fetchall()}
+    seen = await read_topic(broker.bootstrap, topic, expect=total)
+    assert stored <= set(seen), f"{len(stored - set(seen))} committed events never reached the broker"
+    assert len(stored) == total
+
+
+async def _progressed_or_done(pool: AsyncConnectionPool, before: int) -> bool:
+    published = await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NOT NULL")
+    return bool(published > before or await _all_published(pool))
+
+
+async def _all_published(pool: AsyncConnectionPool) -> bool:
+    return bool(await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0)
+
+
+async def test_the_same_event_delivered_five_times_has_its_effect_once(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"core.dup.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap)
+    await ensure_topics(settings, [topic])
+    env = seal(placed("o-dup"), "core")
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    await producer.start()
+    try:
+        for _ in range(5):
+            await producer.send_and_wait(topic, env.SerializeToString(), key=b"o-dup")
+        await producer.send_and_wait(
+            topic, seal(placed("o-other"), "core").SerializeToString(), key=b"o-other"
+        )
+    finally:
+        await producer.stop()
+    consumer = InboxConsumer(f"dup-{topic}", [topic], {PLACED: count_effect}, pool, settings)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_until(lambda: _effects(pool, 2), timeout=30)
+        await asyncio.sleep(0.5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await scalar(pool, "SELECT times FROM effects WHERE order_id = 'o-dup'") == 1
+    assert await scalar(pool, "SELECT count(*) FROM inbox") == 2
+
+
+async def _effects(pool: AsyncConnectionPool, n: int) -> bool:
+    return bool(await scalar(pool, "SELECT count(*) FROM effects") >= n)
+
+
+async def test_an_event_the_handler_rejects_goes_to_dead_letters_and_the_rest_apply(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    async def picky(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
+        if ev.payload.order_id == "o-bad":
+            raise ValueError("cannot apply this one")
+        await count_effect(conn, ev)
+
+    topic = f"core.dlq.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap)
+    await ensure_topics(settings, [topic])
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    await producer.start()
+    try:
+        for oid in ("o-1", "o-bad", "o-2"):
+            await producer.send_and_wait(topic, seal(placed(oid), "core").SerializeToString(), key=b"k")
+        await producer.send_and_wait(topic, b"not an envelope", key=b"k")
+    finally:
+        await producer.stop()
+    consumer = InboxConsumer(f"dlq-{topic}", [topic], {PLACED: picky}, pool, settings)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_until(lambda: _effects(pool, 2), timeout=30)
+        await wait_until(lambda: _dead(pool, 2), timeout=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await scalar(pool, "SELECT count(*) FROM effects") == 2
+    assert await scalar(pool, "SELECT count(*) FROM dead_letters") == 2
+
+
+async def _dead(pool: AsyncConnectionPool, n: int) -> bool:
+    return bool(await scalar(pool, "SELECT count(*) FROM dead_letters") >= n)
+
+
+async def test_a_broker_restarted_empty_mid_flow_is_refilled_and_nothing_applies_twice(
+    pool: AsyncConnectionPool, database_url: str, tmp_path: Path
+) -> None:
+    own = TansuBroker(log_path=tmp_path / "tansu.log")  # its own broker: this test empties it
+    own.start()
+    try:
+        settings = settings_for(database_url, own.bootstrap)
+        topic = "core.refill.v1"
+        store = EventStore("core", topic=topic)
+        relay = Relay(pool, settings, topic)
+        consumer = InboxConsumer("refill", [topic], {PLACED: count_effect}, pool, settings)
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+        try:
+            await append(pool, store, [placed(f"a{i}") for i in range(300)])
+            await wait_until(lambda: _effects(pool, 300), timeout=30)
+            own.restart_empty()
+            await append(pool, store, [placed(f"b{i}") for i in range(300)])
+            await wait_until(lambda: _effects(pool, 600), timeout=60)
+            # The relay noticed the new broker and republished everything, old events included.
+            await wait_until(lambda: _relay_republished(relay, 900), timeout=30)
+            await asyncio.sleep(1.0)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        assert await scalar(pool, "SELECT count(*) FROM effects") == 600
+        assert await scalar(pool, "SELECT max(times) FROM effects") == 1
+        assert await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+    finally:
+        own.stop()
+
+
+async def _relay_republished(relay: Relay, n: int) -> bool:
+    return relay.published >= n
+
+
+async def test_an_event_committed_after_a_later_one_was_published_is_still_published(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"core.late.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap)
+    await ensure_topics(settings, [topic])
+    store = EventStore("core", topic=topic)
+    relay = Relay(pool, settings, topic)
+    await append(pool, store, [placed("o-first")])
+    assert await relay.publish_batch() == 1
+    slow = await AsyncConnection.connect(database_url, options=f"-c search_path={SCHEMA}")
+    async with slow:
+        await slow.execute("BEGIN")
+        await store.append(slow, [placed("o-slow")])  # draws the lower seq, commits last
+        for _ in range(5):  # polls while it is the newest transaction of all
+            await relay.publish_batch()
+        await append(pool, store, [placed(f"o-fast{i}") for i in range(3)])
+        for _ in range(20):  # many polls while the slow transaction is open
+            await relay.publish_batch()
+        assert await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+        await slow.execute("COMMIT")
+    published = 0
+    for _ in range(20):
+        published += await relay.publish_batch()
+    assert published == 1
+    assert await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0

@@ -1,0 +1,3 @@
+from quanyi_fulfillment.bootstrap import main
+
+main()

@@ -1,0 +1,40 @@
+"""Proto <-> domain."""
+
+from __future__ import annotations
+
+from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
+from quanyi.inventory.v1 import events_pb2 as inventory_events
+
+from quanyi_fulfillment.adapters.repository import DeliveryRow
+from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
+from quanyi_fulfillment.domain.redemption import rfc3339
+
+
+def reservation(msg: inventory_events.KeyReserved) -> Reservation:
+    return Reservation(
+        order_id=msg.order_id,
+        buyer_id=msg.buyer_id,
+        buyer_email=msg.buyer_email.strip(),
+        keys=tuple(
+            ReservedKey(
+                key_id=k.key_id,
+                sku_id=k.sku_id,
+                line_no=k.line_no,
+                unit_no=k.unit_no,
+                unit_cost=Money(k.unit_cost.minor_units, k.unit_cost.currency),
+            )
+            for k in msg.keys
+        ),
+        sales_channel=msg.channel,
+    )
+
+
+def delivery(row: DeliveryRow) -> pb.Delivery:
+    return pb.Delivery(
+        order_id=row.order_id,
+        key_id=row.key_id,
+        sku_id=row.sku_id,
+        buyer_id=row.buyer_id,
+        delivered_at=rfc3339(row.delivered_at),
+        redeemed_at=rfc3339(row.redeemed_at) if row.redeemed_at is not None else "",
+    )

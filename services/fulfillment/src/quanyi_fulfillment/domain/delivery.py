@@ -1,0 +1,115 @@
+"""Delivering an order's reserved keys: what to deliver, and pairing the revealed secrets with the keys.
+
+Plaintext (a key's code and password) exists only in `RevealedSecret`, in memory, for as long as it takes
+to render the e-mail. Its repr hides both, so a log line or traceback that shows one shows no secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from quanyi_fulfillment.domain.errors import ConflictingReservation, InvalidReservation, RevealMismatch
+
+USER_CENTER = "user_center"
+EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Money:
+    minor_units: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class ReservedKey:
+    """One key inventory claimed for one unit of one order line; an id, never the key itself."""
+
+    key_id: str
+    sku_id: str
+    line_no: int
+    unit_no: int
+    unit_cost: Money
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An order whose every unit has a key: what KeyReserved says."""
+
+    order_id: str
+    buyer_id: str
+    buyer_email: str
+    keys: tuple[ReservedKey, ...]
+    sales_channel: str
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(k.key_id for k in self.keys)
+
+
+@dataclass(frozen=True)
+class RevealedSecret:
+    """A key in plaintext, from inventory. Never stored, logged or raised: repr shows the id only."""
+
+    key_id: str
+    sku_id: str
+    code: str = field(repr=False)
+    password: str = field(repr=False, default="")
+
+
+class Decision(Enum):
+    DELIVER = "deliver"
+    ALREADY_DELIVERED = "already_delivered"
+
+
+def decide(reservation: Reservation, delivered_key_ids: Iterable[str]) -> Decision:
+    """Deliver an order once: nothing delivered yet -> deliver; the same keys delivered -> nothing.
+
+    Raises InvalidReservation for a reservation without keys or with a key twice, and
+    ConflictingReservation when the order was delivered with other keys than these.
+    """
+    ids = reservation.key_ids
+    if not reservation.order_id:
+        raise InvalidReservation("reservation without an order id")
+    if not ids:
+        raise InvalidReservation(f"order {reservation.order_id}: reservation without keys")
+    if len(set(ids)) != len(ids):
+        raise InvalidReservation(f"order {reservation.order_id}: a key is reserved twice")
+    delivered = set(delivered_key_ids)
+    if not delivered:
+        return Decision.DELIVER
+    if delivered == set(ids):
+        return Decision.ALREADY_DELIVERED
+    raise ConflictingReservation(f"order {reservation.order_id} was delivered with other keys")
+
+
+def channels(email_sent: bool) -> tuple[str, ...]:
+    """Where the buyer finds the keys: always the user centre; the e-mail when it was accepted."""
+    return (USER_CENTER, EMAIL) if email_sent else (USER_CENTER,)
+
+
+@dataclass(frozen=True)
+class KeyToSend:
+    """A delivered key with its secret, in the order the buyer should read them."""
+
+    line_no: int
+    unit_no: int
+    secret: RevealedSecret
+
+
+def pair_secrets(
+    keys: Sequence[tuple[str, int, int]], secrets: Iterable[RevealedSecret]
+) -> list[KeyToSend]:
+    """Match each (key_id, line_no, unit_no) with its revealed secret, ordered by line and unit.
+
+    Raises RevealMismatch (naming key ids only) when a key was not revealed or an unknown one was.
+    """
+    by_id = {s.key_id: s for s in secrets}
+    wanted = {k[0] for k in keys}
+    missing = sorted(wanted - by_id.keys())
+    extra = sorted(by_id.keys() - wanted)
+    if missing or extra:
+        raise RevealMismatch(f"revealed keys differ: missing {missing}, unexpected {extra}")
+    ordered = sorted(keys, key=lambda k: (k[1], k[2], k[0]))
+    return [KeyToSend(line_no, unit_no, by_id[key_id]) for key_id, line_no, unit_no in ordered]

@@ -1,0 +1,201 @@
+"""Delivering reserved keys against real Postgres, a real SMTP server and inventory over gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
+from quanyi_platform.infra.ports import free_port
+from quanyi_platform.infra.smtp import CapturingSmtpServer
+
+DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
+FAILED = fulfillment_events.DeliveryFailed.DESCRIPTOR.full_name
+
+
+def body(message: EmailMessage) -> str:
+    return str(message.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+
+
+async def test_a_reserved_order_reaches_the_user_centre_and_the_buyers_inbox(
+    world: Any, smtp_server: CapturingSmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    reserved = world.reserve(keys=2)
+
+    assert await world.handle(reserved.record) == 1
+    assert world.inventory.calls == []  # the consumer only queues the e-mail
+    assert await world.retrier().run_once() == 1
+
+    rows = await world.rows("SELECT * FROM deliveries ORDER BY unit_no")
+    assert [r["key_id"] for r in rows] == [k.key_id for k in world.inventory.keys[reserved.order_id]]
+    assert all(r["buyer_id"] == "buyer-1" and r["redeemed_at"] is None for r in rows)
+    assert [(r["unit_cost_minor"], r["currency"]) for r in rows] == [(700, "CNY")] * 2
+    mail = await smtp_server.wait_for_async(lambda m: m["Subject"] == f"Your order {reserved.order_id}")
+    assert mail["To"] == "buyer@example.com"
+    assert mail["From"] == "quanyi <no-reply@quanyi.local>"
+    for secret in reserved.secrets:
+        assert secret in body(mail)
+    [(env, delivered)] = await world.events(DELIVERED)
+    assert (env.aggregate_type, env.aggregate_id, env.aggregate_version) == ("Delivery", reserved.order_id, 1)
+    assert (env.causation_id, env.correlation_id) == (reserved.event_id, reserved.order_id)
+    assert list(delivered.channels) == ["user_center", "email"]
+    assert delivered.sales_channel == "web"
+    assert [k.unit_cost.minor_units for k in delivered.keys] == [700, 700]
+    [call] = world.inventory.calls
+    assert (call.actor, call.purpose) == ("fulfillment", "delivery")
+    await world.assert_no_plaintext(reserved.secrets)
+    assert not any(s in caplog.text for s in reserved.secrets)
+
+
+async def test_a_reservation_handled_twice_delivers_once_and_sends_one_email(
+    world: Any, smtp_server: CapturingSmtpServer
+) -> None:
+    reserved = world.reserve(keys=3)
+    again = world.reserve(order_id=reserved.order_id)  # inventory recorded it again: a new event id
+
+    await world.handle(reserved.record)
+    await world.handle(reserved.record)  # the broker redelivered it
+    await world.handle(again.record)
+    await world.retrier().run_once()
+    await world.retrier().run_once()
+
+    await smtp_server.wait_for_async()
+    await asyncio.sleep(0.3)
+    assert len(smtp_server.messages) == 1
+    assert len(await world.rows("SELECT * FROM deliveries")) == 3
+    assert len(await world.events(DELIVERED)) == 1
+    assert len(world.inventory.calls) == 1
+
+
+async def test_an_order_without_an_email_address_is_delivered_to_the_user_centre_only(
+    world: Any, smtp_server: CapturingSmtpServer
+) -> None:
+    reserved = world.reserve(keys=1, email="")
+
+    await world.handle(reserved.record)
+
+    [(_, delivered)] = await world.events(DELIVERED)
+    assert list(delivered.channels) == ["user_center"]
+    assert smtp_server.messages == []
+    assert world.inventory.calls == []  # nothing to send, so nothing revealed
+
+
+async def test_with_the_mail_server_down_the_keys_are_in_the_user_centre_and_the_email_is_retried_until_sent(
+    world_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    port = free_port()  # nothing listens here yet
+    world = world_factory(port)
+    reserved = world.reserve(keys=2)
+
+    await world.handle(reserved.record)
+    await world.retrier().run_once()  # the first attempt fails: nothing listens
+
+    assert len(await world.rows("SELECT * FROM deliveries")) == 2
+    [(_, delivered)] = await world.events(DELIVERED)
+    assert list(delivered.channels) == ["user_center", "email"]
+    [(failed_env, failed)] = await world.events(FAILED)
+    assert (failed_env.aggregate_id, failed_env.aggregate_version) == (reserved.order_id, 2)
+    assert (failed.order_id, failed.attempt, failed.final) == (reserved.order_id, 1, False)
+    assert failed.reason.startswith("smtp:")
+    [outbox] = await world.rows("SELECT * FROM email_outbox")
+    assert (outbox["order_id"], outbox["attempts"], outbox["state"]) == (reserved.order_id, 1, "pending")
+
+    with CapturingSmtpServer(port=port) as smtp:
+        retrier = asyncio.create_task(world.retrier().run())
+        try:
+            mail = await smtp.wait_for_async(timeout=10)
+            await world.wait(lambda: _outbox_state(world, "sent"), 10)
+        finally:
+            retrier.cancel()
+            await asyncio.gather(retrier, return_exceptions=True)
+        assert len(smtp.messages) == 1
+    for secret in reserved.secrets:
+        assert secret in body(mail)
+    assert len(await world.events(FAILED)) == 1
+    assert len(await world.events(DELIVERED)) == 1
+    assert len(world.inventory.calls) == 2  # the keys were revealed again for the retry, never stored
+    await world.assert_no_plaintext(reserved.secrets)
+    assert not any(s in caplog.text for s in reserved.secrets)
+
+
+async def _outbox_state(world: Any, state: str) -> bool:
+    rows = await world.rows("SELECT state FROM email_outbox")
+    return bool(rows) and rows[0]["state"] == state
+
+
+async def test_an_email_that_keeps_failing_ends_in_the_exception_queue_after_the_last_attempt(
+    world_factory: Callable[..., Any],
+) -> None:
+    world = world_factory(free_port(), smtp_max_attempts=3, smtp_retry_base_s=0.01)
+    reserved = world.reserve(keys=1)
+    await world.handle(reserved.record)
+
+    retrier = world.retrier()
+    for _ in range(100):
+        await retrier.run_once()
+        if await _outbox_state(world, "failed"):
+            break
+        await asyncio.sleep(0.02)
+
+    failures = await world.events(FAILED)
+    assert [(p.attempt, p.final) for _, p in failures] == [(1, False), (2, False), (3, True)]
+    assert [e.aggregate_version for e, _ in failures] == [2, 3, 4]
+    [outbox] = await world.rows("SELECT * FROM email_outbox")
+    assert (outbox["attempts"], outbox["state"]) == (3, "failed")
+    assert len(await world.rows("SELECT * FROM deliveries")) == 1  # still in the user centre
+    await retrier.run_once()
+    assert len(await world.events(FAILED)) == 3  # nothing more is tried
+
+
+async def test_while_inventory_is_down_keys_are_delivered_and_the_email_waits_without_spending_an_attempt(
+    world_factory: Callable[..., Any], smtp_server: CapturingSmtpServer
+) -> None:
+    world = world_factory(smtp_server.port, inventory_grpc=f"127.0.0.1:{free_port()}")  # nobody answers
+    reserved = world.reserve(keys=1)
+
+    await world.handle(reserved.record)
+    await world.retrier().run_once()
+
+    assert len(await world.rows("SELECT * FROM deliveries")) == 1
+    assert len(await world.events(DELIVERED)) == 1
+    assert await world.events(FAILED) == []
+    [outbox] = await world.rows("SELECT * FROM email_outbox")
+    assert (outbox["attempts"], outbox["state"], outbox["last_error"]) == (0, "pending", "inventory unavailable")
+    assert smtp_server.messages == []
+
+
+async def test_no_card_key_plaintext_is_stored_in_any_column_whatever_happened_to_the_delivery(
+    world: Any, world_factory: Callable[..., Any], smtp_server: CapturingSmtpServer
+) -> None:
+    sent = world.reserve(keys=2)
+    await world.handle(sent.record)
+    await world.retrier().run_once()
+    await smtp_server.wait_for_async()
+
+    down_port = free_port()
+    flaky = world_factory(down_port, smtp_max_attempts=2, smtp_retry_base_s=0.01)
+    retried = flaky.reserve(keys=1)
+    given_up = flaky.reserve(keys=1)
+    await flaky.handle(retried.record, given_up.record)
+    await flaky.retrier().run_once()  # both fail
+    await asyncio.sleep(0.05)
+    await flaky.retrier().run_once()  # both fail again: the last attempt, so both are given up
+    await flaky.handle(flaky.reserve(order_id=retried.order_id).record)  # a repeat changes nothing
+
+    short = world.reserve(keys=2)
+    world.inventory.keys[short.order_id] = world.inventory.keys[short.order_id][:1]  # reveals one of two
+    await world.handle(short.record)
+    await world.retrier().run_once()  # the reveal does not match: a failed attempt naming key ids only
+
+    states = await world.rows("SELECT order_id, state, last_error FROM email_outbox")
+    by_order = {s["order_id"]: s for s in states}
+    assert by_order[retried.order_id]["state"] == by_order[given_up.order_id]["state"] == "failed"
+    assert "could not be revealed" in by_order[short.order_id]["last_error"]
+    secrets = [*sent.secrets, *retried.secrets, *given_up.secrets, *short.secrets]
+    await world.assert_no_plaintext(secrets)

@@ -1,0 +1,109 @@
+"""FulfillmentService over a real gRPC server: listing deliveries and recording redemptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
+from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
+from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
+from quanyi_fulfillment.entrypoints.grpc_server import FulfillmentServicer
+from quanyi_platform import rpc
+from quanyi_platform.infra.ports import free_port
+from quanyi_platform.infra.smtp import CapturingSmtpServer
+
+REDEEMED = fulfillment_events.Redeemed.DESCRIPTOR.full_name
+
+
+@pytest.fixture
+async def client(world: Any) -> AsyncIterator[pb_grpc.FulfillmentServiceStub]:
+    server = rpc.server()
+    pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(world.pool, world.store), server)
+    address = f"127.0.0.1:{free_port()}"
+    server.add_insecure_port(address)
+    await server.start()
+    channel = rpc.channel(address, 5.0)
+    try:
+        yield pb_grpc.FulfillmentServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop(grace=None)
+
+
+async def test_a_redemption_is_recorded_once_and_a_repeat_is_reported_as_a_duplicate(
+    world: Any, client: pb_grpc.FulfillmentServiceStub, smtp_server: CapturingSmtpServer
+) -> None:
+    reserved = world.reserve(keys=2)
+    await world.handle(reserved.record)
+    key_id = world.inventory.keys[reserved.order_id][0].key_id
+
+    first = await client.RecordRedemption(
+        pb.RecordRedemptionRequest(key_id=key_id, partner="tmall", redeemed_at="2025-03-01T20:00:00+08:00")
+    )
+    second = await client.RecordRedemption(
+        pb.RecordRedemptionRequest(key_id=key_id, partner="jd", redeemed_at="2025-03-02T00:00:00Z")
+    )
+
+    assert not first.duplicate
+    assert (first.delivery.key_id, first.delivery.order_id) == (key_id, reserved.order_id)
+    assert first.delivery.redeemed_at == "2025-03-01T12:00:00Z"
+    assert second.duplicate
+    assert second.delivery.redeemed_at == "2025-03-01T12:00:00Z"  # the first report stands
+    [(env, redeemed)] = await world.events(REDEEMED)
+    assert (env.aggregate_type, env.aggregate_id, env.aggregate_version) == ("Redemption", key_id, 1)
+    assert (redeemed.key_id, redeemed.order_id, redeemed.partner) == (key_id, reserved.order_id, "tmall")
+    assert redeemed.redeemed_at == "2025-03-01T12:00:00Z"
+    [row] = await world.rows("SELECT redeemed_by_partner FROM deliveries WHERE key_id = %s", key_id)
+    assert row["redeemed_by_partner"] == "tmall"
+    await world.assert_no_plaintext(reserved.secrets)
+
+
+async def test_redeeming_a_key_that_was_never_delivered_is_not_found(
+    world: Any, client: pb_grpc.FulfillmentServiceStub
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await client.RecordRedemption(pb.RecordRedemptionRequest(key_id="key-unknown", partner="tmall"))
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    assert await world.events(REDEEMED) == []
+
+
+async def test_a_malformed_redemption_report_is_an_invalid_argument(
+    world: Any, client: pb_grpc.FulfillmentServiceStub
+) -> None:
+    for request in (
+        pb.RecordRedemptionRequest(key_id="", partner="tmall"),
+        pb.RecordRedemptionRequest(key_id="k1", partner=""),
+        pb.RecordRedemptionRequest(key_id="k1", partner="tmall", redeemed_at="last tuesday"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await client.RecordRedemption(request)
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_buyer_sees_their_delivered_key_ids_and_redemption_state_and_nobody_elses(
+    world: Any, client: pb_grpc.FulfillmentServiceStub, smtp_server: CapturingSmtpServer
+) -> None:
+    mine = world.reserve(keys=2, buyer_id="buyer-a")
+    also_mine = world.reserve(keys=1, buyer_id="buyer-a")
+    theirs = world.reserve(keys=1, buyer_id="buyer-b")
+    await world.handle(mine.record, also_mine.record, theirs.record)
+    redeemed_key = world.inventory.keys[mine.order_id][1].key_id
+    await client.RecordRedemption(pb.RecordRedemptionRequest(key_id=redeemed_key, partner="tmall"))
+
+    everything = await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id="buyer-a"))
+    one_order = await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id="buyer-a", order_id=mine.order_id))
+    not_mine = await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id="buyer-a", order_id=theirs.order_id))
+
+    assert len(everything.deliveries) == 3
+    assert {d.order_id for d in everything.deliveries} == {mine.order_id, also_mine.order_id}
+    assert [d.key_id for d in one_order.deliveries] == [k.key_id for k in world.inventory.keys[mine.order_id]]
+    assert {d.key_id: bool(d.redeemed_at) for d in one_order.deliveries}[redeemed_key]
+    assert sum(bool(d.redeemed_at) for d in everything.deliveries) == 1
+    assert all(d.delivered_at.endswith("Z") for d in everything.deliveries)
+    assert not_mine.deliveries == []
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id=""))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT

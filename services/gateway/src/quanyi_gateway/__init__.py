@@ -1,0 +1,1 @@
+"""quanyi's public HTTP gateway: REST API, buyer and admin authentication, partner and PSP callbacks."""

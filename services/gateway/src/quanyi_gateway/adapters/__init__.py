@@ -1,0 +1,1 @@
+"""Postgres repositories of the gateway's schema and the gRPC clients of its peers."""

@@ -1,0 +1,151 @@
+"""Dependencies of the routes, as `Annotated[..., Depends()]` aliases."""
+
+from __future__ import annotations
+
+import email.message
+from dataclasses import dataclass
+from typing import Annotated
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from quanyi_gateway.accounts import Accounts
+from quanyi_gateway.adapters.nonces import PostgresNonceStore
+from quanyi_gateway.adapters.peers import Peers
+from quanyi_gateway.adapters.users import User
+from quanyi_gateway.api.problems import Problem
+from quanyi_gateway.config import Settings
+
+MAX_IDEMPOTENCY_KEY = 128
+_MAX_TOKEN_CHARS = 512
+
+
+@dataclass
+class Resources:
+    """What the lifespan opens and the routes use: the pool, repositories, peers' clients, simulator parts."""
+
+    settings: Settings
+    pool: AsyncConnectionPool
+    accounts: Accounts
+    nonces: PostgresNonceStore
+    peers: Peers
+    psp_key: RSAPrivateKey | None = None
+    psp_http: aiohttp.ClientSession | None = None
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_peers(resources: ResourcesDep) -> Peers:
+    return resources.peers
+
+
+def get_accounts(resources: ResourcesDep) -> Accounts:
+    return resources.accounts
+
+
+def get_nonces(resources: ResourcesDep) -> PostgresNonceStore:
+    return resources.nonces
+
+
+def get_pool(resources: ResourcesDep) -> AsyncConnectionPool:
+    return resources.pool
+
+
+PeersDep = Annotated[Peers, Depends(get_peers)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+NoncesDep = Annotated[PostgresNonceStore, Depends(get_nonces)]
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+
+bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/token.")
+
+
+async def get_current_user(
+    accounts: AccountsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> User:
+    if credentials is None:
+        raise Problem(
+            401,
+            "send Authorization: Bearer <token> (from POST /v1/auth/token)",
+            slug="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    token = credentials.credentials
+    user = await accounts.user_for_token(token) if len(token) <= _MAX_TOKEN_CHARS else None
+    if user is None:
+        raise Problem(
+            401,
+            "the token is invalid or has expired",
+            slug="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Problem(403, "this operation needs the admin role", slug="forbidden")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_current_admin)]
+
+
+def _is_json(content_type: str) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def require_json(request: Request) -> None:
+    """415 for a request body that is not declared as JSON (runs before the body is validated)."""
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if not has_body:
+        return
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise Problem(415, "send the request body as application/json", slug="unsupported-media-type")
+
+
+JsonBody = Depends(require_json)
+
+
+def get_idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="A client-chosen key, 1 to 128 characters; a retry with the same key returns the "
+            "same order."
+        ),
+    ] = None,
+) -> str:
+    if idempotency_key is None or not idempotency_key.strip():
+        raise Problem(400, "the Idempotency-Key header is required", slug="idempotency-key-required")
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        raise Problem(
+            400, "the Idempotency-Key header is longer than 128 characters", slug="idempotency-key-invalid"
+        )
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str, Depends(get_idempotency_key)]

@@ -1,0 +1,129 @@
+"""Pure ASGI middleware (no task per request): trace context, admission control, the last-resort 500."""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import trace
+from quanyi_platform import telemetry
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quanyi_gateway.api.problems import Problem, problem_response, unavailable
+
+log = logging.getLogger(__name__)
+
+
+class Tracing:
+    """Continues the caller's W3C trace (and x-correlation-id) so peers' spans join the request's trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        name = f"{scope['method']} {scope['path']}"
+        with telemetry.continue_trace(carrier, name, kind=trace.SpanKind.SERVER):
+            await self.app(scope, receive, send)
+
+
+class UnhandledErrors:
+    """An exception no handler answered becomes a 500 problem (no stack trace in it); the trace is logged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            if started:
+                raise
+            response = problem_response(Problem(500, "internal error", slug="internal"), scope["path"])
+            await response(scope, receive, send)
+
+
+class AdmissionControl:
+    """At most `max_in_flight` requests are worked on at once; past that, 503 + Retry-After at once.
+
+    Under an open-loop overload, queueing makes every request slow and throughput collapse; refusing
+    the excess keeps the system at its knee (DESIGN.md, Speed). Probes are never refused.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_in_flight: int, retry_after_s: int, exempt: frozenset[str] = frozenset()
+    ) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after_s = retry_after_s
+        self.exempt = exempt
+        self.in_flight = 0
+        self.refused = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            self.refused += 1
+            problem = unavailable("the gateway is at capacity; retry later", self.retry_after_s)
+            await problem_response(problem, scope["path"])(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when the body outgrows the limit; an HTTPException, so routes answer 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes`: at once by Content-Length, else while they are read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                too_large = BodyTooLarge(self.max_bytes)
+                problem = Problem(413, too_large.detail, slug="too-large")
+                await problem_response(problem, scope["path"])(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, limited_receive, send)

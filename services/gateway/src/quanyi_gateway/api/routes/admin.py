@@ -1,0 +1,138 @@
+"""Administration: catalogue, card-key pools and imports, the ledger, risk reviews. Admin role only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
+from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
+from quanyi.orders.v1 import orders_service_pb2 as orders_pb
+
+from quanyi_gateway.adapters import mappers
+from quanyi_gateway.api.deps import AdminUser, JsonBody, PeersDep, SettingsDep, get_current_admin
+from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.models import (
+    BalancePublic,
+    BalancesPublic,
+    Currency,
+    ImportPublic,
+    JournalVerificationPublic,
+    Money,
+    OrderPublic,
+    PoolCreate,
+    PoolPublic,
+    ProductCreate,
+    ProductPublic,
+    RejectedRow,
+    ReviewCreate,
+    SkuCreate,
+    SkuPublic,
+)
+
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(get_current_admin)],
+    responses=responses(401, 403, 503),
+)
+PathId = Annotated[str, Path(max_length=64)]
+
+
+@router.post("/products", status_code=201, dependencies=[JsonBody], responses=responses(400, 415, 422))
+async def create_product(body: ProductCreate, peers: PeersDep) -> ProductPublic:
+    """Add a product."""
+    reply = await peers.inventory.CreateProduct(
+        inventory_pb.CreateProductRequest(name=body.name, kind=body.kind)
+    )
+    return ProductPublic(product_id=reply.product_id, name=reply.name, kind=reply.kind)
+
+
+@router.post(
+    "/products/{product_id}/skus",
+    status_code=201,
+    dependencies=[JsonBody],
+    responses=responses(400, 404, 415, 422),
+)
+async def create_sku(product_id: PathId, body: SkuCreate, peers: PeersDep) -> SkuPublic:
+    """Add a SKU to a product, priced in minor units."""
+    reply = await peers.inventory.CreateSku(
+        inventory_pb.CreateSkuRequest(
+            product_id=product_id,
+            name=body.name,
+            price=mappers.money_pb(body.price),
+            low_stock_threshold=body.low_stock_threshold,
+        )
+    )
+    return mappers.sku(reply.sku)
+
+
+@router.post(
+    "/skus/{sku_id}/pools", status_code=201, dependencies=[JsonBody], responses=responses(400, 404, 415, 422)
+)
+async def create_pool(sku_id: PathId, body: PoolCreate, peers: PeersDep) -> PoolPublic:
+    """Add a card-key pool that fills a SKU."""
+    reply = await peers.inventory.CreatePool(inventory_pb.CreatePoolRequest(sku_id=sku_id, name=body.name))
+    return PoolPublic(pool_id=reply.pool_id, sku_id=reply.sku_id, name=reply.name)
+
+
+@router.post("/pools/{pool_id}/imports", status_code=201, responses=responses(404, 413, 422))
+async def import_keys(
+    pool_id: PathId,
+    file: Annotated[UploadFile, File(description="CSV, UTF-8, header row with columns code and password.")],
+    unit_cost_minor: Annotated[int, Form(ge=0)],
+    currency: Annotated[Currency, Form()],
+    admin: AdminUser,
+    peers: PeersDep,
+    settings: SettingsDep,
+) -> ImportPublic:
+    """Import card keys from a CSV file; duplicates and malformed rows are reported, not stored."""
+    data = await file.read(settings.max_import_bytes + 1)
+    if len(data) > settings.max_import_bytes:
+        raise Problem(413, f"the file is larger than {settings.max_import_bytes} bytes", slug="too-large")
+    reply = await peers.inventory.ImportKeys(
+        inventory_pb.ImportKeysRequest(
+            pool_id=pool_id,
+            csv=data,
+            unit_cost=mappers.money_pb(Money(amount_minor=unit_cost_minor, currency=currency)),
+            actor=admin.actor,
+        )
+    )
+    return ImportPublic(
+        batch_id=reply.batch_id,
+        imported=reply.imported,
+        duplicates=reply.duplicates,
+        rejected=[RejectedRow(row=r.row, reason=r.reason) for r in reply.rejected],
+    )
+
+
+@router.get("/ledger/balances")
+async def ledger_balances(peers: PeersDep, account_prefix: str = "") -> BalancesPublic:
+    """Every ledger account's balance (debits minus credits), optionally only accounts with a prefix."""
+    reply = await peers.ledger.GetBalances(ledger_pb.GetBalancesRequest(account_prefix=account_prefix))
+    return BalancesPublic(
+        balances=[
+            BalancePublic(account=b.account, balance_minor=b.balance_minor, currency=b.currency)
+            for b in reply.balances
+        ]
+    )
+
+
+@router.get("/ledger/verify")
+async def ledger_verify(peers: PeersDep) -> JournalVerificationPublic:
+    """Check that every journal entry balances and that the hash chain is intact."""
+    reply = await peers.ledger.VerifyJournal(ledger_pb.VerifyJournalRequest())
+    return JournalVerificationPublic(ok=reply.ok, entries=reply.entries, problems=list(reply.problems))
+
+
+@router.post(
+    "/orders/{order_id}/review", dependencies=[JsonBody], responses=responses(400, 404, 409, 415, 422)
+)
+async def review_order(
+    order_id: PathId, body: ReviewCreate, admin: AdminUser, peers: PeersDep
+) -> OrderPublic:
+    """Release (approve) or reject and refund an order held for review."""
+    reply = await peers.orders.ReviewOrder(
+        orders_pb.ReviewOrderRequest(order_id=order_id, approve=body.approve, reviewer=admin.actor)
+    )
+    return mappers.order(reply.order)

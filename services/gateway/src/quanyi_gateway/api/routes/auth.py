@@ -1,0 +1,37 @@
+"""Registration and sign-in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from quanyi_gateway.accounts import BadCredentials, EmailTaken
+from quanyi_gateway.api.deps import AccountsDep, JsonBody
+from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.models import TokenCreate, TokenPublic, UserCreate, UserPublic
+
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[JsonBody])
+
+
+@router.post("/register", status_code=201, responses=responses(400, 409, 415, 422))
+async def register(body: UserCreate, accounts: AccountsDep) -> UserPublic:
+    """Create a buyer account."""
+    try:
+        user = await accounts.register(body.email, body.password)
+    except EmailTaken:
+        raise Problem(409, "an account with this e-mail address exists", slug="email-taken") from None
+    return UserPublic(user_id=str(user.user_id), email=user.email)
+
+
+@router.post("/token", responses=responses(400, 401, 415, 422))
+async def sign_in(body: TokenCreate, accounts: AccountsDep) -> TokenPublic:
+    """Exchange an e-mail address and password for a bearer token."""
+    try:
+        issued = await accounts.sign_in(body.email, body.password)
+    except BadCredentials:
+        raise Problem(
+            401,
+            "the e-mail address or password is wrong",
+            slug="bad-credentials",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    return TokenPublic(access_token=issued.token, expires_in=issued.expires_in)

@@ -1,0 +1,118 @@
+"""Gateway settings from QUANYI_* environment variables; the only gateway module reading the environment."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from quanyi_platform.config import PlatformSettings
+
+log = logging.getLogger(__name__)
+
+DEV_ADMIN_PASSWORD = "dev-admin-password"
+DEV_PARTNER_SECRETS = {"demo-partner": "dev-partner-secret"}
+# Environments where the development secrets above are acceptable; every other one refuses them.
+DEV_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+class Settings(PlatformSettings):
+    """The platform's settings plus the gateway's address, secrets, limits and PSP simulator."""
+
+    gateway_listen: str = "127.0.0.1:8000"
+    # How the outside world (and the PSP simulator) reaches this gateway; webhook URLs are built from it.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    admin_email: str = "admin@quanyi.local"
+    admin_password: SecretStr = SecretStr(DEV_ADMIN_PASSWORD)
+    # scrypt cost (N); r=8, p=1. 2**14 is about 16 MiB and tens of milliseconds per hash.
+    password_hash_n: int = 2**14
+    token_ttl_s: int = Field(default=3600, ge=60)
+
+    # {partner: secret} for HMAC-signed redemption callbacks; JSON in QUANYI_PARTNER_SECRETS.
+    partner_secrets: dict[str, SecretStr] = Field(
+        default_factory=lambda: {k: SecretStr(v) for k, v in DEV_PARTNER_SECRETS.items()}
+    )
+    partner_signature_skew_s: int = Field(default=300, ge=1)
+
+    # Admission control: requests in flight past this get 503 + Retry-After (DESIGN.md, Speed).
+    max_in_flight: int = Field(default=256, ge=1)
+    retry_after_s: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # A CSV import travels to inventory in one gRPC message, whose default limit is 4 MiB.
+    max_import_bytes: int = Field(default=3 * 1024 * 1024, ge=1)
+    readyz_timeout_s: float = Field(default=1.0, gt=0)
+
+    # The built-in payment-provider simulator; None means "on outside production".
+    psp_sim_enabled: bool | None = None
+    # PEM file of the simulator's RSA private key; empty means a throw-away key made at start-up
+    # (then orders, which holds the public key, cannot verify the simulator's notices).
+    psp_sim_private_key_path: str = ""
+    psp_sim_key_serial: str = "psp-sim-dev"
+    psp_sim_webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in DEV_ENVIRONMENTS
+
+    @property
+    def psp_sim_active(self) -> bool:
+        return self.psp_sim_enabled if self.psp_sim_enabled is not None else not self.is_production
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        return _host_port(self.gateway_listen)
+
+    def partner_secret(self, partner: str) -> str | None:
+        secret = self.partner_secrets.get(partner)
+        return secret.get_secret_value() if secret is not None else None
+
+    @field_validator("password_hash_n")
+    @classmethod
+    def _power_of_two(cls, n: int) -> int:
+        if n < 2 or n & (n - 1):
+            raise ValueError("password_hash_n must be a power of two, at least 2")
+        return n
+
+    @field_validator("gateway_listen")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        _host_port(value)
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> Settings:
+        found = []
+        if self.admin_password.get_secret_value() == DEV_ADMIN_PASSWORD:
+            found.append("QUANYI_ADMIN_PASSWORD")
+        if any(self.partner_secret(p) == s for p, s in DEV_PARTNER_SECRETS.items()):
+            found.append("QUANYI_PARTNER_SECRETS")
+        if self.psp_sim_active and not self.psp_sim_private_key_path:
+            found.append("QUANYI_PSP_SIM_PRIVATE_KEY_PATH")
+        if not found:
+            return self
+        if self.is_development:
+            log.debug("development secrets in use: %s", ", ".join(found))
+            return self
+        raise ValueError(f"{', '.join(found)} must be set to real values when environment={self.environment}")
+
+
+def load() -> Settings:
+    """Settings from the environment; invalid ones stop the process with a message that quotes no value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False)
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in errors)
+        raise SystemExit(f"invalid gateway settings: {reasons}") from None

@@ -1,0 +1,106 @@
+"""The gateway's ASGI application: `create_app(settings)` wires routes, error handling and the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+import aiohttp
+from fastapi import APIRouter, FastAPI
+from quanyi_platform import db
+
+from quanyi_gateway import psp_sim
+from quanyi_gateway.accounts import Accounts
+from quanyi_gateway.adapters.nonces import PostgresNonceStore
+from quanyi_gateway.adapters.peers import Peers
+from quanyi_gateway.adapters.users import TokenRepository, UserRepository
+from quanyi_gateway.api import problems
+from quanyi_gateway.api.deps import Resources
+from quanyi_gateway.api.middleware import AdmissionControl, BodyLimit, Tracing, UnhandledErrors
+from quanyi_gateway.api.routes import admin, auth, catalog, health, me, orders, partners, payments
+from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
+from quanyi_gateway.config import Settings
+
+log = logging.getLogger(__name__)
+
+NAME = "gateway"
+PROBES = frozenset({"/healthz", "/readyz"})
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Migrate, open the pool, make sure the admin exists, connect to peers; close all at shutdown."""
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        await db.migrate(settings.database_url, NAME, ["quanyi_gateway.migrations"])
+        pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
+        stack.push_async_callback(pool.close)
+        accounts = Accounts(
+            UserRepository(pool), TokenRepository(pool), settings.password_hash_n, settings.token_ttl_s
+        )
+        admin_user = await accounts.ensure_admin(
+            settings.admin_email, settings.admin_password.get_secret_value()
+        )
+        peers = Peers.connect(settings)
+        stack.push_async_callback(peers.close)
+        resources = Resources(
+            settings=settings,
+            pool=pool,
+            accounts=accounts,
+            nonces=PostgresNonceStore(
+                pool, retention=timedelta(seconds=2 * settings.partner_signature_skew_s)
+            ),
+            peers=peers,
+        )
+        if settings.psp_sim_active:
+            if settings.psp_sim_private_key_path:
+                resources.psp_key = psp_sim.load_private_key(settings.psp_sim_private_key_path)
+            else:
+                log.warning("psp-sim: no key file configured; using a throw-away key orders cannot verify")
+                resources.psp_key = await asyncio.to_thread(psp_sim.new_private_key)
+            # aiohttp, not httpx: the simulator's webhook call is on every simulated payment's path, and
+            # httpx costs several times more CPU per request.
+            resources.psp_http = await stack.enter_async_context(
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.psp_sim_webhook_timeout_s))
+            )
+        app.state.resources = resources
+        log.info(
+            "gateway started", extra={"admin": str(admin_user.user_id), "psp_sim": settings.psp_sim_active}
+        )
+        yield
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The gateway application; nothing connects until the lifespan starts."""
+    app = FastAPI(
+        title="quanyi gateway",
+        version="1.0.0",
+        summary="Buy virtual goods, receive keys, manage the catalogue and card-key stock.",
+        description="Errors are RFC 9457 problem documents (`application/problem+json`).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app, settings.retry_after_s)
+
+    v1 = APIRouter(prefix="/v1")
+    for module in (auth, catalog, orders, me, admin, payments, partners):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    if settings.psp_sim_active:
+        app.include_router(psp_sim_routes.router)
+
+    # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AdmissionControl,
+        max_in_flight=settings.max_in_flight,
+        retry_after_s=settings.retry_after_s,
+        exempt=PROBES,
+    )
+    app.add_middleware(UnhandledErrors)
+    app.add_middleware(Tracing)
+    return app

@@ -1,0 +1,253 @@
+"""The HTTP API's request and response bodies, in families: XCreate (input), XPublic (output)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Problems
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=["urn:quanyi:problem:validation"])
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ValidationIssue] | None = None
+
+
+# Money
+
+
+class Money(BaseModel):
+    """An amount in integer minor units (fen for CNY) and its ISO 4217 currency."""
+
+    amount_minor: int = Field(ge=0, examples=[1999])
+    currency: Currency = Field(examples=["CNY"])
+
+
+# Accounts
+
+
+class UserCreate(Input):
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["buyer@example.com"])
+    password: str = Field(min_length=8, max_length=256)
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, email: str) -> str:
+        return email.strip().lower()
+
+
+class UserPublic(BaseModel):
+    user_id: str
+    email: str
+
+
+class TokenCreate(Input):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=256)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+# Catalogue and inventory
+
+
+class ProductCreate(Input):
+    name: Name
+    kind: str = Field(min_length=1, max_length=64, examples=["card_key", "membership"])
+
+
+class ProductPublic(BaseModel):
+    product_id: str
+    name: str
+    kind: str
+
+
+class SkuCreate(Input):
+    name: Name
+    price: Money
+    low_stock_threshold: int = Field(default=0, ge=0)
+
+
+class SkuPublic(BaseModel):
+    sku_id: str
+    product_id: str
+    name: str
+    price: Money
+    available: int
+
+
+class PoolCreate(Input):
+    name: Name
+
+
+class PoolPublic(BaseModel):
+    pool_id: str
+    sku_id: str
+    name: str
+
+
+class RejectedRow(BaseModel):
+    row: int
+    reason: str
+
+
+class ImportPublic(BaseModel):
+    batch_id: str
+    imported: int
+    duplicates: int
+    rejected: list[RejectedRow]
+
+
+# Ledger
+
+
+class BalancePublic(BaseModel):
+    account: str
+    balance_minor: int
+    currency: str
+
+
+class BalancesPublic(BaseModel):
+    balances: list[BalancePublic]
+
+
+class JournalVerificationPublic(BaseModel):
+    ok: bool
+    entries: int
+    problems: list[str]
+
+
+# Orders
+
+
+class OrderItemCreate(Input):
+    sku_id: Id
+    quantity: int = Field(ge=1, le=100)
+
+
+class OrderCreate(Input):
+    items: list[OrderItemCreate] = Field(min_length=1, max_length=50)
+    channel: str = Field(default="web", min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
+
+
+class OrderItemPublic(BaseModel):
+    sku_id: str
+    quantity: int
+    unit_price: Money
+
+
+class PaymentInstructions(BaseModel):
+    """How to pay an order: POST {order_id, amount} to pay_url (the simulator) or use the provider."""
+
+    provider: str = "psp-sim"
+    pay_url: str = "/psp-sim/v1/pay"
+    amount: Money
+
+
+class OrderPublic(BaseModel):
+    order_id: str
+    buyer_id: str
+    status: str = Field(
+        examples=["PENDING_PAYMENT", "PAID", "UNDER_REVIEW", "FULFILLED", "REFUNDED", "CANCELLED"]
+    )
+    items: list[OrderItemPublic]
+    total: Money
+    risk_decision: str
+    channel: str
+    created_at: str
+    version: int
+    payment: PaymentInstructions | None = None
+
+
+class ReviewCreate(Input):
+    approve: bool
+
+
+class DeliveredKeyPublic(BaseModel):
+    """A delivered key in plaintext; served with Cache-Control: no-store."""
+
+    order_id: str
+    key_id: str
+    sku_id: str
+    code: str
+    password: str
+    delivered_at: str
+    redeemed_at: str | None
+
+
+# Callbacks
+
+
+class PaymentNoticeAck(BaseModel):
+    code: Literal["SUCCESS"] = "SUCCESS"
+
+
+class RedemptionCreate(BaseModel):
+    """A partner's report that a key was redeemed. Fields partners add beyond these are ignored."""
+
+    code: str = Field(min_length=1, max_length=256)
+    redeemed_at: AwareDatetime | None = None
+
+
+class RedemptionPublic(BaseModel):
+    key_id: str
+    order_id: str
+    redeemed_at: str
+    duplicate: bool
+
+
+# PSP simulator
+
+
+class SimulatedPaymentCreate(Input):
+    order_id: Id
+    amount: Money
+
+
+class SimulatedNoticePublic(BaseModel):
+    notice_id: str
+    txn_id: str
+    body: str
+    headers: dict[str, str]
+
+
+class SimulatedPaymentPublic(BaseModel):
+    notice_id: str
+    txn_id: str
+    webhook_status: int
+    webhook_response: Any
+
+
+# Health
+
+
+class HealthPublic(BaseModel):
+    status: str
+    checks: dict[str, bool] | None = None

@@ -1,0 +1,3 @@
+from quanyi_inventory.bootstrap import main
+
+main()

@@ -1,0 +1,126 @@
+"""Catalogue use cases: products, SKUs and pools. Each takes a connection already in a transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from quanyi_platform.envelope import new_event_id
+
+from quanyi_inventory.domain import catalogue
+from quanyi_inventory.domain.catalogue import Money
+from quanyi_inventory.domain.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku_id: str
+    product_id: str
+    name: str
+    price: Money
+    low_stock_threshold: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    pool_id: str
+    sku_id: str
+    name: str
+
+
+async def create_product(conn: AsyncConnection[Any], *, name: str, kind: str) -> Product:
+    product = Product(new_event_id(), catalogue.name(name, "product name"), catalogue.product_kind(kind))
+    await conn.execute(
+        "INSERT INTO products (product_id, name, kind) VALUES (%s, %s, %s)",
+        (product.product_id, product.name, product.kind),
+    )
+    return product
+
+
+async def create_sku(
+    conn: AsyncConnection[Any], *, product_id: str, name: str, price: Money, low_stock_threshold: int
+) -> Sku:
+    sku_name = catalogue.name(name, "SKU name")
+    price = catalogue.money(price.minor_units, price.currency, "price")
+    threshold = catalogue.low_stock_threshold(low_stock_threshold)
+    cur = await conn.execute("SELECT 1 FROM products WHERE product_id = %s", (product_id,))
+    if await cur.fetchone() is None:
+        raise NotFound("no such product")
+    sku = Sku(new_event_id(), product_id, sku_name, price, threshold, 0)
+    await conn.execute(
+        "INSERT INTO skus (sku_id, product_id, name, price_minor, currency, low_stock_threshold)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (sku.sku_id, product_id, sku.name, price.minor_units, price.currency, threshold),
+    )
+    return sku
+
+
+class AvailableCounts:
+    """Available keys per SKU, counted at most once per `ttl_s` per SKU by this process.
+
+    GetSku sits on the order-placement path, and counting a pool of a million keys costs about 100 ms.
+    The count is for display only (allocation alone decides whether an order gets keys), so it may be
+    up to `ttl_s` old; an import in this process refreshes it at once.
+    """
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._counts: dict[str, tuple[float, int]] = {}
+
+    async def get(self, conn: AsyncConnection[Any], sku_id: str) -> int:
+        now = self._clock()
+        cached = self._counts.get(sku_id)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM keys WHERE sku_id = %s AND state = 'available'", (sku_id,)
+        )
+        row: Any = await cur.fetchone()
+        if len(self._counts) >= self.MAX_ENTRIES:
+            self._counts.clear()
+        self._counts[sku_id] = (now, int(row["n"]))
+        return int(row["n"])
+
+    def forget(self, sku_id: str) -> None:
+        self._counts.pop(sku_id, None)
+
+
+async def get_sku(conn: AsyncConnection[Any], sku_id: str, counts: AvailableCounts) -> Sku:
+    cur = await conn.execute(
+        "SELECT sku_id, product_id, name, price_minor, currency, low_stock_threshold FROM skus"
+        " WHERE sku_id = %s",
+        (sku_id,),
+    )
+    row: Any = await cur.fetchone()
+    if row is None:
+        raise NotFound("no such SKU")
+    return Sku(
+        row["sku_id"], row["product_id"], row["name"], Money(row["price_minor"], row["currency"]),
+        row["low_stock_threshold"], await counts.get(conn, sku_id),
+    )
+
+
+async def create_pool(conn: AsyncConnection[Any], *, sku_id: str, name: str) -> Pool:
+    pool_name = catalogue.pool_name(name)
+    cur = await conn.execute("SELECT 1 FROM skus WHERE sku_id = %s", (sku_id,))
+    if await cur.fetchone() is None:
+        raise NotFound("no such SKU")
+    pool = Pool(new_event_id(), sku_id, pool_name)
+    await conn.execute(
+        "INSERT INTO pools (pool_id, sku_id, name) VALUES (%s, %s, %s)", (pool.pool_id, sku_id, pool.name)
+    )
+    return pool

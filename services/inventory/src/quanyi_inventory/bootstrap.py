@@ -1,0 +1,71 @@
+"""The only place that picks inventory's concrete adapters and starts its process."""
+
+from __future__ import annotations
+
+import grpc
+from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
+from quanyi_platform import db, rpc, service
+from quanyi_platform.consumer import InboxConsumer
+from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.relay import Relay
+
+from quanyi_inventory.adapters.crypto import Keyring
+from quanyi_inventory.config import DEV_MASTER_KEYS, Settings, load
+from quanyi_inventory.entrypoints.consumers import handlers
+from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
+
+NAME = "inventory"
+
+
+def keyring(settings: Settings) -> Keyring:
+    """The master keys from the settings; in production the development key is refused."""
+    forbidden = frozenset(DEV_MASTER_KEYS) if settings.is_production else frozenset()
+    return Keyring.from_config(
+        settings.master_keys.get_secret_value(),
+        settings.active_master_key_id,
+        settings.fingerprint_master_key_id,
+        forbidden=forbidden,
+    )
+
+
+def grpc_server(settings: Settings) -> grpc.aio.Server:
+    """The platform's server plumbing (trace context, INTERNAL for unexpected errors), with message
+    limits large enough for an import file of the maximum size."""
+    limit = settings.inventory_grpc_max_message_bytes
+    return rpc.server(max_message_bytes=limit)
+
+
+async def start(settings: Settings) -> None:
+    keys = keyring(settings)
+    await db.migrate(settings.database_url, NAME, ["quanyi_inventory.migrations"])
+    pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
+    store = EventStore(NAME)
+    server = grpc_server(settings)
+    pb_grpc.add_InventoryServiceServicer_to_server(
+        InventoryServicer(
+            pool,
+            store,
+            keys,
+            import_max_rows=settings.inventory_import_max_rows,
+            stock_count_ttl_s=settings.inventory_stock_count_ttl_s,
+        ),
+        server,
+    )
+    server.add_insecure_port(settings.inventory_grpc_listen)
+    await server.start()
+
+
+    await service.run_service(
+        NAME,
+        server,
+        [
+            Relay(pool, settings, store.topic).run(),
+            InboxConsumer(NAME, [topic_for("orders")], handlers(store), pool, settings).run(),
+        ],
+        [pool.close],
+    )
+
+
+def main() -> None:
+    settings = load()
+    service.main(NAME, settings, lambda: start(settings))

@@ -1,0 +1,37 @@
+"""Inventory settings, from QUANYI_* environment variables."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from pydantic import SecretStr
+from quanyi_platform.config import DEV_MASTER_KEY, PlatformSettings
+
+DEV_MASTER_KEY_ID = "dev-1"
+# The development master key; refused in production.
+DEV_MASTER_KEYS = (base64.b64decode(DEV_MASTER_KEY),)
+
+
+class Settings(PlatformSettings):
+    """Inventory's settings: the platform's plus the master keys that protect card keys."""
+
+    inventory_grpc_listen: str = "127.0.0.1:50052"
+    # JSON object {key_id: base64 of 32 bytes}. The development default is refused in production.
+    master_keys: SecretStr = SecretStr(
+        json.dumps({DEV_MASTER_KEY_ID: DEV_MASTER_KEY})
+    )
+    # The master key that wraps the data keys of new import batches.
+    active_master_key_id: str = DEV_MASTER_KEY_ID
+    # The master key the fingerprint key is derived from; empty means the active one. After a rotation,
+    # keep this at the old id (and the old key in master_keys): fingerprints of stored keys depend on it.
+    fingerprint_master_key_id: str = ""
+    inventory_import_max_rows: int = 1_000_000
+    # How old GetSku's count of available keys may be (counting a large pool is not free).
+    inventory_stock_count_ttl_s: float = 1.0
+    # An import of 1,000,000 rows is tens of MB; gRPC's default limit is 4 MB.
+    inventory_grpc_max_message_bytes: int = 256 * 1024 * 1024
+
+
+def load() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Inventory's domain: catalogue rules, key-file checks, the allocation policy. Standard library only."""

@@ -1,0 +1,54 @@
+"""Catalogue rules: what a valid product, SKU, pool and amount of money look like."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from quanyi_inventory.domain.errors import InvalidInput
+
+MAX_NAME_LENGTH = 200
+DEFAULT_KIND = "card_key"
+DEFAULT_POOL_NAME = "default"
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in integer minor units with its ISO 4217 currency; never a float."""
+
+    minor_units: int
+    currency: str
+
+
+def money(minor_units: int, currency: str, what: str) -> Money:
+    """A validated, non-negative amount; `what` names it in the error ("price", "unit cost")."""
+    code = currency.strip().upper()
+    if not _CURRENCY.match(code):
+        raise InvalidInput(f"{what} needs a three-letter currency code")
+    if minor_units < 0:
+        raise InvalidInput(f"{what} must not be negative")
+    return Money(minor_units, code)
+
+
+def name(value: str, what: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{what} must be at most {MAX_NAME_LENGTH} characters")
+    return cleaned
+
+
+def product_kind(value: str) -> str:
+    return name(value, "kind") if value.strip() else DEFAULT_KIND
+
+
+def pool_name(value: str) -> str:
+    return name(value, "pool name") if value.strip() else DEFAULT_POOL_NAME
+
+
+def low_stock_threshold(value: int) -> int:
+    if value < 0:
+        raise InvalidInput("low stock threshold must not be negative")
+    return value

@@ -1,0 +1,164 @@
+"""Inventory's gRPC API: translate requests, run the use case in a transaction, map errors.
+
+No response error, and no log line written here, ever contains a card key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from quanyi.common.v1 import money_pb2
+from quanyi.inventory.v1 import inventory_service_pb2 as pb
+from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
+from quanyi_platform.eventstore import EventStore, in_transaction
+
+from quanyi_inventory.adapters.crypto import Keyring
+from quanyi_inventory.application import catalogue, import_keys, reveal
+from quanyi_inventory.domain import catalogue as rules
+from quanyi_inventory.domain.errors import InvalidInput, NotFound
+
+T = TypeVar("T")
+
+# The response lists at most this many rejected rows (all are counted in the batch): a file of a
+# million bad rows must not make a response larger than a client accepts.
+MAX_REJECTED_LISTED = 1000
+
+
+def _money(m: money_pb2.Money, what: str) -> rules.Money:
+    return rules.money(m.minor_units, m.currency, what)
+
+
+def _sku(sku: catalogue.Sku) -> pb.Sku:
+    return pb.Sku(
+        sku_id=sku.sku_id,
+        product_id=sku.product_id,
+        name=sku.name,
+        price=money_pb2.Money(minor_units=sku.price.minor_units, currency=sku.price.currency),
+        available=sku.available,
+    )
+
+
+class InventoryServicer(pb_grpc.InventoryServiceServicer):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        store: EventStore,
+        keyring: Keyring,
+        *,
+        import_max_rows: int,
+        stock_count_ttl_s: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._keyring = keyring
+        self._import_max_rows = import_max_rows
+        self._counts = catalogue.AvailableCounts(stock_count_ttl_s)
+
+    async def _run(
+        self, context: grpc.aio.ServicerContext, work: Callable[[AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        """Run `work` in one transaction; domain errors become status codes with their safe message."""
+        try:
+            return await in_transaction(self._pool, work)
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        raise AssertionError("unreachable")
+
+    async def CreateProduct(
+        self, request: pb.CreateProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateProductResponse:
+        product = await self._run(
+            context, lambda conn: catalogue.create_product(conn, name=request.name, kind=request.kind)
+        )
+        return pb.CreateProductResponse(product_id=product.product_id, name=product.name, kind=product.kind)
+
+    async def CreateSku(
+        self, request: pb.CreateSkuRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateSkuResponse:
+        async def work(conn: AsyncConnection[Any]) -> catalogue.Sku:
+            if not request.HasField("price"):
+                raise InvalidInput("price is required")
+            return await catalogue.create_sku(
+                conn,
+                product_id=request.product_id,
+                name=request.name,
+                price=_money(request.price, "price"),
+                low_stock_threshold=request.low_stock_threshold,
+            )
+
+        return pb.CreateSkuResponse(sku=_sku(await self._run(context, work)))
+
+    async def GetSku(self, request: pb.GetSkuRequest, context: grpc.aio.ServicerContext) -> pb.GetSkuResponse:
+        sku = await self._run(context, lambda conn: catalogue.get_sku(conn, request.sku_id, self._counts))
+        return pb.GetSkuResponse(sku=_sku(sku))
+
+    async def CreatePool(
+        self, request: pb.CreatePoolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreatePoolResponse:
+        pool = await self._run(
+            context, lambda conn: catalogue.create_pool(conn, sku_id=request.sku_id, name=request.name)
+        )
+        return pb.CreatePoolResponse(pool_id=pool.pool_id, sku_id=pool.sku_id, name=pool.name)
+
+    async def ImportKeys(
+        self, request: pb.ImportKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ImportKeysResponse:
+        try:
+            unit_cost = _money(request.unit_cost, "unit cost")
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        # Unknown pools fail fast, before any file is read.
+        await self._run(context, lambda conn: import_keys.pool_sku(conn, request.pool_id))
+        try:
+            # Parsing and sealing is CPU work: keep the event loop serving other calls meanwhile.
+            batch = await asyncio.to_thread(
+                import_keys.prepare_batch, self._keyring, request.csv, self._import_max_rows
+            )
+        except InvalidInput as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        result = await self._run(
+            context,
+            lambda conn: import_keys.store_batch(
+                conn, self._store, batch, pool_id=request.pool_id, unit_cost=unit_cost,
+                actor=request.actor.strip() or "unknown",
+            ),
+        )
+        self._counts.forget(result.sku_id)
+        return pb.ImportKeysResponse(
+            batch_id=result.batch_id,
+            imported=result.imported,
+            duplicates=result.duplicates,
+            rejected=[
+                pb.RejectedRow(row=r.row, reason=r.reason) for r in result.rejected[:MAX_REJECTED_LISTED]
+            ],
+        )
+
+    async def RevealKeys(
+        self, request: pb.RevealKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevealKeysResponse:
+        keys = await self._run(
+            context,
+            lambda conn: reveal.reveal_keys(
+                conn, self._keyring, order_id=request.order_id, key_ids=list(request.key_ids),
+                actor=request.actor, purpose=request.purpose,
+            ),
+        )
+        return pb.RevealKeysResponse(
+            keys=[
+                pb.RevealedKey(key_id=k.key_id, sku_id=k.sku_id, code=k.code, password=k.password)
+                for k in keys
+            ]
+        )
+
+    async def FindKey(
+        self, request: pb.FindKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindKeyResponse:
+        found = await self._run(context, lambda conn: reveal.find_key(conn, self._keyring, request.code))
+        return pb.FindKeyResponse(key_id=found.key_id, order_id=found.order_id, sku_id=found.sku_id)

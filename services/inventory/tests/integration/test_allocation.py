@@ -1,0 +1,166 @@
+"""The OrderPaid handler against real Postgres, called directly inside transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from quanyi.inventory.v1 import events_pb2 as inventory_events
+from quanyi.orders.v1 import events_pb2 as orders_events
+from quanyi_inventory.application.allocate import PaidOrder, allocate_paid_order
+from quanyi_inventory.domain.allocation import OrderLine, Reserved, Short
+from quanyi_inventory.entrypoints.consumers import handlers
+from quanyi_platform.envelope import open_envelope
+from quanyi_platform.eventstore import EventStore
+
+ORDER_PAID = orders_events.OrderPaid.DESCRIPTOR.full_name
+
+
+async def recorded(pool: AsyncConnectionPool) -> list[tuple[Any, Any]]:
+    """(envelope, payload) of every event in the store, in order."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT envelope FROM events ORDER BY seq")
+        return [open_envelope(bytes(r["envelope"])) for r in await cur.fetchall()]
+
+
+async def of_type(pool: AsyncConnectionPool, cls: type) -> list[Any]:
+    return [payload for _, payload in await recorded(pool) if isinstance(payload, cls)]
+
+
+async def reserved_rows(pool: AsyncConnectionPool) -> list[Any]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT key_id, order_id, line_no, unit_no FROM keys WHERE state = 'reserved' ORDER BY key_id"
+        )
+        return await cur.fetchall()
+
+
+async def test_a_paid_order_gets_one_key_per_unit_and_key_reserved_is_recorded(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+) -> None:
+    sku_a = await stock_sku(["A-1", "A-2", "A-3"], unit_cost=700)
+    sku_b = await stock_sku(["B-1"])
+    event = paid("order-1", [(sku_a, 2), (sku_b, 1)])
+    async with pool.connection() as conn, conn.transaction():
+        await handlers(store)[ORDER_PAID](conn, event)
+
+    [(envelope, reserved)] = [(e, p) for e, p in await recorded(pool) if isinstance(p, inventory_events.KeyReserved)]
+    assert (envelope.aggregate_type, envelope.aggregate_id, envelope.aggregate_version) == ("Allocation", "order-1", 1)
+    assert (envelope.correlation_id, envelope.causation_id) == ("order-1", event.event_id)
+    assert (reserved.order_id, reserved.buyer_id, reserved.buyer_email, reserved.channel) == (
+        "order-1", "buyer-order-1", "buyer@example.com", "web"
+    )
+    assert [(k.sku_id, k.line_no, k.unit_no, k.unit_cost.minor_units, k.unit_cost.currency) for k in reserved.keys] == [
+        (sku_a, 1, 1, 700, "CNY"), (sku_a, 1, 2, 700, "CNY"), (sku_b, 2, 1, 500, "CNY")
+    ]
+    rows = await reserved_rows(pool)
+    assert sorted(r["key_id"] for r in rows) == sorted(k.key_id for k in reserved.keys)
+    assert {r["order_id"] for r in rows} == {"order-1"}
+
+
+async def test_a_retried_order_gets_the_same_keys_and_records_nothing_new(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any
+) -> None:
+    sku = await stock_sku([f"K-{i}" for i in range(5)])
+    order = PaidOrder("order-1", "buyer-1", "b@example.com", "web", (OrderLine(1, sku, 2),))
+    async with pool.connection() as conn, conn.transaction():
+        first = await allocate_paid_order(conn, store, order, correlation_id="order-1", causation_id="")
+    async with pool.connection() as conn, conn.transaction():
+        again = await allocate_paid_order(conn, store, order, correlation_id="order-1", causation_id="")
+    assert isinstance(first, Reserved) and len(first.keys) == 2
+    assert again == first
+    assert len(await of_type(pool, inventory_events.KeyReserved)) == 1
+    assert len(await reserved_rows(pool)) == 2
+
+
+async def test_a_short_order_records_stock_short_and_keeps_no_key(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+) -> None:
+    plenty = await stock_sku(["P-1", "P-2", "P-3"])
+    scarce = await stock_sku(["S-1"])
+    async with pool.connection() as conn, conn.transaction():
+        await handlers(store)[ORDER_PAID](conn, paid("order-1", [(plenty, 2), (scarce, 3)]))
+
+    [short] = await of_type(pool, inventory_events.StockShort)
+    assert short.order_id == "order-1"
+    assert [(s.line_no, s.sku_id, s.wanted, s.available) for s in short.lines] == [(2, scarce, 3, 1)]
+    assert await of_type(pool, inventory_events.KeyReserved) == []
+    assert await reserved_rows(pool) == []
+
+    # The decision stands: a retry reports the same shortage, and the keys stay free for others.
+    order = PaidOrder("order-1", "b", "", "web", (OrderLine(1, plenty, 2), OrderLine(2, scarce, 3)))
+    async with pool.connection() as conn, conn.transaction():
+        again = await allocate_paid_order(conn, store, order, correlation_id="order-1", causation_id="")
+        other = await allocate_paid_order(
+            conn, store, PaidOrder("order-2", "b", "", "web", (OrderLine(1, scarce, 1),)),
+            correlation_id="order-2", causation_id="",
+        )
+    assert isinstance(again, Short) and [s.available for s in again.lines] == [1]
+    assert isinstance(other, Reserved) and len(other.keys) == 1
+    assert len(await of_type(pool, inventory_events.StockShort)) == 1
+
+
+async def test_an_order_for_an_unknown_sku_is_short_of_everything(
+    pool: AsyncConnectionPool, store: EventStore, paid: Any
+) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        await handlers(store)[ORDER_PAID](conn, paid("order-1", [("no-such-sku", 1)]))
+    [short] = await of_type(pool, inventory_events.StockShort)
+    assert [(s.wanted, s.available) for s in short.lines] == [(1, 0)]
+
+
+async def test_stock_low_is_recorded_once_when_a_sku_falls_to_its_threshold(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+) -> None:
+    sku = await stock_sku([f"L-{i}" for i in range(6)], threshold=3)
+    on_paid = handlers(store)[ORDER_PAID]
+    for i in range(4):
+        async with pool.connection() as conn, conn.transaction():
+            await on_paid(conn, paid(f"order-{i}", [(sku, 1)]))
+    lows = [(e, p) for e, p in await recorded(pool) if isinstance(p, inventory_events.StockLow)]
+    assert [(p.sku_id, p.available, p.threshold) for _, p in lows] == [(sku, 3, 3)]
+    assert [(e.aggregate_type, e.aggregate_id, e.aggregate_version) for e, _ in lows] == [("SkuStock", sku, 1)]
+
+
+async def test_concurrent_orders_never_share_a_key_and_exactly_the_stock_is_reserved(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+) -> None:
+    """200 orders of one unit race for 100 keys, each in its own connection and transaction."""
+    sku = await stock_sku([f"C-{i:03d}" for i in range(100)], threshold=10)
+    on_paid = handlers(store)[ORDER_PAID]
+
+    async def pay(i: int) -> None:
+        async with pool.connection() as conn, conn.transaction():
+            await on_paid(conn, paid(f"order-{i:03d}", [(sku, 1)]))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(pay(i) for i in range(200)))
+    elapsed = time.perf_counter() - started
+    print(f"\n200 concurrent OrderPaid (100 keys): {elapsed:.2f}s, {200 / elapsed:.0f} orders/s")
+
+    reserved = await of_type(pool, inventory_events.KeyReserved)
+    short = await of_type(pool, inventory_events.StockShort)
+    assert (len(reserved), len(short)) == (100, 100)
+    key_ids = [k.key_id for r in reserved for k in r.keys]
+    assert len(key_ids) == len(set(key_ids)) == 100
+    assert {r.order_id for r in reserved}.isdisjoint({s.order_id for s in short})
+    rows = await reserved_rows(pool)
+    assert sorted(r["key_id"] for r in rows) == sorted(key_ids)
+    assert len({r["order_id"] for r in rows}) == 100
+    assert len(await of_type(pool, inventory_events.StockLow)) == 1
+
+
+async def test_claims_per_second_in_one_transaction_per_order(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+) -> None:
+    sku = await stock_sku([f"T-{i:05d}" for i in range(2_000)])
+    on_paid = handlers(store)[ORDER_PAID]
+    started = time.perf_counter()
+    for i in range(500):
+        async with pool.connection() as conn, conn.transaction():
+            await on_paid(conn, paid(f"order-{i}", [(sku, 1)]))
+    elapsed = time.perf_counter() - started
+    print(f"\n500 sequential orders, one transaction each: {500 / elapsed:.0f} orders/s")
+    assert len(await reserved_rows(pool)) == 500

@@ -1,0 +1,3 @@
+from quanyi_ledger.bootstrap import main
+
+main()

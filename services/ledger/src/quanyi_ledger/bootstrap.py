@@ -1,0 +1,43 @@
+"""The only place that picks ledger's concrete adapters and starts its process."""
+
+from __future__ import annotations
+
+from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
+from quanyi_platform import db, rpc, service
+from quanyi_platform.consumer import InboxConsumer
+from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.relay import Relay
+
+from quanyi_ledger.config import Settings, load
+from quanyi_ledger.entrypoints.consumers import handlers
+from quanyi_ledger.entrypoints.grpc_server import LedgerServicer
+
+NAME = "ledger"
+
+
+async def start(settings: Settings) -> None:
+    await db.migrate(settings.database_url, NAME, ["quanyi_ledger.migrations"])
+    pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
+    store = EventStore(NAME)
+    server = rpc.server()
+    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pool), server)
+    server.add_insecure_port(settings.ledger_grpc_listen)
+    await server.start()
+
+
+    await service.run_service(
+        NAME,
+        server,
+        [
+            Relay(pool, settings, store.topic).run(),
+            InboxConsumer(
+                NAME, [topic_for("orders"), topic_for("fulfillment")], handlers(store), pool, settings
+            ).run(),
+        ],
+        [pool.close],
+    )
+
+
+def main() -> None:
+    settings = load()
+    service.main(NAME, settings, lambda: start(settings))

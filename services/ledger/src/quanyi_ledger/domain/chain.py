@@ -1,0 +1,144 @@
+"""The hash chain over the journal: each entry's hash covers its content and the previous entry's hash.
+
+hash(n) = sha256(hash(n-1) hex + canonical JSON of (seq, kind, source_event_id, occurred_at, lines)),
+with hash(0) = 64 zeros. Changing, inserting or removing a recorded entry breaks the chain at that entry.
+The memo, correlation id and posting time are not covered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from quanyi_ledger.domain.journal import JournalEntry, JournalLine, entry_problems
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical(
+    seq: int, kind: str, source_event_id: str, occurred_at: datetime, lines: Iterable[JournalLine]
+) -> str:
+    """The entry's content as JSON with sorted keys and lines, independent of line order and time zone."""
+    body = {
+        "seq": seq,
+        "kind": kind,
+        "source_event_id": source_event_id,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "lines": [
+            {"account": a, "currency": c, "debit_minor": d, "credit_minor": cr}
+            for a, c, d, cr in sorted(
+                (ln.account, ln.currency, ln.debit_minor, ln.credit_minor) for ln in lines
+            )
+        ],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def chain_hash(
+    prev_hash: str,
+    seq: int,
+    kind: str,
+    source_event_id: str,
+    occurred_at: datetime,
+    lines: Iterable[JournalLine],
+) -> str:
+    payload = prev_hash + canonical(seq, kind, source_event_id, occurred_at, lines)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordedEntry:
+    """An entry as the journal holds it, at position `seq`. Not validated: it may have been tampered with."""
+
+    seq: int
+    kind: str
+    source_event_id: str
+    occurred_at: datetime
+    lines: tuple[JournalLine, ...]
+    prev_hash: str
+    hash: str
+
+    def expected_hash(self) -> str:
+        return chain_hash(
+            self.prev_hash, self.seq, self.kind, self.source_event_id, self.occurred_at, self.lines
+        )
+
+
+def link(entry: JournalEntry, seq: int, prev_hash: str) -> RecordedEntry:
+    """`entry` placed at `seq`, after the entry whose hash is `prev_hash`."""
+    return RecordedEntry(
+        seq=seq,
+        kind=entry.kind,
+        source_event_id=entry.source_event_id,
+        occurred_at=entry.occurred_at,
+        lines=entry.lines,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, seq, entry.kind, entry.source_event_id, entry.occurred_at, entry.lines),
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    problems: tuple[str, ...]
+
+
+class ChainVerifier:
+    """Checks recorded entries fed in seq order: consecutive from 1, linked, hashes intact, balanced.
+
+    Each problem is reported at the entry where it is, and checking resumes from that entry, so one
+    changed entry gives one problem rather than a cascade. At most `max_problems` are kept.
+    """
+
+    def __init__(self, max_problems: int = 100) -> None:
+        self._max_problems = max_problems
+        self._expected_seq = 1
+        self._prev_hash = GENESIS_HASH
+        self._problems: list[str] = []
+        self._omitted = 0
+        self.entries = 0
+
+    def problem(self, text: str) -> None:
+        if len(self._problems) < self._max_problems:
+            self._problems.append(text)
+        else:
+            self._omitted += 1
+
+    def add(self, rec: RecordedEntry) -> None:
+        self.entries += 1
+        if rec.seq != self._expected_seq:
+            if rec.seq == self._expected_seq + 1:
+                self.problem(f"entry {self._expected_seq} is missing")
+            elif rec.seq > self._expected_seq:
+                self.problem(f"entries {self._expected_seq}..{rec.seq - 1} are missing")
+            else:
+                self.problem(f"entry {rec.seq} is out of order (expected {self._expected_seq})")
+        if rec.prev_hash != self._prev_hash:
+            self.problem(f"entry {rec.seq} does not link to the entry before it (prev_hash differs)")
+        if rec.expected_hash() != rec.hash:
+            self.problem(f"entry {rec.seq} was changed after it was posted (hash differs)")
+        for p in entry_problems(rec.lines):
+            self.problem(f"entry {rec.seq} does not balance: {p}")
+        self._expected_seq = rec.seq + 1
+        self._prev_hash = rec.hash
+
+    @property
+    def last_seq(self) -> int:
+        return self._expected_seq - 1
+
+    def result(self) -> Verification:
+        problems = list(self._problems)
+        if self._omitted:
+            problems.append(f"... and {self._omitted} more problem(s)")
+        return Verification(ok=not problems, entries=self.entries, problems=tuple(problems))
+
+
+def verify(entries: Iterable[RecordedEntry]) -> Verification:
+    verifier = ChainVerifier()
+    for rec in entries:
+        verifier.add(rec)
+    return verifier.result()

@@ -1,0 +1,92 @@
+"""Journal entries: double-entry, balanced per currency, in integer minor units."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class UnbalancedEntry(ValueError):
+    """The lines cannot form a journal entry: fewer than two, a bad amount, or debits ≠ credits."""
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in integer minor units (fen for CNY) with its ISO 4217 currency."""
+
+    minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """One side of an entry: exactly one of debit_minor and credit_minor is positive, the other is 0."""
+
+    account: str
+    debit_minor: int
+    credit_minor: int
+    currency: str
+
+    @classmethod
+    def debit(cls, account: str, amount: Money) -> JournalLine:
+        return cls(account, amount.minor, 0, amount.currency)
+
+    @classmethod
+    def credit(cls, account: str, amount: Money) -> JournalLine:
+        return cls(account, 0, amount.minor, amount.currency)
+
+
+def entry_problems(lines: Iterable[JournalLine]) -> list[str]:
+    """Why `lines` do not form a balanced entry; empty when they do.
+
+    Used both to refuse a new entry and to verify recorded ones, which may have been tampered with.
+    """
+    lines = list(lines)
+    problems: list[str] = []
+    if len(lines) < 2:
+        problems.append(f"{len(lines)} line(s); an entry needs at least 2")
+    debits: dict[str, int] = defaultdict(int)
+    credits: dict[str, int] = defaultdict(int)
+    for n, line in enumerate(lines, start=1):
+        if not line.account:
+            problems.append(f"line {n} has no account")
+        if not line.currency:
+            problems.append(f"line {n} has no currency")
+        if line.debit_minor < 0 or line.credit_minor < 0:
+            problems.append(f"line {n} has a negative amount")
+        elif (line.debit_minor > 0) == (line.credit_minor > 0):
+            problems.append(f"line {n} must be either a debit or a credit")
+        debits[line.currency] += line.debit_minor
+        credits[line.currency] += line.credit_minor
+    for currency in sorted(debits.keys() | credits.keys()):
+        if debits[currency] != credits[currency]:
+            problems.append(f"debits {debits[currency]} ≠ credits {credits[currency]} in {currency or '?'}")
+    return problems
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A balanced set of lines explaining one financial fact, the event `source_event_id`.
+
+    Construction refuses, with UnbalancedEntry, lines that do not balance per currency, fewer than two
+    lines, negative amounts, and lines that are both or neither a debit and a credit.
+    """
+
+    kind: str
+    source_event_id: str
+    occurred_at: datetime
+    memo: str
+    lines: tuple[JournalLine, ...]
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            raise ValueError("a journal entry needs a kind")
+        if not self.source_event_id:
+            raise ValueError("a journal entry needs its source event")
+        if self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+        problems = entry_problems(self.lines)
+        if problems:
+            raise UnbalancedEntry(f"{self.kind} entry refused: " + "; ".join(problems))

@@ -1,0 +1,72 @@
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+
+from quanyi_ledger.domain import posting
+from quanyi_ledger.domain.chain import GENESIS_HASH, RecordedEntry, chain_hash, link, verify
+from quanyi_ledger.domain.journal import JournalLine, Money
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def journal(n: int) -> list[RecordedEntry]:
+    out: list[RecordedEntry] = []
+    prev = GENESIS_HASH
+    for i in range(1, n + 1):
+        src = posting.Source(f"0195a1b2-0000-7000-8000-{i:012d}", T0 + timedelta(seconds=i))
+        e = posting.order_paid(posting.OrderPaid(f"o{i}", "web", Money(100 * i, "CNY")), src)
+        assert e is not None
+        rec = link(e, i, prev)
+        out.append(rec)
+        prev = rec.hash
+    return out
+
+
+def test_an_untouched_journal_verifies() -> None:
+    v = verify(journal(5))
+    assert v.ok and v.entries == 5 and v.problems == ()
+
+
+def test_the_first_entry_links_to_the_genesis_hash() -> None:
+    assert journal(1)[0].prev_hash == "0" * 64
+
+
+def test_a_changed_amount_is_detected_at_its_entry() -> None:
+    entries = journal(5)
+    lines = (JournalLine("deposits:buyers", 301, 0, "CNY"), JournalLine("revenue:web", 0, 301, "CNY"))
+    entries[2] = dataclasses.replace(entries[2], lines=lines)
+    v = verify(entries)
+    assert not v.ok
+    assert v.problems == ("entry 3 was changed after it was posted (hash differs)",)
+
+
+def test_a_changed_amount_that_also_unbalances_the_entry_is_reported_both_ways() -> None:
+    entries = journal(3)
+    lines = (JournalLine("deposits:buyers", 200, 0, "CNY"), JournalLine("revenue:web", 0, 1, "CNY"))
+    entries[1] = dataclasses.replace(entries[1], lines=lines)
+    problems = verify(entries).problems
+    assert "entry 2 was changed after it was posted (hash differs)" in problems
+    assert any(p.startswith("entry 2 does not balance") for p in problems)
+
+
+def test_a_removed_entry_is_detected() -> None:
+    entries = journal(5)
+    del entries[2]
+    v = verify(entries)
+    assert not v.ok and v.entries == 4
+    assert "entry 3 is missing" in v.problems
+    assert "entry 4 does not link to the entry before it (prev_hash differs)" in v.problems
+
+
+def test_a_rehashed_forgery_still_breaks_the_link_to_the_next_entry() -> None:
+    entries = journal(4)
+    forged = dataclasses.replace(entries[1], kind="refund")
+    entries[1] = dataclasses.replace(forged, hash=forged.expected_hash())
+    assert verify(entries).problems == ("entry 3 does not link to the entry before it (prev_hash differs)",)
+
+
+def test_the_hash_does_not_depend_on_line_order_or_time_zone() -> None:
+    lines = [JournalLine("a", 5, 0, "CNY"), JournalLine("b", 0, 5, "CNY")]
+    shanghai = T0.astimezone(timezone(timedelta(hours=8)))
+    h1 = chain_hash(GENESIS_HASH, 1, "sale", "x", T0, lines)
+    assert h1 == chain_hash(GENESIS_HASH, 1, "sale", "x", shanghai, list(reversed(lines)))
+    assert len(h1) == 64

@@ -1,0 +1,3 @@
+from quanyi_orders.bootstrap import main
+
+main()

@@ -1,0 +1,120 @@
+"""Orders' gRPC API: translate requests into use cases, and refusals into status codes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from quanyi.orders.v1 import orders_service_pb2 as pb
+from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
+from quanyi_platform.eventstore import EventStore, in_transaction
+
+from quanyi_orders.adapters.proto_mapping import money_from_proto, order_to_proto
+from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
+from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
+from quanyi_orders.application import orders
+from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
+from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Refusals and their status codes; the exception's message is safe to return.
+_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
+    (InvalidOrder, grpc.StatusCode.INVALID_ARGUMENT),
+    (MalformedNotice, grpc.StatusCode.INVALID_ARGUMENT),
+    (OrderNotFound, grpc.StatusCode.NOT_FOUND),
+    (AmountMismatch, grpc.StatusCode.FAILED_PRECONDITION),
+    (NotAllowed, grpc.StatusCode.FAILED_PRECONDITION),
+    (PaymentBelongsToAnotherOrder, grpc.StatusCode.FAILED_PRECONDITION),
+    (NoticeReplayed, grpc.StatusCode.ALREADY_EXISTS),
+    (NoticeRejected, grpc.StatusCode.UNAUTHENTICATED),
+]
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
+    for kind, code in _CODES:
+        if isinstance(exc, kind):
+            await context.abort(code, str(exc))
+    raise exc
+
+
+class OrdersServicer(pb_grpc.OrdersServiceServicer):
+    def __init__(self, pool: AsyncConnectionPool, store: EventStore, notices: NoticeVerifier) -> None:
+        self._pool = pool
+        self._store = store
+        self._notices = notices
+
+    async def _run(
+        self, context: grpc.aio.ServicerContext, work: Callable[[AsyncConnection[Any]], Awaitable[T]]
+    ) -> T:
+        try:
+            result: T = await in_transaction(self._pool, work)
+            return result
+        except tuple(kind for kind, _ in _CODES) as exc:
+            await _abort(context, exc)
+
+    async def PlaceOrder(
+        self, request: pb.PlaceOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PlaceOrderResponse:
+        if not request.idempotency_key:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is required")
+        cmd = orders.PlaceOrder(
+            buyer_id=request.buyer_id,
+            buyer_email=request.buyer_email,
+            channel=request.channel or "web",
+            lines=[(i.sku_id, i.quantity, money_from_proto(i.unit_price)) for i in request.items],
+            idempotency_key=request.idempotency_key,
+        )
+        placed = await self._run(context, lambda conn: orders.place_order(conn, self._store, cmd))
+        return pb.PlaceOrderResponse(order=order_to_proto(placed.order), replayed=placed.replayed)
+
+    async def GetOrder(
+        self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOrderResponse:
+        order = await self._run(context, lambda conn: orders.get_order(conn, request.order_id))
+        return pb.GetOrderResponse(order=order_to_proto(order))
+
+    async def ListOrders(
+        self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListOrdersResponse:
+        if not request.buyer_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
+        found = await self._run(
+            context, lambda conn: orders.list_orders(conn, request.buyer_id, request.limit)
+        )
+        return pb.ListOrdersResponse(orders=[order_to_proto(o) for o in found])
+
+    async def HandlePaymentNotice(
+        self, request: pb.HandlePaymentNoticeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HandlePaymentNoticeResponse:
+        try:
+            self._notices.verify(request.provider, request.body, request.signature, request.timestamp,
+                                 request.nonce)
+            notice = parse_notice(request.body)
+        except (NoticeRejected, MalformedNotice) as exc:
+            log.warning("payment notice refused", extra={"reason": str(exc), "serial": request.serial})
+            await _abort(context, exc)
+        captured = await self._run(
+            context,
+            lambda conn: orders.capture_notified_payment(
+                conn, self._store, provider=self._notices.provider, nonce=request.nonce,
+                order_id=notice.order_id, txn_id=notice.txn_id, amount=notice.amount,
+            ),
+        )
+        return pb.HandlePaymentNoticeResponse(order_id=captured.order.order_id, duplicate=captured.duplicate)
+
+    async def ReviewOrder(
+        self, request: pb.ReviewOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReviewOrderResponse:
+        order = await self._run(
+            context, lambda conn: orders.review_order(conn, self._store, request.order_id, request.approve)
+        )
+        log.info("order reviewed", extra={"order_id": order.order_id, "approve": request.approve,
+                                          "reviewer": request.reviewer, "status": order.status.value})
+        return pb.ReviewOrderResponse(order=order_to_proto(order))

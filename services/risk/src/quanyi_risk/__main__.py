@@ -1,0 +1,3 @@
+from quanyi_risk.bootstrap import main
+
+main()

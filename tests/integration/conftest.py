@@ -1,0 +1,90 @@
+"""All six services running as processes on a broker of their own and a fresh database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from quanyi_cli.stack import Stack, StackConfig
+from quanyi_gateway.psp_sim import generate_keypair
+from quanyi_platform.infra.postgres import create_database, database_url_for, drop_database
+from quanyi_platform.infra.smtp import CapturingSmtpServer
+from quanyi_platform.infra.tansu import TansuBroker
+
+from tests.integration.harness import ADMIN_EMAIL, ADMIN_PASSWORD, PARTNER, PARTNER_SECRET
+
+RISK_LIMIT = 5
+
+
+@pytest.fixture(scope="session")
+def stack_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="quanyi-e2e-"))
+    os.chmod(path, 0o711)
+    yield path
+    if not os.environ.get("QUANYI_KEEP_E2E"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def e2e_smtp() -> Iterator[CapturingSmtpServer]:
+    server = CapturingSmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_broker(stack_dir: Path) -> Iterator[TansuBroker]:
+    broker = TansuBroker(log_path=stack_dir / "tansu.log")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pg_admin_url: str, stack_dir: Path, e2e_smtp: CapturingSmtpServer, e2e_broker: TansuBroker
+) -> Iterator[Stack]:
+    name = f"quanyi_e2e_{uuid.uuid4().hex[:12]}"
+    create_database(pg_admin_url, name)
+    private_key, public_key = generate_keypair(stack_dir / "psp")
+    config = StackConfig.with_free_ports(
+        database_url=database_url_for(pg_admin_url, name),
+        kafka_bootstrap=e2e_broker.bootstrap,
+        smtp_port=e2e_smtp.port,
+        data_dir=stack_dir,
+        psp_private_key=private_key,
+        psp_public_key=public_key,
+        environment="test",
+        extra_env={
+            "QUANYI_ADMIN_EMAIL": ADMIN_EMAIL,
+            "QUANYI_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "QUANYI_PARTNER_SECRETS": json.dumps({PARTNER: PARTNER_SECRET}),
+            "QUANYI_PASSWORD_HASH_N": "1024",
+            "QUANYI_RISK_MAX_ORDERS_PER_MINUTE": str(RISK_LIMIT),
+            "QUANYI_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "QUANYI_BROKER_EPOCH_CHECK_S": "0.5",
+            "QUANYI_MAX_IN_FLIGHT": "1024",
+        },
+    )
+    s = Stack(config)
+    s.start()
+    try:
+        s.wait_ready(timeout=90)
+        yield s
+    finally:
+        s.stop()
+        drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=30) as client:
+        yield client
