@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -30,18 +30,24 @@ async def assess_placed_order(
     correlation_id: str,
     causation_id: str,
 ) -> Assessment:
-    """Count the buyer's orders in the window, decide, and record RiskDecided, in the caller's transaction."""
+    """Decide on the buyer's known orders near this one, and record RiskDecided, in the caller's transaction.
+
+    The buyer's advisory lock orders the decisions of concurrent workers on one buyer, so each one sees
+    every order decided before it (the rule's guarantee needs that; see VelocityRule).
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"risk:{buyer_id}",))
     await conn.execute(
         "INSERT INTO order_velocity (order_id, buyer_id, placed_at) VALUES (%s, %s, %s)"
         " ON CONFLICT (order_id) DO NOTHING",
         (order_id, buyer_id, placed_at),
     )
     cur = await conn.execute(
-        "SELECT count(*) AS n FROM order_velocity WHERE buyer_id = %s AND placed_at > %s AND placed_at <= %s",
-        (buyer_id, placed_at - timedelta(seconds=rule.window_s), placed_at),
+        "SELECT placed_at FROM order_velocity WHERE buyer_id = %s AND order_id <> %s"
+        " AND placed_at > %s AND placed_at < %s",
+        (buyer_id, order_id, placed_at - rule.window, placed_at + rule.window),
     )
-    row: Any = await cur.fetchone()
-    assessment = rule.assess(int(row["n"]))
+    rows: list[Any] = await cur.fetchall()
+    assessment = rule.assess(placed_at, [r["placed_at"] for r in rows])
     await conn.execute(
         "INSERT INTO decisions (order_id, buyer_id, decision, reasons) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (order_id) DO NOTHING",

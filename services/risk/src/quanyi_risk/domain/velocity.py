@@ -1,8 +1,22 @@
-"""The velocity rule: too many orders by one account in a sliding minute means a person should look."""
+"""The velocity rule: too many orders by one account in a sliding minute means a person should look.
+
+Orders reach risk in no fixed order: they are keyed by order id, so one account's orders spread over
+partitions and one that was placed earlier can arrive later. The rule therefore does not count only the
+orders placed before this one. It asks whether any window of `window_s` seconds that holds this order
+also holds more than `max_orders` of the account's orders known so far, this one included.
+
+What that guarantees, whatever the arrival order: in any window, at most `max_orders` orders of one
+account go through without review. Of the orders in a window holding k > max_orders, the last one to
+arrive saw all k and was held, the one before it saw at least k - 1, and so on: the last k - max_orders
+arrivals are all held.
+"""
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
 
@@ -20,15 +34,38 @@ class Assessment:
 
 @dataclass(frozen=True)
 class VelocityRule:
-    """Orders placed by one account within `window_s` seconds, the order being assessed included."""
+    """At most `max_orders` orders by one account in any `window_s` seconds go through unreviewed."""
 
     max_orders: int
     window_s: int = 60
 
-    def assess(self, orders_in_window: int) -> Assessment:
-        if orders_in_window > self.max_orders:
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.window_s)
+
+    def busiest_window(self, placed_at: datetime, others: Iterable[datetime]) -> int:
+        """How many orders the busiest window holding `placed_at` holds: this order and `others`.
+
+        A window is half-open, [start, start + window_s). The busiest one can be taken to start at an
+        order's time, so only those starts are tried.
+        """
+        times = sorted([placed_at, *(t for t in others if abs(t - placed_at) < self.window)])
+        best = 0
+        for i, start in enumerate(times):
+            if start > placed_at:
+                break
+            if placed_at - start >= self.window:
+                continue
+            end = bisect.bisect_left(times, start + self.window, lo=i)
+            best = max(best, end - i)
+        return best
+
+    def assess(self, placed_at: datetime, others: Iterable[datetime]) -> Assessment:
+        """Decide an order placed at `placed_at`, given the account's other known orders near it."""
+        n = self.busiest_window(placed_at, others)
+        if n > self.max_orders:
             return Assessment(
                 Decision.REVIEW,
-                (f"velocity: {orders_in_window} orders in {self.window_s}s (limit {self.max_orders})",),
+                (f"velocity: {n} orders in {self.window_s}s (limit {self.max_orders})",),
             )
         return Assessment(Decision.APPROVE, ())
