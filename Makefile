@@ -13,7 +13,7 @@ CONTRACTS := libs/contracts/src/quanyi
 # mypy (strict): the platform, the CLI and every service, domain and adapters alike.
 MYPY_PATHS := libs/platform/src libs/cli/src $(wildcard services/*/src)
 
-.PHONY: venv proto proto-check buf-lint lint test run bench clean distclean
+.PHONY: venv proto proto-check buf-lint lint test run bench bench-inventory clean distclean
 
 ## venv: create .venv (Python 3.11) and install the pinned dependencies plus quanyi (editable).
 venv: $(VENV_STAMP)
@@ -65,9 +65,13 @@ test: $(VENV_STAMP)
 run: $(VENV_STAMP)
 	$(VENV)/bin/quanyi dev
 
-## bench: $(VENV_STAMP)
+## bench: the whole pipeline under load (orders/s, paid→delivered latency per stage); prints its figures.
 bench: $(VENV_STAMP)
 	$(PY) -m bench.pipeline
+
+## bench-inventory: key import over gRPC and key claims for paid orders, on a fresh database (prints its figures).
+bench-inventory: $(VENV_STAMP)
+	$(PY) -m bench.inventory
 
 ## clean: caches and build output (keeps .venv and the .data of `make run`; see distclean).
 clean:

@@ -31,6 +31,9 @@ class Relay:
     - Nothing uncommitted is sent: the relay reads only committed rows.
     - One aggregate's events reach the topic in version order: they are keyed by aggregate id (one
       partition) and sent in seq order, one batch at a time.
+    - Commit order wherever it can matter: a transaction that could see another's committed events drew
+      its seqs after that commit and became visible after it, so its events are published after the
+      other's. Two transactions that overlapped (neither saw the other) may go out in either order.
     - One relay per topic is active: leadership is a Postgres session advisory lock.
     - When the broker lost its data (a new broker epoch), every event is republished.
 
