@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import grpc
 import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from quanyi_platform import rpc
 from quanyi_platform.infra.ports import free_port
 
 SERVICES = ("orders", "inventory", "fulfillment", "ledger", "risk", "gateway")
@@ -118,7 +121,8 @@ class Stack:
                     sys.stdout.buffer.flush()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until the gateway says it and every peer are ready; fail early if a process died."""
+        """Wait until every gRPC service reports itself ready (its consumers have joined their groups) and
+        the gateway's /readyz agrees; fail early if a process died."""
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
@@ -127,6 +131,11 @@ class Stack:
                     raise RuntimeError(
                         f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
                     )
+            waiting = [n for n in GRPC_SERVICES if n in self.procs and not self._grpc_ready(n)]
+            if waiting:
+                last = f"not ready yet: {', '.join(waiting)}"
+                time.sleep(0.3)
+                continue
             try:
                 r = httpx.get(f"{self.config.gateway_url}/readyz", timeout=2.0)
                 if r.status_code == 200:
@@ -136,6 +145,16 @@ class Stack:
                 last = repr(exc)
             time.sleep(0.3)
         raise TimeoutError(f"services not ready after {timeout}s: {last}")
+
+    def _grpc_ready(self, name: str) -> bool:
+        with grpc.insecure_channel(f"127.0.0.1:{self.config.port_of(name)}") as channel:
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=rpc.READY), timeout=2.0
+                )
+            except grpc.RpcError:
+                return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     def stop_one(self, name: str, kill: bool = False) -> None:
         proc = self.procs.pop(name, None)

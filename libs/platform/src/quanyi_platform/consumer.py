@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from psycopg import AsyncConnection, OperationalError
 from psycopg_pool import AsyncConnectionPool
@@ -48,6 +48,19 @@ class ReceivedEvent:
 
 
 Handler = Callable[[AsyncConnection[Any], ReceivedEvent], Awaitable[None]]
+
+
+class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Sets `ready` when the group hands this member its partitions."""
+
+    def __init__(self, ready: asyncio.Event) -> None:
+        self._ready = ready
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._ready.set()
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -93,11 +106,13 @@ class InboxConsumer:
         self._epoch = BrokerEpoch(settings)
         self._known_epoch: str | None = None
         self.applied = 0
+        # Set at the first partition assignment (possibly empty, with more replicas than partitions):
+        # from then on, events on the topics are picked up without waiting for the group to form.
+        self.ready = asyncio.Event()
 
     async def run(self) -> None:
         await self._wait_for_broker()
         consumer = AIOKafkaConsumer(
-            *self.topics,
             bootstrap_servers=self._settings.kafka_bootstrap,
             group_id=self.name,
             client_id=self.name,
@@ -109,6 +124,7 @@ class InboxConsumer:
             fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
             metadata_max_age_ms=5_000,
         )
+        consumer.subscribe(self.topics, listener=_Assigned(self.ready))
         await consumer.start()
         log.info("consumer started", extra={"consumer": self.name, "topics": ",".join(self.topics)})
         next_epoch_check = 0.0

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
 from quanyi_platform import telemetry
 
 log = logging.getLogger(__name__)
+
+# Health service names. The overall status ("") is liveness: SERVING while the process runs. READY is
+# readiness: SERVING once every consumer of the process has its first partition assignment, so work
+# sent to the service is picked up at once (Kubernetes readiness probes and the gateway's /readyz).
+READY = "quanyi.ready"
+_health: weakref.WeakKeyDictionary[grpc.aio.Server, health.aio.HealthServicer] = weakref.WeakKeyDictionary()
 
 
 class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
@@ -90,9 +97,29 @@ def server(max_message_bytes: int | None = None) -> grpc.aio.Server:
             ("grpc.max_send_message_length", max_message_bytes),
         ]
     srv = grpc.aio.server(interceptors=[_ServerInterceptor()], options=options)
-    # The standard gRPC health service (SERVING while the process runs), for Kubernetes grpc probes.
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), srv)
+    # The standard gRPC health service, for Kubernetes grpc probes: "" is liveness, READY readiness.
+    # Until set_ready, a check of READY answers NOT_FOUND, which probes take as not ready.
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, srv)
+    _health[srv] = servicer
     return srv
+
+
+async def set_ready(srv: grpc.aio.Server, ready: bool) -> None:
+    """Report the server's process ready (or no longer ready) under the health service name READY."""
+    status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+    await _health[srv].set(READY, status)
+
+
+async def is_ready(channel: grpc.aio.Channel, timeout_s: float) -> bool:
+    """Whether the peer behind `channel` reports READY as SERVING within `timeout_s` (NOT_FOUND: no)."""
+    try:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=READY), timeout=timeout_s
+        )
+    except grpc.aio.AioRpcError:
+        return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 async def serve(srv: grpc.aio.Server) -> None:

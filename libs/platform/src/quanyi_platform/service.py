@@ -48,12 +48,24 @@ async def run_service(
     server: grpc.aio.Server,
     components: Sequence[Component],
     closers: Sequence[Callable[[], Awaitable[object]]] = (),
+    ready: Sequence[asyncio.Event] = (),
 ) -> None:
     """Run a service's components while its gRPC server serves; on the way out stop the server gracefully,
-    then close `closers` (channels, the pool) in order."""
+    then close `closers` (channels, the pool) in order.
+
+    The server reports itself ready (health service rpc.READY) once every event in `ready` is set: the
+    consumers have joined their groups."""
+
+    async def report_ready() -> None:
+        await asyncio.gather(*(event.wait() for event in ready))
+        await rpc.set_ready(server, True)
+        log.info("%s ready", name)
+        await asyncio.Future()  # a component runs until cancelled
+
     try:
-        await run_components(name, [*components, rpc.serve(server)])
+        await run_components(name, [*components, rpc.serve(server), report_ready()])
     finally:
+        await rpc.set_ready(server, False)
         await server.stop(grace=2)
         for close in closers:
             await close()

@@ -31,6 +31,7 @@ from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as orders_grpc
 from quanyi_gateway.config import Settings
 from quanyi_gateway.main import create_app
+from quanyi_platform import rpc
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -250,13 +251,14 @@ class FakeLedger(ledger_grpc.LedgerServiceServicer):
 async def peers() -> AsyncIterator[tuple[FakePeers, str]]:
     """Fake peers on one real gRPC server; yields them and the server's address."""
     fake = FakePeers()
-    server = grpc.aio.server()
+    server = rpc.server()
     inventory_grpc.add_InventoryServiceServicer_to_server(FakeInventory(fake), server)
     orders_grpc.add_OrdersServiceServicer_to_server(FakeOrders(fake), server)
     fulfillment_grpc.add_FulfillmentServiceServicer_to_server(FakeFulfillment(fake), server)
     ledger_grpc.add_LedgerServiceServicer_to_server(FakeLedger(fake), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
+    await rpc.set_ready(server, True)
     try:
         yield fake, f"127.0.0.1:{port}"
     finally:

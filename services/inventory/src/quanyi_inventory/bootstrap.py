@@ -53,16 +53,16 @@ async def start(settings: Settings) -> None:
     )
     server.add_insecure_port(settings.inventory_grpc_listen)
     await server.start()
-
-
+    consumer = InboxConsumer(NAME, [topic_for("orders")], handlers(store), pool, settings)
     await service.run_service(
         NAME,
         server,
         [
             Relay(pool, settings, store.topic).run(),
-            InboxConsumer(NAME, [topic_for("orders")], handlers(store), pool, settings).run(),
+            consumer.run(),
         ],
         [pool.close],
+        ready=[consumer.ready],
     )
 
 

@@ -23,18 +23,17 @@ async def start(settings: Settings) -> None:
     pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pool), server)
     server.add_insecure_port(settings.ledger_grpc_listen)
     await server.start()
-
-
+    topics = [topic_for("orders"), topic_for("fulfillment")]
+    consumer = InboxConsumer(NAME, topics, handlers(store), pool, settings)
     await service.run_service(
         NAME,
         server,
         [
             Relay(pool, settings, store.topic).run(),
-            InboxConsumer(
-                NAME, [topic_for("orders"), topic_for("fulfillment")], handlers(store), pool, settings
-            ).run(),
+            consumer.run(),
         ],
         [pool.close],
+        ready=[consumer.ready],
     )
 
 

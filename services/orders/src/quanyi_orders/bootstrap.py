@@ -36,16 +36,16 @@ async def start(settings: Settings) -> None:
     pb_grpc.add_OrdersServiceServicer_to_server(OrdersServicer(pool, store, verifier), server)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
-
-
+    consumer = InboxConsumer(CONSUMER, TOPICS, handlers(store), pool, settings)
     await service.run_service(
         NAME,
         server,
         [
             Relay(pool, settings, store.topic).run(),
-            InboxConsumer(CONSUMER, TOPICS, handlers(store), pool, settings).run(),
+            consumer.run(),
         ],
         [pool.close],
+        ready=[consumer.ready],
     )
 
 

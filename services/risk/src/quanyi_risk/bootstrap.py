@@ -25,16 +25,16 @@ async def start(settings: Settings) -> None:
     pb_grpc.add_RiskServiceServicer_to_server(RiskServicer(pool), server)
     server.add_insecure_port(settings.risk_grpc_listen)
     await server.start()
-
-
+    consumer = InboxConsumer("risk", [topic_for("orders")], handlers(store, rule), pool, settings)
     await service.run_service(
         NAME,
         server,
         [
             Relay(pool, settings, store.topic).run(),
-            InboxConsumer("risk", [topic_for("orders")], handlers(store, rule), pool, settings).run(),
+            consumer.run(),
         ],
         [pool.close],
+        ready=[consumer.ready],
     )
 
 

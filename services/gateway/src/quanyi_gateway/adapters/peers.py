@@ -43,19 +43,9 @@ class Peers:
         )
 
     async def readiness(self, timeout_s: float) -> dict[str, bool]:
-        """Whether each peer's channel is (or within `timeout_s` becomes) READY."""
-
-        async def ready(channel: grpc.aio.Channel) -> bool:
-            if channel.get_state(try_to_connect=True) == grpc.ChannelConnectivity.READY:
-                return True
-            try:
-                await asyncio.wait_for(channel.channel_ready(), timeout_s)
-            except TimeoutError:
-                return False
-            return True
-
+        """Whether each peer answers within `timeout_s` that it is ready (its consumers have joined)."""
         names = list(self.channels)
-        states = await asyncio.gather(*(ready(self.channels[n]) for n in names))
+        states = await asyncio.gather(*(rpc.is_ready(self.channels[n], timeout_s) for n in names))
         return dict(zip(names, states, strict=True))
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ async def healthz() -> HealthPublic:
 
 @router.get("/readyz", responses=responses(503), response_model_exclude_none=True)
 async def readyz(resources: ResourcesDep) -> HealthPublic:
-    """The database answers and every peer's gRPC channel is ready."""
+    """The database answers and every peer reports itself ready (gRPC health `quanyi.ready`)."""
     timeout = resources.settings.readyz_timeout_s
 
     async def database() -> bool:
