@@ -197,7 +197,8 @@ async def test_the_same_event_delivered_five_times_has_its_effect_once(
         )
     finally:
         await producer.stop()
-    consumer = InboxConsumer(f"dup-{topic}", [topic], {PLACED: count_effect}, pool, settings)
+    applied: list[int] = []
+    consumer = InboxConsumer(f"dup-{topic}", [topic], {PLACED: count_effect}, pool, settings, applied.append)
     task = asyncio.create_task(consumer.run())
     try:
         await wait_until(lambda: _effects(pool, 2), timeout=30)
@@ -207,6 +208,7 @@ async def test_the_same_event_delivered_five_times_has_its_effect_once(
         await asyncio.gather(task, return_exceptions=True)
     assert await scalar(pool, "SELECT times FROM effects WHERE order_id = 'o-dup'") == 1
     assert await scalar(pool, "SELECT count(*) FROM inbox") == 2
+    assert sum(applied) == 2  # on_applied hears of effects only, once each
 
 
 async def _effects(pool: AsyncConnectionPool, n: int) -> bool:

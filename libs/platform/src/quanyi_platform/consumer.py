@@ -97,7 +97,10 @@ class InboxConsumer:
         handlers: Mapping[str, Handler],
         pool: AsyncConnectionPool,
         settings: PlatformSettings,
+        on_applied: Callable[[int], None] | None = None,
     ) -> None:
+        """`on_applied(n)` is called after a batch in which n > 0 events took effect has committed: a hook
+        for in-process work that the effects start (fulfillment wakes its e-mail sender with it)."""
         self.name = name
         self.topics = list(topics)
         self.handlers = dict(handlers)
@@ -109,6 +112,7 @@ class InboxConsumer:
         # Set at the first partition assignment (possibly empty, with more replicas than partitions):
         # from then on, events on the topics are picked up without waiting for the group to form.
         self.ready = asyncio.Event()
+        self._on_applied = on_applied
 
     async def run(self) -> None:
         await self._wait_for_broker()
@@ -177,13 +181,15 @@ class InboxConsumer:
         records = [r for tp_records in batch.values() for r in tp_records]
         while True:
             try:
-                await self.apply(records)
+                applied = await self.apply(records)
                 break
             except Exception as exc:
                 if not _is_transient(exc):
                     raise
                 log.warning("batch failed for a passing reason; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
+        if applied and self._on_applied is not None:
+            self._on_applied(applied)
         offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
         try:
             await consumer.commit(offsets)

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
 from psycopg_pool import AsyncConnectionPool
 
 from quanyi_platform.config import PlatformSettings
@@ -57,23 +57,41 @@ class Relay:
         # (transaction id X, seq L): once every transaction below X has ended, nothing <= L can appear.
         self._checkpoints: collections.deque[tuple[int, int]] = collections.deque()
         self._next_checkpoint = 0.0
+        self._conn: AsyncConnection[Any] | None = None
+        self._leading = False
 
     async def run(self) -> None:
         lock_key = zlib.crc32(f"relay:{self.topic}".encode())
-        async with await AsyncConnection.connect(self._settings.database_url, autocommit=True) as lock_conn:
+        conn = await self._connection()
+        try:
             while True:
-                cur = await lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))
-                row = await cur.fetchone()
-                if row and row[0]:
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS locked", (lock_key,))
+                row: Any = await cur.fetchone()
+                if row and row["locked"]:
                     break
                 await asyncio.sleep(1.0)
+            self._leading = True
             log.info("relay leading", extra={"topic": self.topic})
-            try:
-                await self._lead()
-            finally:
-                if self._producer is not None:
-                    await self._producer.stop()
-                await self._epoch.close()
+            await self._lead()
+        finally:
+            if self._producer is not None:
+                await self._producer.stop()
+            await self._epoch.close()
+            await conn.close()
+
+    async def _connection(self) -> AsyncConnection[Any]:
+        """The relay's own autocommit connection: a poll is one round trip, and it holds the leader lock."""
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        if self._leading:
+            # The lock went with the connection; another relay may lead now. Stop (the process restarts).
+            raise OperationalError("the relay lost its database connection, and with it the leader lock")
+        # The pool's own settings (its schema on the search path, dict rows), in autocommit.
+        conninfo, kwargs = self._pool.conninfo, self._pool.kwargs
+        if not isinstance(conninfo, str) or not isinstance(kwargs, dict):
+            raise TypeError("the relay needs a pool made with a fixed conninfo and kwargs (db.create_pool)")
+        self._conn = await AsyncConnection.connect(conninfo, **{**kwargs, "autocommit": True})
+        return self._conn
 
     async def _lead(self) -> None:
         poll = self._settings.relay_poll_ms / 1000
@@ -153,33 +171,34 @@ class Relay:
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many events were published."""
-        async with self._pool.connection() as conn:
-            if time.monotonic() >= self._next_checkpoint:
-                # First the sequence's last value, then a fresh transaction id: whoever drew a seq up to
-                # that value had taken its id before (EventStore.append), so a lower one. Taking an id
-                # costs one, hence at most every 100 ms.
-                cur = await conn.execute(
-                    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS last_seq"
-                    " FROM events_seq_seq"
-                )
-                seq_row: Any = await cur.fetchone()
-                last_seq = int(seq_row["last_seq"])
-                cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
-                xid_row: Any = await cur.fetchone()
-                xid = int(xid_row["xid"])
-                if not self._checkpoints or self._checkpoints[-1][1] != last_seq:
-                    self._checkpoints.append((xid, last_seq))
-                self._next_checkpoint = time.monotonic() + 0.1
-            cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
-            xmin_row: Any = await cur.fetchone()
-            xmin = int(xmin_row["xmin"])
+        conn = await self._connection()
+        if time.monotonic() >= self._next_checkpoint:
+            # First the sequence's last value, then a fresh transaction id: whoever drew a seq up to
+            # that value had taken its id before (EventStore.append), so a lower one. Taking an id
+            # costs one, hence at most every 100 ms.
             cur = await conn.execute(
-                "SELECT seq, aggregate_id, envelope FROM events WHERE published_at IS NULL AND topic = %s"
-                " AND seq > %s ORDER BY seq LIMIT %s",
-                (self.topic, self._floor, self._settings.relay_batch_size),
+                "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS last_seq"
+                " FROM events_seq_seq"
             )
-            rows: list[Any] = await cur.fetchall()
-            await conn.rollback()
+            seq_row: Any = await cur.fetchone()
+            last_seq = int(seq_row["last_seq"])
+            cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
+            xid_row: Any = await cur.fetchone()
+            xid = int(xid_row["xid"])
+            if not self._checkpoints or self._checkpoints[-1][1] != last_seq:
+                self._checkpoints.append((xid, last_seq))
+            self._next_checkpoint = time.monotonic() + 0.1
+        # One statement, one snapshot: its xmin and the rows it sees.
+        cur = await conn.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, e.seq, e.aggregate_id,"
+            " e.envelope FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, aggregate_id, envelope"
+            " FROM events WHERE published_at IS NULL AND topic = %s AND seq > %s ORDER BY seq LIMIT %s) AS e"
+            " ON true",
+            (self.topic, self._floor, self._settings.relay_batch_size),
+        )
+        found: list[Any] = await cur.fetchall()
+        xmin = int(found[0]["xmin"])
+        rows = [r for r in found if r["seq"] is not None]
         self._advance_floor(xmin, rows[0]["seq"] if rows else None)
         if not rows:
             return 0
@@ -194,9 +213,8 @@ class Relay:
                 )
             )
         await asyncio.gather(*futures)
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                "UPDATE events SET published_at = now() WHERE seq = ANY(%s)", ([r["seq"] for r in rows],)
-            )
+        await conn.execute(
+            "UPDATE events SET published_at = now() WHERE seq = ANY(%s)", ([r["seq"] for r in rows],)
+        )
         self.published += len(rows)
         return len(rows)

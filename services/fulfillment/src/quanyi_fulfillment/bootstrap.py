@@ -31,18 +31,16 @@ async def start(settings: Settings) -> None:
     pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(pool, store), server)
     server.add_insecure_port(settings.fulfillment_grpc_listen)
     await server.start()
-    consumer = InboxConsumer(NAME, [topic_for("inventory")], handlers(store), pool, settings)
+    sender = EmailRetrier(
+        pool, store, inventory, mailer, policy,
+        poll_s=settings.smtp_retry_poll_s, concurrency=settings.smtp_concurrency,
+    )
+    # A delivery queues its e-mail in the consumer's transaction; the sender is woken once that commits.
+    consumer = InboxConsumer(NAME, [topic_for("inventory")], handlers(store), pool, settings, sender.wake)
     await service.run_service(
         NAME,
         server,
-        [
-            Relay(pool, settings, store.topic).run(),
-            consumer.run(),
-            EmailRetrier(
-                pool, store, inventory, mailer, policy,
-                poll_s=settings.smtp_retry_poll_s, concurrency=settings.smtp_concurrency,
-            ).run(),
-        ],
+        [Relay(pool, settings, store.topic).run(), consumer.run(), sender.run()],
         [inventory_channel.close, pool.close],
         ready=[consumer.ready],
     )

@@ -19,8 +19,9 @@ class Settings(PlatformSettings):
     # Attempt n failed -> the next one after min(smtp_retry_base_s * 2**n, smtp_retry_cap_s) seconds.
     smtp_retry_base_s: float = 1.0
     smtp_retry_cap_s: float = 300.0
-    # How often the e-mail sender looks for due e-mails, and how many it sends at once.
-    smtp_retry_poll_s: float = 0.05
+    # How often the e-mail sender looks for due e-mails (retries; new ones wake it at once), and how many
+    # it sends at once.
+    smtp_retry_poll_s: float = 0.5
     # Each sender holds a pooled connection while it sends, so keep this well under db_pool_max.
     smtp_concurrency: int = 4
 

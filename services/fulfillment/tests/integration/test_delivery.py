@@ -199,3 +199,22 @@ async def test_no_card_key_plaintext_is_stored_in_any_column_whatever_happened_t
     assert "could not be revealed" in by_order[short.order_id]["last_error"]
     secrets = [*sent.secrets, *retried.secrets, *given_up.secrets, *short.secrets]
     await world.assert_no_plaintext(secrets)
+
+
+async def test_a_woken_sender_sends_at_once_without_waiting_for_its_poll(
+    world: Any, smtp_server: CapturingSmtpServer
+) -> None:
+    sender = world.retrier(poll_s=60)
+    running = asyncio.create_task(sender.run())
+    try:
+        await asyncio.sleep(0.2)  # its first look found nothing; the next is a minute away
+        reserved = world.reserve(keys=1)
+        assert await world.handle(reserved.record) == 1
+        sender.wake(1)
+        mail = await smtp_server.wait_for_async(
+            lambda m: m["Subject"] == f"Your order {reserved.order_id}", timeout=5
+        )
+        assert mail["To"] == "buyer@example.com"
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 class EmailRetrier:
     """Works through due rows of email_outbox with `concurrency` workers, one transaction per e-mail,
-    then sleeps `poll_s`.
+    then sleeps `poll_s` or until woken (`wake()`, called when this process queued new e-mails).
 
     Several workers and processes may run it: each row is taken with FOR UPDATE SKIP LOCKED. A database
     or peer outage is logged and waited out; it never stops the process.
@@ -46,6 +46,11 @@ class EmailRetrier:
         self._poll_s = poll_s
         self._concurrency = max(1, concurrency)
         self._clock = clock
+        self._woken = asyncio.Event()
+
+    def wake(self, _queued: int = 0) -> None:
+        """New e-mails may be due: look now rather than at the next poll."""
+        self._woken.set()
 
     async def run_once(self) -> int:
         """Send or retry every e-mail due now; returns how many were tried."""
@@ -64,8 +69,12 @@ class EmailRetrier:
 
     async def run(self) -> None:
         while True:
+            self._woken.clear()  # a wake() from here on means another round
             try:
                 await self.run_once()
             except (OperationalError, OSError) as exc:
                 log.warning("e-mail retry failed for a passing reason", extra={"error": type(exc).__name__})
-            await asyncio.sleep(self._poll_s)
+            try:
+                await asyncio.wait_for(self._woken.wait(), self._poll_s)
+            except TimeoutError:
+                pass
