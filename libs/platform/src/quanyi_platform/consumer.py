@@ -150,8 +150,10 @@ class InboxConsumer:
                     continue
                 await self._process(consumer, batch)
         finally:
-            await consumer.stop()
-            await self._epoch.close()
+            try:
+                await consumer.stop()
+            finally:
+                await self._epoch.close()
 
     async def _wait_for_broker(self) -> None:
         while True:

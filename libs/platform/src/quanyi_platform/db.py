@@ -27,7 +27,13 @@ async def create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"options": f"-c search_path={schema}", "row_factory": dict_row, "autocommit": False},
+        # application_name: pg_stat_activity and the server's log say which service a connection is.
+        kwargs={
+            "options": f"-c search_path={schema}",
+            "application_name": f"quanyi-{schema}",
+            "row_factory": dict_row,
+            "autocommit": False,
+        },
         open=False,
     )
     await pool.open(wait=True, timeout=30)

@@ -194,6 +194,9 @@ class TansuBroker(StartStop):
                 stderr=subprocess.STDOUT,
                 env=env,
                 close_fds=True,
+                # Its own session: Ctrl-C at the terminal reaches the launcher, which stops the services
+                # first and the broker last, rather than every service watching the broker vanish.
+                start_new_session=True,
             )
         atexit.register(self.stop)
         try:
