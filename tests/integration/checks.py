@@ -32,6 +32,33 @@ async def event_counts(database_url: str) -> dict[str, int]:
     return out
 
 
+async def row_counts(database_url: str) -> dict[str, int]:
+    """Rows in every table of every service's schema: a request that changed nothing leaves these as they were."""
+    out = {}
+    async with await AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+            (list(SCHEMAS),),
+        )
+        for schema, table in await cur.fetchall():
+            count = await conn.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
+            out[f"{schema}.{table}"] = (await count.fetchone() or [0])[0]
+    return out
+
+
+async def settled_row_counts(database_url: str, quiet_for_s: float = 0.5, timeout_s: float = 30) -> dict[str, int]:
+    """row_counts once they have stopped changing for `quiet_for_s` (earlier flows' consumers are done)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last = await row_counts(database_url)
+    while True:
+        await asyncio.sleep(quiet_for_s)
+        now = await row_counts(database_url)
+        if now == last or asyncio.get_running_loop().time() > deadline:
+            return now
+        last = now
+
+
 def _contains(value: Any, secrets: list[bytes]) -> bytes | None:
     if value is None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -89,6 +90,11 @@ async def test_a_paid_order_is_delivered_redeemed_and_booked(
     assert balances["revenue:web"] <= -1990 and balances["cogs:web"] >= 1200, balances
 
 
+async def _risk_decided(buyer: Any, order_id: str) -> bool:
+    r = await buyer.get(f"/v1/orders/{order_id}")
+    return bool(r.status_code == 200 and r.json()["risk_decision"] != "PENDING")
+
+
 async def _status_is(buyer: object, order_id: str, status: str) -> bool:
     return await order_status(buyer, order_id) == status  # type: ignore[arg-type]
 
@@ -121,6 +127,8 @@ async def test_bad_input_gets_a_problem_and_changes_nothing(http: httpx.AsyncCli
     assert await eventually(lambda: _status_is(owner, order["order_id"], "FULFILLED"))
     url = stack.config.database_url
     await eventually(lambda: quiet(url))
+    await eventually(lambda: _ledger_has(url, order["order_id"], 3))
+    rows_before = await checks.settled_row_counts(url)
     before = await checks.event_counts(url)
 
     # Malformed JSON, unknown SKU, quantity <= 0, a missing idempotency key.
@@ -139,10 +147,14 @@ async def test_bad_input_gets_a_problem_and_changes_nothing(http: httpx.AsyncCli
     problem(await other.get(f"/v1/orders/{order['order_id']}"), 404)
     problem(await other.get("/v1/me/keys", params={"order_id": order["order_id"]}), 404)
     problem(await http.get("/v1/me/keys"), 401)
+    assert await checks.event_counts(url) == before  # nothing emitted
+    assert await checks.row_counts(url) == rows_before  # nothing written
 
     # Webhooks: a wrong signature and an amount that differs from the order change nothing.
     pending = (await place_order(other, sku["sku_id"])).json()
     await eventually(lambda: quiet(url))
+    await eventually(lambda: _risk_decided(other, pending["order_id"]))
+    rows_before = await checks.settled_row_counts(url)
     before = await checks.event_counts(url)
     body = json.dumps(
         {
@@ -169,6 +181,7 @@ async def test_bad_input_gets_a_problem_and_changes_nothing(http: httpx.AsyncCli
     assert r.status_code == 200 and r.json()["webhook_status"] == 409, r.text
     assert r.json()["webhook_response"]["status"] == 409
     assert await checks.event_counts(url) == before
+    assert await checks.row_counts(url) == rows_before
     assert await order_status(other, pending["order_id"]) == "PENDING_PAYMENT"
 
     # The genuine notice pays once; the same signed notice replayed is refused.
@@ -199,7 +212,12 @@ async def test_bad_input_gets_a_problem_and_changes_nothing(http: httpx.AsyncCli
     )
 
     # A partner callback with a bad signature or a replayed nonce.
+    await eventually(lambda: quiet(url))
+    rows_before = await checks.settled_row_counts(url)
+    before = await checks.event_counts(url)
     problem(await redeem(http, keys[0][0], secret="wrong"), 401)
+    assert await checks.event_counts(url) == before
+    assert await checks.row_counts(url) == rows_before
     assert (await redeem(http, keys[0][0], nonce="fixed-nonce")).status_code == 200
     problem(await redeem(http, keys[0][0], nonce="fixed-nonce"), 409)
 

@@ -137,8 +137,15 @@ def migrate() -> None:
 
 
 @app.command()
-def trace(order_id: Annotated[str, typer.Argument(help="The order (correlation id) to follow.")]) -> None:
+def trace(
+    order_id: Annotated[str, typer.Argument(help="The order (correlation id) to follow.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event, with its whole payload.")
+    ] = False,
+) -> None:
     """Follow one order: every event any service recorded for it, in time order."""
+    import json
+
     from google.protobuf.json_format import MessageToDict
     from quanyi_platform.envelope import open_envelope
 
@@ -146,7 +153,7 @@ def trace(order_id: Annotated[str, typer.Argument(help="The order (correlation i
     if not settings.database_url:
         console.print("[red]set QUANYI_DATABASE_URL, or start `quanyi dev` in this directory[/]")
         raise typer.Exit(2)
-    rows: list[tuple[Any, str, str, str]] = []
+    rows: list[tuple[Any, str, str, bool, dict[str, Any]]] = []
     with connect(settings.database_url) as conn:
         for name in SERVICES:
             exists = conn.execute("SELECT to_regclass(%s)", (f"{name}.events",)).fetchone()
@@ -159,16 +166,51 @@ def trace(order_id: Annotated[str, typer.Argument(help="The order (correlation i
             ):
                 env, payload = open_envelope(bytes(envelope))
                 body = MessageToDict(payload) if payload is not None else {}
-                rows.append(
-                    (occurred_at, name, env.type.rsplit(".", 1)[-1], f"{'✓' if published_at else '…'} {body}")
-                )
+                rows.append((occurred_at, name, env.type.rsplit(".", 1)[-1], published_at is not None, body))
     if not rows:
         console.print(f"no events for {order_id}")
         raise typer.Exit(1)
-    table = Table("when (UTC)", "service", "event", "published · payload")
-    for occurred_at, name, kind, body in sorted(rows, key=lambda r: r[0]):
-        table.add_row(occurred_at.strftime("%H:%M:%S.%f")[:-3], name, kind, body)
+    rows.sort(key=lambda r: r[0])
+    if as_json:
+        for occurred_at, name, kind, published, body in rows:
+            line = {"at": occurred_at.isoformat(), "service": name, "event": kind, "published": published}
+            print(json.dumps({**line, "payload": body}, ensure_ascii=False))
+        return
+    table = Table("when (UTC)", "service", "event", "", "details", title=f"order {order_id}")
+    for occurred_at, name, kind, published, body in rows:
+        when = occurred_at.strftime("%H:%M:%S.%f")[:-3]
+        table.add_row(when, name, kind, "✓" if published else "…", summary(body, order_id))
     console.print(table)
+    console.print("✓ published to the broker · … not yet published · --json for whole payloads")
+
+
+_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
+
+
+def money_text(minor: int, currency: str) -> str:
+    """Minor units as a decimal amount, for people: (1990, 'CNY') -> '19.90 CNY'."""
+    if currency in _ZERO_DECIMAL:
+        return f"{minor} {currency}"
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d} {currency}"
+
+
+def summary(body: dict[str, Any], order_id: str = "") -> str:
+    """A payload on one line: money as '19.90 CNY', lists by their length, the order's own id left out."""
+    parts = []
+    for key, value in body.items():
+        if value == order_id:
+            continue
+        if isinstance(value, dict) and set(value) == {"minorUnits", "currency"}:
+            text = money_text(int(value["minorUnits"]), value["currency"])
+        elif isinstance(value, list):
+            text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        elif isinstance(value, dict):
+            text = "{…}"
+        else:
+            text = str(value)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
 
 
 @app.command("import-keys")

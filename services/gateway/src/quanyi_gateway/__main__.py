@@ -6,7 +6,7 @@ import uvicorn
 from quanyi_platform import telemetry
 
 from quanyi_gateway.config import load
-from quanyi_gateway.main import NAME, create_app
+from quanyi_gateway.main import HTTP_KEEP_ALIVE_S, NAME, create_app
 
 
 def main() -> None:
@@ -23,6 +23,7 @@ def main() -> None:
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=int(HTTP_KEEP_ALIVE_S),
     )
 
 

@@ -27,6 +27,8 @@ from quanyi_gateway.config import Settings
 log = logging.getLogger(__name__)
 
 NAME = "gateway"
+# How long the server keeps an idle client connection open (uvicorn's timeout_keep_alive).
+HTTP_KEEP_ALIVE_S = 5.0
 PROBES = frozenset({"/healthz", "/readyz"})
 
 
@@ -63,8 +65,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 resources.psp_key = await asyncio.to_thread(psp_sim.new_private_key)
             # aiohttp, not httpx: the simulator's webhook call is on every simulated payment's path, and
             # httpx costs several times more CPU per request.
+            # Idle connections are dropped well before the server's keep-alive timeout ends them
+            # (HTTP_KEEP_ALIVE_S), so a reused connection is rarely one the server is closing.
             resources.psp_http = await stack.enter_async_context(
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.psp_sim_webhook_timeout_s))
+                aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=settings.psp_sim_webhook_timeout_s),
+                    connector=aiohttp.TCPConnector(keepalive_timeout=HTTP_KEEP_ALIVE_S / 2),
+                )
             )
         app.state.resources = resources
         log.info(

@@ -103,6 +103,13 @@ class SkuPublic(BaseModel):
     available: int
 
 
+class SkuPage(BaseModel):
+    """One page of the catalogue; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[SkuPublic]
+    next_cursor: str | None
+
+
 class PoolCreate(Input):
     name: Name
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -101,13 +102,46 @@ def signed_notice(
         },
         separators=(",", ":"),
     ).encode()
+    headers = notice_headers(key, serial, body, now)
+    return SignedNotice(notice_id=notice_id, txn_id=txn_id, body=body, headers=headers)
+
+
+def notice_headers(key: RSAPrivateKey, serial: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """Fresh authentication headers (timestamp, nonce, signature) for a notice body."""
     timestamp = str(int(time.time() if now is None else now))
     nonce = secrets.token_hex(16)
-    headers = {
+    return {
         "Content-Type": "application/json",
         "X-Psp-Signature": sign(key, timestamp, nonce, body),
         "X-Psp-Timestamp": timestamp,
         "X-Psp-Nonce": nonce,
         "X-Psp-Serial": serial,
     }
-    return SignedNotice(notice_id=notice_id, txn_id=txn_id, body=body, headers=headers)
+
+
+async def deliver(
+    session: aiohttp.ClientSession,
+    url: str,
+    key: RSAPrivateKey,
+    serial: str,
+    notice: SignedNotice,
+    attempts: int = 3,
+) -> tuple[int, str]:
+    """POST `notice` to the merchant's webhook; returns its status and body.
+
+    Like a real provider, a notice whose connection failed is delivered again, re-signed with a fresh
+    nonce (the merchant refuses a nonce it has seen) but with the same notice and transaction ids, so a
+    merchant that did get the first one books the payment once. A connection can fail for no fault of
+    either side: the merchant closes an idle keep-alive connection just as it is reused.
+    Raises aiohttp.ClientError or TimeoutError after the last attempt.
+    """
+    headers = notice.headers
+    for attempt in range(1, attempts + 1):
+        try:
+            async with session.post(url, data=notice.body, headers=headers) as reply:
+                return reply.status, await reply.text()
+        except aiohttp.ClientConnectionError:
+            if attempt == attempts:
+                raise
+            headers = notice_headers(key, serial, notice.body)
+    raise AssertionError("unreachable")

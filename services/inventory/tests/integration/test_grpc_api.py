@@ -289,3 +289,38 @@ async def test_find_key_finds_a_key_by_its_code_and_names_its_order(
     assert code == grpc.StatusCode.INVALID_ARGUMENT
 
 
+
+
+async def test_the_catalogue_pages_through_every_sku_oldest_first_with_its_stock(stub: Stub) -> None:
+    first_id, pool_id = await new_pool(stub)
+    await import_csv(stub, pool_id, "code\nL-1\nL-2\nL-3\n")
+    others = [(await new_pool(stub))[0] for _ in range(4)]
+    seen: list[pb.Sku] = []
+    token = ""
+    pages = 0
+    while True:
+        page = await stub.ListSkus(pb.ListSkusRequest(page_size=2, page_token=token))
+        assert len(page.skus) <= 2
+        seen.extend(page.skus)
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert [s.sku_id for s in seen] == [first_id, *others]
+    assert pages == 3
+    assert seen[0].available == 3 and all(s.available == 0 for s in seen[1:])
+    assert (seen[0].name, seen[0].price.minor_units) == ("Steam 100", 10_000)
+    everything = await stub.ListSkus(pb.ListSkusRequest())
+    assert [s.sku_id for s in everything.skus] == [first_id, *others] and everything.next_page_token == ""
+
+
+async def test_a_page_size_out_of_range_or_a_forged_token_is_refused(stub: Stub) -> None:
+    assert (await status_of(stub.ListSkus(pb.ListSkusRequest(page_size=201))))[0] == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (await status_of(stub.ListSkus(pb.ListSkusRequest(page_size=-1))))[0] == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (await status_of(stub.ListSkus(pb.ListSkusRequest(page_token="x" * 65))))[0] == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )

@@ -20,3 +20,19 @@ def test_names_must_not_be_empty() -> None:
 def test_a_product_kind_and_a_pool_name_have_defaults() -> None:
     assert catalogue.product_kind("") == "card_key"
     assert catalogue.pool_name(" ") == "default"
+
+
+def test_a_page_holds_the_default_for_zero_and_refuses_sizes_out_of_range() -> None:
+    assert catalogue.page_size(0) == catalogue.DEFAULT_PAGE_SIZE
+    assert catalogue.page_size(200) == 200
+    for bad in (-1, 201):
+        with pytest.raises(InvalidInput):
+            catalogue.page_size(bad)
+
+
+def test_a_page_token_must_look_like_one_handed_out() -> None:
+    assert catalogue.page_token("") == ""
+    assert catalogue.page_token("01a21dcf-5c1c-73df-8966-d7f7d784767e") == "01a21dcf-5c1c-73df-8966-d7f7d784767e"
+    for bad in ("x" * 65, "a\nb"):
+        with pytest.raises(InvalidInput):
+            catalogue.page_token(bad)

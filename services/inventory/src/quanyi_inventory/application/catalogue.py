@@ -95,6 +95,31 @@ class AvailableCounts:
         self._counts[sku_id] = (now, int(row["n"]))
         return int(row["n"])
 
+    async def get_many(self, conn: AsyncConnection[Any], sku_ids: list[str]) -> dict[str, int]:
+        """Counts of several SKUs; those not fresh in the cache are counted in one query."""
+        now = self._clock()
+        out: dict[str, int] = {}
+        stale = []
+        for sku_id in sku_ids:
+            cached = self._counts.get(sku_id)
+            if cached is not None and now - cached[0] < self._ttl_s:
+                out[sku_id] = cached[1]
+            else:
+                stale.append(sku_id)
+        if stale:
+            cur = await conn.execute(
+                "SELECT sku_id, count(*) AS n FROM keys WHERE sku_id = ANY(%s) AND state = 'available'"
+                " GROUP BY sku_id",
+                (stale,),
+            )
+            counted = {r["sku_id"]: int(r["n"]) for r in await cur.fetchall()}
+            if len(self._counts) + len(stale) > self.MAX_ENTRIES:
+                self._counts.clear()
+            for sku_id in stale:
+                out[sku_id] = counted.get(sku_id, 0)
+                self._counts[sku_id] = (now, out[sku_id])
+        return out
+
     def forget(self, sku_id: str) -> None:
         self._counts.pop(sku_id, None)
 
@@ -112,6 +137,37 @@ async def get_sku(conn: AsyncConnection[Any], sku_id: str, counts: AvailableCoun
         row["sku_id"], row["product_id"], row["name"], Money(row["price_minor"], row["currency"]),
         row["low_stock_threshold"], await counts.get(conn, sku_id),
     )
+
+
+@dataclass(frozen=True)
+class SkuPage:
+    skus: list[Sku]
+    next_page_token: str
+
+
+async def list_skus(
+    conn: AsyncConnection[Any], counts: AvailableCounts, *, page_size: int, page_token: str
+) -> SkuPage:
+    """One page of SKUs in id order (ids are UUIDv7, so oldest first); the token is the last id shown."""
+    size = catalogue.page_size(page_size)
+    after = catalogue.page_token(page_token)
+    cur = await conn.execute(
+        "SELECT sku_id, product_id, name, price_minor, currency, low_stock_threshold FROM skus"
+        " WHERE sku_id > %s ORDER BY sku_id LIMIT %s",
+        (after, size + 1),
+    )
+    rows: list[Any] = await cur.fetchall()
+    more = len(rows) > size
+    rows = rows[:size]
+    available = await counts.get_many(conn, [r["sku_id"] for r in rows])
+    skus = [
+        Sku(
+            r["sku_id"], r["product_id"], r["name"], Money(r["price_minor"], r["currency"]),
+            r["low_stock_threshold"], available[r["sku_id"]],
+        )
+        for r in rows
+    ]
+    return SkuPage(skus, skus[-1].sku_id if more else "")
 
 
 async def create_pool(conn: AsyncConnection[Any], *, sku_id: str, name: str) -> Pool:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from quanyi_inventory.domain.errors import InvalidInput
 
 MAX_NAME_LENGTH = 200
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_PAGE_TOKEN_LENGTH = 64
 DEFAULT_KIND = "card_key"
 DEFAULT_POOL_NAME = "default"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -51,4 +54,20 @@ def pool_name(value: str) -> str:
 def low_stock_threshold(value: int) -> int:
     if value < 0:
         raise InvalidInput("low stock threshold must not be negative")
+    return value
+
+
+def page_size(value: int) -> int:
+    """How many items a page holds: 0 asks for the default; more than MAX_PAGE_SIZE is refused."""
+    if value == 0:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+    return value
+
+
+def page_token(value: str) -> str:
+    """A page token is the last id of the previous page, as handed out; anything else is refused."""
+    if len(value) > MAX_PAGE_TOKEN_LENGTH or not value.isprintable():
+        raise InvalidInput("the page token is not one this service handed out")
     return value

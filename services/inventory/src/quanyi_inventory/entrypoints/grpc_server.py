@@ -99,6 +99,17 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         sku = await self._run(context, lambda conn: catalogue.get_sku(conn, request.sku_id, self._counts))
         return pb.GetSkuResponse(sku=_sku(sku))
 
+    async def ListSkus(
+        self, request: pb.ListSkusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSkusResponse:
+        page = await self._run(
+            context,
+            lambda conn: catalogue.list_skus(
+                conn, self._counts, page_size=request.page_size, page_token=request.page_token
+            ),
+        )
+        return pb.ListSkusResponse(skus=[_sku(s) for s in page.skus], next_page_token=page.next_page_token)
+
     async def CreatePool(
         self, request: pb.CreatePoolRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreatePoolResponse:

@@ -69,6 +69,22 @@ class GetSkuResponse(_message.Message):
     sku: Sku
     def __init__(self, sku: _Optional[_Union[Sku, _Mapping]] = ...) -> None: ...
 
+class ListSkusRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListSkusResponse(_message.Message):
+    __slots__ = ("skus", "next_page_token")
+    SKUS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    skus: _containers.RepeatedCompositeFieldContainer[Sku]
+    next_page_token: str
+    def __init__(self, skus: _Optional[_Iterable[_Union[Sku, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class CreatePoolRequest(_message.Message):
     __slots__ = ("sku_id", "name")
     SKU_ID_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,11 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetSkuRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetSkuResponse.FromString,
                 _registered_method=True)
+        self.ListSkus = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/ListSkus',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListSkusRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListSkusResponse.FromString,
+                _registered_method=True)
         self.CreatePool = channel.unary_unary(
                 '/quanyi.inventory.v1.InventoryService/CreatePool',
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolRequest.SerializeToString,
@@ -92,6 +97,13 @@ class InventoryServiceServicer:
 
     def GetSku(self, request, context):
         """GetSku returns a SKU with its available stock; NOT_FOUND when unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSkus(self, request, context):
+        """ListSkus pages through the catalogue's SKUs, oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +154,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.GetSku,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetSkuRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetSkuResponse.SerializeToString,
+            ),
+            'ListSkus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSkus,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListSkusRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListSkusResponse.SerializeToString,
             ),
             'CreatePool': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePool,
@@ -246,6 +263,33 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/GetSku',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetSkuRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetSkuResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSkus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/ListSkus',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListSkusRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListSkusResponse.FromString,
             options,
             channel_credentials,
             insecure,

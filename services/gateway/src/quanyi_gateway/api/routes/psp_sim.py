@@ -33,8 +33,9 @@ async def pay(body: SimulatedPaymentCreate, resources: ResourcesDep) -> Simulate
     )
     url = f"{settings.public_base_url}/v1/payments/{psp_sim.PROVIDER}/notify"
     try:
-        async with resources.psp_http.post(url, data=notice.body, headers=notice.headers) as reply:
-            status, text = reply.status, await reply.text()
+        status, text = await psp_sim.deliver(
+            resources.psp_http, url, resources.psp_key, settings.psp_sim_key_serial, notice
+        )
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("psp-sim: webhook unreachable", extra={"url": url, "error": type(exc).__name__})
         raise Problem(502, "the webhook could not be reached", slug="webhook-unreachable") from None
