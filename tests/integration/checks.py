@@ -32,16 +32,21 @@ async def event_counts(database_url: str) -> dict[str, int]:
     return out
 
 
+async def _tables(conn: AsyncConnection[Any]) -> list[tuple[str, str]]:
+    """(schema, table) of every table the services own."""
+    cur = await conn.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
+        (list(SCHEMAS),),
+    )
+    return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
 async def row_counts(database_url: str) -> dict[str, int]:
     """Rows in every table of every service's schema: a request that changed nothing leaves these as they were."""
     out = {}
     async with await AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables"
-            " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' ORDER BY 1, 2",
-            (list(SCHEMAS),),
-        )
-        for schema, table in await cur.fetchall():
+        for schema, table in await _tables(conn):
             count = await conn.execute(f'SELECT count(*) FROM "{schema}"."{table}"')
             out[f"{schema}.{table}"] = (await count.fetchone() or [0])[0]
     return out
@@ -73,12 +78,7 @@ async def plaintext_in_tables(database_url: str, secrets: list[str]) -> list[str
     needles = [s.encode() for s in secrets]
     found = []
     async with await AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables"
-            " WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE'",
-            (list(SCHEMAS),),
-        )
-        for schema, table in await cur.fetchall():
+        for schema, table in await _tables(conn):
             rows = await conn.execute(f'SELECT * FROM "{schema}"."{table}"')
             names = [d.name for d in rows.description or []]
             for row in await rows.fetchall():

@@ -312,3 +312,31 @@ async def test_an_event_committed_after_a_later_one_was_published_is_still_publi
         published += await relay.publish_batch()
     assert published == 1
     assert await scalar(pool, "SELECT count(*) FROM events WHERE published_at IS NULL") == 0
+
+
+async def test_an_idle_relay_takes_no_transaction_ids_once_its_floor_has_reached_the_top(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"core.idle.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap)
+    await ensure_topics(settings, [topic])
+    store = EventStore("core", topic=topic)
+    relay = Relay(pool, settings, topic)
+    await append(pool, store, [placed(f"o-idle{i}") for i in range(3)])
+    top = await scalar(pool, "SELECT max(seq) AS top FROM events")
+    for _ in range(10):  # publish, then checkpoints (at most one per 100 ms) move the floor to the top
+        await relay.publish_batch()
+        if relay.floor == top:
+            break
+        await asyncio.sleep(0.12)
+    assert relay.floor == top
+
+    next_xid = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid"
+    before = await scalar(pool, next_xid)
+    for _ in range(10):  # a second of idle polls, each past a checkpoint interval
+        assert await relay.publish_batch() == 0
+        await asyncio.sleep(0.11)
+    # Each checkpoint would take a fresh id; an idle relay takes none (slack for the cluster's own work).
+    assert await scalar(pool, next_xid) - before <= 2
+    await append(pool, store, [placed("o-after-idle")])
+    assert await relay.publish_batch() == 1

@@ -57,8 +57,14 @@ class Relay:
         # (transaction id X, seq L): once every transaction below X has ended, nothing <= L can appear.
         self._checkpoints: collections.deque[tuple[int, int]] = collections.deque()
         self._next_checkpoint = 0.0
+        self._checkpointed_seq: int | None = None
         self._conn: AsyncConnection[Any] | None = None
         self._leading = False
+
+    @property
+    def floor(self) -> int:
+        """The seq at or below which every event of the topic is known to be published."""
+        return self._floor
 
     async def run(self) -> None:
         lock_key = zlib.crc32(f"relay:{self.topic}".encode())
@@ -148,6 +154,7 @@ class Relay:
                 )
                 self._floor = 0
                 self._checkpoints.clear()
+                self._checkpointed_seq = None
                 log.warning(
                     "broker lost its data: republishing the event store",
                     extra={"topic": self.topic, "events": cur.rowcount, "epoch": epoch},
@@ -182,11 +189,16 @@ class Relay:
             )
             seq_row: Any = await cur.fetchone()
             last_seq = int(seq_row["last_seq"])
-            cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
-            xid_row: Any = await cur.fetchone()
-            xid = int(xid_row["xid"])
-            if not self._checkpoints or self._checkpoints[-1][1] != last_seq:
-                self._checkpoints.append((xid, last_seq))
+            # No seq drawn since the last checkpoint: that one already covers last_seq (with an older id,
+            # so sooner), and an idle relay must not burn a transaction id every 100 ms. Once that
+            # checkpoint is used up, take more only while the floor still lags (rows that were unpublished
+            # then held it back).
+            pending = bool(self._checkpoints) or self._floor >= last_seq
+            if last_seq != self._checkpointed_seq or not pending:
+                cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
+                xid_row: Any = await cur.fetchone()
+                self._checkpoints.append((int(xid_row["xid"]), last_seq))
+                self._checkpointed_seq = last_seq
             self._next_checkpoint = time.monotonic() + 0.1
         # One statement, one snapshot: its xmin and the rows it sees.
         cur = await conn.execute(
