@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from quanyi.orders.v1 import events_pb2 as orders_events
@@ -340,3 +340,45 @@ async def test_an_idle_relay_takes_no_transaction_ids_once_its_floor_has_reached
     assert await scalar(pool, next_xid) - before <= 2
     await append(pool, store, [placed("o-after-idle")])
     assert await relay.publish_batch() == 1
+
+
+def _record(ev: NewEvent, offset: int) -> ConsumerRecord[bytes, bytes]:
+    value = seal(ev, "core").SerializeToString()
+    return ConsumerRecord("core.defer", 0, offset, 0, 0, None, value, None, 0, len(value), [])
+
+
+async def test_deferred_writes_are_made_once_per_batch_and_a_failing_one_dead_letters_only_its_event(
+    pool: AsyncConnectionPool, database_url: str
+) -> None:
+    writes: list[list[str]] = []
+
+    async def defer_effect(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
+        ev.defer(ev.payload.order_id)
+
+    async def write_all(conn: AsyncConnection[Any], order_ids: list[str]) -> None:
+        writes.append(list(order_ids))
+        if "o-bad" in order_ids:
+            raise ValueError("cannot write this one")
+        await conn.execute("INSERT INTO effects (order_id, times) SELECT unnest(%s::text[]), 1", (order_ids,))
+
+    consumer = InboxConsumer(
+        "defer", ["core.defer"], {PLACED: defer_effect}, pool, settings_for(database_url, "unused:9092"),
+        write_batch=write_all,
+    )
+    first = [_record(placed(f"o-{i}"), i) for i in (1, 2, 3)]
+    assert await consumer.apply(first) == 3
+    assert writes == [["o-1", "o-2", "o-3"]]  # one write for the batch
+
+    writes.clear()
+    second = [_record(placed(oid), 10 + i) for i, oid in enumerate(("o-4", "o-bad", "o-5"))]
+    assert await consumer.apply(second) == 2
+    # The batch's write failed for good, so its events were applied one by one, each in its savepoint.
+    assert writes == [["o-4", "o-bad", "o-5"], ["o-4"], ["o-bad"], ["o-5"]]
+    assert await scalar(pool, "SELECT string_agg(order_id, ',' ORDER BY order_id) AS ids FROM effects") == (
+        "o-1,o-2,o-3,o-4,o-5"
+    )
+    assert await scalar(pool, "SELECT count(*) FROM dead_letters") == 1
+
+    writes.clear()
+    assert await consumer.apply([*first, *second]) == 0  # redelivered: nothing again
+    assert writes == []

@@ -9,7 +9,7 @@ from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
 from quanyi_ledger.config import Settings, load
-from quanyi_ledger.entrypoints.consumers import handlers
+from quanyi_ledger.entrypoints.consumers import handlers, write_postings
 from quanyi_ledger.entrypoints.grpc_server import LedgerServicer
 
 NAME = "ledger"
@@ -24,7 +24,7 @@ async def start(settings: Settings) -> None:
     server.add_insecure_port(settings.ledger_grpc_listen)
     await server.start()
     topics = [topic_for("orders"), topic_for("fulfillment")]
-    consumer = InboxConsumer(NAME, topics, handlers(store), pool, settings)
+    consumer = InboxConsumer(NAME, topics, handlers(), pool, settings, write_batch=write_postings(store))
     await service.run_service(
         NAME,
         server,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 from psycopg_pool import AsyncConnectionPool
-from quanyi_ledger.entrypoints.consumers import handlers
+from quanyi_ledger.entrypoints.consumers import handlers, write_postings
 from quanyi_platform import db
 from quanyi_platform.consumer import ReceivedEvent
 from quanyi_platform.envelope import Envelope, new_event_id, type_name
@@ -46,10 +46,15 @@ def received(
 
 async def deliver(pool: AsyncConnectionPool, *events: ReceivedEvent) -> None:
     """Apply events with the ledger's handlers in one transaction, as one consumer batch does."""
-    hs = handlers(EventStore("ledger"))
+    hs = handlers()
+    write = write_postings(EventStore("ledger"))
     async with pool.connection() as conn, conn.transaction():
+        deferred = []
         for ev in events:
+            ev.deferred.clear()
             await hs[ev.envelope.type](conn, ev)
+            deferred.extend(ev.deferred)
+        await write(conn, deferred)
 
 
 async def fetch(pool: AsyncConnectionPool, query: str, *params: Any) -> list[dict[str, Any]]:

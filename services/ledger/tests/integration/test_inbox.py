@@ -7,7 +7,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1.money_pb2 import Money
 from quanyi.orders.v1 import events_pb2 as orders
 from quanyi_ledger.application.verification import verify_journal
-from quanyi_ledger.entrypoints.consumers import handlers
+from quanyi_ledger.entrypoints.consumers import handlers, write_postings
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
 from quanyi_platform.eventstore import EventStore, topic_for
@@ -30,9 +30,10 @@ async def test_a_batch_with_a_duplicate_and_a_bad_fact_posts_the_rest_once_in_an
     consumer = InboxConsumer(
         "ledger",
         [topic_for("orders"), topic_for("fulfillment")],
-        handlers(EventStore("ledger")),
+        handlers(),
         pool,
         PlatformSettings(database_url=database_url),
+        write_batch=write_postings(EventStore("ledger")),
     )
 
     applied = await consumer.apply([record(e, i) for i, e in enumerate([captured, bad, paid, captured])])

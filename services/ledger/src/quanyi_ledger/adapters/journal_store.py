@@ -25,48 +25,74 @@ async def lock_for_posting(conn: AsyncConnection[Any]) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POSTING_LOCK,))
 
 
-async def chain_tail(conn: AsyncConnection[Any]) -> tuple[int, str]:
-    """The last entry's seq and hash, or (0, genesis) for an empty journal. Read after lock_for_posting."""
-    cur = await conn.execute("SELECT seq, hash FROM journal_entries ORDER BY seq DESC LIMIT 1")
-    row: Any = await cur.fetchone()
-    if row is None:
-        return 0, GENESIS_HASH
-    return int(row["seq"]), str(row["hash"])
-
-
-async def insert_entry(
-    conn: AsyncConnection[Any], rec: RecordedEntry, *, memo: str, correlation_id: str
-) -> bool:
-    """Append `rec` and its lines, and add them to the balances, in the caller's transaction.
-
-    Returns False, changing nothing, when an entry for the same source event is already in the journal.
-    """
+async def chain_tail(conn: AsyncConnection[Any], sources: list[str]) -> tuple[int, str, set[str]]:
+    """The last entry's seq and hash ((0, genesis) for an empty journal), and which of `sources` (source
+    event ids) are posted already. Read after lock_for_posting."""
     cur = await conn.execute(
-        "INSERT INTO journal_entries (seq, entry_id, source_event_id, kind, memo, correlation_id,"
-        " occurred_at, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (source_event_id) DO NOTHING RETURNING seq",
-        (rec.seq, new_event_id(), rec.source_event_id, rec.kind, memo, correlation_id,
-         rec.occurred_at, rec.prev_hash, rec.hash),
+        "SELECT t.seq, t.hash, ARRAY(SELECT source_event_id::text FROM journal_entries"
+        " WHERE source_event_id = ANY(%s::uuid[])) AS posted"
+        " FROM (SELECT 1) AS one LEFT JOIN LATERAL"
+        " (SELECT seq, hash FROM journal_entries ORDER BY seq DESC LIMIT 1) AS t ON true",
+        (sources,),
     )
-    if await cur.fetchone() is None:
-        return False
+    row: Any = await cur.fetchone()
+    posted = set(row["posted"])
+    if row["seq"] is None:
+        return 0, GENESIS_HASH, posted
+    return int(row["seq"]), str(row["hash"]), posted
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry linked into the chain, with what the chain does not cover."""
+
+    rec: RecordedEntry
+    memo: str
+    correlation_id: str
+
+
+async def insert_entries(conn: AsyncConnection[Any], entries: list[NewEntry]) -> None:
+    """Append `entries` (consecutive seqs, in order) and their lines, and add them to the balances, in the
+    caller's transaction: three statements however many entries."""
+    if not entries:
+        return
+    recs = [e.rec for e in entries]
+    # In seq order: the row trigger journal_check_link sees each row's predecessor, inserted just before.
+    await conn.execute(
+        "INSERT INTO journal_entries (seq, entry_id, source_event_id, kind, memo, correlation_id,"
+        " occurred_at, prev_hash, hash)"
+        " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[],"
+        " %s::timestamptz[], %s::text[], %s::text[]) AS u ORDER BY 1",
+        (
+            [r.seq for r in recs],
+            [new_event_id() for _ in recs],
+            [r.source_event_id for r in recs],
+            [r.kind for r in recs],
+            [e.memo for e in entries],
+            [e.correlation_id for e in entries],
+            [r.occurred_at for r in recs],
+            [r.prev_hash for r in recs],
+            [r.hash for r in recs],
+        ),
+    )
+    lines = [(r.seq, no, ln) for r in recs for no, ln in enumerate(r.lines, start=1)]
     await conn.execute(
         "INSERT INTO journal_lines (entry_seq, line_no, account, debit_minor, credit_minor, currency)"
-        " SELECT %s, * FROM unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])",
+        " SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])",
         (
-            rec.seq,
-            list(range(1, len(rec.lines) + 1)),
-            [ln.account for ln in rec.lines],
-            [ln.debit_minor for ln in rec.lines],
-            [ln.credit_minor for ln in rec.lines],
-            [ln.currency for ln in rec.lines],
+            [seq for seq, _, _ in lines],
+            [no for _, no, _ in lines],
+            [ln.account for _, _, ln in lines],
+            [ln.debit_minor for _, _, ln in lines],
+            [ln.credit_minor for _, _, ln in lines],
+            [ln.currency for _, _, ln in lines],
         ),
     )
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for ln in rec.lines:
+    for _, _, ln in lines:
         totals[(ln.account, ln.currency)][0] += ln.debit_minor
         totals[(ln.account, ln.currency)][1] += ln.credit_minor
-    keys = sorted(totals)
+    keys = sorted(totals)  # a fixed order, so concurrent posters (serialised anyway) cannot deadlock
     await conn.execute(
         "INSERT INTO balances (account, currency, debit_total, credit_total)"
         " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[])"
@@ -80,7 +106,6 @@ async def insert_entry(
             [totals[k][1] for k in keys],
         ),
     )
-    return True
 
 
 @dataclass(frozen=True)

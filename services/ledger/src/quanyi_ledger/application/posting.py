@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -17,6 +19,66 @@ from quanyi_ledger.domain.journal import JournalEntry
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Posting:
+    """An entry to post, with the order it concerns and the event that caused it."""
+
+    entry: JournalEntry
+    correlation_id: str
+    causation_id: str
+
+
+async def post_entries(
+    conn: AsyncConnection[Any], store: EventStore, postings: Sequence[Posting]
+) -> list[RecordedEntry]:
+    """Append the postings' entries, in order, at the end of the chain and record a LedgerPosted for each,
+    in the caller's transaction. Returns the entries appended.
+
+    Guarantees: entries get consecutive seqs in one total order (posters serialise on a transaction-scoped
+    advisory lock, so the chain cannot fork); the entries, their lines, the balances and the events commit
+    together or not at all. An entry whose source event is posted already (or earlier in `postings`) is
+    skipped. However many postings, it costs six statements.
+    """
+    if not postings:
+        return []
+    await journal_store.lock_for_posting(conn)
+    seq, prev_hash, posted = await journal_store.chain_tail(
+        conn, [p.entry.source_event_id for p in postings]
+    )
+    linked: list[tuple[journal_store.NewEntry, Posting]] = []
+    for p in postings:
+        if p.entry.source_event_id in posted:
+            log.warning(
+                "source event already posted; ignored", extra={"source_event_id": p.entry.source_event_id}
+            )
+            continue
+        posted.add(p.entry.source_event_id)
+        rec = link(p.entry, seq + 1, prev_hash)
+        seq, prev_hash = rec.seq, rec.hash
+        linked.append((journal_store.NewEntry(rec, p.entry.memo, p.correlation_id), p))
+    await journal_store.insert_entries(conn, [new for new, _ in linked])
+    await store.append(
+        conn,
+        [
+            NewEvent(
+                aggregate_type=journal_store.LEDGER_POSTED_AGGREGATE,
+                aggregate_id=str(new.rec.seq),
+                aggregate_version=1,
+                payload=ledger_events.LedgerPosted(
+                    entry_seq=new.rec.seq,
+                    source_event_id=new.rec.source_event_id,
+                    kind=new.rec.kind,
+                    hash=new.rec.hash,
+                ),
+                correlation_id=p.correlation_id,
+                causation_id=p.causation_id,
+            )
+            for new, p in linked
+        ],
+    )
+    return [new.rec for new, _ in linked]
+
+
 async def post_entry(
     conn: AsyncConnection[Any],
     store: EventStore,
@@ -25,31 +87,6 @@ async def post_entry(
     correlation_id: str,
     causation_id: str,
 ) -> RecordedEntry | None:
-    """Append `entry` at the end of the chain and record LedgerPosted, in the caller's transaction.
-
-    Guarantees: entries get consecutive seqs in one total order (posters serialise on a transaction-scoped
-    advisory lock, so the chain cannot fork); the entry, its lines, the balances and the event commit
-    together or not at all. An entry whose source event is already posted changes nothing and returns None.
-    """
-    await journal_store.lock_for_posting(conn)
-    seq, prev_hash = await journal_store.chain_tail(conn)
-    rec = link(entry, seq + 1, prev_hash)
-    if not await journal_store.insert_entry(conn, rec, memo=entry.memo, correlation_id=correlation_id):
-        log.warning("source event already posted; ignored", extra={"source_event_id": entry.source_event_id})
-        return None
-    await store.append(
-        conn,
-        [
-            NewEvent(
-                aggregate_type=journal_store.LEDGER_POSTED_AGGREGATE,
-                aggregate_id=str(rec.seq),
-                aggregate_version=1,
-                payload=ledger_events.LedgerPosted(
-                    entry_seq=rec.seq, source_event_id=rec.source_event_id, kind=rec.kind, hash=rec.hash
-                ),
-                correlation_id=correlation_id,
-                causation_id=causation_id,
-            )
-        ],
-    )
-    return rec
+    """post_entries for one entry; None when its source event is posted already."""
+    recs = await post_entries(conn, store, [Posting(entry, correlation_id, causation_id)])
+    return recs[0] if recs else None

@@ -10,10 +10,10 @@ from psycopg import AsyncConnection
 from quanyi.common.v1 import money_pb2
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.orders.v1 import events_pb2 as orders_events
-from quanyi_platform.consumer import Handler, ReceivedEvent
+from quanyi_platform.consumer import BatchWriter, Handler, ReceivedEvent
 from quanyi_platform.eventstore import EventStore
 
-from quanyi_ledger.application.posting import post_entry
+from quanyi_ledger.application.posting import Posting, post_entries
 from quanyi_ledger.domain import posting
 from quanyi_ledger.domain.journal import JournalEntry, Money
 
@@ -27,16 +27,24 @@ def _source(ev: ReceivedEvent) -> posting.Source:
     return posting.Source(str(uuid.UUID(ev.event_id)), ev.envelope.occurred_at.ToDatetime(tzinfo=UTC))
 
 
-def handlers(store: EventStore) -> dict[str, Handler]:
-    """Handlers for the InboxConsumer: each fact posts at most one entry, within the inbox transaction."""
+def write_postings(store: EventStore) -> BatchWriter:
+    """The InboxConsumer's write_batch: posts the entries a batch's handlers deferred, in a few statements."""
+
+    async def write(conn: AsyncConnection[Any], postings: list[Posting]) -> None:
+        await post_entries(conn, store, postings)
+
+    return write
+
+
+def handlers() -> dict[str, Handler]:
+    """Handlers for the InboxConsumer: each fact defers at most one entry (a Posting) to write_postings,
+    which posts it within the inbox transaction."""
 
     async def record(
         conn: AsyncConnection[Any], ev: ReceivedEvent, entry: JournalEntry | None, order_id: str
     ) -> None:
         if entry is not None:
-            await post_entry(
-                conn, store, entry, correlation_id=ev.correlation_id or order_id, causation_id=ev.event_id
-            )
+            ev.defer(Posting(entry, ev.correlation_id or order_id, ev.event_id))
 
     async def on_payment_captured(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
         msg: orders_events.PaymentCaptured = ev.payload
