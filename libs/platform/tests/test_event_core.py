@@ -282,6 +282,16 @@ async def test_a_broker_restarted_empty_mid_flow_is_refilled_and_nothing_applies
         own.stop()
 
 
+async def relay_on_new_topic(
+    pool: AsyncConnectionPool, database_url: str, broker: Any, name: str
+) -> tuple[EventStore, Relay]:
+    """An event store and its relay (not running: the test drives publish_batch) on a topic of their own."""
+    topic = f"core.{name}.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap)
+    await ensure_topics(settings, [topic])
+    return EventStore("core", topic=topic), Relay(pool, settings, topic)
+
+
 async def _relay_republished(relay: Relay, n: int) -> bool:
     return relay.published >= n
 
@@ -289,11 +299,7 @@ async def _relay_republished(relay: Relay, n: int) -> bool:
 async def test_an_event_committed_after_a_later_one_was_published_is_still_published(
     pool: AsyncConnectionPool, database_url: str, broker: Any
 ) -> None:
-    topic = f"core.late.{uuid.uuid4().hex[:8]}"
-    settings = settings_for(database_url, broker.bootstrap)
-    await ensure_topics(settings, [topic])
-    store = EventStore("core", topic=topic)
-    relay = Relay(pool, settings, topic)
+    store, relay = await relay_on_new_topic(pool, database_url, broker, "late")
     await append(pool, store, [placed("o-first")])
     assert await relay.publish_batch() == 1
     slow = await AsyncConnection.connect(database_url, options=f"-c search_path={SCHEMA}")
@@ -317,11 +323,7 @@ async def test_an_event_committed_after_a_later_one_was_published_is_still_publi
 async def test_an_idle_relay_takes_no_transaction_ids_once_its_floor_has_reached_the_top(
     pool: AsyncConnectionPool, database_url: str, broker: Any
 ) -> None:
-    topic = f"core.idle.{uuid.uuid4().hex[:8]}"
-    settings = settings_for(database_url, broker.bootstrap)
-    await ensure_topics(settings, [topic])
-    store = EventStore("core", topic=topic)
-    relay = Relay(pool, settings, topic)
+    store, relay = await relay_on_new_topic(pool, database_url, broker, "idle")
     await append(pool, store, [placed(f"o-idle{i}") for i in range(3)])
     top = await scalar(pool, "SELECT max(seq) AS top FROM events")
     for _ in range(10):  # publish, then checkpoints (at most one per 100 ms) move the floor to the top
