@@ -78,15 +78,3 @@ async def post_entries(
     )
     return [new.rec for new, _ in linked]
 
-
-async def post_entry(
-    conn: AsyncConnection[Any],
-    store: EventStore,
-    entry: JournalEntry,
-    *,
-    correlation_id: str,
-    causation_id: str,
-) -> RecordedEntry | None:
-    """post_entries for one entry; None when its source event is posted already."""
-    recs = await post_entries(conn, store, [Posting(entry, correlation_id, causation_id)])
-    return recs[0] if recs else None
