@@ -8,6 +8,7 @@ import mailbox
 import os
 import shutil
 import smtplib
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from quanyi_platform.infra import (
     pg_reachable,
     tansu_binary,
 )
+from quanyi_platform.infra.ports import ephemeral_range
 from quanyi_platform.infra.tansu import kafka_metadata_brokers
 from quanyi_platform.testing.fixtures import Broker
 
@@ -252,3 +254,13 @@ def test_maildir_smtp_server_writes_a_file_and_never_logs_bodies(tmp_path: Path)
     assert [m["Subject"] for m in stored] == ["stored"]
     assert records, "aiosmtpd logged nothing at DEBUG: the check below would prove nothing"
     assert not any("secret-body-7f3a" in r.getMessage() for r in records)
+
+
+def test_free_ports_lie_below_the_ephemeral_range_and_are_never_handed_out_twice() -> None:
+    low, _ = ephemeral_range()
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(1024 < p < low for p in ports)
+    with socket.socket() as sock:  # each one can be listened on
+        sock.bind(("127.0.0.1", ports[0]))
+        sock.listen()

@@ -66,6 +66,7 @@ def dev(
         psp_private_key=private_key,
         psp_public_key=public_key,
         gateway_port=gateway_port,
+        grpc_ports=dev_grpc_ports(),
     )
     env_file = data_dir / "quanyi.env"
     env_file.write_text(
@@ -87,6 +88,7 @@ def dev(
         console.print(
             f"\n[bold green]quanyi is running[/]: gateway {config.gateway_url}"
             f" (API docs {config.gateway_url}/docs)\n"
+            f"  gRPC {' · '.join(f'{n} :{p}' for n, p in config.grpc_ports.items())}\n"
             f"  broker {broker.bootstrap} · Postgres {_safe(database_url)} · SMTP 127.0.0.1:{smtp.port}"
             f" (mail in {data_dir / 'mail'}) · logs in {data_dir / 'logs'}\n  Ctrl-C stops everything.\n"
         )
@@ -104,6 +106,20 @@ def dev(
         broker.stop()
         if embedded is not None:
             embedded.stop()
+
+
+# Below the kernel's ephemeral port range (32768 and up on Linux), unlike gRPC's customary 50051: a port
+# from that range can be taken, as the local end of some outgoing connection, just before a service binds.
+DEV_GRPC_PORTS = {"orders": 25051, "inventory": 25052, "fulfillment": 25053, "ledger": 25054, "risk": 25055}
+
+
+def dev_grpc_ports() -> dict[str, int]:
+    """The dev gRPC ports, or a free port for any that something else holds."""
+    from quanyi_platform.infra.ports import free_port, port_open
+
+    return {
+        name: free_port() if port_open("127.0.0.1", port) else port for name, port in DEV_GRPC_PORTS.items()
+    }
 
 
 def _psp_keys(directory: Path) -> tuple[Path, Path]:
