@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 import httpx
 import pytest
@@ -74,8 +73,14 @@ async def test_orders_paid_around_a_broker_restart_are_each_delivered_and_booked
     def mails() -> int:
         return len([m for m in e2e_smtp.messages if any(o in str(m["Subject"]) for o in order_ids)])
 
-    await eventually(lambda: _equal(booked(), expected), timeout=60, interval=0.5)
-    await eventually(lambda: _true(mails() >= 40), timeout=60, interval=0.5)
+    async def all_booked() -> bool:
+        return await booked() == expected
+
+    async def all_mailed() -> bool:
+        return mails() >= 40
+
+    await eventually(all_booked, timeout=60, interval=0.5)
+    await eventually(all_mailed, timeout=60, interval=0.5)
     await asyncio.sleep(2)  # let republished duplicates arrive: they must change nothing
     assert await booked() == expected
     assert mails() == 40
@@ -101,10 +106,3 @@ async def test_orders_paid_around_a_broker_restart_are_each_delivered_and_booked
     epochs = {await checks.scalar(url, f"SELECT broker_epoch FROM {s}.relay_state") for s in ("orders", "inventory")}
     assert len(epochs) == 1
 
-
-async def _equal(got: Awaitable[dict[str, int]], expected: dict[str, int]) -> bool:
-    return await got == expected
-
-
-async def _true(value: bool) -> bool:
-    return value

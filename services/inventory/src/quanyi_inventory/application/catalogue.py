@@ -82,18 +82,7 @@ class AvailableCounts:
         self._counts: dict[str, tuple[float, int]] = {}
 
     async def get(self, conn: AsyncConnection[Any], sku_id: str) -> int:
-        now = self._clock()
-        cached = self._counts.get(sku_id)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        cur = await conn.execute(
-            "SELECT count(*) AS n FROM keys WHERE sku_id = %s AND state = 'available'", (sku_id,)
-        )
-        row: Any = await cur.fetchone()
-        if len(self._counts) >= self.MAX_ENTRIES:
-            self._counts.clear()
-        self._counts[sku_id] = (now, int(row["n"]))
-        return int(row["n"])
+        return (await self.get_many(conn, [sku_id]))[sku_id]
 
     async def get_many(self, conn: AsyncConnection[Any], sku_ids: list[str]) -> dict[str, int]:
         """Counts of several SKUs; those not fresh in the cache are counted in one query."""
