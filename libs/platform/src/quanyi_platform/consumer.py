@@ -57,6 +57,21 @@ class ReceivedEvent:
 
 
 Handler = Callable[[AsyncConnection[Any], ReceivedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """Handles a whole fetched batch as one unit of work: `apply(conn, events)` gets every new event of the
+    batch whose type is in `handles`, in topic order per partition, inside the inbox transaction.
+
+    It should load every aggregate the batch touches at once, decide in memory, append all new events in
+    one call and let the projections write set-wise. When it fails for good, the consumer finds the bad
+    event by bisection (halves in savepoints) and dead-letters it alone; the rest apply once.
+    """
+
+    handles: frozenset[str]
+    apply: Callable[[AsyncConnection[Any], list[ReceivedEvent]], Awaitable[None]]
+
 # Makes the writes that handlers deferred (ReceivedEvent.defer), in the order they were deferred.
 BatchWriter = Callable[[AsyncConnection[Any], list[Any]], Awaitable[None]]
 
@@ -105,7 +120,7 @@ class InboxConsumer:
         self,
         name: str,
         topics: Sequence[str],
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler] | BatchHandler,
         pool: AsyncConnectionPool,
         settings: PlatformSettings,
         on_applied: Callable[[int], None] | None = None,
@@ -120,7 +135,15 @@ class InboxConsumer:
         so a write that fails dead-letters its own event only."""
         self.name = name
         self.topics = list(topics)
-        self.handlers = dict(handlers)
+        if isinstance(handlers, BatchHandler):
+            self.batch_handler: BatchHandler | None = handlers
+            self.handlers: dict[str, Handler] = {}
+            self.handled_types = frozenset(handlers.handles)
+        else:
+            self.batch_handler = None
+            self.handlers = dict(handlers)
+            self.handled_types = frozenset(self.handlers)
+        self._handled_header_values = frozenset(t.encode() for t in self.handled_types)
         self._pool = pool
         self._settings = settings
         self._epoch = BrokerEpoch(settings)
@@ -222,12 +245,14 @@ class InboxConsumer:
         events: list[ReceivedEvent] = []
         unreadable: list[tuple[ConsumerRecord, str]] = []
         for rec in records:
+            if not self._may_handle(rec):
+                continue  # known from its `type` header alone: not decoded
             try:
                 env, payload = open_envelope(bytes(rec.value or b""))
             except UnreadableEvent as exc:
                 unreadable.append((rec, str(exc)))
                 continue
-            if payload is None or env.type not in self.handlers:
+            if payload is None or env.type not in self.handled_types:
                 continue
             events.append(ReceivedEvent(env, payload, rec.topic, rec.partition, rec.offset))
         if not events and not unreadable:
@@ -240,9 +265,17 @@ class InboxConsumer:
             # One event failed for good: apply one by one, each in a savepoint, to find it.
             return await self._apply(events, unreadable, isolate=True)
 
+    def _may_handle(self, rec: ConsumerRecord) -> bool:
+        for key, value in rec.headers or ():
+            if key == "type":
+                return bytes(value) in self._handled_header_values
+        return True  # no header: decode to find out
+
     async def _apply(
         self, events: list[ReceivedEvent], unreadable: list[tuple[ConsumerRecord, str]], isolate: bool
     ) -> int:
+        if self.batch_handler is not None:
+            return await self._apply_batch(self.batch_handler, events, unreadable, isolate)
         applied = 0
         deferred: list[Any] = []
         async with self._pool.connection() as conn, conn.transaction():
@@ -291,13 +324,82 @@ class InboxConsumer:
                             repr(exc),
                         )
             await self._write_deferred(conn, deferred)
-            for rec, why in unreadable:
-                fake_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rec.topic}/{rec.partition}/{rec.offset}"))
-                await self._dead_letter(
-                    conn, fake_id, "", rec.topic, rec.partition, rec.offset, bytes(rec.value or b""), why
-                )
+            await self._dead_letter_unreadable(conn, unreadable)
         self.applied += applied
         return applied
+
+    async def _apply_batch(
+        self,
+        handler: BatchHandler,
+        events: list[ReceivedEvent],
+        unreadable: list[tuple[ConsumerRecord, str]],
+        isolate: bool,
+    ) -> int:
+        async with self._pool.connection() as conn, conn.transaction():
+            fresh = await self._claim(conn, [e.event_id for e in events])
+            todo: list[ReceivedEvent] = []
+            for ev in events:
+                if ev.event_id in fresh:
+                    fresh.discard(ev.event_id)  # a duplicate within the batch counts once
+                    todo.append(ev)
+            if todo:
+                with telemetry.continue_trace(
+                    {"traceparent": todo[0].envelope.traceparent, "tracestate": todo[0].envelope.tracestate},
+                    f"{self.name} batch of {len(todo)}",
+                    todo[0].correlation_id,
+                ):
+                    if isolate:
+                        applied = await self._bisect(conn, handler, todo)
+                    else:
+                        await handler.apply(conn, todo)
+                        applied = len(todo)
+            else:
+                applied = 0
+            await self._dead_letter_unreadable(conn, unreadable)
+        self.applied += applied
+        return applied
+
+    async def _bisect(
+        self, conn: AsyncConnection[Any], handler: BatchHandler, events: list[ReceivedEvent]
+    ) -> int:
+        """Apply `events` in a savepoint; if that fails for good, each half on its own, down to the one
+        event that fails, which goes to dead letters. Returns how many took effect."""
+        try:
+            async with conn.transaction():
+                await handler.apply(conn, events)
+            return len(events)
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            if len(events) > 1:
+                mid = len(events) // 2
+                return await self._bisect(conn, handler, events[:mid]) + await self._bisect(
+                    conn, handler, events[mid:]
+                )
+            ev = events[0]
+            log.error(
+                "event rejected; stored in dead_letters",
+                extra={
+                    "consumer": self.name,
+                    "event_id": ev.event_id,
+                    "type": ev.envelope.type,
+                    "error": type(exc).__name__,
+                },
+            )
+            await self._dead_letter(
+                conn, ev.event_id, ev.envelope.type, ev.topic, ev.partition, ev.offset,
+                ev.envelope.SerializeToString(), repr(exc),
+            )
+            return 0
+
+    async def _dead_letter_unreadable(
+        self, conn: AsyncConnection[Any], unreadable: list[tuple[ConsumerRecord, str]]
+    ) -> None:
+        for rec, why in unreadable:
+            fake_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rec.topic}/{rec.partition}/{rec.offset}"))
+            await self._dead_letter(
+                conn, fake_id, "", rec.topic, rec.partition, rec.offset, bytes(rec.value or b""), why
+            )
 
     async def _write_deferred(self, conn: AsyncConnection[Any], writes: list[Any]) -> None:
         if not writes:

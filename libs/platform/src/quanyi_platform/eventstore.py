@@ -9,6 +9,7 @@ from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from quanyi_platform.envelope import Envelope, NewEvent, seal
+from quanyi_platform.projection import Projection, StoredEvent, project
 
 T = TypeVar("T")
 
@@ -29,11 +30,17 @@ class EventStore:
     and only if the state change it explains exists. Versions of one aggregate are unique: a second
     append of the same version raises ConcurrencyConflict (and aborts the caller's transaction).
     The relay later publishes the rows to `topic` in seq order.
+
+    `projections` run inline: the appended events are projected in the same transaction, so the
+    service's tables and its record never disagree (and `quanyi replay` runs the same projections).
     """
 
-    def __init__(self, producer: str, topic: str | None = None) -> None:
+    def __init__(
+        self, producer: str, topic: str | None = None, projections: Sequence[Projection] = ()
+    ) -> None:
         self.producer = producer
         self.topic = topic or topic_for(producer)
+        self.projections: tuple[Projection, ...] = tuple(projections)
 
     async def append(self, conn: AsyncConnection[Any], events: Sequence[NewEvent]) -> list[Envelope]:
         if not events:
@@ -62,6 +69,12 @@ class EventStore:
             )
         except errors.UniqueViolation as exc:
             raise ConcurrencyConflict(str(exc.diag.constraint_name or "")) from exc
+        if self.projections:
+            await project(
+                conn,
+                self.projections,
+                [StoredEvent(env, ev.payload, ev.occurred_at) for env, ev in zip(envs, events, strict=True)],
+            )
         return envs
 
 

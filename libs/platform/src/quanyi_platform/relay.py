@@ -221,7 +221,11 @@ class Relay:
             env = Envelope.FromString(data)
             futures.append(
                 await producer.send(
-                    self.topic, value=data, key=row["aggregate_id"].encode(), headers=kafka_headers(env)
+                    self.topic,
+                    value=data,
+                    key=row["aggregate_id"].encode(),
+                    # The store's order travels too: a replay from the topic merges partitions by it.
+                    headers=[*kafka_headers(env), ("seq", str(row["seq"]).encode())],
                 )
             )
         await asyncio.gather(*futures)

@@ -1,0 +1,93 @@
+"""Projections: every table a service reads is a function of its events.
+
+A projection turns a batch of the service's events into set-based writes of the tables it owns. The live
+path runs it inline, in the transaction that appends the events (EventStore.append); `quanyi replay` runs
+the same code over the whole store (or the topic) into a shadow schema. Nothing else writes its tables.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.protobuf.message import Message
+
+from quanyi_platform.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event of the service's own store, with its decoded payload.
+
+    `seq` is its place in the store (None while it is being appended: the live path projects before the
+    row's seq is read back, and no projection may depend on it).
+    """
+
+    envelope: Envelope
+    payload: Message
+    occurred_at: datetime
+    seq: int | None = None
+
+    @property
+    def type(self) -> str:
+        return str(self.envelope.type)
+
+    @property
+    def event_id(self) -> str:
+        return str(self.envelope.event_id)
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.envelope.aggregate_id)
+
+    @property
+    def aggregate_version(self) -> int:
+        return int(self.envelope.aggregate_version)
+
+    @property
+    def correlation_id(self) -> str:
+        return str(self.envelope.correlation_id)
+
+    @property
+    def causation_id(self) -> str:
+        return str(self.envelope.causation_id)
+
+
+class Projection(ABC):
+    """A read model: the tables it owns and how a batch of events changes them.
+
+    Guarantees asked of an implementation:
+    - `apply` is deterministic: the same events in the same order give the same rows, whether they come
+      one batch at a time (live) or in large batches (replay), and whatever the batch boundaries are.
+    - It writes only `tables`, with a bounded number of statements per batch (unnest, executemany in a
+      pipeline, COPY), never a statement per event.
+    - It names tables unqualified: the connection's search path picks the live or the shadow schema.
+    """
+
+    #: A short name, unique in the service (`quanyi replay SERVICE --projection NAME`).
+    name: str
+    #: The tables this projection owns, in an order that satisfies their foreign keys (parents first).
+    tables: tuple[str, ...]
+    #: The event types (full proto names) it reads; others are never passed to `apply`.
+    handles: frozenset[str]
+
+    @abstractmethod
+    async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
+        """Make the writes that `events` (all of a type in `handles`, in store order) imply."""
+
+
+async def project(conn: Any, projections: Iterable[Projection], events: Sequence[StoredEvent]) -> None:
+    """Apply each projection to the events it handles, in order."""
+    for projection in projections:
+        mine = [e for e in events if e.type in projection.handles]
+        if mine:
+            await projection.apply(conn, mine)
+
+
+def of_type(events: Sequence[StoredEvent], message_type: type[Message]) -> list[StoredEvent]:
+    """The events whose payload is a `message_type`, in order."""
+    name = message_type.DESCRIPTOR.full_name
+    return [e for e in events if e.type == name]
