@@ -22,19 +22,20 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bquanyi/risk/v1/events.proto\x12\x0equanyi.risk.v1\"n\n\x0bRiskDecided\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12*\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x18.quanyi.risk.v1.Decision\x12\x0f\n\x07reasons\x18\x04 \x03(\t\":\n\tRiskAlert\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*d\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x43ISION_APPROVE\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x02\x12\x13\n\x0f\x44\x45\x43ISION_REJECT\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bquanyi/risk/v1/events.proto\x12\x0equanyi.risk.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n\x0bRiskDecided\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12*\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x18.quanyi.risk.v1.Decision\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12-\n\tplaced_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\tRiskAlert\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*d\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x43ISION_APPROVE\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x02\x12\x13\n\x0f\x44\x45\x43ISION_REJECT\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.risk.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=219
-  _globals['_DECISION']._serialized_end=319
-  _globals['_RISKDECIDED']._serialized_start=47
-  _globals['_RISKDECIDED']._serialized_end=157
-  _globals['_RISKALERT']._serialized_start=159
-  _globals['_RISKALERT']._serialized_end=217
+  _globals['_DECISION']._serialized_start=300
+  _globals['_DECISION']._serialized_end=400
+  _globals['_RISKDECIDED']._serialized_start=81
+  _globals['_RISKDECIDED']._serialized_end=238
+  _globals['_RISKALERT']._serialized_start=240
+  _globals['_RISKALERT']._serialized_end=298
 # @@protoc_insertion_point(module_scope)
