@@ -65,6 +65,11 @@ class Projection(ABC):
     - It writes only `tables`, with a bounded number of statements per batch (unnest, executemany in a
       pipeline, COPY), never a statement per event.
     - It names tables unqualified: the connection's search path picks the live or the shadow schema.
+    - A row's value does not depend on the order of causally unrelated events. Live, two concurrent
+      transactions project in the order they take row locks; replay projects in seq order, which may be
+      the other one. Events of one aggregate, and events written after reading another's result, are in
+      seq order both ways; anything else that meets in one row must combine commutatively (counts, sums,
+      max), never "the last one wins".
     """
 
     #: A short name, unique in the service (`quanyi replay SERVICE --projection NAME`).

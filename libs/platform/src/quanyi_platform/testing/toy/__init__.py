@@ -1,0 +1,1 @@
+"""A toy service for the platform's replay tests (`quanyi_platform.testing.toy`)."""
