@@ -66,17 +66,101 @@ class StockLow(_message.Message):
     def __init__(self, sku_id: _Optional[str] = ..., available: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
 
 class KeysImported(_message.Message):
-    __slots__ = ("batch_id", "pool_id", "sku_id", "imported", "duplicates", "unit_cost")
+    __slots__ = ("batch_id", "pool_id", "sku_id", "imported", "duplicates", "unit_cost", "rejected", "actor", "master_key_id")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     IMPORTED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     pool_id: str
     sku_id: str
     imported: int
     duplicates: int
     unit_cost: _money_pb2.Money
-    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    rejected: int
+    actor: str
+    master_key_id: str
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rejected: _Optional[int] = ..., actor: _Optional[str] = ..., master_key_id: _Optional[str] = ...) -> None: ...
+
+class ProductCreated(_message.Message):
+    __slots__ = ("product_id", "name", "kind")
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    product_id: str
+    name: str
+    kind: str
+    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class SkuCreated(_message.Message):
+    __slots__ = ("sku_id", "product_id", "name", "price", "low_stock_threshold")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    product_id: str
+    name: str
+    price: _money_pb2.Money
+    low_stock_threshold: int
+    def __init__(self, sku_id: _Optional[str] = ..., product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
+
+class PoolCreated(_message.Message):
+    __slots__ = ("pool_id", "sku_id", "name")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    sku_id: str
+    name: str
+    def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class StockLowCleared(_message.Message):
+    __slots__ = ("sku_id", "available", "threshold")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    available: int
+    threshold: int
+    def __init__(self, sku_id: _Optional[str] = ..., available: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
+
+class KeysRevealed(_message.Message):
+    __slots__ = ("reveal_id", "order_id", "key_ids", "actor", "purpose")
+    REVEAL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    reveal_id: str
+    order_id: str
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    actor: str
+    purpose: str
+    def __init__(self, reveal_id: _Optional[str] = ..., order_id: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class RewrappedBatch(_message.Message):
+    __slots__ = ("batch_id", "previous_master_key_id")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    previous_master_key_id: str
+    def __init__(self, batch_id: _Optional[str] = ..., previous_master_key_id: _Optional[str] = ...) -> None: ...
+
+class DataKeysRewrapped(_message.Message):
+    __slots__ = ("rotation_id", "master_key_id", "batches", "actor")
+    ROTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    rotation_id: str
+    master_key_id: str
+    batches: _containers.RepeatedCompositeFieldContainer[RewrappedBatch]
+    actor: str
+    def __init__(self, rotation_id: _Optional[str] = ..., master_key_id: _Optional[str] = ..., batches: _Optional[_Iterable[_Union[RewrappedBatch, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
