@@ -14,6 +14,7 @@ class CliSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QUANYI_", extra="ignore", env_file=DEV_ENV_FILE)
 
     database_url: str = ""
+    kafka_bootstrap: str = ""
 
     @property
     def database_url_or_none(self) -> str | None:

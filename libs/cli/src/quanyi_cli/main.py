@@ -200,6 +200,216 @@ def trace(
     console.print("✓ published to the broker · … not yet published · --json for whole payloads")
 
 
+REPLAYABLE = ("orders", "inventory", "fulfillment", "ledger", "risk")
+
+
+def _database_url() -> str:
+    settings = CliSettings()
+    if not settings.database_url:
+        console.print("[red]set QUANYI_DATABASE_URL, or start `quanyi dev` in this directory[/]")
+        raise typer.Exit(2)
+    return settings.database_url
+
+
+@app.command()
+def replay(
+    service: Annotated[str, typer.Argument(help=f"The service: {', '.join(REPLAYABLE)}.")],
+    projection: Annotated[
+        list[str] | None, typer.Option("--projection", "-p", help="Only this projection (repeatable).")
+    ] = None,
+    source: Annotated[
+        str, typer.Option(help="Read the events from the service's event 'store' or from its Kafka 'topic'.")
+    ] = "store",
+    check: Annotated[
+        bool, typer.Option("--verify", help="Compare the rebuilt tables with live (rows and content hash).")
+    ] = False,
+    swap_in: Annotated[
+        bool, typer.Option("--swap", help="Replace the live tables with the rebuilt ones, atomically.")
+    ] = False,
+    keep: Annotated[bool, typer.Option(help="Keep the shadow schema <service>__replay afterwards.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    kafka_bootstrap: Annotated[
+        str, typer.Option(envvar="QUANYI_KAFKA_BOOTSTRAP", help="The broker, for --source topic.")
+    ] = "",
+) -> None:
+    """Rebuild a service's projections from its events into a shadow schema; verify; swap them in live.
+
+    The service may keep running: events that arrive during the rebuild are caught up before the
+    comparison and inside the swap's lock. Exits 1 when --verify finds a difference."""
+    import json
+
+    from quanyi_platform.replay import (
+        ReplayError,
+        ServiceProjections,
+        digest_of,
+        drop_shadow,
+        rebuild,
+        swap,
+        verify,
+    )
+
+    if service not in REPLAYABLE:
+        names = ", ".join(REPLAYABLE)
+        console.print(f"[red]{service} has no projections to replay; choose one of {names}[/]")
+        raise typer.Exit(2)
+    if source not in ("store", "topic"):
+        console.print("[red]--source is 'store' or 'topic'[/]")
+        raise typer.Exit(2)
+    database_url = _database_url()
+    bootstrap = kafka_bootstrap or CliSettings().kafka_bootstrap
+    if source == "topic" and not bootstrap:
+        console.print("[red]--source topic needs the broker: QUANYI_KAFKA_BOOTSTRAP or --kafka-bootstrap[/]")
+        raise typer.Exit(2)
+
+    async def run() -> dict[str, Any]:
+        spec = ServiceProjections.of(service, projection or ())
+        with Progress(
+            TextColumn(f"replaying {service} from the {source}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>9,.0f} events/s"), TimeRemainingColumn(),
+            console=console if not as_json else Console(stderr=True), transient=as_json,
+        ) as bar:
+            task = bar.add_task("events", total=None, rate=0.0)
+            started = time.perf_counter()
+
+            def progress(done: int, total: int) -> None:
+                rate = done / max(time.perf_counter() - started, 1e-6)
+                bar.update(task, completed=done, total=total, rate=rate)
+
+            rebuilt = await rebuild(
+                database_url, spec, source=source, kafka_bootstrap=bootstrap, progress=progress
+            )
+        out: dict[str, Any] = {
+            "service": service, "source": source, "projections": [p.name for p in spec.projections],
+            "events": rebuilt.events, "seconds": round(rebuilt.seconds, 3),
+            "events_per_s": round(rebuilt.events_per_s, 1),
+        }
+        try:
+            comparison = None
+            if check or swap_in:
+                comparison = await verify(database_url, rebuilt)
+                out["verify_seconds"] = round(time.perf_counter() - started - rebuilt.seconds, 3)
+            if swap_in:
+                comparison = await swap(database_url, rebuilt)
+                out["swapped"] = True
+            if comparison is not None:
+                out["equal"] = comparison.equal
+                out["digest"] = digest_of(comparison)
+                out["tables"] = [
+                    {"table": t.table, "live_rows": t.live_rows, "rebuilt_rows": t.shadow_rows,
+                     "equal": t.equal, "only_live": list(t.only_live), "only_rebuilt": list(t.only_shadow)}
+                    for t in comparison.tables
+                ]
+        finally:
+            if not keep:
+                await drop_shadow(database_url, spec)
+        return out
+
+    try:
+        out = asyncio.run(run())
+    except ReplayError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        console.print(
+            f"{out['events']:,} events in {out['seconds']:.2f} s:"
+            f" [bold]{out['events_per_s']:,.0f} events/s[/]"
+        )
+        if "tables" in out:
+            table = Table("table", "live rows", "rebuilt rows", "", title=f"{service}: rebuilt vs live")
+            for t in out["tables"]:
+                table.add_row(t["table"], f"{t['live_rows']:,}", f"{t['rebuilt_rows']:,}",
+                              "[green]equal[/]" if t["equal"] else "[red]DIFFERENT[/]")
+            console.print(table)
+            for t in out["tables"]:
+                for r in t["only_live"]:
+                    console.print(f"  {t['table']} only live:    {r}")
+                for r in t["only_rebuilt"]:
+                    console.print(f"  {t['table']} only rebuilt: {r}")
+        if out.get("swapped"):
+            console.print("[green]swapped: live now holds the rebuilt tables[/]")
+    if out.get("equal") is False and not out.get("swapped"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def history(
+    subject: Annotated[str, typer.Argument(help="An order id or a key id.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="An instant (ISO 8601; UTC when no offset is given).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """An order's or a key's state at any instant, folded from every service's events, with the causal
+    chain (what happened, what caused it, when)."""
+    import json
+    from datetime import UTC, datetime
+
+    from quanyi_cli.history import HistoryEvent, fold
+
+    instant = None
+    if as_of:
+        try:
+            instant = datetime.fromisoformat(as_of)
+        except ValueError as exc:
+            console.print(f"[red]--as-of must be ISO 8601, like 2026-11-30T19:00:00Z, not {as_of!r}[/]")
+            raise typer.Exit(2) from exc
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
+    events = _history_events(_database_url(), subject)
+    if not events:
+        console.print(f"no events name {subject}")
+        raise typer.Exit(1)
+    result = fold(subject, [HistoryEvent(**e) for e in events], instant)
+    if as_json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, default=str))
+        return
+    when = f" as of {instant.isoformat()}" if instant else ""
+    facts = " · ".join(f"{k}={v}" for k, v in result.facts.items() if v)
+    console.print(
+        f"[bold]{result.kind} {subject}[/]{when}: [bold]{result.state}[/]" + (f"  ({facts})" if facts else "")
+    )
+    table = Table("when (UTC)", "service", "event (indented under its cause)", "details")
+    for depth, e, _cause in result.chain():
+        table.add_row(
+            e.occurred_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], e.service,
+            "  " * depth + ("└ " if depth else "") + e.short_type, summary(e.payload, subject),
+        )
+    console.print(table)
+
+
+def _history_events(database_url: str, subject: str) -> list[dict[str, Any]]:
+    """Events of every service correlated with `subject`; when none, the events that name it (a key)."""
+    from google.protobuf.json_format import MessageToDict
+    from quanyi_platform.envelope import open_envelope
+
+    found: list[dict[str, Any]] = []
+    with connect(database_url) as conn:
+        schemas = [
+            n for n in SERVICES
+            if (row := conn.execute("SELECT to_regclass(%s)", (f"{n}.events",)).fetchone()) and row[0]
+        ]
+        for by_bytes in (False, True):
+            for name in schemas:
+                where = "position(%s::bytea in envelope) > 0" if by_bytes else "correlation_id = %s"
+                arg: Any = subject.encode() if by_bytes else subject
+                for seq, envelope, occurred_at in conn.execute(
+                    f"SELECT seq, envelope, occurred_at FROM {name}.events WHERE {where} ORDER BY seq", (arg,)
+                ):
+                    env, payload = open_envelope(bytes(envelope))
+                    found.append({
+                        "service": name, "seq": seq, "event_id": env.event_id, "type": env.type,
+                        "aggregate_type": env.aggregate_type, "aggregate_id": env.aggregate_id,
+                        "correlation_id": env.correlation_id, "causation_id": env.causation_id,
+                        "occurred_at": occurred_at,
+                        "payload": MessageToDict(payload) if payload is not None else {},
+                    })
+            if found:
+                break
+    return found
+
+
 _ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
 
 
