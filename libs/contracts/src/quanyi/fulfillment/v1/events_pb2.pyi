@@ -8,14 +8,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DeliveredKey(_message.Message):
-    __slots__ = ("key_id", "sku_id", "unit_cost")
+    __slots__ = ("key_id", "sku_id", "unit_cost", "line_no", "unit_no")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NO_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     sku_id: str
     unit_cost: _money_pb2.Money
-    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    line_no: int
+    unit_no: int
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ...) -> None: ...
 
 class KeyDelivered(_message.Message):
     __slots__ = ("order_id", "buyer_id", "keys", "channels", "sales_channel")
@@ -54,3 +58,61 @@ class Redeemed(_message.Message):
     partner: str
     redeemed_at: str
     def __init__(self, key_id: _Optional[str] = ..., order_id: _Optional[str] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[str] = ...) -> None: ...
+
+class EmailQueued(_message.Message):
+    __slots__ = ("order_id", "buyer_email")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    buyer_email: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_email: _Optional[str] = ...) -> None: ...
+
+class EmailAttemptStarted(_message.Message):
+    __slots__ = ("order_id", "attempt", "lease", "lease_expires_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempt: int
+    lease: int
+    lease_expires_at: str
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lease: _Optional[int] = ..., lease_expires_at: _Optional[str] = ...) -> None: ...
+
+class EmailSent(_message.Message):
+    __slots__ = ("order_id", "attempt", "lease")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempt: int
+    lease: int
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lease: _Optional[int] = ...) -> None: ...
+
+class EmailAttemptFailed(_message.Message):
+    __slots__ = ("order_id", "attempt", "lease", "reason", "next_attempt_at", "counted")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempt: int
+    lease: int
+    reason: str
+    next_attempt_at: str
+    counted: bool
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lease: _Optional[int] = ..., reason: _Optional[str] = ..., next_attempt_at: _Optional[str] = ..., counted: _Optional[bool] = ...) -> None: ...
+
+class EmailGivenUp(_message.Message):
+    __slots__ = ("order_id", "attempt", "lease", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempt: int
+    lease: int
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lease: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
