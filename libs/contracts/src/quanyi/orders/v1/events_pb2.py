@@ -25,29 +25,33 @@ _sym_db = _symbol_database.Default()
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/orders/v1/events.proto\x12\x10quanyi.orders.v1\x1a\x1cquanyi/common/v1/money.proto\"k\n\tOrderLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xab\x01\n\x0bOrderPlaced\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x13\n\x0b\x62uyer_email\x18\x06 \x01(\t\"w\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xc2\x01\n\tOrderPaid\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x13\n\x0b\x62uyer_email\x18\x06 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x07 \x01(\t\".\n\tOrderHeld\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa1\x01\n\rOrderRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12\x14\n\x0cwas_released\x18\x05 \x01(\x08\"\"\n\x0eOrderFulfilled\x12\x10\n\x08order_id\x18\x01 \x01(\t*\xae\x01\n\x0cRefundReason\x12\x1d\n\x19REFUND_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REFUND_REASON_STOCK_SHORT\x10\x01\x12!\n\x1dREFUND_REASON_REVIEW_REJECTED\x10\x02\x12!\n\x1dREFUND_REASON_DELIVERY_FAILED\x10\x03\x12\x1a\n\x16REFUND_REASON_OPERATOR\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/orders/v1/events.proto\x12\x10quanyi.orders.v1\x1a\x1cquanyi/common/v1/money.proto\"k\n\tOrderLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xc4\x01\n\x0bOrderPlaced\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x13\n\x0b\x62uyer_email\x18\x06 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\"w\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xc2\x01\n\tOrderPaid\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x13\n\x0b\x62uyer_email\x18\x06 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x07 \x01(\t\".\n\tOrderHeld\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa1\x01\n\rOrderRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12\x14\n\x0cwas_released\x18\x05 \x01(\x08\"\"\n\x0eOrderFulfilled\x12\x10\n\x08order_id\x18\x01 \x01(\t\"3\n\rOrderApproved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08reviewed\x18\x02 \x01(\x08\"v\n\x15PaymentNoticeAccepted\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\x11\n\tnotice_id\x18\x05 \x01(\t*\xae\x01\n\x0cRefundReason\x12\x1d\n\x19REFUND_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REFUND_REASON_STOCK_SHORT\x10\x01\x12!\n\x1dREFUND_REASON_REVIEW_REJECTED\x10\x02\x12!\n\x1dREFUND_REASON_DELIVERY_FAILED\x10\x03\x12\x1a\n\x16REFUND_REASON_OPERATOR\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.orders.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUNDREASON']._serialized_start=983
-  _globals['_REFUNDREASON']._serialized_end=1157
+  _globals['_REFUNDREASON']._serialized_start=1181
+  _globals['_REFUNDREASON']._serialized_end=1355
   _globals['_ORDERLINE']._serialized_start=81
   _globals['_ORDERLINE']._serialized_end=188
   _globals['_ORDERPLACED']._serialized_start=191
-  _globals['_ORDERPLACED']._serialized_end=362
-  _globals['_PAYMENTCAPTURED']._serialized_start=364
-  _globals['_PAYMENTCAPTURED']._serialized_end=483
-  _globals['_ORDERPAID']._serialized_start=486
-  _globals['_ORDERPAID']._serialized_end=680
-  _globals['_ORDERHELD']._serialized_start=682
-  _globals['_ORDERHELD']._serialized_end=728
-  _globals['_ORDERCANCELLED']._serialized_start=730
-  _globals['_ORDERCANCELLED']._serialized_end=780
-  _globals['_ORDERREFUNDED']._serialized_start=783
-  _globals['_ORDERREFUNDED']._serialized_end=944
-  _globals['_ORDERFULFILLED']._serialized_start=946
-  _globals['_ORDERFULFILLED']._serialized_end=980
+  _globals['_ORDERPLACED']._serialized_end=387
+  _globals['_PAYMENTCAPTURED']._serialized_start=389
+  _globals['_PAYMENTCAPTURED']._serialized_end=508
+  _globals['_ORDERPAID']._serialized_start=511
+  _globals['_ORDERPAID']._serialized_end=705
+  _globals['_ORDERHELD']._serialized_start=707
+  _globals['_ORDERHELD']._serialized_end=753
+  _globals['_ORDERCANCELLED']._serialized_start=755
+  _globals['_ORDERCANCELLED']._serialized_end=805
+  _globals['_ORDERREFUNDED']._serialized_start=808
+  _globals['_ORDERREFUNDED']._serialized_end=969
+  _globals['_ORDERFULFILLED']._serialized_start=971
+  _globals['_ORDERFULFILLED']._serialized_end=1005
+  _globals['_ORDERAPPROVED']._serialized_start=1007
+  _globals['_ORDERAPPROVED']._serialized_end=1058
+  _globals['_PAYMENTNOTICEACCEPTED']._serialized_start=1060
+  _globals['_PAYMENTNOTICEACCEPTED']._serialized_end=1178
 # @@protoc_insertion_point(module_scope)

@@ -34,20 +34,22 @@ class OrderLine(_message.Message):
     def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class OrderPlaced(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email")
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     channel: str
     lines: _containers.RepeatedCompositeFieldContainer[OrderLine]
     total: _money_pb2.Money
     buyer_email: str
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class PaymentCaptured(_message.Message):
     __slots__ = ("order_id", "provider", "provider_txn_id", "amount")
@@ -114,3 +116,25 @@ class OrderFulfilled(_message.Message):
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class OrderApproved(_message.Message):
+    __slots__ = ("order_id", "reviewed")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reviewed: bool
+    def __init__(self, order_id: _Optional[str] = ..., reviewed: _Optional[bool] = ...) -> None: ...
+
+class PaymentNoticeAccepted(_message.Message):
+    __slots__ = ("provider", "nonce", "order_id", "provider_txn_id", "notice_id")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTICE_ID_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    nonce: str
+    order_id: str
+    provider_txn_id: str
+    notice_id: str
+    def __init__(self, provider: _Optional[str] = ..., nonce: _Optional[str] = ..., order_id: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., notice_id: _Optional[str] = ...) -> None: ...
