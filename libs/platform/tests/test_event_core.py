@@ -384,3 +384,37 @@ async def test_deferred_writes_are_made_once_per_batch_and_a_failing_one_dead_le
     writes.clear()
     assert await consumer.apply([*first, *second]) == 0  # redelivered: nothing again
     assert writes == []
+
+
+async def test_a_relay_woken_by_its_stores_appends_publishes_soon_after_a_commit_and_idles_quietly(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"core.wake.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap).model_copy(
+        update={"relay_woken_idle_poll_ms": 5_000, "broker_epoch_check_s": 5.0}
+    )
+    store = EventStore("core", topic)
+    relay = Relay(pool, settings, topic, wakeup=store.appended)
+    task = asyncio.create_task(relay.run())
+    try:
+        await append(pool, store, [placed("o-warm")])
+        await wait_until(lambda: _published(relay, 1), timeout=20)
+        await asyncio.sleep(0.5)  # past the burst: the relay sleeps until woken
+        polls_before = relay.polls
+        await asyncio.sleep(1.0)
+        idle_polls = relay.polls - polls_before
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await append(pool, store, [placed("o-woken")])
+        await wait_until(lambda: _published(relay, 2), timeout=5)
+        latency = loop.time() - started
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert idle_polls <= 2, f"an idle relay polled {idle_polls} times in a second"
+    assert latency < 1.0, f"published {latency:.2f} s after the commit (its idle poll is 5 s)"
+
+
+async def _published(relay: Relay, n: int) -> bool:
+    return relay.published >= n
+

@@ -27,6 +27,11 @@ class PlatformSettings(BaseSettings):
     relay_poll_ms: int = 15
     # After a run of empty polls the relay waits this long instead (idle CPU); any event resets it.
     relay_idle_poll_ms: int = 40
+    # A relay told of its own process's appends (Relay(wakeup=store.appended)) polls fast only for this
+    # long after an append, then sleeps until the next append or relay_woken_idle_poll_ms (appends by
+    # other processes, e.g. a second replica): an idle relay costs next to nothing.
+    relay_wake_burst_ms: int = 300
+    relay_woken_idle_poll_ms: int = 1000
     relay_batch_size: int = 500
     # How long a fetch waits for data. This broker answers a waiting fetch only at the end of the wait, so
     # idle consumers cost a fetch per wait each: at 15 ms the idle stack took 66% of a core (the broker

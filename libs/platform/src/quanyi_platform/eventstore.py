@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -41,6 +42,8 @@ class EventStore:
         self.producer = producer
         self.topic = topic or topic_for(producer)
         self.projections: tuple[Projection, ...] = tuple(projections)
+        # Set on every append: the relay of this process wakes for it (Relay(wakeup=store.appended)).
+        self.appended = asyncio.Event()
 
     async def append(self, conn: AsyncConnection[Any], events: Sequence[NewEvent]) -> list[Envelope]:
         if not events:
@@ -75,6 +78,7 @@ class EventStore:
                 self.projections,
                 [StoredEvent(env, ev.payload, ev.occurred_at) for env, ev in zip(envs, events, strict=True)],
             )
+        self.appended.set()
         return envs
 
 

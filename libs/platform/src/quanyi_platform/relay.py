@@ -46,13 +46,24 @@ class Relay:
     was taken before its seq: see EventStore.append), so nothing at or below L can still appear.
     """
 
-    def __init__(self, pool: AsyncConnectionPool, settings: PlatformSettings, topic: str) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        settings: PlatformSettings,
+        topic: str,
+        wakeup: asyncio.Event | None = None,
+    ) -> None:
+        """`wakeup` (the EventStore's `appended`) is set when this process appends: the relay then polls
+        fast for a short burst (the commit follows the append within milliseconds) and otherwise sleeps
+        long, so it publishes soon after a commit and an idle relay does no work."""
+        self._wakeup = wakeup
         self._pool = pool
         self._settings = settings
         self.topic = topic
         self._epoch = BrokerEpoch(settings)
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
+        self.polls = 0  # batches asked of the store, empty or not
         self._floor = 0
         # (transaction id X, seq L): once every transaction below X has ended, nothing <= L can appear.
         self._checkpoints: collections.deque[tuple[int, int]] = collections.deque()
@@ -104,6 +115,7 @@ class Relay:
         idle_poll = max(poll, self._settings.relay_idle_poll_ms / 1000)
         empty_polls = 0
         next_epoch_check = 0.0
+        burst_until = 0.0
         while True:
             try:
                 if time.monotonic() >= next_epoch_check:
@@ -111,14 +123,35 @@ class Relay:
                     next_epoch_check = time.monotonic() + self._settings.broker_epoch_check_s
                 if await self.publish_batch() == 0:
                     empty_polls += 1
-                    await asyncio.sleep(poll if empty_polls < 50 else idle_poll)
+                    if self._wakeup is None:
+                        await asyncio.sleep(poll if empty_polls < 50 else idle_poll)
+                    elif time.monotonic() < burst_until:
+                        await asyncio.sleep(poll)
+                    else:
+                        if await self._sleep_until_woken():
+                            burst_until = time.monotonic() + self._settings.relay_wake_burst_ms / 1000
                 else:
                     empty_polls = 0
+                    if self._wakeup is not None:
+                        burst_until = time.monotonic() + self._settings.relay_wake_burst_ms / 1000
             except (KafkaError, OSError) as exc:
                 log.warning("relay cannot reach the broker; retrying", extra={"error": repr(exc)})
                 await self._reset_producer()
                 await asyncio.sleep(1.0)
                 next_epoch_check = 0.0
+
+    async def _sleep_until_woken(self) -> bool:
+        """Sleep until this process appends (True) or the idle poll interval passes (False)."""
+        assert self._wakeup is not None
+        self._wakeup.clear()
+        timeout = self._settings.relay_woken_idle_poll_ms / 1000
+        # The epoch check still runs on its own clock: never sleep past it.
+        timeout = min(timeout, self._settings.broker_epoch_check_s)
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def _reset_producer(self) -> None:
         if self._producer is not None:
@@ -178,6 +211,7 @@ class Relay:
 
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many events were published."""
+        self.polls += 1
         conn = await self._connection()
         if time.monotonic() >= self._next_checkpoint:
             # First the sequence's last value, then a fresh transaction id: whoever drew a seq up to
