@@ -32,7 +32,7 @@ def at(seconds: float) -> datetime:
 
 
 def recorded(log: InMemoryEventLog) -> list[RiskDecided]:
-    return [decided_from_proto(e.payload, e.occurred_at) for e in log.committed if e.type == RISK_DECIDED]  # type: ignore[arg-type]
+    return [decided_from_proto(e.payload, e.occurred_at) for e in log.committed if e.type == RISK_DECIDED]
 
 
 @st.composite
