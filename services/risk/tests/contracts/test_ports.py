@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from quanyi_platform.eventstore import ConcurrencyConflict
+from quanyi_platform.testing.contracts import EventLogContract, Versions
 from quanyi_platform.uow import InMemoryEventLog
 from quanyi_risk.adapters.memory import InMemoryRiskUnitOfWork
 from quanyi_risk.adapters.postgres import PgRiskUnitOfWork
@@ -33,6 +36,40 @@ def unit_of_work(request: pytest.FixtureRequest) -> UnitOfWorkFactory:
     pool = request.getfixturevalue("pool")
     store = request.getfixturevalue("store")
     return lambda: PgRiskUnitOfWork(store, pool=pool)
+
+
+class TestRiskEventLog(EventLogContract):
+    """Risk's units of work keep the platform's EventLog contract, with risk's projections running."""
+
+    @pytest.fixture(params=["memory", "postgres"])
+    def backend(self, request: pytest.FixtureRequest) -> tuple[UnitOfWorkFactory, Versions]:
+        if request.param == "memory":
+            log = InMemoryEventLog("risk")
+
+            async def fake_versions(aggregate_id: str) -> list[int]:
+                return [e.aggregate_version for e in log.committed if e.aggregate_id == aggregate_id]
+
+            return (lambda: InMemoryRiskUnitOfWork(log)), fake_versions
+        pool: AsyncConnectionPool = request.getfixturevalue("pool")
+        store = request.getfixturevalue("store")
+
+        async def pg_versions(aggregate_id: str) -> list[int]:
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT aggregate_version AS v FROM events WHERE aggregate_id = %s ORDER BY seq", (aggregate_id,)
+                )
+                found: list[Any] = await cur.fetchall()
+                return [int(r["v"]) for r in found]
+
+        return (lambda: PgRiskUnitOfWork(store, pool=pool)), pg_versions
+
+    @pytest.fixture
+    def uow_factory(self, backend: tuple[UnitOfWorkFactory, Versions]) -> UnitOfWorkFactory:
+        return backend[0]
+
+    @pytest.fixture
+    def committed_versions(self, backend: tuple[UnitOfWorkFactory, Versions]) -> Versions:
+        return backend[1]
 
 
 def decided(order_id: str, buyer_id: str, seconds: float, decision: Decision = Decision.APPROVE) -> RiskDecided:
