@@ -160,3 +160,35 @@ async def test_a_whole_batch_redelivered_has_no_effect_twice(
     assert await scalar(pool, "SELECT max(times) FROM effects") == 1
     assert await scalar(pool, "SELECT sum(n) FROM batches") == 100
     assert first.applied == 100 and second.applied == 0
+
+
+async def test_an_idle_consumer_fetches_slowly_and_wakes_for_the_first_record(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"batch.idle.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap).model_copy(
+        update={"consumer_idle_after_ms": 300, "consumer_idle_fetch_wait_ms": 400}
+    )
+    await ensure_topics(settings, [topic], partitions=1)
+    consumer = InboxConsumer(
+        f"idle-{topic}", [topic], BatchHandler(frozenset({PLACED}), set_wise), pool, settings
+    )
+    task = asyncio.create_task(consumer.run())
+
+    try:
+        await consumer.ready.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while consumer.fetch_wait_ms != 400:
+            await asyncio.sleep(0.05)
+            assert loop.time() < deadline, "the consumer never slowed its fetches"
+        started = loop.time()
+        await produce(broker.bootstrap, topic, [placed("o-after-quiet")])
+        await wait_for(pool, "SELECT count(*) FROM effects", 1)
+        latency = loop.time() - started
+        woken_wait = consumer.fetch_wait_ms
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert latency < 1.5
+    assert woken_wait == settings.consumer_fetch_wait_ms

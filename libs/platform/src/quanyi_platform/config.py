@@ -38,6 +38,11 @@ class PlatformSettings(BaseSettings):
     # 31%), at 30 ms half that. Measured with bench.pipeline on the 2-core machine, 15 -> 30 ms: at
     # 5 orders/s paid->delivered p50 86 -> 90 ms; at 20 orders/s 216 -> 167 ms (less CPU contention).
     consumer_fetch_wait_ms: int = 30
+    # After this long without a record, a consumer's fetches wait consumer_idle_fetch_wait_ms instead: an
+    # idle stack then costs the broker a few fetches a second, not dozens; the first record after a quiet
+    # spell waits at most that long, and the next fetch is back at consumer_fetch_wait_ms.
+    consumer_idle_after_ms: int = 2_000
+    consumer_idle_fetch_wait_ms: int = 250
     consumer_max_records: int = 200
     broker_epoch_check_s: float = 1.0
     grpc_deadline_s: float = 5.0

@@ -102,6 +102,16 @@ def _is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> bool:
+    """Change how long the consumer's background fetches wait for data. aiokafka reads the value for every
+    fetch request it builds but offers no public setter; returns False where that attribute is absent."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+        return False
+    fetcher._fetch_max_wait_ms = wait_ms
+    return True
+
+
 class InboxConsumer:
     """Applies events from `topics` with `handlers` (keyed by event type), each exactly once.
 
@@ -154,6 +164,14 @@ class InboxConsumer:
         self.ready = asyncio.Event()
         self._on_applied = on_applied
         self._write_batch = write_batch
+        self._kafka: AIOKafkaConsumer | None = None
+
+    @property
+    def fetch_wait_ms(self) -> int | None:
+        """How long its fetches wait for data now (longer while idle); None before it runs."""
+        fetcher = getattr(self._kafka, "_fetcher", None)
+        wait = getattr(fetcher, "_fetch_max_wait_ms", None)
+        return int(wait) if wait is not None else None
 
     async def run(self) -> None:
         await self._wait_for_broker()
@@ -169,10 +187,13 @@ class InboxConsumer:
             fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
             metadata_max_age_ms=5_000,
         )
+        self._kafka = consumer
         consumer.subscribe(self.topics, listener=_Assigned(self.ready))
         await consumer.start()
         log.info("consumer started", extra={"consumer": self.name, "topics": ",".join(self.topics)})
         next_epoch_check = 0.0
+        last_record = time.monotonic()
+        idle = False
         try:
             while True:
                 if time.monotonic() >= next_epoch_check:
@@ -188,7 +209,13 @@ class InboxConsumer:
                     await asyncio.sleep(0.5)
                     continue
                 if not batch:
+                    quiet_ms = (time.monotonic() - last_record) * 1000
+                    if not idle and quiet_ms >= self._settings.consumer_idle_after_ms:
+                        idle = _set_fetch_wait(consumer, self._settings.consumer_idle_fetch_wait_ms)
                     continue
+                last_record = time.monotonic()
+                if idle:
+                    idle = not _set_fetch_wait(consumer, self._settings.consumer_fetch_wait_ms)
                 await self._process(consumer, batch)
         finally:
             try:
