@@ -1,29 +1,17 @@
-"""Ledger integration fixtures: a migrated "ledger" schema in a fresh database, and helpers to feed events."""
+"""Helpers to feed the ledger facts as its consumer does, and to read its schema."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from google.protobuf.message import Message
 from psycopg_pool import AsyncConnectionPool
-from quanyi_ledger.entrypoints.consumers import handlers, write_postings
-from quanyi_platform import db
+from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
+from quanyi_ledger.entrypoints.consumers import batch_handler
 from quanyi_platform.consumer import ReceivedEvent
 from quanyi_platform.envelope import Envelope, new_event_id, type_name
 from quanyi_platform.eventstore import EventStore
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    await db.migrate(database_url, "ledger", ["quanyi_ledger.migrations"])
-    p = await db.create_pool(database_url, "ledger", 1, 4)
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 def received(
@@ -44,17 +32,11 @@ def received(
     return ReceivedEvent(env, payload, topic or "quanyi.orders.v1", 0, 0)
 
 
-async def deliver(pool: AsyncConnectionPool, *events: ReceivedEvent) -> None:
-    """Apply events with the ledger's handlers in one transaction, as one consumer batch does."""
-    hs = handlers()
-    write = write_postings(EventStore("ledger"))
+async def deliver(pool: AsyncConnectionPool, store: EventStore, *events: ReceivedEvent) -> None:
+    """Apply events with the ledger's batch handler in one transaction, as one consumer batch does."""
+    handler = batch_handler(lambda conn: PgLedgerUnitOfWork(store, conn=conn))
     async with pool.connection() as conn, conn.transaction():
-        deferred = []
-        for ev in events:
-            ev.deferred.clear()
-            await hs[ev.envelope.type](conn, ev)
-            deferred.extend(ev.deferred)
-        await write(conn, deferred)
+        await handler.apply(conn, list(events))
 
 
 async def fetch(pool: AsyncConnectionPool, query: str, *params: Any) -> list[dict[str, Any]]:

@@ -11,16 +11,20 @@ from quanyi.common.v1.money_pb2 import Money
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi.orders.v1 import events_pb2 as orders
+from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
 from quanyi_ledger.entrypoints.grpc_server import LedgerServicer
 from quanyi_platform import rpc
+from quanyi_platform.eventstore import EventStore
 
 from .conftest import deliver, received
 
 
 @pytest.fixture
-async def ledger(pool: AsyncConnectionPool) -> AsyncIterator[pb_grpc.LedgerServiceStub]:
+async def ledger(pool: AsyncConnectionPool, store: EventStore) -> AsyncIterator[pb_grpc.LedgerServiceStub]:
     server = rpc.server()
-    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pool), server)
+    pb_grpc.add_LedgerServiceServicer_to_server(
+        LedgerServicer(lambda: PgLedgerUnitOfWork(store, pool=pool)), server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = rpc.channel(f"127.0.0.1:{port}")
@@ -31,11 +35,12 @@ async def ledger(pool: AsyncConnectionPool) -> AsyncIterator[pb_grpc.LedgerServi
         await server.stop(grace=None)
 
 
-async def post_sales(pool: AsyncConnectionPool) -> None:
+async def post_sales(pool: AsyncConnectionPool, store: EventStore) -> None:
     for order_id, channel, amount in [("o1", "web", 1000), ("o2", "tmall", 500), ("o3", "web", 250)]:
         money = Money(minor_units=amount, currency="CNY")
         await deliver(
             pool,
+            store,
             received(orders.PaymentCaptured(order_id=order_id, provider="psp-sim", amount=money), order_id),
             received(orders.OrderPaid(order_id=order_id, channel=channel, total=money), order_id),
         )
@@ -51,9 +56,9 @@ async def tamper(database_url: str, statement: str, table: str) -> None:
 
 
 async def test_balances_are_debits_minus_credits_and_filter_by_prefix(
-    pool: AsyncConnectionPool, ledger: pb_grpc.LedgerServiceStub
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub
 ) -> None:
-    await post_sales(pool)
+    await post_sales(pool, store)
     every = await ledger.GetBalances(pb.GetBalancesRequest())
     assert {(b.account, b.balance_minor, b.currency) for b in every.balances} == {
         ("cash:psp", 1750, "CNY"),
@@ -68,20 +73,20 @@ async def test_balances_are_debits_minus_credits_and_filter_by_prefix(
 
 
 async def test_an_intact_journal_verifies(
-    pool: AsyncConnectionPool, ledger: pb_grpc.LedgerServiceStub
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub
 ) -> None:
     empty = await ledger.VerifyJournal(pb.VerifyJournalRequest())
     assert empty.ok and empty.entries == 0
-    await post_sales(pool)
+    await post_sales(pool, store)
     result = await ledger.VerifyJournal(pb.VerifyJournalRequest())
     assert result.ok, list(result.problems)
     assert result.entries == 6 and list(result.problems) == []
 
 
 async def test_a_changed_amount_is_reported_by_verification(
-    pool: AsyncConnectionPool, ledger: pb_grpc.LedgerServiceStub, database_url: str
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub, database_url: str
 ) -> None:
-    await post_sales(pool)
+    await post_sales(pool, store)
     assert (await ledger.VerifyJournal(pb.VerifyJournalRequest())).ok
 
     await tamper(
@@ -98,9 +103,9 @@ async def test_a_changed_amount_is_reported_by_verification(
 
 
 async def test_a_balanced_rewrite_of_an_entry_is_still_reported(
-    pool: AsyncConnectionPool, ledger: pb_grpc.LedgerServiceStub, database_url: str
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub, database_url: str
 ) -> None:
-    await post_sales(pool)
+    await post_sales(pool, store)
     await tamper(
         database_url,
         "UPDATE journal_lines SET account = 'revenue:jd' WHERE account = 'revenue:tmall'",
@@ -112,9 +117,9 @@ async def test_a_balanced_rewrite_of_an_entry_is_still_reported(
 
 
 async def test_removed_entries_are_reported_by_verification(
-    pool: AsyncConnectionPool, ledger: pb_grpc.LedgerServiceStub, database_url: str
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub, database_url: str
 ) -> None:
-    await post_sales(pool)
+    await post_sales(pool, store)
     await tamper(database_url, "DELETE FROM journal_lines WHERE entry_seq IN (3, 6)", "journal_lines")
     await tamper(database_url, "DELETE FROM journal_entries WHERE seq IN (3, 6)", "journal_entries")
 

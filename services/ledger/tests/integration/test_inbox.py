@@ -1,4 +1,4 @@
-"""The ledger's handlers behind the platform's InboxConsumer: duplicates dropped, a bad fact dead-lettered."""
+"""The ledger's batch handler behind the platform's InboxConsumer: duplicates dropped, a bad fact dead-lettered."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from aiokafka import ConsumerRecord
 from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1.money_pb2 import Money
 from quanyi.orders.v1 import events_pb2 as orders
+from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
 from quanyi_ledger.application.verification import verify_journal
-from quanyi_ledger.entrypoints.consumers import handlers, write_postings
+from quanyi_ledger.entrypoints.consumers import batch_handler
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
 from quanyi_platform.eventstore import EventStore, topic_for
@@ -21,7 +22,7 @@ def record(ev: ReceivedEvent, offset: int) -> ConsumerRecord[bytes, bytes]:
 
 
 async def test_a_batch_with_a_duplicate_and_a_bad_fact_posts_the_rest_once_in_an_unbroken_chain(
-    pool: AsyncConnectionPool, database_url: str
+    pool: AsyncConnectionPool, store: EventStore, database_url: str
 ) -> None:
     cny = Money(minor_units=1000, currency="CNY")
     captured = received(orders.PaymentCaptured(order_id="o1", provider="psp-sim", amount=cny), "o1")
@@ -30,10 +31,9 @@ async def test_a_batch_with_a_duplicate_and_a_bad_fact_posts_the_rest_once_in_an
     consumer = InboxConsumer(
         "ledger",
         [topic_for("orders"), topic_for("fulfillment")],
-        handlers(),
+        batch_handler(lambda conn: PgLedgerUnitOfWork(store, conn=conn)),
         pool,
         PlatformSettings(database_url=database_url),
-        write_batch=write_postings(EventStore("ledger")),
     )
 
     applied = await consumer.apply([record(e, i) for i, e in enumerate([captured, bad, paid, captured])])
@@ -45,6 +45,9 @@ async def test_a_batch_with_a_duplicate_and_a_bad_fact_posts_the_rest_once_in_an
     dead = await fetch(pool, "SELECT event_id, error FROM dead_letters")
     assert [str(d["event_id"]) for d in dead] == [bad.event_id]
     assert "UnbalancedEntry" in dead[0]["error"]
-    async with pool.connection() as conn:
-        result = await verify_journal(conn)
+    result = await verify_journal(PgLedgerUnitOfWork(store, pool=pool))
     assert result.ok and result.entries == 2
+    balances = await fetch(pool, "SELECT account, debit_total, credit_total FROM balances ORDER BY account")
+    assert [(b["account"], b["debit_total"], b["credit_total"]) for b in balances] == [
+        ("cash:psp", 1000, 0), ("deposits:buyers", 1000, 1000), ("revenue:web", 0, 1000)
+    ]

@@ -88,6 +88,9 @@ class KeyDelivered:
     unit_costs: Sequence[Money]
 
 
+Fact = PaymentCaptured | OrderPaid | OrderRefunded | KeyDelivered
+
+
 def _entry(kind: str, source: Source, memo: str, lines: list[JournalLine]) -> JournalEntry:
     return JournalEntry(kind, source.event_id, source.occurred_at, memo, tuple(lines))
 
@@ -156,3 +159,15 @@ def key_delivered(fact: KeyDelivered, source: Source) -> JournalEntry | None:
         return None
     n = len(fact.unit_costs)
     return _entry(KIND_KEY_COST, source, f"order {fact.order_id}: cost of {n} key(s) delivered", lines)
+
+
+def entry_for(fact: Fact, source: Source) -> JournalEntry | None:
+    """The entry that posts `fact` (heard as the event `source`), by the rule for its kind; None when there
+    is nothing to post. Raises UnbalancedEntry when the fact cannot make a balanced entry."""
+    if isinstance(fact, PaymentCaptured):
+        return payment_captured(fact, source)
+    if isinstance(fact, OrderPaid):
+        return order_paid(fact, source)
+    if isinstance(fact, OrderRefunded):
+        return order_refunded(fact, source)
+    return key_delivered(fact, source)

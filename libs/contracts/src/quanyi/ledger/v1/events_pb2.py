@@ -22,17 +22,26 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/ledger/v1/events.proto\x12\x10quanyi.ledger.v1\"V\n\x0cLedgerPosted\x12\x11\n\tentry_seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04hash\x18\x04 \x01(\t\"S\n\x16ReconciliationMismatch\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/ledger/v1/events.proto\x12\x10quanyi.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n\x0cLedgerPosted\x12\x11\n\tentry_seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04hash\x18\x04 \x01(\t:\x02\x18\x01\"?\n\rEntriesPosted\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.quanyi.ledger.v1.PostedEntry\"\xe7\x01\n\x0bPostedEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05lines\x18\x05 \x03(\x0b\x32\x1d.quanyi.ledger.v1.JournalLine\x12\x11\n\tprev_hash\x18\x06 \x01(\t\x12\x0c\n\x04hash\x18\x07 \x01(\t\x12\x0c\n\x04memo\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\"[\n\x0bJournalLine\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x62it_minor\x18\x02 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\"S\n\x16ReconciliationMismatch\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.ledger.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEDGERPOSTED']._serialized_start=51
-  _globals['_LEDGERPOSTED']._serialized_end=137
-  _globals['_RECONCILIATIONMISMATCH']._serialized_start=139
-  _globals['_RECONCILIATIONMISMATCH']._serialized_end=222
+  _globals['_LEDGERPOSTED']._loaded_options = None
+  _globals['_LEDGERPOSTED']._serialized_options = b'\030\001'
+  _globals['_LEDGERPOSTED']._serialized_start=84
+  _globals['_LEDGERPOSTED']._serialized_end=174
+  _globals['_ENTRIESPOSTED']._serialized_start=176
+  _globals['_ENTRIESPOSTED']._serialized_end=239
+  _globals['_POSTEDENTRY']._serialized_start=242
+  _globals['_POSTEDENTRY']._serialized_end=473
+  _globals['_JOURNALLINE']._serialized_start=475
+  _globals['_JOURNALLINE']._serialized_end=566
+  _globals['_RECONCILIATIONMISMATCH']._serialized_start=568
+  _globals['_RECONCILIATIONMISMATCH']._serialized_end=651
 # @@protoc_insertion_point(module_scope)

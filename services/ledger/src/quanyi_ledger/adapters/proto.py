@@ -1,0 +1,159 @@
+"""Protobuf <-> domain: the facts the ledger hears, and its EntriesPosted as the contract publishes it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from quanyi.common.v1 import money_pb2
+from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
+from quanyi.ledger.v1 import events_pb2 as ledger_events
+from quanyi.orders.v1 import events_pb2 as orders_events
+from quanyi_platform.envelope import Envelope, NewEvent
+
+from quanyi_ledger.domain import posting
+from quanyi_ledger.domain.chain import RecordedEntry
+from quanyi_ledger.domain.journal import JournalLine, Money
+from quanyi_ledger.domain.ledger import EntriesPosted, PostedEntry
+
+ENTRIES_POSTED = ledger_events.EntriesPosted.DESCRIPTOR.full_name
+# The journal is one aggregate (one chain, one partition); an event's version is its last entry's seq.
+JOURNAL_AGGREGATE = "Journal"
+JOURNAL_ID = "journal"
+# Entries per EntriesPosted: a batch with more is recorded as several events, so that no message comes
+# near the broker's size limit (an entry is about 400 bytes).
+MAX_ENTRIES_PER_EVENT = 500
+
+# -- the facts the ledger posts --------------------------------------------------------------------------
+
+PAYMENT_CAPTURED = orders_events.PaymentCaptured.DESCRIPTOR.full_name
+ORDER_PAID = orders_events.OrderPaid.DESCRIPTOR.full_name
+ORDER_REFUNDED = orders_events.OrderRefunded.DESCRIPTOR.full_name
+KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
+FACT_TYPES = frozenset({PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, KEY_DELIVERED})
+
+
+def _money(m: money_pb2.Money) -> Money:
+    return Money(int(m.minor_units), m.currency)
+
+
+def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
+    """The domain fact of a payload of one of FACT_TYPES, and the order it concerns."""
+    if isinstance(payload, orders_events.PaymentCaptured):
+        return (
+            posting.PaymentCaptured(
+                payload.order_id, payload.provider, payload.provider_txn_id, _money(payload.amount)
+            ),
+            payload.order_id,
+        )
+    if isinstance(payload, orders_events.OrderPaid):
+        return posting.OrderPaid(payload.order_id, payload.channel, _money(payload.total)), payload.order_id
+    if isinstance(payload, orders_events.OrderRefunded):
+        fact = posting.OrderRefunded(
+            payload.order_id, payload.channel, _money(payload.amount), payload.was_released
+        )
+        return fact, payload.order_id
+    if isinstance(payload, fulfillment_events.KeyDelivered):
+        costs = [_money(k.unit_cost) for k in payload.keys]
+        return posting.KeyDelivered(payload.order_id, payload.sales_channel, costs), payload.order_id
+    raise TypeError(f"the ledger posts no {type(payload).__name__}")
+
+
+def source_of(envelope: Envelope) -> posting.Source:
+    """The event a fact came from. Its id in the canonical (lower-case) spelling, as Postgres returns it,
+    so that the entry's hash recomputes the same from the journal."""
+    return posting.Source(str(uuid.UUID(envelope.event_id)), envelope.occurred_at.ToDatetime(tzinfo=UTC))
+
+
+# -- EntriesPosted ---------------------------------------------------------------------------------------
+
+
+def _timestamp(entry: RecordedEntry) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(entry.occurred_at)
+    return ts
+
+
+def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted:
+    return ledger_events.EntriesPosted(
+        entries=[
+            ledger_events.PostedEntry(
+                seq=e.rec.seq,
+                source_event_id=e.rec.source_event_id,
+                kind=e.rec.kind,
+                occurred_at=_timestamp(e.rec),
+                lines=[
+                    ledger_events.JournalLine(
+                        account=ln.account,
+                        debit_minor=ln.debit_minor,
+                        credit_minor=ln.credit_minor,
+                        currency=ln.currency,
+                    )
+                    for ln in e.rec.lines
+                ],
+                prev_hash=e.rec.prev_hash,
+                hash=e.rec.hash,
+                memo=e.memo,
+                correlation_id=e.correlation_id,
+            )
+            for e in event.entries
+        ]
+    )
+
+
+def entries_posted_from_proto(payload: ledger_events.EntriesPosted) -> EntriesPosted:
+    return EntriesPosted(
+        tuple(
+            PostedEntry(
+                RecordedEntry(
+                    seq=e.seq,
+                    kind=e.kind,
+                    source_event_id=e.source_event_id,
+                    occurred_at=e.occurred_at.ToDatetime(tzinfo=UTC),
+                    lines=tuple(
+                        JournalLine(ln.account, ln.debit_minor, ln.credit_minor, ln.currency)
+                        for ln in e.lines
+                    ),
+                    prev_hash=e.prev_hash,
+                    hash=e.hash,
+                ),
+                memo=e.memo,
+                correlation_id=e.correlation_id,
+            )
+            for e in payload.entries
+        )
+    )
+
+
+def entries_posted_events(event: EntriesPosted, chunk: int = MAX_ENTRIES_PER_EVENT) -> list[NewEvent]:
+    """The events to append for `event`: one EntriesPosted per `chunk` entries (one for a usual batch).
+
+    Each is the journal aggregate at the version of its last entry's seq, so two posters can never both
+    record the same stretch of the chain. A batch spans several orders: the envelope's correlation and
+    causation are its first entry's, and every entry names its own in the payload.
+    """
+    out: list[NewEvent] = []
+    for i in range(0, len(event.entries), chunk):
+        part = EntriesPosted(event.entries[i : i + chunk])
+        first = part.entries[0]
+        out.append(
+            NewEvent(
+                aggregate_type=JOURNAL_AGGREGATE,
+                aggregate_id=JOURNAL_ID,
+                aggregate_version=part.last_seq,
+                payload=entries_posted_to_proto(part),
+                correlation_id=first.correlation_id,
+                causation_id=first.rec.source_event_id,
+            )
+        )
+    return out
+
+
+def entries_posted_of(payloads: Sequence[Message]) -> list[EntriesPosted]:
+    """The domain events among `payloads` (others are skipped)."""
+    return [
+        entries_posted_from_proto(p) for p in payloads if isinstance(p, ledger_events.EntriesPosted)
+    ]

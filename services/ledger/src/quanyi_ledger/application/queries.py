@@ -1,0 +1,12 @@
+"""Reads of the ledger's read models."""
+
+from __future__ import annotations
+
+from quanyi_ledger.application.ports import LedgerUnitOfWork
+from quanyi_ledger.domain.ledger import AccountBalance
+
+
+async def balances(uow: LedgerUnitOfWork, account_prefix: str = "") -> list[AccountBalance]:
+    """Every account's totals per currency (only accounts starting with `account_prefix`, if given)."""
+    async with uow:
+        return await uow.balances.list(account_prefix)
