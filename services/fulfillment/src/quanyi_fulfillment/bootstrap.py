@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
 from quanyi_platform.consumer import InboxConsumer
@@ -9,40 +12,72 @@ from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
+from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
+from quanyi_fulfillment.application.ports import KeyRevealer, Mailer, UnitOfWorkFactory
 from quanyi_fulfillment.config import Settings, load
 from quanyi_fulfillment.domain.retry import RetryPolicy
-from quanyi_fulfillment.entrypoints.consumers import handlers
-from quanyi_fulfillment.entrypoints.email_retry import EmailRetrier
+from quanyi_fulfillment.entrypoints.consumers import key_reserved
+from quanyi_fulfillment.entrypoints.email_sender import EmailSender
 from quanyi_fulfillment.entrypoints.grpc_server import FulfillmentServicer
+from quanyi_fulfillment.projections import PROJECTIONS
 
 NAME = "fulfillment"
+
+
+def event_store(topic: str | None = None) -> EventStore:
+    """Fulfillment's event store, with its projections applied inline on every append."""
+    return EventStore(NAME, topic=topic, projections=PROJECTIONS)
+
+
+def unit_of_work(store: EventStore, pool: AsyncConnectionPool) -> UnitOfWorkFactory:
+    return lambda: PgFulfillmentUnitOfWork(store, pool=pool)
+
+
+def consumer(
+    store: EventStore, pool: AsyncConnectionPool, settings: Settings, sender: EmailSender
+) -> InboxConsumer:
+    """The KeyReserved consumer; a delivery's e-mail is queued in its transaction, and the sender is woken
+    once that commits."""
+
+    def bound(conn: Any) -> PgFulfillmentUnitOfWork:
+        return PgFulfillmentUnitOfWork(store, conn=conn)
+
+    return InboxConsumer(NAME, [topic_for("inventory")], key_reserved(bound), pool, settings, sender.wake)
+
+
+def email_sender(
+    uow: UnitOfWorkFactory, inventory: KeyRevealer, mailer: Mailer, settings: Settings
+) -> EmailSender:
+    policy = RetryPolicy(settings.smtp_max_attempts, settings.smtp_retry_base_s, settings.smtp_retry_cap_s)
+    return EmailSender(
+        uow, inventory, mailer, policy,
+        lease_s=settings.email_lease_s,
+        batch_size=settings.email_batch_size,
+        concurrency=settings.smtp_concurrency,
+        idle_recheck_s=settings.email_idle_recheck_s,
+    )
 
 
 async def start(settings: Settings) -> None:
     await db.migrate(settings.database_url, NAME, ["quanyi_fulfillment.migrations"])
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
-    store = EventStore(NAME)
+    store = event_store()
+    uow = unit_of_work(store, pool)
     inventory_channel = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
-    inventory = GrpcInventory(inventory_channel)
     mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout_s)
-    policy = RetryPolicy(settings.smtp_max_attempts, settings.smtp_retry_base_s, settings.smtp_retry_cap_s)
+    sender = email_sender(uow, GrpcInventory(inventory_channel), mailer, settings)
     server = rpc.server()
-    pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(pool, store), server)
+    pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(uow), server)
     server.add_insecure_port(settings.fulfillment_grpc_listen)
     await server.start()
-    sender = EmailRetrier(
-        pool, store, inventory, mailer, policy,
-        poll_s=settings.smtp_retry_poll_s, concurrency=settings.smtp_concurrency,
-    )
-    # A delivery queues its e-mail in the consumer's transaction; the sender is woken once that commits.
-    consumer = InboxConsumer(NAME, [topic_for("inventory")], handlers(store), pool, settings, sender.wake)
+    reserved = consumer(store, pool, settings, sender)
     await service.run_service(
         NAME,
         server,
-        [Relay(pool, settings, store.topic).run(), consumer.run(), sender.run()],
+        [Relay(pool, settings, store.topic).run(), reserved.run(), sender.run()],
         [inventory_channel.close, pool.close],
-        ready=[consumer.ready],
+        ready=[reserved.ready],
     )
 
 

@@ -19,11 +19,17 @@ class Settings(PlatformSettings):
     # Attempt n failed -> the next one after min(smtp_retry_base_s * 2**n, smtp_retry_cap_s) seconds.
     smtp_retry_base_s: float = 1.0
     smtp_retry_cap_s: float = 300.0
-    # How often the e-mail sender looks for due e-mails (retries; new ones wake it at once), and how many
-    # it sends at once.
-    smtp_retry_poll_s: float = 0.5
-    # Each sender holds a pooled connection while it sends, so keep this well under db_pool_max.
+    # How many e-mails the sender sends at once (and how many claimed batches it has in flight). It holds
+    # no database connection while it sends.
     smtp_concurrency: int = 4
+    # A claim (EmailAttemptStarted) holds an e-mail this long; if its outcome is not recorded by then (the
+    # sender died), the e-mail is due again. Keep it well above a reveal plus an SMTP round trip.
+    email_lease_s: float = 60.0
+    # E-mails claimed per transaction.
+    email_batch_size: int = 50
+    # An idle sender sleeps until woken by a delivery in this process or until the next e-mail falls due;
+    # at most this long, to notice e-mails that another process queued and could not send.
+    email_idle_recheck_s: float = 60.0
 
 
 def load() -> Settings:

@@ -20,12 +20,13 @@ from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as inventory_grpc
+from quanyi_fulfillment import bootstrap
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
+from quanyi_fulfillment.application.ports import UnitOfWorkFactory
 from quanyi_fulfillment.config import Settings
 from quanyi_fulfillment.domain.retry import RetryPolicy
-from quanyi_fulfillment.entrypoints.consumers import handlers
-from quanyi_fulfillment.entrypoints.email_retry import EmailRetrier
+from quanyi_fulfillment.entrypoints.email_sender import EmailSender
 from quanyi_platform import db, rpc
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.envelope import Envelope, NewEvent, open_envelope, seal
@@ -82,7 +83,7 @@ class World:
     settings: Settings
     inventory: FakeInventory
     inventory_channel: grpc.aio.Channel
-    store: EventStore = field(default_factory=lambda: EventStore(SCHEMA))
+    store: EventStore = field(default_factory=bootstrap.event_store)
     _offset: int = 0
 
     @property
@@ -94,14 +95,17 @@ class World:
         s = self.settings
         return SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_timeout_s)
 
-    def consumer(self) -> InboxConsumer:
-        h = handlers(self.store)
-        return InboxConsumer("fulfillment", [topic_for("inventory")], h, self.pool, self.settings)
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        return bootstrap.unit_of_work(self.store, self.pool)
 
-    def retrier(self, poll_s: float = 0.05) -> EmailRetrier:
-        return EmailRetrier(
-            self.pool, self.store, GrpcInventory(self.inventory_channel), self.mailer(), self.policy, poll_s
-        )
+    def sender(self, **overrides: Any) -> EmailSender:
+        """The service's e-mail sender, as bootstrap builds it from the world's settings."""
+        settings = self.settings.model_copy(update=overrides)
+        return bootstrap.email_sender(self.uow, GrpcInventory(self.inventory_channel), self.mailer(), settings)
+
+    def consumer(self, sender: EmailSender | None = None) -> InboxConsumer:
+        return bootstrap.consumer(self.store, self.pool, self.settings, sender or self.sender())
 
     def reserve(self, keys: int = 2, email: str = "buyer@example.com", order_id: str | None = None,
                 buyer_id: str = "buyer-1") -> Reserved:
@@ -223,7 +227,6 @@ def make_world(pool: AsyncConnectionPool, database_url: str, smtp_port: int, fak
         "smtp_port": smtp_port,
         "smtp_timeout_s": 5,
         "smtp_retry_base_s": 0.05,
-        "smtp_retry_poll_s": 0.05,
         "inventory_grpc": f"127.0.0.1:{inventory_port}",
         **overrides,
     }

@@ -15,6 +15,8 @@ from quanyi_platform.infra.smtp import CapturingSmtpServer
 
 DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 FAILED = fulfillment_events.DeliveryFailed.DESCRIPTOR.full_name
+ATTEMPT_FAILED = fulfillment_events.EmailAttemptFailed.DESCRIPTOR.full_name
+GIVEN_UP = fulfillment_events.EmailGivenUp.DESCRIPTOR.full_name
 
 
 def body(message: EmailMessage) -> str:
@@ -29,7 +31,7 @@ async def test_a_reserved_order_reaches_the_user_centre_and_the_buyers_inbox(
 
     assert await world.handle(reserved.record) == 1
     assert world.inventory.calls == []  # the consumer only queues the e-mail
-    assert await world.retrier().run_once() == 1
+    assert await world.sender().run_once() == 1
 
     rows = await world.rows("SELECT * FROM deliveries ORDER BY unit_no")
     assert [r["key_id"] for r in rows] == [k.key_id for k in world.inventory.keys[reserved.order_id]]
@@ -61,8 +63,8 @@ async def test_a_reservation_handled_twice_delivers_once_and_sends_one_email(
     await world.handle(reserved.record)
     await world.handle(reserved.record)  # the broker redelivered it
     await world.handle(again.record)
-    await world.retrier().run_once()
-    await world.retrier().run_once()
+    await world.sender().run_once()
+    await world.sender().run_once()
 
     await smtp_server.wait_for_async()
     await asyncio.sleep(0.3)
@@ -94,26 +96,27 @@ async def test_with_the_mail_server_down_the_keys_are_in_the_user_centre_and_the
     reserved = world.reserve(keys=2)
 
     await world.handle(reserved.record)
-    await world.retrier().run_once()  # the first attempt fails: nothing listens
+    await world.sender().run_once()  # the first attempt fails: nothing listens
 
     assert len(await world.rows("SELECT * FROM deliveries")) == 2
     [(_, delivered)] = await world.events(DELIVERED)
     assert list(delivered.channels) == ["user_center", "email"]
     [(failed_env, failed)] = await world.events(FAILED)
-    assert (failed_env.aggregate_id, failed_env.aggregate_version) == (reserved.order_id, 2)
+    # KeyDelivered 1, EmailQueued 2, EmailAttemptStarted 3, EmailAttemptFailed 4, DeliveryFailed 5.
+    assert (failed_env.aggregate_id, failed_env.aggregate_version) == (reserved.order_id, 5)
     assert (failed.order_id, failed.attempt, failed.final) == (reserved.order_id, 1, False)
     assert failed.reason.startswith("smtp:")
     [outbox] = await world.rows("SELECT * FROM email_outbox")
     assert (outbox["order_id"], outbox["attempts"], outbox["state"]) == (reserved.order_id, 1, "pending")
 
     with CapturingSmtpServer(port=port) as smtp:
-        retrier = asyncio.create_task(world.retrier().run())
+        sender = asyncio.create_task(world.sender().run())
         try:
             mail = await smtp.wait_for_async(timeout=10)
             await world.wait(lambda: _outbox_state(world, "sent"), 10)
         finally:
-            retrier.cancel()
-            await asyncio.gather(retrier, return_exceptions=True)
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
         assert len(smtp.messages) == 1
     for secret in reserved.secrets:
         assert secret in body(mail)
@@ -136,20 +139,23 @@ async def test_an_email_that_keeps_failing_ends_in_the_exception_queue_after_the
     reserved = world.reserve(keys=1)
     await world.handle(reserved.record)
 
-    retrier = world.retrier()
+    sender = world.sender()
     for _ in range(100):
-        await retrier.run_once()
+        await sender.run_once()
         if await _outbox_state(world, "failed"):
             break
         await asyncio.sleep(0.02)
 
     failures = await world.events(FAILED)
     assert [(p.attempt, p.final) for _, p in failures] == [(1, False), (2, False), (3, True)]
-    assert [e.aggregate_version for e, _ in failures] == [2, 3, 4]
+    assert [e.aggregate_version for e, _ in failures] == [5, 8, 11]
+    assert [(p.attempt, p.counted) for _, p in await world.events(ATTEMPT_FAILED)] == [(1, True), (2, True)]
+    [(_, given_up)] = await world.events(GIVEN_UP)
+    assert (given_up.attempt, given_up.reason) == (3, failures[-1][1].reason)
     [outbox] = await world.rows("SELECT * FROM email_outbox")
     assert (outbox["attempts"], outbox["state"]) == (3, "failed")
     assert len(await world.rows("SELECT * FROM deliveries")) == 1  # still in the user centre
-    await retrier.run_once()
+    await sender.run_once()
     assert len(await world.events(FAILED)) == 3  # nothing more is tried
 
 
@@ -160,7 +166,7 @@ async def test_while_inventory_is_down_keys_are_delivered_and_the_email_waits_wi
     reserved = world.reserve(keys=1)
 
     await world.handle(reserved.record)
-    await world.retrier().run_once()
+    await world.sender().run_once()
 
     assert len(await world.rows("SELECT * FROM deliveries")) == 1
     assert len(await world.events(DELIVERED)) == 1
@@ -175,7 +181,7 @@ async def test_no_card_key_plaintext_is_stored_in_any_column_whatever_happened_t
 ) -> None:
     sent = world.reserve(keys=2)
     await world.handle(sent.record)
-    await world.retrier().run_once()
+    await world.sender().run_once()
     await smtp_server.wait_for_async()
 
     down_port = free_port()
@@ -183,15 +189,15 @@ async def test_no_card_key_plaintext_is_stored_in_any_column_whatever_happened_t
     retried = flaky.reserve(keys=1)
     given_up = flaky.reserve(keys=1)
     await flaky.handle(retried.record, given_up.record)
-    await flaky.retrier().run_once()  # both fail
+    await flaky.sender().run_once()  # both fail
     await asyncio.sleep(0.05)
-    await flaky.retrier().run_once()  # both fail again: the last attempt, so both are given up
+    await flaky.sender().run_once()  # both fail again: the last attempt, so both are given up
     await flaky.handle(flaky.reserve(order_id=retried.order_id).record)  # a repeat changes nothing
 
     short = world.reserve(keys=2)
     world.inventory.keys[short.order_id] = world.inventory.keys[short.order_id][:1]  # reveals one of two
     await world.handle(short.record)
-    await world.retrier().run_once()  # the reveal does not match: a failed attempt naming key ids only
+    await world.sender().run_once()  # the reveal does not match: a failed attempt naming key ids only
 
     states = await world.rows("SELECT order_id, state, last_error FROM email_outbox")
     by_order = {s["order_id"]: s for s in states}
@@ -204,7 +210,7 @@ async def test_no_card_key_plaintext_is_stored_in_any_column_whatever_happened_t
 async def test_a_woken_sender_sends_at_once_without_waiting_for_its_poll(
     world: Any, smtp_server: CapturingSmtpServer
 ) -> None:
-    sender = world.retrier(poll_s=60)
+    sender = world.sender(email_idle_recheck_s=60)
     running = asyncio.create_task(sender.run())
     try:
         await asyncio.sleep(0.2)  # its first look found nothing; the next is a minute away

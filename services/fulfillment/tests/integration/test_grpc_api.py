@@ -21,7 +21,7 @@ REDEEMED = fulfillment_events.Redeemed.DESCRIPTOR.full_name
 @pytest.fixture
 async def client(world: Any) -> AsyncIterator[pb_grpc.FulfillmentServiceStub]:
     server = rpc.server()
-    pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(world.pool, world.store), server)
+    pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(world.uow), server)
     address = f"127.0.0.1:{free_port()}"
     server.add_insecure_port(address)
     await server.start()

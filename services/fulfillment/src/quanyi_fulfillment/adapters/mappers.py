@@ -5,7 +5,7 @@ from __future__ import annotations
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 
-from quanyi_fulfillment.adapters.repository import DeliveryRow
+from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery
 from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
 from quanyi_fulfillment.domain.redemption import rfc3339
 
@@ -29,12 +29,12 @@ def reservation(msg: inventory_events.KeyReserved) -> Reservation:
     )
 
 
-def delivery(row: DeliveryRow) -> pb.Delivery:
+def delivery(d: Delivery, key: DeliveredKey) -> pb.Delivery:
     return pb.Delivery(
-        order_id=row.order_id,
-        key_id=row.key_id,
-        sku_id=row.sku_id,
-        buyer_id=row.buyer_id,
-        delivered_at=rfc3339(row.delivered_at),
-        redeemed_at=rfc3339(row.redeemed_at) if row.redeemed_at is not None else "",
+        order_id=d.order_id,
+        key_id=key.key_id,
+        sku_id=key.sku_id,
+        buyer_id=d.buyer_id,
+        delivered_at=rfc3339(d.delivered_at),
+        redeemed_at=rfc3339(key.redeemed_at) if key.redeemed_at is not None else "",
     )

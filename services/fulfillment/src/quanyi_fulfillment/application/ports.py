@@ -1,13 +1,23 @@
-"""What the use cases need from the world, as interfaces; bootstrap picks the concrete adapters."""
+"""What the use cases need from the world, as interfaces; bootstrap picks the concrete adapters.
+
+Each port has a Postgres adapter (or a network client) and an in-memory fake, and one contract suite in
+tests/contracts runs against both.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from quanyi_platform.consumer import TransientError
+from quanyi_platform.uow import UnitOfWork
 
+from quanyi_fulfillment.domain.aggregate import Delivery
 from quanyi_fulfillment.domain.delivery import RevealedSecret
+from quanyi_fulfillment.domain.events import Recorded
 from quanyi_fulfillment.domain.mail import MailContent
 
 
@@ -40,3 +50,57 @@ class Mailer(Protocol):
     async def send(self, to: str, content: MailContent) -> None:
         """Hand one message to the mail server; returns once it was accepted, else raises MailNotSent."""
         ...
+
+
+@dataclass(frozen=True)
+class DueEmails:
+    """Deliveries whose e-mail is due, claimed for the unit of work, and when the next one falls due."""
+
+    deliveries: list[Delivery]
+    # The earliest time after `now` at which another e-mail falls due (a retry, or a lapsed claim of
+    # another sender); None when no e-mail is waiting.
+    next_due: datetime | None
+
+
+class DeliveryRepository(Protocol):
+    """Deliveries as the projections hold them: the Delivery aggregate's fast path.
+
+    Guarantees: a loaded Delivery equals the fold of its events (the projections are the fold); reads in a
+    unit of work see that unit of work's own appends. Nothing here writes: state changes only by events
+    (FulfillmentUnitOfWork.record).
+    """
+
+    async def get_many(self, order_ids: Collection[str]) -> dict[str, Delivery]:
+        """The deliveries of these orders that exist, by order id, in one read."""
+        ...
+
+    async def by_key(self, key_id: str) -> Delivery | None:
+        """The delivery holding this key, or None."""
+        ...
+
+    async def for_buyer(self, buyer_id: str, order_id: str | None = None) -> list[Delivery]:
+        """A buyer's deliveries (only `order_id`'s when given), oldest delivered first."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int) -> DueEmails:
+        """Up to `limit` deliveries whose e-mail is due by `now` (pending, or sending with a lapsed lease),
+        oldest due first. They are held until the unit of work ends: a concurrent claim skips them rather
+        than waiting, so two senders never claim one e-mail at once."""
+        ...
+
+
+class FulfillmentUnitOfWork(UnitOfWork):
+    """One transaction over fulfillment's event store and its projections."""
+
+    deliveries: DeliveryRepository
+
+    @abstractmethod
+    async def record(self, records: Sequence[Recorded]) -> None:
+        """Append `records` in order; the projections follow in this unit of work.
+
+        Raises ConcurrencyConflict when a (stream, id, version) is taken and KeyAlreadyDelivered when a
+        delivered key is already another order's; either way nothing of the unit of work is kept.
+        """
+
+
+UnitOfWorkFactory = Callable[[], FulfillmentUnitOfWork]

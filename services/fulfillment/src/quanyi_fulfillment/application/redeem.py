@@ -3,54 +3,47 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
-from psycopg import AsyncConnection
-from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
-from quanyi_platform.envelope import NewEvent
-from quanyi_platform.eventstore import EventStore
+from quanyi_platform.eventstore import ConcurrencyConflict
 
-from quanyi_fulfillment.adapters import repository as repo
-from quanyi_fulfillment.adapters.repository import DeliveryRow
-from quanyi_fulfillment.domain.errors import DeliveryNotFound
-from quanyi_fulfillment.domain.redemption import RedemptionReport, is_duplicate, rfc3339
+from quanyi_fulfillment.application.ports import UnitOfWorkFactory
+from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery, evolve_all, redeem
+from quanyi_fulfillment.domain.redemption import RedemptionReport
+
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
 class RedemptionResult:
-    delivery: DeliveryRow
+    delivery: Delivery
+    key: DeliveredKey
     duplicate: bool
 
 
 async def record_redemption(
-    conn: AsyncConnection[Any], store: EventStore, report: RedemptionReport
+    uow: UnitOfWorkFactory, report: RedemptionReport, now: datetime
 ) -> RedemptionResult:
     """Mark a delivered key redeemed and record Redeemed, once; a repeat changes nothing and says so.
 
-    The delivery row is locked, so two concurrent reports of one key yield one Redeemed.
-    Raises DeliveryNotFound when no delivered key has this id.
+    Two concurrent reports of one key: both try version 1 of the key's Redemption stream, one conflicts,
+    is retried, and finds the key redeemed (a duplicate). Raises DeliveryNotFound when no delivered key has
+    this id.
     """
-    row = await repo.lock_delivery(conn, report.key_id)
-    if row is None:
-        raise DeliveryNotFound(f"no delivered key {report.key_id}")
-    if is_duplicate(row.redeemed_at):
-        return RedemptionResult(row, duplicate=True)
-    row = await repo.mark_redeemed(conn, report.key_id, report.partner, report.redeemed_at)
-    await store.append(
-        conn,
-        [
-            NewEvent(
-                aggregate_type="Redemption",
-                aggregate_id=report.key_id,
-                aggregate_version=1,
-                payload=fulfillment_events.Redeemed(
-                    key_id=report.key_id,
-                    order_id=row.order_id,
-                    partner=report.partner,
-                    redeemed_at=rfc3339(report.redeemed_at),
-                ),
-                correlation_id=row.order_id,
-            )
-        ],
-    )
-    return RedemptionResult(row, duplicate=False)
+    for attempt in range(ATTEMPTS):
+        try:
+            async with uow() as work:
+                state = await work.deliveries.by_key(report.key_id)
+                records = redeem(state, report.key_id, report.partner, report.redeemed_at, now)
+                await work.record(records)
+                await work.commit()
+        except ConcurrencyConflict:
+            if attempt == ATTEMPTS - 1:
+                raise
+            continue
+        after = evolve_all(state, records)
+        assert after is not None  # redeem raised DeliveryNotFound otherwise
+        key = after.key(report.key_id)
+        assert key is not None
+        return RedemptionResult(after, key, duplicate=not records)
+    raise AssertionError("unreachable")

@@ -25,3 +25,7 @@ class InvalidRedemption(FulfillmentError):
 
 class DeliveryNotFound(FulfillmentError):
     """No delivered key with this id."""
+
+
+class KeyAlreadyDelivered(FulfillmentError):
+    """A key is already in another order's user centre: a key goes to one order, once (I1)."""

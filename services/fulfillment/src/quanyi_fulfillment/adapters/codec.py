@@ -1,0 +1,152 @@
+"""Fulfillment's events between their domain form and the protobuf payloads of the event store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from quanyi.common.v1 import money_pb2
+from quanyi.fulfillment.v1 import events_pb2 as pb
+from quanyi_platform.envelope import NewEvent
+from quanyi_platform.projection import StoredEvent
+
+from quanyi_fulfillment.domain.delivery import Money, ReservedKey
+from quanyi_fulfillment.domain.events import (
+    DeliveryFailed,
+    EmailAttemptFailed,
+    EmailAttemptStarted,
+    EmailGivenUp,
+    EmailQueued,
+    EmailSent,
+    Event,
+    KeyDelivered,
+    Recorded,
+    Redeemed,
+)
+from quanyi_fulfillment.domain.redemption import rfc3339
+
+KEY_DELIVERED = pb.KeyDelivered.DESCRIPTOR.full_name
+DELIVERY_FAILED = pb.DeliveryFailed.DESCRIPTOR.full_name
+REDEEMED = pb.Redeemed.DESCRIPTOR.full_name
+EMAIL_QUEUED = pb.EmailQueued.DESCRIPTOR.full_name
+EMAIL_ATTEMPT_STARTED = pb.EmailAttemptStarted.DESCRIPTOR.full_name
+EMAIL_SENT = pb.EmailSent.DESCRIPTOR.full_name
+EMAIL_ATTEMPT_FAILED = pb.EmailAttemptFailed.DESCRIPTOR.full_name
+EMAIL_GIVEN_UP = pb.EmailGivenUp.DESCRIPTOR.full_name
+
+EVENT_TYPES = frozenset({
+    KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
+    EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP,
+})
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def payload(event: Event) -> Message:
+    """The protobuf payload of a domain event (its `at` travels as the envelope's occurred_at)."""
+    match event:
+        case KeyDelivered():
+            return pb.KeyDelivered(
+                order_id=event.order_id,
+                buyer_id=event.buyer_id,
+                keys=[
+                    pb.DeliveredKey(
+                        key_id=k.key_id, sku_id=k.sku_id, line_no=k.line_no, unit_no=k.unit_no,
+                        unit_cost=money_pb2.Money(
+                            minor_units=k.unit_cost.minor_units, currency=k.unit_cost.currency
+                        ),
+                    )
+                    for k in event.keys
+                ],
+                channels=list(event.channels),
+                sales_channel=event.sales_channel,
+            )
+        case EmailQueued():
+            return pb.EmailQueued(order_id=event.order_id, buyer_email=event.buyer_email)
+        case EmailAttemptStarted():
+            return pb.EmailAttemptStarted(
+                order_id=event.order_id, attempt=event.attempt, lease=event.lease,
+                lease_expires_at=rfc3339(event.lease_expires_at),
+            )
+        case EmailSent():
+            return pb.EmailSent(order_id=event.order_id, attempt=event.attempt, lease=event.lease)
+        case EmailAttemptFailed():
+            return pb.EmailAttemptFailed(
+                order_id=event.order_id, attempt=event.attempt, lease=event.lease, reason=event.reason,
+                next_attempt_at=rfc3339(event.next_attempt_at), counted=event.counted,
+            )
+        case EmailGivenUp():
+            return pb.EmailGivenUp(
+                order_id=event.order_id, attempt=event.attempt, lease=event.lease, reason=event.reason
+            )
+        case DeliveryFailed():
+            return pb.DeliveryFailed(
+                order_id=event.order_id, attempt=event.attempt, reason=event.reason, final=event.final
+            )
+        case Redeemed():
+            return pb.Redeemed(
+                key_id=event.key_id, order_id=event.order_id, partner=event.partner,
+                redeemed_at=rfc3339(event.redeemed_at),
+            )
+
+
+def event_of(message: Message, at: datetime) -> Event | None:
+    """The domain event of a payload that happened at `at`; None for a type fulfillment does not record."""
+    match message:
+        case pb.KeyDelivered():
+            keys = tuple(
+                ReservedKey(
+                    k.key_id, k.sku_id, k.line_no, k.unit_no,
+                    Money(k.unit_cost.minor_units, k.unit_cost.currency),
+                )
+                for k in message.keys
+            )
+            return KeyDelivered(
+                message.order_id, message.buyer_id, keys, tuple(message.channels), message.sales_channel, at
+            )
+        case pb.EmailQueued():
+            return EmailQueued(message.order_id, message.buyer_email, at)
+        case pb.EmailAttemptStarted():
+            return EmailAttemptStarted(
+                message.order_id, message.attempt, message.lease, _time(message.lease_expires_at), at
+            )
+        case pb.EmailSent():
+            return EmailSent(message.order_id, message.attempt, message.lease, at)
+        case pb.EmailAttemptFailed():
+            return EmailAttemptFailed(
+                message.order_id, message.attempt, message.lease, message.reason,
+                _time(message.next_attempt_at), message.counted, at,
+            )
+        case pb.EmailGivenUp():
+            return EmailGivenUp(message.order_id, message.attempt, message.lease, message.reason, at)
+        case pb.DeliveryFailed():
+            return DeliveryFailed(message.order_id, message.attempt, message.reason, message.final, at)
+        case pb.Redeemed():
+            return Redeemed(message.key_id, message.order_id, message.partner, _time(message.redeemed_at), at)
+    return None
+
+
+def new_event(recorded: Recorded) -> NewEvent:
+    """The event store's form of `recorded`: correlated with its order, occurred at its `at`."""
+    return NewEvent(
+        aggregate_type=recorded.stream,
+        aggregate_id=recorded.stream_id,
+        aggregate_version=recorded.version,
+        payload=payload(recorded.event),
+        correlation_id=recorded.order_id,
+        causation_id=recorded.causation_id,
+        occurred_at=recorded.event.at,
+    )
+
+
+def recorded_of(stored: StoredEvent) -> Recorded | None:
+    """The domain form of a stored event; None for a type fulfillment does not record."""
+    event = event_of(stored.payload, stored.occurred_at.astimezone(UTC))
+    if event is None:
+        return None
+    return Recorded(
+        str(stored.envelope.aggregate_type), stored.aggregate_id, stored.aggregate_version, event,
+        stored.causation_id,
+    )

@@ -1,0 +1,76 @@
+"""In-memory fakes of fulfillment's unit of work and repository, for tests of the use cases.
+
+The fake repository folds the fake event log (committed and pending events) with the domain's `evolve`,
+decoding each stored payload through the codec: what it returns is what the projections must hold.
+Units of work over one log run one at a time (the fake has no concurrency control beyond versions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
+
+from quanyi_fulfillment.adapters import codec
+from quanyi_fulfillment.application.ports import DueEmails, FulfillmentUnitOfWork
+from quanyi_fulfillment.domain.aggregate import Delivery, EmailStatus, fold
+from quanyi_fulfillment.domain.errors import KeyAlreadyDelivered
+from quanyi_fulfillment.domain.events import KeyDelivered, Recorded
+
+
+class InMemoryDeliveryRepository:
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    def _all(self) -> dict[str, Delivery]:
+        return fold(r for e in self._log.all() if (r := codec.recorded_of(e)) is not None)
+
+    async def get_many(self, order_ids: Collection[str]) -> dict[str, Delivery]:
+        states = self._all()
+        return {o: states[o] for o in order_ids if o in states}
+
+    async def by_key(self, key_id: str) -> Delivery | None:
+        return next((d for d in self._all().values() if d.key(key_id) is not None), None)
+
+    async def for_buyer(self, buyer_id: str, order_id: str | None = None) -> list[Delivery]:
+        found = [
+            d for d in self._all().values()
+            if d.buyer_id == buyer_id and (order_id is None or d.order_id == order_id)
+        ]
+        return sorted(found, key=lambda d: (d.delivered_at, d.order_id))
+
+    async def claim_due(self, now: datetime, limit: int) -> DueEmails:
+        waiting = [
+            (d.email.next_attempt_at, d.order_id, d)
+            for d in self._all().values()
+            if d.email is not None and d.email.status in (EmailStatus.PENDING, EmailStatus.SENDING)
+        ]
+        due = sorted((at, o, d) for at, o, d in waiting if at <= now)
+        later = [at for at, _, _ in waiting if at > now]
+        return DueEmails([d for _, _, d in due[:limit]], min(later) if later else None)
+
+    def owners(self) -> dict[str, str]:
+        """Which order each delivered key is in."""
+        return {k: d.order_id for d in self._all().values() for k in d.key_ids}
+
+
+class InMemoryFulfillmentUnitOfWork(InMemoryUnitOfWork, FulfillmentUnitOfWork):
+    """Give every unit of work of one test the same InMemoryEventLog."""
+
+    deliveries: InMemoryDeliveryRepository
+
+    def __init__(self, events: InMemoryEventLog | None = None) -> None:
+        super().__init__(events)
+        self.deliveries = InMemoryDeliveryRepository(self.events)
+
+    async def record(self, records: Sequence[Recorded]) -> None:
+        if not records:
+            return
+        owner = self.deliveries.owners()
+        for r in records:
+            if isinstance(r.event, KeyDelivered):
+                for k in r.event.keys:
+                    if owner.setdefault(k.key_id, r.order_id) != r.order_id:
+                        raise KeyAlreadyDelivered("a delivered key is already another order's")
+        await self.events.append([codec.new_event(r) for r in records])

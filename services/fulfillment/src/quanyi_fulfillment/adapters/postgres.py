@@ -1,0 +1,133 @@
+"""Fulfillment's unit of work on Postgres: the event store with the projections inline, and reads of them.
+
+Every function runs in the unit of work's transaction; none ever sees a key's secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from quanyi_platform.eventstore import EventStore
+from quanyi_platform.uow import PgUnitOfWork
+
+from quanyi_fulfillment.adapters import codec
+from quanyi_fulfillment.application.ports import DueEmails, FulfillmentUnitOfWork
+from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery, Email, EmailStatus
+from quanyi_fulfillment.domain.delivery import Money
+from quanyi_fulfillment.domain.events import Recorded
+
+_COLUMNS = (
+    "d.order_id, d.key_id, d.sku_id, d.buyer_id, d.line_no, d.unit_no, d.unit_cost_minor, d.currency,"
+    " d.delivered_at, d.redeemed_at, d.redeemed_by_partner, e.buyer_email, e.state, e.attempts,"
+    " e.next_attempt_at, e.last_error, e.lease, e.updated_at, e.version"
+)
+_ORDER = "d.order_id, d.line_no, d.unit_no, d.key_id"
+_WAITING = "state IN ('pending', 'sending')"
+
+
+def _deliveries(rows: Sequence[Any]) -> list[Delivery]:
+    """Deliveries from joined rows (one per key), in the order their orders first appear."""
+    keys: dict[str, list[DeliveredKey]] = {}
+    first: dict[str, Any] = {}
+    for row in rows:
+        if row["order_id"] is None:
+            continue
+        first.setdefault(row["order_id"], row)
+        keys.setdefault(row["order_id"], []).append(
+            DeliveredKey(
+                row["key_id"], row["sku_id"], row["line_no"], row["unit_no"],
+                Money(row["unit_cost_minor"], row["currency"]),
+                row["redeemed_at"], row["redeemed_by_partner"],
+            )
+        )
+    out = []
+    for order_id, row in first.items():
+        email = None
+        if row["buyer_email"] is not None:
+            email = Email(
+                row["buyer_email"], EmailStatus(row["state"]), row["attempts"], row["next_attempt_at"],
+                row["last_error"], row["lease"], row["updated_at"],
+            )
+        version = int(row["version"]) if email is not None else 1
+        ordered = tuple(sorted(keys[order_id], key=lambda k: (k.line_no, k.unit_no, k.key_id)))
+        out.append(Delivery(order_id, row["buyer_id"], row["delivered_at"], version, ordered, email))
+    return out
+
+
+class PgDeliveryRepository:
+    """DeliveryRepository over the `deliveries` and `email_outbox` projections."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def get_many(self, order_ids: Collection[str]) -> dict[str, Delivery]:
+        if not order_ids:
+            return {}
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM deliveries AS d LEFT JOIN email_outbox AS e ON e.order_id = d.order_id"
+            f" WHERE d.order_id = ANY(%s) ORDER BY {_ORDER}",
+            (list(order_ids),),
+        )
+        return {d.order_id: d for d in _deliveries(await cur.fetchall())}
+
+    async def by_key(self, key_id: str) -> Delivery | None:
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM deliveries AS d LEFT JOIN email_outbox AS e ON e.order_id = d.order_id"
+            f" WHERE d.order_id = (SELECT order_id FROM deliveries WHERE key_id = %s) ORDER BY {_ORDER}",
+            (key_id,),
+        )
+        found = _deliveries(await cur.fetchall())
+        return found[0] if found else None
+
+    async def for_buyer(self, buyer_id: str, order_id: str | None = None) -> list[Delivery]:
+        cur = await self._conn.execute(
+            f"SELECT {_COLUMNS} FROM deliveries AS d LEFT JOIN email_outbox AS e ON e.order_id = d.order_id"
+            " WHERE d.buyer_id = %s AND (%s::text IS NULL OR d.order_id = %s)"
+            " ORDER BY d.delivered_at, d.order_id, d.line_no, d.unit_no, d.key_id",
+            (buyer_id, order_id, order_id),
+        )
+        return _deliveries(await cur.fetchall())
+
+    async def claim_due(self, now: datetime, limit: int) -> DueEmails:
+        # One statement: lock the due e-mails (skipping those another claim holds), read their deliveries,
+        # and find when the next e-mail not due yet falls due. The outer join keeps that one row when
+        # nothing is due.
+        cur = await self._conn.execute(
+            f"WITH due AS ("
+            f"  SELECT order_id, next_attempt_at FROM email_outbox"
+            f"  WHERE {_WAITING} AND next_attempt_at <= %(now)s"
+            f"  ORDER BY next_attempt_at, order_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+            f"), later AS ("
+            f"  SELECT min(next_attempt_at) AS next_due FROM email_outbox"
+            f"  WHERE {_WAITING} AND next_attempt_at > %(now)s"
+            f")"
+            f" SELECT later.next_due, x.* FROM later LEFT JOIN ("
+            f"  SELECT due.next_attempt_at AS due_at, {_COLUMNS} FROM due"
+            f"  JOIN deliveries AS d ON d.order_id = due.order_id"
+            f"  JOIN email_outbox AS e ON e.order_id = due.order_id"
+            f") AS x ON true ORDER BY x.due_at, x.order_id, x.line_no, x.unit_no, x.key_id",
+            {"now": now, "limit": limit},
+        )
+        rows = await cur.fetchall()
+        return DueEmails(_deliveries(rows), rows[0]["next_due"] if rows else None)
+
+
+class PgFulfillmentUnitOfWork(PgUnitOfWork, FulfillmentUnitOfWork):
+    """A transaction on a pooled connection (`pool=`), or bound to a consumer's transaction (`conn=`).
+
+    `store` must carry fulfillment's PROJECTIONS, so every append updates them in the same transaction.
+    """
+
+    deliveries: PgDeliveryRepository
+
+    def __init__(self, store: EventStore, pool: Any = None, conn: Any = None) -> None:
+        super().__init__(store, pool=pool, conn=conn)
+
+    def _bind(self, conn: Any) -> None:
+        self.deliveries = PgDeliveryRepository(conn)
+
+    async def record(self, records: Sequence[Recorded]) -> None:
+        if records:
+            await self.events.append([codec.new_event(r) for r in records])

@@ -1,0 +1,151 @@
+"""The delivery e-mail: claim due e-mails, send them outside any transaction, record the outcomes.
+
+1. `claim_due_emails`: one short unit of work claims a batch (EmailAttemptStarted per e-mail, with a lease)
+   and commits.
+2. `attempt_email`: network I/O only, no unit of work: reveal the keys from inventory, render, hand the
+   message to the mail server. The plaintext lives in this call's locals and nowhere else.
+3. `record_outcomes`: one unit of work records every outcome of the batch (sent; failed and due again after
+   a backoff; given up into the exception queue).
+
+A sender that dies between 1 and 3 leaves its claims open: each e-mail falls due again when its lease runs
+out, so delivery e-mail is at-least-once (as it always was), never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from quanyi_platform.eventstore import ConcurrencyConflict
+
+from quanyi_fulfillment.application.ports import (
+    InventoryUnavailable,
+    KeyRevealer,
+    Mailer,
+    MailNotSent,
+    RevealRefused,
+    UnitOfWorkFactory,
+)
+from quanyi_fulfillment.domain.aggregate import (
+    Delivery,
+    Failed,
+    Outcome,
+    Postponed,
+    Sent,
+    evolve_all,
+    record_outcome,
+    start_attempt,
+)
+from quanyi_fulfillment.domain.delivery import pair_secrets
+from quanyi_fulfillment.domain.errors import RevealMismatch
+from quanyi_fulfillment.domain.events import EmailAttemptFailed, Recorded
+from quanyi_fulfillment.domain.mail import render_delivery, scrub
+from quanyi_fulfillment.domain.retry import RetryPolicy
+
+RECORD_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery whose e-mail this sender has claimed (its state includes the claim)."""
+
+    delivery: Delivery
+
+    @property
+    def lease(self) -> int:
+        assert self.delivery.email is not None
+        return self.delivery.email.lease
+
+    @property
+    def order_id(self) -> str:
+        return self.delivery.order_id
+
+
+@dataclass(frozen=True)
+class Claimed:
+    claims: list[Claim]
+    # When the next e-mail not claimed here falls due (None: none is waiting).
+    next_due: datetime | None
+
+
+async def claim_due_emails(uow: UnitOfWorkFactory, now: datetime, limit: int, lease_s: float) -> Claimed:
+    """Claim up to `limit` due e-mails for `lease_s` seconds, in one unit of work that commits at once."""
+    async with uow() as work:
+        due = await work.deliveries.claim_due(now, limit)
+        claims: list[Claim] = []
+        recorded: list[Recorded] = []
+        for delivery in due.deliveries:
+            started = start_attempt(delivery, now, lease_s)
+            after = evolve_all(delivery, started)
+            if started and after is not None:
+                recorded.extend(started)
+                claims.append(Claim(after))
+        await work.record(recorded)
+        await work.commit()
+    return Claimed(claims, due.next_due)
+
+
+async def send_keys(inventory: KeyRevealer, mailer: Mailer, delivery: Delivery) -> str | None:
+    """Reveal the delivery's keys, render and send its e-mail.
+
+    Returns None when the mail server accepted it, else why not (never containing a key). The plaintext
+    lives only in this call's locals. Propagates InventoryUnavailable, RevealRefused and RevealMismatch.
+    """
+    assert delivery.email is not None
+    keys = [(k.key_id, k.line_no, k.unit_no) for k in delivery.keys]
+    secrets = await inventory.reveal(delivery.order_id, [k[0] for k in keys])
+    to_send = pair_secrets(keys, secrets)
+    content = render_delivery(delivery.order_id, to_send)
+    try:
+        await mailer.send(delivery.email.buyer_email, content)
+    except MailNotSent as exc:
+        return scrub(exc.reason, to_send)
+    return None
+
+
+async def attempt_email(inventory: KeyRevealer, mailer: Mailer, claim: Claim) -> Outcome:
+    """One attempt at a claimed e-mail: network I/O only, in no transaction."""
+    try:
+        failure = await send_keys(inventory, mailer, claim.delivery)
+    except InventoryUnavailable:
+        return Postponed("inventory unavailable")
+    except (RevealRefused, RevealMismatch) as exc:
+        return Failed(f"keys could not be revealed: {exc}")
+    return Sent() if failure is None else Failed(failure)
+
+
+async def record_outcomes(
+    uow: UnitOfWorkFactory, outcomes: Sequence[tuple[Claim, Outcome]], policy: RetryPolicy, now: datetime
+) -> list[Recorded]:
+    """Record how each claimed attempt ended, in one unit of work; returns the events recorded.
+
+    Optimistic: the outcomes are decided from the states the claims left and appended without a read. If
+    another sender took one of the e-mails meanwhile (its lease ran out), the append conflicts; then the
+    batch's states are read again and the outcomes of superseded claims are dropped (the newer claim's
+    outcome counts).
+    """
+    states = {c.order_id: c.delivery for c, _ in outcomes}
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            async with uow() as work:
+                if attempt > 0:
+                    states = await work.deliveries.get_many(list(states))
+                recorded = [
+                    r
+                    for claim, outcome in outcomes
+                    if claim.order_id in states
+                    for r in record_outcome(states[claim.order_id], claim.lease, outcome, policy, now)
+                ]
+                await work.record(recorded)
+                await work.commit()
+            return recorded
+        except ConcurrencyConflict:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def retry_times(recorded: Sequence[Recorded]) -> list[datetime]:
+    """When the e-mails that failed in `recorded` fall due again."""
+    return [r.event.next_attempt_at for r in recorded if isinstance(r.event, EmailAttemptFailed)]

@@ -1,0 +1,132 @@
+"""What happened to a delivery, as plain values: fulfillment's record, in domain terms.
+
+Every change of fulfillment's state is one of these events. Each carries `at` (when it happened, UTC), which
+is its envelope's occurred_at: the projections take times from it, never from a clock, so replaying the
+events gives the same rows.
+
+Streams: an order's Delivery stream (KeyDelivered is version 1, every e-mail fact and DeliveryFailed follow)
+and one Redemption stream per key (Redeemed is its version 1, so a key is redeemed once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from quanyi_fulfillment.domain.delivery import ReservedKey
+
+DELIVERY = "Delivery"
+REDEMPTION = "Redemption"
+
+
+@dataclass(frozen=True)
+class KeyDelivered:
+    """The order's keys are in the buyer's user centre; `channels` names the e-mail too when one is queued."""
+
+    order_id: str
+    buyer_id: str
+    keys: tuple[ReservedKey, ...]
+    channels: tuple[str, ...]
+    sales_channel: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmailQueued:
+    """The delivery e-mail to `buyer_email` is due at `at`."""
+
+    order_id: str
+    buyer_email: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmailAttemptStarted:
+    """A sender claimed the e-mail (claim number `lease`) for attempt `attempt`, until `lease_expires_at`."""
+
+    order_id: str
+    attempt: int
+    lease: int
+    lease_expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmailSent:
+    """The mail server accepted the e-mail of claim `lease`."""
+
+    order_id: str
+    attempt: int
+    lease: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmailAttemptFailed:
+    """The attempt of claim `lease` failed; the e-mail is due again at `next_attempt_at`.
+
+    `counted` is False when the keys could not be fetched for a passing reason: that spends no attempt.
+    """
+
+    order_id: str
+    attempt: int
+    lease: int
+    reason: str
+    next_attempt_at: datetime
+    counted: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EmailGivenUp:
+    """The last allowed attempt failed: the e-mail is in the exception queue."""
+
+    order_id: str
+    attempt: int
+    lease: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryFailed:
+    """The public notice of a failed attempt (recorded with EmailAttemptFailed or EmailGivenUp)."""
+
+    order_id: str
+    attempt: int
+    reason: str
+    final: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """A partner reported the key used at `redeemed_at` (reported at `at`)."""
+
+    key_id: str
+    order_id: str
+    partner: str
+    redeemed_at: datetime
+    at: datetime
+
+
+EmailEvent = EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp
+Event = KeyDelivered | EmailEvent | DeliveryFailed | Redeemed
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event at its place in its stream: (stream, stream_id, version) is unique in the store.
+
+    `causation_id` is the id of the event that caused it (a KeyReserved), or empty.
+    """
+
+    stream: str
+    stream_id: str
+    version: int
+    event: Event
+    causation_id: str = ""
+
+    @property
+    def order_id(self) -> str:
+        return self.event.order_id

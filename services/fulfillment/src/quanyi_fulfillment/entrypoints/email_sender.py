@@ -1,0 +1,159 @@
+"""The background e-mail sender: claims due delivery e-mails, sends them, records the outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from psycopg import OperationalError
+from quanyi_platform.eventstore import ConcurrencyConflict
+
+from quanyi_fulfillment.application.email import (
+    Claim,
+    attempt_email,
+    claim_due_emails,
+    record_outcomes,
+    retry_times,
+)
+from quanyi_fulfillment.application.ports import KeyRevealer, Mailer, UnitOfWorkFactory
+from quanyi_fulfillment.domain.aggregate import Failed, Outcome
+from quanyi_fulfillment.domain.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+_PASSING = (OperationalError, OSError, ConcurrencyConflict)
+
+
+class EmailSender:
+    """Sends delivery e-mails without ever holding a transaction across network I/O.
+
+    Each round claims up to `batch_size` due e-mails in one short transaction (EmailAttemptStarted, leased
+    for `lease_s`), commits, sends them (`concurrency` at a time: reveal from inventory, SMTP), and records
+    the outcomes in one more transaction. Up to `concurrency` rounds are in flight at once.
+
+    Idle, it costs nothing: it sleeps until woken (`wake()`: a delivery committed in this process) or until
+    the next e-mail falls due (a retry, or a lapsed claim of another sender), which each claim reads from
+    the queue; at most `idle_recheck_s`, for e-mails another process queued. Several senders, in one
+    process or many, may run: a claim skips e-mails another claim holds. A database or peer outage is
+    logged and waited out; it never stops the process.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        inventory: KeyRevealer,
+        mailer: Mailer,
+        policy: RetryPolicy,
+        *,
+        lease_s: float = 60.0,
+        batch_size: int = 50,
+        concurrency: int = 4,
+        idle_recheck_s: float = 60.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._uow = uow
+        self._inventory = inventory
+        self._mailer = mailer
+        self._policy = policy
+        self._lease_s = lease_s
+        self._batch_size = max(1, batch_size)
+        self._concurrency = max(1, concurrency)
+        self._idle_recheck_s = idle_recheck_s
+        self._clock = clock
+        self._sends = asyncio.Semaphore(self._concurrency)
+        self._woken = asyncio.Event()
+        self._next_due: datetime | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._saturated = False
+
+    def wake(self, _queued: int = 0) -> None:
+        """E-mails may be due: look now rather than at the next due time."""
+        self._woken.set()
+
+    async def run_once(self) -> int:
+        """Claim, send and record every e-mail due now, one round after another; returns how many were
+        tried."""
+        tried = 0
+        while True:
+            claimed = await claim_due_emails(self._uow, self._clock(), self._batch_size, self._lease_s)
+            self._next_due = claimed.next_due
+            if not claimed.claims:
+                return tried
+            await self._finish(claimed.claims)
+            tried += len(claimed.claims)
+            if len(claimed.claims) < self._batch_size:
+                return tried
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self._woken.clear()  # a wake() from here on means another look
+                try:
+                    await self._claim_rounds()
+                except _PASSING as exc:
+                    log.warning(
+                        "e-mail claim failed for a passing reason", extra={"error": type(exc).__name__}
+                    )
+                    self._next_due = self._clock() + timedelta(seconds=1)
+                await self._sleep()
+        finally:
+            for task in list(self._in_flight):
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def _claim_rounds(self) -> None:
+        while True:
+            if len(self._in_flight) >= self._concurrency:
+                self._saturated = True  # a round that ends wakes the loop
+                return
+            claimed = await claim_due_emails(self._uow, self._clock(), self._batch_size, self._lease_s)
+            self._next_due = claimed.next_due
+            if not claimed.claims:
+                return
+            task = asyncio.create_task(self._round(claimed.claims))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            if len(claimed.claims) < self._batch_size:
+                return
+
+    async def _round(self, claims: list[Claim]) -> None:
+        try:
+            retries = await self._finish(claims)
+        except _PASSING as exc:
+            # The claims stay open and fall due again when their leases run out.
+            log.warning(
+                "e-mail outcomes not recorded for a passing reason", extra={"error": type(exc).__name__}
+            )
+            retries = True
+        if retries or self._saturated:
+            self._saturated = False
+            self.wake()  # the next due time moved, or more may be waiting
+
+    async def _finish(self, claims: list[Claim]) -> bool:
+        """Send the claimed e-mails and record the outcomes; True when some fall due again."""
+        outcomes = await asyncio.gather(*(self._attempt(c) for c in claims))
+        recorded = await record_outcomes(self._uow, list(zip(claims, outcomes, strict=True)), self._policy,
+                                         self._clock())
+        return bool(retry_times(recorded))
+
+    async def _attempt(self, claim: Claim) -> Outcome:
+        async with self._sends:
+            try:
+                return await attempt_email(self._inventory, self._mailer, claim)
+            except Exception as exc:
+                # An attempt that broke is a failed attempt; the type names the cause without quoting it.
+                log.error(
+                    "e-mail attempt broke", extra={"order_id": claim.order_id, "error": type(exc).__name__}
+                )
+                return Failed(f"error: {type(exc).__name__}")
+
+    async def _sleep(self) -> None:
+        timeout = self._idle_recheck_s
+        if self._next_due is not None:
+            timeout = min(timeout, max(0.0, (self._next_due - self._clock()).total_seconds()))
+        try:
+            await asyncio.wait_for(self._woken.wait(), timeout)
+        except TimeoutError:
+            pass

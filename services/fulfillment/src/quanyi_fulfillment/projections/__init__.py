@@ -1,0 +1,16 @@
+"""Fulfillment's projections: every table it reads is a function of its events.
+
+They run inline, in the transaction that appends the events (EventStore.append), and in `quanyi replay
+fulfillment`, which rebuilds them from the store or the topic.
+"""
+
+from __future__ import annotations
+
+from quanyi_platform.projection import Projection
+
+from quanyi_fulfillment.projections.deliveries import Deliveries
+from quanyi_fulfillment.projections.email_outbox import EmailOutbox
+
+PROJECTIONS: tuple[Projection, ...] = (Deliveries(), EmailOutbox())
+
+__all__ = ["PROJECTIONS", "Deliveries", "EmailOutbox"]
