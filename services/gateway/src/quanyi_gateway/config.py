@@ -10,6 +10,7 @@ from quanyi_platform.config import PlatformSettings
 log = logging.getLogger(__name__)
 
 DEV_ADMIN_PASSWORD = "dev-admin-password"
+DEV_TOKEN_SECRET = "dev-token-secret-for-development-only-0123456789"
 DEV_PARTNER_SECRETS = {"demo-partner": "dev-partner-secret"}
 # Environments where the development secrets above are acceptable; every other one refuses them.
 DEV_ENVIRONMENTS = frozenset({"development", "test"})
@@ -34,6 +35,21 @@ class Settings(PlatformSettings):
     # scrypt cost (N); r=8, p=1. 2**14 is about 16 MiB and tens of milliseconds per hash.
     password_hash_n: int = 2**14
     token_ttl_s: int = Field(default=3600, ge=60)
+    # HMAC-SHA256 key of the signed access tokens (JWT, HS256); at least 32 characters. Every replica
+    # must share it. Rotating it signs everyone out.
+    token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
+    # How often a replica reloads the revoked tokens (logouts made at other replicas): a revoked token
+    # is refused at once by the replica that revoked it and within this many seconds by every other one.
+    token_revocation_refresh_s: float = Field(default=2.0, gt=0)
+
+    # The in-process catalogue cache (prices, stock), invalidated by inventory's events. Entries are
+    # served only while the invalidation feed is connected; these TTLs bound staleness if an event is late.
+    catalogue_cache_enabled: bool = True
+    catalogue_price_ttl_s: float = Field(default=60.0, ge=0)
+    catalogue_stock_ttl_s: float = Field(default=5.0, ge=0)
+    # The feed's fetch wait: how late, at most, an invalidation is applied after the event reaches the
+    # broker. Longer than the consumers' wait, since this broker costs a fetch per wait when idle.
+    catalogue_feed_wait_ms: int = Field(default=100, ge=1)
 
     # {partner: secret} for HMAC-signed redemption callbacks; JSON in QUANYI_PARTNER_SECRETS.
     partner_secrets: dict[str, SecretStr] = Field(
@@ -80,6 +96,13 @@ class Settings(PlatformSettings):
             raise ValueError("password_hash_n must be a power of two, at least 2")
         return n
 
+    @field_validator("token_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value().encode()) < 32:
+            raise ValueError("token_secret must be at least 32 bytes (HS256 key)")
+        return secret
+
     @field_validator("gateway_listen")
     @classmethod
     def _valid_listen(cls, value: str) -> str:
@@ -98,6 +121,8 @@ class Settings(PlatformSettings):
             found.append("QUANYI_ADMIN_PASSWORD")
         if any(self.partner_secret(p) == s for p, s in DEV_PARTNER_SECRETS.items()):
             found.append("QUANYI_PARTNER_SECRETS")
+        if self.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
+            found.append("QUANYI_TOKEN_SECRET")
         if self.psp_sim_active and not self.psp_sim_private_key_path:
             found.append("QUANYI_PSP_SIM_PRIVATE_KEY_PATH")
         if not found:

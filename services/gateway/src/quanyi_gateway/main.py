@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -13,15 +14,21 @@ from fastapi import APIRouter, FastAPI
 from quanyi_platform import db
 
 from quanyi_gateway import psp_sim
-from quanyi_gateway.accounts import Accounts
+from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue
+from quanyi_gateway.adapters.inventory_feed import InventoryFeed
 from quanyi_gateway.adapters.nonces import PostgresNonceStore
-from quanyi_gateway.adapters.peers import Peers
-from quanyi_gateway.adapters.users import TokenRepository, UserRepository
+from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
+from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
 from quanyi_gateway.api import problems
 from quanyi_gateway.api.deps import Resources
 from quanyi_gateway.api.middleware import AdmissionControl, BodyLimit, Tracing, UnhandledErrors
 from quanyi_gateway.api.routes import admin, auth, catalog, health, me, orders, partners, payments
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
+from quanyi_gateway.application.accounts import Accounts, TokenRevocations
+from quanyi_gateway.application.checkout import Checkout
+from quanyi_gateway.application.keys import MyKeys
+from quanyi_gateway.application.orders import OrderQueries
+from quanyi_gateway.application.redemptions import Redemptions
 from quanyi_gateway.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,30 +39,65 @@ HTTP_KEEP_ALIVE_S = 5.0
 PROBES = frozenset({"/healthz", "/readyz"})
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Migrate, open the pool, make sure the admin exists, connect to peers; close all at shutdown."""
+    """Migrate, open the pool, make sure the admin exists, connect to peers, start the revocation refresh
+    and the catalogue cache's feed; stop and close all at shutdown."""
     settings: Settings = app.state.settings
     async with AsyncExitStack() as stack:
         await db.migrate(settings.database_url, NAME, ["quanyi_gateway.migrations"])
         pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
         stack.push_async_callback(pool.close)
+        revocations = TokenRevocations(PostgresRevocationStore(pool))
+        await revocations.refresh()
+        refresher = asyncio.create_task(revocations.run(settings.token_revocation_refresh_s))
+        stack.push_async_callback(_cancel, refresher)
         accounts = Accounts(
-            UserRepository(pool), TokenRepository(pool), settings.password_hash_n, settings.token_ttl_s
+            PostgresUserRepository(pool),
+            revocations,
+            settings.token_secret.get_secret_value(),
+            settings.password_hash_n,
+            settings.token_ttl_s,
         )
         admin_user = await accounts.ensure_admin(
             settings.admin_email, settings.admin_password.get_secret_value()
         )
         peers = Peers.connect(settings)
         stack.push_async_callback(peers.close)
+        catalogue = CachedCatalogue(
+            GrpcCatalogue(peers.inventory), settings.catalogue_price_ttl_s, settings.catalogue_stock_ttl_s
+        )
+        feed = InventoryFeed(settings, catalogue, settings.catalogue_feed_wait_ms)
+        if settings.catalogue_cache_enabled:
+            stack.push_async_callback(_cancel, asyncio.create_task(feed.run()))
+        orders = GrpcOrders(peers.orders)
+        order_queries = OrderQueries(orders)
+        vault = GrpcKeyVault(peers.inventory)
+        deliveries = GrpcDeliveries(peers.fulfillment)
+        nonces = PostgresNonceStore(pool, retention=timedelta(seconds=2 * settings.partner_signature_skew_s))
         resources = Resources(
             settings=settings,
             pool=pool,
-            accounts=accounts,
-            nonces=PostgresNonceStore(
-                pool, retention=timedelta(seconds=2 * settings.partner_signature_skew_s)
-            ),
             peers=peers,
+            accounts=accounts,
+            catalogue=catalogue,
+            feed=feed,
+            checkout=Checkout(catalogue, orders),
+            orders=order_queries,
+            keys=MyKeys(order_queries, deliveries, vault),
+            redemptions=Redemptions(
+                {p: s.get_secret_value() for p, s in settings.partner_secrets.items()},
+                settings.partner_signature_skew_s,
+                nonces,
+                vault,
+                deliveries,
+            ),
         )
         if settings.psp_sim_active:
             if settings.psp_sim_private_key_path:
@@ -88,6 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Buy virtual goods, receive keys, manage the catalogue and card-key stock.",
         description="Errors are RFC 9457 problem documents (`application/problem+json`).",
         lifespan=lifespan,
+        # The Tracing middleware below makes the request's span and continues the caller's trace; FastAPI's
+        # own spans, metrics and per-dependency spans would double that work on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     problems.install(app, settings.retry_after_s)

@@ -293,6 +293,8 @@ def make_settings(database_url: str, peers: tuple[FakePeers, str]) -> MakeSettin
             "inventory_grpc": peer,
             "fulfillment_grpc": peer,
             "ledger_grpc": peer,
+            # No broker: the catalogue cache stays off and every lookup reaches the fake inventory.
+            "kafka_bootstrap": UNREACHABLE,
             "grpc_deadline_s": 3.0,
             "readyz_timeout_s": 0.5,
             "log_json": False,

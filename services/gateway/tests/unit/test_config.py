@@ -5,6 +5,7 @@ from quanyi_gateway.config import Settings, load
 REAL = {
     "admin_password": "a-real-password",
     "partner_secrets": {"acme": "real-secret"},
+    "token_secret": "a-real-token-secret-of-32-bytes-or-more",
     "kafka_enable_idempotence": True,
 }
 
@@ -21,6 +22,7 @@ def test_development_runs_with_the_default_secrets_and_the_simulator_on() -> Non
         {"admin_password": "dev-admin-password"},
         {"partner_secrets": {"demo-partner": "dev-partner-secret"}},
         {"psp_sim_enabled": True},
+        {"token_secret": "dev-token-secret-for-development-only-0123456789"},
     ],
 )
 def test_production_refuses_a_default_secret(default: dict[str, object]) -> None:
@@ -37,6 +39,12 @@ def test_secrets_do_not_appear_in_the_settings_repr() -> None:
     settings = Settings(environment="production", **REAL)
     assert "a-real-password" not in repr(settings)
     assert "real-secret" not in repr(settings)
+    assert "a-real-token-secret" not in repr(settings)
+
+
+def test_a_token_secret_shorter_than_32_bytes_is_refused_everywhere() -> None:
+    with pytest.raises(ValidationError):
+        Settings(environment="development", token_secret="too-short")
 
 
 def test_the_scrypt_cost_must_be_a_power_of_two() -> None:
@@ -57,4 +65,5 @@ def test_loading_invalid_settings_exits_without_quoting_values(monkeypatch: pyte
     with pytest.raises(SystemExit) as caught:
         load()
     assert "QUANYI_ADMIN_PASSWORD" in str(caught.value)
+    assert "QUANYI_TOKEN_SECRET" in str(caught.value)
     assert "real-secret-value" not in str(caught.value)

@@ -1,5 +1,8 @@
 import hashlib
+import time
+import uuid
 
+import jwt
 import pytest
 from quanyi_gateway import security
 from quanyi_gateway.security import (
@@ -62,12 +65,41 @@ def test_an_unreadable_hash_never_verifies() -> None:
         assert not security.verify_password("anything", encoded)
 
 
-def test_tokens_are_random_url_safe_and_stored_as_their_sha256() -> None:
-    t1, t2 = security.new_token(), security.new_token()
-    assert t1 != t2
-    assert len(t1) == 43 and all(c.isalnum() or c in "-_" for c in t1)
-    assert security.token_digest(t1) == hashlib.sha256(t1.encode()).digest()
-    assert len(security.token_digest(t1)) == 32
+SECRET = "a-token-secret-of-at-least-32-bytes!"
+USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+def test_an_access_token_carries_the_user_role_and_a_fresh_id_and_verifies_by_signature() -> None:
+    now = int(time.time())
+    t1 = security.issue_access_token(SECRET, USER, "a@example.com", "buyer", now, 3600)
+    t2 = security.issue_access_token(SECRET, USER, "a@example.com", "buyer", now, 3600)
+    c1, c2 = security.read_access_token(SECRET, t1), security.read_access_token(SECRET, t2)
+    assert c1 is not None and c2 is not None
+    assert (c1.user_id, c1.email, c1.role, c1.expires_at) == (USER, "a@example.com", "buyer", now + 3600)
+    assert c1.jti != c2.jti
+
+
+def test_a_token_signed_with_another_secret_tampered_or_expired_is_not_read() -> None:
+    now = int(time.time())
+    token = security.issue_access_token(SECRET, USER, "a@example.com", "buyer", now, 3600)
+    assert security.read_access_token("another-secret-of-at-least-32-bytes", token) is None
+    header, _payload, signature = token.split(".")
+    forged = security.issue_access_token(SECRET, USER, "a@example.com", "admin", now, 3600).split(".")[1]
+    assert security.read_access_token(SECRET, f"{header}.{forged}.{signature}") is None
+    expired = security.issue_access_token(SECRET, USER, "a@example.com", "buyer", now - 4000, 3600)
+    assert security.read_access_token(SECRET, expired) is None
+    for junk in ("", "not-a-token", "a.b.c"):
+        assert security.read_access_token(SECRET, junk) is None
+
+
+def test_a_token_with_the_none_algorithm_is_refused() -> None:
+    unsigned = jwt.encode(
+        {"iss": security.TOKEN_ISSUER, "sub": str(USER), "email": "a@example.com", "role": "admin",
+         "jti": "j", "iat": int(time.time()), "exp": int(time.time()) + 60},
+        None,
+        algorithm="none",
+    )
+    assert security.read_access_token(SECRET, unsigned) is None
 
 
 def test_the_partner_signature_is_hex_hmac_sha256_of_timestamp_nonce_and_body() -> None:

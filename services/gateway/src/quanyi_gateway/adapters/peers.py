@@ -1,17 +1,37 @@
-"""gRPC clients of the services behind the gateway, made in the app's lifespan."""
+"""gRPC clients of the services behind the gateway, made in the app's lifespan, and the ports on them."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
+from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as fulfillment_grpc
+from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as inventory_grpc
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as ledger_grpc
+from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as orders_grpc
 from quanyi_platform import rpc
 from quanyi_platform.config import PlatformSettings
+
+from quanyi_gateway.adapters import mappers
+from quanyi_gateway.application.errors import UnknownSku
+from quanyi_gateway.application.model import (
+    CataloguePage,
+    Delivery,
+    FoundKey,
+    Order,
+    OrderItem,
+    PlacedOrder,
+    Redemption,
+    RevealedKey,
+    Sku,
+    SkuStock,
+    User,
+)
 
 
 @dataclass
@@ -50,3 +70,125 @@ class Peers:
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self.channels.values()))
+
+
+def _is(exc: grpc.aio.AioRpcError, *codes: grpc.StatusCode) -> bool:
+    return exc.code() in codes
+
+
+class GrpcCatalogue:
+    """The Catalogue port (application.ports) on inventory's GetSku and ListSkus."""
+
+    def __init__(self, inventory: inventory_grpc.InventoryServiceStub) -> None:
+        self._inventory = inventory
+
+    async def _get(self, sku_id: str) -> inventory_pb.Sku:
+        try:
+            reply: inventory_pb.GetSkuResponse = await self._inventory.GetSku(
+                inventory_pb.GetSkuRequest(sku_id=sku_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if _is(exc, grpc.StatusCode.NOT_FOUND):
+                raise UnknownSku(sku_id) from None
+            raise
+        return reply.sku
+
+    async def prices(self, sku_ids: Sequence[str]) -> dict[str, Sku]:
+        found = await asyncio.gather(*(self._get(s) for s in sku_ids))
+        return {s: mappers.sku(p) for s, p in zip(sku_ids, found, strict=True)}
+
+    async def sku(self, sku_id: str) -> SkuStock:
+        return mappers.sku_stock(await self._get(sku_id))
+
+    async def page(self, limit: int, cursor: str | None) -> CataloguePage:
+        request = inventory_pb.ListSkusRequest(page_size=limit, page_token=cursor or "")
+        reply: inventory_pb.ListSkusResponse = await self._inventory.ListSkus(request)
+        return CataloguePage(
+            tuple(mappers.sku_stock(s) for s in reply.skus), reply.next_page_token or None
+        )
+
+
+class GrpcOrders:
+    """The Orders port (application.ports) on the orders service."""
+
+    def __init__(self, orders: orders_grpc.OrdersServiceStub) -> None:
+        self._orders = orders
+
+    async def place(
+        self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem]
+    ) -> PlacedOrder:
+        reply: orders_pb.PlaceOrderResponse = await self._orders.PlaceOrder(
+            orders_pb.PlaceOrderRequest(
+                buyer_id=str(buyer.user_id),
+                buyer_email=buyer.email,
+                channel=channel,
+                idempotency_key=idempotency_key,
+                items=[mappers.order_item_pb(i) for i in items],
+            )
+        )
+        return PlacedOrder(mappers.order(reply.order), reply.replayed)
+
+    async def get(self, order_id: str) -> Order | None:
+        try:
+            reply: orders_pb.GetOrderResponse = await self._orders.GetOrder(
+                orders_pb.GetOrderRequest(order_id=order_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if _is(exc, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+        return mappers.order(reply.order)
+
+    async def of_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+        reply: orders_pb.ListOrdersResponse = await self._orders.ListOrders(
+            orders_pb.ListOrdersRequest(buyer_id=buyer_id, limit=limit)
+        )
+        return [mappers.order(o) for o in reply.orders]
+
+
+class GrpcDeliveries:
+    """The Deliveries port (application.ports) on the fulfillment service."""
+
+    def __init__(self, fulfillment: fulfillment_grpc.FulfillmentServiceStub) -> None:
+        self._fulfillment = fulfillment
+
+    async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
+        reply: fulfillment_pb.ListDeliveriesResponse = await self._fulfillment.ListDeliveries(
+            fulfillment_pb.ListDeliveriesRequest(buyer_id=buyer_id, order_id=order_id)
+        )
+        return [mappers.delivery(d) for d in reply.deliveries]
+
+    async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
+        reply: fulfillment_pb.RecordRedemptionResponse = await self._fulfillment.RecordRedemption(
+            fulfillment_pb.RecordRedemptionRequest(key_id=key_id, partner=partner, redeemed_at=redeemed_at)
+        )
+        d = reply.delivery
+        return Redemption(d.key_id or key_id, d.order_id, d.redeemed_at, reply.duplicate)
+
+
+class GrpcKeyVault:
+    """The KeyVault port (application.ports) on inventory's RevealKeys and FindKey."""
+
+    def __init__(self, inventory: inventory_grpc.InventoryServiceStub) -> None:
+        self._inventory = inventory
+
+    async def reveal(
+        self, order_id: str, key_ids: Sequence[str], actor: str, purpose: str
+    ) -> list[RevealedKey]:
+        reply: inventory_pb.RevealKeysResponse = await self._inventory.RevealKeys(
+            inventory_pb.RevealKeysRequest(
+                order_id=order_id, key_ids=list(key_ids), actor=actor, purpose=purpose
+            )
+        )
+        return [mappers.revealed_key(k) for k in reply.keys]
+
+    async def find(self, code: str) -> FoundKey | None:
+        try:
+            reply: inventory_pb.FindKeyResponse = await self._inventory.FindKey(
+                inventory_pb.FindKeyRequest(code=code)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if _is(exc, grpc.StatusCode.NOT_FOUND):
+                return None
+            raise
+        return FoundKey(reply.key_id, reply.order_id, reply.sku_id)

@@ -1,55 +1,27 @@
-"""Users and bearer tokens in the gateway schema."""
+"""Accounts and revoked access tokens in the gateway's Postgres schema (plain tables, not projections)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-Role = Literal["buyer", "admin"]
-
-
-@dataclass(frozen=True)
-class User:
-    """An authenticated account."""
-
-    user_id: uuid.UUID
-    email: str
-    role: Role
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
-    def actor(self) -> str:
-        """How this user is named in other services' audit trails."""
-        return f"{self.role}:{self.user_id}"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A user with their stored password hash, for sign-in only."""
-
-    user: User
-    password_hash: str
+from quanyi_gateway.application.model import Credentials, Revocation, Role, User
 
 
 def _user(row: Any) -> User:
     return User(user_id=row["user_id"], email=row["email"], role=row["role"])
 
 
-class UserRepository:
-    """Accounts. E-mail addresses are stored lower-case and are unique."""
+class PostgresUserRepository:
+    """A UserRepository (see application.ports) on the `users` table."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
     async def add(self, email: str, password_hash: str, role: Role = "buyer") -> User | None:
-        """Create an account; None when the e-mail address is taken."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO users (user_id, email, password_hash, role) VALUES (%s, %s, %s, %s)"
@@ -60,7 +32,6 @@ class UserRepository:
         return _user(row) if row else None
 
     async def upsert_admin(self, email: str, password_hash: str) -> User:
-        """Create the administrator, or make the existing account an administrator with this password."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO users (user_id, email, password_hash, role) VALUES (%s, %s, %s, 'admin')"
@@ -86,32 +57,31 @@ class UserRepository:
             )
 
 
-class TokenRepository:
-    """Bearer tokens, by their SHA-256 digest; a token is valid until its expiry."""
+class PostgresRevocationStore:
+    """A RevocationStore (see application.ports) on the `revoked_tokens` table."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def add(self, digest: bytes, user_id: uuid.UUID, ttl: timedelta) -> datetime:
-        """Store a new token for the user and drop the user's expired ones; returns the expiry."""
+    async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
         async with self._pool.connection() as conn:
-            await conn.execute("DELETE FROM tokens WHERE user_id = %s AND expires_at <= now()", (user_id,))
-            cur = await conn.execute(
-                "INSERT INTO tokens (token_sha256, user_id, expires_at) VALUES (%s, %s, now() + %s)"
-                " RETURNING expires_at",
-                (digest, user_id, ttl),
+            await conn.execute(
+                "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (jti) DO NOTHING",
+                (jti, user_id, expires_at),
             )
-            row: Any = await cur.fetchone()
-        expires_at: datetime = row["expires_at"]
-        return expires_at
 
-    async def user(self, digest: bytes) -> User | None:
-        """The user holding an unexpired token with this digest, or None."""
+    async def revoked_since(self, since: datetime | None) -> list[Revocation]:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT u.user_id, u.email, u.role FROM tokens t JOIN users u USING (user_id)"
-                " WHERE t.token_sha256 = %s AND t.expires_at > now()",
-                (digest,),
+                "SELECT jti::text AS jti, expires_at, revoked_at FROM revoked_tokens"
+                " WHERE expires_at > now() AND (%(since)s::timestamptz IS NULL OR revoked_at >= %(since)s)",
+                {"since": since},
             )
-            row = await cur.fetchone()
-        return _user(row) if row else None
+            rows: list[Any] = await cur.fetchall()
+        return [Revocation(r["jti"], r["expires_at"], r["revoked_at"]) for r in rows]
+
+    async def purge_expired(self) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("DELETE FROM revoked_tokens WHERE expires_at <= now()")
+            return cur.rowcount

@@ -16,33 +16,49 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
-from quanyi_gateway.accounts import Accounts
-from quanyi_gateway.adapters.nonces import PostgresNonceStore
+from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue
+from quanyi_gateway.adapters.inventory_feed import InventoryFeed
 from quanyi_gateway.adapters.peers import Peers
-from quanyi_gateway.adapters.users import User
 from quanyi_gateway.api.problems import Problem
+from quanyi_gateway.application.accounts import Accounts
+from quanyi_gateway.application.checkout import Checkout
+from quanyi_gateway.application.keys import MyKeys
+from quanyi_gateway.application.model import User
+from quanyi_gateway.application.orders import OrderQueries
+from quanyi_gateway.application.ports import Catalogue
+from quanyi_gateway.application.redemptions import Redemptions
 from quanyi_gateway.config import Settings
 
 MAX_IDEMPOTENCY_KEY = 128
-_MAX_TOKEN_CHARS = 512
+_MAX_TOKEN_CHARS = 2048
 
 
 @dataclass
 class Resources:
-    """What the lifespan opens and the routes use: the pool, repositories, peers' clients, simulator parts."""
+    """What the lifespan opens and the routes use: the use cases, the pool and peers' clients (for probes
+    and the administration's pass-through calls), the simulator's parts."""
 
     settings: Settings
     pool: AsyncConnectionPool
-    accounts: Accounts
-    nonces: PostgresNonceStore
     peers: Peers
+    accounts: Accounts
+    catalogue: CachedCatalogue
+    feed: InventoryFeed
+    checkout: Checkout
+    orders: OrderQueries
+    keys: MyKeys
+    redemptions: Redemptions
     psp_key: RSAPrivateKey | None = None
     psp_http: aiohttp.ClientSession | None = None
 
 
-async def get_resources(request: Request) -> Resources:
+def _resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
+
+
+async def get_resources(request: Request) -> Resources:
+    return _resources(request)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -54,26 +70,41 @@ ResourcesDep = Annotated[Resources, Depends(get_resources)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_peers(resources: ResourcesDep) -> Peers:
-    return resources.peers
+async def get_peers(request: Request) -> Peers:
+    return _resources(request).peers
 
 
-async def get_accounts(resources: ResourcesDep) -> Accounts:
-    return resources.accounts
+async def get_accounts(request: Request) -> Accounts:
+    return _resources(request).accounts
 
 
-async def get_nonces(resources: ResourcesDep) -> PostgresNonceStore:
-    return resources.nonces
+async def get_catalogue(request: Request) -> Catalogue:
+    return _resources(request).catalogue
 
 
-async def get_pool(resources: ResourcesDep) -> AsyncConnectionPool:
-    return resources.pool
+async def get_checkout(request: Request) -> Checkout:
+    return _resources(request).checkout
+
+
+async def get_order_queries(request: Request) -> OrderQueries:
+    return _resources(request).orders
+
+
+async def get_my_keys(request: Request) -> MyKeys:
+    return _resources(request).keys
+
+
+async def get_redemptions(request: Request) -> Redemptions:
+    return _resources(request).redemptions
 
 
 PeersDep = Annotated[Peers, Depends(get_peers)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-NoncesDep = Annotated[PostgresNonceStore, Depends(get_nonces)]
-PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+CheckoutDep = Annotated[Checkout, Depends(get_checkout)]
+OrderQueriesDep = Annotated[OrderQueries, Depends(get_order_queries)]
+MyKeysDep = Annotated[MyKeys, Depends(get_my_keys)]
+RedemptionsDep = Annotated[Redemptions, Depends(get_redemptions)]
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/token.")
 
@@ -89,7 +120,8 @@ async def get_current_user(
             headers={"WWW-Authenticate": "Bearer"},
         )
     token = credentials.credentials
-    user = await accounts.user_for_token(token) if len(token) <= _MAX_TOKEN_CHARS else None
+    # Signature and revocation checks only: no database round trip per request.
+    user = accounts.authenticate(token) if len(token) <= _MAX_TOKEN_CHARS else None
     if user is None:
         raise Problem(
             401,

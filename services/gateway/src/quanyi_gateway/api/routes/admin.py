@@ -10,15 +10,16 @@ from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
 from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 
 from quanyi_gateway.adapters import mappers
+from quanyi_gateway.api import presenters
 from quanyi_gateway.api.deps import AdminUser, JsonBody, PeersDep, SettingsDep, get_current_admin
 from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.application import model
 from quanyi_gateway.models import (
     BalancePublic,
     BalancesPublic,
     Currency,
     ImportPublic,
     JournalVerificationPublic,
-    Money,
     OrderPublic,
     PoolCreate,
     PoolPublic,
@@ -60,11 +61,11 @@ async def create_sku(product_id: PathId, body: SkuCreate, peers: PeersDep) -> Sk
         inventory_pb.CreateSkuRequest(
             product_id=product_id,
             name=body.name,
-            price=mappers.money_pb(body.price),
+            price=mappers.money_pb(presenters.money_in(body.price)),
             low_stock_threshold=body.low_stock_threshold,
         )
     )
-    return mappers.sku(reply.sku)
+    return presenters.sku(mappers.sku_stock(reply.sku))
 
 
 @router.post(
@@ -94,7 +95,7 @@ async def import_keys(
         inventory_pb.ImportKeysRequest(
             pool_id=pool_id,
             csv=data,
-            unit_cost=mappers.money_pb(Money(amount_minor=unit_cost_minor, currency=currency)),
+            unit_cost=mappers.money_pb(model.Money(unit_cost_minor, currency)),
             actor=admin.actor,
         )
     )
@@ -135,4 +136,4 @@ async def review_order(
     reply = await peers.orders.ReviewOrder(
         orders_pb.ReviewOrderRequest(order_id=order_id, approve=body.approve, reviewer=admin.actor)
     )
-    return mappers.order(reply.order)
+    return presenters.order(mappers.order(reply.order))

@@ -1,12 +1,15 @@
-"""Registration and sign-in."""
+"""Registration, sign-in and sign-out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from quanyi_gateway.accounts import BadCredentials, EmailTaken
-from quanyi_gateway.api.deps import AccountsDep, JsonBody
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from quanyi_gateway.api.deps import AccountsDep, JsonBody, bearer
 from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.application.errors import BadCredentials, EmailTaken
 from quanyi_gateway.models import TokenCreate, TokenPublic, UserCreate, UserPublic
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[JsonBody])
@@ -35,3 +38,18 @@ async def sign_in(body: TokenCreate, accounts: AccountsDep) -> TokenPublic:
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
     return TokenPublic(access_token=issued.token, expires_in=issued.expires_in)
+
+
+@router.post("/logout", status_code=204, responses=responses(401))
+async def sign_out(
+    accounts: AccountsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Response:
+    """Revoke the bearer token sent with this request; it is refused from then on."""
+    if credentials is None or not await accounts.sign_out(credentials.credentials):
+        raise Problem(
+            401,
+            "send the token to revoke as Authorization: Bearer <token>",
+            slug="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return Response(status_code=204)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Annotated
 
-import grpc
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
-from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 
 from quanyi_gateway import security
-from quanyi_gateway.api.deps import NoncesDep, PeersDep, SettingsDep
+from quanyi_gateway.api.deps import RedemptionsDep
 from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.application.errors import UnknownKey
+from quanyi_gateway.application.redemptions import RecordRedemption
 from quanyi_gateway.models import RedemptionCreate, RedemptionPublic
 
 router = APIRouter(prefix="/partners", tags=["partners"])
@@ -36,9 +33,7 @@ MAX_CALLBACK_BYTES = 16 * 1024
 async def record_redemption(
     partner: Annotated[str, Path(max_length=64)],
     request: Request,
-    settings: SettingsDep,
-    nonces: NoncesDep,
-    peers: PeersDep,
+    redemptions: RedemptionsDep,
     x_partner_signature: Annotated[
         str | None, Header(description="Hex HMAC-SHA256 of timestamp \\n nonce \\n body.")
     ] = None,
@@ -51,12 +46,9 @@ async def record_redemption(
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES:
         raise Problem(413, "the callback is too large", slug="too-large")
-    secrets = {p: s.get_secret_value() for p, s in settings.partner_secrets.items()}
     signed = security.PartnerRequest(partner, x_partner_timestamp, x_partner_nonce, x_partner_signature, body)
     try:
-        await security.authenticate_partner(
-            signed, secrets, nonces, time.time(), settings.partner_signature_skew_s
-        )
+        await redemptions.authenticate(signed)
     except security.PartnerAuthError as exc:
         if exc.failure is security.PartnerAuthFailure.REPLAY:
             raise Problem(409, str(exc), slug="replayed-nonce") from None
@@ -65,20 +57,13 @@ async def record_redemption(
         report = RedemptionCreate.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False)) from None
-
     try:
-        found = await peers.inventory.FindKey(inventory_pb.FindKeyRequest(code=report.code))
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            raise Problem(404, "no key has this code", slug="unknown-key") from None
-        raise
-    redeemed_at = (report.redeemed_at or datetime.now(UTC)).astimezone(UTC).isoformat()
-    reply = await peers.fulfillment.RecordRedemption(
-        fulfillment_pb.RecordRedemptionRequest(key_id=found.key_id, partner=partner, redeemed_at=redeemed_at)
-    )
+        recorded = await redemptions.record(RecordRedemption(partner, report.code, report.redeemed_at))
+    except UnknownKey:
+        raise Problem(404, "no key has this code", slug="unknown-key") from None
     return RedemptionPublic(
-        key_id=found.key_id,
-        order_id=reply.delivery.order_id or found.order_id,
-        redeemed_at=reply.delivery.redeemed_at or redeemed_at,
-        duplicate=reply.duplicate,
+        key_id=recorded.key_id,
+        order_id=recorded.order_id,
+        redeemed_at=recorded.redeemed_at,
+        duplicate=recorded.duplicate,
     )

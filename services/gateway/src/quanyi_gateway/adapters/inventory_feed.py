@@ -1,0 +1,175 @@
+"""Follows inventory's topic and invalidates the catalogue cache: a cache, so no inbox and no group.
+
+The feed reads every partition of `quanyi.inventory.v1` from its end, without a consumer group (each
+replica keeps its own cache). The cache is live only while the feed follows the topic: it starts empty
+when the feed has its positions, is cleared when the broker epoch changes (the broker lost its data), and
+goes dark (serves nothing) while the broker cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from google.protobuf.message import Message
+from quanyi_platform.config import PlatformSettings
+from quanyi_platform.envelope import Envelope, UnreadableEvent, open_envelope
+from quanyi_platform.eventstore import topic_for
+from quanyi_platform.kafka import BrokerEpoch, ensure_topics
+
+from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue, Invalidation
+
+log = logging.getLogger(__name__)
+
+TOPIC = topic_for("inventory")
+# Event types that change how many keys a SKU has, never its price.
+STOCK_EVENTS = frozenset(
+    f"quanyi.inventory.v1.{name}" for name in ("KeyReserved", "KeysImported", "StockLow", "StockShort")
+)
+# Any other type whose name says catalogue (or whose payload carries a price) may change prices.
+_CATALOGUE_WORDS = ("Sku", "Product", "Price", "Catalog")
+_MAX_BACKOFF_S = 30.0
+
+
+class BrokerUnreachable(Exception):
+    """The broker did not answer the epoch check."""
+
+
+def _walk(message: Message, sku_ids: set[str]) -> bool:
+    """Adds every `sku_id` (and `sku_ids`) in `message` to `sku_ids`; True when a `price` field is set."""
+    priced = False
+    for field, value in message.ListFields():
+        if field.name == "sku_id" and isinstance(value, str):
+            sku_ids.add(value)
+        elif field.name == "sku_ids" and field.type == field.TYPE_STRING:
+            sku_ids.update(value)
+        elif field.name == "price":
+            priced = True
+        if field.type == field.TYPE_MESSAGE:
+            children = value if field.label == field.LABEL_REPEATED else [value]
+            for child in children:
+                if isinstance(child, Message):
+                    priced = _walk(child, sku_ids) or priced
+    return priced
+
+
+def invalidation_for(envelope: Envelope, payload: Message | None) -> Invalidation:
+    """What an inventory event may have changed in the catalogue.
+
+    Stock events drop the stock of the SKUs they name. Any other event names the catalogue (a SKU,
+    product or price type, or a payload with a price) and drops price and stock of the SKUs it names, or
+    of all SKUs when it names none; or it is about something else and drops the stock of the SKUs it
+    names, or of all SKUs. An unknown type (a newer inventory than this gateway) drops everything.
+    """
+    if payload is None:
+        return Invalidation(prices=None, stock=None)
+    sku_ids: set[str] = set()
+    priced = _walk(payload, sku_ids)
+    if envelope.aggregate_type.lower().startswith("sku") and envelope.aggregate_id:
+        sku_ids.add(envelope.aggregate_id)
+    named = frozenset(sku_ids) if sku_ids else None
+    if envelope.type in STOCK_EVENTS:
+        return Invalidation(prices=frozenset(), stock=named)
+    short = envelope.type.rsplit(".", 1)[-1]
+    if priced or any(word in short for word in _CATALOGUE_WORDS):
+        return Invalidation(prices=named, stock=named)
+    return Invalidation(prices=frozenset(), stock=named)
+
+
+class InventoryFeed:
+    """Keeps a CachedCatalogue in step with inventory's events (see the module's docstring)."""
+
+    def __init__(self, settings: PlatformSettings, cache: CachedCatalogue, fetch_wait_ms: int) -> None:
+        self._settings = settings
+        self._cache = cache
+        self._wait_ms = fetch_wait_ms
+        self.following = asyncio.Event()
+        self.events_seen = 0
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled; reconnect with a growing pause when the broker is away."""
+        backoff = 1.0
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "catalogue cache feed interrupted; the cache is off until it is back",
+                    extra={"error": repr(exc), "retry_in_s": backoff},
+                )
+            finally:
+                self.following.clear()
+                self._cache.go_dark()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    async def _follow(self) -> None:
+        await ensure_topics(self._settings, [TOPIC])
+        epoch = BrokerEpoch(self._settings)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            group_id=None,
+            client_id="gateway-catalogue-cache",
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=self._wait_ms,
+            request_timeout_ms=10_000,
+            metadata_max_age_ms=30_000,
+        )
+        await consumer.start()
+        try:
+            known = await epoch.read_or_create()
+            if known is None:
+                raise BrokerUnreachable()
+            await self._seek_to_end(consumer)
+            self._cache.go_live()
+            self.following.set()
+            log.info("catalogue cache live", extra={"topic": TOPIC})
+            next_check = time.monotonic() + self._settings.broker_epoch_check_s
+            while True:
+                batch = await consumer.getmany(timeout_ms=self._wait_ms, max_records=1000)
+                for records in batch.values():
+                    for record in records:
+                        self._apply(record)
+                if time.monotonic() >= next_check:
+                    current = await epoch.read()
+                    if current is None:
+                        raise BrokerUnreachable()
+                    if current != known:
+                        log.warning("broker lost its data: catalogue cache cleared")
+                        await ensure_topics(self._settings, [TOPIC])
+                        await self._seek_to_end(consumer)
+                        self._cache.clear()
+                        known = current
+                    next_check = time.monotonic() + self._settings.broker_epoch_check_s
+        finally:
+            try:
+                await consumer.stop()
+            finally:
+                await epoch.close()
+
+    async def _seek_to_end(self, consumer: AIOKafkaConsumer) -> None:
+        """Assign every partition and fix each position at the current end, before going live."""
+        await consumer.topics()  # refreshes the metadata
+        partitions = consumer.partitions_for_topic(TOPIC) or set()
+        if not partitions:
+            raise BrokerUnreachable()
+        tps = [TopicPartition(TOPIC, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
+
+    def _apply(self, record: ConsumerRecord[Any, Any]) -> None:
+        self.events_seen += 1
+        try:
+            envelope, payload = open_envelope(bytes(record.value or b""))
+        except UnreadableEvent:
+            return
+        change = invalidation_for(envelope, payload)
+        self._cache.invalidate(change)

@@ -1,0 +1,141 @@
+"""Accounts: register, sign in, authenticate a request, sign out. Hashing runs off the event loop.
+
+Access tokens are signed (see `security.issue_access_token`): a request is authenticated by checking the
+signature and an in-process set of revoked token ids, with no database round trip. Signing out records
+the token's id in the shared `RevocationStore` and in this replica's set at once; every other replica
+reloads revocations every `refresh_s` seconds (`TokenRevocations.run`), so a revoked token is refused
+everywhere within that interval, and by the replica that revoked it immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from quanyi_gateway import security
+from quanyi_gateway.application.errors import BadCredentials, EmailTaken
+from quanyi_gateway.application.model import IssuedToken, User
+from quanyi_gateway.application.ports import RevocationStore, UserRepository
+
+log = logging.getLogger(__name__)
+
+# Revocations are reloaded from a little before the newest one seen: one recorded by a transaction that
+# committed late, with an earlier time, is still picked up.
+_RELOAD_OVERLAP = timedelta(seconds=30)
+# How often expired revocations are deleted from the store.
+_PURGE_EVERY_S = 600.0
+
+
+class TokenRevocations:
+    """The ids of revoked, unexpired access tokens, held in memory and refreshed from the store."""
+
+    def __init__(self, store: RevocationStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self._revoked: dict[str, float] = {}  # jti -> expiry (Unix seconds)
+        self._newest: datetime | None = None
+        self._last_purge = 0.0
+
+    def is_revoked(self, jti: str) -> bool:
+        """True when the token was revoked (at this replica, or at another one by the last refresh)."""
+        return jti in self._revoked
+
+    async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: int) -> None:
+        """Refuse this token from now on, here at once and at the other replicas by their next refresh."""
+        await self._store.revoke(jti, user_id, datetime.fromtimestamp(expires_at, UTC))
+        self._revoked[jti] = float(expires_at)
+
+    async def refresh(self) -> None:
+        """Load the revocations recorded since the last refresh, and forget the ones that have expired."""
+        since = self._newest - _RELOAD_OVERLAP if self._newest is not None else None
+        for r in await self._store.revoked_since(since):
+            self._revoked[r.jti] = r.expires_at.timestamp()
+            if self._newest is None or r.revoked_at > self._newest:
+                self._newest = r.revoked_at
+        now = self._clock()
+        expired = [jti for jti, exp in self._revoked.items() if exp <= now]
+        for jti in expired:
+            del self._revoked[jti]
+        if now - self._last_purge >= _PURGE_EVERY_S:
+            self._last_purge = now
+            await self._store.purge_expired()
+
+    async def run(self, refresh_s: float) -> None:
+        """Refresh every `refresh_s` seconds until cancelled; a failed refresh is retried at the next one."""
+        while True:
+            await asyncio.sleep(refresh_s)
+            try:
+                await self.refresh()
+            except Exception:
+                log.warning("revoked tokens not refreshed; retrying", exc_info=True)
+
+
+class Accounts:
+    """Buyers' and administrators' accounts and their access tokens."""
+
+    def __init__(
+        self,
+        users: UserRepository,
+        revocations: TokenRevocations,
+        token_secret: str,
+        hash_n: int,
+        token_ttl_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._users = users
+        self._revocations = revocations
+        self._secret = token_secret
+        self._hash_n = hash_n
+        self._ttl_s = token_ttl_s
+        self._clock = clock
+        # Verified against when the e-mail is unknown, so timing does not tell which addresses exist.
+        self._dummy_hash = security.hash_password("not-a-password", hash_n)
+
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(security.hash_password, password, self._hash_n)
+
+    async def register(self, email: str, password: str) -> User:
+        """Create a buyer. Raises EmailTaken."""
+        user = await self._users.add(email, await self._hash(password))
+        if user is None:
+            raise EmailTaken(email)
+        return user
+
+    async def ensure_admin(self, email: str, password: str) -> User:
+        """Create the administrator, or reset its password to the configured one."""
+        return await self._users.upsert_admin(email, await self._hash(password))
+
+    async def sign_in(self, email: str, password: str) -> IssuedToken:
+        """A new signed access token for a correct e-mail and password. Raises BadCredentials."""
+        creds = await self._users.credentials(email.strip())
+        stored = creds.password_hash if creds else self._dummy_hash
+        ok = await asyncio.to_thread(security.verify_password, password, stored)
+        if creds is None or not ok:
+            raise BadCredentials()
+        if security.needs_rehash(creds.password_hash, self._hash_n):
+            await self._users.set_password_hash(creds.user.user_id, await self._hash(password))
+        user = creds.user
+        token = security.issue_access_token(
+            self._secret, user.user_id, user.email, user.role, int(self._clock()), self._ttl_s
+        )
+        return IssuedToken(token=token, expires_in=self._ttl_s)
+
+    def authenticate(self, token: str) -> User | None:
+        """The holder of a valid, unexpired, unrevoked token, or None. No I/O."""
+        claims = security.read_access_token(self._secret, token)
+        if claims is None or self._revocations.is_revoked(claims.jti):
+            return None
+        return User(claims.user_id, claims.email, "admin" if claims.role == "admin" else "buyer")
+
+    async def sign_out(self, token: str) -> bool:
+        """Revoke the token; False when it was not a valid one (then nothing is recorded)."""
+        claims = security.read_access_token(self._secret, token)
+        if claims is None:
+            return False
+        if not self._revocations.is_revoked(claims.jti):
+            await self._revocations.revoke(claims.jti, claims.user_id, claims.expires_at)
+        return True

@@ -1,0 +1,41 @@
+"""Checkout: price an order at the catalogue's current prices and place it with the orders service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quanyi_gateway.application.model import OrderItem, PlacedOrder, User
+from quanyi_gateway.application.ports import Catalogue, Orders
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """A line as the buyer asks for it: a SKU and how many."""
+
+    sku_id: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """The command: this buyer wants these lines, once per idempotency key."""
+
+    buyer: User
+    lines: tuple[OrderLine, ...]
+    idempotency_key: str
+    channel: str = "web"
+
+
+class Checkout:
+    """Places orders. Prices come from the Catalogue port, which the gateway serves from its cache."""
+
+    def __init__(self, catalogue: Catalogue, orders: Orders) -> None:
+        self._catalogue = catalogue
+        self._orders = orders
+
+    async def place(self, command: PlaceOrder) -> PlacedOrder:
+        """Price every line and place the order. Raises UnknownSku before anything is placed."""
+        sku_ids = list(dict.fromkeys(line.sku_id for line in command.lines))
+        skus = await self._catalogue.prices(sku_ids)
+        items = [OrderItem(line.sku_id, line.quantity, skus[line.sku_id].price) for line in command.lines]
+        return await self._orders.place(command.buyer, command.channel, command.idempotency_key, items)

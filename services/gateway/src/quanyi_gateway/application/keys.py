@@ -1,0 +1,60 @@
+"""The user centre's keys: a buyer's delivered keys, revealed in plaintext under inventory's audit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from quanyi_gateway.application.model import DeliveredKey, Delivery, User
+from quanyi_gateway.application.orders import OrderQueries
+from quanyi_gateway.application.ports import Deliveries, KeyVault
+
+REVEAL_PURPOSE = "user-center"
+
+
+class MyKeys:
+    """Reveals a buyer's delivered keys: one audited reveal per order, all orders at once."""
+
+    def __init__(self, orders: OrderQueries, deliveries: Deliveries, vault: KeyVault) -> None:
+        self._orders = orders
+        self._deliveries = deliveries
+        self._vault = vault
+
+    async def reveal(self, buyer: User, order_id: str = "") -> list[DeliveredKey]:
+        """The buyer's delivered keys, of one order when `order_id` is given.
+
+        Raises OrderNotFound when that order is not the buyer's. Only keys that fulfillment delivered to
+        this buyer are asked for, and only those inventory confirms for the order are returned.
+        """
+        buyer_id = str(buyer.user_id)
+        if order_id:
+            await self._orders.own_order(buyer, order_id)
+        by_order: dict[str, dict[str, Delivery]] = defaultdict(dict)
+        for d in await self._deliveries.of_buyer(buyer_id, order_id):
+            if d.buyer_id == buyer_id and (not order_id or d.order_id == order_id):
+                by_order[d.order_id][d.key_id] = d
+        orders = list(by_order)
+        revealed = await asyncio.gather(
+            *(
+                self._vault.reveal(o, list(by_order[o]), f"buyer:{buyer_id}", REVEAL_PURPOSE)
+                for o in orders
+            )
+        )
+        keys: list[DeliveredKey] = []
+        for o, found in zip(orders, revealed, strict=True):
+            for k in found:
+                delivery = by_order[o].get(k.key_id)
+                if delivery is None:
+                    continue
+                keys.append(
+                    DeliveredKey(
+                        order_id=o,
+                        key_id=k.key_id,
+                        sku_id=k.sku_id or delivery.sku_id,
+                        code=k.code,
+                        password=k.password,
+                        delivered_at=delivery.delivered_at,
+                        redeemed_at=delivery.redeemed_at or None,
+                    )
+                )
+        return keys

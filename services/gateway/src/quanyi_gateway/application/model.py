@@ -1,0 +1,179 @@
+"""What the gateway's use cases work with: plain, immutable values, standard library only."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Role = Literal["buyer", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in integer minor units and its ISO 4217 currency."""
+
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An authenticated account."""
+
+    user_id: uuid.UUID
+    email: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def actor(self) -> str:
+        """How this user is named in other services' audit trails."""
+        return f"{self.role}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A user with their stored password hash, for sign-in only."""
+
+    user: User
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A signed access token and how many seconds it stays valid."""
+
+    token: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A revoked access token: its id, until when it would have been valid, and when it was revoked."""
+
+    jti: str
+    expires_at: datetime
+    revoked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Sku:
+    """A SKU as the catalogue sells it: what changes only with the catalogue (never with stock)."""
+
+    sku_id: str
+    product_id: str
+    name: str
+    price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class SkuStock:
+    """A SKU with the number of keys available now."""
+
+    sku: Sku
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class CataloguePage:
+    """One page of the catalogue, oldest SKU first; `next_cursor` is None on the last page."""
+
+    items: tuple[SkuStock, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderItem:
+    """An order line: a SKU, how many, and the unit price the buyer pays."""
+
+    sku_id: str
+    quantity: int
+    unit_price: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as the orders service reports it."""
+
+    order_id: str
+    buyer_id: str
+    status: str
+    items: tuple[OrderItem, ...]
+    total: Money
+    risk_decision: str
+    channel: str
+    created_at: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """The answer to placing an order; `replayed` when the idempotency key had placed it before."""
+
+    order: Order
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A key delivered to a buyer's user centre (no plaintext)."""
+
+    order_id: str
+    key_id: str
+    sku_id: str
+    buyer_id: str
+    delivered_at: str
+    redeemed_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevealedKey:
+    """A key in plaintext, as inventory reveals it under audit. Never logged, never stored."""
+
+    key_id: str
+    sku_id: str
+    code: str
+    password: str = ""
+
+    def __repr__(self) -> str:
+        return f"RevealedKey(key_id={self.key_id!r}, sku_id={self.sku_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredKey:
+    """A buyer's delivered key in plaintext, with when it was delivered and redeemed."""
+
+    order_id: str
+    key_id: str
+    sku_id: str
+    code: str
+    password: str
+    delivered_at: str
+    redeemed_at: str | None
+
+    def __repr__(self) -> str:
+        return f"DeliveredKey(order_id={self.order_id!r}, key_id={self.key_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundKey:
+    """The key a code belongs to, and the order it was delivered for."""
+
+    key_id: str
+    order_id: str
+    sku_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """A recorded redemption; `duplicate` when the key had been recorded as redeemed before."""
+
+    key_id: str
+    order_id: str
+    redeemed_at: str
+    duplicate: bool

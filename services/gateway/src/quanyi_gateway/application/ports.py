@@ -1,0 +1,130 @@
+"""The ports the use cases talk to. Adapters implement them: Postgres, peers over gRPC, in-memory fakes.
+
+Each docstring states the guarantee an implementation gives; `tests/contracts` holds one test suite per
+storage port that runs against the Postgres adapter and the in-memory fake alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from quanyi_gateway.application.model import (
+    CataloguePage,
+    Credentials,
+    Delivery,
+    FoundKey,
+    Order,
+    OrderItem,
+    PlacedOrder,
+    Redemption,
+    RevealedKey,
+    Revocation,
+    Role,
+    Sku,
+    SkuStock,
+    User,
+)
+from quanyi_gateway.security import NonceStore as NonceStore
+
+
+class UserRepository(Protocol):
+    """Accounts. E-mail addresses are stored lower-case and are unique."""
+
+    async def add(self, email: str, password_hash: str, role: Role = "buyer") -> User | None:
+        """Create an account; None when the e-mail address is taken (in any case)."""
+        ...
+
+    async def upsert_admin(self, email: str, password_hash: str) -> User:
+        """Create the administrator, or make the existing account an administrator with this password."""
+        ...
+
+    async def credentials(self, email: str) -> Credentials | None:
+        """The account and its password hash for an e-mail address in any case, or None."""
+        ...
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        """Replace the account's password hash."""
+        ...
+
+
+class RevocationStore(Protocol):
+    """Revoked access tokens, shared by every gateway replica."""
+
+    async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
+        """Record the token as revoked; revoking it again changes nothing."""
+        ...
+
+    async def revoked_since(self, since: datetime | None) -> list[Revocation]:
+        """Every revocation recorded at or after `since` (all when None) that has not expired yet."""
+        ...
+
+    async def purge_expired(self) -> int:
+        """Forget revocations of tokens that have expired anyway; returns how many."""
+        ...
+
+
+class Catalogue(Protocol):
+    """The SKUs on sale: prices for checkout, stock for display."""
+
+    async def prices(self, sku_ids: Sequence[str]) -> dict[str, Sku]:
+        """Each SKU by id. Raises UnknownSku for the first id the catalogue does not have."""
+        ...
+
+    async def sku(self, sku_id: str) -> SkuStock:
+        """A SKU with its keys available now. Raises UnknownSku."""
+        ...
+
+    async def page(self, limit: int, cursor: str | None) -> CataloguePage:
+        """One page of the catalogue, oldest SKU first."""
+        ...
+
+
+class Orders(Protocol):
+    """The orders service."""
+
+    async def place(
+        self,
+        buyer: User,
+        channel: str,
+        idempotency_key: str,
+        items: Sequence[OrderItem],
+    ) -> PlacedOrder:
+        """Place an order at these unit prices; the same (buyer, idempotency key) returns the same order."""
+        ...
+
+    async def get(self, order_id: str) -> Order | None:
+        """The order, or None when there is none with this id."""
+        ...
+
+    async def of_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+        """The buyer's orders, newest first."""
+        ...
+
+
+class Deliveries(Protocol):
+    """The fulfillment service: what was delivered, and redemptions."""
+
+    async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
+        """The buyer's deliveries, of one order when `order_id` is given."""
+        ...
+
+    async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
+        """Record that a delivered key was redeemed; a second report is a duplicate, not an error."""
+        ...
+
+
+class KeyVault(Protocol):
+    """Inventory's card keys: audited reveals and lookups by code."""
+
+    async def reveal(
+        self, order_id: str, key_ids: Sequence[str], actor: str, purpose: str
+    ) -> list[RevealedKey]:
+        """The plaintext of those of `key_ids` delivered for `order_id`; the reveal is audited."""
+        ...
+
+    async def find(self, code: str) -> FoundKey | None:
+        """The key with this code, or None."""
+        ...
