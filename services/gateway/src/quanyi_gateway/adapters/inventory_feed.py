@@ -25,10 +25,17 @@ from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue, Invalidatio
 log = logging.getLogger(__name__)
 
 TOPIC = topic_for("inventory")
+
+
+def _types(*names: str) -> frozenset[str]:
+    return frozenset(f"quanyi.inventory.v1.{name}" for name in names)
+
+
 # Event types that change how many keys a SKU has, never its price.
-STOCK_EVENTS = frozenset(
-    f"quanyi.inventory.v1.{name}" for name in ("KeyReserved", "KeysImported", "StockLow", "StockShort")
-)
+STOCK_EVENTS = _types("KeyReserved", "KeysImported", "StockLow", "StockLowCleared", "PoolCreated")
+# Event types that change nothing a SKU shows (price, name, stock): skipped by their header, not decoded.
+IRRELEVANT_EVENTS = _types("KeysRevealed", "DataKeysRewrapped", "ProductCreated", "StockShort")
+_IRRELEVANT_HEADERS = frozenset(t.encode() for t in IRRELEVANT_EVENTS)
 # Any other type whose name says catalogue (or whose payload carries a price) may change prices.
 _CATALOGUE_WORDS = ("Sku", "Product", "Price", "Catalog")
 _MAX_BACKOFF_S = 30.0
@@ -49,7 +56,7 @@ def _walk(message: Message, sku_ids: set[str]) -> bool:
         elif field.name == "price":
             priced = True
         if field.type == field.TYPE_MESSAGE:
-            children = value if field.label == field.LABEL_REPEATED else [value]
+            children = value if field.is_repeated else [value]
             for child in children:
                 if isinstance(child, Message):
                     priced = _walk(child, sku_ids) or priced
@@ -59,11 +66,14 @@ def _walk(message: Message, sku_ids: set[str]) -> bool:
 def invalidation_for(envelope: Envelope, payload: Message | None) -> Invalidation:
     """What an inventory event may have changed in the catalogue.
 
-    Stock events drop the stock of the SKUs they name. Any other event names the catalogue (a SKU,
-    product or price type, or a payload with a price) and drops price and stock of the SKUs it names, or
-    of all SKUs when it names none; or it is about something else and drops the stock of the SKUs it
-    names, or of all SKUs. An unknown type (a newer inventory than this gateway) drops everything.
+    Stock events drop the stock of the SKUs they name; events that change nothing a SKU shows drop
+    nothing. Any other event names the catalogue (a SKU, product or price type, or a payload with a
+    price) and drops price and stock of the SKUs it names, or of all SKUs when it names none; or it is
+    about something else and drops the stock of the SKUs it names, or of all SKUs. An unknown type (a
+    newer inventory than this gateway) drops everything.
     """
+    if envelope.type in IRRELEVANT_EVENTS:
+        return Invalidation()
     if payload is None:
         return Invalidation(prices=None, stock=None)
     sku_ids: set[str] = set()
@@ -167,6 +177,9 @@ class InventoryFeed:
 
     def _apply(self, record: ConsumerRecord[Any, Any]) -> None:
         self.events_seen += 1
+        for key, value in record.headers or ():
+            if key == "type" and bytes(value) in _IRRELEVANT_HEADERS:
+                return
         try:
             envelope, payload = open_envelope(bytes(record.value or b""))
         except UnreadableEvent:

@@ -1,16 +1,36 @@
-"""In-memory implementations of the gateway's storage ports, for tests and single-process use.
+"""In-memory implementations of the gateway's ports, for tests and single-process use.
 
-They give the same guarantees as the Postgres adapters (tests/contracts runs one suite against both).
+The storage ports' fakes give the same guarantees as the Postgres adapters (tests/contracts runs one suite
+against both); the peers' fakes answer like the services behind the gateway and count their calls.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from quanyi_gateway.application.model import Credentials, Revocation, Role, User
+from quanyi_gateway.application.errors import UnknownSku
+from quanyi_gateway.application.model import (
+    CataloguePage,
+    Credentials,
+    Delivery,
+    FoundKey,
+    Money,
+    Order,
+    OrderItem,
+    PlacedOrder,
+    Redemption,
+    RevealedKey,
+    Revocation,
+    Role,
+    Sku,
+    SkuStock,
+    User,
+)
 
 
 class InMemoryUserRepository:
@@ -84,3 +104,106 @@ class InMemoryNonceStore:
             return False
         self._seen[(partner, nonce)] = now
         return True
+
+
+class InMemoryCatalogue:
+    """A Catalogue of SKUs in a dict; `calls` counts the lookups that reached it."""
+
+    def __init__(self) -> None:
+        self.skus: dict[str, SkuStock] = {}
+        self.calls: Counter[str] = Counter()
+
+    def put(self, sku_id: str, price_minor: int, available: int = 10, currency: str = "CNY") -> None:
+        self.skus[sku_id] = SkuStock(Sku(sku_id, "p-1", sku_id, Money(price_minor, currency)), available)
+
+    async def prices(self, sku_ids: Sequence[str]) -> dict[str, Sku]:
+        self.calls["prices"] += 1
+        for sku_id in sku_ids:
+            if sku_id not in self.skus:
+                raise UnknownSku(sku_id)
+        return {s: self.skus[s].sku for s in sku_ids}
+
+    async def sku(self, sku_id: str) -> SkuStock:
+        self.calls["sku"] += 1
+        if sku_id not in self.skus:
+            raise UnknownSku(sku_id)
+        return self.skus[sku_id]
+
+    async def page(self, limit: int, cursor: str | None) -> CataloguePage:
+        self.calls["page"] += 1
+        ids = sorted(self.skus)
+        start = ids.index(cursor) + 1 if cursor in self.skus else 0
+        chosen = ids[start : start + limit]
+        more = start + limit < len(ids)
+        return CataloguePage(tuple(self.skus[s] for s in chosen), chosen[-1] if more and chosen else None)
+
+
+class InMemoryOrders:
+    """An Orders port keeping orders in a dict, idempotent per (buyer, idempotency key)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self._by_key: dict[tuple[str, str], str] = {}
+
+    async def place(
+        self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem]
+    ) -> PlacedOrder:
+        key = (str(buyer.user_id), idempotency_key)
+        if key in self._by_key:
+            return PlacedOrder(self.orders[self._by_key[key]], replayed=True)
+        currency = items[0].unit_price.currency if items else "CNY"
+        total = Money(sum(i.unit_price.amount_minor * i.quantity for i in items), currency)
+        order = Order(
+            str(uuid.uuid4()), str(buyer.user_id), "PENDING_PAYMENT", tuple(items), total, "PENDING",
+            channel, datetime.now(UTC).isoformat(), 1,
+        )
+        self.orders[order.order_id] = order
+        self._by_key[key] = order.order_id
+        return PlacedOrder(order, replayed=False)
+
+    async def get(self, order_id: str) -> Order | None:
+        return self.orders.get(order_id)
+
+    async def of_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+        return [o for o in reversed(self.orders.values()) if o.buyer_id == buyer_id][:limit]
+
+
+class InMemoryDeliveries:
+    """A Deliveries port over a list of deliveries."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
+        return [
+            d for d in self.deliveries if d.buyer_id == buyer_id and (not order_id or d.order_id == order_id)
+        ]
+
+    async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
+        for i, d in enumerate(self.deliveries):
+            if d.key_id == key_id:
+                if d.redeemed_at:
+                    return Redemption(key_id, d.order_id, d.redeemed_at, duplicate=True)
+                self.deliveries[i] = replace(d, redeemed_at=redeemed_at)
+                return Redemption(key_id, d.order_id, redeemed_at, duplicate=False)
+        raise LookupError("key not delivered")
+
+
+class InMemoryKeyVault:
+    """A KeyVault over keys in a dict; `reveals` records every reveal as (order, keys, actor, purpose)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[RevealedKey, str]] = {}  # key_id -> (key, order_id)
+        self.reveals: list[tuple[str, tuple[str, ...], str, str]] = []
+
+    async def reveal(
+        self, order_id: str, key_ids: Sequence[str], actor: str, purpose: str
+    ) -> list[RevealedKey]:
+        self.reveals.append((order_id, tuple(key_ids), actor, purpose))
+        return [self.keys[k][0] for k in key_ids if k in self.keys and self.keys[k][1] == order_id]
+
+    async def find(self, code: str) -> FoundKey | None:
+        for key, order_id in self.keys.values():
+            if key.code == code:
+                return FoundKey(key.key_id, order_id, key.sku_id)
+        return None

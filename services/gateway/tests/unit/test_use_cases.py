@@ -1,0 +1,173 @@
+"""The gateway's use cases against in-memory ports: no network, no database."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from quanyi_gateway import security
+from quanyi_gateway.adapters.memory import (
+    InMemoryCatalogue,
+    InMemoryDeliveries,
+    InMemoryKeyVault,
+    InMemoryNonceStore,
+    InMemoryOrders,
+    InMemoryRevocationStore,
+    InMemoryUserRepository,
+)
+from quanyi_gateway.application.accounts import Accounts, TokenRevocations
+from quanyi_gateway.application.checkout import Checkout, OrderLine, PlaceOrder
+from quanyi_gateway.application.errors import BadCredentials, OrderNotFound, UnknownKey, UnknownSku
+from quanyi_gateway.application.keys import MyKeys
+from quanyi_gateway.application.model import Delivery, RevealedKey, User
+from quanyi_gateway.application.orders import OrderQueries
+from quanyi_gateway.application.redemptions import RecordRedemption, Redemptions
+
+SECRET = "a-token-secret-of-at-least-32-bytes!"
+ALICE = User(uuid.uuid4(), "alice@example.com", "buyer")
+BOB = User(uuid.uuid4(), "bob@example.com", "buyer")
+ADMIN = User(uuid.uuid4(), "admin@example.com", "admin")
+
+
+def accounts(users: InMemoryUserRepository, revocations: TokenRevocations) -> Accounts:
+    return Accounts(users, revocations, SECRET, hash_n=2**4, token_ttl_s=3600)
+
+
+async def test_a_signed_in_user_is_known_by_the_token_alone() -> None:
+    users = InMemoryUserRepository()
+    acc = accounts(users, TokenRevocations(InMemoryRevocationStore()))
+    user = await acc.register("Alice@Example.com", "correct-horse")
+    issued = await acc.sign_in("alice@example.com", "correct-horse")
+    assert acc.authenticate(issued.token) == user
+    with pytest.raises(BadCredentials):
+        await acc.sign_in("alice@example.com", "wrong-horse")
+
+
+async def test_a_signed_out_token_is_refused_here_at_once_and_at_another_replica_after_its_refresh() -> None:
+    store = InMemoryRevocationStore()
+    users = InMemoryUserRepository()
+    here, there = TokenRevocations(store), TokenRevocations(store)
+    a, b = accounts(users, here), accounts(users, there)
+    await a.register("alice@example.com", "correct-horse")
+    token = (await a.sign_in("alice@example.com", "correct-horse")).token
+    assert await a.sign_out(token)
+    assert a.authenticate(token) is None
+    assert b.authenticate(token) is not None  # until its next refresh
+    await there.refresh()
+    assert b.authenticate(token) is None
+
+
+async def test_signing_out_a_forged_token_records_nothing() -> None:
+    store = InMemoryRevocationStore()
+    acc = accounts(InMemoryUserRepository(), TokenRevocations(store))
+    assert not await acc.sign_out("not-a-token")
+    assert await store.revoked_since(None) == []
+
+
+async def test_revocations_of_expired_tokens_are_forgotten() -> None:
+    now = [datetime.now(UTC)]
+    store = InMemoryRevocationStore(now=lambda: now[0])
+    revocations = TokenRevocations(store, clock=lambda: now[0].timestamp())
+    await revocations.revoke("j-1", ALICE.user_id, int((now[0] + timedelta(seconds=60)).timestamp()))
+    assert revocations.is_revoked("j-1")
+    now[0] += timedelta(seconds=61)
+    await revocations.refresh()
+    assert not revocations.is_revoked("j-1")
+    assert await store.revoked_since(None) == []
+
+
+async def test_an_order_is_placed_at_the_catalogues_prices() -> None:
+    catalogue, orders = InMemoryCatalogue(), InMemoryOrders()
+    catalogue.put("a", 1990)
+    catalogue.put("b", 500)
+    placed = await Checkout(catalogue, orders).place(
+        PlaceOrder(ALICE, (OrderLine("a", 2), OrderLine("b", 1), OrderLine("a", 1)), "k-1")
+    )
+    assert [(i.sku_id, i.quantity, i.unit_price.amount_minor) for i in placed.order.items] == [
+        ("a", 2, 1990), ("b", 1, 500), ("a", 1, 1990)
+    ]
+    assert placed.order.total.amount_minor == 3 * 1990 + 500
+    assert catalogue.calls["prices"] == 1  # one lookup for all lines, each SKU once
+
+
+async def test_an_unknown_sku_places_no_order() -> None:
+    catalogue, orders = InMemoryCatalogue(), InMemoryOrders()
+    catalogue.put("a", 1990)
+    with pytest.raises(UnknownSku):
+        await Checkout(catalogue, orders).place(PlaceOrder(ALICE, (OrderLine("a", 1), OrderLine("zzz", 1)), "k"))
+    assert orders.orders == {}
+
+
+async def test_the_same_idempotency_key_places_one_order() -> None:
+    catalogue, orders = InMemoryCatalogue(), InMemoryOrders()
+    catalogue.put("a", 1990)
+    checkout = Checkout(catalogue, orders)
+    first = await checkout.place(PlaceOrder(ALICE, (OrderLine("a", 1),), "same"))
+    again = await checkout.place(PlaceOrder(ALICE, (OrderLine("a", 1),), "same"))
+    assert (first.replayed, again.replayed) == (False, True)
+    assert first.order == again.order
+
+
+async def test_another_buyers_order_looks_like_no_order_but_an_admin_sees_it() -> None:
+    catalogue, orders = InMemoryCatalogue(), InMemoryOrders()
+    catalogue.put("a", 1990)
+    placed = await Checkout(catalogue, orders).place(PlaceOrder(ALICE, (OrderLine("a", 1),), "k"))
+    queries = OrderQueries(orders)
+    assert await queries.own_order(ALICE, placed.order.order_id) == placed.order
+    assert await queries.own_order(ADMIN, placed.order.order_id) == placed.order
+    for who, order_id in ((BOB, placed.order.order_id), (ALICE, "missing")):
+        with pytest.raises(OrderNotFound):
+            await queries.own_order(who, order_id)
+
+
+def deliver(
+    deliveries: InMemoryDeliveries, vault: InMemoryKeyVault, order_id: str, buyer: User, code: str
+) -> str:
+    key_id = f"k-{uuid.uuid4().hex[:6]}"
+    vault.keys[key_id] = (RevealedKey(key_id, "a", code, "pw"), order_id)
+    deliveries.deliveries.append(Delivery(order_id, key_id, "a", str(buyer.user_id), "2026-01-01T00:00:00+00:00", ""))
+    return key_id
+
+
+async def test_a_buyers_keys_are_revealed_once_per_order_under_audit_and_only_theirs() -> None:
+    orders, deliveries, vault = InMemoryOrders(), InMemoryDeliveries(), InMemoryKeyVault()
+    k1 = deliver(deliveries, vault, "o-1", ALICE, "C1")
+    k2 = deliver(deliveries, vault, "o-1", ALICE, "C2")
+    deliver(deliveries, vault, "o-2", BOB, "BOBS")
+    keys = await MyKeys(OrderQueries(orders), deliveries, vault).reveal(ALICE)
+    assert sorted((k.key_id, k.code) for k in keys) == sorted([(k1, "C1"), (k2, "C2")])
+    assert vault.reveals == [("o-1", (k1, k2), f"buyer:{ALICE.user_id}", "user-center")]
+    assert "C1" not in repr(keys)
+
+
+async def test_asking_for_the_keys_of_another_buyers_order_reveals_nothing() -> None:
+    catalogue, orders, deliveries, vault = InMemoryCatalogue(), InMemoryOrders(), InMemoryDeliveries(), InMemoryKeyVault()
+    catalogue.put("a", 1)
+    placed = await Checkout(catalogue, orders).place(PlaceOrder(ALICE, (OrderLine("a", 1),), "k"))
+    deliver(deliveries, vault, placed.order.order_id, ALICE, "C1")
+    with pytest.raises(OrderNotFound):
+        await MyKeys(OrderQueries(orders), deliveries, vault).reveal(BOB, placed.order.order_id)
+    assert vault.reveals == []
+
+
+def signed(partner: str, secret: str, nonce: str, body: bytes, now: float) -> security.PartnerRequest:
+    ts = str(int(now))
+    return security.PartnerRequest(partner, ts, nonce, security.partner_signature(secret, ts, nonce, body), body)
+
+
+async def test_a_signed_redemption_is_recorded_once_and_a_repeat_is_a_duplicate() -> None:
+    deliveries, vault = InMemoryDeliveries(), InMemoryKeyVault()
+    key_id = deliver(deliveries, vault, "o-1", ALICE, "CODE-1")
+    now = 1_800_000_000.0
+    redemptions = Redemptions(
+        {"acme": "s"}, 300, InMemoryNonceStore(timedelta(seconds=600)), vault, deliveries, clock=lambda: now
+    )
+    await redemptions.authenticate(signed("acme", "s", "n-1", b"{}", now))
+    with pytest.raises(security.PartnerAuthError):
+        await redemptions.authenticate(signed("acme", "s", "n-1", b"{}", now))
+    first = await redemptions.record(RecordRedemption("acme", "CODE-1"))
+    again = await redemptions.record(RecordRedemption("acme", "CODE-1"))
+    assert (first.key_id, first.order_id, first.duplicate) == (key_id, "o-1", False)
+    assert first.redeemed_at == datetime.fromtimestamp(now, UTC).isoformat()
+    assert (again.duplicate, again.redeemed_at) == (True, first.redeemed_at)
+    with pytest.raises(UnknownKey):
+        await redemptions.record(RecordRedemption("acme", "NO-SUCH-CODE"))
