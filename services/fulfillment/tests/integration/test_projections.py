@@ -8,7 +8,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from psycopg_pool import AsyncConnectionPool
-from quanyi_fulfillment import bootstrap
 from quanyi_fulfillment.adapters import codec
 from quanyi_fulfillment.domain.aggregate import fold
 from quanyi_fulfillment.domain.events import Recorded
