@@ -10,9 +10,11 @@ from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
 from quanyi_inventory.adapters.crypto import Keyring
+from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.config import DEV_MASTER_KEYS, Settings, load
-from quanyi_inventory.entrypoints.consumers import handlers
+from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
+from quanyi_inventory.projections import PROJECTIONS
 
 NAME = "inventory"
 
@@ -28,6 +30,11 @@ def keyring(settings: Settings) -> Keyring:
     )
 
 
+def event_store() -> EventStore:
+    """Inventory's event store, which runs every projection inline on each append."""
+    return EventStore(NAME, projections=PROJECTIONS)
+
+
 def grpc_server(settings: Settings) -> grpc.aio.Server:
     """The platform's server plumbing (trace context, INTERNAL for unexpected errors), with message
     limits large enough for an import file of the maximum size."""
@@ -39,21 +46,19 @@ async def start(settings: Settings) -> None:
     keys = keyring(settings)
     await db.migrate(settings.database_url, NAME, ["quanyi_inventory.migrations"])
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
-    store = EventStore(NAME)
+    store = event_store()
     server = grpc_server(settings)
     pb_grpc.add_InventoryServiceServicer_to_server(
         InventoryServicer(
-            pool,
-            store,
+            lambda: PgInventoryUnitOfWork(store, pool=pool),
             keys,
             import_max_rows=settings.inventory_import_max_rows,
-            stock_count_ttl_s=settings.inventory_stock_count_ttl_s,
         ),
         server,
     )
     server.add_insecure_port(settings.inventory_grpc_listen)
     await server.start()
-    consumer = InboxConsumer(NAME, [topic_for("orders")], handlers(store), pool, settings)
+    consumer = InboxConsumer(NAME, [topic_for("orders")], order_paid_handler(store), pool, settings)
     await service.run_service(
         NAME,
         server,

@@ -27,8 +27,6 @@ class Settings(PlatformSettings):
     # keep this at the old id (and the old key in master_keys): fingerprints of stored keys depend on it.
     fingerprint_master_key_id: str = ""
     inventory_import_max_rows: int = 1_000_000
-    # How old GetSku's count of available keys may be (counting a large pool is not free).
-    inventory_stock_count_ttl_s: float = 1.0
     # An import of 1,000,000 rows is tens of MB; gRPC's default limit is 4 MB.
     inventory_grpc_max_message_bytes: int = 256 * 1024 * 1024
 

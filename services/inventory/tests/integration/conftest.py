@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
@@ -12,14 +11,16 @@ from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_inventory import bootstrap
 from quanyi_inventory.adapters.crypto import Keyring
+from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.application import catalogue, import_keys
 from quanyi_inventory.config import Settings
 from quanyi_inventory.domain.catalogue import Money
+from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
 from quanyi_platform import db, rpc
 from quanyi_platform.consumer import ReceivedEvent
 from quanyi_platform.envelope import new_event_id
-from quanyi_platform.eventstore import EventStore, in_transaction
+from quanyi_platform.eventstore import EventStore
 
 SCHEMA = "inventory"
 
@@ -41,7 +42,31 @@ async def pool(settings: Settings) -> AsyncIterator[AsyncConnectionPool]:
 
 @pytest.fixture
 def store() -> EventStore:
-    return EventStore("inventory")
+    return bootstrap.event_store()
+
+
+UowFactory = Callable[[], PgInventoryUnitOfWork]
+
+
+@pytest.fixture
+def uow(pool: AsyncConnectionPool, store: EventStore) -> UowFactory:
+    """A new Postgres unit of work on its own transaction, each call."""
+    return lambda: PgInventoryUnitOfWork(store, pool=pool)
+
+
+Pay = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def pay(pool: AsyncConnectionPool, store: EventStore) -> Pay:
+    """Hand OrderPaid events to inventory's batch handler as its consumer does: one batch, one transaction."""
+    handler = order_paid_handler(store)
+
+    async def run(*events: ReceivedEvent) -> None:
+        async with pool.connection() as conn, conn.transaction():
+            await handler.apply(conn, list(events))
+
+    return run
 
 
 @pytest.fixture
@@ -51,11 +76,11 @@ def keyring(settings: Settings) -> Keyring:
 
 @pytest.fixture
 async def stub(
-    settings: Settings, pool: AsyncConnectionPool, store: EventStore, keyring: Keyring
+    settings: Settings, uow: UowFactory, keyring: Keyring
 ) -> AsyncIterator[pb_grpc.InventoryServiceStub]:
     server = bootstrap.grpc_server(settings)
     pb_grpc.add_InventoryServiceServicer_to_server(
-        InventoryServicer(pool, store, keyring, import_max_rows=settings.inventory_import_max_rows), server
+        InventoryServicer(uow, keyring, import_max_rows=settings.inventory_import_max_rows), server
     )
     port = server.add_insecure_port(settings.inventory_grpc_listen)
     await server.start()
@@ -71,27 +96,30 @@ StockSku = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture
-def stock_sku(pool: AsyncConnectionPool, store: EventStore, keyring: Keyring) -> StockSku:
+def stock_sku(uow: UowFactory, keyring: Keyring) -> StockSku:
     """Create a product, a SKU and a pool, import `codes` into it, and return the SKU id."""
 
     async def make(codes: Sequence[str], threshold: int = 0, unit_cost: int = 500) -> str:
-        async def setup(conn: Any) -> str:
-            product = await catalogue.create_product(conn, name="Steam wallet", kind="card_key")
-            sku = await catalogue.create_sku(
-                conn, product_id=product.product_id, name="Steam 100", price=Money(1000, "CNY"),
-                low_stock_threshold=threshold,
-            )
-            key_pool = await catalogue.create_pool(conn, sku_id=sku.sku_id, name="main")
-            csv = ("code\n" + "".join(f"{c}\n" for c in codes)).encode()
-            batch = import_keys.prepare_batch(keyring, csv, 1_000_000)
-            await import_keys.store_batch(
-                conn, store, batch, pool_id=key_pool.pool_id, unit_cost=Money(unit_cost, "CNY"), actor="test"
-            )
-            return sku.sku_id
-
-        return await in_transaction(pool, setup)
+        product = await catalogue.create_product(uow(), name="Steam wallet", kind="card_key")
+        sku = await catalogue.create_sku(
+            uow(), product_id=product.product_id, name="Steam 100", price=Money(1000, "CNY"),
+            low_stock_threshold=threshold,
+        )
+        key_pool = await catalogue.create_pool(uow(), sku_id=sku.sku_id, name="main")
+        await import_codes(uow, keyring, key_pool.pool_id, codes, unit_cost)
+        return sku.sku_id
 
     return make
+
+
+async def import_codes(
+    uow: UowFactory, keyring: Keyring, pool_id: str, codes: Sequence[str], unit_cost: int = 500
+) -> import_keys.ImportResult:
+    csv = ("code\n" + "".join(f"{c}\n" for c in codes)).encode()
+    batch = import_keys.prepare_batch(keyring, csv, 1_000_000)
+    return await import_keys.store_batch(
+        uow(), batch, pool_id=pool_id, unit_cost=Money(unit_cost, "CNY"), actor="test"
+    )
 
 
 def order_paid(order_id: str, lines: Sequence[tuple[str, int]]) -> ReceivedEvent:

@@ -1,4 +1,4 @@
-"""The OrderPaid handler against real Postgres, called directly inside transactions."""
+"""The OrderPaid batch handler against real Postgres, called directly inside transactions."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from quanyi.inventory.v1 import events_pb2 as inventory_events
-from quanyi.orders.v1 import events_pb2 as orders_events
-from quanyi_inventory.application.allocate import PaidOrder, allocate_paid_order
-from quanyi_inventory.domain.allocation import OrderLine, Reserved, Short
-from quanyi_inventory.entrypoints.consumers import handlers
+from quanyi_inventory.application.allocate import allocate_paid_orders
+from quanyi_inventory.application.ports import Context
+from quanyi_inventory.domain.allocation import OrderLine, PaidOrder, Reserved, Short
 from quanyi_platform.envelope import open_envelope
-from quanyi_platform.eventstore import EventStore
 
-ORDER_PAID = orders_events.OrderPaid.DESCRIPTOR.full_name
+from .conftest import Pay, UowFactory
 
 
 async def recorded(pool: AsyncConnectionPool) -> list[tuple[Any, Any]]:
@@ -36,14 +34,18 @@ async def reserved_rows(pool: AsyncConnectionPool) -> list[Any]:
         return await cur.fetchall()
 
 
+def order(order_id: str, *lines: tuple[str, int]) -> tuple[PaidOrder, Context]:
+    lines_ = tuple(OrderLine(i, sku, q) for i, (sku, q) in enumerate(lines, start=1))
+    return PaidOrder(order_id, f"buyer-{order_id}", "b@example.com", "web", lines_), Context(order_id, "")
+
+
 async def test_a_paid_order_gets_one_key_per_unit_and_key_reserved_is_recorded(
-    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+    pool: AsyncConnectionPool, stock_sku: Any, paid: Any, pay: Pay
 ) -> None:
     sku_a = await stock_sku(["A-1", "A-2", "A-3"], unit_cost=700)
     sku_b = await stock_sku(["B-1"])
     event = paid("order-1", [(sku_a, 2), (sku_b, 1)])
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)[ORDER_PAID](conn, event)
+    await pay(event)
 
     [(envelope, reserved)] = [(e, p) for e, p in await recorded(pool) if isinstance(p, inventory_events.KeyReserved)]
     assert (envelope.aggregate_type, envelope.aggregate_id, envelope.aggregate_version) == ("Allocation", "order-1", 1)
@@ -60,27 +62,33 @@ async def test_a_paid_order_gets_one_key_per_unit_and_key_reserved_is_recorded(
 
 
 async def test_a_retried_order_gets_the_same_keys_and_records_nothing_new(
-    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any
+    pool: AsyncConnectionPool, uow: UowFactory, stock_sku: Any
 ) -> None:
     sku = await stock_sku([f"K-{i}" for i in range(5)])
-    order = PaidOrder("order-1", "buyer-1", "b@example.com", "web", (OrderLine(1, sku, 2),))
-    async with pool.connection() as conn, conn.transaction():
-        first = await allocate_paid_order(conn, store, order, correlation_id="order-1", causation_id="")
-    async with pool.connection() as conn, conn.transaction():
-        again = await allocate_paid_order(conn, store, order, correlation_id="order-1", causation_id="")
-    assert isinstance(first, Reserved) and len(first.keys) == 2
+    first = await allocate_paid_orders(uow(), [order("order-1", (sku, 2))])
+    again = await allocate_paid_orders(uow(), [order("order-1", (sku, 2))])
+    assert isinstance(first["order-1"], Reserved) and len(first["order-1"].keys) == 2
     assert again == first
     assert len(await of_type(pool, inventory_events.KeyReserved)) == 1
     assert len(await reserved_rows(pool)) == 2
 
 
+async def test_an_order_repeated_within_one_batch_is_decided_once(
+    pool: AsyncConnectionPool, uow: UowFactory, stock_sku: Any
+) -> None:
+    sku = await stock_sku([f"K-{i}" for i in range(5)])
+    outcome = await allocate_paid_orders(uow(), [order("order-1", (sku, 2)), order("order-1", (sku, 2))])
+    assert isinstance(outcome["order-1"], Reserved) and len(outcome["order-1"].keys) == 2
+    assert len(await of_type(pool, inventory_events.KeyReserved)) == 1
+    assert len(await reserved_rows(pool)) == 2
+
+
 async def test_a_short_order_records_stock_short_and_keeps_no_key(
-    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+    pool: AsyncConnectionPool, uow: UowFactory, stock_sku: Any, paid: Any, pay: Pay
 ) -> None:
     plenty = await stock_sku(["P-1", "P-2", "P-3"])
     scarce = await stock_sku(["S-1"])
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)[ORDER_PAID](conn, paid("order-1", [(plenty, 2), (scarce, 3)]))
+    await pay(paid("order-1", [(plenty, 2), (scarce, 3)]))
 
     [short] = await of_type(pool, inventory_events.StockShort)
     assert short.order_id == "order-1"
@@ -89,52 +97,76 @@ async def test_a_short_order_records_stock_short_and_keeps_no_key(
     assert await reserved_rows(pool) == []
 
     # The decision stands: a retry reports the same shortage, and the keys stay free for others.
-    order = PaidOrder("order-1", "b", "", "web", (OrderLine(1, plenty, 2), OrderLine(2, scarce, 3)))
-    async with pool.connection() as conn, conn.transaction():
-        again = await allocate_paid_order(conn, store, order, correlation_id="order-1", causation_id="")
-        other = await allocate_paid_order(
-            conn, store, PaidOrder("order-2", "b", "", "web", (OrderLine(1, scarce, 1),)),
-            correlation_id="order-2", causation_id="",
-        )
+    outcome = await allocate_paid_orders(
+        uow(), [order("order-1", (plenty, 2), (scarce, 3)), order("order-2", (scarce, 1))]
+    )
+    again, other = outcome["order-1"], outcome["order-2"]
     assert isinstance(again, Short) and [s.available for s in again.lines] == [1]
     assert isinstance(other, Reserved) and len(other.keys) == 1
     assert len(await of_type(pool, inventory_events.StockShort)) == 1
 
 
-async def test_an_order_for_an_unknown_sku_is_short_of_everything(
-    pool: AsyncConnectionPool, store: EventStore, paid: Any
+async def test_in_a_batch_a_short_order_leaves_its_keys_to_the_orders_after_it(
+    pool: AsyncConnectionPool, uow: UowFactory, stock_sku: Any
 ) -> None:
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)[ORDER_PAID](conn, paid("order-1", [("no-such-sku", 1)]))
+    sku = await stock_sku(["B-1", "B-2", "B-3"])
+    outcome = await allocate_paid_orders(
+        uow(), [order("o-1", (sku, 2)), order("o-2", (sku, 2)), order("o-3", (sku, 1)), order("o-4", (sku, 1))]
+    )
+    assert [type(outcome[o]).__name__ for o in ("o-1", "o-2", "o-3", "o-4")] == ["Reserved", "Short", "Reserved", "Short"]
+    short = outcome["o-2"]
+    assert isinstance(short, Short) and [(s.wanted, s.available) for s in short.lines] == [(2, 1)]
+    held = {r["key_id"]: r["order_id"] for r in await reserved_rows(pool)}
+    assert sorted(held.values()) == ["o-1", "o-1", "o-3"]
+
+
+async def test_an_order_for_an_unknown_sku_is_short_of_everything(
+    pool: AsyncConnectionPool, paid: Any, pay: Pay
+) -> None:
+    await pay(paid("order-1", [("no-such-sku", 1)]))
     [short] = await of_type(pool, inventory_events.StockShort)
     assert [(s.wanted, s.available) for s in short.lines] == [(1, 0)]
 
 
 async def test_stock_low_is_recorded_once_when_a_sku_falls_to_its_threshold(
-    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+    pool: AsyncConnectionPool, stock_sku: Any, paid: Any, pay: Pay
 ) -> None:
     sku = await stock_sku([f"L-{i}" for i in range(6)], threshold=3)
-    on_paid = handlers(store)[ORDER_PAID]
     for i in range(4):
-        async with pool.connection() as conn, conn.transaction():
-            await on_paid(conn, paid(f"order-{i}", [(sku, 1)]))
+        await pay(paid(f"order-{i}", [(sku, 1)]))
     lows = [(e, p) for e, p in await recorded(pool) if isinstance(p, inventory_events.StockLow)]
     assert [(p.sku_id, p.available, p.threshold) for _, p in lows] == [(sku, 3, 3)]
     assert [(e.aggregate_type, e.aggregate_id, e.aggregate_version) for e, _ in lows] == [("SkuStock", sku, 1)]
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT available, low_stock_alerted, stock_version FROM sku_stock WHERE sku_id = %s", (sku,))
+        assert await cur.fetchone() == {"available": 2, "low_stock_alerted": True, "stock_version": 1}
+
+
+async def test_an_import_above_the_threshold_rearms_the_low_stock_alert(
+    pool: AsyncConnectionPool, uow: UowFactory, keyring: Any, stock_sku: Any, paid: Any, pay: Pay
+) -> None:
+    from .conftest import import_codes
+
+    sku = await stock_sku(["R-1", "R-2"], threshold=1)
+    await pay(paid("order-1", [(sku, 1)]))
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT pool_id FROM pools WHERE sku_id = %s", (sku,))
+        pool_id = (await cur.fetchone())["pool_id"]  # type: ignore[index]
+    await import_codes(uow, keyring, pool_id, ["R-3", "R-4"])
+    await pay(paid("order-2", [(sku, 1)]), paid("order-3", [(sku, 1)]))
+    events = [(e, p) for e, p in await recorded(pool) if e.aggregate_type == "SkuStock"]
+    assert [(type(p).__name__, p.available, e.aggregate_version) for e, p in events] == [
+        ("StockLow", 1, 1), ("StockLowCleared", 3, 2), ("StockLow", 1, 3)
+    ]
 
 
 async def test_concurrent_orders_never_share_a_key_and_exactly_the_stock_is_reserved(
-    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+    pool: AsyncConnectionPool, stock_sku: Any, paid: Any, pay: Pay
 ) -> None:
     """200 orders of one unit race for 100 keys, each in its own connection and transaction."""
     sku = await stock_sku([f"C-{i:03d}" for i in range(100)], threshold=10)
-    on_paid = handlers(store)[ORDER_PAID]
 
-    async def pay(i: int) -> None:
-        async with pool.connection() as conn, conn.transaction():
-            await on_paid(conn, paid(f"order-{i:03d}", [(sku, 1)]))
-
-    await asyncio.gather(*(pay(i) for i in range(200)))
+    await asyncio.gather(*(pay(paid(f"order-{i:03d}", [(sku, 1)])) for i in range(200)))
 
     reserved = await of_type(pool, inventory_events.KeyReserved)
     short = await of_type(pool, inventory_events.StockShort)
@@ -146,4 +178,3 @@ async def test_concurrent_orders_never_share_a_key_and_exactly_the_stock_is_rese
     assert sorted(r["key_id"] for r in rows) == sorted(key_ids)
     assert len({r["order_id"] for r in rows}) == 100
     assert len(await of_type(pool, inventory_events.StockLow)) == 1
-

@@ -12,8 +12,9 @@ from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.inventory.v1 import inventory_service_pb2 as pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
-from quanyi_inventory.entrypoints.consumers import handlers
 from quanyi_platform.envelope import open_envelope
+
+from .conftest import Pay
 
 Stub = pb_grpc.InventoryServiceStub
 
@@ -153,7 +154,7 @@ async def test_an_import_needs_a_known_pool_and_a_valid_unit_cost(stub: Stub) ->
 
 
 async def test_no_plaintext_key_is_stored_in_any_inventory_table_or_log(
-    stub: Stub, pool: AsyncConnectionPool, paid: Any, store: Any, caplog: pytest.LogCaptureFixture
+    stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Invariant I5: after an import, an allocation and a reveal, no column of any table of the schema
     holds a code or password, in any encoding we might plausibly have leaked it."""
@@ -163,8 +164,7 @@ async def test_no_plaintext_key_is_stored_in_any_inventory_table_or_log(
     passwords = [f"PLAINPASS-{i:04d}-Wx" for i in range(20)]
     csv = "code,password\n" + "".join(f"{c},{p}\n" for c, p in zip(codes, passwords, strict=True))
     await import_csv(stub, pool_id, csv + f"{codes[0]},{passwords[0]}\n,{passwords[1]}\n")
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)["quanyi.orders.v1.OrderPaid"](conn, paid("order-i5", [(sku_id, 19)]))
+    await pay(paid("order-i5", [(sku_id, 19)]))
     revealed = await stub.RevealKeys(
         pb.RevealKeysRequest(order_id="order-i5", actor="fulfillment", purpose="delivery")
     )
@@ -179,7 +179,8 @@ async def test_no_plaintext_key_is_stored_in_any_inventory_table_or_log(
         )
         columns = await cur.fetchall()
         tables = {c["table_name"] for c in columns}
-        assert {"products", "skus", "pools", "key_batches", "keys", "key_reveals", "events"} <= tables
+        assert {"products", "skus", "pools", "key_batches", "keys", "key_material", "data_keys", "key_reveals",
+                "events"} <= tables
         scanned = 0
         for col in columns:
             cur = await conn.execute(
@@ -199,12 +200,11 @@ async def test_no_plaintext_key_is_stored_in_any_inventory_table_or_log(
 
 
 async def test_reveal_returns_the_orders_keys_and_audits_each_one(
-    stub: Stub, pool: AsyncConnectionPool, paid: Any, store: Any
+    stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay
 ) -> None:
     sku_id, pool_id = await new_pool(stub)
     await import_csv(stub, pool_id, "code,password\nR-1,pw-1\nR-2,\nR-3,pw-3\n")
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)["quanyi.orders.v1.OrderPaid"](conn, paid("order-r", [(sku_id, 2)]))
+    await pay(paid("order-r", [(sku_id, 2)]))
 
     response = await stub.RevealKeys(
         pb.RevealKeysRequest(order_id="order-r", actor="fulfillment", purpose="delivery")
@@ -221,7 +221,8 @@ async def test_reveal_returns_the_orders_keys_and_audits_each_one(
 
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT key_id, order_id, actor, purpose, revealed_at FROM key_reveals ORDER BY id"
+            "SELECT key_id, order_id, actor, purpose, revealed_at FROM key_reveals"
+            " ORDER BY revealed_at, reveal_id, position"
         )
         audit = await cur.fetchall()
     assert [(a["key_id"], a["order_id"], a["actor"], a["purpose"]) for a in audit] == [
@@ -233,14 +234,11 @@ async def test_reveal_returns_the_orders_keys_and_audits_each_one(
 
 
 async def test_reveal_refuses_orders_without_keys_and_keys_of_other_orders(
-    stub: Stub, pool: AsyncConnectionPool, paid: Any, store: Any
+    stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay
 ) -> None:
     sku_id, pool_id = await new_pool(stub)
     await import_csv(stub, pool_id, "code\nX-1\nX-2\n")
-    async with pool.connection() as conn, conn.transaction():
-        on_paid = handlers(store)["quanyi.orders.v1.OrderPaid"]
-        await on_paid(conn, paid("order-1", [(sku_id, 1)]))
-        await on_paid(conn, paid("order-2", [(sku_id, 1)]))
+    await pay(paid("order-1", [(sku_id, 1)]), paid("order-2", [(sku_id, 1)]))
     mine = await stub.RevealKeys(pb.RevealKeysRequest(order_id="order-2", actor="fulfillment"))
 
     cases = [
@@ -258,12 +256,11 @@ async def test_reveal_refuses_orders_without_keys_and_keys_of_other_orders(
 
 
 async def test_the_audit_trail_cannot_be_changed(
-    stub: Stub, pool: AsyncConnectionPool, paid: Any, store: Any
+    stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay
 ) -> None:
     sku_id, pool_id = await new_pool(stub)
     await import_csv(stub, pool_id, "code\nX-1\n")
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)["quanyi.orders.v1.OrderPaid"](conn, paid("order-1", [(sku_id, 1)]))
+    await pay(paid("order-1", [(sku_id, 1)]))
     await stub.RevealKeys(pb.RevealKeysRequest(order_id="order-1", actor="fulfillment"))
     for statement in ["UPDATE key_reveals SET actor = 'someone else'", "DELETE FROM key_reveals"]:
         with pytest.raises(Exception, match="append-only"):
@@ -272,12 +269,11 @@ async def test_the_audit_trail_cannot_be_changed(
 
 
 async def test_find_key_finds_a_key_by_its_code_and_names_its_order(
-    stub: Stub, pool: AsyncConnectionPool, paid: Any, store: Any
+    stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay
 ) -> None:
     sku_id, pool_id = await new_pool(stub)
     await import_csv(stub, pool_id, "code\nF-1\nF-2\n")
-    async with pool.connection() as conn, conn.transaction():
-        await handlers(store)["quanyi.orders.v1.OrderPaid"](conn, paid("order-f", [(sku_id, 1)]))
+    await pay(paid("order-f", [(sku_id, 1)]))
 
     held = await stub.FindKey(pb.FindKeyRequest(code=" F-1 "))
     free = await stub.FindKey(pb.FindKeyRequest(code="F-2"))

@@ -7,22 +7,23 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 from psycopg_pool import AsyncConnectionPool
 from quanyi_inventory.config import Settings
-from quanyi_inventory.entrypoints.consumers import handlers
+from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
-from quanyi_platform.envelope import open_envelope
+from quanyi_platform.envelope import kafka_headers, open_envelope
 from quanyi_platform.eventstore import EventStore, topic_for
 
 
 def record(event: ReceivedEvent, offset: int) -> ConsumerRecord[bytes, bytes]:
     value = event.envelope.SerializeToString()
-    return ConsumerRecord(topic_for("orders"), 0, offset, 0, 0, None, value, None, 0, len(value), [])
+    headers = [(k, v) for k, v in kafka_headers(event.envelope)]
+    return ConsumerRecord(topic_for("orders"), 0, offset, 0, 0, None, value, None, 0, len(value), headers)
 
 
 async def test_a_redelivered_order_paid_reserves_keys_once(
     settings: Settings, pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
 ) -> None:
     sku = await stock_sku(["IN-1", "IN-2", "IN-3"])
-    consumer = InboxConsumer("inventory", [topic_for("orders")], handlers(store), pool, settings)
+    consumer = InboxConsumer("inventory", [topic_for("orders")], order_paid_handler(store), pool, settings)
     event = paid("order-1", [(sku, 1)])
     assert await consumer.apply([record(event, 1), record(event, 2)]) == 1
     assert await consumer.apply([record(event, 3)]) == 0

@@ -20,7 +20,6 @@ import hmac
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +27,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from quanyi_inventory.domain.keyfile import normalize_code
+from quanyi_inventory.domain.sealed import SealedKey as SealedKey
+from quanyi_inventory.domain.sealed import WrappedDataKey as WrappedDataKey
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -40,22 +41,6 @@ class KeyringError(Exception):
 
 class DecryptionFailed(Exception):
     """A ciphertext does not open: wrong key, wrong associated data, or tampered bytes."""
-
-
-@dataclass(frozen=True)
-class WrappedDataKey:
-    """A batch's data key, encrypted by the master key `master_key_id`: nonce || ciphertext || tag."""
-
-    master_key_id: str
-    blob: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class SealedKey:
-    """A card key's sealed plaintext."""
-
-    nonce: bytes
-    ciphertext: bytes = field(repr=False)
 
 
 class DataKey:

@@ -1,4 +1,8 @@
-"""The allocation policy: a paid order gets one key per unit of every line, or nothing at all."""
+"""The allocation policy: a paid order gets one key per unit of every line, or nothing at all.
+
+An order's allocation (aggregate Allocation, one per order) is decided once: KeyReserved or StockShort,
+version 1. A batch of paid orders is decided together, in order, from the keys claimed for the whole batch.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,35 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from quanyi_inventory.domain.errors import InvalidInput
+from quanyi_inventory.domain.events import (
+    ALLOCATION,
+    ClaimedKey,
+    Event,
+    KeyReserved,
+    Recorded,
+    ShortLine,
+    StockShort,
+)
+from quanyi_inventory.domain.stock import SkuStock, report_if_low, stock_is_low
+from quanyi_inventory.domain.stock import evolve as evolve_stock
+
+__all__ = [
+    "Allocation",
+    "AvailableKey",
+    "BatchAllocation",
+    "ClaimedKey",
+    "OrderLine",
+    "PaidOrder",
+    "Reserved",
+    "Short",
+    "ShortLine",
+    "allocate",
+    "decide",
+    "evolve",
+    "keys_needed",
+    "lines_to_fill",
+    "stock_is_low",
+]
 
 
 @dataclass(frozen=True)
@@ -18,25 +51,24 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
-class ClaimedKey:
-    """One key claimed for one unit (from 1) of one line (from 1) of an order."""
+class PaidOrder:
+    """The command: give this paid order its keys."""
 
-    key_id: str
-    sku_id: str
-    line_no: int
-    unit_no: int
-    unit_cost_minor: int
-    currency: str
+    order_id: str
+    buyer_id: str
+    buyer_email: str
+    channel: str
+    lines: tuple[OrderLine, ...]
 
 
 @dataclass(frozen=True)
-class ShortLine:
-    """A line that could not be filled: `available` keys were found for `wanted` units."""
+class AvailableKey:
+    """A key of `sku_id` that is free to claim, with what it cost."""
 
-    line_no: int
+    key_id: str
     sku_id: str
-    wanted: int
-    available: int
+    unit_cost_minor: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +86,17 @@ class Short:
 
 
 Allocation = Reserved | Short
+
+
+def evolve(state: Allocation | None, event: Event) -> Allocation | None:
+    """An order's allocation after `event`: the first decision stands."""
+    if state is not None:
+        return state
+    if isinstance(event, KeyReserved):
+        return Reserved(event.keys)
+    if isinstance(event, StockShort):
+        return Short(event.lines)
+    return None
 
 
 def lines_to_fill(lines: Sequence[OrderLine]) -> list[OrderLine]:
@@ -88,6 +131,94 @@ def decide(lines: Sequence[OrderLine], claimed: Mapping[int, Sequence[ClaimedKey
     return Reserved(tuple(sorted(keys, key=lambda k: (k.line_no, k.unit_no))))
 
 
-def stock_is_low(available: int, threshold: int) -> bool:
-    """A SKU with a threshold is low once its available keys have fallen to it; 0 means no alert."""
-    return threshold > 0 and available <= threshold
+def keys_needed(orders: Sequence[PaidOrder]) -> dict[str, int]:
+    """The most keys per SKU that `orders` can take: every unit of every line."""
+    needed: dict[str, int] = {}
+    for order in orders:
+        for line in order.lines:
+            if line.quantity > 0:
+                needed[line.sku_id] = needed.get(line.sku_id, 0) + line.quantity
+    return needed
+
+
+@dataclass(frozen=True)
+class BatchAllocation:
+    """What a batch of paid orders decided.
+
+    `outcomes` holds every order of the batch (those decided before keep their first outcome); `stock`
+    the touched SKUs after the batch; `recorded` the new events, in order: each new order's KeyReserved or
+    StockShort in batch order, then StockLow for SKUs that fell to their threshold.
+    """
+
+    outcomes: dict[str, Allocation]
+    stock: dict[str, SkuStock]
+    recorded: list[Recorded]
+
+
+def allocate(
+    orders: Sequence[PaidOrder],
+    decided: Mapping[str, Allocation],
+    stock: Mapping[str, SkuStock],
+    available: Mapping[str, Sequence[AvailableKey]],
+) -> BatchAllocation:
+    """Decide a batch of paid orders in order, all or nothing per order.
+
+    `decided` are the batch's orders that already have an outcome (they get it again and record nothing);
+    `stock` the current stock of the batch's SKUs; `available` the keys claimed for the batch, per SKU.
+    Keys are handed out oldest (lowest id) first, and each at most once. A line that finds too few keys
+    makes its order short; the keys it would have taken stay for the next orders. Raises InvalidInput for
+    an order that can never be filled correctly (see `lines_to_fill`).
+    """
+    free = {sku: sorted(keys, key=lambda k: k.key_id) for sku, keys in available.items()}
+    used = dict.fromkeys(free, 0)
+    after = dict(stock)
+    outcomes: dict[str, Allocation] = {}
+    recorded: list[Recorded] = []
+    last_reserver: dict[str, str] = {}
+    for order in orders:
+        if order.order_id in outcomes:
+            continue
+        previous = decided.get(order.order_id)
+        if previous is not None:
+            outcomes[order.order_id] = previous
+            continue
+        lines = lines_to_fill(order.lines)
+        taking = dict(used)
+        claimed: list[ClaimedKey] = []
+        short: list[ShortLine] = []
+        for line in lines:
+            pool = free.get(line.sku_id, [])
+            start = taking.get(line.sku_id, 0)
+            got = min(line.quantity, len(pool) - start)
+            taking[line.sku_id] = start + got
+            if got < line.quantity:
+                short.append(ShortLine(line.line_no, line.sku_id, line.quantity, got))
+                continue
+            claimed.extend(
+                ClaimedKey(k.key_id, k.sku_id, line.line_no, unit, k.unit_cost_minor, k.currency)
+                for unit, k in enumerate(pool[start : start + got], start=1)
+            )
+        outcome: Allocation
+        event: Event
+        if short:
+            outcome = Short(tuple(short))
+            event = StockShort(order.order_id, tuple(short))
+        else:
+            used = taking
+            outcome = Reserved(tuple(claimed))
+            event = KeyReserved(
+                order.order_id, order.buyer_id, order.buyer_email, order.channel, tuple(claimed)
+            )
+            for sku_id in {k.sku_id for k in claimed}:
+                if sku_id in after:
+                    evolved = evolve_stock(after[sku_id], event)
+                    assert evolved is not None
+                    after[sku_id] = evolved
+                last_reserver[sku_id] = order.order_id
+        outcomes[order.order_id] = outcome
+        recorded.append(Recorded(ALLOCATION, order.order_id, 1, event, cause=order.order_id))
+    for sku_id in sorted(last_reserver):
+        if sku_id in after:
+            after[sku_id], low = report_if_low(after[sku_id], cause=last_reserver[sku_id])
+            recorded.extend(low)
+    return BatchAllocation(outcomes, {sku: after[sku] for sku in stock}, recorded)

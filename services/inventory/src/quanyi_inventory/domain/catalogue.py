@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from quanyi_inventory.domain.errors import InvalidInput
+from quanyi_inventory.domain.events import (
+    POOL,
+    PRODUCT,
+    SKU,
+    PoolCreated,
+    ProductCreated,
+    Recorded,
+    SkuCreated,
+)
+from quanyi_inventory.domain.money import Money as Money
 
 MAX_NAME_LENGTH = 200
 DEFAULT_PAGE_SIZE = 50
@@ -14,14 +23,6 @@ MAX_PAGE_TOKEN_LENGTH = 64
 DEFAULT_KIND = "card_key"
 DEFAULT_POOL_NAME = "default"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-@dataclass(frozen=True)
-class Money:
-    """An amount in integer minor units with its ISO 4217 currency; never a float."""
-
-    minor_units: int
-    currency: str
 
 
 def money(minor_units: int, currency: str, what: str) -> Money:
@@ -71,3 +72,26 @@ def page_token(value: str) -> str:
     if len(value) > MAX_PAGE_TOKEN_LENGTH or not value.isprintable():
         raise InvalidInput("the page token is not one this service handed out")
     return value
+
+
+def create_product(product_id: str, name_: str, kind: str) -> Recorded:
+    """ProductCreated for a valid name (the kind defaults to card keys)."""
+    return Recorded(PRODUCT, product_id, 1, ProductCreated(product_id, name(name_, "product name"),
+                                                           product_kind(kind)))
+
+
+def create_sku(sku_id: str, product_id: str, name_: str, price: Money, threshold: int) -> Recorded:
+    """SkuCreated for a SKU of an existing product, with a valid name, price and threshold."""
+    event = SkuCreated(
+        sku_id,
+        product_id,
+        name(name_, "SKU name"),
+        money(price.minor_units, price.currency, "price"),
+        low_stock_threshold(threshold),
+    )
+    return Recorded(SKU, sku_id, 1, event)
+
+
+def create_pool(pool_id: str, sku_id: str, name_: str) -> Recorded:
+    """PoolCreated for a pool of an existing SKU (the name defaults to "default")."""
+    return Recorded(POOL, pool_id, 1, PoolCreated(pool_id, sku_id, pool_name(name_)))

@@ -1,4 +1,4 @@
-"""Inventory's event handlers: translate events into application calls, nothing more."""
+"""Inventory's consumer: a batch of OrderPaid becomes one allocation, in the batch's transaction."""
 
 from __future__ import annotations
 
@@ -6,28 +6,38 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from quanyi.orders.v1 import events_pb2 as orders_events
-from quanyi_platform.consumer import Handler, ReceivedEvent
-from quanyi_platform.eventstore import EventStore
+from quanyi_platform.consumer import BatchHandler, ReceivedEvent, TransientError
+from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 
-from quanyi_inventory.application.allocate import PaidOrder, allocate_paid_order
-from quanyi_inventory.domain.allocation import OrderLine
+from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
+from quanyi_inventory.application.allocate import allocate_paid_orders
+from quanyi_inventory.application.ports import Context
+from quanyi_inventory.domain.allocation import OrderLine, PaidOrder
+
+ORDER_PAID = orders_events.OrderPaid.DESCRIPTOR.full_name
 
 
-def handlers(store: EventStore) -> dict[str, Handler]:
-    async def on_order_paid(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-        paid: orders_events.OrderPaid = ev.payload
-        await allocate_paid_order(
-            conn,
-            store,
-            PaidOrder(
-                order_id=paid.order_id,
-                buyer_id=paid.buyer_id,
-                buyer_email=paid.buyer_email,
-                channel=paid.channel,
-                lines=tuple(OrderLine(line.line_no, line.sku_id, line.quantity) for line in paid.lines),
-            ),
-            correlation_id=ev.correlation_id or paid.order_id,
-            causation_id=ev.event_id,
-        )
+def paid_order(ev: ReceivedEvent) -> tuple[PaidOrder, Context]:
+    """The command an OrderPaid asks for, and the ids the events it causes carry."""
+    paid: orders_events.OrderPaid = ev.payload
+    order = PaidOrder(
+        order_id=paid.order_id,
+        buyer_id=paid.buyer_id,
+        buyer_email=paid.buyer_email,
+        channel=paid.channel,
+        lines=tuple(OrderLine(line.line_no, line.sku_id, line.quantity) for line in paid.lines),
+    )
+    return order, Context(ev.correlation_id or paid.order_id, ev.event_id)
 
-    return {orders_events.OrderPaid.DESCRIPTOR.full_name: on_order_paid}
+
+def order_paid_handler(store: EventStore) -> BatchHandler:
+    async def apply(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
+        try:
+            uow = PgInventoryUnitOfWork(store, conn=conn)
+            await allocate_paid_orders(uow, [paid_order(e) for e in events])
+        except ConcurrencyConflict as exc:
+            # Another consumer decided one of these orders meanwhile (an OrderPaid delivered twice under
+            # two event ids): retry the batch, which then finds that decision.
+            raise TransientError("an order of the batch was decided concurrently") from exc
+
+    return BatchHandler(frozenset({ORDER_PAID}), apply)

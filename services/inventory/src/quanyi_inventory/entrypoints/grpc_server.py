@@ -1,4 +1,4 @@
-"""Inventory's gRPC API: translate requests, run the use case in a transaction, map errors.
+"""Inventory's gRPC API: translate requests, call the use case with a unit of work, map errors.
 
 No response error, and no log line written here, ever contains a card key.
 """
@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import inventory_service_pb2 as pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
-from quanyi_platform.eventstore import EventStore, in_transaction
 
-from quanyi_inventory.adapters.crypto import Keyring
 from quanyi_inventory.application import catalogue, import_keys, reveal
+from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
 from quanyi_inventory.domain.errors import InvalidInput, NotFound
 
@@ -33,7 +30,7 @@ def _money(m: money_pb2.Money, what: str) -> rules.Money:
     return rules.money(m.minor_units, m.currency, what)
 
 
-def _sku(sku: catalogue.Sku) -> pb.Sku:
+def _sku(sku: Sku) -> pb.Sku:
     return pb.Sku(
         sku_id=sku.sku_id,
         product_id=sku.product_id,
@@ -45,26 +42,16 @@ def _sku(sku: catalogue.Sku) -> pb.Sku:
 
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(
-        self,
-        pool: AsyncConnectionPool,
-        store: EventStore,
-        keyring: Keyring,
-        *,
-        import_max_rows: int,
-        stock_count_ttl_s: float = 1.0,
+        self, uow: Callable[[], InventoryUnitOfWork], keyring: Keys, *, import_max_rows: int
     ) -> None:
-        self._pool = pool
-        self._store = store
+        self._uow = uow
         self._keyring = keyring
         self._import_max_rows = import_max_rows
-        self._counts = catalogue.AvailableCounts(stock_count_ttl_s)
 
-    async def _run(
-        self, context: grpc.aio.ServicerContext, work: Callable[[AsyncConnection[Any]], Awaitable[T]]
-    ) -> T:
-        """Run `work` in one transaction; domain errors become status codes with their safe message."""
+    async def _run(self, context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
+        """Await the use case; domain errors become status codes with their safe message."""
         try:
-            return await in_transaction(self._pool, work)
+            return await call
         except InvalidInput as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except NotFound as exc:
@@ -75,28 +62,28 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.CreateProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateProductResponse:
         product = await self._run(
-            context, lambda conn: catalogue.create_product(conn, name=request.name, kind=request.kind)
+            context, catalogue.create_product(self._uow(), name=request.name, kind=request.kind)
         )
         return pb.CreateProductResponse(product_id=product.product_id, name=product.name, kind=product.kind)
 
     async def CreateSku(
         self, request: pb.CreateSkuRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateSkuResponse:
-        async def work(conn: AsyncConnection[Any]) -> catalogue.Sku:
+        async def create() -> Sku:
             if not request.HasField("price"):
                 raise InvalidInput("price is required")
             return await catalogue.create_sku(
-                conn,
+                self._uow(),
                 product_id=request.product_id,
                 name=request.name,
                 price=_money(request.price, "price"),
                 low_stock_threshold=request.low_stock_threshold,
             )
 
-        return pb.CreateSkuResponse(sku=_sku(await self._run(context, work)))
+        return pb.CreateSkuResponse(sku=_sku(await self._run(context, create())))
 
     async def GetSku(self, request: pb.GetSkuRequest, context: grpc.aio.ServicerContext) -> pb.GetSkuResponse:
-        sku = await self._run(context, lambda conn: catalogue.get_sku(conn, request.sku_id, self._counts))
+        sku = await self._run(context, catalogue.get_sku(self._uow(), request.sku_id))
         return pb.GetSkuResponse(sku=_sku(sku))
 
     async def ListSkus(
@@ -104,9 +91,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.ListSkusResponse:
         page = await self._run(
             context,
-            lambda conn: catalogue.list_skus(
-                conn, self._counts, page_size=request.page_size, page_token=request.page_token
-            ),
+            catalogue.list_skus(self._uow(), page_size=request.page_size, page_token=request.page_token),
         )
         return pb.ListSkusResponse(skus=[_sku(s) for s in page.skus], next_page_token=page.next_page_token)
 
@@ -114,7 +99,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.CreatePoolRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreatePoolResponse:
         pool = await self._run(
-            context, lambda conn: catalogue.create_pool(conn, sku_id=request.sku_id, name=request.name)
+            context, catalogue.create_pool(self._uow(), sku_id=request.sku_id, name=request.name)
         )
         return pb.CreatePoolResponse(pool_id=pool.pool_id, sku_id=pool.sku_id, name=pool.name)
 
@@ -126,7 +111,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         except InvalidInput as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         # Unknown pools fail fast, before any file is read.
-        await self._run(context, lambda conn: import_keys.pool_sku(conn, request.pool_id))
+        await self._run(context, import_keys.pool_sku(self._uow(), request.pool_id))
         try:
             # Parsing and sealing is CPU work: keep the event loop serving other calls meanwhile.
             batch = await asyncio.to_thread(
@@ -136,12 +121,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         result = await self._run(
             context,
-            lambda conn: import_keys.store_batch(
-                conn, self._store, batch, pool_id=request.pool_id, unit_cost=unit_cost,
+            import_keys.store_batch(
+                self._uow(), batch, pool_id=request.pool_id, unit_cost=unit_cost,
                 actor=request.actor.strip() or "unknown",
             ),
         )
-        self._counts.forget(result.sku_id)
         return pb.ImportKeysResponse(
             batch_id=result.batch_id,
             imported=result.imported,
@@ -156,8 +140,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.RevealKeysResponse:
         keys = await self._run(
             context,
-            lambda conn: reveal.reveal_keys(
-                conn, self._keyring, order_id=request.order_id, key_ids=list(request.key_ids),
+            reveal.reveal_keys(
+                self._uow(), self._keyring, order_id=request.order_id, key_ids=list(request.key_ids),
                 actor=request.actor, purpose=request.purpose,
             ),
         )
@@ -171,5 +155,5 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def FindKey(
         self, request: pb.FindKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.FindKeyResponse:
-        found = await self._run(context, lambda conn: reveal.find_key(conn, self._keyring, request.code))
+        found = await self._run(context, reveal.find_key(self._uow(), self._keyring, request.code))
         return pb.FindKeyResponse(key_id=found.key_id, order_id=found.order_id, sku_id=found.sku_id)

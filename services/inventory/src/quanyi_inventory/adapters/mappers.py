@@ -1,0 +1,155 @@
+"""Inventory's domain events <-> protobuf messages, and recorded events -> the event store's NewEvent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from google.protobuf.message import Message
+from quanyi.common.v1 import money_pb2
+from quanyi.inventory.v1 import events_pb2 as pb
+from quanyi_platform.envelope import NewEvent
+
+from quanyi_inventory.application.ports import Context
+from quanyi_inventory.domain.events import (
+    ClaimedKey,
+    DataKeysRewrapped,
+    Event,
+    KeyReserved,
+    KeysImported,
+    KeysRevealed,
+    PoolCreated,
+    ProductCreated,
+    Recorded,
+    RewrappedBatch,
+    ShortLine,
+    SkuCreated,
+    StockLow,
+    StockLowCleared,
+    StockShort,
+)
+from quanyi_inventory.domain.money import Money
+
+
+def _money(m: Money) -> money_pb2.Money:
+    return money_pb2.Money(minor_units=m.minor_units, currency=m.currency)
+
+
+def _from_money(m: money_pb2.Money) -> Money:
+    return Money(int(m.minor_units), str(m.currency))
+
+
+def to_proto(event: Event) -> Message:
+    """The protobuf message of a domain event."""
+    if isinstance(event, ProductCreated):
+        return pb.ProductCreated(product_id=event.product_id, name=event.name, kind=event.kind)
+    if isinstance(event, SkuCreated):
+        return pb.SkuCreated(
+            sku_id=event.sku_id, product_id=event.product_id, name=event.name, price=_money(event.price),
+            low_stock_threshold=event.low_stock_threshold,
+        )
+    if isinstance(event, PoolCreated):
+        return pb.PoolCreated(pool_id=event.pool_id, sku_id=event.sku_id, name=event.name)
+    if isinstance(event, KeysImported):
+        return pb.KeysImported(
+            batch_id=event.batch_id, pool_id=event.pool_id, sku_id=event.sku_id, imported=event.imported,
+            duplicates=event.duplicates, unit_cost=_money(event.unit_cost), rejected=event.rejected,
+            actor=event.actor, master_key_id=event.master_key_id,
+        )
+    if isinstance(event, KeyReserved):
+        return pb.KeyReserved(
+            order_id=event.order_id, buyer_id=event.buyer_id, buyer_email=event.buyer_email,
+            channel=event.channel,
+            keys=[
+                pb.ReservedKey(
+                    key_id=k.key_id, sku_id=k.sku_id, line_no=k.line_no, unit_no=k.unit_no,
+                    unit_cost=money_pb2.Money(minor_units=k.unit_cost_minor, currency=k.currency),
+                )
+                for k in event.keys
+            ],
+        )
+    if isinstance(event, StockShort):
+        return pb.StockShort(
+            order_id=event.order_id,
+            lines=[
+                pb.ShortLine(line_no=s.line_no, sku_id=s.sku_id, wanted=s.wanted, available=s.available)
+                for s in event.lines
+            ],
+        )
+    if isinstance(event, StockLow):
+        return pb.StockLow(sku_id=event.sku_id, available=event.available, threshold=event.threshold)
+    if isinstance(event, StockLowCleared):
+        return pb.StockLowCleared(sku_id=event.sku_id, available=event.available, threshold=event.threshold)
+    if isinstance(event, KeysRevealed):
+        return pb.KeysRevealed(
+            reveal_id=event.reveal_id, order_id=event.order_id, key_ids=list(event.key_ids),
+            actor=event.actor, purpose=event.purpose,
+        )
+    if isinstance(event, DataKeysRewrapped):
+        return pb.DataKeysRewrapped(
+            rotation_id=event.rotation_id, master_key_id=event.master_key_id, actor=event.actor,
+            batches=[
+                pb.RewrappedBatch(batch_id=b.batch_id, previous_master_key_id=b.previous_master_key_id)
+                for b in event.batches
+            ],
+        )
+    raise TypeError(f"not an inventory event: {type(event).__name__}")
+
+
+def from_proto(message: Message) -> Event | None:
+    """The domain event of a protobuf message; None for a message that is not one of inventory's events."""
+    m: object = message
+    if isinstance(m, pb.ProductCreated):
+        return ProductCreated(m.product_id, m.name, m.kind)
+    if isinstance(m, pb.SkuCreated):
+        return SkuCreated(m.sku_id, m.product_id, m.name, _from_money(m.price), int(m.low_stock_threshold))
+    if isinstance(m, pb.PoolCreated):
+        return PoolCreated(m.pool_id, m.sku_id, m.name)
+    if isinstance(m, pb.KeysImported):
+        return KeysImported(
+            m.batch_id, m.pool_id, m.sku_id, int(m.imported), int(m.duplicates), int(m.rejected),
+            _from_money(m.unit_cost), m.actor, m.master_key_id,
+        )
+    if isinstance(m, pb.KeyReserved):
+        return KeyReserved(
+            m.order_id, m.buyer_id, m.buyer_email, m.channel,
+            tuple(
+                ClaimedKey(k.key_id, k.sku_id, k.line_no, k.unit_no, int(k.unit_cost.minor_units),
+                           k.unit_cost.currency)
+                for k in m.keys
+            ),
+        )
+    if isinstance(m, pb.StockShort):
+        return StockShort(
+            m.order_id, tuple(ShortLine(s.line_no, s.sku_id, s.wanted, s.available) for s in m.lines)
+        )
+    if isinstance(m, pb.StockLow):
+        return StockLow(m.sku_id, int(m.available), int(m.threshold))
+    if isinstance(m, pb.StockLowCleared):
+        return StockLowCleared(m.sku_id, int(m.available), int(m.threshold))
+    if isinstance(m, pb.KeysRevealed):
+        return KeysRevealed(m.reveal_id, m.order_id, tuple(m.key_ids), m.actor, m.purpose)
+    if isinstance(m, pb.DataKeysRewrapped):
+        return DataKeysRewrapped(
+            m.rotation_id, m.master_key_id,
+            tuple(RewrappedBatch(b.batch_id, b.previous_master_key_id) for b in m.batches), m.actor,
+        )
+    return None
+
+
+def new_events(
+    changes: Sequence[Recorded], context: Context = Context(), by_cause: Mapping[str, Context] | None = None
+) -> list[NewEvent]:
+    """The event store's NewEvents of recorded changes; a change with a `cause` found in `by_cause` takes
+    that command's ids, the others `context`'s."""
+    causes = by_cause or {}
+    return [
+        NewEvent(
+            aggregate_type=change.aggregate_type,
+            aggregate_id=change.aggregate_id,
+            aggregate_version=change.version,
+            payload=to_proto(change.event),
+            correlation_id=causes.get(change.cause, context).correlation_id,
+            causation_id=causes.get(change.cause, context).causation_id,
+        )
+        for change in changes
+    ]

@@ -1,0 +1,360 @@
+"""Inventory's ports in memory: the fakes the contract suites hold to the same guarantees as Postgres.
+
+The fake store keeps the committed events and the record of keys; every read folds the events (the
+domain's `evolve`), so the fakes are what the projections must equal. A unit of work sees its own pending
+events and record writes, others see them once it commits. SKU locks are held until the unit of work ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from quanyi_platform.envelope import Envelope, NewEvent, seal
+from quanyi_platform.eventstore import ConcurrencyConflict
+from quanyi_platform.projection import StoredEvent
+from quanyi_platform.uow import EventLog
+
+from quanyi_inventory.adapters.mappers import from_proto, new_events
+from quanyi_inventory.application.ports import (
+    Allocations,
+    AllocationState,
+    Catalogue,
+    Context,
+    FoundKey,
+    InventoryUnitOfWork,
+    KeyVault,
+    Pool,
+    SealedBatch,
+    SealedKeyOfOrder,
+    Sku,
+    Stock,
+)
+from quanyi_inventory.domain import allocation, stock
+from quanyi_inventory.domain.allocation import Allocation, AvailableKey
+from quanyi_inventory.domain.events import (
+    Event,
+    KeyReserved,
+    KeysImported,
+    PoolCreated,
+    ProductCreated,
+    Recorded,
+    SkuCreated,
+)
+from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
+from quanyi_inventory.domain.stock import SkuStock
+
+
+@dataclass(frozen=True)
+class Material:
+    """A row of the record of sealed keys."""
+
+    batch_id: str
+    key_id: str
+    sku_id: str
+    fingerprint: bytes
+    sealed: SealedKey
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """A key as the `keys` projection holds it."""
+
+    key_id: str
+    sku_id: str
+    batch_id: str
+    unit_cost_minor: int
+    currency: str
+    order_id: str = ""
+    line_no: int = 0
+    unit_no: int = 0
+    reserved_at: datetime | None = None
+
+
+@dataclass
+class View:
+    """Everything the projections hold, folded from events (and the record's key rows)."""
+
+    products: dict[str, ProductCreated] = field(default_factory=dict)
+    skus: dict[str, SkuCreated] = field(default_factory=dict)
+    pools: dict[str, PoolCreated] = field(default_factory=dict)
+    stock: dict[str, SkuStock] = field(default_factory=dict)
+    keys: dict[str, KeyState] = field(default_factory=dict)
+    allocations: dict[str, Allocation] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, events: Sequence[StoredEvent], material: Mapping[str, Material]) -> View:
+        view = cls()
+        by_batch: dict[str, list[Material]] = {}
+        for m in material.values():
+            by_batch.setdefault(m.batch_id, []).append(m)
+        for stored in events:
+            event = from_proto(stored.payload)
+            if event is not None:
+                view.apply(event, stored.occurred_at, by_batch)
+        return view
+
+    def apply(self, event: Event, at: datetime, by_batch: Mapping[str, list[Material]]) -> None:
+        if isinstance(event, ProductCreated):
+            self.products[event.product_id] = event
+        elif isinstance(event, SkuCreated):
+            self.skus[event.sku_id] = event
+        elif isinstance(event, PoolCreated):
+            self.pools[event.pool_id] = event
+        elif isinstance(event, KeysImported):
+            for m in by_batch.get(event.batch_id, []):
+                self.keys[m.key_id] = KeyState(
+                    m.key_id, event.sku_id, event.batch_id, event.unit_cost.minor_units,
+                    event.unit_cost.currency,
+                )
+        elif isinstance(event, KeyReserved):
+            for k in event.keys:
+                self.keys[k.key_id] = replace(
+                    self.keys[k.key_id], order_id=event.order_id, line_no=k.line_no, unit_no=k.unit_no,
+                    reserved_at=at,
+                )
+        for sku_id in _skus_of(event):
+            evolved = stock.evolve(self.stock.get(sku_id), event)
+            if evolved is not None:
+                self.stock[sku_id] = evolved
+        order_id = getattr(event, "order_id", None)
+        if isinstance(order_id, str):
+            decided = allocation.evolve(self.allocations.get(order_id), event)
+            if decided is not None:
+                self.allocations[order_id] = decided
+
+
+def _skus_of(event: Event) -> set[str]:
+    if isinstance(event, KeyReserved):
+        return {k.sku_id for k in event.keys}
+    sku_id = getattr(event, "sku_id", None)
+    return {sku_id} if isinstance(sku_id, str) else set()
+
+
+class InMemoryInventory:
+    """The fake store, shared by the fake units of work: committed events and the record of keys."""
+
+    def __init__(self, producer: str = "inventory") -> None:
+        self.producer = producer
+        self.committed: list[StoredEvent] = []
+        self.versions: set[tuple[str, str, int]] = set()
+        self.material: dict[str, Material] = {}
+        self.data_keys: dict[str, WrappedDataKey] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock_for(self, sku_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(sku_id, asyncio.Lock())
+
+    def uow(self) -> InMemoryInventoryUnitOfWork:
+        return InMemoryInventoryUnitOfWork(self)
+
+
+class _Log(EventLog):
+    """A unit of work's view of the fake event store: its pending events on top of the committed ones."""
+
+    def __init__(self, store: InMemoryInventory) -> None:
+        self._store = store
+        self.pending: list[StoredEvent] = []
+
+    async def append(self, events: Sequence[NewEvent]) -> list[Envelope]:
+        envs = [seal(e, self._store.producer) for e in events]
+        keys = [(e.aggregate_type, e.aggregate_id, int(e.aggregate_version)) for e in envs]
+        taken = self._store.versions | {
+            (p.envelope.aggregate_type, p.aggregate_id, p.aggregate_version) for p in self.pending
+        }
+        if len(set(keys)) != len(keys) or any(k in taken for k in keys):
+            raise ConcurrencyConflict("aggregate version already appended")
+        self.pending.extend(
+            StoredEvent(env, ev.payload, ev.occurred_at) for env, ev in zip(envs, events, strict=True)
+        )
+        return envs
+
+
+class InMemoryInventoryUnitOfWork(InventoryUnitOfWork):
+    def __init__(self, store: InMemoryInventory) -> None:
+        self.store = store
+        self.log = _Log(store)
+        self.events = self.log
+        self.material: dict[str, Material] = {}
+        self.data_keys: dict[str, WrappedDataKey] = {}
+        self.held: list[asyncio.Lock] = []
+        self.held_skus: set[str] = set()
+        self.catalogue = _Catalogue(self)
+        self.stock = _Stock(self)
+        self.allocations = _Allocations(self)
+        self.vault = _Vault(self)
+        self.committed = False
+
+    # What this unit of work sees.
+    def all_events(self) -> list[StoredEvent]:
+        return [*self.store.committed, *self.log.pending]
+
+    def all_material(self) -> dict[str, Material]:
+        return {**self.store.material, **self.material}
+
+    def all_data_keys(self) -> dict[str, WrappedDataKey]:
+        return {**self.store.data_keys, **self.data_keys}
+
+    def view(self) -> View:
+        return View.of(self.all_events(), self.all_material())
+
+    async def lock(self, sku_ids: Collection[str]) -> None:
+        for sku_id in sorted(set(sku_ids) - self.held_skus):
+            lock = self.store.lock_for(sku_id)
+            await lock.acquire()
+            self.held.append(lock)
+            self.held_skus.add(sku_id)
+
+    async def record(
+        self,
+        changes: Sequence[Recorded],
+        context: Context = Context(),
+        by_cause: Mapping[str, Context] | None = None,
+    ) -> None:
+        if changes:
+            await self.events.append(new_events(changes, context, by_cause))
+
+    async def commit(self) -> None:
+        keys = [(e.envelope.aggregate_type, e.aggregate_id, e.aggregate_version) for e in self.log.pending]
+        if any(k in self.store.versions for k in keys):
+            await self._end(commit=False)
+            raise ConcurrencyConflict("aggregate version already appended")
+        for n, e in enumerate(self.log.pending, start=len(self.store.committed) + 1):
+            self.store.versions.add((e.envelope.aggregate_type, e.aggregate_id, e.aggregate_version))
+            self.store.committed.append(StoredEvent(e.envelope, e.payload, e.occurred_at, n))
+        self.store.material.update(self.material)
+        self.store.data_keys.update(self.data_keys)
+        self._clear()
+        self.committed = True
+        self._release()
+
+    async def _end(self, commit: bool) -> None:
+        self._clear()
+        self._release()
+
+    def _clear(self) -> None:
+        self.log.pending.clear()
+        self.material = {}
+        self.data_keys = {}
+
+    def _release(self) -> None:
+        for lock in reversed(self.held):
+            lock.release()
+        self.held.clear()
+        self.held_skus.clear()
+
+
+def _sku(view: View, sku_id: str) -> Sku | None:
+    created = view.skus.get(sku_id)
+    if created is None:
+        return None
+    state = view.stock[sku_id]
+    return Sku(
+        sku_id, created.product_id, created.name, created.price, state.low_stock_threshold, state.available
+    )
+
+
+class _Catalogue(Catalogue):
+    def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def product_exists(self, product_id: str) -> bool:
+        return product_id in self._uow.view().products
+
+    async def sku(self, sku_id: str) -> Sku | None:
+        return _sku(self._uow.view(), sku_id)
+
+    async def skus_after(self, after: str, limit: int) -> list[Sku]:
+        view = self._uow.view()
+        ids = sorted(s for s in view.skus if s > after)[:limit]
+        return [s for s in (_sku(view, i) for i in ids) if s is not None]
+
+    async def pool(self, pool_id: str) -> Pool | None:
+        created = self._uow.view().pools.get(pool_id)
+        return None if created is None else Pool(created.pool_id, created.sku_id, created.name)
+
+
+class _Stock(Stock):
+    def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def lock(self, sku_ids: Collection[str]) -> dict[str, SkuStock]:
+        await self._uow.lock(sku_ids)
+        view = self._uow.view()
+        return {s: view.stock[s] for s in sorted(set(sku_ids)) if s in view.stock}
+
+
+class _Allocations(Allocations):
+    def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def load(self, order_ids: Collection[str], needs: Mapping[str, int]) -> AllocationState:
+        state = await self._uow.stock.lock(needs)
+        view = self._uow.view()
+        decided = {o: view.allocations[o] for o in order_ids if o in view.allocations}
+        available: dict[str, list[AvailableKey]] = {}
+        for sku_id in state:
+            free = sorted(k.key_id for k in view.keys.values() if k.sku_id == sku_id and not k.order_id)
+            available[sku_id] = [
+                AvailableKey(k, sku_id, view.keys[k].unit_cost_minor, view.keys[k].currency)
+                for k in free[: needs[sku_id]]
+            ]
+        return AllocationState(decided, state, {s: keys for s, keys in available.items() if keys})
+
+
+class _Vault(KeyVault):
+    def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add_batch(self, sku_id: str, batch: SealedBatch) -> int:
+        uow = self._uow
+        uow.data_keys[batch.batch_id] = batch.wrapped_data_key
+        held = {(m.fingerprint, m.sku_id) for m in uow.all_material().values()}
+        stored = 0
+        for key_id, fingerprint, ciphertext, nonce in sorted(batch.rows):
+            if (fingerprint, sku_id) in held:
+                continue
+            held.add((fingerprint, sku_id))
+            sealed = SealedKey(nonce, ciphertext)
+            uow.material[key_id] = Material(batch.batch_id, key_id, sku_id, fingerprint, sealed)
+            stored += 1
+        return stored
+
+    async def sealed_keys(self, order_id: str, key_ids: Sequence[str]) -> list[SealedKeyOfOrder]:
+        view = self._uow.view()
+        material = self._uow.all_material()
+        data_keys = self._uow.all_data_keys()
+        wanted = set(key_ids)
+        held = sorted(
+            (k for k in view.keys.values() if k.order_id == order_id and (not wanted or k.key_id in wanted)),
+            key=lambda k: (k.line_no, k.unit_no),
+        )
+        return [
+            SealedKeyOfOrder(k.key_id, k.sku_id, k.batch_id, material[k.key_id].sealed, data_keys[k.batch_id])
+            for k in held
+        ]
+
+    async def find(self, fingerprint: bytes) -> FoundKey | None:
+        view = self._uow.view()
+        candidates = [
+            view.keys[m.key_id] for m in self._uow.all_material().values()
+            if m.fingerprint == fingerprint and m.key_id in view.keys
+        ]
+        if not candidates:
+            return None
+        held = sorted(
+            (k for k in candidates if k.reserved_at is not None),
+            key=lambda k: (-(k.reserved_at.timestamp() if k.reserved_at else 0.0), k.key_id),
+        )
+        best = held[0] if held else min(candidates, key=lambda k: k.key_id)
+        return FoundKey(best.key_id, best.sku_id, best.order_id)
+
+    async def wrapped_not_by(self, master_key_id: str) -> dict[str, WrappedDataKey]:
+        return {
+            b: w for b, w in sorted(self._uow.all_data_keys().items()) if w.master_key_id != master_key_id
+        }
+
+    async def rewrap(self, wrapped: Mapping[str, WrappedDataKey]) -> None:
+        self._uow.data_keys.update(wrapped)

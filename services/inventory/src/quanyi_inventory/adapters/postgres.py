@@ -1,0 +1,278 @@
+"""Inventory's ports on Postgres: reads of the projections, the record of imported keys, the unit of work.
+
+Every statement names tables unqualified (the pool's search path is the service's schema).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from quanyi_platform.eventstore import EventStore
+from quanyi_platform.uow import PgUnitOfWork
+
+from quanyi_inventory.adapters.mappers import new_events
+from quanyi_inventory.application.ports import (
+    Allocations,
+    AllocationState,
+    Catalogue,
+    Context,
+    FoundKey,
+    InventoryUnitOfWork,
+    KeyVault,
+    Pool,
+    SealedBatch,
+    SealedKeyOfOrder,
+    Sku,
+    Stock,
+)
+from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Reserved, Short
+from quanyi_inventory.domain.events import ClaimedKey, Recorded, ShortLine
+from quanyi_inventory.domain.money import Money
+from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
+from quanyi_inventory.domain.stock import SkuStock
+
+_SKU = (
+    "SELECT s.sku_id, s.product_id, s.name, s.price_minor, s.currency, st.low_stock_threshold, st.available"
+    " FROM skus s JOIN sku_stock st ON st.sku_id = s.sku_id"
+)
+
+
+def _sku(row: Any) -> Sku:
+    return Sku(
+        row["sku_id"], row["product_id"], row["name"], Money(row["price_minor"], row["currency"]),
+        int(row["low_stock_threshold"]), int(row["available"]),
+    )
+
+
+def _stock(row: Any) -> SkuStock:
+    return SkuStock(
+        row["sku_id"], int(row["low_stock_threshold"]), int(row["available"]), int(row["reserved"]),
+        bool(row["low_stock_alerted"]), int(row["stock_version"]),
+    )
+
+
+class PgCatalogue(Catalogue):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def product_exists(self, product_id: str) -> bool:
+        cur = await self._conn.execute("SELECT 1 FROM products WHERE product_id = %s", (product_id,))
+        return await cur.fetchone() is not None
+
+    async def sku(self, sku_id: str) -> Sku | None:
+        cur = await self._conn.execute(_SKU + " WHERE s.sku_id = %s", (sku_id,))
+        row = await cur.fetchone()
+        return None if row is None else _sku(row)
+
+    async def skus_after(self, after: str, limit: int) -> list[Sku]:
+        cur = await self._conn.execute(
+            _SKU + " WHERE s.sku_id > %s ORDER BY s.sku_id LIMIT %s", (after, limit)
+        )
+        return [_sku(r) for r in await cur.fetchall()]
+
+    async def pool(self, pool_id: str) -> Pool | None:
+        cur = await self._conn.execute(
+            "SELECT pool_id, sku_id, name FROM pools WHERE pool_id = %s", (pool_id,)
+        )
+        row = await cur.fetchone()
+        return None if row is None else Pool(row["pool_id"], row["sku_id"], row["name"])
+
+
+class PgStock(Stock):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def lock(self, sku_ids: Collection[str]) -> dict[str, SkuStock]:
+        # In id order, so two units of work locking overlapping SKUs never wait for each other in a cycle.
+        cur = await self._conn.execute(
+            "SELECT sku_id, low_stock_threshold, available, reserved, low_stock_alerted, stock_version"
+            " FROM sku_stock WHERE sku_id = ANY(%s::text[]) ORDER BY sku_id FOR UPDATE",
+            (sorted(set(sku_ids)),),
+        )
+        return {r["sku_id"]: _stock(r) for r in await cur.fetchall()}
+
+
+# One round trip for a whole batch of paid orders. `stock` locks the batch's SKUs first (in id order: the
+# Append runs its branches in turn, and the claim joins `stock`); the claim then takes the oldest available
+# keys of each SKU. SKIP LOCKED keeps it from waiting on a key another transaction holds, though none can
+# while the SKU is locked. Keys held by the batch's orders come back too, for orders decided before.
+_LOAD_FOR_ALLOCATION = """
+WITH stock AS MATERIALIZED (
+    SELECT sku_id, low_stock_threshold, available, reserved, low_stock_alerted, stock_version
+    FROM sku_stock WHERE sku_id = ANY(%(skus)s::text[]) ORDER BY sku_id FOR UPDATE
+), need AS (
+    SELECT * FROM unnest(%(skus)s::text[], %(counts)s::int[]) AS n(sku_id, n)
+)
+SELECT 'stock' AS kind, sku_id AS id, NULL::text AS t1, NULL::text AS t2, NULL::text AS t3,
+       low_stock_threshold AS n1, available AS n2, reserved AS n3, stock_version AS n4,
+       low_stock_alerted AS flag, NULL::jsonb AS j
+FROM stock
+UNION ALL
+SELECT 'decided', order_id, outcome, NULL, NULL, NULL, NULL, NULL, NULL, NULL, short_lines
+FROM allocations WHERE order_id = ANY(%(orders)s::text[])
+UNION ALL
+SELECT 'held', key_id, sku_id, currency, order_id, line_no, unit_no, unit_cost_minor, NULL, NULL, NULL
+FROM keys WHERE order_id = ANY(%(orders)s::text[])
+UNION ALL
+SELECT 'claim', c.key_id, c.sku_id, c.currency, NULL, NULL, NULL, c.unit_cost_minor, NULL, NULL, NULL
+FROM need JOIN stock ON stock.sku_id = need.sku_id
+CROSS JOIN LATERAL (
+    SELECT key_id, sku_id, currency, unit_cost_minor FROM keys
+    WHERE keys.sku_id = need.sku_id AND state = 'available'
+    ORDER BY key_id LIMIT need.n
+    FOR UPDATE SKIP LOCKED
+) c
+"""
+
+
+class PgAllocations(Allocations):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def load(self, order_ids: Collection[str], needs: Mapping[str, int]) -> AllocationState:
+        skus = sorted(needs)
+        cur = await self._conn.execute(
+            _LOAD_FOR_ALLOCATION,
+            {"skus": skus, "counts": [needs[s] for s in skus], "orders": sorted(set(order_ids))},
+        )
+        stock: dict[str, SkuStock] = {}
+        outcomes: dict[str, Any] = {}
+        held: dict[str, list[ClaimedKey]] = {}
+        available: dict[str, list[AvailableKey]] = {}
+        for r in await cur.fetchall():
+            kind = r["kind"]
+            if kind == "stock":
+                stock[r["id"]] = SkuStock(
+                    r["id"], int(r["n1"]), int(r["n2"]), int(r["n3"]), bool(r["flag"]), int(r["n4"])
+                )
+            elif kind == "decided":
+                outcomes[r["id"]] = (r["t1"], r["j"])
+            elif kind == "held":
+                held.setdefault(r["t3"], []).append(
+                    ClaimedKey(r["id"], r["t1"], int(r["n1"]), int(r["n2"]), int(r["n3"]), r["t2"])
+                )
+            else:
+                available.setdefault(r["t1"], []).append(
+                    AvailableKey(r["id"], r["t1"], int(r["n3"]), r["t2"])
+                )
+        decided: dict[str, Allocation] = {}
+        for order_id, (outcome, short_lines) in outcomes.items():
+            if outcome == "short":
+                decided[order_id] = Short(tuple(ShortLine(**line) for line in short_lines or []))
+            else:
+                held_keys = sorted(held.get(order_id, []), key=lambda k: (k.line_no, k.unit_no))
+                decided[order_id] = Reserved(tuple(held_keys))
+        for free in available.values():
+            free.sort(key=lambda k: k.key_id)
+        return AllocationState(decided, stock, available)
+
+
+class PgKeyVault(KeyVault):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def add_batch(self, sku_id: str, batch: SealedBatch) -> int:
+        conn = self._conn
+        await conn.execute(
+            "INSERT INTO data_keys (batch_id, master_key_id, wrapped_data_key) VALUES (%s, %s, %s)",
+            (batch.batch_id, batch.wrapped_data_key.master_key_id, batch.wrapped_data_key.blob),
+        )
+        if not batch.rows:
+            return 0
+        # COPY into a staging table, then one INSERT that skips the codes the SKU holds already.
+        await conn.execute(
+            "CREATE TEMP TABLE import_staging (key_id text, fingerprint bytea, ciphertext bytea, nonce bytea)"
+            " ON COMMIT DROP"
+        )
+        async with conn.cursor() as cur:
+            async with cur.copy(
+                "COPY import_staging (key_id, fingerprint, ciphertext, nonce) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["text", "bytea", "bytea", "bytea"])
+                for row in batch.rows:
+                    await copy.write_row(row)
+            await cur.execute(
+                "INSERT INTO key_material (batch_id, key_id, sku_id, fingerprint, nonce, ciphertext)"
+                " SELECT %s, key_id, %s, fingerprint, nonce, ciphertext FROM import_staging ORDER BY key_id"
+                " ON CONFLICT (fingerprint, sku_id) DO NOTHING",
+                (batch.batch_id, sku_id),
+            )
+            stored = max(int(cur.rowcount), 0)
+        await conn.execute("DROP TABLE import_staging")
+        return stored
+
+    async def sealed_keys(self, order_id: str, key_ids: Sequence[str]) -> list[SealedKeyOfOrder]:
+        wanted = sorted(set(key_ids))
+        cur = await self._conn.execute(
+            "SELECT k.key_id, k.sku_id, k.batch_id, m.ciphertext, m.nonce,"
+            " d.master_key_id, d.wrapped_data_key FROM keys k"
+            " JOIN key_material m ON m.batch_id = k.batch_id AND m.key_id = k.key_id"
+            " JOIN data_keys d ON d.batch_id = k.batch_id"
+            " WHERE k.order_id = %s AND (cardinality(%s::text[]) = 0 OR k.key_id = ANY(%s::text[]))"
+            " ORDER BY k.line_no, k.unit_no",
+            (order_id, wanted, wanted),
+        )
+        return [
+            SealedKeyOfOrder(
+                r["key_id"], r["sku_id"], r["batch_id"],
+                SealedKey(bytes(r["nonce"]), bytes(r["ciphertext"])),
+                WrappedDataKey(r["master_key_id"], bytes(r["wrapped_data_key"])),
+            )
+            for r in await cur.fetchall()
+        ]
+
+    async def find(self, fingerprint: bytes) -> FoundKey | None:
+        cur = await self._conn.execute(
+            "SELECT m.key_id, m.sku_id, k.order_id FROM key_material m JOIN keys k ON k.key_id = m.key_id"
+            " WHERE m.fingerprint = %s ORDER BY k.reserved_at DESC NULLS LAST, m.key_id LIMIT 1",
+            (fingerprint,),
+        )
+        row = await cur.fetchone()
+        return None if row is None else FoundKey(row["key_id"], row["sku_id"], row["order_id"] or "")
+
+    async def wrapped_not_by(self, master_key_id: str) -> dict[str, WrappedDataKey]:
+        cur = await self._conn.execute(
+            "SELECT batch_id, master_key_id, wrapped_data_key FROM data_keys WHERE master_key_id <> %s"
+            " ORDER BY batch_id FOR UPDATE",
+            (master_key_id,),
+        )
+        return {
+            r["batch_id"]: WrappedDataKey(r["master_key_id"], bytes(r["wrapped_data_key"]))
+            for r in await cur.fetchall()
+        }
+
+    async def rewrap(self, wrapped: Mapping[str, WrappedDataKey]) -> None:
+        if not wrapped:
+            return
+        batches = sorted(wrapped)
+        await self._conn.execute(
+            "UPDATE data_keys d SET master_key_id = u.master_key_id, wrapped_data_key = u.blob"
+            " FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS u(batch_id, master_key_id, blob)"
+            " WHERE d.batch_id = u.batch_id",
+            (batches, [wrapped[b].master_key_id for b in batches], [wrapped[b].blob for b in batches]),
+        )
+
+
+class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
+    """A transaction of its own (`pool=`), or bound to a consumer's (`conn=`); its events go through
+    `store`, which runs inventory's projections inline."""
+
+    def __init__(self, store: EventStore, pool: Any = None, conn: Any = None) -> None:
+        super().__init__(store, pool=pool, conn=conn)
+
+    def _bind(self, conn: Any) -> None:
+        self.catalogue = PgCatalogue(conn)
+        self.stock = PgStock(conn)
+        self.allocations = PgAllocations(conn)
+        self.vault = PgKeyVault(conn)
+
+    async def record(
+        self,
+        changes: Sequence[Recorded],
+        context: Context = Context(),
+        by_cause: Mapping[str, Context] | None = None,
+    ) -> None:
+        if changes:
+            await self.events.append(new_events(changes, context, by_cause))
+

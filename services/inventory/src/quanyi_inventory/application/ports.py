@@ -1,0 +1,217 @@
+"""The ports inventory's application talks to, and its Unit of Work.
+
+Each port has a Postgres adapter (`quanyi_inventory.adapters.postgres`) and an in-memory fake
+(`quanyi_inventory.adapters.memory`); one contract suite per port (`tests/contracts`) holds both to the
+guarantees stated here. Reads come from the projections; the only writes besides events are the record of
+imported keys (`KeyVault`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from quanyi_platform.uow import UnitOfWork
+
+from quanyi_inventory.domain.allocation import Allocation, AvailableKey
+from quanyi_inventory.domain.events import Recorded
+from quanyi_inventory.domain.keyfile import RejectedRow
+from quanyi_inventory.domain.money import Money
+from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
+from quanyi_inventory.domain.stock import SkuStock
+
+# -- what the ports hand out ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku_id: str
+    product_id: str
+    name: str
+    price: Money
+    low_stock_threshold: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Pool:
+    pool_id: str
+    sku_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AllocationState:
+    """What a batch of paid orders needs to be decided, read at once.
+
+    `decided`: the orders that already have an outcome. `stock`: the current stock of each known SKU of
+    the batch. `available`: per SKU, the keys free to claim, lowest id first, at most as many as asked.
+    """
+
+    decided: dict[str, Allocation]
+    stock: dict[str, SkuStock]
+    available: dict[str, list[AvailableKey]]
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    """An import file, validated and encrypted, not stored yet. Holds no plaintext.
+
+    `rows` are (key_id, fingerprint, ciphertext, nonce), each code once.
+    """
+
+    batch_id: str
+    wrapped_data_key: WrappedDataKey
+    rows: list[tuple[str, bytes, bytes, bytes]] = field(repr=False)
+    duplicates_in_file: int
+    rejected: list[RejectedRow]
+
+
+@dataclass(frozen=True)
+class SealedKeyOfOrder:
+    """A key an order holds, sealed, with its batch's wrapped data key."""
+
+    key_id: str
+    sku_id: str
+    batch_id: str
+    sealed: SealedKey
+    data_key: WrappedDataKey
+
+
+@dataclass(frozen=True)
+class FoundKey:
+    key_id: str
+    sku_id: str
+    order_id: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """The correlation and causation ids events are appended with."""
+
+    correlation_id: str = ""
+    causation_id: str = ""
+
+
+# -- the keyring, as the application uses it -----------------------------------------------------
+
+
+class Sealer(Protocol):
+    def seal(self, key_id: str, code: str, password: str) -> SealedKey: ...
+
+
+class Opener(Protocol):
+    def open(self, key_id: str, sealed: SealedKey) -> tuple[str, str]: ...
+
+
+class Keys(Protocol):
+    """Master keys (`quanyi_inventory.adapters.crypto.Keyring`): wrap, unwrap, fingerprint. No I/O."""
+
+    @property
+    def active_id(self) -> str: ...
+
+    def fingerprint(self, code: str) -> bytes: ...
+
+    def new_data_key(self, batch_id: str) -> tuple[Sealer, WrappedDataKey]: ...
+
+    def unwrap(self, wrapped: WrappedDataKey, batch_id: str) -> Opener: ...
+
+    def rewrap(self, wrapped: WrappedDataKey, batch_id: str, to_id: str | None = None) -> WrappedDataKey: ...
+
+
+# -- ports --------------------------------------------------------------------------------------------
+
+
+class Catalogue(ABC):
+    """Products, SKUs and pools (projections `catalogue` and `stock`)."""
+
+    @abstractmethod
+    async def product_exists(self, product_id: str) -> bool:
+        """True once ProductCreated for it is appended (in this unit of work or a committed one)."""
+
+    @abstractmethod
+    async def sku(self, sku_id: str) -> Sku | None:
+        """The SKU with its threshold and its available keys now; None when unknown."""
+
+    @abstractmethod
+    async def skus_after(self, after: str, limit: int) -> list[Sku]:
+        """Up to `limit` SKUs with ids greater than `after`, in id order."""
+
+    @abstractmethod
+    async def pool(self, pool_id: str) -> Pool | None:
+        """The pool; None when unknown."""
+
+
+class Stock(ABC):
+    """SKUs' stock (aggregate SkuStock, from projection `stock`)."""
+
+    @abstractmethod
+    async def lock(self, sku_ids: Collection[str]) -> dict[str, SkuStock]:
+        """The current stock of each known SKU of `sku_ids` (unknown ones are left out).
+
+        Until this unit of work ends, no other unit of work locks any of them (it waits), so a decision
+        taken on this state sees every change committed before it and none made after it.
+        """
+
+
+class Allocations(ABC):
+    """Paid orders' allocations (projections `allocations`, `keys`, `stock`)."""
+
+    @abstractmethod
+    async def load(self, order_ids: Collection[str], needs: Mapping[str, int]) -> AllocationState:
+        """Everything a batch of paid orders needs, in one read: the outcomes already decided for any of
+        `order_ids` (a Reserved one with its keys in (line, unit) order); the stock of the SKUs of `needs`,
+        locked as `Stock.lock` does; and up to `needs[sku]` available keys of each, lowest id first.
+
+        Guarantees: a key returned is available and no other unit of work can be handed it until this
+        one ends; keys reserved in this unit of work are not returned.
+        """
+
+
+class KeyVault(ABC):
+    """The record of imported keys: sealed keys and wrapped data keys (never a plaintext)."""
+
+    @abstractmethod
+    async def add_batch(self, sku_id: str, batch: SealedBatch) -> int:
+        """Store the batch's wrapped data key and those of its keys whose code (fingerprint) `sku_id`
+        does not hold yet; returns how many keys were stored. The KeysImported appended in the same unit
+        of work makes them keys of the SKU."""
+
+    @abstractmethod
+    async def sealed_keys(self, order_id: str, key_ids: Sequence[str]) -> list[SealedKeyOfOrder]:
+        """The keys `order_id` holds (only those of `key_ids` when not empty), in (line, unit) order."""
+
+    @abstractmethod
+    async def find(self, fingerprint: bytes) -> FoundKey | None:
+        """The key with this fingerprint. When several SKUs hold it, a key held by an order wins, the most
+        recently reserved first, then the lowest key id."""
+
+    @abstractmethod
+    async def wrapped_not_by(self, master_key_id: str) -> dict[str, WrappedDataKey]:
+        """The wrapped data keys of every batch not wrapped by `master_key_id`, by batch id; until this
+        unit of work ends, no other one re-wraps them."""
+
+    @abstractmethod
+    async def rewrap(self, wrapped: Mapping[str, WrappedDataKey]) -> None:
+        """Replace these batches' wrapped data keys (the old wrapping is gone once this commits)."""
+
+
+class InventoryUnitOfWork(UnitOfWork):
+    """One transaction over inventory's event log, its projections (read) and its record of keys."""
+
+    catalogue: Catalogue
+    stock: Stock
+    allocations: Allocations
+    vault: KeyVault
+
+    @abstractmethod
+    async def record(
+        self,
+        changes: Sequence[Recorded],
+        context: Context = Context(),
+        by_cause: Mapping[str, Context] | None = None,
+    ) -> None:
+        """Append the recorded events (in order) in this unit of work; the projections see them at once.
+        A change whose `cause` is in `by_cause` gets that context, the others `context`."""

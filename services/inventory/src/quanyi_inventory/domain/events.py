@@ -1,0 +1,176 @@
+"""Inventory's events as the domain records them. Standard library only: adapters map them to protobuf.
+
+Every change of inventory's state is one of these, appended to its event store; every table it reads is a
+projection of them. `Recorded` is an event with the aggregate it belongs to and its version there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quanyi_inventory.domain.money import Money
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    """One key claimed for one unit (from 1) of one line (from 1) of an order."""
+
+    key_id: str
+    sku_id: str
+    line_no: int
+    unit_no: int
+    unit_cost_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class ShortLine:
+    """A line that could not be filled: `available` keys were found for `wanted` units."""
+
+    line_no: int
+    sku_id: str
+    wanted: int
+    available: int
+
+
+@dataclass(frozen=True)
+class ProductCreated:
+    product_id: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class SkuCreated:
+    """A SKU joins the catalogue with no stock; `low_stock_threshold` 0 means it is never reported low."""
+
+    sku_id: str
+    product_id: str
+    name: str
+    price: Money
+    low_stock_threshold: int
+
+
+@dataclass(frozen=True)
+class PoolCreated:
+    pool_id: str
+    sku_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class KeysImported:
+    """A batch was stored: `imported` new keys for `sku_id` (their sealed rows are the batch's record)."""
+
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    imported: int
+    duplicates: int
+    rejected: int
+    unit_cost: Money
+    actor: str
+    master_key_id: str
+
+
+@dataclass(frozen=True)
+class KeyReserved:
+    """Every unit of a paid order got its key: `keys` in (line, unit) order."""
+
+    order_id: str
+    buyer_id: str
+    buyer_email: str
+    channel: str
+    keys: tuple[ClaimedKey, ...]
+
+
+@dataclass(frozen=True)
+class StockShort:
+    """A paid order could not be filled; it holds no key."""
+
+    order_id: str
+    lines: tuple[ShortLine, ...]
+
+
+@dataclass(frozen=True)
+class StockLow:
+    """A SKU's available keys fell to its threshold (recorded once per episode)."""
+
+    sku_id: str
+    available: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class StockLowCleared:
+    """An import lifted a SKU reported low above its threshold: its next fall is reported again."""
+
+    sku_id: str
+    available: int
+    threshold: int
+
+
+@dataclass(frozen=True)
+class KeysRevealed:
+    """The audit record of one reveal: who, why, for which order, which keys (ids only)."""
+
+    reveal_id: str
+    order_id: str
+    key_ids: tuple[str, ...]
+    actor: str
+    purpose: str
+
+
+@dataclass(frozen=True)
+class RewrappedBatch:
+    batch_id: str
+    previous_master_key_id: str
+
+
+@dataclass(frozen=True)
+class DataKeysRewrapped:
+    """A rotation re-wrapped these batches' data keys under `master_key_id`."""
+
+    rotation_id: str
+    master_key_id: str
+    batches: tuple[RewrappedBatch, ...]
+    actor: str
+
+
+Event = (
+    ProductCreated
+    | SkuCreated
+    | PoolCreated
+    | KeysImported
+    | KeyReserved
+    | StockShort
+    | StockLow
+    | StockLowCleared
+    | KeysRevealed
+    | DataKeysRewrapped
+)
+
+# Aggregate types, as they appear in the event store's envelopes.
+PRODUCT = "Product"
+SKU = "Sku"
+POOL = "Pool"
+KEY_BATCH = "KeyBatch"
+ALLOCATION = "Allocation"
+SKU_STOCK = "SkuStock"
+KEY_REVEAL = "KeyReveal"
+KEY_ROTATION = "KeyRotation"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event as an aggregate recorded it: version `version` of (`aggregate_type`, `aggregate_id`).
+
+    `cause` names what the event answers within a batch (the order id of a paid order), so the
+    application can give it that command's correlation and causation ids.
+    """
+
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+    event: Event
+    cause: str = ""

@@ -1,0 +1,104 @@
+"""A SKU's stock (aggregate SkuStock): how many of its keys are available and reserved, and whether its
+current low-stock episode has been reported. Its own events are StockLow and StockLowCleared (they carry
+its versions); imports and reservations change its counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from quanyi_inventory.domain.events import (
+    KEY_BATCH,
+    SKU_STOCK,
+    Event,
+    KeyReserved,
+    KeysImported,
+    Recorded,
+    SkuCreated,
+    StockLow,
+    StockLowCleared,
+)
+from quanyi_inventory.domain.money import Money
+
+
+@dataclass(frozen=True)
+class SkuStock:
+    """The current state of one SKU's stock. `version` counts its StockLow and StockLowCleared events."""
+
+    sku_id: str
+    low_stock_threshold: int = 0
+    available: int = 0
+    reserved: int = 0
+    low_stock_alerted: bool = False
+    version: int = 0
+
+
+def stock_is_low(available: int, threshold: int) -> bool:
+    """A SKU with a threshold is low once its available keys have fallen to it; 0 means no alert."""
+    return threshold > 0 and available <= threshold
+
+
+def evolve(state: SkuStock | None, event: Event) -> SkuStock | None:
+    """The stock after `event` (None until the SKU is created). Events of other SKUs change nothing."""
+    if isinstance(event, SkuCreated):
+        return SkuStock(event.sku_id, event.low_stock_threshold) if state is None else state
+    if state is None:
+        return None
+    if isinstance(event, KeysImported) and event.sku_id == state.sku_id:
+        return replace(state, available=state.available + event.imported)
+    if isinstance(event, KeyReserved):
+        n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
+        return replace(state, available=state.available - n, reserved=state.reserved + n) if n else state
+    if isinstance(event, StockLow) and event.sku_id == state.sku_id:
+        return replace(state, low_stock_alerted=True, version=state.version + 1)
+    if isinstance(event, StockLowCleared) and event.sku_id == state.sku_id:
+        return replace(state, low_stock_alerted=False, version=state.version + 1)
+    return state
+
+
+def fold(events: list[Event], sku_id: str) -> SkuStock | None:
+    """The stock of `sku_id` after `events`, from nothing."""
+    state: SkuStock | None = None
+    for event in events:
+        if state is None and not (isinstance(event, SkuCreated) and event.sku_id == sku_id):
+            continue
+        state = evolve(state, event)
+    return state
+
+
+def import_keys(
+    stock: SkuStock,
+    *,
+    batch_id: str,
+    pool_id: str,
+    imported: int,
+    duplicates: int,
+    rejected: int,
+    unit_cost: Money,
+    actor: str,
+    master_key_id: str,
+) -> tuple[SkuStock, list[Recorded]]:
+    """KeysImported for a stored batch, and StockLowCleared when it lifts a SKU reported low above its
+    threshold. Returns the stock after them."""
+    imported_event = KeysImported(
+        batch_id, pool_id, stock.sku_id, imported, duplicates, rejected, unit_cost, actor, master_key_id
+    )
+    recorded = [Recorded(KEY_BATCH, batch_id, 1, imported_event)]
+    after = evolve(stock, imported_event)
+    assert after is not None
+    if after.low_stock_alerted and not stock_is_low(after.available, after.low_stock_threshold):
+        cleared = StockLowCleared(after.sku_id, after.available, after.low_stock_threshold)
+        recorded.append(Recorded(SKU_STOCK, after.sku_id, after.version + 1, cleared))
+        after = evolve(after, cleared)
+        assert after is not None
+    return after, recorded
+
+
+def report_if_low(stock: SkuStock, cause: str = "") -> tuple[SkuStock, list[Recorded]]:
+    """StockLow when `stock` is at or below its threshold and this episode was not reported yet."""
+    if stock.low_stock_alerted or not stock_is_low(stock.available, stock.low_stock_threshold):
+        return stock, []
+    low = StockLow(stock.sku_id, stock.available, stock.low_stock_threshold)
+    after = evolve(stock, low)
+    assert after is not None
+    return after, [Recorded(SKU_STOCK, stock.sku_id, stock.version + 1, low, cause)]

@@ -1,0 +1,36 @@
+"""Inventory's read models, each a projection of its events.
+
+`PROJECTIONS` is what `EventStore(..., projections=PROJECTIONS)` runs inline on every append and what
+`quanyi replay inventory` rebuilds; nothing else writes these tables. Each writes set-wise, a statement or
+two per batch whatever its size, and its rows depend only on the events (times are the events' times).
+"""
+
+from __future__ import annotations
+
+from quanyi_platform.projection import Projection
+
+from quanyi_inventory.projections.allocations import AllocationsProjection
+from quanyi_inventory.projections.catalogue import CatalogueProjection
+from quanyi_inventory.projections.key_batches import KeyBatchesProjection
+from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
+from quanyi_inventory.projections.keys import KeysProjection
+from quanyi_inventory.projections.stock import StockProjection
+
+PROJECTIONS: tuple[Projection, ...] = (
+    CatalogueProjection(),
+    StockProjection(),
+    KeyBatchesProjection(),
+    KeysProjection(),
+    AllocationsProjection(),
+    KeyRevealsProjection(),
+)
+
+__all__ = [
+    "PROJECTIONS",
+    "AllocationsProjection",
+    "CatalogueProjection",
+    "KeyBatchesProjection",
+    "KeyRevealsProjection",
+    "KeysProjection",
+    "StockProjection",
+]

@@ -1,0 +1,57 @@
+"""`key_batches`: what each import stored, and which master key wraps its data key now.
+
+One INSERT for the batch's imports, one UPDATE for its rotations (folded per batch first: rotations read
+the wrapping they replace, so later ones come later in the store too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from quanyi.inventory.v1 import events_pb2 as pb
+from quanyi_platform.projection import Projection, StoredEvent, of_type
+
+from quanyi_inventory.projections._events import DATA_KEYS_REWRAPPED, KEYS_IMPORTED
+
+
+class KeyBatchesProjection(Projection):
+    name = "key_batches"
+    tables = ("key_batches",)
+    handles = frozenset({KEYS_IMPORTED, DATA_KEYS_REWRAPPED})
+
+    async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
+        imports = of_type(events, pb.KeysImported)
+        if imports:
+            p = [e.payload for e in imports]
+            await conn.execute(
+                "INSERT INTO key_batches (batch_id, pool_id, sku_id, master_key_id, unit_cost_minor,"
+                " currency, imported, duplicates, rejected, actor, created_at)"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
+                " %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[])",
+                (
+                    [x.batch_id for x in p],
+                    [x.pool_id for x in p],
+                    [x.sku_id for x in p],
+                    [x.master_key_id for x in p],
+                    [x.unit_cost.minor_units for x in p],
+                    [x.unit_cost.currency for x in p],
+                    [x.imported for x in p],
+                    [x.duplicates for x in p],
+                    [x.rejected for x in p],
+                    [x.actor for x in p],
+                    [e.occurred_at for e in imports],
+                ),
+            )
+        wrapped_by: dict[str, str] = {}
+        for e in of_type(events, pb.DataKeysRewrapped):
+            for b in e.payload.batches:
+                wrapped_by[b.batch_id] = e.payload.master_key_id
+        if wrapped_by:
+            batches = sorted(wrapped_by)
+            await conn.execute(
+                "UPDATE key_batches b SET master_key_id = u.master_key_id"
+                " FROM unnest(%s::text[], %s::text[]) AS u(batch_id, master_key_id)"
+                " WHERE b.batch_id = u.batch_id",
+                (batches, [wrapped_by[b] for b in batches]),
+            )
