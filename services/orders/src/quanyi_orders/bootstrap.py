@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
@@ -10,14 +11,22 @@ from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore
 from quanyi_platform.relay import Relay
 
+from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key
 from quanyi_orders.config import Settings, load
-from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, handlers
+from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, order_facts_handler
 from quanyi_orders.entrypoints.grpc_server import OrdersServicer
+from quanyi_orders.projections import PROJECTIONS
 
 NAME = "orders"
+MIGRATIONS = ["quanyi_orders.migrations"]
 
 log = logging.getLogger(__name__)
+
+
+def event_store() -> EventStore:
+    """Orders' event store, which runs orders' projections inline on every append."""
+    return EventStore(NAME, projections=PROJECTIONS)
 
 
 def notice_verifier(settings: Settings) -> NoticeVerifier:
@@ -27,25 +36,35 @@ def notice_verifier(settings: Settings) -> NoticeVerifier:
     return NoticeVerifier(settings.psp_provider_name, key, settings.psp_max_skew_s)
 
 
+def servicer(pool: Any, store: EventStore, verifier: NoticeVerifier) -> OrdersServicer:
+    return OrdersServicer(lambda: PgOrdersUnitOfWork(store, pool=pool), verifier)
+
+
+def consumer(pool: Any, settings: Settings, store: EventStore) -> InboxConsumer:
+    """Orders' consumer of risk's, inventory's and fulfillment's topics, a batch at a time."""
+    handler = order_facts_handler(lambda conn: PgOrdersUnitOfWork(store, conn=conn))
+    return InboxConsumer(CONSUMER, TOPICS, handler, pool, settings)
+
+
 async def start(settings: Settings) -> None:
     verifier = notice_verifier(settings)
-    await db.migrate(settings.database_url, NAME, ["quanyi_orders.migrations"])
+    await db.migrate(settings.database_url, NAME, MIGRATIONS)
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
-    store = EventStore(NAME)
+    store = event_store()
     server = rpc.server()
-    pb_grpc.add_OrdersServiceServicer_to_server(OrdersServicer(pool, store, verifier), server)
+    pb_grpc.add_OrdersServiceServicer_to_server(servicer(pool, store, verifier), server)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
-    consumer = InboxConsumer(CONSUMER, TOPICS, handlers(store), pool, settings)
+    facts = consumer(pool, settings, store)
     await service.run_service(
         NAME,
         server,
         [
             Relay(pool, settings, store.topic).run(),
-            consumer.run(),
+            facts.run(),
         ],
         [pool.close],
-        ready=[consumer.ready],
+        ready=[facts.ready],
     )
 
 

@@ -1,11 +1,11 @@
-"""Orders against a fresh Postgres database: a migrated pool, and the gRPC service on a free port."""
+"""Orders against a fresh Postgres database: the gRPC service on a free port, a payment provider, a probe."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,25 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg_pool import AsyncConnectionPool
 from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
+from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key, sign_notice
-from quanyi_orders.entrypoints.grpc_server import OrdersServicer
-from quanyi_platform import db, rpc
+from quanyi_orders.bootstrap import servicer
+from quanyi_platform import rpc
 from quanyi_platform.eventstore import EventStore
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    await db.migrate(database_url, "orders", ["quanyi_orders.migrations"])
-    pool = await db.create_pool(database_url, "orders", 1, 4)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-
-
-@pytest.fixture
-def store() -> EventStore:
-    return EventStore("orders")
+def unit_of_work(pool: AsyncConnectionPool, store: EventStore) -> Callable[[], PgOrdersUnitOfWork]:
+    return lambda: PgOrdersUnitOfWork(store, pool=pool)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +77,7 @@ async def orders(
     ).decode()
     verifier = NoticeVerifier("psp-sim", load_public_key(pem=public_pem), 300)
     server = rpc.server()
-    pb_grpc.add_OrdersServiceServicer_to_server(OrdersServicer(pool, store, verifier), server)
+    pb_grpc.add_OrdersServiceServicer_to_server(servicer(pool, store, verifier), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = rpc.channel(f"127.0.0.1:{port}")

@@ -13,7 +13,8 @@ from quanyi.common.v1 import money_pb2
 from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 from quanyi.risk.v1 import events_pb2 as risk_events
-from quanyi_orders.entrypoints.consumers import handlers
+from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
+from quanyi_orders.entrypoints.consumers import order_facts_handler
 from quanyi_platform.consumer import ReceivedEvent
 from quanyi_platform.envelope import Envelope, new_event_id
 from quanyi_platform.eventstore import EventStore
@@ -44,14 +45,14 @@ async def risk_decides(
     decision: risk_events.Decision,
     reasons: tuple[str, ...] = (),
 ) -> None:
-    """What the inbox consumer does with a RiskDecided: the handler inside one transaction."""
+    """What the inbox consumer does with a RiskDecided: the batch handler inside one transaction."""
     payload = risk_events.RiskDecided(
         order_id=order_id, buyer_id="buyer-1", decision=decision, reasons=reasons
     )
     env = Envelope(event_id=new_event_id(), type=payload.DESCRIPTOR.full_name, correlation_id=order_id)
-    handler = handlers(store)[payload.DESCRIPTOR.full_name]
+    handler = order_facts_handler(lambda conn: PgOrdersUnitOfWork(store, conn=conn))
     async with pool.connection() as conn, conn.transaction():
-        await handler(conn, ReceivedEvent(env, payload, "quanyi.risk.v1", 0, 0))
+        await handler.apply(conn, [ReceivedEvent(env, payload, "quanyi.risk.v1", 0, 0)])
 
 
 # -- placing and reading ---------------------------------------------------------------------------
@@ -155,10 +156,14 @@ async def test_an_approval_before_the_payment_releases_the_order_on_payment(
 ) -> None:
     order = (await orders.PlaceOrder(place_request())).order
     await risk_decides(pool, store, order.order_id, risk_events.DECISION_APPROVE)
-    assert await probe.event_types(order.order_id) == ["OrderPlaced"]
+    assert await probe.event_types(order.order_id) == ["OrderPlaced", "OrderApproved"]
+    approved = (await orders.GetOrder(pb.GetOrderRequest(order_id=order.order_id))).order
+    assert (approved.status, approved.risk_decision, approved.version) == ("PENDING_PAYMENT", "APPROVE", 2)
 
     await orders.HandlePaymentNotice(psp.notice(order))
-    assert await probe.event_types(order.order_id) == ["OrderPlaced", "PaymentCaptured", "OrderPaid"]
+    assert await probe.event_types(order.order_id) == [
+        "OrderPlaced", "OrderApproved", "PaymentCaptured", "OrderPaid"
+    ]
 
 
 async def test_a_payment_and_an_approval_racing_release_the_order_exactly_once(
@@ -170,7 +175,11 @@ async def test_a_payment_and_an_approval_racing_release_the_order_exactly_once(
             orders.HandlePaymentNotice(psp.notice(order, txn_id=f"txn-{n}")),
             risk_decides(pool, store, order.order_id, risk_events.DECISION_APPROVE),
         )
-        assert await probe.event_types(order.order_id) == ["OrderPlaced", "PaymentCaptured", "OrderPaid"]
+        # Whichever locks the order first, the payment or the approval, it is released once.
+        assert await probe.event_types(order.order_id) in (
+            ["OrderPlaced", "PaymentCaptured", "OrderPaid"],
+            ["OrderPlaced", "OrderApproved", "PaymentCaptured", "OrderPaid"],
+        )
 
 
 async def test_a_notice_with_a_wrong_signature_is_unauthenticated_and_writes_nothing(

@@ -1,20 +1,29 @@
-"""Orders' domain events and read model <-> the protos of quanyi.orders.v1."""
+"""Orders' domain events and read model <-> the protos of quanyi.orders.v1, and their envelopes."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from quanyi.common.v1 import money_pb2
 from quanyi.orders.v1 import events_pb2 as pb_events
 from quanyi.orders.v1 import orders_service_pb2 as pb
+from quanyi_platform.envelope import NewEvent
 
 from quanyi_orders.domain import events
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import Order
 
+#: The aggregate types of orders' event store.
+ORDER = "Order"
+PAYMENT_NOTICE = "PaymentNotice"
+
 _REFUND_REASON = {
     events.RefundReason.STOCK_SHORT: pb_events.REFUND_REASON_STOCK_SHORT,
     events.RefundReason.REVIEW_REJECTED: pb_events.REFUND_REASON_REVIEW_REJECTED,
 }
+_REFUND_REASON_BACK = {v: k for k, v in _REFUND_REASON.items()}
 
 
 def money_to_proto(m: Money) -> money_pb2.Money:
@@ -35,13 +44,21 @@ def _lines(lines: tuple[events.OrderLine, ...]) -> list[pb_events.OrderLine]:
     ]
 
 
+def _lines_back(lines: Sequence[pb_events.OrderLine]) -> tuple[events.OrderLine, ...]:
+    return tuple(
+        events.OrderLine(int(ln.line_no), ln.sku_id, int(ln.quantity), money_from_proto(ln.unit_price))
+        for ln in lines
+    )
+
+
 def event_to_proto(ev: events.Event) -> Message:
-    """The payload published on quanyi.orders.v1 for a domain event."""
+    """The payload published on quanyi.orders.v1 for a domain event. OrderPlaced's time is the envelope's."""
     match ev:
         case events.OrderPlaced():
             return pb_events.OrderPlaced(
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email,
+                idempotency_key=ev.idempotency_key,
             )
         case events.PaymentCaptured():
             return pb_events.PaymentCaptured(
@@ -53,6 +70,8 @@ def event_to_proto(ev: events.Event) -> Message:
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email, provider_txn_id=ev.txn_id,
             )
+        case events.OrderApproved():
+            return pb_events.OrderApproved(order_id=ev.order_id, reviewed=ev.reviewed)
         case events.OrderHeld():
             return pb_events.OrderHeld(order_id=ev.order_id, reasons=list(ev.reasons))
         case events.OrderCancelled():
@@ -65,6 +84,101 @@ def event_to_proto(ev: events.Event) -> Message:
         case events.OrderFulfilled():
             return pb_events.OrderFulfilled(order_id=ev.order_id)
     raise TypeError(f"no proto for {type(ev).__name__}")
+
+
+def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
+    """The domain event a recorded payload stands for; `occurred_at` is its envelope's time."""
+    match payload:
+        case pb_events.OrderPlaced():
+            return events.OrderPlaced(
+                payload.order_id, payload.buyer_id, payload.buyer_email, payload.channel,
+                _lines_back(payload.lines), money_from_proto(payload.total), payload.idempotency_key,
+                occurred_at.astimezone(UTC),
+            )
+        case pb_events.PaymentCaptured():
+            return events.PaymentCaptured(
+                payload.order_id, payload.provider, payload.provider_txn_id, money_from_proto(payload.amount)
+            )
+        case pb_events.OrderPaid():
+            return events.OrderPaid(
+                payload.order_id, payload.buyer_id, payload.buyer_email, payload.channel,
+                _lines_back(payload.lines), money_from_proto(payload.total), payload.provider_txn_id,
+            )
+        case pb_events.OrderApproved():
+            return events.OrderApproved(payload.order_id, payload.reviewed)
+        case pb_events.OrderHeld():
+            return events.OrderHeld(payload.order_id, tuple(payload.reasons))
+        case pb_events.OrderCancelled():
+            return events.OrderCancelled(payload.order_id, payload.reason)
+        case pb_events.OrderRefunded():
+            return events.OrderRefunded(
+                payload.order_id, payload.channel, money_from_proto(payload.amount),
+                _REFUND_REASON_BACK[payload.reason], payload.was_released,
+            )
+        case pb_events.OrderFulfilled():
+            return events.OrderFulfilled(payload.order_id)
+    raise TypeError(f"not an order event: {type(payload).__name__}")
+
+
+#: The full proto names of the order's events, and of an accepted notice.
+ORDER_EVENT_TYPES = frozenset(
+    m.DESCRIPTOR.full_name
+    for m in (
+        pb_events.OrderPlaced, pb_events.PaymentCaptured, pb_events.OrderPaid, pb_events.OrderApproved,
+        pb_events.OrderHeld, pb_events.OrderCancelled, pb_events.OrderRefunded, pb_events.OrderFulfilled,
+    )
+)
+NOTICE_ACCEPTED = pb_events.PaymentNoticeAccepted.DESCRIPTOR.full_name
+
+
+def notice_to_proto(ev: events.PaymentNoticeAccepted) -> pb_events.PaymentNoticeAccepted:
+    return pb_events.PaymentNoticeAccepted(
+        provider=ev.provider, nonce=ev.nonce, order_id=ev.order_id, provider_txn_id=ev.txn_id,
+        notice_id=ev.notice_id,
+    )
+
+
+def notice_from_proto(payload: Message) -> events.PaymentNoticeAccepted:
+    if not isinstance(payload, pb_events.PaymentNoticeAccepted):
+        raise TypeError(f"not a PaymentNoticeAccepted: {type(payload).__name__}")
+    return events.PaymentNoticeAccepted(
+        payload.provider, payload.nonce, payload.order_id, payload.provider_txn_id, payload.notice_id
+    )
+
+
+def order_new_events(
+    order_id: str,
+    version_before: int,
+    new: Sequence[events.Event],
+    *,
+    causation_id: str = "",
+    occurred_at: datetime | None = None,
+) -> list[NewEvent]:
+    """Envelopes for an order's new events, numbered on from `version_before`, correlated by the order."""
+    at = occurred_at or datetime.now(UTC)
+    return [
+        NewEvent(
+            aggregate_type=ORDER,
+            aggregate_id=order_id,
+            aggregate_version=version_before + n,
+            payload=event_to_proto(ev),
+            correlation_id=order_id,
+            causation_id=causation_id,
+            occurred_at=at,
+        )
+        for n, ev in enumerate(new, start=1)
+    ]
+
+
+def notice_new_event(ev: events.PaymentNoticeAccepted) -> NewEvent:
+    """A notice is its own aggregate, (provider, nonce), at version 1: the store accepts a nonce once."""
+    return NewEvent(
+        aggregate_type=PAYMENT_NOTICE,
+        aggregate_id=f"{ev.provider}:{ev.nonce}",
+        aggregate_version=1,
+        payload=notice_to_proto(ev),
+        correlation_id=ev.order_id,
+    )
 
 
 def order_to_proto(order: Order) -> pb.Order:

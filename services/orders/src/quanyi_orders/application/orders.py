@@ -1,25 +1,32 @@
-"""Orders' use cases. Each takes a connection already in a transaction and the event store; the caller
-commits. Commands lock the order's row while they decide, so concurrent commands on one order serialise."""
+"""Orders' use cases over a unit of work: load what the command touches, decide, append, commit.
+
+The entry points hand each call a fresh unit of work (from the pool for gRPC, bound to the inbox
+transaction for the consumer); nothing here knows which database, if any, is behind it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
-from psycopg import AsyncConnection
 from quanyi_platform.envelope import new_event_id
-from quanyi_platform.eventstore import EventStore
+from quanyi_platform.eventstore import ConcurrencyConflict
 
-from quanyi_orders.adapters import order_repository as orders
+from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
+from quanyi_orders.application.ports import IdempotencyKeyUsed, OrdersUnitOfWork
 from quanyi_orders.domain.errors import InvalidOrder
+from quanyi_orders.domain.events import PaymentNoticeAccepted
 from quanyi_orders.domain.money import Money
-from quanyi_orders.domain.order import Order, RiskDecision
+from quanyi_orders.domain.order import CapturePayment, Order, Place, Review, decide, execute, fold
 
 MAX_LIST_LIMIT = 200
 DEFAULT_LIST_LIMIT = 50
+ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,18 @@ class PlaceOrder:
     channel: str
     lines: Sequence[tuple[str, int, Money]]
     idempotency_key: str
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """An authenticated notice from the provider: it captured `amount` for the order in `txn_id`."""
+
+    provider: str
+    nonce: str
+    notice_id: str
+    order_id: str
+    txn_id: str
+    amount: Money
 
 
 @dataclass(frozen=True)
@@ -43,119 +62,114 @@ class Captured:
     duplicate: bool
 
 
-async def place_order(conn: AsyncConnection[Any], store: EventStore, cmd: PlaceOrder) -> Placed:
-    """Place an order once per (buyer, idempotency key): the hot path, one INSERT and one append.
+async def _retrying(work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` again from the start when another writer got to an aggregate first."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await work()
+        except ConcurrencyConflict:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def place_order(
+    uow: OrdersUnitOfWork, cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None
+) -> Placed:
+    """Place an order once per (buyer, idempotency key): the hot path, one append and nothing read.
 
     A key used before returns the order it created, whatever the new request says.
     """
+    placed_at = now or datetime.now(UTC)
     try:
-        order = Order.place(
-            order_id=new_event_id(),
-            buyer_id=cmd.buyer_id,
-            buyer_email=cmd.buyer_email,
-            channel=cmd.channel,
-            lines=cmd.lines,
-            placed_at=datetime.now(UTC),
-        )
+        order, events = execute(None, Place(
+            order_id or new_event_id(), cmd.buyer_id, cmd.buyer_email, cmd.channel, cmd.lines,
+            cmd.idempotency_key, placed_at,
+        ))
     except InvalidOrder:
-        existing = await orders.get_by_idempotency_key(conn, cmd.buyer_id, cmd.idempotency_key)
+        existing = await _by_key(uow, cmd)
         if existing is None:
             raise
         return Placed(existing, replayed=True)
-    if await orders.insert_new(conn, store, order, cmd.idempotency_key):
+    assert order is not None
+    try:
+        async with uow:
+            await uow.events.append(order_new_events(order.order_id, 0, events, occurred_at=placed_at))
+            await uow.commit()
         return Placed(order, replayed=False)
-    existing = await orders.get_by_idempotency_key(conn, cmd.buyer_id, cmd.idempotency_key)
-    assert existing is not None, "the conflicting row is committed before ON CONFLICT sees it"
+    except IdempotencyKeyUsed:
+        pass
+    existing = await _by_key(uow, cmd)
+    assert existing is not None, "the order that took the key committed before the key was refused"
     return Placed(existing, replayed=True)
 
 
-async def get_order(conn: AsyncConnection[Any], order_id: str) -> Order:
-    order = await orders.get(conn, order_id)
+async def _by_key(uow: OrdersUnitOfWork, cmd: PlaceOrder) -> Order | None:
+    async with uow:
+        return await uow.orders.by_idempotency_key(cmd.buyer_id, cmd.idempotency_key)
+
+
+async def get_order(uow: OrdersUnitOfWork, order_id: str) -> Order:
+    async with uow:
+        order = await uow.orders.get(order_id)
     if order is None:
         raise OrderNotFound(order_id)
     return order
 
 
-async def list_orders(conn: AsyncConnection[Any], buyer_id: str, limit: int) -> list[Order]:
+async def list_orders(uow: OrdersUnitOfWork, buyer_id: str, limit: int) -> list[Order]:
     """A buyer's orders, newest first; a limit of 0 means the default, and it never exceeds the maximum."""
     limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
-    return await orders.list_for_buyer(conn, buyer_id, limit)
+    async with uow:
+        return await uow.orders.list_for_buyer(buyer_id, limit)
 
 
-async def _load_for_update(conn: AsyncConnection[Any], order_id: str) -> Order:
-    order = await orders.get(conn, order_id, for_update=True)
-    if order is None:
-        raise OrderNotFound(order_id)
-    return order
+async def capture_notified_payment(uow: OrdersUnitOfWork, notice: PaymentNotice) -> Captured:
+    """Apply an authenticated payment notice: the notice, the payment and the order's events in one append.
 
-
-async def capture_notified_payment(
-    conn: AsyncConnection[Any],
-    store: EventStore,
-    *,
-    provider: str,
-    nonce: str,
-    order_id: str,
-    txn_id: str,
-    amount: Money,
-) -> Captured:
-    """Apply an authenticated payment notice: the nonce, the payment and the order's events commit together.
-
-    Nothing is written when the order refuses the payment (wrong amount) or the nonce was seen before.
-    A new notice about an already captured transaction is accepted as a duplicate and changes nothing else.
+    Nothing is recorded when the order refuses the payment (wrong amount, wrong state), the nonce was
+    accepted before, or the transaction paid another order. A new notice about a transaction already
+    captured for this order is accepted as a duplicate and records only the notice.
     """
-    order = await _load_for_update(conn, order_id)
-    captured = order.capture_payment(amount, provider, txn_id)  # raises before anything is written
-    if not await orders.remember_notice(conn, provider, nonce):
-        raise NoticeReplayed()
-    if not captured:
-        return Captured(order, duplicate=True)
-    if not await orders.record_payment(conn, provider, txn_id, order_id, amount):
-        raise PaymentBelongsToAnotherOrder()
-    await orders.save(conn, store, order)
-    return Captured(order, duplicate=False)
+
+    async def attempt() -> Captured:
+        async with uow:
+            order, facts = await uow.orders.get_for_payment_notice(
+                notice.order_id, notice.provider, notice.nonce, notice.txn_id
+            )
+            if order is None:
+                raise OrderNotFound(notice.order_id)
+            events = decide(order, CapturePayment(notice.amount, notice.provider, notice.txn_id))
+            if facts.nonce_seen:
+                raise NoticeReplayed()
+            if events and facts.txn_order_id is not None:
+                raise PaymentBelongsToAnotherOrder()
+            accepted = PaymentNoticeAccepted(
+                notice.provider, notice.nonce, order.order_id, notice.txn_id, notice.notice_id
+            )
+            await uow.events.append(
+                [notice_new_event(accepted), *order_new_events(order.order_id, order.version, events)]
+            )
+            await uow.commit()
+        after = fold(events, order)
+        assert after is not None
+        return Captured(after, duplicate=not events)
+
+    return await _retrying(attempt)
 
 
-async def review_order(conn: AsyncConnection[Any], store: EventStore, order_id: str, approve: bool) -> Order:
+async def review_order(uow: OrdersUnitOfWork, order_id: str, approve: bool) -> Order:
     """A reviewer releases or rejects an order held by risk."""
-    order = await _load_for_update(conn, order_id)
-    order.review(approve)
-    await orders.save(conn, store, order)
-    return order
 
+    async def attempt() -> Order:
+        async with uow:
+            order = (await uow.orders.get_many_for_update([order_id])).get(order_id)
+            if order is None:
+                raise OrderNotFound(order_id)
+            after, events = execute(order, Review(approve))
+            await uow.events.append(order_new_events(order_id, order.version, events))
+            await uow.commit()
+        assert after is not None
+        return after
 
-async def record_risk_decision(
-    conn: AsyncConnection[Any],
-    store: EventStore,
-    order_id: str,
-    decision: RiskDecision,
-    reasons: Sequence[str],
-    causation_id: str,
-) -> Order:
-    order = await _load_for_update(conn, order_id)
-    order.record_risk(decision, reasons)
-    await orders.save(conn, store, order, causation_id)
-    return order
-
-
-async def record_stock_short(
-    conn: AsyncConnection[Any], store: EventStore, order_id: str, causation_id: str
-) -> Order:
-    """Inventory could not supply a released order: record OrderRefunded.
-
-    The refund is recorded as a fact (the money is owed back) for the ledger; asking the payment provider
-    to move the money back is not part of this service yet.
-    """
-    order = await _load_for_update(conn, order_id)
-    order.stock_short()
-    await orders.save(conn, store, order, causation_id)
-    return order
-
-
-async def record_delivery(
-    conn: AsyncConnection[Any], store: EventStore, order_id: str, causation_id: str
-) -> Order:
-    order = await _load_for_update(conn, order_id)
-    order.delivered()
-    await orders.save(conn, store, order, causation_id)
-    return order
+    return await _retrying(attempt)

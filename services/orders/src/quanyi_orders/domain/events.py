@@ -1,8 +1,10 @@
-"""Facts an order records. Adapters map them to the protos of quanyi.orders.v1."""
+"""Facts an order records, and the fact of an accepted payment notice. Adapters map them to the protos of
+quanyi.orders.v1; the order's state is a fold of its facts (`domain.order.evolve`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from quanyi_orders.domain.money import Money
@@ -29,12 +31,16 @@ class RefundReason(Enum):
 
 @dataclass(frozen=True)
 class OrderPlaced:
+    """A new order, awaiting payment and risk's decision. It carries everything the order's state holds."""
+
     order_id: str
     buyer_id: str
     buyer_email: str
     channel: str
     lines: tuple[OrderLine, ...]
     total: Money
+    idempotency_key: str
+    placed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,14 @@ class OrderPaid:
 
 
 @dataclass(frozen=True)
+class OrderApproved:
+    """Risk (or, with `reviewed`, a reviewer) approved an order not paid yet: its payment will release it."""
+
+    order_id: str
+    reviewed: bool
+
+
+@dataclass(frozen=True)
 class OrderHeld:
     order_id: str
     reasons: tuple[str, ...]
@@ -66,6 +80,8 @@ class OrderHeld:
 
 @dataclass(frozen=True)
 class OrderCancelled:
+    """An unpaid order is cancelled. Every cancellation so far is a rejection, by risk or in review."""
+
     order_id: str
     reason: str
 
@@ -87,5 +103,23 @@ class OrderFulfilled:
 
 
 Event = (
-    OrderPlaced | PaymentCaptured | OrderPaid | OrderHeld | OrderCancelled | OrderRefunded | OrderFulfilled
+    OrderPlaced
+    | PaymentCaptured
+    | OrderPaid
+    | OrderApproved
+    | OrderHeld
+    | OrderCancelled
+    | OrderRefunded
+    | OrderFulfilled
 )
+
+
+@dataclass(frozen=True)
+class PaymentNoticeAccepted:
+    """A provider's authenticated notice was accepted. Its own aggregate, (provider, nonce): once each."""
+
+    provider: str
+    nonce: str
+    order_id: str
+    txn_id: str
+    notice_id: str

@@ -1,26 +1,32 @@
-"""Orders' event handlers: translate events into use cases, in the inbox's transaction.
+"""Orders' consumer: translates a batch of RiskDecided, StockShort and KeyDelivered into one application
+call, nothing more.
 
-An event about an order this service does not know, or one the order refuses, raises and so goes to
-`dead_letters`; a concurrent write to the same order is retried with the batch.
+An event about an order this service does not know, or one the order refuses, fails the batch; the
+consumer then isolates it (bisection) and dead-letters it alone. A write conflict retries the batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from psycopg import AsyncConnection
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.risk.v1 import events_pb2 as risk_events
-from quanyi_platform.consumer import Handler, ReceivedEvent, TransientError
-from quanyi_platform.eventstore import ConcurrencyConflict, EventStore, topic_for
+from quanyi_platform.consumer import BatchHandler, ReceivedEvent, TransientError
+from quanyi_platform.eventstore import ConcurrencyConflict, topic_for
 
-from quanyi_orders.application import orders
-from quanyi_orders.domain.order import Order, RiskDecision
+from quanyi_orders.application.ports import OrdersUnitOfWork
+from quanyi_orders.application.reactions import OrderFact, apply_order_facts
+from quanyi_orders.domain.order import RecordDelivery, RecordRiskDecision, RecordStockShort, RiskDecision
 
 CONSUMER = "orders"
 TOPICS = [topic_for("inventory"), topic_for("fulfillment"), topic_for("risk")]
+
+RISK_DECIDED = risk_events.RiskDecided.DESCRIPTOR.full_name
+STOCK_SHORT = inventory_events.StockShort.DESCRIPTOR.full_name
+KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 
 _DECISIONS = {
     risk_events.DECISION_APPROVE: RiskDecision.APPROVE,
@@ -29,32 +35,31 @@ _DECISIONS = {
 }
 
 
-async def _retry_on_conflict(change: Awaitable[Order]) -> None:
-    try:
-        await change
-    except ConcurrencyConflict as exc:
-        raise TransientError("the order changed meanwhile") from exc
+def order_fact(ev: ReceivedEvent) -> OrderFact:
+    """The command an event of another service gives an order."""
+    match ev.payload:
+        case risk_events.RiskDecided() as decided:
+            if decided.decision not in _DECISIONS:
+                raise ValueError(f"RiskDecided without a decision for order {decided.order_id}")
+            command: RecordRiskDecision | RecordStockShort | RecordDelivery = RecordRiskDecision(
+                _DECISIONS[decided.decision], tuple(decided.reasons)
+            )
+            return OrderFact(decided.order_id, command, ev.event_id)
+        case inventory_events.StockShort() as short:
+            return OrderFact(short.order_id, RecordStockShort(), ev.event_id)
+        case fulfillment_events.KeyDelivered() as delivered:
+            return OrderFact(delivered.order_id, RecordDelivery(), ev.event_id)
+    raise TypeError(f"orders does not handle {ev.envelope.type}")
 
 
-def handlers(store: EventStore) -> dict[str, Handler]:
-    async def on_risk_decided(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-        decided: risk_events.RiskDecided = ev.payload
-        if decided.decision not in _DECISIONS:
-            raise ValueError(f"RiskDecided without a decision for order {decided.order_id}")
-        await _retry_on_conflict(orders.record_risk_decision(
-            conn, store, decided.order_id, _DECISIONS[decided.decision], list(decided.reasons), ev.event_id
-        ))
+def order_facts_handler(unit_of_work: Callable[[AsyncConnection[Any]], OrdersUnitOfWork]) -> BatchHandler:
+    """Applies a fetched batch in the consumer's transaction (`unit_of_work(conn)` binds a unit of work
+    to it)."""
 
-    async def on_stock_short(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-        short: inventory_events.StockShort = ev.payload
-        await _retry_on_conflict(orders.record_stock_short(conn, store, short.order_id, ev.event_id))
+    async def apply(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
+        try:
+            await apply_order_facts(unit_of_work(conn), [order_fact(ev) for ev in events])
+        except ConcurrencyConflict as exc:  # the orders are locked: only a stray writer gets here
+            raise TransientError("an order changed meanwhile") from exc
 
-    async def on_key_delivered(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-        delivered: fulfillment_events.KeyDelivered = ev.payload
-        await _retry_on_conflict(orders.record_delivery(conn, store, delivered.order_id, ev.event_id))
-
-    return {
-        risk_events.RiskDecided.DESCRIPTOR.full_name: on_risk_decided,
-        inventory_events.StockShort.DESCRIPTOR.full_name: on_stock_short,
-        fulfillment_events.KeyDelivered.DESCRIPTOR.full_name: on_key_delivered,
-    }
+    return BatchHandler(frozenset({RISK_DECIDED, STOCK_SHORT, KEY_DELIVERED}), apply)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 import grpc
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
-from quanyi_platform.eventstore import EventStore, in_transaction
 
 from quanyi_orders.adapters.proto_mapping import money_from_proto, order_to_proto
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
 from quanyi_orders.application import orders
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
+from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 
 log = logging.getLogger(__name__)
@@ -45,17 +43,15 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
 
 
 class OrdersServicer(pb_grpc.OrdersServiceServicer):
-    def __init__(self, pool: AsyncConnectionPool, store: EventStore, notices: NoticeVerifier) -> None:
-        self._pool = pool
-        self._store = store
+    def __init__(self, unit_of_work: Callable[[], OrdersUnitOfWork], notices: NoticeVerifier) -> None:
+        self._unit_of_work = unit_of_work
         self._notices = notices
 
     async def _run(
-        self, context: grpc.aio.ServicerContext, work: Callable[[AsyncConnection[Any]], Awaitable[T]]
+        self, context: grpc.aio.ServicerContext, work: Callable[[OrdersUnitOfWork], Awaitable[T]]
     ) -> T:
         try:
-            result: T = await in_transaction(self._pool, work)
-            return result
+            return await work(self._unit_of_work())
         except tuple(kind for kind, _ in _CODES) as exc:
             await _abort(context, exc)
 
@@ -71,13 +67,13 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             lines=[(i.sku_id, i.quantity, money_from_proto(i.unit_price)) for i in request.items],
             idempotency_key=request.idempotency_key,
         )
-        placed = await self._run(context, lambda conn: orders.place_order(conn, self._store, cmd))
+        placed = await self._run(context, lambda uow: orders.place_order(uow, cmd))
         return pb.PlaceOrderResponse(order=order_to_proto(placed.order), replayed=placed.replayed)
 
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderResponse:
-        order = await self._run(context, lambda conn: orders.get_order(conn, request.order_id))
+        order = await self._run(context, lambda uow: orders.get_order(uow, request.order_id))
         return pb.GetOrderResponse(order=order_to_proto(order))
 
     async def ListOrders(
@@ -85,9 +81,7 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     ) -> pb.ListOrdersResponse:
         if not request.buyer_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
-        found = await self._run(
-            context, lambda conn: orders.list_orders(conn, request.buyer_id, request.limit)
-        )
+        found = await self._run(context, lambda uow: orders.list_orders(uow, request.buyer_id, request.limit))
         return pb.ListOrdersResponse(orders=[order_to_proto(o) for o in found])
 
     async def HandlePaymentNotice(
@@ -96,24 +90,22 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
         try:
             self._notices.verify(request.provider, request.body, request.signature, request.timestamp,
                                  request.nonce)
-            notice = parse_notice(request.body)
+            body = parse_notice(request.body)
         except (NoticeRejected, MalformedNotice) as exc:
             log.warning("payment notice refused", extra={"reason": str(exc), "serial": request.serial})
             await _abort(context, exc)
-        captured = await self._run(
-            context,
-            lambda conn: orders.capture_notified_payment(
-                conn, self._store, provider=self._notices.provider, nonce=request.nonce,
-                order_id=notice.order_id, txn_id=notice.txn_id, amount=notice.amount,
-            ),
+        notice = orders.PaymentNotice(
+            provider=self._notices.provider, nonce=request.nonce, notice_id=body.notice_id,
+            order_id=body.order_id, txn_id=body.txn_id, amount=body.amount,
         )
+        captured = await self._run(context, lambda uow: orders.capture_notified_payment(uow, notice))
         return pb.HandlePaymentNoticeResponse(order_id=captured.order.order_id, duplicate=captured.duplicate)
 
     async def ReviewOrder(
         self, request: pb.ReviewOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReviewOrderResponse:
         order = await self._run(
-            context, lambda conn: orders.review_order(conn, self._store, request.order_id, request.approve)
+            context, lambda uow: orders.review_order(uow, request.order_id, request.approve)
         )
         log.info("order reviewed", extra={"order_id": order.order_id, "approve": request.approve,
                                           "reviewer": request.reviewer, "status": order.status.value})

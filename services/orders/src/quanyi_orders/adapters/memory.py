@@ -1,0 +1,114 @@
+"""Orders' ports in memory: fakes that fold the fake event log, for tests of the application.
+
+They refuse what the Postgres tables' constraints refuse (a taken idempotency key, a nonce or provider
+transaction accepted twice), so the application meets the same errors on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from quanyi_platform.envelope import Envelope, NewEvent
+from quanyi_platform.eventstore import ConcurrencyConflict
+from quanyi_platform.projection import StoredEvent
+from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
+
+from quanyi_orders.adapters.proto_mapping import (
+    NOTICE_ACCEPTED,
+    ORDER_EVENT_TYPES,
+    event_from_proto,
+    notice_from_proto,
+)
+from quanyi_orders.application.ports import IdempotencyKeyUsed, NoticeFacts, OrderRepository, OrdersUnitOfWork
+from quanyi_orders.domain.events import OrderPlaced, PaymentCaptured, PaymentNoticeAccepted
+from quanyi_orders.domain.order import Order, evolve
+
+
+class _Record:
+    """What the fake's tables would hold: every order folded, notices and payments, from stored events."""
+
+    def __init__(self, stored: Sequence[StoredEvent]) -> None:
+        self.orders: dict[str, Order] = {}
+        self.notices: dict[tuple[str, str], PaymentNoticeAccepted] = {}
+        self.payments: dict[tuple[str, str], str] = {}
+        self.keys: dict[tuple[str, str], str] = {}
+        for e in stored:
+            self.add(e)
+
+    def add(self, e: StoredEvent) -> None:
+        if e.type == NOTICE_ACCEPTED:
+            n = notice_from_proto(e.payload)
+            if (n.provider, n.nonce) in self.notices:
+                raise ConcurrencyConflict("payment notice accepted already")
+            self.notices[(n.provider, n.nonce)] = n
+            return
+        if e.type not in ORDER_EVENT_TYPES:
+            return
+        ev = event_from_proto(e.payload, e.occurred_at)
+        if isinstance(ev, OrderPlaced) and ev.idempotency_key:
+            key = (ev.buyer_id, ev.idempotency_key)
+            if key in self.keys:
+                raise IdempotencyKeyUsed()
+            self.keys[key] = ev.order_id
+        if isinstance(ev, PaymentCaptured):
+            if (ev.provider, ev.txn_id) in self.payments:
+                raise ConcurrencyConflict("provider transaction captured already")
+            self.payments[(ev.provider, ev.txn_id)] = ev.order_id
+        self.orders[ev.order_id] = evolve(self.orders.get(ev.order_id), ev)
+
+
+class InMemoryOrdersEventLog(InMemoryEventLog):
+    """The fake event store, refusing what orders' tables refuse."""
+
+    async def append(self, events: Sequence[NewEvent]) -> list[Envelope]:
+        before = len(self.pending)
+        envs = await super().append(events)
+        try:
+            _Record(self.all())
+        except (IdempotencyKeyUsed, ConcurrencyConflict):
+            del self.pending[before:]
+            raise
+        return envs
+
+
+class InMemoryOrderRepository(OrderRepository):
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    def _record(self) -> _Record:
+        return _Record(self._log.all())
+
+    async def get(self, order_id: str) -> Order | None:
+        return self._record().orders.get(order_id)
+
+    async def get_many_for_update(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        orders = self._record().orders
+        return {i: orders[i] for i in order_ids if i in orders}
+
+    async def get_for_payment_notice(
+        self, order_id: str, provider: str, nonce: str, txn_id: str
+    ) -> tuple[Order | None, NoticeFacts]:
+        record = self._record()
+        order = record.orders.get(order_id)
+        if order is None:
+            return None, NoticeFacts(nonce_seen=False, txn_order_id=None)
+        facts = NoticeFacts((provider, nonce) in record.notices, record.payments.get((provider, txn_id)))
+        return order, facts
+
+    async def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
+        record = self._record()
+        order_id = record.keys.get((buyer_id, key))
+        return None if order_id is None else record.orders[order_id]
+
+    async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+        mine = [o for o in self._record().orders.values() if o.buyer_id == buyer_id]
+        mine.sort(key=lambda o: (o.placed_at, o.order_id), reverse=True)
+        return mine[:limit]
+
+
+class InMemoryOrdersUnitOfWork(InMemoryUnitOfWork, OrdersUnitOfWork):
+    """Orders' fake unit of work; units of work made on one log share its committed events."""
+
+    def __init__(self, events: InMemoryOrdersEventLog | None = None) -> None:
+        super().__init__(events or InMemoryOrdersEventLog("orders"))
+        self.orders = InMemoryOrderRepository(self.events)

@@ -1,0 +1,231 @@
+"""Orders' ports on Postgres: reads of the `orders` projection, and a unit of work that costs few round trips.
+
+A unit of work on its own connection (from the pool) runs in pipeline mode with autocommit on, so the
+server runs everything up to the pipeline's Sync as one implicit transaction: no BEGIN and no COMMIT
+statements. Reads wait for their rows with a flush, not a Sync, and the transaction stays open; the
+appends (the event INSERT and the projection's statement) are only queued; `commit` sends the Sync, and a
+failure anywhere rolls the whole unit back. So:
+- placing an order (append, commit) is one round trip of two statements;
+- a payment notice (locking read, append, commit) is two round trips of three statements.
+A read before anything needs a transaction (no lock taken, nothing appended) runs on its own, outside the
+pipeline: a query is one statement and one round trip.
+
+A unit of work bound to a consumer's connection (conn=...) lives in the consumer's transaction: its reads
+run there, its appends go out in one pipeline (one round trip), and the consumer commits.
+
+Constraint violations become the ports' errors: the (buyer, idempotency key) of `orders` is
+IdempotencyKeyUsed; a second version of an aggregate, a nonce or a provider transaction accepted twice is
+ConcurrencyConflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC
+from typing import Any
+
+from psycopg import errors
+from quanyi_platform.envelope import Envelope, NewEvent
+from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
+from quanyi_platform.uow import EventLog, PgUnitOfWork
+
+from quanyi_orders.application.ports import IdempotencyKeyUsed, NoticeFacts, OrderRepository, OrdersUnitOfWork
+from quanyi_orders.domain.events import OrderLine
+from quanyi_orders.domain.money import Money
+from quanyi_orders.domain.order import Order, RiskDecision, Status
+
+IDEMPOTENCY_CONSTRAINT = "orders_buyer_id_idempotency_key_key"
+
+_COLUMNS = (
+    "o.order_id, o.buyer_id, o.buyer_email, o.channel, o.status, o.risk_decision, o.lines, o.total_minor,"
+    " o.currency, o.captured_txn_id, o.version, o.idempotency_key, o.created_at"
+)
+
+
+def _from_row(row: Any) -> Order:
+    currency = row["currency"]
+    return Order(
+        order_id=row["order_id"],
+        buyer_id=row["buyer_id"],
+        buyer_email=row["buyer_email"],
+        channel=row["channel"],
+        lines=tuple(
+            OrderLine(int(ln["line_no"]), ln["sku_id"], int(ln["quantity"]),
+                      Money(int(ln["unit_price_minor"]), currency))
+            for ln in row["lines"]
+        ),
+        total=Money(int(row["total_minor"]), currency),
+        status=Status(row["status"]),
+        risk_decision=RiskDecision(row["risk_decision"]),
+        captured_txn_id=row["captured_txn_id"],
+        version=int(row["version"]),
+        placed_at=row["created_at"].astimezone(UTC),
+        idempotency_key=row["idempotency_key"] or "",
+    )
+
+
+@asynccontextmanager
+async def translated_violations() -> AsyncIterator[None]:
+    """Constraint violations of orders' tables as the ports' errors."""
+    try:
+        yield
+    except errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == IDEMPOTENCY_CONSTRAINT:
+            raise IdempotencyKeyUsed() from exc
+        raise ConcurrencyConflict(str(exc.diag.constraint_name or "")) from exc
+
+
+class PgOrderRepository(OrderRepository):
+    def __init__(self, uow: PgOrdersUnitOfWork) -> None:
+        self._uow = uow
+
+    async def _fetch(self, query: str, params: Sequence[Any], *, lock: bool) -> list[Any]:
+        async with self._uow.statement(lock=lock) as conn:
+            cur = await conn.execute(query, params)
+            rows: list[Any] = await cur.fetchall()
+        return rows
+
+    async def get(self, order_id: str) -> Order | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM orders o WHERE o.order_id = %s", (order_id,),
+                                 lock=False)
+        return _from_row(rows[0]) if rows else None
+
+    async def get_many_for_update(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        if not order_ids:
+            return {}
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM orders o WHERE o.order_id = ANY(%s::text[])"
+            " ORDER BY o.order_id FOR UPDATE",
+            (list(order_ids),),
+            lock=True,
+        )
+        return {r["order_id"]: _from_row(r) for r in rows}
+
+    async def get_for_payment_notice(
+        self, order_id: str, provider: str, nonce: str, txn_id: str
+    ) -> tuple[Order | None, NoticeFacts]:
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS},"
+            " EXISTS (SELECT 1 FROM payment_notices n WHERE n.provider = %s AND n.nonce = %s) AS nonce_seen,"
+            " (SELECT p.order_id FROM payments p WHERE p.provider = %s AND p.txn_id = %s) AS txn_order_id"
+            " FROM orders o WHERE o.order_id = %s FOR UPDATE OF o",
+            (provider, nonce, provider, txn_id, order_id),
+            lock=True,
+        )
+        if not rows:
+            return None, NoticeFacts(nonce_seen=False, txn_order_id=None)
+        row = rows[0]
+        return _from_row(row), NoticeFacts(bool(row["nonce_seen"]), row["txn_order_id"])
+
+    async def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM orders o WHERE o.buyer_id = %s AND o.idempotency_key = %s",
+            (buyer_id, key),
+            lock=False,
+        )
+        return _from_row(rows[0]) if rows else None
+
+    async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM orders o WHERE o.buyer_id = %s"
+            " ORDER BY o.created_at DESC, o.order_id DESC LIMIT %s",
+            (buyer_id, limit),
+            lock=False,
+        )
+        return [_from_row(r) for r in rows]
+
+
+class _PgOrdersEventLog(EventLog):
+    def __init__(self, uow: PgOrdersUnitOfWork) -> None:
+        self._uow = uow
+
+    async def append(self, events: Sequence[NewEvent]) -> list[Envelope]:
+        if not events:
+            return []
+        async with self._uow.appending() as conn:
+            return await self._uow.store.append(conn, events)
+
+
+class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
+    """Orders' unit of work on Postgres: its own implicit transaction on a pooled connection (pool=...), or
+    a consumer's transaction (conn=...). See the module's docstring for what each costs."""
+
+    def __init__(self, store: EventStore, pool: Any = None, conn: Any = None) -> None:
+        self.store = store
+        self._pipeline: AbstractAsyncContextManager[Any] | None = None
+        super().__init__(store, pool=pool, conn=conn)
+
+    def _attach(self, conn: Any) -> None:
+        self.conn = conn
+        self.events = _PgOrdersEventLog(self)
+        self.orders = PgOrderRepository(self)
+
+    # -- own transaction -----------------------------------------------------------------------------
+
+    async def _begin(self) -> None:
+        if self._bound:
+            return
+        self._cm = self._pool.connection()
+        conn = await self._cm.__aenter__()
+        try:
+            await conn.set_autocommit(True)
+        except BaseException:
+            await self._cm.__aexit__(None, None, None)
+            self._cm = None
+            raise
+        self._attach(conn)
+
+    async def _enter_pipeline(self) -> None:
+        if self._pipeline is None:
+            self._pipeline = self.conn.pipeline()
+            await self._pipeline.__aenter__()
+
+    @asynccontextmanager
+    async def statement(self, *, lock: bool) -> AsyncIterator[Any]:
+        """The connection for a read; a locking one (and any read after one) runs in the transaction."""
+        if not self._bound and lock:
+            await self._enter_pipeline()
+        async with translated_violations():  # a read in the pipeline reports the appends before it
+            yield self.conn
+
+    @asynccontextmanager
+    async def appending(self) -> AsyncIterator[Any]:
+        """The connection for an append: queued in the transaction's pipeline, or (bound to a consumer's
+        transaction) sent in a pipeline of its own, one round trip."""
+        if self._bound:
+            async with translated_violations(), self.conn.pipeline():
+                yield self.conn
+            return
+        await self._enter_pipeline()
+        yield self.conn
+
+    async def commit(self) -> None:
+        if self._bound:
+            return
+        await self._end(commit=True)
+
+    async def _end(self, commit: bool) -> None:
+        if self._bound or self._cm is None:
+            return
+        conn, cm, pipeline = self.conn, self._cm, self._pipeline
+        self._cm = self._pipeline = None
+        try:
+            if pipeline is not None:
+                if commit:
+                    async with translated_violations():
+                        await pipeline.__aexit__(None, None, None)  # the Sync: commits, or rolls back
+                else:
+                    try:
+                        await conn.execute("ROLLBACK")
+                    finally:
+                        await pipeline.__aexit__(None, None, None)
+        except Exception:
+            if commit:
+                raise
+        finally:
+            try:
+                if not conn.closed:
+                    await conn.set_autocommit(False)
+            finally:
+                await cm.__aexit__(None, None, None)

@@ -1,0 +1,80 @@
+"""The ports orders' application talks to, and its Unit of Work.
+
+Each port has a Postgres adapter (`quanyi_orders.adapters.postgres`) and an in-memory fake
+(`quanyi_orders.adapters.memory`); one contract suite (`tests/contracts`) holds both to the guarantees
+stated here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from quanyi_platform.uow import UnitOfWork
+
+from quanyi_orders.domain.order import Order
+
+
+class IdempotencyKeyUsed(Exception):
+    """The buyer already placed an order with this idempotency key; nothing of the unit of work is kept.
+
+    Raised by `events.append` or by `commit` (whichever first learns of it) for an OrderPlaced whose
+    (buyer, idempotency key) names a committed order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the idempotency key names another order")
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """What is recorded about a payment notice's nonce and its provider transaction."""
+
+    #: The provider already sent a notice with this nonce.
+    nonce_seen: bool
+    #: The order the provider's transaction was captured for, if it was.
+    txn_order_id: str | None
+
+
+class OrderRepository(ABC):
+    """Orders' current state: the `orders` projection (the fold of each order's events)."""
+
+    @abstractmethod
+    async def get(self, order_id: str) -> Order | None:
+        """The order, or None."""
+
+    @abstractmethod
+    async def get_many_for_update(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        """The orders of `order_ids` that exist, in one read, locked until the unit of work ends.
+
+        Guarantee: no other unit of work locks or appends to them meanwhile, so what is decided from
+        them holds at commit. Locks are taken in one fixed order, so two units never wait in a cycle.
+        """
+
+    @abstractmethod
+    async def get_for_payment_notice(
+        self, order_id: str, provider: str, nonce: str, txn_id: str
+    ) -> tuple[Order | None, NoticeFacts]:
+        """The order, locked as by `get_many_for_update`, with what is recorded about the notice's nonce
+        and transaction, in one read."""
+
+    @abstractmethod
+    async def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
+        """The order the buyer placed with `key`, or None."""
+
+    @abstractmethod
+    async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+        """At most `limit` of the buyer's orders, newest first (then by order id, descending)."""
+
+
+class OrdersUnitOfWork(UnitOfWork):
+    """One transaction over orders' event log and its order repository.
+
+    Appending an OrderPlaced whose buyer and idempotency key are taken raises IdempotencyKeyUsed; a
+    PaymentNoticeAccepted of a nonce already accepted, or a PaymentCaptured of a provider transaction
+    already captured, raises ConcurrencyConflict (like a second writer of an order's version): the
+    unit of work keeps nothing, and a retry sees what the other writer committed.
+    """
+
+    orders: OrderRepository

@@ -1,0 +1,51 @@
+"""What other services report about orders (risk's decision, a shortage, a delivery), a batch at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from quanyi_platform.envelope import NewEvent
+
+from quanyi_orders.adapters.proto_mapping import order_new_events
+from quanyi_orders.application.errors import OrderNotFound
+from quanyi_orders.application.ports import OrdersUnitOfWork
+from quanyi_orders.domain.events import Event
+from quanyi_orders.domain.order import RecordDelivery, RecordRiskDecision, RecordStockShort, execute
+
+
+@dataclass(frozen=True)
+class OrderFact:
+    """A command on an order, from an event of another service (`causation_id`)."""
+
+    order_id: str
+    command: RecordRiskDecision | RecordStockShort | RecordDelivery
+    causation_id: str
+
+
+async def apply_order_facts(uow: OrdersUnitOfWork, facts: Sequence[OrderFact]) -> list[Event]:
+    """Decide every fact in order and record all new events in one unit of work.
+
+    One read loads and locks every order the batch touches; the facts are decided in memory one after
+    the other (several may concern one order); one append records the new events, each caused by its
+    fact. Facts that repeat what is recorded add nothing. Raises, recording nothing, when an order is
+    unknown or refuses a fact: the consumer then isolates that fact.
+    """
+    if not facts:
+        return []
+    async with uow:
+        orders = await uow.orders.get_many_for_update(list(dict.fromkeys(f.order_id for f in facts)))
+        recorded: list[Event] = []
+        new: list[NewEvent] = []
+        for fact in facts:
+            order = orders.get(fact.order_id)
+            if order is None:
+                raise OrderNotFound(fact.order_id)
+            after, events = execute(order, fact.command)
+            assert after is not None
+            new += order_new_events(order.order_id, order.version, events, causation_id=fact.causation_id)
+            recorded += events
+            orders[order.order_id] = after
+        await uow.events.append(new)
+        await uow.commit()
+    return recorded

@@ -1,0 +1,15 @@
+"""Orders' read models, each a projection of orders' own events.
+
+`PROJECTIONS` is what `EventStore(..., projections=PROJECTIONS)` runs inline on every append and what
+`quanyi replay orders` rebuilds; nothing else writes these tables.
+"""
+
+from __future__ import annotations
+
+from quanyi_platform.projection import Projection
+
+from quanyi_orders.projections.orders import OrdersProjection
+
+PROJECTIONS: tuple[Projection, ...] = (OrdersProjection(),)
+
+__all__ = ["PROJECTIONS", "OrdersProjection"]

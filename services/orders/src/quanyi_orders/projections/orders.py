@@ -1,0 +1,212 @@
+"""`orders`, `payment_notices` and `payments`: the orders' current state and the payment record, written
+by one projection in ONE statement per batch.
+
+- `orders` holds each order's state, the fold of its events by the domain's `evolve`, with `created_at`
+  and `updated_at` the times of its first and latest events. An order placed in the batch is folded in
+  Python and inserted. An order placed before gets one UPDATE row per batch that carries the fold of
+  its events in the batch, tabulated: for each status (and risk decision) the row may hold, the one the
+  events lead to. So `evolve` stays the only statement of the order's transitions; this module has
+  none of its own.
+- `payment_notices` holds one row per accepted notice (PaymentNoticeAccepted), `payments` one per
+  captured provider transaction (PaymentCaptured); both are insert-only.
+
+The three tables are written by one data-modifying statement (CTEs), because the payment notice path
+would otherwise pay one statement per table: SELECT ... FOR UPDATE, the event INSERT, this, and the
+commit is all it costs. Every row is one aggregate's (an order, a notice, a transaction), so concurrent
+appends never meet in a row and live equals replay in any batching.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from quanyi_platform.projection import Projection, StoredEvent
+
+from quanyi_orders.adapters.proto_mapping import (
+    NOTICE_ACCEPTED,
+    ORDER_EVENT_TYPES,
+    event_from_proto,
+    notice_from_proto,
+)
+from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured
+from quanyi_orders.domain.money import Money
+from quanyi_orders.domain.order import Order, RiskDecision, Status, fold
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_INSERT_ORDERS = (
+    "INSERT INTO orders (order_id, buyer_id, buyer_email, channel, status, risk_decision, lines,"
+    " total_minor, currency, captured_txn_id, version, idempotency_key, created_at, updated_at)"
+    " SELECT u.order_id, u.buyer_id, u.buyer_email, u.channel, u.status, u.risk_decision, u.lines::jsonb,"
+    " u.total_minor, u.currency, u.captured_txn_id, u.version, NULLIF(u.idempotency_key, ''),"
+    " u.created_at, u.updated_at"
+    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[])"
+    " AS u(order_id, buyer_id, buyer_email, channel, status, risk_decision, lines, total_minor, currency,"
+    " captured_txn_id, version, idempotency_key, created_at, updated_at)"
+)
+# `status_after` and `risk_after` map a value the row may hold to the one the batch's events lead to
+# (only values that change are listed); a transaction id, once captured, is only ever replaced.
+_UPDATE_ORDERS = (
+    "UPDATE orders AS o SET"
+    " status = coalesce(u.status_after::jsonb ->> o.status, o.status),"
+    " risk_decision = coalesce(u.risk_after::jsonb ->> o.risk_decision, o.risk_decision),"
+    " captured_txn_id = coalesce(u.captured_txn_id, o.captured_txn_id),"
+    " version = u.version, updated_at = u.updated_at"
+    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::timestamptz[])"
+    " AS u(order_id, status_after, risk_after, captured_txn_id, version, updated_at)"
+    " WHERE o.order_id = u.order_id"
+)
+_INSERT_NOTICES = (
+    "INSERT INTO payment_notices (provider, nonce, order_id, txn_id, received_at)"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+)
+_INSERT_PAYMENTS = (
+    "INSERT INTO payments (provider, txn_id, order_id, amount_minor, currency, captured_at)"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[])"
+)
+
+
+def _lines_json(order: Order) -> str:
+    return json.dumps([
+        {"line_no": ln.line_no, "sku_id": ln.sku_id, "quantity": ln.quantity,
+         "unit_price_minor": ln.unit_price.minor_units}
+        for ln in order.lines
+    ])
+
+
+def _probe(status: Status = Status.PENDING_PAYMENT, risk: RiskDecision = RiskDecision.PENDING) -> Order:
+    """A stand-in for a row not read: evolve changes status, risk and transaction from their own values."""
+    return Order("", "", "", "", (), Money(0, "XXX"), status, risk, None, 0, _EPOCH, "")
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """The fold of one order's events in a batch, for an order placed in an earlier batch."""
+
+    order_id: str
+    status_after: dict[str, str]
+    risk_after: dict[str, str]
+    captured_txn_id: str | None
+    version: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, order_id: str, events: Sequence[Event], version: int, at: datetime) -> OrderChange:
+        status_after: dict[str, str] = {}
+        for status in Status:
+            after = fold(events, _probe(status=status))
+            assert after is not None
+            if after.status is not status:
+                status_after[status.value] = after.status.value
+        risk_after: dict[str, str] = {}
+        for risk in RiskDecision:
+            after = fold(events, _probe(risk=risk))
+            assert after is not None
+            if after.risk_decision is not risk:
+                risk_after[risk.value] = after.risk_decision.value
+        captured = fold(events, _probe())
+        assert captured is not None
+        return cls(order_id, status_after, risk_after, captured.captured_txn_id, version, at)
+
+    def applied_to(self, order: Order) -> Order:
+        """What the UPDATE makes of a row holding `order` (the projection's SQL, in Python)."""
+        return Order(
+            order.order_id, order.buyer_id, order.buyer_email, order.channel, order.lines, order.total,
+            Status(self.status_after.get(order.status.value, order.status.value)),
+            RiskDecision(self.risk_after.get(order.risk_decision.value, order.risk_decision.value)),
+            self.captured_txn_id or order.captured_txn_id, self.version, order.placed_at,
+            order.idempotency_key,
+        )
+
+
+@dataclass
+class Writes:
+    """The rows a batch of events implies, table by table."""
+
+    placed: list[tuple[Order, datetime]] = field(default_factory=list)
+    changed: list[OrderChange] = field(default_factory=list)
+    notices: list[tuple[str, str, str, str, datetime]] = field(default_factory=list)
+    payments: list[tuple[str, str, str, int, str, datetime]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, events: Sequence[StoredEvent]) -> Writes:
+        writes = cls()
+        per_order: dict[str, list[tuple[Event, StoredEvent]]] = {}
+        for stored in events:
+            if stored.type == NOTICE_ACCEPTED:
+                n = notice_from_proto(stored.payload)
+                writes.notices.append((n.provider, n.nonce, n.order_id, n.txn_id, stored.occurred_at))
+                continue
+            if stored.type not in ORDER_EVENT_TYPES:
+                continue
+            ev = event_from_proto(stored.payload, stored.occurred_at)
+            per_order.setdefault(ev.order_id, []).append((ev, stored))
+            if isinstance(ev, PaymentCaptured):
+                writes.payments.append((
+                    ev.provider, ev.txn_id, ev.order_id, ev.amount.minor_units, ev.amount.currency,
+                    stored.occurred_at,
+                ))
+        for order_id, pairs in per_order.items():
+            domain = [ev for ev, _ in pairs]
+            last = pairs[-1][1]
+            if isinstance(domain[0], OrderPlaced):
+                order = fold(domain)
+                assert order is not None
+                writes.placed.append((order, last.occurred_at))
+            else:
+                writes.changed.append(
+                    OrderChange.of(order_id, domain, last.aggregate_version, last.occurred_at)
+                )
+        return writes
+
+    def statement(self) -> tuple[str, list[Any]] | None:
+        """One statement making every write (CTEs for all but the last), or None when there is none."""
+        parts: list[tuple[str, list[Any]]] = []
+        if self.placed:
+            rows = [order for order, _ in self.placed]
+            parts.append((_INSERT_ORDERS, [
+                [o.order_id for o in rows], [o.buyer_id for o in rows], [o.buyer_email for o in rows],
+                [o.channel for o in rows], [o.status.value for o in rows],
+                [o.risk_decision.value for o in rows], [_lines_json(o) for o in rows],
+                [o.total.minor_units for o in rows], [o.total.currency for o in rows],
+                [o.captured_txn_id for o in rows], [o.version for o in rows],
+                [o.idempotency_key for o in rows], [o.placed_at for o in rows],
+                [at for _, at in self.placed],
+            ]))
+        if self.notices:
+            parts.append((_INSERT_NOTICES, [list(column) for column in zip(*self.notices, strict=True)]))
+        if self.payments:
+            parts.append((_INSERT_PAYMENTS, [list(column) for column in zip(*self.payments, strict=True)]))
+        if self.changed:
+            c = self.changed
+            parts.append((_UPDATE_ORDERS, [
+                [x.order_id for x in c], [json.dumps(x.status_after) for x in c],
+                [json.dumps(x.risk_after) for x in c], [x.captured_txn_id for x in c],
+                [x.version for x in c], [x.updated_at for x in c],
+            ]))
+        if not parts:
+            return None
+        *ctes, (last, last_params) = parts
+        if not ctes:
+            return last, last_params
+        with_clause = ", ".join(f"w{n} AS ({sql})" for n, (sql, _) in enumerate(ctes))
+        params = [p for _, ps in ctes for p in ps] + last_params
+        return f"WITH {with_clause} {last}", params
+
+
+class OrdersProjection(Projection):
+    """Orders' state and payment record (see the module's docstring): one statement per batch."""
+
+    name = "orders"
+    tables = ("orders", "payment_notices", "payments")
+    handles = ORDER_EVENT_TYPES | {NOTICE_ACCEPTED}
+
+    async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
+        statement = Writes.of(events).statement()
+        if statement is not None:
+            await conn.execute(*statement)
