@@ -239,9 +239,13 @@ async def _store_events(
 
 
 async def _topic_events(
-    bootstrap: str, topic: str, decode: _Decoder, upto: int, expected: int, timeout_s: float
+    bootstrap: str, topic: str, decode: _Decoder, upto: int, ids: dict[int, str], timeout_s: float
 ) -> list[StoredEvent]:
-    """Every event of `topic` with seq <= upto, read from offset 0 of every partition, in seq order."""
+    """Every event of `topic` with seq <= upto, read from offset 0 of every partition, in seq order.
+
+    `ids` maps each seq of the store to its event id: a record counts only when both match, so another
+    database's events on the same broker (tests, a restored copy) are never mixed in."""
+    expected = len(ids)
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -272,6 +276,8 @@ async def _topic_events(
                     if seq is None or seq > upto or seq in found:
                         continue
                     env = Envelope.FromString(bytes(rec.value or b""))
+                    if ids.get(seq) != env.event_id:
+                        continue
                     found[seq] = (bytes(rec.value or b""), env.occurred_at.ToDatetime(tzinfo=UTC))
     finally:
         await consumer.stop()
@@ -351,8 +357,16 @@ async def rebuild(
                 )
         else:
             assert kafka_bootstrap is not None
+            async with await _connect(database_url) as reader:
+                cur = await reader.execute(
+                    sql.SQL("SELECT seq, event_id::text AS id FROM {} WHERE seq <= %s").format(
+                        _ident(live, "events")
+                    ),
+                    (upto,),
+                )
+                ids = {int(r["seq"]): str(r["id"]) for r in await cur.fetchall()}
             events = await _topic_events(
-                kafka_bootstrap, topic_for(spec.service), decode, upto, total, topic_timeout_s
+                kafka_bootstrap, topic_for(spec.service), decode, upto, ids, topic_timeout_s
             )
             await _apply_batches(
                 writer, spec, _list_batches(events, batch_size), progress, total, 0, commit_each=True
