@@ -27,7 +27,7 @@ from quanyi_fulfillment.application.ports import UnitOfWorkFactory
 from quanyi_fulfillment.config import Settings
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.email_sender import EmailSender
-from quanyi_platform import db, rpc
+from quanyi_platform import rpc
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.envelope import Envelope, NewEvent, open_envelope, seal
 from quanyi_platform.eventstore import EventStore, topic_for
@@ -197,14 +197,6 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 15) 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    await db.migrate(database_url, SCHEMA, ["quanyi_fulfillment.migrations"])
-    p = await db.create_pool(database_url, SCHEMA, 1, 4)
-    yield p
-    await p.close()
 
 
 @pytest.fixture
