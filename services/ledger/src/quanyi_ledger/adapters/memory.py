@@ -1,4 +1,8 @@
-"""In-memory fakes of the ledger's ports, for unit tests: the same guarantees, no database."""
+"""In-memory fakes of the ledger's ports, for unit tests: the same guarantees, no database.
+
+Units of work over one InMemoryLedger are meant to run one after the other (one task), so the
+serialisation that Journal.load promises holds trivially.
+"""
 
 from __future__ import annotations
 

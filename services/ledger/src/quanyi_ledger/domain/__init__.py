@@ -1,1 +1,2 @@
-"""The ledger's domain: journal entries, posting rules and the hash chain. Standard library only."""
+"""The ledger's domain: journal entries, posting rules, the hash chain and the chain aggregate (decide,
+evolve, the balances fold). Standard library only."""
