@@ -99,10 +99,12 @@ class World:
     def uow(self) -> UnitOfWorkFactory:
         return bootstrap.unit_of_work(self.store, self.pool)
 
-    def sender(self, **overrides: Any) -> EmailSender:
-        """The service's e-mail sender, as bootstrap builds it from the world's settings."""
+    def sender(self, uow: UnitOfWorkFactory | None = None, **overrides: Any) -> EmailSender:
+        """The service's e-mail sender, as bootstrap builds it from the world's settings (`overrides`)."""
         settings = self.settings.model_copy(update=overrides)
-        return bootstrap.email_sender(self.uow, GrpcInventory(self.inventory_channel), self.mailer(), settings)
+        return bootstrap.email_sender(
+            uow or self.uow, GrpcInventory(self.inventory_channel), self.mailer(), settings
+        )
 
     def consumer(self, sender: EmailSender | None = None) -> InboxConsumer:
         return bootstrap.consumer(self.store, self.pool, self.settings, sender or self.sender())
