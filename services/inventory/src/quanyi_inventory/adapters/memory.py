@@ -304,6 +304,10 @@ class _Allocations(Allocations):
         return AllocationState(decided, state, {s: keys for s, keys in available.items() if keys})
 
 
+# Rotations take turns on this lock, as Postgres makes them take turns on the rows of data_keys.
+_DATA_KEYS = "\0data_keys"
+
+
 class _Vault(KeyVault):
     def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
         self._uow = uow
@@ -352,6 +356,7 @@ class _Vault(KeyVault):
         return FoundKey(best.key_id, best.sku_id, best.order_id)
 
     async def wrapped_not_by(self, master_key_id: str) -> dict[str, WrappedDataKey]:
+        await self._uow.lock([_DATA_KEYS])
         return {
             b: w for b, w in sorted(self._uow.all_data_keys().items()) if w.master_key_id != master_key_id
         }
