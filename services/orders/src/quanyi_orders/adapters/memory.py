@@ -45,6 +45,8 @@ class _Record:
         if e.type not in ORDER_EVENT_TYPES:
             return
         ev = event_from_proto(e.payload, e.occurred_at)
+        if isinstance(ev, OrderPlaced) and ev.order_id in self.orders:
+            raise ConcurrencyConflict("order placed already")
         if isinstance(ev, OrderPlaced) and ev.idempotency_key:
             key = (ev.buyer_id, ev.idempotency_key)
             if key in self.keys:
@@ -54,7 +56,9 @@ class _Record:
             if (ev.provider, ev.txn_id) in self.payments:
                 raise ConcurrencyConflict("provider transaction captured already")
             self.payments[(ev.provider, ev.txn_id)] = ev.order_id
-        self.orders[ev.order_id] = evolve(self.orders.get(ev.order_id), ev)
+        if isinstance(ev, OrderPlaced) or ev.order_id in self.orders:
+            # Like the projection's UPDATE, an event of an order that has no row changes no row.
+            self.orders[ev.order_id] = evolve(self.orders.get(ev.order_id), ev)
 
 
 class InMemoryOrdersEventLog(InMemoryEventLog):

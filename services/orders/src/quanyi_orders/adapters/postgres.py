@@ -193,12 +193,13 @@ class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
     async def appending(self) -> AsyncIterator[Any]:
         """The connection for an append: queued in the transaction's pipeline, or (bound to a consumer's
         transaction) sent in a pipeline of its own, one round trip."""
-        if self._bound:
-            async with translated_violations(), self.conn.pipeline():
-                yield self.conn
-            return
-        await self._enter_pipeline()
-        yield self.conn
+        async with translated_violations():  # in a pipeline, an error shows at any later statement
+            if self._bound:
+                async with self.conn.pipeline():
+                    yield self.conn
+                return
+            await self._enter_pipeline()
+            yield self.conn
 
     async def commit(self) -> None:
         if self._bound:

@@ -1,0 +1,218 @@
+"""Orders' ports, one suite against both implementations: Postgres (with the projections running inline)
+and the in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+from quanyi_orders.adapters.memory import InMemoryOrdersEventLog, InMemoryOrdersUnitOfWork
+from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
+from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
+from quanyi_orders.application.ports import IdempotencyKeyUsed, NoticeFacts, OrdersUnitOfWork
+from quanyi_orders.domain.events import Event, PaymentNoticeAccepted
+from quanyi_orders.domain.money import Money
+from quanyi_orders.domain.order import CapturePayment, Order, Place, RecordRiskDecision, RiskDecision, execute
+from quanyi_platform.eventstore import ConcurrencyConflict
+from quanyi_platform.testing.contracts import EventLogContract, Versions
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+UnitOfWorkFactory = Callable[[], OrdersUnitOfWork]
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def backend(request: pytest.FixtureRequest) -> tuple[UnitOfWorkFactory, Versions]:
+    """A unit-of-work factory over one store, and the versions the store holds of an aggregate."""
+    if request.param == "memory":
+        log = InMemoryOrdersEventLog("orders")
+
+        async def fake_versions(aggregate_id: str) -> list[int]:
+            return [e.aggregate_version for e in log.committed if e.aggregate_id == aggregate_id]
+
+        return (lambda: InMemoryOrdersUnitOfWork(log)), fake_versions
+    pool: AsyncConnectionPool = request.getfixturevalue("pool")
+    store = request.getfixturevalue("store")
+
+    async def pg_versions(aggregate_id: str) -> list[int]:
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT aggregate_version AS v FROM events WHERE aggregate_id = %s ORDER BY seq", (aggregate_id,)
+            )
+            found: list[Any] = await cur.fetchall()
+            return [int(r["v"]) for r in found]
+
+    return (lambda: PgOrdersUnitOfWork(store, pool=pool)), pg_versions
+
+
+@pytest.fixture
+def unit_of_work(backend: tuple[UnitOfWorkFactory, Versions]) -> UnitOfWorkFactory:
+    return backend[0]
+
+
+class TestOrdersEventLog(EventLogContract):
+    """Orders' units of work keep the platform's EventLog contract, with orders' projections running."""
+
+    @pytest.fixture
+    def uow_factory(self, backend: tuple[UnitOfWorkFactory, Versions]) -> UnitOfWorkFactory:
+        return backend[0]
+
+    @pytest.fixture
+    def committed_versions(self, backend: tuple[UnitOfWorkFactory, Versions]) -> Versions:
+        return backend[1]
+
+
+def placing(order_id: str, buyer_id: str = "b1", key: str = "k1", minutes: int = 0) -> tuple[Order, list[Event]]:
+    order, events = execute(None, Place(
+        order_id, buyer_id, f"{buyer_id}@example.com", "web", [("sku-a", 2, Money(500, "CNY"))], key,
+        T0 + timedelta(minutes=minutes),
+    ))
+    assert order is not None
+    return order, events
+
+
+async def place(unit_of_work: UnitOfWorkFactory, order_id: str, **kw: Any) -> Order:
+    order, events = placing(order_id, **kw)
+    async with unit_of_work() as uow:
+        await uow.events.append(order_new_events(order_id, 0, events, occurred_at=order.placed_at))
+        await uow.commit()
+    return order
+
+
+async def capture(uow: OrdersUnitOfWork, order: Order, txn_id: str = "t1", nonce: str = "n1") -> Order:
+    after, events = execute(order, CapturePayment(Money(1000, "CNY"), "psp", txn_id))
+    assert after is not None
+    notice = PaymentNoticeAccepted("psp", nonce, order.order_id, txn_id, f"notice-{nonce}")
+    await uow.events.append([notice_new_event(notice), *order_new_events(order.order_id, order.version, events)])
+    return after
+
+
+async def test_a_placed_order_reads_back_by_id_by_its_key_and_in_its_buyers_list(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    order = await place(unit_of_work, "o1")
+    async with unit_of_work() as uow:
+        assert await uow.orders.get("o1") == order
+        assert await uow.orders.by_idempotency_key("b1", "k1") == order
+        assert await uow.orders.list_for_buyer("b1", 10) == [order]
+        assert await uow.orders.get("o2") is None
+        assert await uow.orders.by_idempotency_key("b1", "k2") is None
+        assert await uow.orders.by_idempotency_key("b2", "k1") is None
+
+
+async def test_a_buyers_orders_are_listed_newest_first_up_to_the_limit(unit_of_work: UnitOfWorkFactory) -> None:
+    for n in range(3):
+        await place(unit_of_work, f"o{n}", key=f"k{n}", minutes=n)
+    await place(unit_of_work, "other", buyer_id="b2")
+    async with unit_of_work() as uow:
+        listed = await uow.orders.list_for_buyer("b1", 2)
+    assert [o.order_id for o in listed] == ["o2", "o1"]
+
+
+async def test_orders_are_locked_and_loaded_many_at_once_and_unknown_ones_are_left_out(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    first = await place(unit_of_work, "o1", key="k1")
+    second = await place(unit_of_work, "o2", key="k2")
+    async with unit_of_work() as uow:
+        assert await uow.orders.get_many_for_update(["o2", "nope", "o1"]) == {"o1": first, "o2": second}
+        assert await uow.orders.get_many_for_update([]) == {}
+
+
+async def test_an_orders_state_follows_its_events_appended_in_later_units_of_work(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    order = await place(unit_of_work, "o1")
+    async with unit_of_work() as uow:
+        [loaded] = (await uow.orders.get_many_for_update(["o1"])).values()
+        captured = await capture(uow, loaded)
+        await uow.commit()
+    async with unit_of_work() as uow:
+        approved, events = execute(await uow.orders.get("o1"), RecordRiskDecision(RiskDecision.APPROVE))
+        await uow.events.append(order_new_events("o1", captured.version, events))
+        await uow.commit()
+    async with unit_of_work() as uow:
+        assert await uow.orders.get("o1") == approved
+    assert approved is not None and (approved.status.value, approved.version) == ("PAID", 3)
+    assert order.placed_at == approved.placed_at
+
+
+async def test_what_a_unit_of_work_appends_it_reads_back_before_it_commits(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    order, events = placing("o1")
+    async with unit_of_work() as uow:
+        await uow.events.append(order_new_events("o1", 0, events, occurred_at=order.placed_at))
+        captured = await capture(uow, order)
+        assert await uow.orders.get("o1") == captured
+        assert (await uow.orders.get_for_payment_notice("o1", "psp", "n1", "t1"))[1] == NoticeFacts(True, "o1")
+        await uow.commit()
+    async with unit_of_work() as uow:
+        assert await uow.orders.get("o1") == captured
+
+
+async def test_a_unit_of_work_left_without_commit_keeps_nothing_it_appended(unit_of_work: UnitOfWorkFactory) -> None:
+    order = await place(unit_of_work, "o1")
+    async with unit_of_work() as uow:
+        loaded = (await uow.orders.get_many_for_update(["o1"]))["o1"]
+        await capture(uow, loaded)
+    async with unit_of_work() as uow:
+        assert await uow.orders.get("o1") == order
+        assert await uow.orders.get_for_payment_notice("o1", "psp", "n1", "t1") == (order, NoticeFacts(False, None))
+
+
+async def test_a_key_the_buyer_used_before_is_refused_and_nothing_of_the_unit_is_kept(
+    unit_of_work: UnitOfWorkFactory, backend: tuple[UnitOfWorkFactory, Versions]
+) -> None:
+    first = await place(unit_of_work, "o1", key="k1")
+    _, other = placing("o3", key="k3")
+    _, again = placing("o2", key="k1")
+    with pytest.raises(IdempotencyKeyUsed):
+        async with unit_of_work() as uow:
+            await uow.events.append(order_new_events("o3", 0, other))
+            await uow.events.append(order_new_events("o2", 0, again))
+            await uow.commit()
+    await place(unit_of_work, "o4", buyer_id="b2", key="k1")  # the same key, another buyer: another order
+    async with unit_of_work() as uow:
+        assert await uow.orders.by_idempotency_key("b1", "k1") == first
+        assert await uow.orders.get("o2") is None
+        assert await uow.orders.get("o3") is None
+        assert await uow.orders.get("o4") is not None
+    assert await backend[1]("o3") == []
+
+
+async def test_a_notice_reports_its_nonce_and_transaction_and_an_unknown_order_is_none(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    order = await place(unit_of_work, "o1")
+    await place(unit_of_work, "o2", key="k2")
+    async with unit_of_work() as uow:
+        captured = await capture(uow, order, txn_id="t1", nonce="n1")
+        await uow.commit()
+    async with unit_of_work() as uow:
+        assert await uow.orders.get_for_payment_notice("o1", "psp", "n1", "t1") == (captured, NoticeFacts(True, "o1"))
+        found, facts = await uow.orders.get_for_payment_notice("o2", "psp", "n2", "t1")
+        assert facts == NoticeFacts(False, "o1")
+        assert found is not None and found.order_id == "o2"
+        assert await uow.orders.get_for_payment_notice("o9", "psp", "n3", "t3") == (None, NoticeFacts(False, None))
+
+
+async def test_a_nonce_or_a_provider_transaction_accepted_twice_is_a_conflict_and_keeps_nothing(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    first = await place(unit_of_work, "o1")
+    second = await place(unit_of_work, "o2", key="k2")
+    async with unit_of_work() as uow:
+        await capture(uow, first, txn_id="t1", nonce="n1")
+        await uow.commit()
+    for txn_id, nonce in (("t2", "n1"), ("t1", "n2")):
+        with pytest.raises(ConcurrencyConflict):
+            async with unit_of_work() as uow:
+                await capture(uow, second, txn_id=txn_id, nonce=nonce)
+                await uow.commit()
+    async with unit_of_work() as uow:
+        assert await uow.orders.get("o2") == second
+        assert (await uow.orders.get_for_payment_notice("o2", "psp", "n2", "t2"))[1] == NoticeFacts(False, None)

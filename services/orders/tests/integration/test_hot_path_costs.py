@@ -1,0 +1,126 @@
+"""What orders' hot path costs Postgres, counted on the wire (libpq's protocol trace): statements the client
+sends, and round trips (each time it waits for the server)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+from psycopg import pq
+from psycopg_pool import AsyncConnectionPool
+from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
+from quanyi_orders.application import orders as app
+from quanyi_orders.application.reactions import OrderFact, apply_order_facts
+from quanyi_orders.bootstrap import MIGRATIONS, NAME, event_store
+from quanyi_orders.domain.money import Money
+from quanyi_orders.domain.order import RecordDelivery, RecordRiskDecision, RiskDecision
+from quanyi_platform import db
+from quanyi_platform.eventstore import EventStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cost:
+    statements: int
+    round_trips: int
+
+
+class Wire:
+    """Traces the one connection of a pool of one."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def cost(self, work: Callable[[], Awaitable[T]]) -> tuple[Cost, T]:
+        async with self._pool.connection() as conn:
+            trace = tempfile.TemporaryFile("w+")
+            conn.pgconn.trace(trace.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            result = await work()
+        finally:
+            async with self._pool.connection() as conn:
+                conn.pgconn.untrace()
+        trace.seek(0)
+        statements = round_trips = 0
+        sending = False
+        for line in trace:
+            direction, _, message = line.split("\t")[:3]
+            if direction == "F":
+                statements += message.split(" ")[0] in ("Execute", "Query")
+                sending = True
+            elif sending:  # the server answers: the client waited for it
+                round_trips += 1
+                sending = False
+        return Cost(statements, round_trips), result
+
+
+@pytest.fixture
+async def pool_of_one(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    await db.migrate(database_url, NAME, MIGRATIONS)
+    p = await db.create_pool(database_url, NAME, 1, 1)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def place(n: int) -> app.PlaceOrder:
+    return app.PlaceOrder(f"buyer-{n}", "b@example.com", "web", [("sku-a", 1, Money(1000, "CNY"))], f"key-{n}")
+
+
+def notice(order_id: str, n: int) -> app.PaymentNotice:
+    return app.PaymentNotice("psp-sim", f"nonce-{n}", f"notice-{n}", order_id, f"txn-{n}", Money(1000, "CNY"))
+
+
+async def test_placing_costs_one_round_trip_a_notice_two_and_a_read_one(pool_of_one: AsyncConnectionPool) -> None:
+    store = event_store()
+    wire = Wire(pool_of_one)
+
+    def uow() -> PgOrdersUnitOfWork:
+        return PgOrdersUnitOfWork(store, pool=pool_of_one)
+
+    # The event INSERT and the projection's INSERT, in one implicit transaction.
+    cost, placed = await wire.cost(lambda: app.place_order(uow(), place(1)))
+    assert cost == Cost(2, 1)
+    order_id = placed.order.order_id
+    # SELECT ... FOR UPDATE (with the nonce and the transaction); then the event INSERT and the projection.
+    cost, captured = await wire.cost(lambda: app.capture_notified_payment(uow(), notice(order_id, 1)))
+    assert cost == Cost(3, 2) and captured.order.status.value == "CAPTURED"
+    assert (await wire.cost(lambda: app.get_order(uow(), order_id)))[0] == Cost(1, 1)
+    # The key again: the append is refused, and the order that holds the key is read.
+    cost, again = await wire.cost(lambda: app.place_order(uow(), place(1)))
+    assert cost == Cost(3, 2) and again.replayed
+
+
+async def test_a_consumer_batch_costs_three_statements_whatever_its_size(pool_of_one: AsyncConnectionPool) -> None:
+    store: EventStore = event_store()
+    wire = Wire(pool_of_one)
+    ids = []
+    for n in range(10):
+        placed = await app.place_order(PgOrdersUnitOfWork(store, pool=pool_of_one), place(n))
+        await app.capture_notified_payment(
+            PgOrdersUnitOfWork(store, pool=pool_of_one), notice(placed.order.order_id, n)
+        )
+        ids.append(placed.order.order_id)
+    facts = [
+        fact for i in ids for fact in (
+            OrderFact(i, RecordRiskDecision(RiskDecision.APPROVE), f"cause-{i}"),
+            OrderFact(i, RecordDelivery(), f"delivered-{i}"),
+        )
+    ]
+
+    async def batch() -> None:
+        async with pool_of_one.connection() as conn, conn.transaction():
+            await apply_order_facts(PgOrdersUnitOfWork(store, conn=conn), facts)
+
+    # BEGIN and COMMIT (the consumer's; it adds its inbox INSERT), the locking SELECT, then one pipeline
+    # of the event INSERT and the projection's UPDATE for 20 events of 10 orders.
+    assert (await wire.cost(batch))[0] == Cost(5, 4)
+    async with pool_of_one.connection() as conn:
+        cur = await conn.execute("SELECT count(*) AS n FROM orders WHERE status = 'FULFILLED'")
+        assert (await cur.fetchone())["n"] == 10  # type: ignore[index]
