@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -107,3 +108,22 @@ async def test_a_buyer_sees_their_delivered_key_ids_and_redemption_state_and_nob
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id=""))
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_reports_of_one_redemption_arriving_at_once_record_it_once(
+    world: Any, client: pb_grpc.FulfillmentServiceStub
+) -> None:
+    reserved = world.reserve(keys=1)
+    await world.handle(reserved.record)
+    key_id = world.inventory.keys[reserved.order_id][0].key_id
+
+    replies = await asyncio.gather(*(
+        client.RecordRedemption(pb.RecordRedemptionRequest(key_id=key_id, partner=p))
+        for p in ("tmall", "jd", "pdd", "tmall")
+    ))
+
+    assert sorted(r.duplicate for r in replies) == [False, True, True, True]
+    assert len({r.delivery.redeemed_at for r in replies}) == 1
+    [(_, redeemed)] = await world.events(REDEEMED)
+    [row] = await world.rows("SELECT redeemed_by_partner FROM deliveries WHERE key_id = %s", key_id)
+    assert row["redeemed_by_partner"] == redeemed.partner

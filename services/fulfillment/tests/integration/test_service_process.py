@@ -21,6 +21,7 @@ from quanyi_platform.eventstore import topic_for
 from quanyi_platform.infra.ports import free_port
 from quanyi_platform.infra.smtp import CapturingSmtpServer
 from quanyi_platform.kafka import ensure_topics
+from quanyi_platform.testing.replay import assert_replay_matches_live
 
 DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 
@@ -42,10 +43,31 @@ async def published_key_delivered(bootstrap: str, order_id: str, timeout: float 
         await consumer.stop()
 
 
-async def test_the_service_delivers_a_reservation_from_the_topic_and_answers_over_grpc(
-    world: Any, broker: Any, smtp_server: CapturingSmtpServer, database_url: str, tmp_path: Path
+class BouncingSmtpServer(CapturingSmtpServer):
+    """Refuses every recipient whose address starts with "bounce" (550), accepts the others."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("bounce"):
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def _outbox_states(world: Any) -> dict[str, str]:
+    return {r["order_id"]: r["state"] for r in await world.rows("SELECT order_id, state FROM email_outbox")}
+
+
+async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_projections_replay_to_live(
+    world: Any, broker: Any, database_url: str, tmp_path: Path
 ) -> None:
+    smtp_server = BouncingSmtpServer()
+    smtp_server.start()
     reserved = world.reserve(keys=2, buyer_id="buyer-e2e")
+    no_email = world.reserve(keys=1, buyer_id="buyer-e2e", email="")
+    bounced = world.reserve(keys=1, buyer_id="buyer-2", email="bounce@example.com")
+    twice = world.reserve(keys=3, buyer_id="buyer-3")
+    again = world.reserve(order_id=twice.order_id, buyer_id="buyer-3")  # inventory recorded it again
+    everything = [reserved, no_email, bounced, twice, again]
     listen = f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
@@ -55,6 +77,8 @@ async def test_the_service_delivers_a_reservation_from_the_topic_and_answers_ove
         "QUANYI_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "QUANYI_INVENTORY_GRPC": world.settings.inventory_grpc,
         "QUANYI_SMTP_PORT": str(smtp_server.port),
+        "QUANYI_SMTP_MAX_ATTEMPTS": "2",
+        "QUANYI_SMTP_RETRY_BASE_S": "0.05",
         "QUANYI_FULFILLMENT_GRPC_LISTEN": listen,
         "QUANYI_LOG_LEVEL": "DEBUG",
     }
@@ -68,20 +92,28 @@ async def test_the_service_delivers_a_reservation_from_the_topic_and_answers_ove
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
         await producer.start()
         try:
-            await producer.send_and_wait(topic_for("inventory"), reserved.record.value,
-                                         key=reserved.order_id.encode())
+            for r in everything:
+                await producer.send_and_wait(topic_for("inventory"), r.record.value, key=r.order_id.encode())
         finally:
             await producer.stop()
 
         mail = await smtp_server.wait_for_async(lambda m: reserved.order_id in str(m["Subject"]), timeout=60)
+        await smtp_server.wait_for_async(lambda m: twice.order_id in str(m["Subject"]), timeout=60)
         delivered = await published_key_delivered(broker.bootstrap, reserved.order_id)
         channel = rpc.channel(listen, 5.0)
         try:
-            listed = await pb_grpc.FulfillmentServiceStub(channel).ListDeliveries(
-                pb.ListDeliveriesRequest(buyer_id="buyer-e2e"), wait_for_ready=True
-            )
+            stub = pb_grpc.FulfillmentServiceStub(channel)
+            listed = await stub.ListDeliveries(pb.ListDeliveriesRequest(buyer_id="buyer-e2e"), wait_for_ready=True)
+            key_id = world.inventory.keys[reserved.order_id][0].key_id
+            first = await stub.RecordRedemption(pb.RecordRedemptionRequest(key_id=key_id, partner="tmall"))
+            repeat = await stub.RecordRedemption(pb.RecordRedemptionRequest(key_id=key_id, partner="jd"))
         finally:
             await channel.close()
+        # The bounced e-mail is retried once and then given up: the exception queue.
+        await world.wait(lambda: _state_is(world, bounced.order_id, "failed"), 30)
+
+        # I6: the projections rebuilt from the store, and from the topic, equal live (the service runs on).
+        await assert_replay_matches_live(database_url, "fulfillment", kafka_bootstrap=broker.bootstrap)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -89,14 +121,24 @@ async def test_the_service_delivers_a_reservation_from_the_topic_and_answers_ove
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        smtp_server.stop()
 
     assert proc.returncode == 0, "the service did not stop cleanly on SIGTERM"
     assert all(s in mail.get_content() for s in reserved.codes)
     assert list(delivered.channels) == ["user_center", "email"]
     assert sorted(d.key_id for d in listed.deliveries) == sorted(
-        k.key_id for k in world.inventory.keys[reserved.order_id]
+        k.key_id for k in [*world.inventory.keys[reserved.order_id], *world.inventory.keys[no_email.order_id]]
     )
+    assert (first.duplicate, repeat.duplicate) == (False, True)
+    assert await _outbox_states(world) == {reserved.order_id: "sent", bounced.order_id: "failed", twice.order_id: "sent"}
+    assert len(smtp_server.messages) == 2  # one each; the repeated reservation sent nothing more
+    assert len(await world.events(DELIVERED)) == 4
     logs = log_path.read_text()
     assert "consumer started" in logs
-    assert not any(s in logs for s in reserved.secrets), "a card key reached the service's log"
-    await world.assert_no_plaintext(reserved.secrets)
+    secrets = [s for r in everything for s in r.secrets]
+    assert not any(s in logs for s in secrets), "a card key reached the service's log"
+    await world.assert_no_plaintext(secrets)
+
+
+async def _state_is(world: Any, order_id: str, state: str) -> bool:
+    return (await _outbox_states(world)).get(order_id) == state
