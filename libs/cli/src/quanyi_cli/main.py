@@ -380,11 +380,13 @@ def history(
 
 
 def _history_events(database_url: str, subject: str) -> list[dict[str, Any]]:
-    """Events of every service correlated with `subject`; when none, the events that name it (a key)."""
+    """Events of every service correlated with `subject` or naming it anywhere (a key; a ledger batch that
+    posted an order's entries among others'), each once."""
     from google.protobuf.json_format import MessageToDict
     from quanyi_platform.envelope import open_envelope
 
     found: list[dict[str, Any]] = []
+    seen: set[tuple[str, int]] = set()
     with connect(database_url) as conn:
         schemas = [
             n for n in SERVICES
@@ -397,6 +399,9 @@ def _history_events(database_url: str, subject: str) -> list[dict[str, Any]]:
                 for seq, envelope, occurred_at in conn.execute(
                     f"SELECT seq, envelope, occurred_at FROM {name}.events WHERE {where} ORDER BY seq", (arg,)
                 ):
+                    if (name, seq) in seen:
+                        continue
+                    seen.add((name, seq))
                     env, payload = open_envelope(bytes(envelope))
                     found.append({
                         "service": name, "seq": seq, "event_id": env.event_id, "type": env.type,
@@ -405,8 +410,6 @@ def _history_events(database_url: str, subject: str) -> list[dict[str, Any]]:
                         "occurred_at": occurred_at,
                         "payload": MessageToDict(payload) if payload is not None else {},
                     })
-            if found:
-                break
     return found
 
 
