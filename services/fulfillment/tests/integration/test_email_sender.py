@@ -9,11 +9,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from psycopg_pool import AsyncConnectionPool
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
+from quanyi_fulfillment import bootstrap
 from quanyi_fulfillment.application.email import claim_due_emails
 from quanyi_fulfillment.application.ports import FulfillmentUnitOfWork
 from quanyi_platform.infra.ports import free_port
 from quanyi_platform.infra.smtp import CapturingSmtpServer
+
+from services.fulfillment.tests.integration.conftest import CountingConnection
 
 STARTED = fulfillment_events.EmailAttemptStarted.DESCRIPTOR.full_name
 SENT = fulfillment_events.EmailSent.DESCRIPTOR.full_name
@@ -157,3 +162,19 @@ async def _has(world: Any, event_type: str) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+@pytest.mark.parametrize("size", [1, 30])
+async def test_a_round_of_the_sender_costs_five_statements_however_many_emails_it_sends(
+    world: Any, smtp_server: CapturingSmtpServer, counted_pool: AsyncConnectionPool, size: int
+) -> None:
+    await world.handle(*(world.reserve(keys=2).record for _ in range(size)))
+    sender = world.sender(bootstrap.unit_of_work(world.store, counted_pool), email_batch_size=50)
+    CountingConnection.statements.clear()
+
+    assert await sender.run_once() == size
+
+    # claim (one statement that locks, reads and finds the next due time), its events, email_outbox;
+    # then the outcomes' events and email_outbox.
+    assert len(CountingConnection.statements) == 5, CountingConnection.statements
+    assert len(await world.events(SENT)) == size

@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi_fulfillment import bootstrap
 from quanyi_platform.envelope import NewEvent, seal
 
+from services.fulfillment.tests.integration.conftest import CountingConnection
+
 DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
-
-
-class CountingConnection(AsyncConnection[Any]):
-    """Counts the statements run through it (psycopg's own BEGIN/COMMIT aside)."""
-
-    statements: ClassVar[list[str]] = []
-
-    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        CountingConnection.statements.append(str(query)[:60])
-        return await super().execute(query, params, **kwargs)
-
-
-@pytest.fixture
-async def counted_pool(pool: AsyncConnectionPool, database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    p: AsyncConnectionPool = AsyncConnectionPool(
-        database_url,
-        connection_class=CountingConnection,
-        kwargs={"options": f"-c search_path={bootstrap.NAME}", "row_factory": dict_row, "autocommit": False},
-        min_size=1,
-        max_size=2,
-        open=False,
-    )
-    await p.open(wait=True)
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 def with_keys(world: Any, order_id: str, key_ids: list[str]) -> Any:
