@@ -75,7 +75,7 @@ async def start(settings: Settings) -> None:
     await service.run_service(
         NAME,
         server,
-        [Relay(pool, settings, store.topic).run(), reserved.run(), sender.run()],
+        [Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run()],
         [inventory_channel.close, pool.close],
         ready=[reserved.ready],
     )

@@ -127,6 +127,10 @@ class EmailSender:
                 "e-mail outcomes not recorded for a passing reason", extra={"error": type(exc).__name__}
             )
             retries = True
+        except Exception as exc:
+            # A bug: log its type only (never its text) and keep sending; the claims lapse and are retried.
+            log.error("e-mail round failed", extra={"error": type(exc).__name__})
+            retries = True
         if retries or self._saturated:
             self._saturated = False
             self.wake()  # the next due time moved, or more may be waiting
