@@ -17,6 +17,7 @@ from quanyi_orders.domain.order import (
     CapturePayment,
     Command,
     Order,
+    Phase,
     Place,
     RecordDelivery,
     RecordRiskDecision,
@@ -24,6 +25,7 @@ from quanyi_orders.domain.order import (
     Review,
     RiskDecision,
     Status,
+    advance,
     decide,
     evolve,
     fold,
@@ -119,6 +121,30 @@ def test_the_projections_update_of_a_later_batch_yields_the_fold_wherever_the_ba
         return
     change = OrderChange.of("o-1", recorded[split:], len(recorded), NOW + timedelta(seconds=1))
     assert change.applied_to(row) == order
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines, commands, st.sampled_from(list(Status)), st.sampled_from(list(RiskDecision)),
+    st.sampled_from([None, "t0"]), st.sampled_from(list(Status)), st.sampled_from(list(RiskDecision)),
+    st.sampled_from([None, "t9"]),
+)
+def test_each_part_of_the_phase_moves_from_its_own_previous_value_and_the_event_alone(
+    priced: list[tuple[str, int, int]], taken: list[object], status: Status, risk: RiskDecision, txn: str | None,
+    other_status: Status, other_risk: RiskDecision, other_txn: str | None,
+) -> None:
+    """What lets the projection tabulate a batch's effect per column, whatever the row holds."""
+    _, recorded, _ = run(priced, taken)
+    for event in recorded[1:]:
+        one = advance(Phase(status, risk, txn), event)
+        mixed = [
+            advance(Phase(status, other_risk, other_txn), event).status,
+            advance(Phase(other_status, risk, other_txn), event).risk_decision,
+        ]
+        assert mixed == [one.status, one.risk_decision]
+        moved = advance(Phase(other_status, other_risk, txn), event).captured_txn_id
+        assert moved == one.captured_txn_id
+        assert one.captured_txn_id in (txn, getattr(event, "txn_id", None))
 
 
 @settings(max_examples=100, deadline=None)

@@ -45,10 +45,12 @@ def _lines(lines: tuple[events.OrderLine, ...]) -> list[pb_events.OrderLine]:
 
 
 def _lines_back(lines: Sequence[pb_events.OrderLine]) -> tuple[events.OrderLine, ...]:
-    return tuple(
-        events.OrderLine(int(ln.line_no), ln.sku_id, int(ln.quantity), money_from_proto(ln.unit_price))
-        for ln in lines
-    )
+    # Replay decodes every OrderPlaced and OrderPaid: a plain loop, no generator.
+    out = []
+    for ln in lines:
+        price = Money(ln.unit_price.minor_units, ln.unit_price.currency)
+        out.append(events.OrderLine(ln.line_no, ln.sku_id, ln.quantity, price))
+    return tuple(out)
 
 
 def event_to_proto(ev: events.Event) -> Message:

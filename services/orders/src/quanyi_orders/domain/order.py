@@ -12,9 +12,10 @@ approved it; the two arrive in either order. Every event raises `version` by one
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import NamedTuple
 
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import (
@@ -69,6 +70,10 @@ class Order:
     version: int
     placed_at: datetime
     idempotency_key: str
+
+    @property
+    def phase(self) -> Phase:
+        return Phase(self.status, self.risk_decision, self.captured_txn_id)
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -255,60 +260,82 @@ def _txn(order: Order) -> str:
 # -- evolve ----------------------------------------------------------------------------------------
 
 
-def evolve(order: Order | None, event: Event) -> Order:
-    """The state after `event`. Total on every state: it records what happened, it does not judge it.
+class Phase(NamedTuple):
+    """The part of an order's state that events after OrderPlaced change (besides the version)."""
 
-    Each of status, risk decision and captured transaction changes from its own previous value and the
-    event alone (the `orders` projection relies on it to fold a batch of events in one UPDATE).
-    """
+    status: Status
+    risk_decision: RiskDecision
+    captured_txn_id: str | None
+
+
+def advance(phase: Phase, event: Event) -> Phase:
+    """The phase after `event` (any event but OrderPlaced). Total: it records what happened, it does not
+    judge it. Each of the three parts changes from its own previous value and the event alone; the
+    `orders` projection relies on that to fold a batch of events into one UPDATE."""
+    status, risk, txn = phase
+    match event:
+        case PaymentCaptured():
+            return Phase(Status.CAPTURED if status is Status.PENDING_PAYMENT else status, risk, event.txn_id)
+        case OrderPaid():
+            return Phase(Status.PAID, RiskDecision.APPROVE, event.txn_id)
+        case OrderApproved():
+            return Phase(Status.PENDING_PAYMENT, RiskDecision.APPROVE, txn)
+        case OrderHeld():
+            return Phase(Status.UNDER_REVIEW, RiskDecision.REVIEW, txn)
+        case OrderCancelled():
+            return Phase(Status.CANCELLED, RiskDecision.REJECT, txn)
+        case OrderRefunded():
+            rejected = event.reason is RefundReason.REVIEW_REJECTED
+            return Phase(Status.REFUNDED, RiskDecision.REJECT if rejected else risk, txn)
+        case OrderFulfilled():
+            return Phase(Status.FULFILLED, risk, txn)
+    raise TypeError(f"not an event of a placed order: {event!r}")
+
+
+def _placed_order(event: OrderPlaced) -> Order:
+    return Order(
+        event.order_id, event.buyer_id, event.buyer_email, event.channel, event.lines, event.total,
+        Status.PENDING_PAYMENT, RiskDecision.PENDING, None, 1, event.placed_at, event.idempotency_key,
+    )
+
+
+def _in_phase(order: Order, phase: Phase, version: int) -> Order:
+    return Order(
+        order.order_id, order.buyer_id, order.buyer_email, order.channel, order.lines, order.total,
+        phase.status, phase.risk_decision, phase.captured_txn_id, version, order.placed_at,
+        order.idempotency_key,
+    )
+
+
+def evolve(order: Order | None, event: Event) -> Order:
+    """The state after `event`: OrderPlaced makes the order, every later event advances its phase and
+    raises its version by one."""
     if isinstance(event, OrderPlaced):
         if order is not None:
             raise ValueError(f"order {event.order_id} is placed already")
-        return Order(
-            order_id=event.order_id,
-            buyer_id=event.buyer_id,
-            buyer_email=event.buyer_email,
-            channel=event.channel,
-            lines=event.lines,
-            total=event.total,
-            status=Status.PENDING_PAYMENT,
-            risk_decision=RiskDecision.PENDING,
-            captured_txn_id=None,
-            version=1,
-            placed_at=event.placed_at,
-            idempotency_key=event.idempotency_key,
-        )
+        return _placed_order(event)
     if order is None:
         raise ValueError(f"{type(event).__name__} of order {event.order_id}, which was never placed")
-    order = replace(order, version=order.version + 1)
-    match event:
-        case PaymentCaptured():
-            status = Status.CAPTURED if order.status is Status.PENDING_PAYMENT else order.status
-            return replace(order, status=status, captured_txn_id=event.txn_id)
-        case OrderPaid():
-            return replace(
-                order, status=Status.PAID, risk_decision=RiskDecision.APPROVE, captured_txn_id=event.txn_id
-            )
-        case OrderApproved():
-            return replace(order, status=Status.PENDING_PAYMENT, risk_decision=RiskDecision.APPROVE)
-        case OrderHeld():
-            return replace(order, status=Status.UNDER_REVIEW, risk_decision=RiskDecision.REVIEW)
-        case OrderCancelled():
-            return replace(order, status=Status.CANCELLED, risk_decision=RiskDecision.REJECT)
-        case OrderRefunded():
-            rejected = event.reason is RefundReason.REVIEW_REJECTED
-            risk = RiskDecision.REJECT if rejected else order.risk_decision
-            return replace(order, status=Status.REFUNDED, risk_decision=risk)
-        case OrderFulfilled():
-            return replace(order, status=Status.FULFILLED)
-    raise TypeError(f"not an order event: {event!r}")
+    return _in_phase(order, advance(order.phase, event), order.version + 1)
 
 
 def fold(events: Iterable[Event], order: Order | None = None) -> Order | None:
-    """The state after `events`, starting from `order` (None: before the order was placed)."""
+    """The state after `events`, starting from `order` (None: before the order was placed): evolve, one
+    event after the other. The phase is carried along and the order built once at the end."""
+    phase, version = (order.phase, order.version) if order is not None else (None, 0)
     for event in events:
-        order = evolve(order, event)
-    return order
+        if phase is None or isinstance(event, OrderPlaced):
+            order = evolve(_settled(order, phase, version), event)
+            phase, version = order.phase, order.version
+        else:
+            phase, version = advance(phase, event), version + 1
+    return _settled(order, phase, version)
+
+
+def _settled(order: Order | None, phase: Phase | None, version: int) -> Order | None:
+    if order is None or phase is None or (phase, version) == (order.phase, order.version):
+        return order
+    return _in_phase(order, phase, version)
 
 
 def execute(order: Order | None, command: Command) -> tuple[Order | None, list[Event]]:

@@ -2,11 +2,11 @@
 by one projection in ONE statement per batch.
 
 - `orders` holds each order's state, the fold of its events by the domain's `evolve`, with `created_at`
-  and `updated_at` the times of its first and latest events. An order placed in the batch is folded in
-  Python and inserted. An order placed before gets one UPDATE row per batch that carries the fold of
-  its events in the batch, tabulated: for each status (and risk decision) the row may hold, the one the
-  events lead to. So `evolve` stays the only statement of the order's transitions; this module has
-  none of its own.
+  and `updated_at` the times of its first and latest events. An order placed in the batch is folded (the
+  domain's `fold`) and inserted. An order placed before gets one UPDATE row per batch that carries its
+  events in the batch folded by the domain's `advance`, tabulated: for each status (and risk decision)
+  the row may hold, the one the events lead to. So the domain stays the only statement of the order's
+  transitions; this module has none of its own.
 - `payment_notices` holds one row per accepted notice (PaymentNoticeAccepted), `payments` one per
   captured provider transaction (PaymentCaptured); both are insert-only.
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from quanyi_platform.projection import Projection, StoredEvent
@@ -33,10 +33,7 @@ from quanyi_orders.adapters.proto_mapping import (
     notice_from_proto,
 )
 from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured
-from quanyi_orders.domain.money import Money
-from quanyi_orders.domain.order import Order, RiskDecision, Status, fold
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from quanyi_orders.domain.order import Order, Phase, RiskDecision, Status, advance, fold
 
 _INSERT_ORDERS = (
     "INSERT INTO orders (order_id, buyer_id, buyer_email, channel, status, risk_decision, lines,"
@@ -44,8 +41,8 @@ _INSERT_ORDERS = (
     " SELECT u.order_id, u.buyer_id, u.buyer_email, u.channel, u.status, u.risk_decision, u.lines::jsonb,"
     " u.total_minor, u.currency, u.captured_txn_id, u.version, NULLIF(u.idempotency_key, ''),"
     " u.created_at, u.updated_at"
-    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-    " %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[])"
+    " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[], %b::timestamptz[])"
     " AS u(order_id, buyer_id, buyer_email, channel, status, risk_decision, lines, total_minor, currency,"
     " captured_txn_id, version, idempotency_key, created_at, updated_at)"
 )
@@ -57,17 +54,17 @@ _UPDATE_ORDERS = (
     " risk_decision = coalesce(u.risk_after::jsonb ->> o.risk_decision, o.risk_decision),"
     " captured_txn_id = coalesce(u.captured_txn_id, o.captured_txn_id),"
     " version = u.version, updated_at = u.updated_at"
-    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::timestamptz[])"
+    " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::timestamptz[])"
     " AS u(order_id, status_after, risk_after, captured_txn_id, version, updated_at)"
     " WHERE o.order_id = u.order_id"
 )
 _INSERT_NOTICES = (
     "INSERT INTO payment_notices (provider, nonce, order_id, txn_id, received_at)"
-    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[])"
 )
 _INSERT_PAYMENTS = (
     "INSERT INTO payments (provider, txn_id, order_id, amount_minor, currency, captured_at)"
-    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::timestamptz[])"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[])"
 )
 
 
@@ -79,9 +76,10 @@ def _lines_json(order: Order) -> str:
     ])
 
 
-def _probe(status: Status = Status.PENDING_PAYMENT, risk: RiskDecision = RiskDecision.PENDING) -> Order:
-    """A stand-in for a row not read: evolve changes status, risk and transaction from their own values."""
-    return Order("", "", "", "", (), Money(0, "XXX"), status, risk, None, 0, _EPOCH, "")
+def _through(phase: Phase, events: Sequence[Event]) -> Phase:
+    for event in events:
+        phase = advance(phase, event)
+    return phase
 
 
 @dataclass(frozen=True)
@@ -99,19 +97,16 @@ class OrderChange:
     def of(cls, order_id: str, events: Sequence[Event], version: int, at: datetime) -> OrderChange:
         status_after: dict[str, str] = {}
         for status in Status:
-            after = fold(events, _probe(status=status))
-            assert after is not None
-            if after.status is not status:
-                status_after[status.value] = after.status.value
+            after = _through(Phase(status, RiskDecision.PENDING, None), events).status
+            if after is not status:
+                status_after[status.value] = after.value
         risk_after: dict[str, str] = {}
         for risk in RiskDecision:
-            after = fold(events, _probe(risk=risk))
-            assert after is not None
-            if after.risk_decision is not risk:
-                risk_after[risk.value] = after.risk_decision.value
-        captured = fold(events, _probe())
-        assert captured is not None
-        return cls(order_id, status_after, risk_after, captured.captured_txn_id, version, at)
+            decided = _through(Phase(Status.PENDING_PAYMENT, risk, None), events).risk_decision
+            if decided is not risk:
+                risk_after[risk.value] = decided.value
+        captured = _through(Phase(Status.PENDING_PAYMENT, RiskDecision.PENDING, None), events).captured_txn_id
+        return cls(order_id, status_after, risk_after, captured, version, at)
 
     def applied_to(self, order: Order) -> Order:
         """What the UPDATE makes of a row holding `order` (the projection's SQL, in Python)."""
