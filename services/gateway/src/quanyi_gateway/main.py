@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 import aiohttp
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from quanyi_platform import db
 
 from quanyi_gateway import psp_sim
@@ -137,13 +137,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     problems.install(app, settings.retry_after_s)
 
-    v1 = APIRouter(prefix="/v1")
-    for module in (auth, catalog, orders, me, admin, payments, partners):
-        v1.include_router(module.router)
-    app.include_router(v1)
-    app.include_router(health.router)
+    # Routers are matched in order: those on every order's path come first.
     if settings.psp_sim_active:
         app.include_router(psp_sim_routes.router)
+    for module in (orders, payments, auth, catalog, me, partners, admin):
+        app.include_router(module.router, prefix="/v1")
+    app.include_router(health.router)
 
     # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

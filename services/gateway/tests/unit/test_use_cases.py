@@ -1,5 +1,6 @@
 """The gateway's use cases against in-memory ports: no network, no database."""
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -171,3 +172,18 @@ async def test_a_signed_redemption_is_recorded_once_and_a_repeat_is_a_duplicate(
     assert (again.duplicate, again.redeemed_at) == (True, first.redeemed_at)
     with pytest.raises(UnknownKey):
         await redemptions.record(RecordRedemption("acme", "NO-SUCH-CODE"))
+
+
+async def test_a_token_known_from_an_earlier_request_is_still_refused_once_expired_or_revoked() -> None:
+    now = [float(int(time.time()))]
+    revocations = TokenRevocations(InMemoryRevocationStore())
+    users = InMemoryUserRepository()
+    acc = Accounts(users, revocations, SECRET, hash_n=2**4, token_ttl_s=60, clock=lambda: now[0])
+    await acc.register("alice@example.com", "correct-horse")
+    first = (await acc.sign_in("alice@example.com", "correct-horse")).token
+    second = (await acc.sign_in("alice@example.com", "correct-horse")).token
+    assert acc.authenticate(first) is not None and acc.authenticate(second) is not None
+    await acc.sign_out(second)
+    assert acc.authenticate(second) is None
+    now[0] += 60
+    assert acc.authenticate(first) is None

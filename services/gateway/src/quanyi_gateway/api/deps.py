@@ -145,6 +145,8 @@ AdminUser = Annotated[User, Depends(get_current_admin)]
 
 
 def _is_json(content_type: str) -> bool:
+    if content_type.startswith("application/json") and content_type[16:17] in ("", ";", " "):
+        return True  # the common case, without parsing the header
     message = email.message.Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from quanyi_gateway import security
 from quanyi_gateway.application.errors import BadCredentials, EmailTaken
-from quanyi_gateway.application.model import IssuedToken, User
+from quanyi_gateway.application.model import IssuedToken, Role, User
 from quanyi_gateway.application.ports import RevocationStore, UserRepository
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 _RELOAD_OVERLAP = timedelta(seconds=30)
 # How often expired revocations are deleted from the store.
 _PURGE_EVERY_S = 600.0
+# Verified tokens remembered (the oldest is forgotten first): a client sends the same token with every
+# request, and checking a signature costs far more than a dict lookup.
+_MAX_VERIFIED_TOKENS = 10_000
 
 
 class TokenRevocations:
@@ -92,6 +95,7 @@ class Accounts:
         self._hash_n = hash_n
         self._ttl_s = token_ttl_s
         self._clock = clock
+        self._verified: dict[str, tuple[User, str, int]] = {}  # token -> (holder, jti, expiry)
         # Verified against when the e-mail is unknown, so timing does not tell which addresses exist.
         self._dummy_hash = security.hash_password("not-a-password", hash_n)
 
@@ -125,11 +129,28 @@ class Accounts:
         return IssuedToken(token=token, expires_in=self._ttl_s)
 
     def authenticate(self, token: str) -> User | None:
-        """The holder of a valid, unexpired, unrevoked token, or None. No I/O."""
-        claims = security.read_access_token(self._secret, token)
-        if claims is None or self._revocations.is_revoked(claims.jti):
+        """The holder of a valid, unexpired, unrevoked token, or None. No I/O.
+
+        A token's signature is checked once; after that it is known by its exact text until it expires
+        (it is checked against the revoked tokens at every request).
+        """
+        known = self._verified.get(token)
+        if known is None:
+            claims = security.read_access_token(self._secret, token)
+            if claims is None:
+                return None
+            role: Role = "admin" if claims.role == "admin" else "buyer"
+            known = (User(claims.user_id, claims.email, role), claims.jti, claims.expires_at)
+            if len(self._verified) >= _MAX_VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = known
+        user, jti, expires_at = known
+        if self._clock() >= expires_at:
+            self._verified.pop(token, None)
             return None
-        return User(claims.user_id, claims.email, "admin" if claims.role == "admin" else "buyer")
+        if self._revocations.is_revoked(jti):
+            return None
+        return user
 
     async def sign_out(self, token: str) -> bool:
         """Revoke the token; False when it was not a valid one (then nothing is recorded)."""
