@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi_platform import telemetry
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.envelope import Envelope, UnreadableEvent, open_envelope
+from quanyi_platform.eventstore import ConcurrencyConflict
 from quanyi_platform.kafka import BrokerEpoch, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,10 @@ class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError | OperationalError | OSError | asyncio.TimeoutError):
+    # ConcurrencyConflict: another writer appended to the same aggregate first; deciding the batch again
+    # from the new state is the retry.
+    transient = TransientError | ConcurrencyConflict | OperationalError | OSError | asyncio.TimeoutError
+    if isinstance(exc, transient):
         return True
     if isinstance(exc, grpc.aio.AioRpcError):
         return exc.code() in {
