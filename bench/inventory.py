@@ -2,16 +2,18 @@
 
 Runs in this process against a freshly created database (dropped at the end, also on error), with the
 real inventory gRPC server (`bootstrap.grpc_server` + `InventoryServicer`) and the real OrderPaid
-handler of the inventory consumer. No broker is involved: events are handed to the handler directly,
-each in its own transaction, as the inbox consumer does. It measures and prints:
+batch handler of the inventory consumer. No broker is involved: events are handed to the handler directly,
+in batches of the size given, each batch in its own transaction, as the inbox consumer does. It measures
+and prints:
 
   (a) import      ImportKeys of a CSV of N new keys (parse, fingerprint, seal, store) through gRPC
   (b) re-import   the same N keys again: every row is a duplicate, nothing is stored
-  (c) sequential  M OrderPaid of one unit, one after another, each in its own transaction
-  (d) concurrent  200 OrderPaid of one unit racing for 100 keys, each in its own connection and
+  (c) sequential  M OrderPaid of one unit, one after another, each in its own transaction (batch of one)
+  (d) batched     M OrderPaid of one unit in batches of B, one transaction per batch
+  (e) concurrent  200 OrderPaid of one unit racing for 100 keys, each in its own connection and
                   transaction; checks that exactly 100 keys are reserved, to 100 distinct orders
 
-    .venv/bin/python -m bench.inventory --keys 100000 --orders 500
+    .venv/bin/python -m bench.inventory --keys 100000 --orders 500 --batch 100
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ from quanyi.inventory.v1 import inventory_service_pb2 as pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_inventory import bootstrap
+from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.config import Settings
-from quanyi_inventory.entrypoints.consumers import handlers
+from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
 from quanyi_platform import db, rpc
-from quanyi_platform.consumer import Handler, ReceivedEvent
+from quanyi_platform.consumer import ReceivedEvent
 from quanyi_platform.envelope import new_event_id
-from quanyi_platform.eventstore import EventStore
 from quanyi_platform.infra.postgres import create_database, database_url_for, drop_database, ensure_postgres
 
 SCHEMA = "inventory"
@@ -108,7 +110,7 @@ class Inventory:
         self.settings = settings
         self.pool = pool
         self.stub = stub
-        self.on_paid: Handler = handlers(EventStore(SCHEMA))[ORDER_PAID]
+        self.handler = order_paid_handler(bootstrap.event_store())
 
     async def new_pool(self, name: str, low_stock_threshold: int = 0) -> tuple[str, str]:
         """A product, SKU and key pool created over gRPC; returns (sku_id, pool_id)."""
@@ -127,8 +129,11 @@ class Inventory:
         return response
 
     async def pay(self, order_id: str, sku_id: str) -> None:
+        await self.pay_batch([order_id], sku_id)
+
+    async def pay_batch(self, order_ids: Sequence[str], sku_id: str) -> None:
         async with self.pool.connection() as conn, conn.transaction():
-            await self.on_paid(conn, order_paid(order_id, sku_id))
+            await self.handler.apply(conn, [order_paid(order_id, sku_id) for order_id in order_ids])
 
     async def reserved_keys(self, sku_id: str) -> tuple[int, int]:
         """(keys reserved, distinct orders holding them) of `sku_id`."""
@@ -182,7 +187,7 @@ async def bench_import(inv: Inventory, keys: int) -> list[Phase]:
 async def bench_sequential(inv: Inventory, orders: int) -> Phase:
     sku_id, pool_id = await inv.new_pool("Bench sequential")
     await inv.import_keys(pool_id, key_csv("SEQ", orders * SEQUENTIAL_STOCK_FACTOR), 120)
-    progress(f"(c) sequential: {orders} OrderPaid, one transaction each "
+    progress(f"(c) sequential: {orders} OrderPaid, one transaction (batch) each "
              f"(SKU holds {orders * SEQUENTIAL_STOCK_FACTOR} keys) ...")
     started = time.perf_counter()
     for i in range(orders):
@@ -194,11 +199,26 @@ async def bench_sequential(inv: Inventory, orders: int) -> Phase:
     return phase
 
 
+async def bench_batched(inv: Inventory, orders: int, batch: int) -> Phase:
+    sku_id, pool_id = await inv.new_pool("Bench batched")
+    await inv.import_keys(pool_id, key_csv("BAT", orders * SEQUENTIAL_STOCK_FACTOR), 120)
+    progress(f"(d) batched: {orders} OrderPaid in batches of {batch}, one transaction per batch ...")
+    order_ids = [f"bench-batch-{i:06d}" for i in range(orders)]
+    started = time.perf_counter()
+    for i in range(0, orders, batch):
+        await inv.pay_batch(order_ids[i : i + batch], sku_id)
+    phase = Phase(f"batched claims ({batch} a batch)", orders, "orders", time.perf_counter() - started)
+    reserved, holders = await inv.reserved_keys(sku_id)
+    check((reserved, holders) == (orders, orders), f"batched: {reserved} keys reserved to {holders} orders")
+    progress(f"    {phase.seconds:.2f} s, {phase.rate:,.0f} orders/s; {reserved} keys reserved")
+    return phase
+
+
 async def bench_concurrent(inv: Inventory) -> Phase:
     sku_id, pool_id = await inv.new_pool("Bench race", low_stock_threshold=10)
     await inv.import_keys(pool_id, key_csv("RACE", RACE_KEYS), 120)
     order_ids = [f"bench-race-{i:03d}" for i in range(RACE_ORDERS)]
-    progress(f"(d) concurrent: {RACE_ORDERS} OrderPaid racing for {RACE_KEYS} keys "
+    progress(f"(e) concurrent: {RACE_ORDERS} OrderPaid racing for {RACE_KEYS} keys "
              f"(pool of {inv.pool.max_size} connections) ...")
     started = time.perf_counter()
     await asyncio.gather(*(inv.pay(order_id, sku_id) for order_id in order_ids))
@@ -214,15 +234,15 @@ async def bench_concurrent(inv: Inventory) -> Phase:
     return phase
 
 
-async def run(settings: Settings, keys: int, orders: int) -> list[Phase]:
+async def run(settings: Settings, keys: int, orders: int, batch: int) -> list[Phase]:
     progress("setup: migrating the inventory schema and starting the gRPC server ...")
     await db.migrate(settings.database_url, SCHEMA, ["quanyi_inventory.migrations"])
     pool = await db.create_pool(settings.database_url, SCHEMA, min_size=1, max_size=60)
     server = bootstrap.grpc_server(settings)
+    store = bootstrap.event_store()
     pb_grpc.add_InventoryServiceServicer_to_server(
-        InventoryServicer(pool, EventStore(SCHEMA), bootstrap.keyring(settings),
-                          import_max_rows=settings.inventory_import_max_rows,
-                          stock_count_ttl_s=settings.inventory_stock_count_ttl_s),
+        InventoryServicer(lambda: PgInventoryUnitOfWork(store, pool=pool), bootstrap.keyring(settings),
+                          import_max_rows=settings.inventory_import_max_rows),
         server,
     )
     port = server.add_insecure_port(settings.inventory_grpc_listen)
@@ -232,6 +252,7 @@ async def run(settings: Settings, keys: int, orders: int) -> list[Phase]:
         inv = Inventory(settings, pool, pb_grpc.InventoryServiceStub(channel))
         phases = await bench_import(inv, keys)
         phases.append(await bench_sequential(inv, orders))
+        phases.append(await bench_batched(inv, orders, batch))
         phases.append(await bench_concurrent(inv))
         return phases
     finally:
@@ -256,7 +277,8 @@ def print_summary(phases: Sequence[Phase]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keys", type=int, default=100_000, help="keys to import in phases (a) and (b)")
-    ap.add_argument("--orders", type=int, default=500, help="sequential OrderPaid in phase (c)")
+    ap.add_argument("--orders", type=int, default=500, help="OrderPaid in phases (c) and (d)")
+    ap.add_argument("--batch", type=int, default=100, help="OrderPaid per batch in phase (d)")
     args = ap.parse_args()
     max_rows = Settings().inventory_import_max_rows
     if not 1 <= args.keys <= max_rows:
@@ -275,7 +297,7 @@ def main() -> None:
         progress(f"database {name}")
         try:
             settings = Settings(database_url=database_url_for(admin_url, name), inventory_grpc_listen="127.0.0.1:0")
-            phases = asyncio.run(run(settings, args.keys, args.orders))
+            phases = asyncio.run(run(settings, args.keys, args.orders, args.batch))
         finally:
             drop_database(admin_url, name)
         print_summary(phases)
