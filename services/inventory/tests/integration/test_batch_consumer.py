@@ -14,9 +14,9 @@ from quanyi.common.v1 import envelope_pb2
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_inventory.config import Settings
 from quanyi_inventory.entrypoints.consumers import order_paid_handler
-from quanyi_platform.consumer import InboxConsumer, ReceivedEvent, TransientError
+from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
 from quanyi_platform.envelope import kafka_headers, new_event_id
-from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.eventstore import ConcurrencyConflict, EventStore, topic_for
 
 Record = ConsumerRecord[bytes, bytes]
 
@@ -126,7 +126,7 @@ async def test_two_consumers_deciding_the_same_order_at_once_record_it_once(
     # When both read before either committed, the later append conflicts; the consumer retries that batch
     # as a passing failure (here: by hand), and the retry finds the decision.
     for event, result in zip((a, b), results, strict=True):
-        if isinstance(result, TransientError):
+        if isinstance(result, ConcurrencyConflict):
             assert await consumer(settings, pool, store).apply(records([event])) == 1
         else:
             assert result == 1

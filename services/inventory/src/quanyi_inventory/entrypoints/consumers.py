@@ -6,8 +6,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from quanyi.orders.v1 import events_pb2 as orders_events
-from quanyi_platform.consumer import BatchHandler, ReceivedEvent, TransientError
-from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
+from quanyi_platform.consumer import BatchHandler, ReceivedEvent
+from quanyi_platform.eventstore import EventStore
 
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.application.allocate import allocate_paid_orders
@@ -31,13 +31,11 @@ def paid_order(ev: ReceivedEvent) -> tuple[PaidOrder, Context]:
 
 
 def order_paid_handler(store: EventStore) -> BatchHandler:
+    """OrderPaid, a batch at a time. When another consumer decided one of the batch's orders meanwhile
+    (an OrderPaid delivered twice under two event ids), the append raises ConcurrencyConflict, which the
+    consumer treats as passing: the batch is retried and then finds that decision."""
+
     async def apply(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
-        try:
-            uow = PgInventoryUnitOfWork(store, conn=conn)
-            await allocate_paid_orders(uow, [paid_order(e) for e in events])
-        except ConcurrencyConflict as exc:
-            # Another consumer decided one of these orders meanwhile (an OrderPaid delivered twice under
-            # two event ids): retry the batch, which then finds that decision.
-            raise TransientError("an order of the batch was decided concurrently") from exc
+        await allocate_paid_orders(PgInventoryUnitOfWork(store, conn=conn), [paid_order(e) for e in events])
 
     return BatchHandler(frozenset({ORDER_PAID}), apply)
