@@ -105,6 +105,8 @@ async def test_the_service_takes_orders_through_their_lives_and_its_projections_
     try:
         stub = pb_grpc.OrdersServiceStub(channel)
         peers = Peers(producer)
+        # Ready: migrated, serving, and its consumer has joined the group (a busy machine takes a while).
+        await eventually(lambda: rpc.is_ready(channel, 1.0), timeout=120)
 
         async def place(n: int, buyer: str = "") -> pb.Order:
             reply = await stub.PlaceOrder(pb.PlaceOrderRequest(
@@ -112,7 +114,7 @@ async def test_the_service_takes_orders_through_their_lives_and_its_projections_
                 idempotency_key=f"{run}-key-{n}",
                 items=[pb.OrderItem(sku_id="sku-a", quantity=1 + n % 2, unit_price=cny(1000 + n)),
                        pb.OrderItem(sku_id="sku-b", quantity=1, unit_price=cny(99))],
-            ), wait_for_ready=True)
+            ))
             return reply.order
 
         async def status(order_id: str) -> str:

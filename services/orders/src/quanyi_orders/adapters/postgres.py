@@ -210,7 +210,7 @@ class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
         if self._bound or self._cm is None:
             return
         conn, cm, pipeline = self.conn, self._cm, self._pipeline
-        self._cm = self._pipeline = None
+        self._cm = self._pipeline = self.conn = None  # the connection goes back to the pool
         try:
             if pipeline is not None:
                 if commit:
@@ -228,5 +228,7 @@ class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
             try:
                 if not conn.closed:
                     await conn.set_autocommit(False)
+            except Exception:
+                await conn.close()  # in no state to serve another unit: the pool drops a closed connection
             finally:
                 await cm.__aexit__(None, None, None)
