@@ -13,7 +13,7 @@ CONTRACTS := libs/contracts/src/quanyi
 # mypy (strict): the platform, the CLI and every service, domain and adapters alike.
 MYPY_PATHS := libs/platform/src libs/cli/src $(wildcard services/*/src)
 
-.PHONY: venv proto proto-check buf-lint lint test run bench bench-inventory clean distclean
+.PHONY: venv proto proto-check buf-lint lint test run bench bench-quick bench-inventory bench-replay clean distclean
 
 ## venv: create .venv (Python 3.11) and install the pinned dependencies plus quanyi (editable).
 venv: $(VENV_STAMP)
@@ -65,13 +65,23 @@ test: $(VENV_STAMP)
 run: $(VENV_STAMP)
 	$(VENV)/bin/quanyi dev
 
-## bench: the whole pipeline under load (orders/s, paid→delivered latency per stage); prints its figures.
+## bench: the whole system in one run (limits, gateway, event backbone, CPU and statements per order); ends with one JSON object.
+# BENCH_ARGS adds flags (bench/README.md), e.g. BENCH_ARGS="--profile".
+BENCH_ARGS ?=
 bench: $(VENV_STAMP)
-	$(PY) -m bench.pipeline
+	$(PY) -m bench $(BENCH_ARGS)
+
+## bench-quick: the same run with short phases, to prove it works end to end.
+bench-quick: $(VENV_STAMP)
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 ## bench-inventory: key import over gRPC and key claims for paid orders, on a fresh database (prints its figures).
 bench-inventory: $(VENV_STAMP)
 	$(PY) -m bench.inventory
+
+## bench-replay: rebuild and verify the projections of a 1,000,000-event store (events/s; ends with one JSON object).
+bench-replay: $(VENV_STAMP)
+	$(PY) -m bench.replay
 
 ## clean: caches and build output (keeps .venv and the .data of `make run`; see distclean).
 clean:
