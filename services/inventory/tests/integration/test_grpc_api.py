@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -320,3 +321,13 @@ async def test_a_page_size_out_of_range_or_a_forged_token_is_refused(stub: Stub)
     assert (await status_of(stub.ListSkus(pb.ListSkusRequest(page_token="x" * 65))))[0] == (
         grpc.StatusCode.INVALID_ARGUMENT
     )
+
+
+async def test_concurrent_imports_of_overlapping_codes_into_one_sku_store_each_code_once(stub: Stub) -> None:
+    sku_id, pool_id = await new_pool(stub)
+    codes = [f"OVER-{i:04d}" for i in range(2_000)]
+    files = ["code\n" + "\n".join(codes[:1_500]) + "\n", "code\n" + "\n".join(reversed(codes[500:])) + "\n"]
+    results = await asyncio.gather(*(import_csv(stub, pool_id, f) for f in files))
+    assert sum(r.imported for r in results) == 2_000
+    assert sum(r.duplicates for r in results) == 1_000
+    assert (await stub.GetSku(pb.GetSkuRequest(sku_id=sku_id))).sku.available == 2_000

@@ -47,10 +47,14 @@ class World:
             self.stock[sku] = state
 
     def import_keys(self, sku: str, n: int) -> None:
-        after, recorded = stock.import_keys(
-            self.stock[sku], batch_id=f"b-{len(self.events)}", pool_id="pool", imported=n, duplicates=0,
+        imported = stock.keys_imported(
+            sku, batch_id=f"b-{len(self.events)}", pool_id="pool", imported=n, duplicates=0,
             rejected=0, unit_cost=Money(50, "CNY"), actor="t", master_key_id="k1",
         )
+        restocked = stock.evolve(self.stock[sku], imported.event)
+        assert restocked is not None
+        after, cleared = stock.clear_if_restocked(restocked)
+        recorded = [imported, *cleared]
         for _ in range(n):
             self.free[sku].append(f"key-{self.next_key:05d}")
             self.next_key += 1

@@ -180,7 +180,9 @@ class PgKeyVault(KeyVault):
         )
         if not batch.rows:
             return 0
-        # COPY into a staging table, then one INSERT that skips the codes the SKU holds already.
+        # COPY into a staging table, then one INSERT that skips the codes the SKU holds already. In
+        # fingerprint order: two imports of overlapping codes into one SKU then wait for each other in
+        # the same order, never in a cycle.
         await conn.execute(
             "CREATE TEMP TABLE import_staging (key_id text, fingerprint bytea, ciphertext bytea, nonce bytea)"
             " ON COMMIT DROP"
@@ -194,8 +196,8 @@ class PgKeyVault(KeyVault):
                     await copy.write_row(row)
             await cur.execute(
                 "INSERT INTO key_material (batch_id, key_id, sku_id, fingerprint, nonce, ciphertext)"
-                " SELECT %s, key_id, %s, fingerprint, nonce, ciphertext FROM import_staging ORDER BY key_id"
-                " ON CONFLICT (fingerprint, sku_id) DO NOTHING",
+                " SELECT %s, key_id, %s, fingerprint, nonce, ciphertext FROM import_staging"
+                " ORDER BY fingerprint ON CONFLICT (fingerprint, sku_id) DO NOTHING",
                 (batch.batch_id, sku_id),
             )
             stored = max(int(cur.rowcount), 0)

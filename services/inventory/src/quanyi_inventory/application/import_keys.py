@@ -57,20 +57,18 @@ async def store_batch(
     reported low above its threshold), in one unit of work.
 
     A code already stored for the pool's SKU is not stored again but counted as a duplicate, as is a code
-    repeated within the file; so a retried import stores nothing twice. Imports and allocations of one SKU
-    take turns (its stock is locked), so its counts and alerts follow one order.
+    repeated within the file; so a retried import stores nothing twice. The alert is decided with the
+    SKU's stock locked, as allocations decide theirs, so a SKU's alerts follow one order.
     """
     async with uow:
         pool = await uow.catalogue.pool(pool_id)
         if pool is None:
             raise NotFound("no such pool")
-        stock = (await uow.stock.lock([pool.sku_id])).get(pool.sku_id)
-        if stock is None:
-            raise NotFound("no such SKU")
         imported = await uow.vault.add_batch(pool.sku_id, batch)
         duplicates = batch.duplicates_in_file + len(batch.rows) - imported
-        _, recorded = stock_rules.import_keys(
-            stock,
+        context = Context(correlation_id=batch.batch_id)
+        recorded = stock_rules.keys_imported(
+            pool.sku_id,
             batch_id=batch.batch_id,
             pool_id=pool_id,
             imported=imported,
@@ -80,7 +78,14 @@ async def store_batch(
             actor=actor,
             master_key_id=batch.wrapped_data_key.master_key_id,
         )
-        await uow.record(recorded, Context(correlation_id=batch.batch_id))
+        await uow.record([recorded], context)
+        # Only now, with the keys stored and counted, is the SKU locked: a large import does not hold up
+        # the SKU's allocations while its keys are written.
+        stock = (await uow.stock.lock([pool.sku_id])).get(pool.sku_id)
+        if stock is None:
+            raise NotFound("no such SKU")
+        _, cleared = stock_rules.clear_if_restocked(stock)
+        await uow.record(cleared, context)
         await uow.commit()
     log.info(
         "keys imported",

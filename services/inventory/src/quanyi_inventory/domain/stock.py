@@ -66,8 +66,8 @@ def fold(events: list[Event], sku_id: str) -> SkuStock | None:
     return state
 
 
-def import_keys(
-    stock: SkuStock,
+def keys_imported(
+    sku_id: str,
     *,
     batch_id: str,
     pool_id: str,
@@ -77,21 +77,22 @@ def import_keys(
     unit_cost: Money,
     actor: str,
     master_key_id: str,
-) -> tuple[SkuStock, list[Recorded]]:
-    """KeysImported for a stored batch, and StockLowCleared when it lifts a SKU reported low above its
-    threshold. Returns the stock after them."""
-    imported_event = KeysImported(
-        batch_id, pool_id, stock.sku_id, imported, duplicates, rejected, unit_cost, actor, master_key_id
+) -> Recorded:
+    """KeysImported for a stored batch: `imported` new keys of `sku_id`."""
+    event = KeysImported(
+        batch_id, pool_id, sku_id, imported, duplicates, rejected, unit_cost, actor, master_key_id
     )
-    recorded = [Recorded(KEY_BATCH, batch_id, 1, imported_event)]
-    after = evolve(stock, imported_event)
+    return Recorded(KEY_BATCH, batch_id, 1, event)
+
+
+def clear_if_restocked(stock: SkuStock) -> tuple[SkuStock, list[Recorded]]:
+    """After an import: StockLowCleared when `stock` was reported low and is above its threshold again."""
+    if not stock.low_stock_alerted or stock_is_low(stock.available, stock.low_stock_threshold):
+        return stock, []
+    cleared = StockLowCleared(stock.sku_id, stock.available, stock.low_stock_threshold)
+    after = evolve(stock, cleared)
     assert after is not None
-    if after.low_stock_alerted and not stock_is_low(after.available, after.low_stock_threshold):
-        cleared = StockLowCleared(after.sku_id, after.available, after.low_stock_threshold)
-        recorded.append(Recorded(SKU_STOCK, after.sku_id, after.version + 1, cleared))
-        after = evolve(after, cleared)
-        assert after is not None
-    return after, recorded
+    return after, [Recorded(SKU_STOCK, stock.sku_id, stock.version + 1, cleared)]
 
 
 def report_if_low(stock: SkuStock, cause: str = "") -> tuple[SkuStock, list[Recorded]]:

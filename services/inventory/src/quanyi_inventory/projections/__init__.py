@@ -16,13 +16,15 @@ from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
 from quanyi_inventory.projections.keys import KeysProjection
 from quanyi_inventory.projections.stock import StockProjection
 
+# `stock` comes last: its UPDATE locks the SKUs' rows, and an append holds them from there to its commit
+# (an import's keys are written before it, not while the SKU waits).
 PROJECTIONS: tuple[Projection, ...] = (
     CatalogueProjection(),
-    StockProjection(),
     KeyBatchesProjection(),
     KeysProjection(),
     AllocationsProjection(),
     KeyRevealsProjection(),
+    StockProjection(),
 )
 
 __all__ = [
