@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from quanyi_platform.envelope import new_event_id
@@ -93,3 +95,21 @@ async def store_batch(
                "duplicates": duplicates, "rejected": len(batch.rejected), "actor": actor},
     )
     return ImportResult(batch.batch_id, pool.sku_id, imported, duplicates, batch.rejected)
+
+
+async def import_file(
+    uow: Callable[[], InventoryUnitOfWork],
+    keys: Keys,
+    *,
+    pool_id: str,
+    csv_data: bytes,
+    unit_cost: Money,
+    actor: str,
+    max_rows: int,
+) -> ImportResult:
+    """The ImportKeys use case: an unknown pool fails before the file is read; the file is parsed and
+    sealed off the event loop (CPU work); then the batch is stored (`store_batch`)."""
+    await pool_sku(uow(), pool_id)
+    batch = await asyncio.to_thread(prepare_batch, keys, csv_data, max_rows)
+    who = actor.strip() or "unknown"
+    return await store_batch(uow(), batch, pool_id=pool_id, unit_cost=unit_cost, actor=who)

@@ -5,7 +5,6 @@ No response error, and no log line written here, ever contains a card key.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -106,26 +105,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ImportKeys(
         self, request: pb.ImportKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ImportKeysResponse:
-        try:
-            unit_cost = _money(request.unit_cost, "unit cost")
-        except InvalidInput as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        # Unknown pools fail fast, before any file is read.
-        await self._run(context, import_keys.pool_sku(self._uow(), request.pool_id))
-        try:
-            # Parsing and sealing is CPU work: keep the event loop serving other calls meanwhile.
-            batch = await asyncio.to_thread(
-                import_keys.prepare_batch, self._keyring, request.csv, self._import_max_rows
+        async def run() -> import_keys.ImportResult:
+            return await import_keys.import_file(
+                self._uow, self._keyring, pool_id=request.pool_id, csv_data=request.csv,
+                unit_cost=_money(request.unit_cost, "unit cost"), actor=request.actor,
+                max_rows=self._import_max_rows,
             )
-        except InvalidInput as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        result = await self._run(
-            context,
-            import_keys.store_batch(
-                self._uow(), batch, pool_id=request.pool_id, unit_cost=unit_cost,
-                actor=request.actor.strip() or "unknown",
-            ),
-        )
+
+        result = await self._run(context, run())
         return pb.ImportKeysResponse(
             batch_id=result.batch_id,
             imported=result.imported,
