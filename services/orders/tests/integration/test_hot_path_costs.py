@@ -1,5 +1,5 @@
 """What orders' hot path costs Postgres, counted on the wire (libpq's protocol trace): statements the client
-sends, and round trips (each time it waits for the server)."""
+sends, and round trips (the times it waits for the server: after a Sync, a Flush or a simple Query)."""
 
 from __future__ import annotations
 
@@ -47,15 +47,18 @@ class Wire:
                 conn.pgconn.untrace()
         trace.seek(0)
         statements = round_trips = 0
-        sending = False
+        waits = False  # whether the client's messages since the server last spoke end in a wait
         for line in trace:
-            direction, _, message = line.split("\t")[:3]
+            direction, _, message = line.rstrip("\n").split("\t")[:3]
+            kind = message.split(" ")[0]
             if direction == "F":
-                statements += message.split(" ")[0] in ("Execute", "Query")
-                sending = True
-            elif sending:  # the server answers: the client waited for it
+                statements += kind in ("Execute", "Query")
+                # The client waits for the server after a Sync, a Flush or a simple Query, and only then
+                # (what the server sends meanwhile may be read without waiting).
+                waits = waits or kind in ("Sync", "Flush", "Query")
+            elif waits:
                 round_trips += 1
-                sending = False
+                waits = False
         return Cost(statements, round_trips), result
 
 

@@ -11,9 +11,10 @@ by one projection in ONE statement per batch.
   captured provider transaction (PaymentCaptured); both are insert-only.
 
 The three tables are written by one data-modifying statement (CTEs), because the payment notice path
-would otherwise pay one statement per table: SELECT ... FOR UPDATE, the event INSERT, this, and the
-commit is all it costs. Every row is one aggregate's (an order, a notice, a transaction), so concurrent
-appends never meet in a row and live equals replay in any batching.
+would otherwise pay one statement per table: SELECT ... FOR UPDATE, the event INSERT and this are all it
+costs (its commit is the pipeline's Sync, see adapters.postgres). Every row is one aggregate's (an
+order, a notice, a transaction), so concurrent appends never meet in a row and live equals replay in any
+batching.
 """
 
 from __future__ import annotations
