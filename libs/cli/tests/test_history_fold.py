@@ -21,7 +21,7 @@ def ev(n: int, service: str, type_: str, cause: str = "", payload: dict[str, obj
 EVENTS = [
     ev(1, "orders", "OrderPlaced", payload={"buyerId": "b-1"}),
     ev(2, "risk", "RiskDecided", "e1", aggregate=("Assessment", "o-1")),
-    ev(3, "orders", "PaymentCaptured", payload={"txnId": "t-9"}),
+    ev(3, "orders", "PaymentCaptured", payload={"providerTxnId": "t-9"}),
     ev(4, "orders", "OrderPaid"),
     ev(5, "inventory", "KeyReserved", "e4", {"keys": [{"keyId": "k-7"}]}, ("Allocation", "o-1")),
     ev(6, "fulfillment", "KeyDelivered", "e5", {"keys": [{"keyId": "k-7"}]}, ("Delivery", "o-1")),

@@ -14,6 +14,7 @@ ORDER_STATE = {
     "PaymentNoticeAccepted": None,
     "PaymentCaptured": "payment captured",
     "RiskDecided": None,
+    "OrderApproved": "approved, awaiting payment",
     "OrderHeld": "held for review",
     "OrderPaid": "paid",
     "KeyReserved": "keys reserved",
@@ -149,7 +150,7 @@ def fold(subject: str, events: Iterable[HistoryEvent], as_of: datetime | None = 
                 history.facts["buyer"] = e.payload.get("buyerId")
                 history.facts["total"] = e.payload.get("total")
             if e.short_type == "PaymentCaptured":
-                history.facts["payment"] = e.payload.get("txnId")
+                history.facts["payment"] = e.payload.get("providerTxnId")
         else:
             if e.short_type == "KeyReserved":
                 history.facts["order"] = e.correlation_id

@@ -7,8 +7,8 @@ material, the journal) in the live schema. The projections are the very objects 
 (`EventStore.append`), fed here in large batches.
 
 Consistency without stopping the service:
-- The bulk rebuild reads events up to a *settled* seq W: every transaction that could still commit a seq
-  at or below W has ended (the relay's argument: a transaction takes its id before it draws a seq).
+- The bulk rebuild reads events up to a *settled* seq W: every transaction that drew a seq at or below W
+  has ended (a momentary SHARE lock on `events` waits for the appenders in flight).
 - `verify` catches the shadow up and compares inside one REPEATABLE READ transaction: live projection rows
   and the events visible in that snapshot commit together, so both sides describe the same events.
 - `swap` locks the event store against appends (waiting for in-flight appenders), catches up, and replaces
@@ -186,24 +186,31 @@ async def drop_shadow(database_url: str, spec: ServiceProjections) -> None:
 
 
 async def settled_seq(conn: Any, schema: str, timeout_s: float = 60.0) -> int:
-    """A seq W such that every event at or below W is committed or will never exist (autocommit `conn`)."""
-    cur = await conn.execute(
-        sql.SQL("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS last FROM {}").format(
-            _ident(schema, "events_seq_seq")
-        )
-    )
-    row = await cur.fetchone()
-    last = int(row["last"])
-    cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
-    xid = int((await cur.fetchone())["xid"])
+    """A seq W such that every event at or below W is committed or will never exist (autocommit `conn`).
+
+    A transaction draws a seq inside its INSERT into `events`, which holds a ROW EXCLUSIVE lock on the table
+    until it ends. A SHARE lock waits for all of them and keeps new ones out for the instant it takes to
+    read the sequence, so W covers only finished transactions, without waiting on anything else running on
+    the server. Appends pause for that instant; the lock never waits long (it retries instead)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        cur = await conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin")
-        if int((await cur.fetchone())["xmin"]) > xid:
-            return last
-        if time.monotonic() > deadline:
-            raise ReplayError("a transaction older than the replay has been open for too long")
-        await asyncio.sleep(0.01)
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL lock_timeout = '500ms'")
+                await conn.execute(
+                    sql.SQL("LOCK TABLE {} IN SHARE MODE").format(_ident(schema, "events"))
+                )
+                cur = await conn.execute(
+                    sql.SQL(
+                        "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS last FROM {}"
+                    ).format(_ident(schema, "events_seq_seq"))
+                )
+                row = await cur.fetchone()
+                return int(row["last"])
+        except errors.LockNotAvailable as exc:
+            if time.monotonic() > deadline:
+                raise ReplayError(f"{schema}'s event store stayed busy for {timeout_s:.0f} s") from exc
+            await asyncio.sleep(0.05)
 
 
 async def _count(conn: Any, schema: str, after: int, upto: int | None) -> int:
