@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from psycopg_pool import AsyncConnectionPool
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi_inventory.application.allocate import allocate_paid_orders
 from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.allocation import OrderLine, PaidOrder, Reserved, Short
+from quanyi_inventory.domain.events import ALLOCATION, KeyReserved, Recorded
+from quanyi_inventory.projections._events import ProjectionError
 from quanyi_platform.envelope import open_envelope
 
-from .conftest import Pay, UowFactory
+from .conftest import Pay, UowFactory, import_codes
 
 
 async def recorded(pool: AsyncConnectionPool) -> list[tuple[Any, Any]]:
@@ -145,8 +148,6 @@ async def test_stock_low_is_recorded_once_when_a_sku_falls_to_its_threshold(
 async def test_an_import_above_the_threshold_rearms_the_low_stock_alert(
     pool: AsyncConnectionPool, uow: UowFactory, keyring: Any, stock_sku: Any, paid: Any, pay: Pay
 ) -> None:
-    from .conftest import import_codes
-
     sku = await stock_sku(["R-1", "R-2"], threshold=1)
     await pay(paid("order-1", [(sku, 1)]))
     async with pool.connection() as conn:
@@ -178,3 +179,16 @@ async def test_concurrent_orders_never_share_a_key_and_exactly_the_stock_is_rese
     assert sorted(r["key_id"] for r in rows) == sorted(key_ids)
     assert len({r["order_id"] for r in rows}) == 100
     assert len(await of_type(pool, inventory_events.StockLow)) == 1
+
+
+async def test_the_keys_projection_refuses_to_reserve_a_key_twice(
+    pool: AsyncConnectionPool, uow: UowFactory, stock_sku: Any
+) -> None:
+    sku = await stock_sku(["T-1", "T-2"])
+    first = (await allocate_paid_orders(uow(), [order("o-1", (sku, 1))]))["o-1"]
+    assert isinstance(first, Reserved)
+    again = Recorded(ALLOCATION, "o-2", 1, KeyReserved("o-2", "b", "", "web", first.keys))
+    with pytest.raises(ProjectionError):
+        async with uow() as unit:
+            await unit.record([again])
+    assert [r["order_id"] for r in await reserved_rows(pool)] == ["o-1"]
