@@ -1,1 +1,3 @@
-"""Inventory's domain: catalogue rules, key-file checks, the allocation policy. Standard library only."""
+"""Inventory's domain, standard library only: its events, the aggregates SkuStock (`stock`) and Allocation
+(`allocation`) with their pure `evolve`, the deciders that record events, catalogue and key-file rules, and
+the custody of secrets (reveals and re-wraps are audit events)."""
