@@ -5,7 +5,7 @@
 1. The machine's limits, now: Postgres single-row commits/s (pgbench) and the broker's produce and
    consume msgs/s (a broker of its own).
 2. Through the gateway, all six services running as processes on a fresh database and broker:
-   the idle stack's CPU; flat out (32 buyers' clients, closed loop); open-loop steps (30, 60, 120,
+   the idle stack's CPU; flat out (64 clients, closed loop); open-loop steps (30, 60, 120,
    180 orders/s, 20 s each); then 100 orders/s open loop for the Postgres statements per order.
 3. The event backbone alone, on another fresh database and broker: orders placed through orders' gRPC
    API and notices signed before each timed phase; the gateway stopped; the timed phase hands orders the
@@ -91,7 +91,7 @@ def parse(argv: list[str] | None = None) -> Options:
     ap.add_argument("--broker-messages", type=int, help="messages for the broker limits (default 100000, quick 30000)")
     ap.add_argument("--idle-seconds", type=float, help="idle stack CPU window (default 10, quick 5)")
     ap.add_argument("--flat-seconds", type=float, help="gateway flat-out duration (default 20, quick 8)")
-    ap.add_argument("--concurrency", type=int, default=32, help="gateway flat-out clients (default 32)")
+    ap.add_argument("--concurrency", type=int, default=64, help="gateway flat-out clients (default 64)")
     ap.add_argument("--buyers", type=int, default=100, help="registered buyers the gateway load cycles through")
     ap.add_argument("--pay", choices=("webhook", "psp-sim"), default="webhook",
                     help="webhook: the client signs the notice and posts it to the gateway's webhook (default); "
@@ -103,7 +103,8 @@ def parse(argv: list[str] | None = None) -> Options:
     ap.add_argument("--backbone-orders", type=int, help="orders for the backbone flat out (default 8000, quick 2000)")
     ap.add_argument("--backbone-steps", default="200,400", help="backbone open-loop rates, orders/s")
     ap.add_argument("--backbone-step-seconds", type=float, help="seconds per backbone step (default 20, quick 5)")
-    ap.add_argument("--backbone-concurrency", type=int, default=64, help="backbone flat-out gRPC calls in flight")
+    ap.add_argument("--backbone-concurrency", type=int, default=128,
+                    help="backbone flat-out gRPC calls in flight (default 128)")
     ap.add_argument("--give-up-seconds", type=float, default=120.0,
                     help="open loop: abandon orders not answered this long after the step's offer ended")
     ap.add_argument("--stall-seconds", type=float, default=30.0,
@@ -199,6 +200,7 @@ async def measure(part: Part, label: str, offered: float | None, drive: Callable
         "offered": offered if offered else "flat out",
         "achieved": round(n_span / span, 1) if span else 0.0,
         "p50": figures["p50"], "p95": figures["p95"], "p99": figures["p99"], "max": figures["max"],
+        "kept_up": (n_span / span >= 0.95 * offered) if offered and span else None,
         "orders": len(outcome.order_ids),
         "delivered": figures["delivered"],
         "entry_orders_per_s": round(len(outcome.order_ids) / outcome.entry_s, 1) if outcome.entry_s else None,
@@ -223,6 +225,8 @@ async def measure(part: Part, label: str, offered: float | None, drive: Callable
 
 def report(r: dict[str, Any]) -> None:
     offered = r["offered"] if isinstance(r["offered"], str) else f"{r['offered']:g}/s offered"
+    if r["kept_up"] is False:
+        offered += ", SATURATED"
     log(f"{r['phase']} ({offered}): {fmt(r['achieved'])} orders/s achieved, "
         f"{r['delivered']:,}/{r['orders']:,} delivered; paid→delivered p50 {fmt(r['p50'])} / p95 {fmt(r['p95'])}"
         f" / p99 {fmt(r['p99'])} ms")
