@@ -337,7 +337,8 @@ def _order_of(ids: set[str], aggregate_id: str, correlation_id: str) -> str | No
 
 
 async def wait_delivered(conn: AsyncConnection[Any], mark: int, order_ids: Sequence[str],
-                         stall_s: float, progress: Callable[[int, int], None]) -> int:
+                         stall_s: float, progress: Callable[[int, int], None],
+                         check: Callable[[], None] = lambda: None) -> int:
     """Wait until every order has its KeyDelivered, or nothing new was delivered for ``stall_s``."""
     ids = set(order_ids)
     delivered: set[str] = set()
@@ -354,6 +355,7 @@ async def wait_delivered(conn: AsyncConnection[Any], mark: int, order_ids: Seque
             order = _order_of(ids, str(aggregate_id), str(correlation_id))
             if order is not None:
                 delivered.add(order)
+        check()
         now = time.monotonic()
         if rows:
             last_progress = now

@@ -55,6 +55,10 @@ class Profiler:
         return report
 
 
+# Frames every sample passes through (the process's entry points): no information in their share.
+_ENTRY_FRAMES = frozenset({"<module>", "main", "run_service", "run_components", "_run_module_as_main", "_run_code"})
+
+
 def _short(frame: str) -> str:
     # "function (path/to/module.py:123)" -> "function (module.py:123)"
     head, _, where = frame.partition(" (")
@@ -80,7 +84,7 @@ def summarise(path: Path, top: int) -> dict[str, Any]:
         total += count
         self_time[_short(frames[-1])] += count
         for frame in set(frames):
-            if "quanyi" in frame and "site-packages" not in frame:
+            if "quanyi" in frame and "site-packages" not in frame and frame.split(" (")[0] not in _ENTRY_FRAMES:
                 inclusive[_short(frame)] += count
     return {
         "samples": total,

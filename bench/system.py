@@ -33,6 +33,7 @@ from quanyi_gateway.psp_sim import generate_keypair
 from quanyi_platform.infra.ports import free_port, port_open
 from quanyi_platform.infra.postgres import (
     EmbeddedPostgres,
+    EmbeddedPostgresError,
     create_database,
     database_url_for,
     drop_database,
@@ -69,24 +70,32 @@ class BenchPostgres:
 
     def start(self) -> None:
         if self.mode == "dedicated":
-            self.embedded = EmbeddedPostgres(
-                self._work / "pg",
-                settings={
-                    "shared_preload_libraries": "pg_stat_statements",
-                    "pg_stat_statements.track": "all",
-                    "pg_stat_statements.max": "20000",
-                    "pg_stat_statements.track_utility": "on",
-                    "max_connections": "300",
-                },
-            )
-            self.embedded.start()
-            self._url = self.embedded.url
+            try:
+                self._start_dedicated()
+            except (EmbeddedPostgresError, OSError) as exc:
+                log(f"no dedicated Postgres ({exc!r}); using {self._url}")
+                self.embedded = None
+                self.mode = "url"
         with psycopg.connect(self._url, autocommit=True) as conn:
             row = conn.execute("SELECT current_setting('server_version'),"
                                " current_setting('shared_preload_libraries')").fetchone()
             assert row is not None
             self.version = str(row[0])
             self.statements = "pg_stat_statements" in str(row[1])
+
+    def _start_dedicated(self) -> None:
+        self.embedded = EmbeddedPostgres(
+            self._work / "pg",
+            settings={
+                "shared_preload_libraries": "pg_stat_statements",
+                "pg_stat_statements.track": "all",
+                "pg_stat_statements.max": "20000",
+                "pg_stat_statements.track_utility": "on",
+                "max_connections": "300",
+            },
+        )
+        self.embedded.start()
+        self._url = self.embedded.url
 
     @property
     def admin_url(self) -> str:
@@ -261,8 +270,9 @@ class StatementCounter:
         return 0.0 if self.exact else 11.0
 
 
-def statements_per_order(a: StatementSample, b: StatementSample, orders: int) -> dict[str, Any]:
-    """Per order: statements per service and in total (services only), and the busiest statements."""
+def statements_per_order(a: StatementSample, b: StatementSample, orders: int, exact: bool = True) -> dict[str, Any]:
+    """Per order: statements per service and in total (services only), and the busiest statements. In the
+    fallback (not ``exact``) the total is transactions, and row writes are listed per schema."""
     n = max(1, orders)
     per = {k: (b.per_service.get(k, 0.0) - a.per_service.get(k, 0.0)) / n for k in b.per_service}
     services = {k: round(v, 2) for k, v in sorted(per.items()) if v > 0.0005}
@@ -275,6 +285,7 @@ def statements_per_order(a: StatementSample, b: StatementSample, orders: int) ->
                 and not k.startswith("row writes"))
     return {
         "total": round(total, 2),
+        "unit": "statements" if exact else "transactions (fallback: not statements)",
         "by_service": services,
         "top": [{"service": s, "per_order": round(c, 2), "query": q} for s, q, c in top if c > 0.005],
         "evicted_entries": b.dealloc - a.dealloc,
@@ -397,6 +408,13 @@ class Part:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()]
         return [p for p in (_process(pid) for pid in pids) if p is not None]
+
+    def check_alive(self) -> None:
+        """Fail at once when a service process died, rather than waiting for its orders."""
+        assert self.stack is not None
+        for name, proc in self.stack.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.stack.log_dir / (name + '.log')}")
 
     def stop_service(self, service: str) -> None:
         assert self.stack is not None
