@@ -107,6 +107,7 @@ async def test_a_swap_while_events_flow_loses_and_repeats_nothing(
     writers = [asyncio.create_task(writer(1_000_000 * (k + 1))) for k in range(3)]
     try:
         rebuilt = await rebuild(database_url, SPEC, batch_size=500)
+        checked = await verify(database_url, rebuilt)  # as `quanyi replay --verify --swap` does
         swapped = await swap(database_url, rebuilt)
         after_swap = written
         await asyncio.sleep(0.3)  # appends carry on after the swap
@@ -114,7 +115,7 @@ async def test_a_swap_while_events_flow_loses_and_repeats_nothing(
         stop.set()
         await asyncio.gather(*writers)
     await drop_shadow(database_url, SPEC)
-    assert swapped.equal
+    assert checked.equal and swapped.equal
     assert written > after_swap
     assert sum((await rows(pool)).values()) == written
     final = await verify(database_url, await rebuild(database_url, SPEC))

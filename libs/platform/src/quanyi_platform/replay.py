@@ -11,9 +11,9 @@ Consistency without stopping the service:
   has ended (a momentary SHARE lock on `events` waits for the appenders in flight).
 - `verify` catches the shadow up and compares inside one REPEATABLE READ transaction: live projection rows
   and the events visible in that snapshot commit together, so both sides describe the same events.
-- `swap` locks the event store against appends (waiting for in-flight appenders), catches up, and replaces
-  the live rows with the shadow's in the same transaction. It never waits long for a lock (lock_timeout)
-  and retries, so a live transaction is never the one chosen to die in a lock cycle.
+- `swap` locks the live projection tables (waiting for the transactions that wrote them), catches up, and
+  replaces the live rows with the shadow's in the same transaction. It never waits long for a lock
+  (lock_timeout) and retries, so a live transaction is never the one chosen to die in a lock cycle.
 """
 
 from __future__ import annotations
@@ -88,6 +88,12 @@ class Rebuilt:
     events: int = 0
     upto: int = 0
     seconds: float = 0.0
+    #: Seqs above `upto` that catch-ups applied to the shadow since.
+    applied_after: set[int] = field(default_factory=set)
+
+    @property
+    def top(self) -> int:
+        return max(self.applied_after, default=self.upto)
 
     @property
     def shadow(self) -> str:
@@ -224,9 +230,11 @@ async def _count(conn: Any, schema: str, after: int, upto: int | None) -> int:
 
 
 async def _store_events(
-    conn: Any, schema: str, decode: _Decoder, after: int, upto: int | None, batch_size: int
+    conn: Any, schema: str, decode: _Decoder, after: int, upto: int | None, batch_size: int,
+    skip: set[int] | None = None, read: set[int] | None = None,
 ) -> AsyncIterator[tuple[list[StoredEvent], int, int]]:
-    """Yields (decoded events of the batch, rows read, last seq) in seq order. `conn` is in a transaction."""
+    """Yields (decoded events of the batch, rows read, last seq) in seq order, leaving out the seqs in
+    `skip` and adding those it reads to `read`. `conn` is in a transaction."""
     query = sql.SQL("SELECT seq, envelope, occurred_at FROM {} WHERE seq > %s").format(
         _ident(schema, "events")
     )
@@ -234,6 +242,9 @@ async def _store_events(
     if upto is not None:
         query = query + sql.SQL(" AND seq <= %s")
         params.append(upto)
+    if skip:
+        query = query + sql.SQL(" AND NOT (seq = ANY(%s))")
+        params.append(sorted(skip))
     query = query + sql.SQL(" ORDER BY seq")
     async with conn.cursor(name=f"replay_{int(time.monotonic() * 1000)}", binary=True) as cur:
         await cur.execute(query, params)
@@ -242,6 +253,8 @@ async def _store_events(
             if not rows:
                 return
             batch = [e for r in rows if (e := decode(bytes(r["envelope"]), r["occurred_at"], r["seq"]))]
+            if read is not None:
+                read.update(int(r["seq"]) for r in rows)
             yield batch, len(rows), int(rows[-1]["seq"])
 
 
@@ -387,20 +400,28 @@ async def rebuild(
     return result
 
 
-async def _catch_up(conn: Any, spec: ServiceProjections, rebuilt: Rebuilt, batch_size: int) -> int:
-    """Apply, in `conn`'s transaction, the events visible to it that came after the rebuild."""
+async def _catch_up(
+    conn: Any, spec: ServiceProjections, rebuilt: Rebuilt, batch_size: int
+) -> tuple[int, set[int]]:
+    """Apply, in `conn`'s transaction, the events visible to it that the shadow has not seen: those above
+    the settled seq, less the ones an earlier catch-up applied. A seq above the settled one may commit after
+    a higher one, so the applied ones are remembered, not just the highest. Returns (rows read, their seqs);
+    the caller adds the seqs to `rebuilt.applied_after` once its transaction has committed."""
     decode = _Decoder(spec.handled_types)
+    read: set[int] = set()
     done = await _apply_batches(
-        conn, spec, _store_events(conn, spec.service, decode, rebuilt.upto, None, batch_size), None, 0, 0,
-        commit_each=False,
+        conn, spec,
+        _store_events(
+            conn, spec.service, decode, rebuilt.upto, None, batch_size, rebuilt.applied_after, read
+        ),
+        None, 0, 0, commit_each=False,
     )
-    cur = await conn.execute(
-        sql.SQL("SELECT coalesce(max(seq), %s) AS top FROM {}").format(_ident(spec.service, "events")),
-        (rebuilt.upto,),
-    )
-    rebuilt.upto = int((await cur.fetchone())["top"])
+    return done, read
+
+
+def _committed(rebuilt: Rebuilt, done: int, read: set[int]) -> None:
+    rebuilt.applied_after |= read
     rebuilt.events += done
-    return done
 
 
 async def _digest(conn: Any, schema: str, table: str) -> tuple[int, str]:
@@ -445,10 +466,11 @@ async def verify(
     spec = rebuilt.spec
     async with await _connect(database_url, f"{spec.shadow},{spec.service}") as conn:
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        caught_up = await _catch_up(conn, spec, rebuilt, batch_size)
+        caught_up, read = await _catch_up(conn, spec, rebuilt, batch_size)
         tables = await _compare(conn, spec, samples)
         await conn.commit()
-    return Comparison(tuple(tables), rebuilt.upto, caught_up)
+    _committed(rebuilt, caught_up, read)
+    return Comparison(tuple(tables), rebuilt.top, caught_up)
 
 
 async def swap(
@@ -457,28 +479,43 @@ async def swap(
 ) -> Comparison:
     """Replace the live projection tables' rows with the rebuilt ones, atomically, while the service runs.
 
-    Appends wait for the swap (the event store is locked against them) and then carry on; nothing is lost
-    or applied twice, because the shadow is caught up to the last committed event inside the lock.
+    The consumers' inbox and then the live projection tables are locked: every transaction that wrote
+    them has committed, and every one that will write them waits. Every event these projections handle is
+    committed in the same transaction as its projection's writes, so the catch-up inside the lock reads
+    exactly the events the live tables reflect; appends that wait for the swap then write their
+    projections into the swapped-in rows. Nothing is lost or applied twice, and the event store itself is
+    never locked (appenders that read projection tables before appending would otherwise form a lock
+    cycle with the swap, which its lock_timeout turns into a retry, forever under a steady stream).
     """
     spec = rebuilt.spec
     live_tables = [sql.Identifier(spec.service, t) for t in spec.tables]
+    # Consumers' transactions all begin with their inbox write: once the swap holds the inbox, no batch is
+    # half done and new ones wait at their first statement. Other writers reach the tables in their own
+    # order; a table the swap timed out on is taken earlier next time, which converges on their order.
+    order = list(spec.tables)
     for attempt in range(attempts):
         async with await _connect(database_url, f"{spec.shadow},{spec.service}") as conn:
+            waiting_for = "inbox"
             try:
                 await conn.execute(
                     sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{lock_timeout_ms}ms"))
                 )
                 await conn.execute(
-                    sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(_ident(spec.service, "events"))
+                    sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(_ident(spec.service, "inbox"))
                 )
-                await conn.execute(
-                    sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.SQL(", ").join(live_tables))
-                )
+                for table in order:
+                    waiting_for = table
+                    await conn.execute(
+                        sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_ident(spec.service, table))
+                    )
             except errors.LockNotAvailable:
                 await conn.rollback()
-                await asyncio.sleep(min(0.05 * (attempt + 1), 1.0))
+                if waiting_for in order:
+                    order.remove(waiting_for)
+                    order.insert(0, waiting_for)
+                await asyncio.sleep(min(0.02 * (attempt + 1), 0.5))
                 continue
-            caught_up = await _catch_up(conn, spec, rebuilt, batch_size)
+            caught_up, read = await _catch_up(conn, spec, rebuilt, batch_size)
             await conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(live_tables)))
             for table in spec.tables:
                 await conn.execute(
@@ -488,7 +525,8 @@ async def swap(
                 )
             tables = await _compare(conn, spec, 5)
             await conn.commit()
-            return Comparison(tuple(tables), rebuilt.upto, caught_up)
+            _committed(rebuilt, caught_up, read)
+            return Comparison(tuple(tables), rebuilt.top, caught_up)
     raise ReplayError(f"{spec.service}'s event store stayed busy; the swap gave up after {attempts} tries")
 
 
