@@ -44,7 +44,9 @@ class PlatformSettings(BaseSettings):
     consumer_idle_after_ms: int = 2_000
     consumer_idle_fetch_wait_ms: int = 250
     consumer_max_records: int = 200
-    broker_epoch_check_s: float = 1.0
+    # How often relays and consumers ask whether the broker lost its data (one small fetch each). A loss
+    # is noticed this late at most; nothing is lost meanwhile (the store republishes), only delayed.
+    broker_epoch_check_s: float = 5.0
     grpc_deadline_s: float = 5.0
     orders_grpc: str = "127.0.0.1:50051"
     inventory_grpc: str = "127.0.0.1:50052"

@@ -57,6 +57,7 @@ class Relay:
         fast for a short burst (the commit follows the append within milliseconds) and otherwise sleeps
         long, so it publishes soon after a commit and an idle relay does no work."""
         self._wakeup = wakeup
+        self._known_epoch: str | None = None
         self._pool = pool
         self._settings = settings
         self.topic = topic
@@ -172,12 +173,15 @@ class Relay:
         epoch = await self._epoch.read_or_create()
         if epoch is None:
             raise OSError("broker epoch unavailable")
+        if epoch == self._known_epoch:
+            return  # recorded already: no transaction for a check that finds nothing new
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "SELECT broker_epoch FROM relay_state WHERE topic = %s FOR UPDATE", (self.topic,)
             )
             row: Any = await cur.fetchone()
             if row is not None and row["broker_epoch"] == epoch:
+                self._known_epoch = epoch
                 return
             await ensure_topics(self._settings, [self.topic])
             if row is not None:
@@ -197,6 +201,7 @@ class Relay:
                 " DO UPDATE SET broker_epoch = EXCLUDED.broker_epoch, updated_at = now()",
                 (self.topic, epoch),
             )
+        self._known_epoch = epoch
 
     def _advance_floor(self, xmin: int, first_unpublished: int | None) -> None:
         """Move the floor up to the newest checkpoint whose transactions have all ended (xmin past it)."""
