@@ -13,6 +13,7 @@ from quanyi_platform.relay import Relay
 
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key
+from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.config import Settings, load
 from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, order_facts_handler
 from quanyi_orders.entrypoints.grpc_server import OrdersServicer
@@ -36,8 +37,20 @@ def notice_verifier(settings: Settings) -> NoticeVerifier:
     return NoticeVerifier(settings.psp_provider_name, key, settings.psp_max_skew_s)
 
 
-def servicer(pool: Any, store: EventStore, verifier: NoticeVerifier) -> OrdersServicer:
-    return OrdersServicer(lambda: PgOrdersUnitOfWork(store, pool=pool), verifier)
+def servicer(
+    pool: Any, store: EventStore, verifier: NoticeVerifier, settings: Settings | None = None
+) -> OrdersServicer:
+    """The gRPC servicer; PlaceOrder and payment notices are group-committed (see application.entry)."""
+    settings = settings or Settings()
+
+    def unit_of_work() -> PgOrdersUnitOfWork:
+        return PgOrdersUnitOfWork(store, pool=pool)
+
+    entry = OrdersEntry(
+        unit_of_work, max_group=settings.group_commit_max_calls,
+        max_in_flight=settings.group_commit_in_flight,
+    )
+    return OrdersServicer(unit_of_work, verifier, entry)
 
 
 def consumer(pool: Any, settings: Settings, store: EventStore) -> InboxConsumer:
@@ -52,7 +65,7 @@ async def start(settings: Settings) -> None:
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
     store = event_store()
     server = rpc.server()
-    pb_grpc.add_OrdersServiceServicer_to_server(servicer(pool, store, verifier), server)
+    pb_grpc.add_OrdersServiceServicer_to_server(servicer(pool, store, verifier, settings), server)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
     facts = consumer(pool, settings, store)

@@ -17,6 +17,11 @@ class Settings(PlatformSettings):
     psp_provider_name: str = "psp-sim"
     # A notice whose timestamp is further than this from now is refused, so old captures cannot replay.
     psp_max_skew_s: int = 300
+    # Group commit of PlaceOrder and payment notices (application.entry): at most this many calls of one
+    # kind share a unit of work, and at most this many such groups (of each kind) run at once. A call
+    # that finds a group free starts at once; the rest join the next group while those commit.
+    group_commit_max_calls: int = 64
+    group_commit_in_flight: int = 2
 
     @model_validator(mode="after")
     def _production_needs_a_psp_key(self) -> Settings:

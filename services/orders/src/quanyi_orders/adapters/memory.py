@@ -99,6 +99,21 @@ class InMemoryOrderRepository(OrderRepository):
         facts = NoticeFacts((provider, nonce) in record.notices, record.payments.get((provider, txn_id)))
         return order, facts
 
+    async def get_for_payment_notices(
+        self, notices: Sequence[tuple[str, str, str, str]]
+    ) -> tuple[dict[str, Order], list[NoticeFacts]]:
+        record = self._record()
+        orders = {o: record.orders[o] for o, _, _, _ in notices if o in record.orders}
+        facts = [
+            NoticeFacts((provider, nonce) in record.notices, record.payments.get((provider, txn_id)))
+            for _, provider, nonce, txn_id in notices
+        ]
+        return orders, facts
+
+    async def by_idempotency_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+        record = self._record()
+        return {k: record.orders[record.keys[k]] for k in keys if k in record.keys}
+
     async def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
         record = self._record()
         order_id = record.keys.get((buyer_id, key))

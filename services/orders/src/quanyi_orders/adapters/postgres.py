@@ -15,7 +15,7 @@ run there, its appends go out in one pipeline (one round trip), and the consumer
 
 Constraint violations become the ports' errors: the (buyer, idempotency key) of `orders` is
 IdempotencyKeyUsed; a second version of an aggregate, a nonce or a provider transaction accepted twice is
-ConcurrencyConflict.
+ConcurrencyConflict, and so are a deadlock and a serialization failure (transient: decide again).
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ async def translated_violations() -> AsyncIterator[None]:
         if exc.diag.constraint_name == IDEMPOTENCY_CONSTRAINT:
             raise IdempotencyKeyUsed() from exc
         raise ConcurrencyConflict(str(exc.diag.constraint_name or "")) from exc
+    except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
+        raise ConcurrencyConflict(type(exc).__name__) from exc  # transient: decide again from the start
 
 
 class PgOrderRepository(OrderRepository):
@@ -117,6 +119,43 @@ class PgOrderRepository(OrderRepository):
             return None, NoticeFacts(nonce_seen=False, txn_order_id=None)
         row = rows[0]
         return _from_row(row), NoticeFacts(bool(row["nonce_seen"]), row["txn_order_id"])
+
+    async def get_for_payment_notices(
+        self, notices: Sequence[tuple[str, str, str, str]]
+    ) -> tuple[dict[str, Order], list[NoticeFacts]]:
+        if not notices:
+            return {}, []
+        order_ids, providers, nonces, txn_ids = (list(column) for column in zip(*notices, strict=True))
+        rows = await self._fetch(
+            # The CTE locks the orders in order_id order (as get_many_for_update), once each, and is
+            # evaluated whole; each notice then finds its order and its facts, in the order given.
+            f"WITH locked AS MATERIALIZED (SELECT {_COLUMNS} FROM orders o WHERE o.order_id = ANY(%s::text[])"
+            " ORDER BY o.order_id FOR UPDATE)"
+            " SELECT o.*,"
+            " EXISTS (SELECT 1 FROM payment_notices pn WHERE pn.provider = n.provider AND pn.nonce = n.nonce)"
+            " AS nonce_seen,"
+            " (SELECT p.order_id FROM payments p WHERE p.provider = n.provider AND p.txn_id = n.txn_id)"
+            " AS txn_order_id"
+            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY"
+            " AS n(order_id, provider, nonce, txn_id, i)"
+            " LEFT JOIN locked o ON o.order_id = n.order_id ORDER BY n.i",
+            (sorted(set(order_ids)), order_ids, providers, nonces, txn_ids),
+            lock=True,
+        )
+        orders = {r["order_id"]: _from_row(r) for r in rows if r["order_id"] is not None}
+        return orders, [NoticeFacts(bool(r["nonce_seen"]), r["txn_order_id"]) for r in rows]
+
+    async def by_idempotency_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+        if not keys:
+            return {}
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM orders o"
+            " JOIN unnest(%s::text[], %s::text[]) AS k(buyer_id, idempotency_key)"
+            " ON o.buyer_id = k.buyer_id AND o.idempotency_key = k.idempotency_key",
+            ([b for b, _ in keys], [k for _, k in keys]),
+            lock=False,
+        )
+        return {(r["buyer_id"], r["idempotency_key"]): _from_row(r) for r in rows}
 
     async def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
         rows = await self._fetch(

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from quanyi_platform.envelope import new_event_id
+from quanyi_platform.envelope import NewEvent, new_event_id
 from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import IdempotencyKeyUsed, OrdersUnitOfWork
-from quanyi_orders.domain.errors import InvalidOrder
-from quanyi_orders.domain.events import PaymentNoticeAccepted
+from quanyi_orders.domain.errors import InvalidOrder, OrderError
+from quanyi_orders.domain.events import Event, PaymentCaptured, PaymentNoticeAccepted
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import CapturePayment, Order, Place, Review, decide, execute, fold
 
@@ -73,6 +73,28 @@ async def _retrying(work: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class Placement:
+    """A PlaceOrder the domain accepted: the order it makes and the events that record it."""
+
+    order: Order
+    events: list[Event]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.order.buyer_id, self.order.idempotency_key
+
+
+def prepare(cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None) -> Placement:
+    """Decide a PlaceOrder in memory (pure but for a new id and the clock); raises InvalidOrder."""
+    order, events = execute(None, Place(
+        order_id or new_event_id(), cmd.buyer_id, cmd.buyer_email, cmd.channel, cmd.lines,
+        cmd.idempotency_key, now or datetime.now(UTC),
+    ))
+    assert order is not None
+    return Placement(order, events)
+
+
 async def place_order(
     uow: OrdersUnitOfWork, cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None
 ) -> Placed:
@@ -80,28 +102,56 @@ async def place_order(
 
     A key used before returns the order it created, whatever the new request says.
     """
-    placed_at = now or datetime.now(UTC)
     try:
-        order, events = execute(None, Place(
-            order_id or new_event_id(), cmd.buyer_id, cmd.buyer_email, cmd.channel, cmd.lines,
-            cmd.idempotency_key, placed_at,
-        ))
+        placement = prepare(cmd, now=now, order_id=order_id)
     except InvalidOrder:
         existing = await _by_key(uow, cmd)
         if existing is None:
             raise
         return Placed(existing, replayed=True)
-    assert order is not None
-    try:
-        async with uow:
-            await uow.events.append(order_new_events(order.order_id, 0, events, occurred_at=placed_at))
-            await uow.commit()
-        return Placed(order, replayed=False)
-    except IdempotencyKeyUsed:
-        pass
-    existing = await _by_key(uow, cmd)
-    assert existing is not None, "the order that took the key committed before the key was refused"
-    return Placed(existing, replayed=True)
+    return (await place_orders(uow, [placement]))[0]
+
+
+async def place_orders(uow: OrdersUnitOfWork, placements: Sequence[Placement]) -> list[Placed]:
+    """Place several orders in one unit of work, each as if placed alone, one after the other.
+
+    The first placement of a (buyer, key) creates its order and later ones in the group return it,
+    replayed; one append records every new order. When a key names an order committed before, the
+    append is refused as a whole: one read finds the orders of the group's keys, those placements
+    return them (replayed), and the rest are appended again. Raises (placing nothing) only when that
+    does not settle within ATTEMPTS appends.
+    """
+    first: dict[tuple[str, str], Placement] = {}
+    for p in placements:
+        first.setdefault(p.key, p)
+    settled: dict[tuple[str, str], Placed] = {}
+    for _ in range(ATTEMPTS):
+        todo = sorted((p for key, p in first.items() if key not in settled), key=lambda p: p.key)
+        if not todo:
+            break
+        try:
+            async with uow:
+                await uow.events.append([
+                    ev for p in todo  # in key order: two groups never wait for each other's keys in a cycle
+                    for ev in order_new_events(p.order.order_id, 0, p.events, occurred_at=p.order.placed_at)
+                ])
+                await uow.commit()
+        except ConcurrencyConflict:
+            continue
+        except IdempotencyKeyUsed:
+            async with uow:
+                taken = await uow.orders.by_idempotency_keys([p.key for p in todo])
+            settled.update((key, Placed(order, replayed=True)) for key, order in taken.items())
+            continue
+        settled.update((p.key, Placed(p.order, replayed=False)) for p in todo)
+        break
+    else:
+        if any(key not in settled for key in first):
+            raise ConcurrencyConflict("placing the group did not settle")
+    return [
+        settled[p.key] if first[p.key] is p else Placed(settled[p.key].order, replayed=True)
+        for p in placements
+    ]
 
 
 async def _by_key(uow: OrdersUnitOfWork, cmd: PlaceOrder) -> Order | None:
@@ -131,29 +181,61 @@ async def capture_notified_payment(uow: OrdersUnitOfWork, notice: PaymentNotice)
     accepted before, or the transaction paid another order. A new notice about a transaction already
     captured for this order is accepted as a duplicate and records only the notice.
     """
+    outcome = (await capture_notified_payments(uow, [notice]))[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
-    async def attempt() -> Captured:
+
+async def capture_notified_payments(
+    uow: OrdersUnitOfWork, notices: Sequence[PaymentNotice]
+) -> list[Captured | Exception]:
+    """Apply several notices in one unit of work, each as `capture_notified_payment` alone would, one
+    after the other: one read loads and locks their orders with what is recorded of their nonces and
+    transactions, each notice is decided against the state the ones before it left (two notices of one
+    order, a nonce or a transaction seen earlier in the group), and one append records what the accepted
+    ones imply. A refused notice's outcome is its refusal; it records nothing and changes nothing for
+    the others. The group is decided again from the start when another writer got there first.
+    """
+
+    async def attempt() -> list[Captured | Exception]:
         async with uow:
-            order, facts = await uow.orders.get_for_payment_notice(
-                notice.order_id, notice.provider, notice.nonce, notice.txn_id
+            orders, facts = await uow.orders.get_for_payment_notices(
+                [(n.order_id, n.provider, n.nonce, n.txn_id) for n in notices]
             )
-            if order is None:
-                raise OrderNotFound(notice.order_id)
-            events = decide(order, CapturePayment(notice.amount, notice.provider, notice.txn_id))
-            if facts.nonce_seen:
-                raise NoticeReplayed()
-            if events and facts.txn_order_id is not None:
-                raise PaymentBelongsToAnotherOrder()
-            accepted = PaymentNoticeAccepted(
-                notice.provider, notice.nonce, order.order_id, notice.txn_id, notice.notice_id
-            )
-            await uow.events.append(
-                [notice_new_event(accepted), *order_new_events(order.order_id, order.version, events)]
-            )
-            await uow.commit()
-        after = fold(events, order)
-        assert after is not None
-        return Captured(after, duplicate=not events)
+            nonces: set[tuple[str, str]] = set()
+            txns: dict[tuple[str, str], str] = {}
+            outcomes: list[Captured | Exception] = []
+            new: list[NewEvent] = []
+            for notice, recorded in zip(notices, facts, strict=True):
+                try:
+                    order = orders.get(notice.order_id)
+                    if order is None:
+                        raise OrderNotFound(notice.order_id)
+                    events = decide(order, CapturePayment(notice.amount, notice.provider, notice.txn_id))
+                    txn = (notice.provider, notice.txn_id)
+                    if recorded.nonce_seen or (notice.provider, notice.nonce) in nonces:
+                        raise NoticeReplayed()
+                    if events and txns.get(txn, recorded.txn_order_id) is not None:
+                        raise PaymentBelongsToAnotherOrder()
+                except (OrderError, OrderNotFound, NoticeReplayed, PaymentBelongsToAnotherOrder) as exc:
+                    outcomes.append(exc)
+                    continue
+                accepted = PaymentNoticeAccepted(
+                    notice.provider, notice.nonce, order.order_id, notice.txn_id, notice.notice_id
+                )
+                new += [notice_new_event(accepted), *order_new_events(order.order_id, order.version, events)]
+                nonces.add((notice.provider, notice.nonce))
+                if any(isinstance(ev, PaymentCaptured) for ev in events):
+                    txns[txn] = order.order_id
+                after = fold(events, order)
+                assert after is not None
+                orders[order.order_id] = after
+                outcomes.append(Captured(after, duplicate=not events))
+            if new:
+                await uow.events.append(new)
+                await uow.commit()
+        return outcomes
 
     return await _retrying(attempt)
 

@@ -60,8 +60,21 @@ class OrderRepository(ABC):
         and transaction, in one read."""
 
     @abstractmethod
+    async def get_for_payment_notices(
+        self, notices: Sequence[tuple[str, str, str, str]]
+    ) -> tuple[dict[str, Order], list[NoticeFacts]]:
+        """For notices given as (order id, provider, nonce, transaction id), in one read: their orders that
+        exist, locked as by `get_many_for_update`, and per notice (in the order given) what is recorded
+        about its nonce and its transaction."""
+
+    @abstractmethod
     async def by_idempotency_key(self, buyer_id: str, key: str) -> Order | None:
         """The order the buyer placed with `key`, or None."""
+
+    @abstractmethod
+    async def by_idempotency_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+        """The orders placed with these (buyer, key) pairs, by pair, in one read; pairs without one are left
+        out."""
 
     @abstractmethod
     async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:

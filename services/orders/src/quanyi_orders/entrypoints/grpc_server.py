@@ -14,6 +14,7 @@ from quanyi_orders.adapters.proto_mapping import money_from_proto, order_to_prot
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
 from quanyi_orders.application import orders
+from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
@@ -43,15 +44,21 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
 
 
 class OrdersServicer(pb_grpc.OrdersServiceServicer):
-    def __init__(self, unit_of_work: Callable[[], OrdersUnitOfWork], notices: NoticeVerifier) -> None:
+    def __init__(
+        self, unit_of_work: Callable[[], OrdersUnitOfWork], notices: NoticeVerifier, entry: OrdersEntry
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._notices = notices
+        self._entry = entry
 
     async def _run(
         self, context: grpc.aio.ServicerContext, work: Callable[[OrdersUnitOfWork], Awaitable[T]]
     ) -> T:
+        return await self._answer(context, work(self._unit_of_work()))
+
+    async def _answer(self, context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
         try:
-            return await work(self._unit_of_work())
+            return await call
         except tuple(kind for kind, _ in _CODES) as exc:
             await _abort(context, exc)
 
@@ -67,7 +74,7 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             lines=[(i.sku_id, i.quantity, money_from_proto(i.unit_price)) for i in request.items],
             idempotency_key=request.idempotency_key,
         )
-        placed = await self._run(context, lambda uow: orders.place_order(uow, cmd))
+        placed = await self._answer(context, self._entry.place(cmd))
         return pb.PlaceOrderResponse(order=order_to_proto(placed.order), replayed=placed.replayed)
 
     async def GetOrder(
@@ -98,7 +105,7 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             provider=self._notices.provider, nonce=request.nonce, notice_id=body.notice_id,
             order_id=body.order_id, txn_id=body.txn_id, amount=body.amount,
         )
-        captured = await self._run(context, lambda uow: orders.capture_notified_payment(uow, notice))
+        captured = await self._answer(context, self._entry.capture(notice))
         return pb.HandlePaymentNoticeResponse(order_id=captured.order.order_id, duplicate=captured.duplicate)
 
     async def ReviewOrder(

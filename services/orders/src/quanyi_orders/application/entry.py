@@ -1,0 +1,54 @@
+"""Orders' entry path under load: PlaceOrder and payment notices, group-committed.
+
+Concurrent calls of one kind are decided together in one unit of work (`group_commit.GroupCommit`):
+one append and one commit for a group of placements, one locking read, one append and one commit for a
+group of notices. Each caller gets what its call alone would have given, decided after the calls
+queued before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from quanyi_orders.application.group_commit import GroupCommit
+from quanyi_orders.application.orders import (
+    Captured,
+    PaymentNotice,
+    Placed,
+    Placement,
+    PlaceOrder,
+    capture_notified_payments,
+    place_order,
+    place_orders,
+    prepare,
+)
+from quanyi_orders.application.ports import OrdersUnitOfWork
+from quanyi_orders.domain.errors import InvalidOrder
+
+
+class OrdersEntry:
+    """PlaceOrder and HandlePaymentNotice for the gRPC servicer, a group per unit of work."""
+
+    def __init__(
+        self, unit_of_work: Callable[[], OrdersUnitOfWork], *, max_group: int = 64, max_in_flight: int = 2
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self.placing: GroupCommit[Placement, Placed] = GroupCommit(
+            lambda group: place_orders(unit_of_work(), group),
+            max_group=max_group, max_in_flight=max_in_flight,
+        )
+        self.capturing: GroupCommit[PaymentNotice, Captured] = GroupCommit(
+            lambda group: capture_notified_payments(unit_of_work(), group),
+            max_group=max_group, max_in_flight=max_in_flight,
+        )
+
+    async def place(self, cmd: PlaceOrder) -> Placed:
+        """Place the order; one the domain refuses goes alone (its key may name an order placed before)."""
+        try:
+            placement = prepare(cmd)
+        except InvalidOrder:
+            return await place_order(self._unit_of_work(), cmd)
+        return await self.placing.submit(placement)
+
+    async def capture(self, notice: PaymentNotice) -> Captured:
+        return await self.capturing.submit(notice)
