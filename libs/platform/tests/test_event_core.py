@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform import db
 from quanyi_platform.config import PlatformSettings
-from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
+from quanyi_platform.consumer import BatchHandler, InboxConsumer, ReceivedEvent
 from quanyi_platform.envelope import NewEvent, open_envelope, seal
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.infra.tansu import TansuBroker
@@ -66,12 +66,16 @@ async def append(pool: AsyncConnectionPool, store: EventStore, events: list[NewE
         await store.append(conn, events)
 
 
-async def count_effect(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-    await conn.execute(
-        "INSERT INTO effects (order_id, times) VALUES (%s, 1)"
-        " ON CONFLICT (order_id) DO UPDATE SET times = effects.times + 1",
-        (ev.payload.order_id,),
-    )
+async def count_effects(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
+    for ev in events:
+        await conn.execute(
+            "INSERT INTO effects (order_id, times) VALUES (%s, 1)"
+            " ON CONFLICT (order_id) DO UPDATE SET times = effects.times + 1",
+            (ev.payload.order_id,),
+        )
+
+
+COUNT = BatchHandler(frozenset({PLACED}), count_effects)
 
 
 async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 20) -> list[str]:
@@ -198,7 +202,7 @@ async def test_the_same_event_delivered_five_times_has_its_effect_once(
     finally:
         await producer.stop()
     applied: list[int] = []
-    consumer = InboxConsumer(f"dup-{topic}", [topic], {PLACED: count_effect}, pool, settings, applied.append)
+    consumer = InboxConsumer(f"dup-{topic}", [topic], COUNT, pool, settings, applied.append)
     task = asyncio.create_task(consumer.run())
     try:
         await wait_until(lambda: _effects(pool, 2), timeout=30)
@@ -218,10 +222,10 @@ async def _effects(pool: AsyncConnectionPool, n: int) -> bool:
 async def test_an_event_the_handler_rejects_goes_to_dead_letters_and_the_rest_apply(
     pool: AsyncConnectionPool, database_url: str, broker: Any
 ) -> None:
-    async def picky(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-        if ev.payload.order_id == "o-bad":
+    async def picky(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
+        if any(ev.payload.order_id == "o-bad" for ev in events):
             raise ValueError("cannot apply this one")
-        await count_effect(conn, ev)
+        await count_effects(conn, events)
 
     topic = f"core.dlq.{uuid.uuid4().hex[:8]}"
     settings = settings_for(database_url, broker.bootstrap)
@@ -234,7 +238,7 @@ async def test_an_event_the_handler_rejects_goes_to_dead_letters_and_the_rest_ap
         await producer.send_and_wait(topic, b"not an envelope", key=b"k")
     finally:
         await producer.stop()
-    consumer = InboxConsumer(f"dlq-{topic}", [topic], {PLACED: picky}, pool, settings)
+    consumer = InboxConsumer(f"dlq-{topic}", [topic], BatchHandler(frozenset({PLACED}), picky), pool, settings)
     task = asyncio.create_task(consumer.run())
     try:
         await wait_until(lambda: _effects(pool, 2), timeout=30)
@@ -260,7 +264,7 @@ async def test_a_broker_restarted_empty_mid_flow_is_refilled_and_nothing_applies
         topic = "core.refill.v1"
         store = EventStore("core", topic=topic)
         relay = Relay(pool, settings, topic)
-        consumer = InboxConsumer("refill", [topic], {PLACED: count_effect}, pool, settings)
+        consumer = InboxConsumer("refill", [topic], COUNT, pool, settings)
         tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
         try:
             await append(pool, store, [placed(f"a{i}") for i in range(300)])
@@ -342,48 +346,6 @@ async def test_an_idle_relay_takes_no_transaction_ids_once_its_floor_has_reached
     assert await scalar(pool, next_xid) - before <= 2
     await append(pool, store, [placed("o-after-idle")])
     assert await relay.publish_batch() == 1
-
-
-def _record(ev: NewEvent, offset: int) -> ConsumerRecord[bytes, bytes]:
-    value = seal(ev, "core").SerializeToString()
-    return ConsumerRecord("core.defer", 0, offset, 0, 0, None, value, None, 0, len(value), [])
-
-
-async def test_deferred_writes_are_made_once_per_batch_and_a_failing_one_dead_letters_only_its_event(
-    pool: AsyncConnectionPool, database_url: str
-) -> None:
-    writes: list[list[str]] = []
-
-    async def defer_effect(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
-        ev.defer(ev.payload.order_id)
-
-    async def write_all(conn: AsyncConnection[Any], order_ids: list[str]) -> None:
-        writes.append(list(order_ids))
-        if "o-bad" in order_ids:
-            raise ValueError("cannot write this one")
-        await conn.execute("INSERT INTO effects (order_id, times) SELECT unnest(%s::text[]), 1", (order_ids,))
-
-    consumer = InboxConsumer(
-        "defer", ["core.defer"], {PLACED: defer_effect}, pool, settings_for(database_url, "unused:9092"),
-        write_batch=write_all,
-    )
-    first = [_record(placed(f"o-{i}"), i) for i in (1, 2, 3)]
-    assert await consumer.apply(first) == 3
-    assert writes == [["o-1", "o-2", "o-3"]]  # one write for the batch
-
-    writes.clear()
-    second = [_record(placed(oid), 10 + i) for i, oid in enumerate(("o-4", "o-bad", "o-5"))]
-    assert await consumer.apply(second) == 2
-    # The batch's write failed for good, so its events were applied one by one, each in its savepoint.
-    assert writes == [["o-4", "o-bad", "o-5"], ["o-4"], ["o-bad"], ["o-5"]]
-    assert await scalar(pool, "SELECT string_agg(order_id, ',' ORDER BY order_id) AS ids FROM effects") == (
-        "o-1,o-2,o-3,o-4,o-5"
-    )
-    assert await scalar(pool, "SELECT count(*) FROM dead_letters") == 1
-
-    writes.clear()
-    assert await consumer.apply([*first, *second]) == 0  # redelivered: nothing again
-    assert writes == []
 
 
 async def test_a_relay_woken_by_its_stores_appends_publishes_soon_after_a_commit_and_idles_quietly(

@@ -16,7 +16,7 @@ from quanyi.risk.v1 import risk_service_pb2 as pb
 from quanyi.risk.v1 import risk_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, telemetry
 from quanyi_platform.config import PlatformSettings
-from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
+from quanyi_platform.consumer import BatchHandler, InboxConsumer, ReceivedEvent
 from quanyi_platform.envelope import NewEvent, kafka_headers, seal
 from quanyi_platform.eventstore import EventStore
 from quanyi_platform.kafka import ensure_topics
@@ -97,12 +97,13 @@ async def test_an_event_carries_its_trace_and_correlation_id_through_the_relay_b
 
         seen: list[tuple[str, str]] = []
 
-        async def handler(conn: AsyncConnection[Any], ev: ReceivedEvent) -> None:
+        async def handler(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
             ctx = trace.get_current_span().get_span_context()
             seen.append((format(ctx.trace_id, "032x"), telemetry.correlation_id.get()))
 
         consumer = InboxConsumer(
-            "trace-test", [topic], {orders_events.OrderPaid.DESCRIPTOR.full_name: handler}, pool, settings
+            "trace-test", [topic],
+            BatchHandler(frozenset({orders_events.OrderPaid.DESCRIPTOR.full_name}), handler), pool, settings,
         )
         assert await consumer.apply([record]) == 1
         assert seen == [(trace_id, "o-7")]  # the consumer's work is part of the order's trace

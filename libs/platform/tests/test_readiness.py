@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from psycopg_pool import AsyncConnectionPool
 from quanyi_platform import db, rpc, service
 from quanyi_platform.config import PlatformSettings
-from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
+from quanyi_platform.consumer import BatchHandler, InboxConsumer, ReceivedEvent
 from quanyi_platform.testing.fixtures import Broker
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -41,11 +41,11 @@ async def test_ready_only_after_the_consumer_has_its_partitions(
         database_url=database_url, kafka_bootstrap=broker.bootstrap, kafka_session_timeout_ms=6000
     )
 
-    async def ignore(conn: Any, ev: ReceivedEvent) -> None:
+    async def ignore(conn: Any, events: list[ReceivedEvent]) -> None:
         return None
 
     consumer = InboxConsumer(f"ready-{uuid.uuid4().hex[:8]}", [f"ready.{uuid.uuid4().hex[:8]}"],
-                             {"x": ignore}, pool, settings)
+                             BatchHandler(frozenset({"x"}), ignore), pool, settings)
     server = rpc.server()
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -38,15 +38,6 @@ class ReceivedEvent:
     topic: str
     partition: int
     offset: int
-    # Writes the handler left to the consumer's write_batch (see defer); reset before each attempt.
-    deferred: list[Any] = field(default_factory=list, compare=False, repr=False)
-
-    def defer(self, write: Any) -> None:
-        """Leave `write` to the consumer's `write_batch`, which makes the deferred writes of a whole batch
-        together, after its handlers and in the same transaction, in a few statements instead of a few per
-        event. The write commits with this event's inbox row, or not at all. Handlers of the same batch do
-        not see it: defer only writes that no handler reads."""
-        self.deferred.append(write)
 
     @property
     def event_id(self) -> str:
@@ -57,7 +48,6 @@ class ReceivedEvent:
         return str(self.envelope.correlation_id)
 
 
-Handler = Callable[[AsyncConnection[Any], ReceivedEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -72,9 +62,6 @@ class BatchHandler:
 
     handles: frozenset[str]
     apply: Callable[[AsyncConnection[Any], list[ReceivedEvent]], Awaitable[None]]
-
-# Makes the writes that handlers deferred (ReceivedEvent.defer), in the order they were deferred.
-BatchWriter = Callable[[AsyncConnection[Any], list[Any]], Awaitable[None]]
 
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -117,16 +104,18 @@ def _set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> bool:
 
 
 class InboxConsumer:
-    """Applies events from `topics` with `handlers` (keyed by event type), each exactly once.
+    """Applies the events of `topics` that `handler` handles, each exactly once, a fetched batch at a time.
 
     Guarantees:
-    - For each event, the handler's writes and the row (consumer, event_id) in `inbox` commit in one
-      transaction; a redelivered event finds its row and is skipped. Effects happen once however often
-      the broker delivers.
+    - A batch's effects and its rows (consumer, event_id) in `inbox` commit in one transaction; a
+      redelivered event finds its row and is left out. Effects happen once however often the broker
+      delivers.
     - The Kafka offset is committed only after that transaction, so a crash redelivers, never skips.
-    - Types without a handler are ignored (schemas evolve additively).
-    - An event a handler rejects for good (any non-transient exception) is stored in `dead_letters` with
-      the error, and the rest of the batch proceeds; a transient failure retries the whole batch.
+    - Types the handler does not handle are skipped by their `type` header, undecoded (schemas evolve
+      additively).
+    - An event the handler rejects for good (any non-transient exception) is found by bisection and
+      stored in `dead_letters` with the error; the rest of the batch applies once. A transient failure
+      retries the whole batch.
     - When the broker epoch changes (the broker lost its data), the consumer re-reads from the start.
     """
 
@@ -134,29 +123,17 @@ class InboxConsumer:
         self,
         name: str,
         topics: Sequence[str],
-        handlers: Mapping[str, Handler] | BatchHandler,
+        handler: BatchHandler,
         pool: AsyncConnectionPool,
         settings: PlatformSettings,
         on_applied: Callable[[int], None] | None = None,
-        write_batch: BatchWriter | None = None,
     ) -> None:
         """`on_applied(n)` is called after a batch in which n > 0 events took effect has committed: a hook
-        for in-process work that the effects start (fulfillment wakes its e-mail sender with it).
-
-        `write_batch(conn, writes)` makes the writes handlers deferred with `ev.defer`, once per batch after
-        the handlers, in the batch's transaction. When a batch fails for good and its events are applied
-        one by one to find the bad one, each event's deferred writes are made in that event's savepoint,
-        so a write that fails dead-letters its own event only."""
+        for in-process work that the effects start (fulfillment wakes its e-mail sender with it)."""
         self.name = name
         self.topics = list(topics)
-        if isinstance(handlers, BatchHandler):
-            self.batch_handler: BatchHandler | None = handlers
-            self.handlers: dict[str, Handler] = {}
-            self.handled_types = frozenset(handlers.handles)
-        else:
-            self.batch_handler = None
-            self.handlers = dict(handlers)
-            self.handled_types = frozenset(self.handlers)
+        self.handler = handler
+        self.handled_types = frozenset(handler.handles)
         self._handled_header_values = frozenset(t.encode() for t in self.handled_types)
         self._pool = pool
         self._settings = settings
@@ -167,7 +144,6 @@ class InboxConsumer:
         # from then on, events on the topics are picked up without waiting for the group to form.
         self.ready = asyncio.Event()
         self._on_applied = on_applied
-        self._write_batch = write_batch
         self._kafka: AIOKafkaConsumer | None = None
 
     @property
@@ -289,75 +265,18 @@ class InboxConsumer:
         if not events and not unreadable:
             return 0
         try:
-            return await self._apply(events, unreadable, isolate=False)
+            return await self._apply_batch(self.handler, events, unreadable, isolate=False)
         except Exception as exc:
             if _is_transient(exc):
                 raise
-            # One event failed for good: apply one by one, each in a savepoint, to find it.
-            return await self._apply(events, unreadable, isolate=True)
+            # Some event failed for good: bisect the batch in savepoints to find it.
+            return await self._apply_batch(self.handler, events, unreadable, isolate=True)
 
     def _may_handle(self, rec: ConsumerRecord) -> bool:
         for key, value in rec.headers or ():
             if key == "type":
                 return bytes(value) in self._handled_header_values
         return True  # no header: decode to find out
-
-    async def _apply(
-        self, events: list[ReceivedEvent], unreadable: list[tuple[ConsumerRecord, str]], isolate: bool
-    ) -> int:
-        if self.batch_handler is not None:
-            return await self._apply_batch(self.batch_handler, events, unreadable, isolate)
-        applied = 0
-        deferred: list[Any] = []
-        async with self._pool.connection() as conn, conn.transaction():
-            fresh = await self._claim(conn, [e.event_id for e in events])
-            for ev in events:
-                if ev.event_id not in fresh:
-                    continue
-                fresh.discard(ev.event_id)  # a duplicate within the batch
-                handler = self.handlers[ev.envelope.type]
-                ev.deferred.clear()  # left by an earlier attempt at this batch
-                with telemetry.continue_trace(
-                    {"traceparent": ev.envelope.traceparent, "tracestate": ev.envelope.tracestate},
-                    f"{self.name} {ev.envelope.type}",
-                    ev.correlation_id,
-                ):
-                    if not isolate:
-                        await handler(conn, ev)
-                        deferred.extend(ev.deferred)
-                        applied += 1
-                        continue
-                    try:
-                        async with conn.transaction():
-                            await handler(conn, ev)
-                            await self._write_deferred(conn, ev.deferred)
-                        applied += 1
-                    except Exception as exc:
-                        if _is_transient(exc):
-                            raise
-                        log.error(
-                            "event rejected; stored in dead_letters",
-                            extra={
-                                "consumer": self.name,
-                                "event_id": ev.event_id,
-                                "type": ev.envelope.type,
-                                "error": type(exc).__name__,
-                            },
-                        )
-                        await self._dead_letter(
-                            conn,
-                            ev.event_id,
-                            ev.envelope.type,
-                            ev.topic,
-                            ev.partition,
-                            ev.offset,
-                            ev.envelope.SerializeToString(),
-                            repr(exc),
-                        )
-            await self._write_deferred(conn, deferred)
-            await self._dead_letter_unreadable(conn, unreadable)
-        self.applied += applied
-        return applied
 
     async def _apply_batch(
         self,
@@ -431,13 +350,6 @@ class InboxConsumer:
             await self._dead_letter(
                 conn, fake_id, "", rec.topic, rec.partition, rec.offset, bytes(rec.value or b""), why
             )
-
-    async def _write_deferred(self, conn: AsyncConnection[Any], writes: list[Any]) -> None:
-        if not writes:
-            return
-        if self._write_batch is None:
-            raise RuntimeError(f"{self.name}: a handler deferred writes, but the consumer has no write_batch")
-        await self._write_batch(conn, list(writes))
 
     async def _claim(self, conn: AsyncConnection[Any], event_ids: list[str]) -> set[str]:
         if not event_ids:
