@@ -54,6 +54,22 @@ async def test_an_orders_sealed_keys_come_in_line_and_unit_order_and_only_those_
     assert none == []
 
 
+async def test_the_sealed_keys_of_several_orders_come_in_one_read_each_order_only_those_asked_for(
+    backend: Backend, keyring: Keyring
+) -> None:
+    a, pool_a = await new_sku(backend)
+    await import_codes(backend, keyring, pool_a, ["K0", "K1", "K2", "K3"])
+    await pay(backend, "o-1", (a, 2))
+    await pay(backend, "o-2", (a, 2))
+    async with backend.uow() as uow:
+        one = await uow.vault.sealed_keys("o-1", [])
+        two = await uow.vault.sealed_keys("o-2", [])
+        held = await uow.vault.sealed_keys_of_orders(
+            {"o-1": [], "o-2": [two[1].key_id, one[0].key_id], "o-3": [], "o-4": [one[1].key_id]}
+        )
+    assert held == {"o-1": one, "o-2": [two[1]]}
+
+
 async def test_find_prefers_a_held_key_the_most_recently_reserved_first(backend: Backend, keyring: Keyring) -> None:
     _, pool_a = await new_sku(backend)
     b, pool_b = await new_sku(backend)

@@ -256,6 +256,51 @@ async def test_reveal_refuses_orders_without_keys_and_keys_of_other_orders(
         assert (await cur.fetchone())["n"] == 1  # type: ignore[index]
 
 
+async def test_one_call_reveals_several_orders_keys_audits_each_key_and_answers_each_refusal_apart(
+    stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay
+) -> None:
+    sku_id, pool_id = await new_pool(stub)
+    await import_csv(stub, pool_id, "code,password\nM-1,pw-1\nM-2,\nM-3,pw-3\nM-4,\n")
+    await pay(paid("order-a", [(sku_id, 2)]), paid("order-b", [(sku_id, 1)]), paid("order-c", [(sku_id, 1)]))
+    [c_key] = (await stub.RevealKeys(pb.RevealKeysRequest(order_id="order-c", actor="fulfillment"))).keys
+    response = await stub.RevealOrdersKeys(
+        pb.RevealOrdersKeysRequest(
+            orders=[
+                pb.RevealKeysRequest(order_id="order-a", actor="fulfillment", purpose="delivery"),
+                pb.RevealKeysRequest(order_id="no-such-order", actor="fulfillment", purpose="delivery"),
+                pb.RevealKeysRequest(order_id="order-b", actor="buyer:b1", purpose="user-center"),
+                pb.RevealKeysRequest(order_id="order-b", actor="fulfillment", key_ids=[c_key.key_id]),
+                pb.RevealKeysRequest(order_id="order-c", actor=""),
+            ]
+        )
+    )
+    a, missing, b, not_hers, anonymous = response.orders
+    assert (a.order_id, a.status_code, [(k.code, k.password) for k in a.keys]) == (
+        "order-a", 0, [("M-1", "pw-1"), ("M-2", "")]
+    )
+    assert (b.order_id, b.status_code, [k.code for k in b.keys]) == ("order-b", 0, ["M-3"])
+    assert (missing.order_id, missing.status_code, missing.keys) == (
+        "no-such-order", grpc.StatusCode.NOT_FOUND.value[0], []
+    )
+    assert (not_hers.status_code, not_hers.keys) == (grpc.StatusCode.NOT_FOUND.value[0], [])
+    assert (anonymous.status_code, anonymous.keys) == (grpc.StatusCode.INVALID_ARGUMENT.value[0], [])
+    assert all(r.status_message for r in (missing, not_hers, anonymous))
+
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT key_id, order_id, actor, purpose FROM key_reveals WHERE order_id <> 'order-c'"
+            " ORDER BY order_id, position"
+        )
+        audit = [(r["key_id"], r["order_id"], r["actor"], r["purpose"]) for r in await cur.fetchall()]
+    assert audit == [
+        (a.keys[0].key_id, "order-a", "fulfillment", "delivery"),
+        (a.keys[1].key_id, "order-a", "fulfillment", "delivery"),
+        (b.keys[0].key_id, "order-b", "buyer:b1", "user-center"),
+    ]
+    revealed = [e for e in await events(pool) if isinstance(e, inventory_events.KeysRevealed)]
+    assert [(e.order_id, len(e.key_ids)) for e in revealed] == [("order-c", 1), ("order-a", 2), ("order-b", 1)]
+
+
 async def test_the_audit_trail_cannot_be_changed(
     stub: Stub, pool: AsyncConnectionPool, paid: Any, pay: Pay
 ) -> None:

@@ -8,7 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.application.allocate import allocate_paid_orders
 from quanyi_inventory.application.ports import Context
-from quanyi_inventory.application.reveal import reveal_keys
+from quanyi_inventory.application.reveal import RevealRequest, reveal_keys, reveal_orders_keys
 from quanyi_inventory.domain.allocation import OrderLine, PaidOrder
 from quanyi_platform.eventstore import EventStore
 
@@ -90,4 +90,18 @@ async def test_a_reveal_costs_three_statements(
         )
     assert len(keys) == 3
     # The sealed keys; the KeysRevealed event; the key_reveals projection.
+    assert len(counting.statements) == 3, counting.statements
+
+
+async def test_a_reveal_of_many_orders_costs_the_same_three_statements(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, keyring: Any
+) -> None:
+    sku = await stock_sku([f"M-{i}" for i in range(60)])
+    await statements_of_a_batch(pool, store, orders("m", 30, [sku, sku]))
+    requests = [RevealRequest(f"m-{i}", [], "fulfillment", "delivery") for i in range(30)]
+    async with pool.connection() as conn, conn.transaction():
+        counting = Counting(conn)
+        results = await reveal_orders_keys(PgInventoryUnitOfWork(store, conn=counting), keyring, requests)
+    assert [len(r.keys) for r in results] == [2] * 30 and not any(r.error for r in results)
+    # The sealed keys of all the orders; the 30 KeysRevealed in one append; the key_reveals projection.
     assert len(counting.statements) == 3, counting.statements

@@ -12,7 +12,7 @@ from quanyi_inventory.application import catalogue, import_keys, reveal, rotate
 from quanyi_inventory.application.allocate import allocate_paid_orders
 from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.allocation import OrderLine, PaidOrder
-from quanyi_inventory.domain.errors import NotFound
+from quanyi_inventory.domain.errors import InvalidInput, NotFound
 from quanyi_inventory.domain.events import DataKeysRewrapped, KeysImported, KeysRevealed
 from quanyi_inventory.domain.money import Money
 
@@ -68,6 +68,46 @@ async def test_a_refused_reveal_records_nothing() -> None:
     before = len(store.committed)
     with pytest.raises(NotFound):
         await reveal.reveal_keys(store.uow(), KEYS, order_id="nobody", key_ids=[], actor="f", purpose="d")
+    assert len(store.committed) == before
+
+
+async def test_a_reveal_of_several_orders_audits_each_apart_in_one_commit_and_refuses_each_apart() -> None:
+    store = InMemoryInventory()
+    sku, _ = await stocked(store, ["S-1", "S-2", "S-3"])
+    paid = [PaidOrder(o, "b", "", "web", (OrderLine(1, sku, n),)) for o, n in (("o-1", 2), ("o-2", 1))]
+    await allocate_paid_orders(store.uow(), [(o, Context(o.order_id)) for o in paid])
+    before = len(store.committed)
+    results = await reveal.reveal_orders_keys(
+        store.uow(), KEYS,
+        [
+            reveal.RevealRequest("o-1", [], "fulfillment", "delivery"),
+            reveal.RevealRequest("nobody", [], "fulfillment", "delivery"),
+            reveal.RevealRequest("o-2", [], "buyer:b", "user-center"),
+            reveal.RevealRequest("o-2", [], " ", "user-center"),
+        ],
+    )
+    assert [r.order_id for r in results] == ["o-1", "nobody", "o-2", "o-2"]
+    assert sorted(k.code for k in results[0].keys + results[2].keys) == ["S-1", "S-2", "S-3"]
+    assert isinstance(results[1].error, NotFound) and results[1].keys == []
+    assert isinstance(results[3].error, InvalidInput) and results[3].keys == []
+    audits = [(e, from_proto(e.payload)) for e in store.committed[before:]]
+    assert [(a.order_id, a.key_ids, a.actor, a.purpose) for _, a in audits] == [
+        ("o-1", tuple(k.key_id for k in results[0].keys), "fulfillment", "delivery"),
+        ("o-2", tuple(k.key_id for k in results[2].keys), "buyer:b", "user-center"),
+    ]
+    assert [e.envelope.correlation_id for e, _ in audits] == ["o-1", "o-2"]
+    assert len({a.reveal_id for _, a in audits}) == 2
+    assert "S-" not in repr(store.committed)
+
+
+async def test_a_reveal_of_orders_that_are_all_refused_records_nothing() -> None:
+    store = InMemoryInventory()
+    await stocked(store, ["X"])
+    before = len(store.committed)
+    results = await reveal.reveal_orders_keys(
+        store.uow(), KEYS, [reveal.RevealRequest("nobody", [], "f", "d"), reveal.RevealRequest("", [], "f", "d")]
+    )
+    assert [type(r.error) for r in results] == [NotFound, InvalidInput]
     assert len(store.committed) == before
 
 

@@ -340,6 +340,12 @@ class _Vault(KeyVault):
             for k in held
         ]
 
+    async def sealed_keys_of_orders(
+        self, asked: Mapping[str, Sequence[str]]
+    ) -> dict[str, list[SealedKeyOfOrder]]:
+        held = {order_id: await self.sealed_keys(order_id, key_ids) for order_id, key_ids in asked.items()}
+        return {order_id: keys for order_id, keys in held.items() if keys}
+
     async def find(self, fingerprint: bytes) -> FoundKey | None:
         view = self._uow.view()
         candidates = [

@@ -224,6 +224,36 @@ class PgKeyVault(KeyVault):
             for r in await cur.fetchall()
         ]
 
+    async def sealed_keys_of_orders(
+        self, asked: Mapping[str, Sequence[str]]
+    ) -> dict[str, list[SealedKeyOfOrder]]:
+        # Whole orders by order id, the others by key id (the key's order is checked below).
+        whole = sorted(o for o, ids in asked.items() if not ids)
+        by_id = sorted({k for ids in asked.values() for k in ids})
+        cur = await self._conn.execute(
+            "SELECT k.order_id, k.key_id, k.sku_id, k.batch_id, m.ciphertext, m.nonce,"
+            " d.master_key_id, d.wrapped_data_key FROM keys k"
+            " JOIN key_material m ON m.batch_id = k.batch_id AND m.key_id = k.key_id"
+            " JOIN data_keys d ON d.batch_id = k.batch_id"
+            " WHERE k.order_id = ANY(%s::text[]) OR k.key_id = ANY(%s::text[])"
+            " ORDER BY k.order_id, k.line_no, k.unit_no",
+            (whole, by_id),
+        )
+        wanted = {o: set(ids) for o, ids in asked.items()}
+        held: dict[str, list[SealedKeyOfOrder]] = {}
+        for r in await cur.fetchall():
+            order_id = r["order_id"]
+            if order_id not in wanted or (wanted[order_id] and r["key_id"] not in wanted[order_id]):
+                continue
+            held.setdefault(order_id, []).append(
+                SealedKeyOfOrder(
+                    r["key_id"], r["sku_id"], r["batch_id"],
+                    SealedKey(bytes(r["nonce"]), bytes(r["ciphertext"])),
+                    WrappedDataKey(r["master_key_id"], bytes(r["wrapped_data_key"])),
+                )
+            )
+        return held
+
     async def find(self, fingerprint: bytes) -> FoundKey | None:
         cur = await self._conn.execute(
             "SELECT m.key_id, m.sku_id, k.order_id FROM key_material m JOIN keys k ON k.key_id = m.key_id"

@@ -184,6 +184,13 @@ class KeyVault(ABC):
         """The keys `order_id` holds (only those of `key_ids` when not empty), in (line, unit) order."""
 
     @abstractmethod
+    async def sealed_keys_of_orders(
+        self, asked: Mapping[str, Sequence[str]]
+    ) -> dict[str, list[SealedKeyOfOrder]]:
+        """For each order of `asked` (order id -> key ids), the keys it holds, only those of its key ids
+        when not empty, in (line, unit) order; an order holding none of them is absent. One read."""
+
+    @abstractmethod
     async def find(self, fingerprint: bytes) -> FoundKey | None:
         """The key with this fingerprint. When several SKUs hold it, a key held by an order wins, the most
         recently reserved first, then the lowest key id."""

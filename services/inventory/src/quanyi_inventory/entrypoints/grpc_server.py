@@ -39,6 +39,25 @@ def _sku(sku: Sku) -> pb.Sku:
     )
 
 
+def _revealed(key: reveal.RevealedKey) -> pb.RevealedKey:
+    return pb.RevealedKey(key_id=key.key_id, sku_id=key.sku_id, code=key.code, password=key.password)
+
+
+def _order_keys(result: reveal.RevealResult) -> pb.OrderKeysRevealed:
+    if isinstance(result.error, InvalidInput):
+        code, message = grpc.StatusCode.INVALID_ARGUMENT, str(result.error)
+    elif isinstance(result.error, NotFound):
+        code, message = grpc.StatusCode.NOT_FOUND, str(result.error)
+    else:
+        code, message = grpc.StatusCode.OK, ""
+    return pb.OrderKeysRevealed(
+        order_id=result.order_id,
+        keys=[_revealed(k) for k in result.keys],
+        status_code=code.value[0],
+        status_message=message,
+    )
+
+
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(
         self, uow: Callable[[], InventoryUnitOfWork], keyring: Keys, *, import_max_rows: int
@@ -132,12 +151,19 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 actor=request.actor, purpose=request.purpose,
             ),
         )
-        return pb.RevealKeysResponse(
-            keys=[
-                pb.RevealedKey(key_id=k.key_id, sku_id=k.sku_id, code=k.code, password=k.password)
-                for k in keys
-            ]
+        return pb.RevealKeysResponse(keys=[_revealed(k) for k in keys])
+
+    async def RevealOrdersKeys(
+        self, request: pb.RevealOrdersKeysRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevealOrdersKeysResponse:
+        results = await reveal.reveal_orders_keys(
+            self._uow(), self._keyring,
+            [
+                reveal.RevealRequest(r.order_id, list(r.key_ids), r.actor, r.purpose)
+                for r in request.orders
+            ],
         )
+        return pb.RevealOrdersKeysResponse(orders=[_order_keys(r) for r in results])
 
     async def FindKey(
         self, request: pb.FindKeyRequest, context: grpc.aio.ServicerContext

@@ -165,6 +165,30 @@ class RevealKeysResponse(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[RevealedKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[RevealedKey, _Mapping]]] = ...) -> None: ...
 
+class RevealOrdersKeysRequest(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[RevealKeysRequest]
+    def __init__(self, orders: _Optional[_Iterable[_Union[RevealKeysRequest, _Mapping]]] = ...) -> None: ...
+
+class OrderKeysRevealed(_message.Message):
+    __slots__ = ("order_id", "keys", "status_code", "status_message")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    keys: _containers.RepeatedCompositeFieldContainer[RevealedKey]
+    status_code: int
+    status_message: str
+    def __init__(self, order_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[RevealedKey, _Mapping]]] = ..., status_code: _Optional[int] = ..., status_message: _Optional[str] = ...) -> None: ...
+
+class RevealOrdersKeysResponse(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[OrderKeysRevealed]
+    def __init__(self, orders: _Optional[_Iterable[_Union[OrderKeysRevealed, _Mapping]]] = ...) -> None: ...
+
 class FindKeyRequest(_message.Message):
     __slots__ = ("code",)
     CODE_FIELD_NUMBER: _ClassVar[int]

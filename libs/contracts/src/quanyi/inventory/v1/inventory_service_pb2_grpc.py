@@ -70,6 +70,11 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealKeysRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealKeysResponse.FromString,
                 _registered_method=True)
+        self.RevealOrdersKeys = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/RevealOrdersKeys',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealOrdersKeysRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealOrdersKeysResponse.FromString,
+                _registered_method=True)
         self.FindKey = channel.unary_unary(
                 '/quanyi.inventory.v1.InventoryService/FindKey',
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyRequest.SerializeToString,
@@ -130,6 +135,14 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevealOrdersKeys(self, request, context):
+        """RevealOrdersKeys reveals the keys of several orders in one call, each order as RevealKeys would, and
+        audits all of them together. One order's failure is its own result, not the call's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FindKey(self, request, context):
         """FindKey finds a key by its code, for redemption callbacks.
         """
@@ -174,6 +187,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.RevealKeys,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealKeysRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealKeysResponse.SerializeToString,
+            ),
+            'RevealOrdersKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevealOrdersKeys,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealOrdersKeysRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealOrdersKeysResponse.SerializeToString,
             ),
             'FindKey': grpc.unary_unary_rpc_method_handler(
                     servicer.FindKey,
@@ -371,6 +389,33 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/RevealKeys',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealKeysRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevealOrdersKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/RevealOrdersKeys',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealOrdersKeysRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RevealOrdersKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,
