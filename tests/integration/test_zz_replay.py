@@ -1,6 +1,6 @@
-"""Runs after every other end-to-end module: each service's projections, dropped and rebuilt from its event
-store and from its topic, equal live (I6); `quanyi replay --swap` while orders flow loses and doubles
-nothing (I1, I3)."""
+"""Runs after every other end-to-end module: `quanyi replay --swap` while orders flow loses and doubles
+nothing (I1, I3); then each service's projections, rebuilt from its event store and from its topic, equal
+live (I6). The swap test comes first, so the module also stands alone: its flows feed every service."""
 
 from __future__ import annotations
 
@@ -44,26 +44,6 @@ def quanyi(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
         [str(Path(sys.executable).parent / "quanyi"), *args], env=env, capture_output=True, text=True, timeout=300,
         check=False,
     )
-
-
-@pytest.mark.parametrize("service", SERVICES)
-async def test_every_projection_rebuilt_from_the_store_and_from_the_topic_equals_live(
-    service: str, stack: Stack
-) -> None:
-    url = stack.config.database_url
-    await eventually(lambda: quiet(url), timeout=60)
-    comparisons = await assert_replay_matches_live(url, service, kafka_bootstrap=stack.config.kafka_bootstrap)
-    assert sum(t.live_rows for t in comparisons[0].tables) > 0
-
-
-async def test_the_replay_command_verifies_and_twice_gives_the_same_digest(stack: Stack) -> None:
-    runs = [quanyi(stack, "replay", "orders", "--verify", "--json") for _ in range(2)]
-    outs = []
-    for run in runs:
-        assert run.returncode == 0, run.stdout + run.stderr
-        outs.append(json.loads(run.stdout.strip().splitlines()[-1]))
-    assert all(o["equal"] for o in outs) and outs[0]["events"] > 0 and outs[0]["events_per_s"] > 0
-    assert outs[0]["digest"] == outs[1]["digest"]
 
 
 async def test_a_swap_while_orders_flow_loses_and_doubles_nothing(http: httpx.AsyncClient, stack: Stack) -> None:
@@ -122,3 +102,23 @@ async def test_a_swap_while_orders_flow_loses_and_doubles_nothing(http: httpx.As
     # And the swapped-in tables still equal a fresh rebuild.
     for service in ("orders", "inventory", "fulfillment", "ledger"):
         await assert_replay_matches_live(url, service)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_projection_rebuilt_from_the_store_and_from_the_topic_equals_live(
+    service: str, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    await eventually(lambda: quiet(url), timeout=60)
+    comparisons = await assert_replay_matches_live(url, service, kafka_bootstrap=stack.config.kafka_bootstrap)
+    assert sum(t.live_rows for t in comparisons[0].tables) > 0
+
+
+async def test_the_replay_command_verifies_and_twice_gives_the_same_digest(stack: Stack) -> None:
+    runs = [quanyi(stack, "replay", "orders", "--verify", "--json") for _ in range(2)]
+    outs = []
+    for run in runs:
+        assert run.returncode == 0, run.stdout + run.stderr
+        outs.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    assert all(o["equal"] for o in outs) and outs[0]["events"] > 0 and outs[0]["events_per_s"] > 0
+    assert outs[0]["digest"] == outs[1]["digest"]
