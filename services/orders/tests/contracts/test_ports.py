@@ -216,3 +216,33 @@ async def test_a_nonce_or_a_provider_transaction_accepted_twice_is_a_conflict_an
     async with unit_of_work() as uow:
         assert await uow.orders.get("o2") == second
         assert (await uow.orders.get_for_payment_notice("o2", "psp", "n2", "t2"))[1] == NoticeFacts(False, None)
+
+
+async def test_notices_of_several_orders_load_their_orders_and_facts_in_one_read_in_the_order_given(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    order = await place(unit_of_work, "o1")
+    other = await place(unit_of_work, "o2", key="k2")
+    async with unit_of_work() as uow:
+        captured = await capture(uow, order, txn_id="t1", nonce="n1")
+        await uow.commit()
+    async with unit_of_work() as uow:
+        orders, facts = await uow.orders.get_for_payment_notices([
+            ("o2", "psp", "n2", "t1"), ("o9", "psp", "n3", "t3"), ("o1", "psp", "n1", "t1"), ("o2", "psp", "n1", "t2"),
+        ])
+        assert orders == {"o1": captured, "o2": other}
+        assert facts == [
+            NoticeFacts(False, "o1"), NoticeFacts(False, None), NoticeFacts(True, "o1"), NoticeFacts(True, None)
+        ]
+        assert await uow.orders.get_for_payment_notices([]) == ({}, [])
+
+
+async def test_orders_are_found_by_many_keys_at_once_and_unused_keys_are_left_out(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    first = await place(unit_of_work, "o1")
+    second = await place(unit_of_work, "o2", buyer_id="b2")
+    async with unit_of_work() as uow:
+        found = await uow.orders.by_idempotency_keys([("b1", "k1"), ("b2", "k1"), ("b1", "k9"), ("b3", "k1")])
+        assert found == {("b1", "k1"): first, ("b2", "k1"): second}
+        assert await uow.orders.by_idempotency_keys([]) == {}

@@ -3,16 +3,19 @@ sends, and round trips (the times it waits for the server: after a Sync, a Flush
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from psycopg import pq
 from psycopg_pool import AsyncConnectionPool
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.application import orders as app
+from quanyi_orders.application.entry import OrdersEntry
+from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.reactions import OrderFact, apply_order_facts
 from quanyi_orders.bootstrap import MIGRATIONS, NAME, event_store
 from quanyi_orders.domain.money import Money
@@ -126,4 +129,29 @@ async def test_a_consumer_batch_costs_three_statements_whatever_its_size(pool_of
     assert (await wire.cost(batch))[0] == Cost(5, 4)
     async with pool_of_one.connection() as conn:
         cur = await conn.execute("SELECT count(*) AS n FROM orders WHERE status = 'FULFILLED'")
-        assert (await cur.fetchone())["n"] == 10  # type: ignore[index]
+        row: Any = await cur.fetchone()
+        assert row["n"] == 10
+
+
+async def test_concurrent_calls_share_one_unit_of_work_two_statements_per_group_of_orders_three_per_group_of_notices(
+    pool_of_one: AsyncConnectionPool,
+) -> None:
+    store = event_store()
+    wire = Wire(pool_of_one)
+    entry = OrdersEntry(lambda: PgOrdersUnitOfWork(store, pool=pool_of_one))
+
+    # 20 PlaceOrder calls at once (two of them with one key): one append and its projection, one Sync.
+    commands = [place(n) for n in range(19)] + [place(0)]
+    cost, placed = await wire.cost(lambda: asyncio.gather(*[entry.place(c) for c in commands]))
+    assert (entry.placing.groups, entry.placing.calls) == (1, 20)
+    assert cost == Cost(2, 1)  # alone: 2 statements each, 40 in all
+    assert placed[19].order == placed[0].order and placed[19].replayed
+    # 20 notices at once, one of them for an unknown order: one locking read for all, then one append.
+    notices = [notice(p.order.order_id, n) for n, p in enumerate(placed[:19])] + [notice("ghost", 99)]
+    cost, captured = await wire.cost(
+        lambda: asyncio.gather(*[entry.capture(n) for n in notices], return_exceptions=True)
+    )
+    assert (entry.capturing.groups, entry.capturing.calls) == (1, 20)
+    assert cost == Cost(3, 2)  # alone: 3 statements each, 60 in all
+    assert [c.order.status.value for c in captured[:19]] == ["CAPTURED"] * 19  # type: ignore[union-attr]
+    assert isinstance(captured[19], OrderNotFound)
