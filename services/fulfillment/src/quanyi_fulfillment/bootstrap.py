@@ -59,13 +59,20 @@ def email_sender(
     )
 
 
+def smtp_mailer(settings: Settings) -> SmtpMailer:
+    return SmtpMailer(
+        settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout_s,
+        connections=settings.smtp_concurrency, idle_close_s=settings.smtp_idle_close_s,
+    )
+
+
 async def start(settings: Settings) -> None:
     await db.migrate(settings.database_url, NAME, ["quanyi_fulfillment.migrations"])
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
     store = event_store()
     uow = unit_of_work(store, pool)
     inventory_channel = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
-    mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout_s)
+    mailer = smtp_mailer(settings)
     sender = email_sender(uow, GrpcInventory(inventory_channel), mailer, settings)
     server = rpc.server()
     pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(uow), server)
@@ -76,7 +83,7 @@ async def start(settings: Settings) -> None:
         NAME,
         server,
         [Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run()],
-        [inventory_channel.close, pool.close],
+        [mailer.aclose, inventory_channel.close, pool.close],
         ready=[reserved.ready],
     )
 

@@ -19,9 +19,12 @@ class Settings(PlatformSettings):
     # Attempt n failed -> the next one after min(smtp_retry_base_s * 2**n, smtp_retry_cap_s) seconds.
     smtp_retry_base_s: float = 1.0
     smtp_retry_cap_s: float = 300.0
-    # How many e-mails the sender sends at once (and how many claimed batches it has in flight). It holds
-    # no database connection while it sends.
+    # How many e-mails the sender sends at once, each on an SMTP connection of its own kept open between
+    # messages (and how many claimed batches it has in flight). It holds no database connection while it
+    # sends.
     smtp_concurrency: int = 4
+    # An SMTP connection unused this long is closed (QUIT); the next e-mail opens a new one.
+    smtp_idle_close_s: float = 5.0
     # A claim (EmailAttemptStarted) holds an e-mail this long; if its outcome is not recorded by then (the
     # sender died), the e-mail is due again. Keep it well above a reveal plus an SMTP round trip.
     email_lease_s: float = 60.0

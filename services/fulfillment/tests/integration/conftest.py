@@ -39,22 +39,51 @@ SCHEMA = "fulfillment"
 
 
 class FakeInventory(inventory_grpc.InventoryServiceServicer):
-    """RevealKeys over the keys the test reserved; records who asked and why."""
+    """RevealKeys and RevealOrdersKeys over the keys the test reserved; records who asked and why.
+
+    `calls` holds every order's reveal request, however it came; `batches` the RevealOrdersKeys calls.
+    With `batched` False it answers RevealOrdersKeys UNIMPLEMENTED, as an inventory from before it.
+    """
 
     def __init__(self) -> None:
         self.keys: dict[str, list[inventory_pb.RevealedKey]] = {}
         self.calls: list[inventory_pb.RevealKeysRequest] = []
+        self.batches: list[inventory_pb.RevealOrdersKeysRequest] = []
+        self.batched = True
+
+    def _reveal(self, request: inventory_pb.RevealKeysRequest) -> list[inventory_pb.RevealedKey] | None:
+        self.calls.append(request)
+        if request.order_id not in self.keys:
+            return None
+        wanted = set(request.key_ids)
+        return [k for k in self.keys[request.order_id] if not wanted or k.key_id in wanted]
 
     async def RevealKeys(
         self, request: inventory_pb.RevealKeysRequest, context: grpc.aio.ServicerContext
     ) -> inventory_pb.RevealKeysResponse:
-        self.calls.append(request)
-        if request.order_id not in self.keys:
+        keys = self._reveal(request)
+        if keys is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such order")
-        wanted = set(request.key_ids)
-        return inventory_pb.RevealKeysResponse(
-            keys=[k for k in self.keys[request.order_id] if not wanted or k.key_id in wanted]
-        )
+        return inventory_pb.RevealKeysResponse(keys=keys)
+
+    async def RevealOrdersKeys(
+        self, request: inventory_pb.RevealOrdersKeysRequest, context: grpc.aio.ServicerContext
+    ) -> inventory_pb.RevealOrdersKeysResponse:
+        if not self.batched:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        self.batches.append(request)
+        results = []
+        for order in request.orders:
+            keys = self._reveal(order)
+            results.append(
+                inventory_pb.OrderKeysRevealed(order_id=order.order_id, keys=keys)
+                if keys is not None
+                else inventory_pb.OrderKeysRevealed(
+                    order_id=order.order_id, status_code=grpc.StatusCode.NOT_FOUND.value[0],
+                    status_message="no such order",
+                )
+            )
+        return inventory_pb.RevealOrdersKeysResponse(orders=results)
 
 
 async def start_inventory(fake: FakeInventory, port: int) -> grpc.aio.Server:
@@ -85,6 +114,7 @@ class World:
     inventory: FakeInventory
     inventory_channel: grpc.aio.Channel
     store: EventStore = field(default_factory=bootstrap.event_store)
+    mailers: list[SmtpMailer] = field(default_factory=list)
     _offset: int = 0
 
     @property
@@ -92,9 +122,15 @@ class World:
         s = self.settings
         return RetryPolicy(s.smtp_max_attempts, s.smtp_retry_base_s, s.smtp_retry_cap_s)
 
-    def mailer(self) -> SmtpMailer:
-        s = self.settings
-        return SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_timeout_s)
+    def mailer(self, settings: Settings | None = None) -> SmtpMailer:
+        """The service's mailer, as bootstrap builds it; the world closes it at the end of the test."""
+        self.mailers.append(bootstrap.smtp_mailer(settings or self.settings))
+        return self.mailers[-1]
+
+    async def close(self) -> None:
+        for mailer in self.mailers:
+            await mailer.aclose()
+        await self.inventory_channel.close()
 
     @property
     def uow(self) -> UnitOfWorkFactory:
@@ -104,7 +140,7 @@ class World:
         """The service's e-mail sender, as bootstrap builds it from the world's settings (`overrides`)."""
         settings = self.settings.model_copy(update=overrides)
         return bootstrap.email_sender(
-            uow or self.uow, GrpcInventory(self.inventory_channel), self.mailer(), settings
+            uow or self.uow, GrpcInventory(self.inventory_channel), self.mailer(settings), settings
         )
 
     def consumer(self, sender: EmailSender | None = None) -> InboxConsumer:
@@ -234,7 +270,7 @@ async def world(pool: AsyncConnectionPool, database_url: str, smtp_server: Captu
                 inventory: FakeInventory, inventory_port: int) -> AsyncIterator[World]:
     w = make_world(pool, database_url, smtp_server.port, inventory, inventory_port)
     yield w
-    await w.inventory_channel.close()
+    await w.close()
 
 
 @pytest.fixture
@@ -250,7 +286,7 @@ async def world_factory(
 
     yield make
     for w in made:
-        await w.inventory_channel.close()
+        await w.close()
 
 
 class CountingConnection(AsyncConnection[Any]):

@@ -1,23 +1,31 @@
-"""Sending delivery e-mail over SMTP with the standard library (aiosmtplib is not a dependency)."""
+"""Sending delivery e-mail over SMTP on a few kept-open connections (aiosmtplib, on the event loop)."""
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
+import logging
+import socket
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+import aiosmtplib
+
 from quanyi_fulfillment.application.ports import MailNotSent
 from quanyi_fulfillment.domain.mail import MailContent
+
+log = logging.getLogger(__name__)
+
+# What a kept-open connection that the server (or the network) dropped while idle fails with.
+_STALE = (aiosmtplib.SMTPServerDisconnected, ConnectionError)
 
 
 def _reason(exc: BaseException) -> str:
     """Why a send failed, from the exception's type and SMTP code only: never its text, which could
     quote the message."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return "smtp: recipient refused"
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"smtp: {type(exc).__name__} {exc.smtp_code}"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"smtp: {type(exc).__name__} {exc.code}"
     if isinstance(exc, TimeoutError):
         return "smtp: timed out"
     if isinstance(exc, OSError):
@@ -26,24 +34,128 @@ def _reason(exc: BaseException) -> str:
 
 
 class SmtpMailer:
-    """One SMTP connection per message, run in a worker thread so the event loop never blocks.
+    """Hands messages to one SMTP server over at most `connections` connections at once, kept open from
+    one message to the next and closed once none has been used for `idle_close_s` seconds.
 
+    A message waits for a free connection (so at most `connections` are sent at once) and goes out on
+    the most recently used open one, or on a new one. A connection on which anything failed is closed;
+    a kept-open connection found dropped is replaced once at once (the server may close idle ones).
     `send` returns once the server accepted the message; any failure becomes MailNotSent with a reason
     that holds no key (the original exception is dropped, not chained, for the same reason).
     """
 
-    def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        timeout_s: float,
+        *,
+        connections: int = 4,
+        idle_close_s: float = 5.0,
+    ) -> None:
         self._host = host
         self._port = port
         self._sender = sender
         self._timeout_s = timeout_s
+        self._idle_close_s = idle_close_s
+        self._slots = asyncio.Semaphore(max(1, connections))
+        self._open: list[aiosmtplib.SMTP] = []  # connected and free, most recently used last
+        self._busy = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self._local_hostname: str | None = None
+        self.connects = 0  # connections opened so far (for tests and metrics)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open and free now."""
+        return len(self._open)
 
     async def send(self, to: str, content: MailContent) -> None:
         try:
             message = self._build(to, content)
-            await asyncio.to_thread(self._send_now, message)
         except Exception as exc:
             raise MailNotSent(_reason(exc)) from None
+        async with self._slots:
+            self._busy += 1
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            try:
+                await self._send_on_a_connection(message)
+            finally:
+                self._busy -= 1
+                if self._busy == 0 and self._open:
+                    self._idle_timer = asyncio.get_running_loop().call_later(
+                        self._idle_close_s, self._close_idle
+                    )
+
+    async def aclose(self) -> None:
+        """Close every open connection (QUIT, then drop)."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._close_idle()
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def _send_on_a_connection(self, message: EmailMessage) -> None:
+        while self._open:
+            smtp = self._open.pop()
+            if not smtp.is_connected:
+                continue
+            try:
+                await smtp.send_message(message)
+            except _STALE:
+                smtp.close()  # dropped while idle: the message goes out on a new connection
+                break
+            except Exception as exc:
+                smtp.close()
+                raise MailNotSent(_reason(exc)) from None
+            self._open.append(smtp)
+            return
+        smtp = await self._connect()
+        try:
+            await smtp.send_message(message)
+        except Exception as exc:
+            smtp.close()
+            raise MailNotSent(_reason(exc)) from None
+        self._open.append(smtp)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)  # may ask DNS: off the loop
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            timeout=self._timeout_s,
+            local_hostname=self._local_hostname,
+            start_tls=False,
+            use_tls=False,
+        )
+        try:
+            await smtp.connect()
+        except Exception as exc:
+            smtp.close()
+            raise MailNotSent(_reason(exc)) from None
+        self.connects += 1
+        return smtp
+
+    def _close_idle(self) -> None:
+        self._idle_timer = None
+        closing, self._open = self._open, []
+        for smtp in closing:
+            task = asyncio.get_running_loop().create_task(self._quit(smtp))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def _quit(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            await smtp.quit(timeout=min(self._timeout_s, 5.0))
+        except Exception as exc:  # the server went first: nothing to do
+            log.debug("smtp quit failed", extra={"error": type(exc).__name__})
+        finally:
+            smtp.close()
 
     def _build(self, to: str, content: MailContent) -> EmailMessage:
         message = EmailMessage()
@@ -54,7 +166,3 @@ class SmtpMailer:
         message["Message-ID"] = make_msgid(domain="quanyi.local")
         message.set_content(content.body)
         return message
-
-    def _send_now(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout_s) as smtp:
-            smtp.send_message(message)

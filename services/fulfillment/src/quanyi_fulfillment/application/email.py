@@ -2,8 +2,9 @@
 
 1. `claim_due_emails`: one short unit of work claims a batch (EmailAttemptStarted per e-mail, with a lease)
    and commits.
-2. `attempt_email`: network I/O only, no unit of work: reveal the keys from inventory, render, hand the
-   message to the mail server. The plaintext lives in this call's locals and nowhere else.
+2. `attempt_emails`: network I/O only, no unit of work: reveal the round's keys from inventory in one
+   call, render, hand the messages to the mail server. The plaintext lives in this call's locals and
+   nowhere else.
 3. `record_outcomes`: one unit of work records every outcome of the batch (sent; failed and due again after
    a backoff; given up into the exception queue).
 
@@ -13,6 +14,8 @@ out, so delivery e-mail is at-least-once (as it always was), never lost.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +27,7 @@ from quanyi_fulfillment.application.ports import (
     KeyRevealer,
     Mailer,
     MailNotSent,
+    RevealOutcome,
     RevealRefused,
     UnitOfWorkFactory,
 )
@@ -37,11 +41,13 @@ from quanyi_fulfillment.domain.aggregate import (
     record_outcome,
     start_attempt,
 )
-from quanyi_fulfillment.domain.delivery import pair_secrets
+from quanyi_fulfillment.domain.delivery import RevealedSecret, pair_secrets
 from quanyi_fulfillment.domain.errors import RevealMismatch
 from quanyi_fulfillment.domain.events import EmailAttemptFailed, Recorded
 from quanyi_fulfillment.domain.mail import render_delivery, scrub
 from quanyi_fulfillment.domain.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
 
 RECORD_ATTEMPTS = 3
 
@@ -86,15 +92,14 @@ async def claim_due_emails(uow: UnitOfWorkFactory, now: datetime, limit: int, le
     return Claimed(claims, due.next_due)
 
 
-async def send_keys(inventory: KeyRevealer, mailer: Mailer, delivery: Delivery) -> str | None:
-    """Reveal the delivery's keys, render and send its e-mail.
+async def send_keys(mailer: Mailer, delivery: Delivery, secrets: Sequence[RevealedSecret]) -> str | None:
+    """Render the delivery's e-mail from its revealed keys and hand it to the mail server.
 
-    Returns None when the mail server accepted it, else why not (never containing a key). The plaintext
-    lives only in this call's locals. Propagates InventoryUnavailable, RevealRefused and RevealMismatch.
+    Returns None when the mail server accepted it, else why not (never containing a key). Raises
+    RevealMismatch when `secrets` are not exactly the delivery's keys.
     """
     assert delivery.email is not None
     keys = [(k.key_id, k.line_no, k.unit_no) for k in delivery.keys]
-    secrets = await inventory.reveal(delivery.order_id, [k[0] for k in keys])
     to_send = pair_secrets(keys, secrets)
     content = render_delivery(delivery.order_id, to_send)
     try:
@@ -104,14 +109,39 @@ async def send_keys(inventory: KeyRevealer, mailer: Mailer, delivery: Delivery) 
     return None
 
 
-async def attempt_email(inventory: KeyRevealer, mailer: Mailer, claim: Claim) -> Outcome:
-    """One attempt at a claimed e-mail: network I/O only, in no transaction."""
+async def attempt_emails(inventory: KeyRevealer, mailer: Mailer, claims: Sequence[Claim]) -> list[Outcome]:
+    """One attempt at each claimed e-mail of a round: network I/O only, in no transaction.
+
+    One reveal for the whole round (inventory audits each order's), then every e-mail handed to the mail
+    server at once (the mailer bounds how many are in flight). One outcome per claim, in order. The
+    plaintext lives in this call's locals only, until the round's e-mails are sent.
+    """
+    if not claims:
+        return []
     try:
-        failure = await send_keys(inventory, mailer, claim.delivery)
+        revealed = await inventory.reveal_orders(
+            [(c.order_id, [k.key_id for k in c.delivery.keys]) for c in claims]
+        )
     except InventoryUnavailable:
+        return [Postponed("inventory unavailable") for _ in claims]
+    return list(
+        await asyncio.gather(*(_attempt(mailer, c, r) for c, r in zip(claims, revealed, strict=True)))
+    )
+
+
+async def _attempt(mailer: Mailer, claim: Claim, revealed: RevealOutcome) -> Outcome:
+    if isinstance(revealed, InventoryUnavailable):
         return Postponed("inventory unavailable")
-    except (RevealRefused, RevealMismatch) as exc:
+    if isinstance(revealed, RevealRefused):
+        return Failed(f"keys could not be revealed: {revealed}")
+    try:
+        failure = await send_keys(mailer, claim.delivery, revealed)
+    except RevealMismatch as exc:
         return Failed(f"keys could not be revealed: {exc}")
+    except Exception as exc:
+        # An attempt that broke is a failed attempt; the type names the cause without quoting it.
+        log.error("e-mail attempt broke", extra={"order_id": claim.order_id, "error": type(exc).__name__})
+        return Failed(f"error: {type(exc).__name__}")
     return Sent() if failure is None else Failed(failure)
 
 

@@ -29,11 +29,18 @@ class RevealRefused(Exception):
     """Inventory answered but would not reveal the keys (for example NOT_FOUND); retrying will not help."""
 
 
-class KeyRevealer(Protocol):
-    async def reveal(self, order_id: str, key_ids: Sequence[str]) -> list[RevealedSecret]:
-        """The plaintext of the order's keys, for delivery; the reveal is audited by inventory.
+# One order's reveal within a batch: its keys in plaintext, or why not.
+RevealOutcome = list[RevealedSecret] | RevealRefused | InventoryUnavailable
 
-        Raises InventoryUnavailable (transient) or RevealRefused. Never stores or logs the result.
+
+class KeyRevealer(Protocol):
+    async def reveal_orders(self, orders: Sequence[tuple[str, Sequence[str]]]) -> list[RevealOutcome]:
+        """The plaintext of each (order id, key ids) pair's keys, for delivery, in one exchange with
+        inventory, which audits every order's reveal. One outcome per pair, in order: the secrets, or
+        RevealRefused / InventoryUnavailable for that order alone (as a value, not raised).
+
+        Raises InventoryUnavailable (transient) when inventory could not be asked at all. Never stores or
+        logs the result.
         """
         ...
 

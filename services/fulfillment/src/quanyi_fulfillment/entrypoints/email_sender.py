@@ -12,13 +12,13 @@ from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_fulfillment.application.email import (
     Claim,
-    attempt_email,
+    attempt_emails,
     claim_due_emails,
     record_outcomes,
     retry_times,
 )
 from quanyi_fulfillment.application.ports import KeyRevealer, Mailer, UnitOfWorkFactory
-from quanyi_fulfillment.domain.aggregate import Failed, Outcome
+from quanyi_fulfillment.domain.aggregate import Failed
 from quanyi_fulfillment.domain.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ class EmailSender:
     """Sends delivery e-mails without ever holding a transaction across network I/O.
 
     Each round claims up to `batch_size` due e-mails in one short transaction (EmailAttemptStarted, leased
-    for `lease_s`), commits, sends them (`concurrency` at a time: reveal from inventory, SMTP), and records
-    the outcomes in one more transaction. Up to `concurrency` rounds are in flight at once.
+    for `lease_s`), commits, reveals their keys in one call to inventory, hands them all to the mailer
+    (which bounds how many are on the wire), and records the outcomes in one more transaction. Up to
+    `concurrency` rounds are in flight at once.
 
     Idle, it costs nothing: it sleeps until woken (`wake()`: a delivery committed in this process) or until
     the next e-mail falls due (a retry, or a lapsed claim of another sender), which each claim reads from
@@ -62,7 +63,6 @@ class EmailSender:
         self._concurrency = max(1, concurrency)
         self._idle_recheck_s = idle_recheck_s
         self._clock = clock
-        self._sends = asyncio.Semaphore(self._concurrency)
         self._woken = asyncio.Event()
         self._next_due: datetime | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -137,21 +137,16 @@ class EmailSender:
 
     async def _finish(self, claims: list[Claim]) -> bool:
         """Send the claimed e-mails and record the outcomes; True when some fall due again."""
-        outcomes = await asyncio.gather(*(self._attempt(c) for c in claims))
+        try:
+            outcomes = await attempt_emails(self._inventory, self._mailer, claims)
+        except Exception as exc:
+            # A round that broke is a failed attempt for each of its e-mails; the type names the cause
+            # without quoting it.
+            log.error("e-mail round broke", extra={"error": type(exc).__name__})
+            outcomes = [Failed(f"error: {type(exc).__name__}") for _ in claims]
         recorded = await record_outcomes(self._uow, list(zip(claims, outcomes, strict=True)), self._policy,
                                          self._clock())
         return bool(retry_times(recorded))
-
-    async def _attempt(self, claim: Claim) -> Outcome:
-        async with self._sends:
-            try:
-                return await attempt_email(self._inventory, self._mailer, claim)
-            except Exception as exc:
-                # An attempt that broke is a failed attempt; the type names the cause without quoting it.
-                log.error(
-                    "e-mail attempt broke", extra={"order_id": claim.order_id, "error": type(exc).__name__}
-                )
-                return Failed(f"error: {type(exc).__name__}")
 
     async def _sleep(self) -> None:
         timeout = self._idle_recheck_s
