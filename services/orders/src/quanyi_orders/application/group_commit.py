@@ -63,10 +63,9 @@ class GroupCommit(Generic[C, R]):
             self.calls += len(group)
             try:
                 await self._settle(group)
-            except BaseException as exc:  # cancelled while running: the callers must not wait forever
+            except BaseException:  # cancelled (shutting down): the callers must not wait forever
                 for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                    future.cancel()
                 raise
 
     async def _settle(self, group: list[tuple[C, asyncio.Future[R]]]) -> None:
