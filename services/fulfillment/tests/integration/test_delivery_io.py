@@ -177,3 +177,34 @@ async def test_an_inventory_without_the_batched_reveal_is_asked_one_order_at_a_t
 
 async def _true(value: bool) -> bool:
     return value
+
+
+@pytest.mark.parametrize(
+    ("sender", "to", "subject", "body", "charset"),
+    [
+        ("quanyi <no-reply@quanyi.local>", "buyer@example.com", "Your order o-1", "Code: A-1\n.dot\n\tTab\n",
+         "us-ascii"),
+        ("Quányī 商店 <no-reply@quanyi.local>", "Zoë <zoe@example.com>", "Bestellung ö-1", "Code: ÄÖ-1\n",
+         "utf-8"),
+        ("quanyi <no-reply@quanyi.local>", "buyer@example.com", "x" * 1200, "long\n" + "y" * 1500 + "\n",
+         "utf-8"),
+    ],
+    ids=["plain ascii, written directly", "non-ascii, encoded", "over-long lines, folded"],
+)
+async def test_a_message_arrives_with_its_headers_and_body_however_it_had_to_be_encoded(
+    sessions_server: SessionsSmtpServer, world: Any, sender: str, to: str, subject: str, body: str, charset: str
+) -> None:
+    from quanyi_fulfillment.domain.mail import MailContent
+
+    settings = world.settings.model_copy(update={"smtp_from": sender, "smtp_port": sessions_server.port})
+    mailer = world.mailer(settings)
+    await mailer.send(to, MailContent(subject, body))
+    [delivery] = sessions_server.deliveries
+    mail = delivery.message
+    assert (str(mail["From"]), str(mail["To"]), str(mail["Subject"])) == (sender, to, subject)
+    assert delivery.mail_from == "no-reply@quanyi.local"
+    assert delivery.rcpt_tos == (to.split("<")[-1].rstrip(">"),)
+    assert mail["Message-ID"] and mail["Date"]
+    assert mail.get_content_charset() == charset  # us-ascii: written directly; utf-8: the email package
+    content = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert content.replace("\r\n", "\n") == body  # SMTP's line ends, as the server kept them
