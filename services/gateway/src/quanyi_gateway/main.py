@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -39,10 +38,14 @@ HTTP_KEEP_ALIVE_S = 5.0
 PROBES = frozenset({"/healthz", "/readyz"})
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
+async def _cancel(task: asyncio.Task[None], timeout_s: float = 5.0) -> None:
+    """Cancel a background task and wait (a bounded time) for it to end."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        log.warning("a background task did not stop in time", extra={"task": task.get_name()})
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("a background task failed", extra={"error": repr(task.exception())})
 
 
 @asynccontextmanager

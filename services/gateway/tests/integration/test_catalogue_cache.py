@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from quanyi_platform import db
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.envelope import NewEvent
 from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.infra.tansu import TansuBroker
 from quanyi_platform.relay import Relay
 
 Publish = Callable[[str, str, Message], Awaitable[None]]
@@ -115,6 +117,37 @@ async def test_prices_and_stock_are_cached_until_a_real_inventory_event_invalida
 
     await eventually(repriced)
     assert (await place("k-after-price-event"))["items"][0]["unit_price"]["amount_minor"] == 2500
+
+
+async def test_when_the_broker_loses_its_data_the_cache_starts_empty_again(
+    start_gateway: Any, make_settings: Any, fake: Any, tmp_path: Path
+) -> None:
+    own = TansuBroker(log_path=tmp_path / "tansu.log")  # this test restarts it: not the shared broker
+    own.start()
+    try:
+        fake.add_sku("sku-a", price_minor=1990)
+        gw = await start_gateway(make_settings(kafka_bootstrap=own.bootstrap, broker_epoch_check_s=0.2))
+        feed = gw.app.state.resources.feed
+        await asyncio.wait_for(feed.following.wait(), 30)
+        _, auth = await gw.buyer("buyer@example.com")
+
+        async def place(key: str) -> None:
+            r = await gw.client.post("/v1/orders", json=order_body("sku-a"), headers={**auth, "Idempotency-Key": key})
+            assert r.status_code == 201, r.text
+
+        await place("k-1")
+        await place("k-2")
+        assert fake.calls.count("GetSku") == 1
+        await asyncio.to_thread(own.restart_empty)  # every topic and record is gone, the epoch too
+
+        async def started_again() -> bool:
+            return feed.starts >= 2 and feed.following.is_set()
+
+        await eventually(started_again, timeout=60)
+        await place("k-3")
+        assert fake.calls.count("GetSku") == 2  # the cache had been emptied
+    finally:
+        own.stop()
 
 
 async def test_without_a_broker_the_cache_is_off_and_every_lookup_reaches_inventory(

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from google.protobuf.message import Message
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.envelope import Envelope, UnreadableEvent, open_envelope
@@ -39,6 +40,7 @@ _IRRELEVANT_HEADERS = frozenset(t.encode() for t in IRRELEVANT_EVENTS)
 # Any other type whose name says catalogue (or whose payload carries a price) may change prices.
 _CATALOGUE_WORDS = ("Sku", "Product", "Price", "Catalog")
 _MAX_BACKOFF_S = 30.0
+_CLOSE_TIMEOUT_S = 3.0
 
 
 class BrokerUnreachable(Exception):
@@ -98,6 +100,9 @@ class InventoryFeed:
         self._wait_ms = fetch_wait_ms
         self.following = asyncio.Event()
         self.events_seen = 0
+        # How many times the cache went live (empty) at a known position: at start and after each loss.
+        self.starts = 0
+        self._closing: set[asyncio.Future[None]] = set()  # clients still closing in the background
 
     async def run(self) -> None:
         """Follow the topic until cancelled; reconnect with a growing pause when the broker is away."""
@@ -108,6 +113,12 @@ class InventoryFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # aiokafka can turn the cancellation of a connection attempt into a KafkaError.
+                    raise asyncio.CancelledError() from exc
+                if self.following.is_set():
+                    backoff = 1.0  # it had been following: try again soon
                 log.warning(
                     "catalogue cache feed interrupted; the cache is off until it is back",
                     extra={"error": repr(exc), "retry_in_s": backoff},
@@ -138,6 +149,7 @@ class InventoryFeed:
                 raise BrokerUnreachable()
             await self._seek_to_end(consumer)
             self._cache.go_live()
+            self.starts += 1
             self.following.set()
             log.info("catalogue cache live", extra={"topic": TOPIC})
             next_check = time.monotonic() + self._settings.broker_epoch_check_s
@@ -155,13 +167,28 @@ class InventoryFeed:
                         await ensure_topics(self._settings, [TOPIC])
                         await self._seek_to_end(consumer)
                         self._cache.clear()
+                        self.starts += 1
                         known = current
                     next_check = time.monotonic() + self._settings.broker_epoch_check_s
         finally:
+            # Off at once; the clients' shutdown can take long against a broker that has just restarted.
+            self.following.clear()
+            self._cache.go_dark()
+            # Waited for a bounded time only (asyncio.wait, not wait_for, which would wait for the
+            # cancellation too): aiokafka's stop can hang for a minute against a restarted broker.
+            closing = asyncio.ensure_future(self._close(consumer, epoch))
+            done, _ = await asyncio.wait({closing}, timeout=_CLOSE_TIMEOUT_S)
+            if not done:
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(consumer: AIOKafkaConsumer, epoch: BrokerEpoch) -> None:
+        for close in (consumer.stop, epoch.close):
             try:
-                await consumer.stop()
-            finally:
-                await epoch.close()
+                await close()
+            except (KafkaError, OSError) as exc:
+                log.info("catalogue cache feed: a client closed uncleanly", extra={"error": repr(exc)})
 
     async def _seek_to_end(self, consumer: AIOKafkaConsumer) -> None:
         """Assign every partition and fix each position at the current end, before going live."""
