@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from quanyi_gateway.application.model import CataloguePage, Sku, SkuStock
 from quanyi_gateway.application.ports import Catalogue
 
+# Pages are keyed by what clients ask for (limit, cursor): at most this many are kept.
+_MAX_PAGES = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Invalidation:
@@ -171,6 +174,8 @@ class CachedCatalogue:
         fresh = await self._source.page(limit, cursor)
         now = self._clock()
         if self._live and self._pages_gen == gen:
+            if len(self._pages) >= _MAX_PAGES:
+                self._pages.clear()
             self._pages[key] = (fresh, now + min(self._stock_ttl, self._price_ttl))
         return fresh
 
