@@ -74,6 +74,18 @@ def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
 
+_tracer: tuple[object, trace.Tracer] | None = None
+
+
+def _quanyi_tracer() -> trace.Tracer:
+    """The platform's tracer, asked of the provider once (per provider: tests may install another)."""
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer("quanyi"))
+    return _tracer[1]
+
+
 def inject_headers() -> dict[str, str]:
     """The current trace context and correlation id as carrier headers (traceparent, tracestate, ...)."""
     carrier: dict[str, str] = {}
@@ -88,10 +100,10 @@ def continue_trace(
     carrier: Mapping[str, str], span_name: str, corr: str = "", kind: trace.SpanKind = trace.SpanKind.CONSUMER
 ) -> Iterator[trace.Span]:
     """Continue the trace named in `carrier` (W3C headers) and set the correlation id for logs."""
-    token = otel_context.attach(propagate.extract(dict(carrier)))
+    token = otel_context.attach(propagate.extract(carrier))
     ctoken = correlation_id.set(corr or carrier.get("x-correlation-id", ""))
     try:
-        with trace.get_tracer("quanyi").start_as_current_span(span_name, kind=kind) as span:
+        with _quanyi_tracer().start_as_current_span(span_name, kind=kind) as span:
             yield span
     finally:
         correlation_id.reset(ctoken)
