@@ -9,13 +9,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import grpc
 import pytest
 from aiokafka.structs import ConsumerRecord
-from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import events_pb2 as inventory_events
@@ -34,6 +33,7 @@ from quanyi_platform.envelope import Envelope, NewEvent, open_envelope, seal
 from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.infra.ports import free_port
 from quanyi_platform.infra.smtp import CapturingSmtpServer
+from quanyi_platform.testing.statements import counting_pool
 
 SCHEMA = "fulfillment"
 
@@ -289,28 +289,7 @@ async def world_factory(
         await w.close()
 
 
-class CountingConnection(AsyncConnection[Any]):
-    """Counts the statements run through it (psycopg's own BEGIN/COMMIT aside)."""
-
-    statements: ClassVar[list[str]] = []
-
-    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        CountingConnection.statements.append(str(query)[:60])
-        return await super().execute(query, params, **kwargs)
-
-
 @pytest.fixture
 async def counted_pool(pool: AsyncConnectionPool, database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    p: AsyncConnectionPool = AsyncConnectionPool(
-        database_url,
-        connection_class=CountingConnection,
-        kwargs={"options": f"-c search_path={SCHEMA}", "row_factory": dict_row, "autocommit": False},
-        min_size=1,
-        max_size=2,
-        open=False,
-    )
-    await p.open(wait=True)
-    try:
+    async with counting_pool(database_url, SCHEMA) as p:
         yield p
-    finally:
-        await p.close()

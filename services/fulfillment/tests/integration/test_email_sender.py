@@ -17,8 +17,7 @@ from quanyi_fulfillment.application.email import claim_due_emails
 from quanyi_fulfillment.application.ports import FulfillmentUnitOfWork
 from quanyi_platform.infra.ports import free_port
 from quanyi_platform.infra.smtp import CapturingSmtpServer
-
-from services.fulfillment.tests.integration.conftest import CountingConnection
+from quanyi_platform.testing.statements import CountingConnection
 
 STARTED = fulfillment_events.EmailAttemptStarted.DESCRIPTOR.full_name
 SENT = fulfillment_events.EmailSent.DESCRIPTOR.full_name

@@ -10,8 +10,7 @@ from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi_fulfillment import bootstrap
 from quanyi_platform.envelope import NewEvent, seal
-
-from services.fulfillment.tests.integration.conftest import CountingConnection
+from quanyi_platform.testing.statements import CountingConnection
 
 DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 

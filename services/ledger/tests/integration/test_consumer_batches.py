@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
 
 import pytest
 from aiokafka import ConsumerRecord
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1.money_pb2 import Money
 from quanyi.orders.v1 import events_pb2 as orders
@@ -20,36 +17,16 @@ from quanyi_platform.config import PlatformSettings
 from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
 from quanyi_platform.envelope import kafka_headers
 from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.testing.statements import CountingConnection, counting_pool
 
 from .conftest import fetch, received
 from .facts import delivered, refunded, sale
 
 
-class CountingConnection(AsyncConnection[Any]):
-    """Counts the statements run through it (psycopg's own BEGIN/COMMIT/SAVEPOINT aside)."""
-
-    statements: ClassVar[list[str]] = []
-
-    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        CountingConnection.statements.append(str(query)[:70])
-        return await super().execute(query, params, **kwargs)
-
-
 @pytest.fixture
 async def counted_pool(pool: AsyncConnectionPool, database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    p: AsyncConnectionPool = AsyncConnectionPool(
-        database_url,
-        connection_class=CountingConnection,
-        kwargs={"options": f"-c search_path={NAME}", "row_factory": dict_row, "autocommit": False},
-        min_size=1,
-        max_size=2,
-        open=False,
-    )
-    await p.open(wait=True)
-    try:
+    async with counting_pool(database_url, NAME) as p:
         yield p
-    finally:
-        await p.close()
 
 
 def ledger_consumer(pool: AsyncConnectionPool, store: EventStore, database_url: str) -> InboxConsumer:

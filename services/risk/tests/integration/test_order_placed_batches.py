@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, LiteralString
+from typing import Any, LiteralString
 
 import pytest
 from aiokafka import ConsumerRecord
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform.envelope import NewEvent, seal
 from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.testing.statements import CountingConnection, counting_pool
 from quanyi_risk.bootstrap import NAME, consumer
 from quanyi_risk.config import Settings
 
@@ -21,31 +20,10 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LIMIT = 3
 
 
-class CountingConnection(AsyncConnection[Any]):
-    """Counts the statements run through it (psycopg's own BEGIN/COMMIT aside)."""
-
-    statements: ClassVar[list[str]] = []
-
-    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        CountingConnection.statements.append(str(query)[:60])
-        return await super().execute(query, params, **kwargs)
-
-
 @pytest.fixture
 async def counted_pool(pool: AsyncConnectionPool, database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    p: AsyncConnectionPool = AsyncConnectionPool(
-        database_url,
-        connection_class=CountingConnection,
-        kwargs={"options": f"-c search_path={NAME}", "row_factory": dict_row, "autocommit": False},
-        min_size=1,
-        max_size=2,
-        open=False,
-    )
-    await p.open(wait=True)
-    try:
+    async with counting_pool(database_url, NAME) as p:
         yield p
-    finally:
-        await p.close()
 
 
 def settings(database_url: str) -> Settings:
