@@ -42,7 +42,7 @@ class PlatformSettings(BaseSettings):
     # idle stack then costs the broker a few fetches a second, not dozens; the first record after a quiet
     # spell waits at most that long, and the next fetch is back at consumer_fetch_wait_ms.
     consumer_idle_after_ms: int = 2_000
-    consumer_idle_fetch_wait_ms: int = 250
+    consumer_idle_fetch_wait_ms: int = 500
     consumer_max_records: int = 200
     # How often relays and consumers ask whether the broker lost its data (one small fetch each). A loss
     # is noticed this late at most; nothing is lost meanwhile (the store republishes), only delayed.

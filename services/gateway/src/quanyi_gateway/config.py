@@ -49,7 +49,7 @@ class Settings(PlatformSettings):
     catalogue_stock_ttl_s: float = Field(default=5.0, ge=0)
     # The feed's fetch wait: how late, at most, an invalidation is applied after the event reaches the
     # broker. Longer than the consumers' wait, since this broker costs a fetch per wait when idle.
-    catalogue_feed_wait_ms: int = Field(default=100, ge=1)
+    catalogue_feed_wait_ms: int = Field(default=500, ge=1)
 
     # {partner: secret} for HMAC-signed redemption callbacks; JSON in QUANYI_PARTNER_SECRETS.
     partner_secrets: dict[str, SecretStr] = Field(

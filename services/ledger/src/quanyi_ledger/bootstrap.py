@@ -47,7 +47,7 @@ async def start(settings: Settings) -> None:
         NAME,
         server,
         [
-            Relay(pool, settings, store.topic).run(),
+            Relay(pool, settings, store.topic, wakeup=store.appended).run(),
             consumer.run(),
         ],
         [pool.close],
