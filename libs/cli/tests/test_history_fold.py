@@ -19,7 +19,7 @@ def ev(n: int, service: str, type_: str, cause: str = "", payload: dict[str, obj
 
 
 EVENTS = [
-    ev(1, "orders", "OrderPlaced", payload={"buyerId": "b-1"}),
+    ev(1, "orders", "OrderPlaced", payload={"buyerId": "b-1", "total": {"minorUnits": "1990", "currency": "CNY"}}),
     ev(2, "risk", "RiskDecided", "e1", aggregate=("Assessment", "o-1")),
     ev(3, "orders", "PaymentCaptured", payload={"providerTxnId": "t-9"}),
     ev(4, "orders", "OrderPaid"),
@@ -35,7 +35,7 @@ def test_an_orders_state_is_the_fold_of_every_services_events_up_to_the_instant(
     at_paid = fold("o-1", EVENTS, T0 + timedelta(seconds=4, milliseconds=500))
     assert at_paid.state == "paid"
     assert [e.short_type for e in at_paid.events][-1] == "OrderPaid"
-    assert at_paid.facts == {"buyer": "b-1", "total": None, "payment": "t-9"}
+    assert at_paid.facts == {"buyer": "b-1", "total": "19.90 CNY", "payment": "t-9"}
     assert fold("o-1", EVENTS, T0).state == "unknown"
 
 

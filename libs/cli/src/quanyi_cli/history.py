@@ -115,6 +115,22 @@ class History:
         }
 
 
+_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
+
+
+def money_text(minor: int, currency: str) -> str:
+    """Minor units as a decimal amount, for people: (1990, 'CNY') -> '19.90 CNY'."""
+    if currency in _ZERO_DECIMAL:
+        return f"{minor} {currency}"
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d} {currency}"
+
+
+def _money(m: dict[str, Any]) -> str:
+    """A payload's Money as people read it: {'minorUnits': '1990', 'currency': 'CNY'} -> '19.90 CNY'."""
+    return money_text(int(m.get("minorUnits", 0)), str(m.get("currency", "")))
+
+
 def _mentions_key(payload: Any, key_id: str) -> bool:
     if isinstance(payload, dict):
         return any(_mentions_key(v, key_id) for v in payload.values())
@@ -148,7 +164,9 @@ def fold(subject: str, events: Iterable[HistoryEvent], as_of: datetime | None = 
         if is_order:
             if e.short_type == "OrderPlaced":
                 history.facts["buyer"] = e.payload.get("buyerId")
-                history.facts["total"] = e.payload.get("total")
+                total = e.payload.get("total") or {}
+                if total:
+                    history.facts["total"] = _money(total)
             if e.short_type == "PaymentCaptured":
                 history.facts["payment"] = e.payload.get("providerTxnId")
         else:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from quanyi_cli.config import CliSettings
+from quanyi_cli.history import money_text
 from quanyi_cli.stack import SERVICES, Stack, StackConfig
 
 app = typer.Typer(
@@ -411,17 +412,6 @@ def _history_events(database_url: str, subject: str) -> list[dict[str, Any]]:
                         "payload": MessageToDict(payload) if payload is not None else {},
                     })
     return found
-
-
-_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
-
-
-def money_text(minor: int, currency: str) -> str:
-    """Minor units as a decimal amount, for people: (1990, 'CNY') -> '19.90 CNY'."""
-    if currency in _ZERO_DECIMAL:
-        return f"{minor} {currency}"
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d} {currency}"
 
 
 def summary(body: dict[str, Any], order_id: str = "") -> str:
