@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from quanyi_platform import telemetry
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,21 +25,10 @@ _TRACE_HEADERS = {
 
 class Tracing:
     """Continues the caller's W3C trace (and x-correlation-id) so peers' spans join the request's trace.
-
-    It does what `telemetry.continue_trace` does, reading only the trace headers and keeping its tracer
-    instead of asking the provider for one per request (both showed in the gateway's profile).
-    """
+    Only the trace headers are read from the request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._provider: trace.TracerProvider | None = None
-        self._tracer: trace.Tracer | None = None
-
-    def _get_tracer(self) -> trace.Tracer:
-        provider = trace.get_tracer_provider()
-        if self._tracer is None or provider is not self._provider:
-            self._provider, self._tracer = provider, provider.get_tracer("quanyi")
-        return self._tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,15 +39,9 @@ class Tracing:
             name = _TRACE_HEADERS.get(key)
             if name is not None:
                 carrier[name] = value.decode("latin-1")
-        token = otel_context.attach(propagate.extract(carrier))
-        ctoken = telemetry.correlation_id.set(carrier.get("x-correlation-id", ""))
-        try:
-            span_name = f"{scope['method']} {scope['path']}"
-            with self._get_tracer().start_as_current_span(span_name, kind=trace.SpanKind.SERVER):
-                await self.app(scope, receive, send)
-        finally:
-            telemetry.correlation_id.reset(ctoken)
-            otel_context.detach(token)
+        span_name = f"{scope['method']} {scope['path']}"
+        with telemetry.continue_trace(carrier, span_name, kind=trace.SpanKind.SERVER):
+            await self.app(scope, receive, send)
 
 
 class UnhandledErrors:
