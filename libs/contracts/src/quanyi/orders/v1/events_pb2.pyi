@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from quanyi.common.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -15,11 +18,17 @@ class RefundReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUND_REASON_REVIEW_REJECTED: _ClassVar[RefundReason]
     REFUND_REASON_DELIVERY_FAILED: _ClassVar[RefundReason]
     REFUND_REASON_OPERATOR: _ClassVar[RefundReason]
+    REFUND_REASON_AMOUNT_MISMATCH: _ClassVar[RefundReason]
+    REFUND_REASON_ORDER_NOT_PAYABLE: _ClassVar[RefundReason]
+    REFUND_REASON_DUPLICATE_PAYMENT: _ClassVar[RefundReason]
 REFUND_REASON_UNSPECIFIED: RefundReason
 REFUND_REASON_STOCK_SHORT: RefundReason
 REFUND_REASON_REVIEW_REJECTED: RefundReason
 REFUND_REASON_DELIVERY_FAILED: RefundReason
 REFUND_REASON_OPERATOR: RefundReason
+REFUND_REASON_AMOUNT_MISMATCH: RefundReason
+REFUND_REASON_ORDER_NOT_PAYABLE: RefundReason
+REFUND_REASON_DUPLICATE_PAYMENT: RefundReason
 
 class OrderLine(_message.Message):
     __slots__ = ("line_no", "sku_id", "quantity", "unit_price")
@@ -34,7 +43,7 @@ class OrderLine(_message.Message):
     def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class OrderPlaced(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key")
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key", "pay_by")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +51,7 @@ class OrderPlaced(_message.Message):
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PAY_BY_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     channel: str
@@ -49,19 +59,22 @@ class OrderPlaced(_message.Message):
     total: _money_pb2.Money
     buyer_email: str
     idempotency_key: str
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    pay_by: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PaymentCaptured(_message.Message):
-    __slots__ = ("order_id", "provider", "provider_txn_id", "amount")
+    __slots__ = ("order_id", "provider", "provider_txn_id", "amount", "refused_reason")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     provider: str
     provider_txn_id: str
     amount: _money_pb2.Money
-    def __init__(self, order_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    refused_reason: str
+    def __init__(self, order_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refused_reason: _Optional[str] = ...) -> None: ...
 
 class OrderPaid(_message.Message):
     __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "provider_txn_id")
@@ -138,3 +151,75 @@ class PaymentNoticeAccepted(_message.Message):
     provider_txn_id: str
     notice_id: str
     def __init__(self, provider: _Optional[str] = ..., nonce: _Optional[str] = ..., order_id: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., notice_id: _Optional[str] = ...) -> None: ...
+
+class OrderExpired(_message.Message):
+    __slots__ = ("order_id", "pay_by")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAY_BY_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    pay_by: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RefundLine(_message.Message):
+    __slots__ = ("line_no", "sku_id", "quantity", "amount")
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    line_no: int
+    sku_id: str
+    quantity: int
+    amount: _money_pb2.Money
+    def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class RefundRequested(_message.Message):
+    __slots__ = ("order_id", "refund_id", "provider", "provider_txn_id", "amount", "reason", "lines", "actor")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    provider: str
+    provider_txn_id: str
+    amount: _money_pb2.Money
+    reason: RefundReason
+    lines: _containers.RepeatedCompositeFieldContainer[RefundLine]
+    actor: str
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[_Union[RefundReason, str]] = ..., lines: _Optional[_Iterable[_Union[RefundLine, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class RefundSent(_message.Message):
+    __slots__ = ("order_id", "refund_id", "attempt", "outcome", "next_attempt_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    attempt: int
+    outcome: str
+    next_attempt_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., attempt: _Optional[int] = ..., outcome: _Optional[str] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RefundSucceeded(_message.Message):
+    __slots__ = ("order_id", "refund_id", "amount", "provider", "lines", "provider_refund_id", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    amount: _money_pb2.Money
+    provider: str
+    lines: _containers.RepeatedCompositeFieldContainer[RefundLine]
+    provider_refund_id: str
+    reason: RefundReason
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., provider: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RefundLine, _Mapping]]] = ..., provider_refund_id: _Optional[str] = ..., reason: _Optional[_Union[RefundReason, str]] = ...) -> None: ...

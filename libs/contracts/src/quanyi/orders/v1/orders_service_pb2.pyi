@@ -126,3 +126,53 @@ class ReviewOrderResponse(_message.Message):
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
     def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class ConfirmPaymentRequest(_message.Message):
+    __slots__ = ("order_id", "provider", "actor")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    provider: str
+    actor: str
+    def __init__(self, order_id: _Optional[str] = ..., provider: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ConfirmPaymentResponse(_message.Message):
+    __slots__ = ("order", "paid", "duplicate")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    paid: bool
+    duplicate: bool
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., paid: _Optional[bool] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class RefundLineRequest(_message.Message):
+    __slots__ = ("line_no", "quantity")
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    line_no: int
+    quantity: int
+    def __init__(self, line_no: _Optional[int] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class RefundOrderRequest(_message.Message):
+    __slots__ = ("order_id", "lines", "actor", "override_redeemed", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    lines: _containers.RepeatedCompositeFieldContainer[RefundLineRequest]
+    actor: str
+    override_redeemed: bool
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RefundLineRequest, _Mapping]]] = ..., actor: _Optional[str] = ..., override_redeemed: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RefundOrderResponse(_message.Message):
+    __slots__ = ("refund_id", "amount")
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    refund_id: str
+    amount: _money_pb2.Money
+    def __init__(self, refund_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...

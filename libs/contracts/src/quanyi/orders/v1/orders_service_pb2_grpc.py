@@ -60,6 +60,16 @@ class OrdersServiceStub:
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ReviewOrderRequest.SerializeToString,
                 response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ReviewOrderResponse.FromString,
                 _registered_method=True)
+        self.ConfirmPayment = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/ConfirmPayment',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ConfirmPaymentRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ConfirmPaymentResponse.FromString,
+                _registered_method=True)
+        self.RefundOrder = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/RefundOrder',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServiceServicer:
@@ -101,6 +111,21 @@ class OrdersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmPayment(self, request, context):
+        """ConfirmPayment asks the payment provider whether the order has been paid and, if so, records the
+        payment through the same idempotent path as the provider's notice (an operator's "confirm payment").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundOrder(self, request, context):
+        """RefundOrder refunds a paid order, whole or some units of some lines, through its payment provider.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +153,16 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.ReviewOrder,
                     request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ReviewOrderRequest.FromString,
                     response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ReviewOrderResponse.SerializeToString,
+            ),
+            'ConfirmPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmPayment,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ConfirmPaymentRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ConfirmPaymentResponse.SerializeToString,
+            ),
+            'RefundOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundOrder,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +301,60 @@ class OrdersService:
             '/quanyi.orders.v1.OrdersService/ReviewOrder',
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ReviewOrderRequest.SerializeToString,
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ReviewOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/ConfirmPayment',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ConfirmPaymentRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ConfirmPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/RefundOrder',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,
