@@ -20,7 +20,13 @@ from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKey
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
 from quanyi_gateway.api import problems
 from quanyi_gateway.api.deps import Resources
-from quanyi_gateway.api.middleware import AdmissionControl, BodyLimit, Tracing, UnhandledErrors
+from quanyi_gateway.api.middleware import (
+    AdmissionControl,
+    BodyLimit,
+    RefuseControlCharacters,
+    Tracing,
+    UnhandledErrors,
+)
 from quanyi_gateway.api.routes import admin, auth, catalog, health, me, orders, partners, payments
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
@@ -147,7 +153,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 
-    # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit.
+    # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit wraps
+    # RefuseControlCharacters.
+    app.add_middleware(RefuseControlCharacters)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         AdmissionControl,

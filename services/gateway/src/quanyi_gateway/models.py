@@ -6,14 +6,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+from quanyi_gateway.api.validation import ID_PATTERN, MAX_MONEY_MINOR, refuse_control_characters
+
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 
 class Input(BaseModel):
+    """A request body: unknown fields are refused (no mass assignment) and so are control characters in
+    any text field (Postgres refuses NUL, and none belongs in a name, an address or a code)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    _no_control_characters = field_validator("*", mode="after")(refuse_control_characters)
 
 
 # Problems
@@ -42,7 +49,7 @@ class ProblemDetails(BaseModel):
 class Money(BaseModel):
     """An amount in integer minor units (fen for CNY) and its ISO 4217 currency."""
 
-    amount_minor: int = Field(ge=0, examples=[1999])
+    amount_minor: int = Field(ge=0, le=MAX_MONEY_MINOR, examples=[1999])
     currency: Currency = Field(examples=["CNY"])
 
 
@@ -65,7 +72,7 @@ class UserPublic(BaseModel):
 
 
 class TokenCreate(Input):
-    email: str = Field(max_length=254)
+    email: str = Field(min_length=1, max_length=254)
     password: str = Field(max_length=256)
 
 
@@ -92,7 +99,7 @@ class ProductPublic(BaseModel):
 class SkuCreate(Input):
     name: Name
     price: Money
-    low_stock_threshold: int = Field(default=0, ge=0)
+    low_stock_threshold: int = Field(default=0, ge=0, le=1_000_000_000)
 
 
 class SkuPublic(BaseModel):
@@ -160,8 +167,10 @@ class OrderItemCreate(Input):
 
 
 class OrderCreate(Input):
+    """A storefront order. The channel comes from the route and the buyer from the token; prices, status
+    and buyer are never taken from the body (a body naming them is refused)."""
+
     items: list[OrderItemCreate] = Field(min_length=1, max_length=50)
-    channel: str = Field(default="web", min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
 
 
 class OrderItemPublic(BaseModel):
@@ -221,6 +230,8 @@ class RedemptionCreate(BaseModel):
 
     code: str = Field(min_length=1, max_length=256)
     redeemed_at: AwareDatetime | None = None
+
+    _no_control_characters = field_validator("code", mode="after")(refuse_control_characters)
 
 
 class RedemptionPublic(BaseModel):

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quanyi_gateway.api.problems import Problem, problem_response, unavailable
+from quanyi_gateway.api.validation import CONTROL, CONTROL_MESSAGE, find_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +142,31 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def control_character_problem(loc: list[str | int]) -> Problem:
+    return Problem(
+        422,
+        "the request is not valid",
+        title="Validation failed",
+        slug="validation",
+        errors=[{"loc": loc, "msg": CONTROL_MESSAGE, "type": "control_character"}],
+    )
+
+
+class RefuseControlCharacters:
+    """422 for a request whose path or query holds a control character (NUL included); no route runs.
+    Request bodies are checked by their models (`models.Input`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            loc = find_control_characters(scope)
+            if loc is not None:
+                # The problem's instance is the path without the offending characters.
+                instance = CONTROL.sub("", scope["path"])
+                await problem_response(control_character_problem(loc), instance)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

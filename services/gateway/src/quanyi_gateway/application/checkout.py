@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from quanyi_gateway.application.model import OrderItem, PlacedOrder, User
 from quanyi_gateway.application.ports import Catalogue, Orders
 
+# The channel of orders placed through the gateway's own storefront routes. A channel integration's orders
+# carry the channel it authenticated as; no request body ever names the channel (it is the ledger's
+# revenue account).
+STOREFRONT_CHANNEL = "web"
+
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
@@ -23,7 +28,7 @@ class PlaceOrder:
     buyer: User
     lines: tuple[OrderLine, ...]
     idempotency_key: str
-    channel: str = "web"
+    channel: str = STOREFRONT_CHANNEL
 
 
 class Checkout:

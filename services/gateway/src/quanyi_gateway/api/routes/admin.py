@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
 from quanyi.orders.v1 import orders_service_pb2 as orders_pb
@@ -13,6 +13,7 @@ from quanyi_gateway.adapters import mappers
 from quanyi_gateway.api import presenters
 from quanyi_gateway.api.deps import AdminUser, JsonBody, PeersDep, SettingsDep, get_current_admin
 from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.api.validation import MAX_MONEY_MINOR, PathId
 from quanyi_gateway.application import model
 from quanyi_gateway.models import (
     BalancePublic,
@@ -37,7 +38,6 @@ router = APIRouter(
     dependencies=[Depends(get_current_admin)],
     responses=responses(401, 403, 503),
 )
-PathId = Annotated[str, Path(max_length=64)]
 
 
 @router.post("/products", status_code=201, dependencies=[JsonBody], responses=responses(400, 415, 422))
@@ -81,7 +81,7 @@ async def create_pool(sku_id: PathId, body: PoolCreate, peers: PeersDep) -> Pool
 async def import_keys(
     pool_id: PathId,
     file: Annotated[UploadFile, File(description="CSV, UTF-8, header row with columns code and password.")],
-    unit_cost_minor: Annotated[int, Form(ge=0)],
+    unit_cost_minor: Annotated[int, Form(ge=0, le=MAX_MONEY_MINOR)],
     currency: Annotated[Currency, Form()],
     admin: AdminUser,
     peers: PeersDep,
@@ -108,7 +108,10 @@ async def import_keys(
 
 
 @router.get("/ledger/balances")
-async def ledger_balances(peers: PeersDep, account_prefix: str = "") -> BalancesPublic:
+async def ledger_balances(
+    peers: PeersDep,
+    account_prefix: Annotated[str, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:-]*$")] = "",
+) -> BalancesPublic:
     """Every ledger account's balance (debits minus credits), optionally only accounts with a prefix."""
     reply = await peers.ledger.GetBalances(ledger_pb.GetBalancesRequest(account_prefix=account_prefix))
     return BalancesPublic(

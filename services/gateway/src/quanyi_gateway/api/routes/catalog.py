@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from quanyi_gateway.api import presenters
 from quanyi_gateway.api.deps import CatalogueDep
 from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.api.validation import ID_PATTERN, PathId
 from quanyi_gateway.application.errors import UnknownSku
 from quanyi_gateway.models import SkuPage, SkuPublic
 
@@ -20,7 +21,8 @@ async def list_skus(
     catalogue: CatalogueDep,
     limit: Annotated[int, Query(ge=1, le=200, description="SKUs per page.")] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=64, description="The `next_cursor` of the previous page.")
+        str | None,
+        Query(max_length=64, pattern=ID_PATTERN, description="The `next_cursor` of the previous page."),
     ] = None,
 ) -> SkuPage:
     """The catalogue, oldest SKU first, a page at a time, with each SKU's price and keys available now."""
@@ -29,7 +31,7 @@ async def list_skus(
 
 
 @router.get("/skus/{sku_id}", responses=responses(404, 422, 503))
-async def get_sku(sku_id: Annotated[str, Path(max_length=64)], catalogue: CatalogueDep) -> SkuPublic:
+async def get_sku(sku_id: PathId, catalogue: CatalogueDep) -> SkuPublic:
     """A SKU's price and the number of keys available now."""
     try:
         return presenters.sku(await catalogue.sku(sku_id))

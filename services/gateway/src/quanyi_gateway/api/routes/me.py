@@ -29,7 +29,7 @@ async def my_keys(
     user: CurrentUser,
     keys: MyKeysDep,
     response: Response,
-    order_id: Annotated[str, Query(max_length=64)] = "",
+    order_id: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")] = "",
 ) -> list[DeliveredKeyPublic]:
     """The buyer's delivered keys in plaintext (every reveal is audited); never cached."""
     response.headers["Cache-Control"] = "no-store"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from quanyi_gateway.api import presenters
 from quanyi_gateway.api.deps import CheckoutDep, CurrentUser, IdempotencyKey, JsonBody, OrderQueriesDep
 from quanyi_gateway.api.problems import Problem, responses
-from quanyi_gateway.application.checkout import OrderLine, PlaceOrder
+from quanyi_gateway.api.validation import PathId
+from quanyi_gateway.application.checkout import STOREFRONT_CHANNEL, OrderLine, PlaceOrder
 from quanyi_gateway.application.errors import OrderNotFound, UnknownSku
 from quanyi_gateway.models import OrderCreate, OrderPublic
 
@@ -41,7 +40,7 @@ async def place_order(
         buyer=user,
         lines=tuple(OrderLine(i.sku_id, i.quantity) for i in body.items),
         idempotency_key=idempotency_key,
-        channel=body.channel,
+        channel=STOREFRONT_CHANNEL,
     )
     try:
         placed = await checkout.place(command)
@@ -54,7 +53,7 @@ async def place_order(
 
 @router.get("/{order_id}", responses=responses(404))
 async def get_order(
-    order_id: Annotated[str, Path(max_length=64)], user: CurrentUser, orders: OrderQueriesDep
+    order_id: PathId, user: CurrentUser, orders: OrderQueriesDep
 ) -> OrderPublic:
     """One of the buyer's orders."""
     try:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from quanyi_gateway import security
 from quanyi_gateway.api.deps import RedemptionsDep
 from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.api.validation import PathName
 from quanyi_gateway.application.errors import UnknownKey
 from quanyi_gateway.application.redemptions import RecordRedemption
 from quanyi_gateway.models import RedemptionCreate, RedemptionPublic
@@ -31,7 +32,7 @@ MAX_CALLBACK_BYTES = 16 * 1024
     },
 )
 async def record_redemption(
-    partner: Annotated[str, Path(max_length=64)],
+    partner: PathName,
     request: Request,
     redemptions: RedemptionsDep,
     x_partner_signature: Annotated[

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import grpc
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Request
 from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 
 from quanyi_gateway.api.deps import PeersDep, SettingsDep
 from quanyi_gateway.api.problems import Problem, from_rpc_error, responses
+from quanyi_gateway.api.validation import PathName
 from quanyi_gateway.models import PaymentNoticeAck
 
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -28,7 +29,7 @@ _NOTICE_BODY = {
     openapi_extra={"requestBody": _NOTICE_BODY},
 )
 async def payment_notice(
-    provider: Annotated[str, Path(max_length=32, pattern=r"^[a-z0-9-]+$")],
+    provider: PathName,
     request: Request,
     peers: PeersDep,
     settings: SettingsDep,
