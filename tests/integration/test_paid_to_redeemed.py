@@ -45,7 +45,8 @@ async def test_a_paid_order_is_delivered_redeemed_and_booked(
     order = r.json()
     assert order["total"] == {"amount_minor": 1990, "currency": "CNY"}
     again = await place_order(buyer, sku["sku_id"], 1, key=idem)
-    assert again.status_code == 200 and again.json()["order_id"] == order["order_id"], again.text
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true", again.text
+    assert again.content == r.content
 
     r = await pay(http, order)
     assert r.status_code == 200, r.text

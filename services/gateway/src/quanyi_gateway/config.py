@@ -57,12 +57,23 @@ class Settings(PlatformSettings):
     )
     partner_signature_skew_s: int = Field(default=300, ge=1)
 
+    # Idempotency keys live this long (Stripe: 24 h); a request that dies holding one holds it this long.
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
+    idempotency_lease_s: int = Field(default=30, ge=1)
+
     # Admission control: requests in flight past this get 503 + Retry-After (DESIGN.md, Speed).
     max_in_flight: int = Field(default=256, ge=1)
     retry_after_s: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # A CSV import travels to inventory in one gRPC message, whose default limit is 4 MiB.
     max_import_bytes: int = Field(default=3 * 1024 * 1024, ge=1)
+    # A key file upload (POST /v1/admin/pools/{id}/key-files) streams to local disk, then to inventory
+    # in chunks: it may be this large. Empty key_file_dir means the system's temporary directory.
+    max_key_file_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
+    key_file_dir: str = ""
+    # How long a key file import may run in inventory, and how many finished jobs are remembered.
+    key_file_import_timeout_s: float = Field(default=3600.0, gt=0)
+    key_file_jobs_kept: int = Field(default=200, ge=1)
     readyz_timeout_s: float = Field(default=1.0, gt=0)
 
     # The built-in payment-provider simulator; None means "on outside production".

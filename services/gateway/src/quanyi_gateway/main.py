@@ -14,6 +14,7 @@ from quanyi_platform import db
 
 from quanyi_gateway import psp_sim
 from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue
+from quanyi_gateway.adapters.idempotency import PostgresIdempotencyStore
 from quanyi_gateway.adapters.inventory_feed import InventoryFeed
 from quanyi_gateway.adapters.nonces import PostgresNonceStore
 from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
@@ -31,6 +32,7 @@ from quanyi_gateway.api.routes import admin, auth, catalog, health, me, orders, 
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
 from quanyi_gateway.application.checkout import Checkout
+from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.redemptions import Redemptions
@@ -106,6 +108,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 nonces,
                 vault,
                 deliveries,
+            ),
+            idempotency=Idempotency(
+                PostgresIdempotencyStore(pool),
+                ttl=timedelta(seconds=settings.idempotency_ttl_s),
+                lease=timedelta(seconds=settings.idempotency_lease_s),
             ),
         )
         if settings.psp_sim_active:

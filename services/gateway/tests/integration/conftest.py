@@ -56,6 +56,8 @@ class FakePeers:
     psp_public_key: RSAPublicKey | None = None
     # When set, HandlePaymentNotice aborts with this code.
     notice_error: grpc.StatusCode | None = None
+    # When set, PlaceOrder aborts with this code.
+    place_error: grpc.StatusCode | None = None
     slow: asyncio.Event = field(default_factory=asyncio.Event)
     get_sku_called: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -152,6 +154,8 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
 
     async def PlaceOrder(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("PlaceOrder")
+        if self.p.place_error is not None:
+            await context.abort(self.p.place_error, "refused by the fake")
         known = self.p.by_idempotency.get((request.buyer_id, request.idempotency_key))
         if known:
             return orders_pb.PlaceOrderResponse(order=self.p.orders[known], replayed=True)

@@ -27,13 +27,14 @@ async def test_an_order_is_placed_at_catalogue_prices_with_payment_instructions(
     }
 
 
-async def test_the_same_idempotency_key_returns_the_same_order_with_200(gw: Any, fake: Any) -> None:
+async def test_the_same_idempotency_key_replays_the_same_order(gw: Any, fake: Any) -> None:
     fake.add_sku("sku-a")
     _, auth = await gw.buyer("buyer@example.com")
     headers = {**auth, "Idempotency-Key": "same"}
     first = await gw.client.post("/v1/orders", json=order_body(("sku-a", 1)), headers=headers)
     again = await gw.client.post("/v1/orders", json=order_body(("sku-a", 1)), headers=headers)
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true"
     assert first.json()["order_id"] == again.json()["order_id"]
 
 

@@ -22,6 +22,7 @@ from quanyi_gateway.adapters.peers import Peers
 from quanyi_gateway.api.problems import Problem
 from quanyi_gateway.application.accounts import Accounts
 from quanyi_gateway.application.checkout import Checkout
+from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
 from quanyi_gateway.application.model import User
 from quanyi_gateway.application.orders import OrderQueries
@@ -48,6 +49,7 @@ class Resources:
     orders: OrderQueries
     keys: MyKeys
     redemptions: Redemptions
+    idempotency: Idempotency
     psp_key: RSAPrivateKey | None = None
     psp_http: aiohttp.ClientSession | None = None
 
@@ -98,6 +100,10 @@ async def get_redemptions(request: Request) -> Redemptions:
     return _resources(request).redemptions
 
 
+async def get_idempotency(request: Request) -> Idempotency:
+    return _resources(request).idempotency
+
+
 PeersDep = Annotated[Peers, Depends(get_peers)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
@@ -105,6 +111,7 @@ CheckoutDep = Annotated[Checkout, Depends(get_checkout)]
 OrderQueriesDep = Annotated[OrderQueries, Depends(get_order_queries)]
 MyKeysDep = Annotated[MyKeys, Depends(get_my_keys)]
 RedemptionsDep = Annotated[Redemptions, Depends(get_redemptions)]
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/token.")
 
@@ -172,8 +179,8 @@ async def get_idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(
-            description="A client-chosen key, 1 to 128 characters; a retry with the same key returns the "
-            "same order."
+            description="A client-chosen key, 1 to 128 printable ASCII characters; a retry with the same "
+            "key and body returns the same response for 24 hours."
         ),
     ] = None,
 ) -> str:
@@ -182,6 +189,12 @@ async def get_idempotency_key(
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         raise Problem(
             400, "the Idempotency-Key header is longer than 128 characters", slug="idempotency-key-invalid"
+        )
+    if not (idempotency_key.isascii() and idempotency_key.isprintable()):
+        raise Problem(
+            400,
+            "the Idempotency-Key header must be printable ASCII characters",
+            slug="idempotency-key-invalid",
         )
     return idempotency_key
 
