@@ -61,7 +61,7 @@ async def test_balances_are_debits_minus_credits_and_filter_by_prefix(
     await post_sales(pool, store)
     every = await ledger.GetBalances(pb.GetBalancesRequest())
     assert {(b.account, b.balance_minor, b.currency) for b in every.balances} == {
-        ("cash:psp", 1750, "CNY"),
+        ("clearing:psp:psp-sim", 1750, "CNY"),
         ("deposits:buyers", 0, "CNY"),
         ("revenue:tmall", -500, "CNY"),
         ("revenue:web", -1250, "CNY"),

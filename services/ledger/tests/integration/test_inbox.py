@@ -49,5 +49,5 @@ async def test_a_batch_with_a_duplicate_and_a_bad_fact_posts_the_rest_once_in_an
     assert result.ok and result.entries == 2
     balances = await fetch(pool, "SELECT account, debit_total, credit_total FROM balances ORDER BY account")
     assert [(b["account"], b["debit_total"], b["credit_total"]) for b in balances] == [
-        ("cash:psp", 1000, 0), ("deposits:buyers", 1000, 1000), ("revenue:web", 0, 1000)
+        ("clearing:psp:psp-sim", 1000, 0), ("deposits:buyers", 1000, 1000), ("revenue:web", 0, 1000)
     ]

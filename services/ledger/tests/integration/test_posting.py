@@ -67,7 +67,7 @@ async def test_a_redelivered_event_never_posts_twice(pool: AsyncConnectionPool, 
 
     assert len(await fetch(pool, "SELECT seq FROM journal_entries")) == 1
     assert len(await fetch(pool, "SELECT seq FROM events")) == 1
-    assert await balance_map(pool) == {"cash:psp": 1000, "deposits:buyers": -1000}
+    assert await balance_map(pool) == {"clearing:psp:psp-sim": 1000, "deposits:buyers": -1000}
 
 
 async def test_keys_without_cost_post_nothing(pool: AsyncConnectionPool, store: EventStore) -> None:
@@ -102,7 +102,8 @@ async def test_balances_equal_the_journal_sums_and_channel_revenue_is_sales_minu
     assert channel_revenue("tmall") == 500 - 500
     assert balances["cogs:web"] == 400 and balances["cogs:tmall"] == 150
     assert balances["inventory:keys"] == -550
-    assert balances["cash:psp"] == 1000 + 500 + 700 + 900 - 500 - 900
+    assert balances["clearing:psp:psp-sim"] == 1000 + 500 + 700 + 900
+    assert balances["payables:refunds"] == -(500 + 900)  # decided, not paid back yet
     assert balances["deposits:buyers"] == 0
 
 

@@ -22,7 +22,7 @@ async def test_a_balance_written_behind_the_projection_is_named_by_verify_and_re
 ) -> None:
     await deliver(pool, store, *sale("o1", "web", 1000), delivered("o1", "web", 300))
     async with pool.connection() as conn:
-        await conn.execute("UPDATE balances SET debit_total = debit_total + 1 WHERE account = 'cash:psp'")
+        await conn.execute("UPDATE balances SET debit_total = debit_total + 1 WHERE account = 'clearing:psp:psp-sim'")
         await conn.commit()
     assert not (await verify_journal(PgLedgerUnitOfWork(store, pool=pool))).ok
 

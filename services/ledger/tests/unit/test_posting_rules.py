@@ -18,32 +18,79 @@ def net(entry: JournalEntry | None) -> dict[str, int]:
     return dict(out)
 
 
-def test_a_captured_payment_moves_money_into_cash_against_buyer_deposits() -> None:
+def test_a_captured_payment_moves_money_into_the_provider_clearing_against_buyer_deposits() -> None:
     e = posting.payment_captured(posting.PaymentCaptured("o1", "psp-sim", "t1", Money(1999, CNY)), SRC)
     assert e is not None and e.kind == "payment" and e.source_event_id == SRC.event_id
-    assert net(e) == {"cash:psp": 1999, "deposits:buyers": -1999}
+    assert e.reference == "t1"
+    assert net(e) == {"clearing:psp:psp-sim": 1999, "deposits:buyers": -1999}
 
 
-def test_cash_is_one_account_whatever_the_provider_is_called() -> None:
+def test_each_provider_has_its_own_clearing_account() -> None:
     e = posting.payment_captured(posting.PaymentCaptured("o1", "alipay", "t1", Money(1, CNY)), SRC)
-    assert "cash:psp" in net(e)
+    assert "clearing:psp:alipay" in net(e)
 
 
-def test_a_paid_order_turns_the_deposit_into_revenue_of_its_channel() -> None:
-    e = posting.order_paid(posting.OrderPaid("o1", "tmall", Money(1999, CNY)), SRC)
+def test_a_refused_payment_is_owed_back_at_once() -> None:
+    fact = posting.PaymentCaptured("o1", "wechatpay", "t1", Money(500, CNY), refused=True)
+    assert net(posting.payment_captured(fact, SRC)) == {"clearing:psp:wechatpay": 500, "payables:refunds": -500}
+
+
+def test_a_paid_order_turns_the_deposit_into_revenue_of_its_channel_per_sku() -> None:
+    lines = (posting.SaleLine("sku-a", Money(1000, CNY)), posting.SaleLine("sku-b", Money(999, CNY)))
+    e = posting.order_paid(posting.OrderPaid("o1", "tmall", Money(1999, CNY), lines), SRC)
     assert e is not None and e.kind == "sale"
     assert net(e) == {"deposits:buyers": 1999, "revenue:tmall": -1999}
+    assert {(ln.sku_id, ln.credit_minor) for ln in e.lines if ln.credit_minor} == {("sku-a", 1000), ("sku-b", 999)}
 
 
-def test_a_refund_of_a_released_order_is_booked_against_the_channel_refunds() -> None:
-    e = posting.order_refunded(posting.OrderRefunded("o1", "web", Money(700, CNY), was_released=True), SRC)
+def test_a_discounted_total_is_spread_over_the_skus_in_proportion_and_sums_exactly() -> None:
+    lines = tuple(posting.SaleLine(f"s{i}", Money(100, CNY)) for i in range(3))
+    e = posting.order_paid(posting.OrderPaid("o1", "web", Money(200, CNY), lines), SRC)
+    assert e is not None
+    assert sorted(ln.credit_minor for ln in e.lines if ln.credit_minor) == [66, 67, 67]
+
+
+def test_a_refund_of_a_released_order_reverses_the_sale_per_sku_into_refunds_owed() -> None:
+    book = {"o1": posting.OrderBook("psp-sim", "web", (posting.SaleLine("a", Money(300, CNY)),
+                                                          posting.SaleLine("b", Money(100, CNY))))}
+    fact = posting.complete(posting.OrderRefunded("o1", "web", Money(400, CNY), was_released=True), book)
+    e = posting.entry_for(fact, SRC)
     assert e is not None and e.kind == "refund"
-    assert net(e) == {"refunds:web": 700, "cash:psp": -700}
+    assert net(e) == {"refunds:web": 400, "payables:refunds": -400}
+    assert {(ln.sku_id, ln.debit_minor) for ln in e.lines if ln.debit_minor} == {("a", 300), ("b", 100)}
 
 
 def test_a_refund_before_release_returns_the_deposit() -> None:
     e = posting.order_refunded(posting.OrderRefunded("o1", "web", Money(700, CNY), was_released=False), SRC)
-    assert net(e) == {"deposits:buyers": 700, "cash:psp": -700}
+    assert net(e) == {"deposits:buyers": 700, "payables:refunds": -700}
+
+
+def test_a_confirmed_refund_pays_what_was_owed_from_the_provider() -> None:
+    book = {"o1": posting.OrderBook("psp-sim", "web", (), refunds_owed=700)}
+    fact = posting.complete(posting.RefundSucceeded("o1", "r1", "psp-sim", Money(700, CNY)), book)
+    e = posting.entry_for(fact, SRC)
+    assert e is not None and e.reference == "r1"
+    assert net(e) == {"payables:refunds": 700, "clearing:psp:psp-sim": -700}
+
+
+def test_a_confirmed_partial_refund_nobody_decided_before_reverses_the_sale_itself() -> None:
+    lines = (posting.SaleLine("a", Money(250, CNY)),)
+    book = {"o1": posting.OrderBook("psp-sim", "jd", (posting.SaleLine("a", Money(1000, CNY)),))}
+    fact = posting.complete(posting.RefundSucceeded("o1", "r1", "", Money(250, CNY), lines), book)
+    assert net(posting.entry_for(fact, SRC)) == {"refunds:jd": 250, "clearing:psp:psp-sim": -250}
+
+
+def test_imported_keys_are_posted_at_cost_into_inventory() -> None:
+    e = posting.keys_imported(posting.KeysImported("b1", "sku-a", 3, Money(450, CNY), "admin:1"), SRC)
+    assert e is not None and e.kind == "key_import" and e.reference == "b1"
+    assert net(e) == {"inventory:keys": 1350, "payables:key_suppliers": -1350}
+    assert {ln.sku_id for ln in e.lines if ln.debit_minor} == {"sku-a"}
+
+
+def test_allocation_sums_exactly_and_favours_the_largest_remainders() -> None:
+    assert posting.allocate(10, [1, 1, 1]) == [4, 3, 3]
+    assert posting.allocate(7, [0, 5, 2]) == [0, 5, 2]
+    assert sum(posting.allocate(999, [3, 7, 11, 13])) == 999
 
 
 def test_delivered_keys_move_their_summed_cost_from_inventory_to_cogs_of_the_channel() -> None:
@@ -51,6 +98,13 @@ def test_delivered_keys_move_their_summed_cost_from_inventory_to_cogs_of_the_cha
     e = posting.key_delivered(fact, SRC)
     assert e is not None and e.kind == "key_cost"
     assert net(e) == {"cogs:jd": 750, "inventory:keys": -750}
+
+
+def test_delivered_keys_are_costed_per_sku() -> None:
+    fact = posting.KeyDelivered("o1", "jd", [Money(300, CNY), Money(450, CNY)], ["a", "b"])
+    e = posting.key_delivered(fact, SRC)
+    assert e is not None
+    assert {(ln.sku_id, ln.debit_minor) for ln in e.lines if ln.debit_minor} == {("a", 300), ("b", 450)}
 
 
 def test_keys_without_cost_post_nothing() -> None:
@@ -70,14 +124,16 @@ def test_an_order_without_channel_is_booked_on_the_unknown_channel() -> None:
     assert "revenue:unknown" in net(posting.order_paid(posting.OrderPaid("o1", "", Money(5, CNY)), SRC))
 
 
-def test_a_sale_and_its_refund_leave_the_channel_net_revenue_at_zero_and_deposits_empty() -> None:
+def test_a_sale_and_its_paid_refund_leave_the_channel_net_revenue_the_deposits_and_the_clearing_at_zero() -> None:
     totals: dict[str, int] = defaultdict(int)
-    for e in [
-        posting.payment_captured(posting.PaymentCaptured("o1", "psp-sim", "t", Money(900, CNY)), SRC),
-        posting.order_paid(posting.OrderPaid("o1", "web", Money(900, CNY)), SRC),
-        posting.order_refunded(posting.OrderRefunded("o1", "web", Money(900, CNY), True), SRC),
-    ]:
+    facts: list[posting.Fact] = [
+        posting.PaymentCaptured("o1", "psp-sim", "t", Money(900, CNY)),
+        posting.OrderPaid("o1", "web", Money(900, CNY)),
+        posting.OrderRefunded("o1", "web", Money(900, CNY), True),
+        posting.RefundSucceeded("o1", "r1", "psp-sim", Money(900, CNY)),
+    ]
+    for e in posting.entries_for([(f, SRC) for f in facts], {}):
         for account, amount in net(e).items():
             totals[account] += amount
     assert -totals["revenue:web"] - totals["refunds:web"] == 0
-    assert totals["deposits:buyers"] == 0 and totals["cash:psp"] == 0
+    assert totals["deposits:buyers"] == totals["clearing:psp:psp-sim"] == totals["payables:refunds"] == 0

@@ -14,8 +14,9 @@ from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
 from quanyi_ledger.adapters.proto import JOURNAL_AGGREGATE, JOURNAL_ID, entries_posted_of
 from quanyi_ledger.application.ports import Balances, Journal, JournalRefused, LedgerUnitOfWork
 from quanyi_ledger.domain.chain import GENESIS_HASH
-from quanyi_ledger.domain.journal import entry_problems
+from quanyi_ledger.domain.journal import JournalEntry, entry_problems
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry, balances_of
+from quanyi_ledger.domain.posting import OrderBook, book_of
 
 
 @dataclass
@@ -65,6 +66,16 @@ class InMemoryJournal(Journal):
         for entry in self._all():
             if entry.seq > after:
                 yield entry
+
+    async def order_books(self, order_ids: Sequence[str]) -> dict[str, OrderBook]:
+        wanted = set(order_ids)
+        found: dict[str, list[JournalEntry]] = {}
+        for e in self._all():
+            if e.correlation_id in wanted:
+                r = e.rec
+                entry = JournalEntry(r.kind, r.source_event_id, r.occurred_at, "", r.lines)
+                found.setdefault(e.correlation_id, []).append(entry)
+        return {o: book_of(es) for o, es in found.items()}
 
     async def totals(self) -> list[AccountBalance]:
         return balances_of([EntriesPosted(tuple(entries))] if (entries := tuple(self._all())) else [])

@@ -13,19 +13,21 @@ from quanyi_platform.uow import PgUnitOfWork
 from quanyi_ledger.adapters.proto import JOURNAL_AGGREGATE, JOURNAL_ID
 from quanyi_ledger.application.ports import Balances, Journal, JournalRefused, LedgerUnitOfWork
 from quanyi_ledger.domain.chain import RecordedEntry
-from quanyi_ledger.domain.journal import JournalLine
+from quanyi_ledger.domain.journal import JournalEntry, JournalLine
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry
+from quanyi_ledger.domain.posting import OrderBook, book_of
 
 # The entries in a data-modifying WITH and their lines in the main INSERT: one statement, at whose end
 # the journal's statement-level triggers check the whole set (chain, lines, balance).
 _APPEND = (
     "WITH entries AS ("
     " INSERT INTO journal_entries (seq, entry_id, source_event_id, kind, memo, correlation_id, occurred_at,"
-    " prev_hash, hash)"
+    " prev_hash, hash, reference)"
     " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[],"
-    " %s::timestamptz[], %s::text[], %s::text[]))"
-    " INSERT INTO journal_lines (entry_seq, line_no, account, debit_minor, credit_minor, currency)"
-    " SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::text[])"
+    " %s::timestamptz[], %s::text[], %s::text[], %s::text[]))"
+    " INSERT INTO journal_lines (entry_seq, line_no, account, debit_minor, credit_minor, currency, sku_id)"
+    " SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::text[],"
+    " %s::text[])"
 )
 
 
@@ -57,12 +59,14 @@ class PgJournal(Journal):
                     [r.occurred_at for r in recs],
                     [r.prev_hash for r in recs],
                     [r.hash for r in recs],
+                    [r.reference for r in recs],
                     [seq for seq, _, _ in lines],
                     [no for _, no, _ in lines],
                     [ln.account for _, _, ln in lines],
                     [ln.debit_minor for _, _, ln in lines],
                     [ln.credit_minor for _, _, ln in lines],
                     [ln.currency for _, _, ln in lines],
+                    [ln.sku_id for _, _, ln in lines],
                 ),
             )
         except (errors.RaiseException, errors.UniqueViolation, errors.CheckViolation) as exc:
@@ -72,8 +76,8 @@ class PgJournal(Journal):
     async def entries(self, after: int = 0, page_size: int = 2_000) -> AsyncIterator[PostedEntry]:
         while True:
             cur = await self._conn.execute(
-                "SELECT seq, kind, source_event_id, occurred_at, prev_hash, hash, memo, correlation_id"
-                " FROM journal_entries WHERE seq > %s ORDER BY seq LIMIT %s",
+                "SELECT seq, kind, source_event_id, occurred_at, prev_hash, hash, memo, correlation_id,"
+                " reference FROM journal_entries WHERE seq > %s ORDER BY seq LIMIT %s",
                 (after, page_size),
             )
             heads = await cur.fetchall()
@@ -81,14 +85,15 @@ class PgJournal(Journal):
                 return
             last = int(heads[-1]["seq"])
             cur = await self._conn.execute(
-                "SELECT entry_seq, account, debit_minor, credit_minor, currency FROM journal_lines"
+                "SELECT entry_seq, account, debit_minor, credit_minor, currency, sku_id FROM journal_lines"
                 " WHERE entry_seq > %s AND entry_seq <= %s ORDER BY entry_seq, line_no",
                 (after, last),
             )
             lines: dict[int, list[JournalLine]] = defaultdict(list)
             for r in await cur.fetchall():
                 lines[int(r["entry_seq"])].append(
-                    JournalLine(r["account"], int(r["debit_minor"]), int(r["credit_minor"]), r["currency"])
+                    JournalLine(r["account"], int(r["debit_minor"]), int(r["credit_minor"]), r["currency"],
+                                r["sku_id"])
                 )
             for h in heads:
                 seq = int(h["seq"])
@@ -100,9 +105,34 @@ class PgJournal(Journal):
                     lines=tuple(lines.get(seq, ())),
                     prev_hash=h["prev_hash"],
                     hash=h["hash"],
+                    reference=h["reference"],
                 )
                 yield PostedEntry(rec, h["memo"], h["correlation_id"])
             after = last
+
+    async def order_books(self, order_ids: Sequence[str]) -> dict[str, OrderBook]:
+        cur = await self._conn.execute(
+            "SELECT e.seq, e.correlation_id, e.kind, e.source_event_id, e.occurred_at, l.account,"
+            " l.debit_minor, l.credit_minor, l.currency, l.sku_id"
+            " FROM journal_entries e JOIN journal_lines l ON l.entry_seq = e.seq"
+            " WHERE e.correlation_id = ANY(%s::text[]) ORDER BY e.seq, l.line_no",
+            (list(order_ids),),
+        )
+        by_order: dict[str, dict[int, JournalEntry]] = defaultdict(dict)
+        lines: dict[int, list[JournalLine]] = defaultdict(list)
+        heads: dict[int, Any] = {}
+        for r in await cur.fetchall():
+            seq = int(r["seq"])
+            heads[seq] = r
+            lines[seq].append(
+                JournalLine(r["account"], int(r["debit_minor"]), int(r["credit_minor"]), r["currency"],
+                            r["sku_id"])
+            )
+        for seq, h in heads.items():
+            by_order[h["correlation_id"]][seq] = JournalEntry(
+                h["kind"], str(h["source_event_id"]), h["occurred_at"], "", tuple(lines[seq])
+            )
+        return {o: book_of(es[s] for s in sorted(es)) for o, es in by_order.items()}
 
     async def totals(self) -> list[AccountBalance]:
         cur = await self._conn.execute(

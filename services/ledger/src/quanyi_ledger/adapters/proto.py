@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
+from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.ledger.v1 import events_pb2 as ledger_events
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform.envelope import Envelope, NewEvent
@@ -32,12 +33,29 @@ MAX_ENTRIES_PER_EVENT = 500
 PAYMENT_CAPTURED = orders_events.PaymentCaptured.DESCRIPTOR.full_name
 ORDER_PAID = orders_events.OrderPaid.DESCRIPTOR.full_name
 ORDER_REFUNDED = orders_events.OrderRefunded.DESCRIPTOR.full_name
+REFUND_SUCCEEDED = orders_events.RefundSucceeded.DESCRIPTOR.full_name
 KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
-FACT_TYPES = frozenset({PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, KEY_DELIVERED})
+KEYS_IMPORTED = inventory_events.KeysImported.DESCRIPTOR.full_name
+FACT_TYPES = frozenset(
+    {PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, REFUND_SUCCEEDED, KEY_DELIVERED, KEYS_IMPORTED}
+)
 
 
 def _money(m: money_pb2.Money) -> Money:
     return Money(int(m.minor_units), m.currency)
+
+
+def money_to_proto(m: Money) -> money_pb2.Money:
+    return money_pb2.Money(minor_units=m.minor, currency=m.currency)
+
+
+def _sale_lines(lines: Sequence[orders_events.OrderLine]) -> tuple[posting.SaleLine, ...]:
+    return tuple(
+        posting.SaleLine(
+            ln.sku_id, Money(int(ln.unit_price.minor_units) * ln.quantity, ln.unit_price.currency)
+        )
+        for ln in lines
+    )
 
 
 def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
@@ -45,20 +63,40 @@ def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
     if isinstance(payload, orders_events.PaymentCaptured):
         return (
             posting.PaymentCaptured(
-                payload.order_id, payload.provider, payload.provider_txn_id, _money(payload.amount)
+                payload.order_id,
+                payload.provider,
+                payload.provider_txn_id,
+                _money(payload.amount),
+                refused=bool(payload.refused_reason),
             ),
             payload.order_id,
         )
     if isinstance(payload, orders_events.OrderPaid):
-        return posting.OrderPaid(payload.order_id, payload.channel, _money(payload.total)), payload.order_id
+        # The channel is the one the order arrived on, as orders recorded it from the gateway's route.
+        paid = posting.OrderPaid(
+            payload.order_id, payload.channel, _money(payload.total), _sale_lines(payload.lines)
+        )
+        return paid, payload.order_id
     if isinstance(payload, orders_events.OrderRefunded):
         fact = posting.OrderRefunded(
             payload.order_id, payload.channel, _money(payload.amount), payload.was_released
         )
         return fact, payload.order_id
+    if isinstance(payload, orders_events.RefundSucceeded):
+        lines = tuple(posting.SaleLine(ln.sku_id, _money(ln.amount)) for ln in payload.lines)
+        succeeded = posting.RefundSucceeded(
+            payload.order_id, payload.refund_id, payload.provider, _money(payload.amount), lines
+        )
+        return succeeded, payload.order_id
     if isinstance(payload, fulfillment_events.KeyDelivered):
         costs = [_money(k.unit_cost) for k in payload.keys]
-        return posting.KeyDelivered(payload.order_id, payload.sales_channel, costs), payload.order_id
+        skus = [k.sku_id for k in payload.keys]
+        return posting.KeyDelivered(payload.order_id, payload.sales_channel, costs, skus), payload.order_id
+    if isinstance(payload, inventory_events.KeysImported):
+        imported = posting.KeysImported(
+            payload.batch_id, payload.sku_id, int(payload.imported), _money(payload.unit_cost), payload.actor
+        )
+        return imported, payload.batch_id
     raise TypeError(f"the ledger posts no {type(payload).__name__}")
 
 
@@ -91,6 +129,7 @@ def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted
                         debit_minor=ln.debit_minor,
                         credit_minor=ln.credit_minor,
                         currency=ln.currency,
+                        sku_id=ln.sku_id,
                     )
                     for ln in e.rec.lines
                 ],
@@ -98,6 +137,7 @@ def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted
                 hash=e.rec.hash,
                 memo=e.memo,
                 correlation_id=e.correlation_id,
+                reference=e.rec.reference,
             )
             for e in event.entries
         ]
@@ -114,11 +154,12 @@ def entries_posted_from_proto(payload: ledger_events.EntriesPosted) -> EntriesPo
                     source_event_id=e.source_event_id,
                     occurred_at=e.occurred_at.ToDatetime(tzinfo=UTC),
                     lines=tuple(
-                        JournalLine(ln.account, ln.debit_minor, ln.credit_minor, ln.currency)
+                        JournalLine(ln.account, ln.debit_minor, ln.credit_minor, ln.currency, ln.sku_id)
                         for ln in e.lines
                     ),
                     prev_hash=e.prev_hash,
                     hash=e.hash,
+                    reference=e.reference,
                 ),
                 memo=e.memo,
                 correlation_id=e.correlation_id,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from quanyi_platform.uow import UnitOfWork
 
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry
+from quanyi_ledger.domain.posting import OrderBook
 
 
 class JournalRefused(Exception):
@@ -44,6 +45,11 @@ class Journal(ABC):
     def entries(self, after: int = 0) -> AsyncIterator[PostedEntry]:
         """Every entry with seq > `after`, with its lines, in seq order, as recorded (which, if someone
         tampered with the storage, may no longer verify)."""
+
+    @abstractmethod
+    async def order_books(self, order_ids: Sequence[str]) -> dict[str, OrderBook]:
+        """What the journal says of each of `order_ids` (posting.book_of over the entries correlated with
+        it, in seq order); orders without entries are left out. Sees this unit of work's appends."""
 
     @abstractmethod
     async def totals(self) -> list[AccountBalance]:

@@ -23,18 +23,22 @@ class HeardFact:
 async def post_facts(uow: LedgerUnitOfWork, facts: Sequence[HeardFact]) -> EntriesPosted | None:
     """Post every fact of `facts` that has something to post, in order, in one unit of work.
 
-    The posting rules make each fact's entry in memory; one read loads the chain's end (serialising
-    posters), the entries are linked in memory, and one write appends them to the journal and one
-    append records them as EntriesPosted (the balances projection then adds them set-wise). A fact
-    posted before posts nothing again. Raises UnbalancedEntry, posting nothing, when a fact cannot make a
-    balanced entry. Returns what was posted, or None.
+    A refund's missing details come from the order's earlier entries (one read for the batch's refunds,
+    see posting.complete). The posting rules make each fact's entry in memory; one read loads the
+    chain's end (serialising posters), the entries are linked in memory, and one write appends them to
+    the journal and one append records them as EntriesPosted (the balances projection then adds them
+    set-wise). A fact posted before posts nothing again. Raises UnbalancedEntry, posting nothing, when
+    a fact cannot make a balanced entry. Returns what was posted, or None.
     """
-    commands = [
-        Post(entry, f.correlation_id)
-        for f in facts
-        if (entry := posting.entry_for(f.fact, f.source)) is not None
-    ]
     async with uow:
+        orders = sorted({f.fact.order_id for f in facts if posting.needs_book(f.fact)})
+        books = await uow.journal.order_books(orders) if orders else {}
+        entries = posting.entries_for([(f.fact, f.source) for f in facts], books)
+        commands = [
+            Post(entry, f.correlation_id)
+            for f, entry in zip(facts, entries, strict=True)
+            if entry is not None
+        ]
         event = await post(uow, commands)
         await uow.commit()
     return event

@@ -1,8 +1,9 @@
 """The hash chain over the journal: each entry's hash covers its content and the previous entry's hash.
 
-hash(n) = sha256(hash(n-1) hex + canonical JSON of (seq, kind, source_event_id, occurred_at, lines)),
-with hash(0) = 64 zeros. Changing, inserting or removing a recorded entry breaks the chain at that entry.
-The memo, correlation id and posting time are not covered.
+hash(n) = sha256(hash(n-1) hex + canonical JSON of (seq, kind, source_event_id, occurred_at, lines
+[, reference])), with hash(0) = 64 zeros. A line's SKU and the entry's reference are in the JSON only when
+set, so entries posted before they existed keep their hashes. Changing, inserting or removing a recorded
+entry breaks the chain at that entry. The memo, correlation id and posting time are not covered.
 """
 
 from __future__ import annotations
@@ -18,22 +19,38 @@ from quanyi_ledger.domain.journal import JournalEntry, JournalLine, entry_proble
 GENESIS_HASH = "0" * 64
 
 
+def _line(account: str, currency: str, debit: int, credit: int, sku: str) -> dict[str, object]:
+    body: dict[str, object] = {
+        "account": account, "currency": currency, "debit_minor": debit, "credit_minor": credit
+    }
+    if sku:
+        body["sku"] = sku
+    return body
+
+
 def canonical(
-    seq: int, kind: str, source_event_id: str, occurred_at: datetime, lines: Iterable[JournalLine]
+    seq: int,
+    kind: str,
+    source_event_id: str,
+    occurred_at: datetime,
+    lines: Iterable[JournalLine],
+    reference: str = "",
 ) -> str:
     """The entry's content as JSON with sorted keys and lines, independent of line order and time zone."""
-    body = {
+    body: dict[str, object] = {
         "seq": seq,
         "kind": kind,
         "source_event_id": source_event_id,
         "occurred_at": occurred_at.astimezone(UTC).isoformat(),
         "lines": [
-            {"account": a, "currency": c, "debit_minor": d, "credit_minor": cr}
-            for a, c, d, cr in sorted(
-                (ln.account, ln.currency, ln.debit_minor, ln.credit_minor) for ln in lines
+            _line(a, c, d, cr, sku)
+            for a, c, d, cr, sku in sorted(
+                (ln.account, ln.currency, ln.debit_minor, ln.credit_minor, ln.sku_id) for ln in lines
             )
         ],
     }
+    if reference:
+        body["reference"] = reference
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
@@ -44,8 +61,9 @@ def chain_hash(
     source_event_id: str,
     occurred_at: datetime,
     lines: Iterable[JournalLine],
+    reference: str = "",
 ) -> str:
-    payload = prev_hash + canonical(seq, kind, source_event_id, occurred_at, lines)
+    payload = prev_hash + canonical(seq, kind, source_event_id, occurred_at, lines, reference)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -60,10 +78,17 @@ class RecordedEntry:
     lines: tuple[JournalLine, ...]
     prev_hash: str
     hash: str
+    reference: str = ""
 
     def expected_hash(self) -> str:
         return chain_hash(
-            self.prev_hash, self.seq, self.kind, self.source_event_id, self.occurred_at, self.lines
+            self.prev_hash,
+            self.seq,
+            self.kind,
+            self.source_event_id,
+            self.occurred_at,
+            self.lines,
+            self.reference,
         )
 
 
@@ -76,7 +101,10 @@ def link(entry: JournalEntry, seq: int, prev_hash: str) -> RecordedEntry:
         occurred_at=entry.occurred_at,
         lines=entry.lines,
         prev_hash=prev_hash,
-        hash=chain_hash(prev_hash, seq, entry.kind, entry.source_event_id, entry.occurred_at, entry.lines),
+        hash=chain_hash(
+            prev_hash, seq, entry.kind, entry.source_event_id, entry.occurred_at, entry.lines, entry.reference
+        ),
+        reference=entry.reference,
     )
 
 

@@ -22,20 +22,25 @@ class Money:
 
 @dataclass(frozen=True)
 class JournalLine:
-    """One side of an entry: exactly one of debit_minor and credit_minor is positive, the other is 0."""
+    """One side of an entry: exactly one of debit_minor and credit_minor is positive, the other is 0.
+
+    `sku_id`, when set, is the SKU the amount is about (revenue, refunds, cost and stock are posted per
+    SKU, which the reports group by); it is part of the line, so the chain's hash covers it.
+    """
 
     account: str
     debit_minor: int
     credit_minor: int
     currency: str
+    sku_id: str = ""
 
     @classmethod
-    def debit(cls, account: str, amount: Money) -> JournalLine:
-        return cls(account, amount.minor, 0, amount.currency)
+    def debit(cls, account: str, amount: Money, sku_id: str = "") -> JournalLine:
+        return cls(account, amount.minor, 0, amount.currency, sku_id)
 
     @classmethod
-    def credit(cls, account: str, amount: Money) -> JournalLine:
-        return cls(account, 0, amount.minor, amount.currency)
+    def credit(cls, account: str, amount: Money, sku_id: str = "") -> JournalLine:
+        return cls(account, 0, amount.minor, amount.currency, sku_id)
 
 
 def entry_problems(lines: Iterable[JournalLine]) -> list[str]:
@@ -79,6 +84,8 @@ class JournalEntry:
     occurred_at: datetime
     memo: str
     lines: tuple[JournalLine, ...]
+    # The outside reference the entry is matched by, e.g. the provider's transaction id of a payment.
+    reference: str = ""
 
     def __post_init__(self) -> None:
         if not self.kind:

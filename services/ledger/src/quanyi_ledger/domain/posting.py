@@ -1,53 +1,49 @@
 """Posting rules: pure functions from the financial facts the ledger hears about to journal entries.
 
-Accounts (a balance is debits − credits: cash, refunds and cogs are positive, deposits and revenue negative):
-- ``cash:psp``               money held at the payment provider (one account whatever the provider is called,
-                             since refunds do not say which provider returns the money)
-- ``deposits:buyers``        buyers' money received for orders not yet sold (a liability)
-- ``revenue:<channel>``      sales per sales channel
-- ``refunds:<channel>``      refunds of released (sold) orders, a contra-revenue per channel
-- ``cogs:<channel>``         cost of the keys delivered, per sales channel
-- ``inventory:keys``         the cost of keys in stock; only credited so far (key imports are not posted),
-                             so its balance is minus the cost of the keys delivered
+The accounts are the chart in `quanyi_ledger.domain.accounts`. One fact makes at most one entry; a rule
+returns None when there is nothing to post (a zero amount). Revenue, refunds, stock and cost lines carry
+the SKU they are about, so reports can group by SKU.
 
-Revenue of a channel = credit balance of ``revenue:<channel>`` − debit balance of ``refunds:<channel>`` (I4).
-A rule returns None when there is nothing to post (a zero amount).
+Refunds are posted in two steps. When the order decides a refund (OrderRefunded) the sale is reversed,
+per SKU, against ``payables:refunds`` (a deposit not yet sold is returned the same way); a payment the order
+refused goes to ``payables:refunds`` straight away. When the provider confirms a refund (RefundSucceeded),
+``payables:refunds`` is paid from the provider's clearing account; what such a refund pays beyond what was
+owed for its order (an operator's partial refund, decided by no OrderRefunded) reverses the sale itself.
+
+Facts that do not say everything are completed from what the ledger posted for the order before (its
+`OrderBook`: the payment's provider, the sale's channel and lines, the refunds owed): `complete`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from quanyi_ledger.domain import accounts
 from quanyi_ledger.domain.journal import JournalEntry, JournalLine, Money
 
-CASH_PSP = "cash:psp"
-DEPOSITS_BUYERS = "deposits:buyers"
-INVENTORY_KEYS = "inventory:keys"
-UNKNOWN_CHANNEL = "unknown"
+UNKNOWN_CHANNEL = accounts.UNKNOWN
 
 KIND_PAYMENT = "payment"
 KIND_SALE = "sale"
 KIND_REFUND = "refund"
+KIND_REFUND_PAID = "refund_paid"
 KIND_KEY_COST = "key_cost"
+KIND_KEY_IMPORT = "key_import"
+KIND_COMMISSION = "commission"
+KIND_FEES = "psp_fees"
+KIND_ADJUSTMENT = "reconciliation_adjustment"
 
 
 def _channel(channel: str) -> str:
     return channel or UNKNOWN_CHANNEL
 
 
-def revenue_account(channel: str) -> str:
-    return f"revenue:{_channel(channel)}"
-
-
-def refunds_account(channel: str) -> str:
-    return f"refunds:{_channel(channel)}"
-
-
-def cogs_account(channel: str) -> str:
-    return f"cogs:{_channel(channel)}"
+revenue_account = accounts.revenue
+refunds_account = accounts.refunds
+cogs_account = accounts.cogs
 
 
 @dataclass(frozen=True)
@@ -59,59 +55,269 @@ class Source:
 
 
 @dataclass(frozen=True)
+class SaleLine:
+    """What one SKU of an order was sold (or refunded) for."""
+
+    sku_id: str
+    amount: Money
+
+
+@dataclass(frozen=True)
 class PaymentCaptured:
+    """`refused`: the order could not take the payment; the money is owed back."""
+
     order_id: str
     provider: str
     provider_txn_id: str
     amount: Money
+    refused: bool = False
 
 
 @dataclass(frozen=True)
 class OrderPaid:
+    """`lines` are the order's lines priced (quantity × unit price) per SKU; `total` is what was paid."""
+
     order_id: str
     channel: str
     total: Money
+    lines: tuple[SaleLine, ...] = ()
 
 
 @dataclass(frozen=True)
 class OrderRefunded:
+    """The order decided to refund `amount`. `lines` (the per-SKU split) may be empty: `complete` fills
+    them from the order's sale."""
+
     order_id: str
     channel: str
     amount: Money
     was_released: bool
+    lines: tuple[SaleLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundSucceeded:
+    """The provider paid a refund back. `channel`, `owed` (what was owed for the order before it) come
+    from the order's book (`complete`)."""
+
+    order_id: str
+    refund_id: str
+    provider: str
+    amount: Money
+    lines: tuple[SaleLine, ...] = ()
+    channel: str = ""
+    owed: int = 0
+
+
+@dataclass(frozen=True)
+class KeysImported:
+    batch_id: str
+    sku_id: str
+    count: int
+    unit_cost: Money
+    actor: str = ""
+
+    @property
+    def order_id(self) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
 class KeyDelivered:
+    """Keys delivered for an order: their costs, and (when known, same length) their SKUs."""
+
     order_id: str
     sales_channel: str
     unit_costs: Sequence[Money]
+    sku_ids: Sequence[str] = ()
 
 
-Fact = PaymentCaptured | OrderPaid | OrderRefunded | KeyDelivered
+@dataclass(frozen=True)
+class CommissionAccrued:
+    order_id: str
+    channel: str
+    partner: str
+    amount: Money
 
 
-def _entry(kind: str, source: Source, memo: str, lines: list[JournalLine]) -> JournalEntry:
-    return JournalEntry(kind, source.event_id, source.occurred_at, memo, tuple(lines))
+@dataclass(frozen=True)
+class FeesCharged:
+    """A provider's fees for a statement (a day's trade bill)."""
+
+    provider: str
+    statement_id: str
+    amount: Money
+
+    @property
+    def order_id(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A reconciliation difference written off when its mismatch is resolved: `amount` more (positive) or
+    less (negative) is held by the provider than the journal said."""
+
+    mismatch_id: str
+    provider: str
+    amount: Money
+    actor: str
+    note: str = ""
+
+    @property
+    def order_id(self) -> str:
+        return ""
+
+
+Fact = (
+    PaymentCaptured
+    | OrderPaid
+    | OrderRefunded
+    | RefundSucceeded
+    | KeysImported
+    | KeyDelivered
+    | CommissionAccrued
+    | FeesCharged
+    | Adjustment
+)
+
+
+@dataclass(frozen=True)
+class OrderBook:
+    """What the journal says of an order: the provider that holds its money, the channel and per-SKU
+    amounts it was sold for, and the refunds owed for it and not yet paid (minor units)."""
+
+    provider: str = ""
+    channel: str = ""
+    sale_lines: tuple[SaleLine, ...] = ()
+    refunds_owed: int = 0
+
+
+def note(books: dict[str, OrderBook], fact: Fact) -> None:
+    """Update `books` with what `fact`, once posted, tells about its order."""
+    order_id = fact.order_id
+    book = books.get(order_id, OrderBook())
+    if isinstance(fact, PaymentCaptured):
+        owed = book.refunds_owed + (fact.amount.minor if fact.refused else 0)
+        book = replace(book, provider=book.provider if fact.refused else fact.provider, refunds_owed=owed)
+        if not book.provider:
+            book = replace(book, provider=fact.provider)
+    elif isinstance(fact, OrderPaid):
+        book = replace(book, channel=fact.channel, sale_lines=sale_lines(fact))
+    elif isinstance(fact, OrderRefunded):
+        book = replace(book, refunds_owed=book.refunds_owed + fact.amount.minor)
+    elif isinstance(fact, RefundSucceeded):
+        book = replace(book, refunds_owed=max(0, book.refunds_owed - fact.amount.minor))
+    else:
+        return
+    books[order_id] = book
+
+
+def book_of(entries: Iterable[JournalEntry]) -> OrderBook:
+    """An order's book from its posted entries (payment, sale, refund and refund_paid)."""
+    book = OrderBook()
+    owed = 0
+    for entry in entries:
+        for ln in entry.lines:
+            if ln.account == accounts.PAYABLES_REFUNDS:
+                owed += ln.credit_minor - ln.debit_minor
+        if entry.kind == KIND_PAYMENT and not book.provider:
+            for ln in entry.lines:
+                provider = accounts.provider_of_clearing(ln.account)
+                if provider is not None and ln.debit_minor:
+                    book = replace(book, provider=provider)
+        elif entry.kind == KIND_SALE:
+            lines = tuple(
+                SaleLine(ln.sku_id, Money(ln.credit_minor, ln.currency))
+                for ln in entry.lines
+                if ln.account.startswith("revenue:") and ln.credit_minor
+            )
+            channel = next((accounts.channel_of(ln.account) or "" for ln in entry.lines
+                            if ln.account.startswith("revenue:")), "")
+            book = replace(book, channel=channel, sale_lines=lines)
+    return replace(book, refunds_owed=max(0, owed))
+
+
+def allocate(amount: int, weights: Sequence[int]) -> list[int]:
+    """`amount` split in proportion to `weights` (non-negative, not all 0), summing exactly to `amount`:
+    floors first, the rest one unit each to the largest remainders (earliest first on ties)."""
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError("allocation needs a positive total weight")
+    shares = [amount * w // total for w in weights]
+    rest = amount - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in order[:rest]:
+        shares[i] += 1
+    return shares
+
+
+def _split(amount: Money, lines: Sequence[SaleLine]) -> tuple[SaleLine, ...]:
+    """`amount` over `lines` (same currency, positive) in proportion; one line without SKU otherwise."""
+    usable = [ln for ln in lines if ln.amount.currency == amount.currency and ln.amount.minor > 0]
+    if not usable:
+        return (SaleLine("", amount),)
+    shares = allocate(amount.minor, [ln.amount.minor for ln in usable])
+    merged: dict[str, int] = defaultdict(int)
+    for ln, share in zip(usable, shares, strict=True):
+        merged[ln.sku_id] += share
+    return tuple(SaleLine(sku, Money(m, amount.currency)) for sku, m in merged.items() if m)
+
+
+def sale_lines(fact: OrderPaid) -> tuple[SaleLine, ...]:
+    """What each SKU of the order was sold for: its lines' prices, scaled to the total paid."""
+    return _split(fact.total, fact.lines)
+
+
+def complete(fact: Fact, books: Mapping[str, OrderBook]) -> Fact:
+    """`fact` with what it leaves out filled in from its order's book: a refund's SKUs, a confirmed
+    refund's channel and what was owed for its order."""
+    if isinstance(fact, OrderRefunded):
+        book = books.get(fact.order_id, OrderBook())
+        lines = fact.lines or (_split(fact.amount, book.sale_lines) if fact.was_released else ())
+        return replace(fact, lines=lines)
+    if isinstance(fact, RefundSucceeded):
+        book = books.get(fact.order_id, OrderBook())
+        return replace(
+            fact,
+            channel=fact.channel or book.channel,
+            owed=book.refunds_owed,
+            provider=fact.provider or book.provider,
+        )
+    return fact
+
+
+def _entry(
+    kind: str, source: Source, memo: str, lines: list[JournalLine], reference: str = ""
+) -> JournalEntry:
+    return JournalEntry(kind, source.event_id, source.occurred_at, memo, tuple(lines), reference)
 
 
 def payment_captured(fact: PaymentCaptured, source: Source) -> JournalEntry | None:
-    """Dr cash:psp / Cr deposits:buyers: the provider holds the buyer's money for the order."""
+    """Dr clearing:psp:<provider> / Cr deposits:buyers: the provider holds the buyer's money for the order.
+    The provider's transaction id is the entry's reference, which reconciliation matches."""
     if fact.amount.minor == 0:
         return None
     memo = f"order {fact.order_id}: payment captured by {fact.provider}"
     if fact.provider_txn_id:
         memo += f" ({fact.provider_txn_id})"
+    if fact.refused:
+        memo += ", refused: owed back"
+    credit = accounts.PAYABLES_REFUNDS if fact.refused else accounts.DEPOSITS_BUYERS
     return _entry(
         KIND_PAYMENT,
         source,
         memo,
-        [JournalLine.debit(CASH_PSP, fact.amount), JournalLine.credit(DEPOSITS_BUYERS, fact.amount)],
+        [
+            JournalLine.debit(accounts.clearing(fact.provider), fact.amount),
+            JournalLine.credit(credit, fact.amount),
+        ],
+        fact.provider_txn_id,
     )
 
 
 def order_paid(fact: OrderPaid, source: Source) -> JournalEntry | None:
-    """Dr deposits:buyers / Cr revenue:<channel>: the order is sold."""
+    """Dr deposits:buyers / Cr revenue:<channel> per SKU: the order is sold."""
     if fact.total.minor == 0:
         return None
     return _entry(
@@ -119,46 +325,147 @@ def order_paid(fact: OrderPaid, source: Source) -> JournalEntry | None:
         source,
         f"order {fact.order_id}: sold on {_channel(fact.channel)}",
         [
-            JournalLine.debit(DEPOSITS_BUYERS, fact.total),
-            JournalLine.credit(revenue_account(fact.channel), fact.total),
+            JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total),
+            *(
+                JournalLine.credit(revenue_account(fact.channel), ln.amount, ln.sku_id)
+                for ln in sale_lines(fact)
+            ),
         ],
     )
 
 
 def order_refunded(fact: OrderRefunded, source: Source) -> JournalEntry | None:
-    """Cr cash:psp, against refunds:<channel> when the order had been sold, else against deposits:buyers."""
+    """Cr payables:refunds, against refunds:<channel> per SKU when the order had been sold (a reversal of
+    the sale), else against deposits:buyers. Call `complete` first to fill in the SKUs."""
     if fact.amount.minor == 0:
         return None
+    credit = JournalLine.credit(accounts.PAYABLES_REFUNDS, fact.amount)
     if fact.was_released:
-        debit = refunds_account(fact.channel)
         memo = f"order {fact.order_id}: refund of a sale on {_channel(fact.channel)}"
+        debits = _reversal(fact.channel, fact.amount, fact.lines)
     else:
-        debit = DEPOSITS_BUYERS
         memo = f"order {fact.order_id}: deposit returned before sale"
+        debits = [JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.amount)]
+    return _entry(KIND_REFUND, source, memo, [*debits, credit])
+
+
+def _reversal(channel: str, amount: Money, lines: Sequence[SaleLine]) -> list[JournalLine]:
+    """Debits of refunds:<channel> for `amount`, per SKU as `lines` split it."""
+    split = tuple(lines) or (SaleLine("", amount),)
+    if sum(ln.amount.minor for ln in split) != amount.minor:
+        split = _split(amount, split)
+    account = refunds_account(channel)
+    return [JournalLine.debit(account, ln.amount, ln.sku_id) for ln in split if ln.amount.minor]
+
+
+def refund_succeeded(fact: RefundSucceeded, source: Source) -> JournalEntry | None:
+    """Cr clearing:psp:<provider>: the provider paid the refund back. It pays what was owed for the order
+    (Dr payables:refunds, up to `owed`); the rest was decided by no OrderRefunded and reverses the sale
+    per SKU (Dr refunds:<channel>). Call `complete` first."""
+    if fact.amount.minor <= 0:
+        return None
+    from_owed = min(fact.owed, fact.amount.minor)
+    rest = fact.amount.minor - from_owed
+    debits: list[JournalLine] = []
+    if from_owed:
+        debits.append(JournalLine.debit(accounts.PAYABLES_REFUNDS, Money(from_owed, fact.amount.currency)))
+    if rest:
+        debits += _reversal(fact.channel, Money(rest, fact.amount.currency), fact.lines)
     return _entry(
-        KIND_REFUND,
+        KIND_REFUND_PAID,
         source,
-        memo,
-        [JournalLine.debit(debit, fact.amount), JournalLine.credit(CASH_PSP, fact.amount)],
+        f"order {fact.order_id}: refund {fact.refund_id} paid by {fact.provider or accounts.UNKNOWN}",
+        [*debits, JournalLine.credit(accounts.clearing(fact.provider), fact.amount)],
+        fact.refund_id,
+    )
+
+
+def keys_imported(fact: KeysImported, source: Source) -> JournalEntry | None:
+    """Dr inventory:keys / Cr payables:key_suppliers: the imported keys at cost."""
+    amount = Money(fact.count * fact.unit_cost.minor, fact.unit_cost.currency)
+    if amount.minor == 0:
+        return None
+    by = f" by {fact.actor}" if fact.actor else ""
+    return _entry(
+        KIND_KEY_IMPORT,
+        source,
+        f"batch {fact.batch_id}: {fact.count} key(s) of {fact.sku_id} imported{by}",
+        [
+            JournalLine.debit(accounts.INVENTORY_KEYS, amount, fact.sku_id),
+            JournalLine.credit(accounts.PAYABLES_KEY_SUPPLIERS, amount),
+        ],
+        fact.batch_id,
     )
 
 
 def key_delivered(fact: KeyDelivered, source: Source) -> JournalEntry | None:
-    """Dr cogs:<channel> / Cr inventory:keys for the delivered keys' cost, per currency; None when it is 0."""
-    totals: dict[str, int] = defaultdict(int)
-    for cost in fact.unit_costs:
-        totals[cost.currency] += cost.minor
+    """Dr cogs:<channel> / Cr inventory:keys for the delivered keys' cost, per SKU and currency; None when
+    it is 0."""
+    skus = list(fact.sku_ids) if len(fact.sku_ids) == len(fact.unit_costs) else [""] * len(fact.unit_costs)
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for sku, cost in zip(skus, fact.unit_costs, strict=True):
+        totals[(cost.currency, sku)] += cost.minor
     lines: list[JournalLine] = []
-    for currency in sorted(totals):
-        if totals[currency] == 0:
+    for currency, sku in sorted(totals):
+        if totals[(currency, sku)] == 0:
             continue
-        amount = Money(totals[currency], currency)
-        lines += [JournalLine.debit(cogs_account(fact.sales_channel), amount),
-                  JournalLine.credit(INVENTORY_KEYS, amount)]
+        amount = Money(totals[(currency, sku)], currency)
+        lines += [
+            JournalLine.debit(cogs_account(fact.sales_channel), amount, sku),
+            JournalLine.credit(accounts.INVENTORY_KEYS, amount, sku),
+        ]
     if not lines:
         return None
     n = len(fact.unit_costs)
     return _entry(KIND_KEY_COST, source, f"order {fact.order_id}: cost of {n} key(s) delivered", lines)
+
+
+def commission_accrued(fact: CommissionAccrued, source: Source) -> JournalEntry | None:
+    """Dr expense:commissions:<channel> / Cr payables:commissions:<partner>."""
+    if fact.amount.minor == 0:
+        return None
+    return _entry(
+        KIND_COMMISSION,
+        source,
+        f"order {fact.order_id}: commission of {fact.partner or accounts.UNKNOWN}",
+        [
+            JournalLine.debit(accounts.commissions_expense(fact.channel), fact.amount),
+            JournalLine.credit(accounts.commissions_payable(fact.partner), fact.amount),
+        ],
+    )
+
+
+def fees_charged(fact: FeesCharged, source: Source) -> JournalEntry | None:
+    """Dr fees:psp:<provider> / Cr clearing:psp:<provider>: the provider kept its fees."""
+    if fact.amount.minor == 0:
+        return None
+    return _entry(
+        KIND_FEES,
+        source,
+        f"statement {fact.statement_id}: fees of {fact.provider}",
+        [
+            JournalLine.debit(accounts.fees(fact.provider), fact.amount),
+            JournalLine.credit(accounts.clearing(fact.provider), fact.amount),
+        ],
+        fact.statement_id,
+    )
+
+
+def adjustment(fact: Adjustment, source: Source) -> JournalEntry | None:
+    """A resolved mismatch's difference: more held by the provider (Dr clearing / Cr
+    expense:reconciliation) or less (the reverse)."""
+    if fact.amount.minor == 0:
+        return None
+    amount = Money(abs(fact.amount.minor), fact.amount.currency)
+    clearing, expense = accounts.clearing(fact.provider), accounts.EXPENSE_RECONCILIATION
+    debit, credit = (clearing, expense) if fact.amount.minor > 0 else (expense, clearing)
+    return _entry(
+        KIND_ADJUSTMENT,
+        source,
+        f"mismatch {fact.mismatch_id} resolved by {fact.actor}" + (f": {fact.note}" if fact.note else ""),
+        [JournalLine.debit(debit, amount), JournalLine.credit(credit, amount)],
+        fact.mismatch_id,
+    )
 
 
 def entry_for(fact: Fact, source: Source) -> JournalEntry | None:
@@ -170,4 +477,33 @@ def entry_for(fact: Fact, source: Source) -> JournalEntry | None:
         return order_paid(fact, source)
     if isinstance(fact, OrderRefunded):
         return order_refunded(fact, source)
-    return key_delivered(fact, source)
+    if isinstance(fact, RefundSucceeded):
+        return refund_succeeded(fact, source)
+    if isinstance(fact, KeysImported):
+        return keys_imported(fact, source)
+    if isinstance(fact, KeyDelivered):
+        return key_delivered(fact, source)
+    if isinstance(fact, CommissionAccrued):
+        return commission_accrued(fact, source)
+    if isinstance(fact, FeesCharged):
+        return fees_charged(fact, source)
+    return adjustment(fact, source)
+
+
+def needs_book(fact: Fact) -> bool:
+    """Whether posting `fact` needs what the journal says of its order (see `complete`)."""
+    if isinstance(fact, OrderRefunded):
+        return fact.was_released and not fact.lines
+    return isinstance(fact, RefundSucceeded)
+
+
+def entries_for(
+    facts: Sequence[tuple[Fact, Source]], books: Mapping[str, OrderBook]
+) -> list[JournalEntry | None]:
+    """Each fact's entry, in order: a fact sees its order's book as the facts before it left it."""
+    known = dict(books)
+    out: list[JournalEntry | None] = []
+    for fact, source in facts:
+        out.append(entry_for(complete(fact, known), source))
+        note(known, fact)
+    return out

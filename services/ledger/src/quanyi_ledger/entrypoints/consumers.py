@@ -17,11 +17,12 @@ BoundUnitOfWork = Callable[[Any], LedgerUnitOfWork]
 
 def heard(ev: ReceivedEvent) -> HeardFact:
     fact, order_id = fact_from_proto(ev.payload)
-    return HeardFact(fact, source_of(ev.envelope), ev.correlation_id or order_id)
+    # Entries are correlated with the order (or import batch) they are about: refunds find their sale by it.
+    return HeardFact(fact, source_of(ev.envelope), order_id or ev.correlation_id)
 
 
 def batch_handler(unit_of_work: BoundUnitOfWork) -> BatchHandler:
-    """The InboxConsumer's handler: PaymentCaptured, OrderPaid, OrderRefunded and KeyDelivered, a whole
+    """The InboxConsumer's handler: the FACT_TYPES (payments, sales, refunds, deliveries, imports), a whole
     batch posted in one unit of work within the consumer's inbox transaction."""
 
     async def apply(conn: Any, events: list[ReceivedEvent]) -> None:

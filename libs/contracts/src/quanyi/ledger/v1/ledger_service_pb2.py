@@ -22,25 +22,66 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
+from quanyi.ledger.v1 import events_pb2 as quanyi_dot_ledger_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%quanyi/ledger/v1/ledger_service.proto\x12\x10quanyi.ledger.v1\",\n\x12GetBalancesRequest\x12\x16\n\x0e\x61\x63\x63ount_prefix\x18\x01 \x01(\t\"C\n\x07\x42\x61lance\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x15\n\rbalance_minor\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"B\n\x13GetBalancesResponse\x12+\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x19.quanyi.ledger.v1.Balance\"\x16\n\x14VerifyJournalRequest\"F\n\x15VerifyJournalResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x03\x12\x10\n\x08problems\x18\x03 \x03(\t2\xcd\x01\n\rLedgerService\x12Z\n\x0bGetBalances\x12$.quanyi.ledger.v1.GetBalancesRequest\x1a%.quanyi.ledger.v1.GetBalancesResponse\x12`\n\rVerifyJournal\x12&.quanyi.ledger.v1.VerifyJournalRequest\x1a\'.quanyi.ledger.v1.VerifyJournalResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%quanyi/ledger/v1/ledger_service.proto\x12\x10quanyi.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\x1a\x1dquanyi/ledger/v1/events.proto\"W\n\x12GetBalancesRequest\x12\x16\n\x0e\x61\x63\x63ount_prefix\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x07\x42\x61lance\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x15\n\rbalance_minor\x18\x02 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\"B\n\x13GetBalancesResponse\x12+\n\x08\x62\x61lances\x18\x01 \x03(\x0b\x32\x19.quanyi.ledger.v1.Balance\"C\n\x16GetTrialBalanceRequest\x12)\n\x05\x61s_of\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x0fTrialBalanceRow\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65\x62it_minor\x18\x03 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x04 \x01(\x03\"n\n\x17GetTrialBalanceResponse\x12/\n\x04rows\x18\x01 \x03(\x0b\x32!.quanyi.ledger.v1.TrialBalanceRow\x12\x10\n\x08\x62\x61lanced\x18\x02 \x01(\x08\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\";\n\x14VerifyJournalRequest\x12\x10\n\x08head_seq\x18\x01 \x01(\x03\x12\x11\n\thead_hash\x18\x02 \x01(\t\"F\n\x15VerifyJournalResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x03\x12\x10\n\x08problems\x18\x03 \x03(\t\"%\n\x14SignChainHeadRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\"[\n\x15SignChainHeadResponse\x12/\n\x04head\x18\x01 \x01(\x0b\x32!.quanyi.ledger.v1.ChainHeadSigned\x12\x11\n\tstatement\x18\x02 \x01(\x0c\"\xef\x01\n\x10GetReportRequest\x12-\n\tfrom_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07to_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06period\x18\x03 \x01(\x0e\x32\x1e.quanyi.ledger.v1.ReportPeriod\x12\x10\n\x08group_by\x18\x04 \x03(\t\x12.\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x1e.quanyi.ledger.v1.ReportFormat\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\"\xa4\x01\n\tReportRow\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x13\n\x0bsales_minor\x18\x05 \x01(\x03\x12\x15\n\rrefunds_minor\x18\x06 \x01(\x03\x12\x12\n\ncost_minor\x18\x07 \x01(\x03\x12\x14\n\x0cmargin_minor\x18\x08 \x01(\x03\"w\n\x11GetReportResponse\x12)\n\x04rows\x18\x01 \x03(\x0b\x32\x1b.quanyi.ledger.v1.ReportRow\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\"f\n\x19ReconcileStatementRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x17\n\x0fledger_provider\x18\x04 \x01(\t\"\xb0\x01\n\x1aReconcileStatementResponse\x12\x38\n\tstatement\x18\x01 \x01(\x0b\x32%.quanyi.ledger.v1.StatementReconciled\x12<\n\nmismatches\x18\x02 \x03(\x0b\x32(.quanyi.ledger.v1.ReconciliationMismatch\x12\x1a\n\x12\x61lready_reconciled\x18\x03 \x01(\x08\"1\n\x15ListMismatchesRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\"\xbe\x01\n\x08Mismatch\x12:\n\x08mismatch\x18\x01 \x01(\x0b\x32(.quanyi.ledger.v1.ReconciliationMismatch\x12\x10\n\x08resolved\x18\x02 \x01(\x08\x12\x36\n\nresolution\x18\x03 \x01(\x0b\x32\".quanyi.ledger.v1.MismatchResolved\x12,\n\x08\x66ound_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x16ListMismatchesResponse\x12.\n\nmismatches\x18\x01 \x03(\x0b\x32\x1a.quanyi.ledger.v1.Mismatch\"w\n\x16ResolveMismatchRequest\x12\x13\n\x0bmismatch_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12+\n\nadjustment\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"G\n\x17ResolveMismatchResponse\x12,\n\x08mismatch\x18\x01 \x01(\x0b\x32\x1a.quanyi.ledger.v1.Mismatch\"?\n\x12ListEntriesRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\"E\n\x13ListEntriesResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.quanyi.ledger.v1.PostedEntry*u\n\x0cReportPeriod\x12\x1d\n\x19REPORT_PERIOD_UNSPECIFIED\x10\x00\x12\x15\n\x11REPORT_PERIOD_DAY\x10\x01\x12\x16\n\x12REPORT_PERIOD_WEEK\x10\x02\x12\x17\n\x13REPORT_PERIOD_MONTH\x10\x03*\\\n\x0cReportFormat\x12\x1d\n\x19REPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11REPORT_FORMAT_CSV\x10\x01\x12\x16\n\x12REPORT_FORMAT_XLSX\x10\x02\x32\x87\x07\n\rLedgerService\x12Z\n\x0bGetBalances\x12$.quanyi.ledger.v1.GetBalancesRequest\x1a%.quanyi.ledger.v1.GetBalancesResponse\x12\x66\n\x0fGetTrialBalance\x12(.quanyi.ledger.v1.GetTrialBalanceRequest\x1a).quanyi.ledger.v1.GetTrialBalanceResponse\x12`\n\rVerifyJournal\x12&.quanyi.ledger.v1.VerifyJournalRequest\x1a\'.quanyi.ledger.v1.VerifyJournalResponse\x12`\n\rSignChainHead\x12&.quanyi.ledger.v1.SignChainHeadRequest\x1a\'.quanyi.ledger.v1.SignChainHeadResponse\x12T\n\tGetReport\x12\".quanyi.ledger.v1.GetReportRequest\x1a#.quanyi.ledger.v1.GetReportResponse\x12o\n\x12ReconcileStatement\x12+.quanyi.ledger.v1.ReconcileStatementRequest\x1a,.quanyi.ledger.v1.ReconcileStatementResponse\x12\x63\n\x0eListMismatches\x12\'.quanyi.ledger.v1.ListMismatchesRequest\x1a(.quanyi.ledger.v1.ListMismatchesResponse\x12\x66\n\x0fResolveMismatch\x12(.quanyi.ledger.v1.ResolveMismatchRequest\x1a).quanyi.ledger.v1.ResolveMismatchResponse\x12Z\n\x0bListEntries\x12$.quanyi.ledger.v1.ListEntriesRequest\x1a%.quanyi.ledger.v1.ListEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.ledger.v1.ledger_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETBALANCESREQUEST']._serialized_start=59
-  _globals['_GETBALANCESREQUEST']._serialized_end=103
-  _globals['_BALANCE']._serialized_start=105
-  _globals['_BALANCE']._serialized_end=172
-  _globals['_GETBALANCESRESPONSE']._serialized_start=174
-  _globals['_GETBALANCESRESPONSE']._serialized_end=240
-  _globals['_VERIFYJOURNALREQUEST']._serialized_start=242
-  _globals['_VERIFYJOURNALREQUEST']._serialized_end=264
-  _globals['_VERIFYJOURNALRESPONSE']._serialized_start=266
-  _globals['_VERIFYJOURNALRESPONSE']._serialized_end=336
-  _globals['_LEDGERSERVICE']._serialized_start=339
-  _globals['_LEDGERSERVICE']._serialized_end=544
+  _globals['_REPORTPERIOD']._serialized_start=2383
+  _globals['_REPORTPERIOD']._serialized_end=2500
+  _globals['_REPORTFORMAT']._serialized_start=2502
+  _globals['_REPORTFORMAT']._serialized_end=2594
+  _globals['_GETBALANCESREQUEST']._serialized_start=153
+  _globals['_GETBALANCESREQUEST']._serialized_end=240
+  _globals['_BALANCE']._serialized_start=242
+  _globals['_BALANCE']._serialized_end=309
+  _globals['_GETBALANCESRESPONSE']._serialized_start=311
+  _globals['_GETBALANCESRESPONSE']._serialized_end=377
+  _globals['_GETTRIALBALANCEREQUEST']._serialized_start=379
+  _globals['_GETTRIALBALANCEREQUEST']._serialized_end=446
+  _globals['_TRIALBALANCEROW']._serialized_start=448
+  _globals['_TRIALBALANCEROW']._serialized_end=543
+  _globals['_GETTRIALBALANCERESPONSE']._serialized_start=545
+  _globals['_GETTRIALBALANCERESPONSE']._serialized_end=655
+  _globals['_VERIFYJOURNALREQUEST']._serialized_start=657
+  _globals['_VERIFYJOURNALREQUEST']._serialized_end=716
+  _globals['_VERIFYJOURNALRESPONSE']._serialized_start=718
+  _globals['_VERIFYJOURNALRESPONSE']._serialized_end=788
+  _globals['_SIGNCHAINHEADREQUEST']._serialized_start=790
+  _globals['_SIGNCHAINHEADREQUEST']._serialized_end=827
+  _globals['_SIGNCHAINHEADRESPONSE']._serialized_start=829
+  _globals['_SIGNCHAINHEADRESPONSE']._serialized_end=920
+  _globals['_GETREPORTREQUEST']._serialized_start=923
+  _globals['_GETREPORTREQUEST']._serialized_end=1162
+  _globals['_REPORTROW']._serialized_start=1165
+  _globals['_REPORTROW']._serialized_end=1329
+  _globals['_GETREPORTRESPONSE']._serialized_start=1331
+  _globals['_GETREPORTRESPONSE']._serialized_end=1450
+  _globals['_RECONCILESTATEMENTREQUEST']._serialized_start=1452
+  _globals['_RECONCILESTATEMENTREQUEST']._serialized_end=1554
+  _globals['_RECONCILESTATEMENTRESPONSE']._serialized_start=1557
+  _globals['_RECONCILESTATEMENTRESPONSE']._serialized_end=1733
+  _globals['_LISTMISMATCHESREQUEST']._serialized_start=1735
+  _globals['_LISTMISMATCHESREQUEST']._serialized_end=1784
+  _globals['_MISMATCH']._serialized_start=1787
+  _globals['_MISMATCH']._serialized_end=1977
+  _globals['_LISTMISMATCHESRESPONSE']._serialized_start=1979
+  _globals['_LISTMISMATCHESRESPONSE']._serialized_end=2051
+  _globals['_RESOLVEMISMATCHREQUEST']._serialized_start=2053
+  _globals['_RESOLVEMISMATCHREQUEST']._serialized_end=2172
+  _globals['_RESOLVEMISMATCHRESPONSE']._serialized_start=2174
+  _globals['_RESOLVEMISMATCHRESPONSE']._serialized_end=2245
+  _globals['_LISTENTRIESREQUEST']._serialized_start=2247
+  _globals['_LISTENTRIESREQUEST']._serialized_end=2310
+  _globals['_LISTENTRIESRESPONSE']._serialized_start=2312
+  _globals['_LISTENTRIESRESPONSE']._serialized_end=2381
+  _globals['_LEDGERSERVICE']._serialized_start=2597
+  _globals['_LEDGERSERVICE']._serialized_end=3500
 # @@protoc_insertion_point(module_scope)

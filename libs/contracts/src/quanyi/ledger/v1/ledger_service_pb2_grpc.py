@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class LedgerServiceStub:
-    """LedgerService reads the journal.
+    """LedgerService reads the journal, reports from it, reconciles providers' statements against it and signs
+    its head.
     """
 
     def __init__(self, channel):
@@ -40,19 +41,63 @@ class LedgerServiceStub:
                 request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalancesRequest.SerializeToString,
                 response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalancesResponse.FromString,
                 _registered_method=True)
+        self.GetTrialBalance = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/GetTrialBalance',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceResponse.FromString,
+                _registered_method=True)
         self.VerifyJournal = channel.unary_unary(
                 '/quanyi.ledger.v1.LedgerService/VerifyJournal',
                 request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.VerifyJournalRequest.SerializeToString,
                 response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.VerifyJournalResponse.FromString,
                 _registered_method=True)
+        self.SignChainHead = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/SignChainHead',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.SignChainHeadRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.SignChainHeadResponse.FromString,
+                _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/GetReport',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetReportResponse.FromString,
+                _registered_method=True)
+        self.ReconcileStatement = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/ReconcileStatement',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ReconcileStatementRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ReconcileStatementResponse.FromString,
+                _registered_method=True)
+        self.ListMismatches = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/ListMismatches',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListMismatchesRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListMismatchesResponse.FromString,
+                _registered_method=True)
+        self.ResolveMismatch = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/ResolveMismatch',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ResolveMismatchRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ResolveMismatchResponse.FromString,
+                _registered_method=True)
+        self.ListEntries = channel.unary_unary(
+                '/quanyi.ledger.v1.LedgerService/ListEntries',
+                request_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListEntriesRequest.SerializeToString,
+                response_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListEntriesResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
-    """LedgerService reads the journal.
+    """LedgerService reads the journal, reports from it, reconciles providers' statements against it and signs
+    its head.
     """
 
     def GetBalances(self, request, context):
-        """GetBalances returns the balance of every account.
+        """GetBalances returns the balance of every account, now or as of an instant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrialBalance(self, request, context):
+        """GetTrialBalance returns every account's debit and credit totals as of an instant, and whether they
+        balance in every currency.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,6 +105,49 @@ class LedgerServiceServicer:
 
     def VerifyJournal(self, request, context):
         """VerifyJournal checks that every entry balances and that the hash chain is intact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignChainHead(self, request, context):
+        """SignChainHead signs the journal's last entry with the ledger's Ed25519 key and records it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """GetReport returns sales, refunds, cost and gross margin grouped by SKU, channel and period, as rows
+        and, when asked, as a CSV or XLSX file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReconcileStatement(self, request, context):
+        """ReconcileStatement matches a provider's daily trade bill against the journal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMismatches(self, request, context):
+        """ListMismatches returns the reconciliation mismatches, the open ones by default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveMismatch(self, request, context):
+        """ResolveMismatch records an operator's resolution of a mismatch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEntries(self, request, context):
+        """ListEntries returns the journal entries of an order (correlation) or with a reference.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -73,10 +161,45 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalancesRequest.FromString,
                     response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetBalancesResponse.SerializeToString,
             ),
+            'GetTrialBalance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrialBalance,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceResponse.SerializeToString,
+            ),
             'VerifyJournal': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyJournal,
                     request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.VerifyJournalRequest.FromString,
                     response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.VerifyJournalResponse.SerializeToString,
+            ),
+            'SignChainHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignChainHead,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.SignChainHeadRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.SignChainHeadResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetReportRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetReportResponse.SerializeToString,
+            ),
+            'ReconcileStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReconcileStatement,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ReconcileStatementRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ReconcileStatementResponse.SerializeToString,
+            ),
+            'ListMismatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMismatches,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListMismatchesRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListMismatchesResponse.SerializeToString,
+            ),
+            'ResolveMismatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveMismatch,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ResolveMismatchRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ResolveMismatchResponse.SerializeToString,
+            ),
+            'ListEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEntries,
+                    request_deserializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListEntriesRequest.FromString,
+                    response_serializer=quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListEntriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,7 +210,8 @@ def add_LedgerServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class LedgerService:
-    """LedgerService reads the journal.
+    """LedgerService reads the journal, reports from it, reconciles providers' statements against it and signs
+    its head.
     """
 
     @staticmethod
@@ -118,6 +242,33 @@ class LedgerService:
             _registered_method=True)
 
     @staticmethod
+    def GetTrialBalance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/GetTrialBalance',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetTrialBalanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def VerifyJournal(request,
             target,
             options=(),
@@ -134,6 +285,168 @@ class LedgerService:
             '/quanyi.ledger.v1.LedgerService/VerifyJournal',
             quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.VerifyJournalRequest.SerializeToString,
             quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.VerifyJournalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignChainHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/SignChainHead',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.SignChainHeadRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.SignChainHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/GetReport',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetReportRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.GetReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReconcileStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/ReconcileStatement',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ReconcileStatementRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ReconcileStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMismatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/ListMismatches',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListMismatchesRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListMismatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveMismatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/ResolveMismatch',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ResolveMismatchRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ResolveMismatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.ledger.v1.LedgerService/ListEntries',
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListEntriesRequest.SerializeToString,
+            quanyi_dot_ledger_dot_v1_dot_ledger__service__pb2.ListEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,183 @@
+"""Property (issue 9): random sequences of sales, refunds, partial refunds, deliveries and commissions,
+interleaved across orders and split into random batches, posted through the application on the fakes:
+
+- every entry balances;
+- the trial balance sums to zero in every currency;
+- I4 holds exactly: revenue per channel = paid − refunded, and cost of goods sold per channel = the cost of
+  the keys delivered; clearing per provider = captured − paid back; refunds owed = decided − paid back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from quanyi_ledger.adapters.memory import InMemoryLedger, InMemoryLedgerUnitOfWork
+from quanyi_ledger.application.posting import HeardFact, post_facts
+from quanyi_ledger.domain import posting
+from quanyi_ledger.domain.journal import Money, entry_problems
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+CNY = "CNY"
+CHANNELS = ["storefront", "app", "tmall"]
+PROVIDERS = ["wechatpay", "alipay"]
+SKUS = ["sku-a", "sku-b", "sku-c"]
+
+
+@dataclass
+class Expected:
+    paid: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    refunded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cogs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    captured: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    paid_back: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    owed: int = 0
+    commissions: int = 0
+
+
+@st.composite
+def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
+    """One order's facts in causal order, and what they add to the expectations."""
+    exp = Expected()
+    order_id = f"o{n}"
+    channel = draw(st.sampled_from(CHANNELS))
+    provider = draw(st.sampled_from(PROVIDERS))
+    lines = tuple(
+        posting.SaleLine(sku, Money(draw(st.integers(1, 5_000)), CNY))
+        for sku in draw(st.lists(st.sampled_from(SKUS), min_size=1, max_size=3, unique=True))
+    )
+    total = Money(sum(ln.amount.minor for ln in lines) - draw(st.integers(0, 50)), CNY)
+    total = Money(max(total.minor, 1), CNY)
+    facts: list[posting.Fact] = [posting.PaymentCaptured(order_id, provider, f"t{n}", total)]
+    exp.captured[provider] += total.minor
+    if draw(st.booleans()) and draw(st.booleans()):
+        # The order refuses the payment (amount mismatch): owed back, then paid back.
+        facts = [posting.PaymentCaptured(order_id, provider, f"t{n}", total, refused=True)]
+        if draw(st.booleans()):
+            facts.append(posting.RefundSucceeded(order_id, f"r{n}", provider, total))
+            exp.paid_back[provider] += total.minor
+        else:
+            exp.owed += total.minor
+        return facts, exp
+    facts.append(posting.OrderPaid(order_id, channel, total, lines))
+    exp.paid[channel] += total.minor
+    sold = posting.sale_lines(posting.OrderPaid(order_id, channel, total, lines))
+    if draw(st.booleans()):
+        costs = [Money(draw(st.integers(0, 400)), CNY) for _ in sold]
+        facts.append(posting.KeyDelivered(order_id, channel, costs, [ln.sku_id for ln in sold]))
+        exp.cogs[channel] += sum(c.minor for c in costs)
+    if draw(st.booleans()):
+        amount = Money(draw(st.integers(0, 300)), CNY)
+        facts.append(posting.CommissionAccrued(order_id, channel, "partner-1", amount))
+        exp.commissions += amount.minor
+    refund = draw(st.sampled_from(["none", "full", "partial"]))
+    if refund == "full":
+        facts.append(posting.OrderRefunded(order_id, channel, total, was_released=True))
+        exp.refunded[channel] += total.minor
+        if draw(st.booleans()):
+            facts.append(posting.RefundSucceeded(order_id, f"r{n}", provider, total))
+            exp.paid_back[provider] += total.minor
+        else:
+            exp.owed += total.minor
+    elif refund == "partial":
+        left = {ln.sku_id: ln.amount.minor for ln in sold}
+        for k in range(draw(st.integers(1, 3))):
+            sku = draw(st.sampled_from(sorted(left)))
+            amount = draw(st.integers(0, left[sku]))
+            left[sku] -= amount
+            part = (posting.SaleLine(sku, Money(amount, CNY)),)
+            facts.append(posting.RefundSucceeded(order_id, f"r{n}.{k}", provider, Money(amount, CNY), part))
+            exp.refunded[channel] += amount
+            exp.paid_back[provider] += amount
+    return facts, exp
+
+
+@st.composite
+def scenario(draw: st.DrawFn) -> tuple[list[list[HeardFact]], Expected]:
+    stories = [draw(order_story(n)) for n in range(draw(st.integers(1, 6)))]
+    exp = Expected()
+    for _, e in stories:
+        for attr in ("paid", "refunded", "cogs", "captured", "paid_back"):
+            for k, v in getattr(e, attr).items():
+                getattr(exp, attr)[k] += v
+        exp.owed += e.owed
+        exp.commissions += e.commissions
+    # Interleave the orders' facts, each order's in its own order.
+    queues = [list(f) for f, _ in stories]
+    flat: list[posting.Fact] = []
+    while any(queues):
+        q = draw(st.sampled_from([q for q in queues if q]))
+        flat.append(q.pop(0))
+    heard = [
+        HeardFact(f, posting.Source(str(uuid.UUID(int=i + 1)), T0 + timedelta(minutes=i)), f.order_id)
+        for i, f in enumerate(flat)
+    ]
+    batches: list[list[HeardFact]] = []
+    i = 0
+    while i < len(heard):
+        size = draw(st.integers(1, 5))
+        batches.append(heard[i : i + size])
+        i += size
+    return batches, exp
+
+
+def net(totals: dict[str, tuple[int, int]], account: str) -> int:
+    d, c = totals.get(account, (0, 0))
+    return d - c
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenario())
+def test_every_entry_balances_the_trial_balance_is_zero_and_i4_holds_exactly(
+    case: tuple[list[list[HeardFact]], Expected],
+) -> None:
+    batches, exp = case
+    db = InMemoryLedger()
+
+    async def run() -> None:
+        for batch in batches:
+            await post_facts(InMemoryLedgerUnitOfWork(db), batch)
+
+    asyncio.run(run())
+    for entry in db.journal:
+        assert entry_problems(entry.rec.lines) == []
+
+    totals: dict[str, tuple[int, int]] = {}
+    per_currency: dict[str, int] = defaultdict(int)
+    for entry in db.journal:
+        for ln in entry.rec.lines:
+            d, c = totals.get(ln.account, (0, 0))
+            totals[ln.account] = (d + ln.debit_minor, c + ln.credit_minor)
+            per_currency[ln.currency] += ln.debit_minor - ln.credit_minor
+    assert all(v == 0 for v in per_currency.values())
+
+    for channel in CHANNELS:
+        revenue = -net(totals, f"revenue:{channel}") - net(totals, f"refunds:{channel}")
+        assert revenue == exp.paid[channel] - exp.refunded[channel]
+        assert net(totals, f"cogs:{channel}") == exp.cogs[channel]
+    for provider in PROVIDERS:
+        assert net(totals, f"clearing:psp:{provider}") == exp.captured[provider] - exp.paid_back[provider]
+    assert -net(totals, "payables:refunds") == exp.owed
+    assert -net(totals, "payables:commissions:partner-1") == exp.commissions
+    assert net(totals, "deposits:buyers") == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenario())
+def test_the_same_events_heard_twice_post_one_entry_each(case: tuple[list[list[HeardFact]], Expected]) -> None:
+    batches, _ = case
+    once, twice = InMemoryLedger(), InMemoryLedger()
+
+    async def run() -> None:
+        for batch in batches:
+            await post_facts(InMemoryLedgerUnitOfWork(once), batch)
+        for batch in batches + batches:
+            await post_facts(InMemoryLedgerUnitOfWork(twice), batch + batch[:1])
+
+    asyncio.run(run())
+    assert [e.rec for e in once.journal] == [e.rec for e in twice.journal]
