@@ -139,18 +139,34 @@ def _safe(url: str) -> str:
 
 
 @app.command()
-def migrate() -> None:
-    """Create or upgrade every service's schema in QUANYI_DATABASE_URL."""
-    from quanyi_platform import db
+def migrate(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object: the migrations applied, per service.")
+    ] = False,
+) -> None:
+    """Create or upgrade every service's schema in QUANYI_DATABASE_URL, each owned by the service's own role.
+
+    QUANYI_DATABASE_URL must name a superuser (or a role with CREATEROLE): this creates the login roles
+    quanyi_<service> (each reaches its own schema only) and quanyi_ledger_journal (owns the ledger's
+    append-only journal; nobody logs in as it), applies each service's migrations as its role, and hands the
+    journal to its owner. Services then connect with their role's URL (same host and database, user
+    quanyi_<service>). Safe to run again at any time.
+    """
+    import json
+
+    from quanyi_platform.roles import ProvisionError, provision, role_for
 
     settings = CliSettings()
-
-    async def run() -> None:
-        for name in SERVICES:
-            applied = await db.migrate(settings.database_url, name, [f"quanyi_{name}.migrations"])
-            console.print(f"{name}: {len(applied)} migration(s) applied")
-
-    asyncio.run(run())
+    try:
+        applied = asyncio.run(provision(settings.database_url))
+    except ProvisionError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps({"applied": applied, "roles": {name: role_for(name) for name in applied}}))
+        return
+    for name in SERVICES:
+        console.print(f"{name}: {len(applied.get(name, []))} migration(s) applied, role {role_for(name)}")
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -37,6 +39,9 @@ class StackConfig:
     grpc_ports: dict[str, int] = field(default_factory=dict)
     environment: str = "development"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Each service connects as its own Postgres role (quanyi_platform.roles): `start()` provisions the
+    # roles with `database_url`, which stays the operator's (admin) URL. Off, every service uses it.
+    service_roles: bool = True
 
     @classmethod
     def with_free_ports(cls, **kwargs: object) -> StackConfig:
@@ -72,6 +77,15 @@ class StackConfig:
         env.update(self.extra_env)
         return env
 
+    def service_env(self, name: str) -> dict[str, str]:
+        """`env()` with the database URL `name` connects with: its own role's, unless roles are off."""
+        env = self.env()
+        if self.service_roles and "QUANYI_DATABASE_URL" not in self.extra_env:
+            from quanyi_platform.roles import role_url
+
+            env["QUANYI_DATABASE_URL"] = role_url(self.database_url, name)
+        return env
+
 
 class Stack:
     """The six service processes. Each one's output goes to `<data_dir>/logs/<name>.log`, and, when
@@ -86,12 +100,21 @@ class Stack:
 
     def start(self, names: tuple[str, ...] = SERVICES) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.config.env()}
+        self.provision()
         for name in names:
-            self.start_one(name, env)
+            self.start_one(name)
+
+    def provision(self) -> None:
+        """Create the services' roles and schemas and migrate them (quanyi_platform.roles.provision)."""
+        if not self.config.service_roles:
+            return
+        from quanyi_platform.roles import provision
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callers may be inside an event loop
+            pool.submit(asyncio.run, provision(self.config.database_url)).result()
 
     def start_one(self, name: str, env: Mapping[str, str] | None = None) -> None:
-        env = env or {**os.environ, **self.config.env()}
+        env = env or {**os.environ, **self.config.service_env(name)}
         proc = subprocess.Popen(
             [sys.executable, "-m", f"quanyi_{name}"],
             env=dict(env),

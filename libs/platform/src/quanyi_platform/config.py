@@ -15,6 +15,9 @@ class PlatformSettings(BaseSettings):
 
     environment: str = Field(default="development", description="development, test or production")
     database_url: str = "postgresql://postgres@127.0.0.1:5432/quanyi"
+    # The password of database_url's user, when it comes from a secret of its own (deploy/k8s: each
+    # service's role has one); it replaces any password in the URL.
+    database_password: str = Field(default="", repr=False)
     db_pool_min: int = 2
     db_pool_max: int = 10
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -59,6 +62,14 @@ class PlatformSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> PlatformSettings:
+        if self.database_password:
+            from psycopg.conninfo import make_conninfo
+
+            self.database_url = make_conninfo(self.database_url, password=self.database_password)
+        return self
 
     @model_validator(mode="after")
     def _production_needs_idempotence(self) -> PlatformSettings:

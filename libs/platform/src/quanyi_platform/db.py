@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
@@ -46,18 +47,29 @@ def _read_migrations(package: str) -> list[tuple[str, str]]:
     return files
 
 
-async def migrate(database_url: str, schema: str, packages: Sequence[str]) -> list[str]:
+async def migrate(
+    database_url: str, schema: str, packages: Sequence[str], *, role: str | None = None
+) -> list[str]:
     """Create `schema` and apply, in name order, every `*.sql` file of each package not applied yet.
 
     The platform's own tables (events, inbox, relay state, dead letters) come from
     `quanyi_platform.migrations` and are applied first. Concurrent callers serialise on an advisory lock,
     so every service may migrate at start-up. Returns the names applied now.
+
+    With `role`, the migrations run as that role (``SET ROLE``), so what they create belongs to it; this is
+    how `quanyi_platform.roles.provision` migrates each service as the service's own role. A schema that
+    exists already is not created again, so a service role that may not create schemas can still migrate
+    its own.
     """
     applied_now: list[str] = []
     async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            if role is not None:
+                await conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+            cur = await conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+            if await cur.fetchone() is None:
+                await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -76,5 +88,29 @@ async def migrate(database_url: str, schema: str, packages: Sequence[str]) -> li
                     applied_now.append(key)
                     log.info("migration applied", extra={"migration": key, "schema": schema})
         finally:
+            if role is not None:
+                await conn.execute("RESET ROLE")
             await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
     return applied_now
+
+
+async def pending_migrations(
+    conn: AsyncConnection[tuple[Any, ...]], schema: str, packages: Sequence[str]
+) -> list[str]:
+    """The migrations of `packages` (and the platform's) that `schema` has not applied yet."""
+    cur = await conn.execute(
+        "SELECT to_regclass(format('%%I.schema_migrations', %s::text)) IS NOT NULL", (schema,)
+    )
+    row = await cur.fetchone()
+    done: set[str] = set()
+    if row is not None and row[0]:
+        cur = await conn.execute(
+            sql.SQL("SELECT name FROM {}.schema_migrations").format(sql.Identifier(schema))
+        )
+        done = {r[0] for r in await cur.fetchall()}
+    return [
+        f"{package}:{name}"
+        for package in ["quanyi_platform.migrations", *packages]
+        for name, _ in _read_migrations(package)
+        if f"{package}:{name}" not in done
+    ]
