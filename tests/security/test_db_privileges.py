@@ -216,3 +216,24 @@ def test_a_role_url_names_the_services_role_and_derives_its_password_from_the_ad
     )
     assert "s3cret" not in url
     assert "user=quanyi_ledger" in roles.role_url("host=db dbname=quanyi user=postgres", "ledger")
+
+
+async def test_a_database_migrated_before_roles_existed_is_handed_to_the_roles(database_url: str) -> None:
+    from quanyi_platform import db
+
+    for service in SERVICES:  # as every service did at start-up, connected as the superuser
+        await db.migrate(database_url, service, [f"quanyi_{service}.migrations"])
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("CREATE TABLE orders.made_by_hand (x int)")
+    assert await roles.provision(database_url) == {s: [] for s in SERVICES}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        left = conn.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = ANY(%s) AND c.relowner = 'postgres'::regrole",
+            (list(SERVICES),),
+        ).fetchall()
+        assert left == []
+    with psycopg.connect(roles.role_url(database_url, "orders"), autocommit=True) as conn:
+        conn.execute("DROP TABLE orders.made_by_hand")
+    _refused(roles.role_url(database_url, "ledger"), "DELETE FROM ledger.journal_lines")
+    _refused(roles.role_url(database_url, "risk"), "SELECT count(*) FROM orders.events")
