@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from quanyi_platform.config import PlatformSettings
 
 log = logging.getLogger(__name__)
@@ -14,6 +14,26 @@ DEV_TOKEN_SECRET = "dev-token-secret-for-development-only-0123456789"
 DEV_PARTNER_SECRETS = {"demo-partner": "dev-partner-secret"}
 # Environments where the development secrets above are acceptable; every other one refuses them.
 DEV_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+class RateRule(BaseModel):
+    """At most `limit` requests per `per_s` seconds (a fixed window of at most a day)."""
+
+    limit: int = Field(ge=1)
+    per_s: int = Field(ge=1, le=86_400)
+
+
+# "<action>:<account|ip>" -> rule. QUANYI_RATE_LIMITS (JSON) overrides some or all of them.
+DEFAULT_RATE_LIMITS = {
+    "login:account": RateRule(limit=10, per_s=60),
+    "login:ip": RateRule(limit=100, per_s=60),
+    "register:account": RateRule(limit=5, per_s=60),
+    "register:ip": RateRule(limit=20, per_s=60),
+    "checkout:account": RateRule(limit=30, per_s=60),
+    "checkout:ip": RateRule(limit=300, per_s=60),
+    "reveal:account": RateRule(limit=60, per_s=60),
+    "reveal:ip": RateRule(limit=300, per_s=60),
+}
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -60,6 +80,18 @@ class Settings(PlatformSettings):
     # Idempotency keys live this long (Stripe: 24 h); a request that dies holding one holds it this long.
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)
     idempotency_lease_s: int = Field(default=30, ge=1)
+
+    # Abuse limits, answered 429 + Retry-After: requests per account and per IP address (DEFAULT_RATE_LIMITS).
+    rate_limits: dict[str, RateRule] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # After this many failed sign-ins in a row, each further one locks the account for base·2^k seconds
+    # (k counting from 0), at most max; an operator can unlock it (POST /v1/admin/accounts/unlock).
+    login_free_failures: int = Field(default=5, ge=1)
+    login_backoff_base_s: float = Field(default=1.0, gt=0)
+    login_backoff_max_s: float = Field(default=900.0, gt=0)
+    # A buyer the risk service holds an order of for review gets their account limits divided by this
+    # factor for this long.
+    risk_tighten_factor: int = Field(default=4, ge=1)
+    risk_tighten_for_s: int = Field(default=3600, ge=1)
 
     # Admission control: requests in flight past this get 503 + Retry-After (DESIGN.md, Speed).
     max_in_flight: int = Field(default=256, ge=1)
@@ -113,6 +145,14 @@ class Settings(PlatformSettings):
         if len(secret.get_secret_value().encode()) < 32:
             raise ValueError("token_secret must be at least 32 bytes (HS256 key)")
         return secret
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_limits(cls, rules: dict[str, RateRule]) -> dict[str, RateRule]:
+        unknown = sorted(set(rules) - set(DEFAULT_RATE_LIMITS))
+        if unknown:
+            raise ValueError(f"unknown rate limits {unknown}; known: {sorted(DEFAULT_RATE_LIMITS)}")
+        return {**DEFAULT_RATE_LIMITS, **rules}
 
     @field_validator("gateway_listen")
     @classmethod

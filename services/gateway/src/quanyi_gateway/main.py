@@ -16,6 +16,7 @@ from quanyi_gateway import psp_sim
 from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue
 from quanyi_gateway.adapters.idempotency import PostgresIdempotencyStore
 from quanyi_gateway.adapters.inventory_feed import InventoryFeed
+from quanyi_gateway.adapters.limits import PostgresLimitStore
 from quanyi_gateway.adapters.nonces import PostgresNonceStore
 from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
@@ -28,12 +29,23 @@ from quanyi_gateway.api.middleware import (
     Tracing,
     UnhandledErrors,
 )
-from quanyi_gateway.api.routes import admin, auth, catalog, health, me, orders, partners, payments
+from quanyi_gateway.api.routes import (
+    admin,
+    admin_keys,
+    auth,
+    catalog,
+    health,
+    me,
+    orders,
+    partners,
+    payments,
+)
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
 from quanyi_gateway.application.checkout import Checkout
 from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
+from quanyi_gateway.application.limits import Backoff, Limits, Rule
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.redemptions import Redemptions
 from quanyi_gateway.config import Settings
@@ -69,12 +81,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await revocations.refresh()
         refresher = asyncio.create_task(revocations.run(settings.token_revocation_refresh_s))
         stack.push_async_callback(_cancel, refresher)
+        limits = Limits(
+            PostgresLimitStore(pool),
+            {name: Rule(r.limit, r.per_s) for name, r in settings.rate_limits.items()},
+            Backoff(
+                settings.login_free_failures, settings.login_backoff_base_s, settings.login_backoff_max_s
+            ),
+        )
         accounts = Accounts(
             PostgresUserRepository(pool),
             revocations,
             settings.token_secret.get_secret_value(),
             settings.password_hash_n,
             settings.token_ttl_s,
+            limits=limits,
         )
         admin_user = await accounts.ensure_admin(
             settings.admin_email, settings.admin_password.get_secret_value()
@@ -114,6 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 ttl=timedelta(seconds=settings.idempotency_ttl_s),
                 lease=timedelta(seconds=settings.idempotency_lease_s),
             ),
+            limits=limits,
         )
         if settings.psp_sim_active:
             if settings.psp_sim_private_key_path:
@@ -136,6 +157,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "gateway started", extra={"admin": str(admin_user.user_id), "psp_sim": settings.psp_sim_active}
         )
         yield
+        # Key file imports still running end with the gateway (inventory rolls them back).
+        key_file_jobs = getattr(app.state, "key_file_jobs", None)
+        if key_file_jobs is not None:
+            await key_file_jobs.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -156,14 +181,14 @@ def create_app(settings: Settings) -> FastAPI:
     # Routers are matched in order: those on every order's path come first.
     if settings.psp_sim_active:
         app.include_router(psp_sim_routes.router)
-    for module in (orders, payments, auth, catalog, me, partners, admin):
+    for module in (orders, payments, auth, catalog, me, partners, admin, admin_keys):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 
     # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit wraps
     # RefuseControlCharacters.
     app.add_middleware(RefuseControlCharacters)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, unlimited=admin_keys.KEY_FILES_PATH)
     app.add_middleware(
         AdmissionControl,
         max_in_flight=settings.max_in_flight,

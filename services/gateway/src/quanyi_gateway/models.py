@@ -76,6 +76,15 @@ class TokenCreate(Input):
     password: str = Field(max_length=256)
 
 
+class AccountUnlock(Input):
+    email: str = Field(min_length=1, max_length=254, examples=["buyer@example.com"])
+
+
+class AccountUnlockPublic(BaseModel):
+    email: str
+    unlocked: bool = Field(description="False when the account was not locked nor limited.")
+
+
 class TokenPublic(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"

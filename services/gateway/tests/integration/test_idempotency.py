@@ -15,7 +15,9 @@ def order(sku: str, quantity: int = 1) -> dict[str, Any]:
     return {"items": [{"sku_id": sku, "quantity": quantity}]}
 
 
-async def test_the_same_key_and_body_replay_the_first_response_byte_for_byte(gw: Any, fake: FakePeers) -> None:
+async def test_the_same_key_and_body_replay_the_first_response_byte_for_byte(
+    gw: Any, fake: FakePeers
+) -> None:
     fake.add_sku("sku-a")
     _, auth = await gw.buyer("idem@example.com")
     headers = {**auth, "Idempotency-Key": "k-1"}
@@ -60,7 +62,10 @@ async def test_concurrent_requests_on_one_key_place_one_order(gw: Any, fake: Fak
     _, auth = await gw.buyer("idem3@example.com")
     headers = {**auth, "Idempotency-Key": "k-3"}
     # GetSku of "slow" waits until released, so all ten requests are in flight together.
-    tasks = [asyncio.create_task(gw.client.post("/v1/orders", json=order("slow"), headers=headers)) for _ in range(10)]
+    tasks = [
+        asyncio.create_task(gw.client.post("/v1/orders", json=order("slow"), headers=headers))
+        for _ in range(10)
+    ]
     await asyncio.wait_for(fake.get_sku_called.wait(), 10)
     await asyncio.sleep(0.2)
     fake.slow.set()
@@ -71,7 +76,9 @@ async def test_concurrent_requests_on_one_key_place_one_order(gw: Any, fake: Fak
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in answers) == 9
 
 
-async def test_a_key_is_new_again_after_its_lifetime(start_gateway: Any, make_settings: Any, fake: FakePeers) -> None:
+async def test_a_key_is_new_again_after_its_lifetime(
+    start_gateway: Any, make_settings: Any, fake: FakePeers
+) -> None:
     gw = await start_gateway(make_settings(idempotency_ttl_s=1))
     fake.add_sku("sku-a")
     _, auth = await gw.buyer("idem4@example.com")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.message
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -24,6 +24,7 @@ from quanyi_gateway.application.accounts import Accounts
 from quanyi_gateway.application.checkout import Checkout
 from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
+from quanyi_gateway.application.limits import Action, Limits
 from quanyi_gateway.application.model import User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import Catalogue
@@ -50,6 +51,7 @@ class Resources:
     keys: MyKeys
     redemptions: Redemptions
     idempotency: Idempotency
+    limits: Limits
     psp_key: RSAPrivateKey | None = None
     psp_http: aiohttp.ClientSession | None = None
 
@@ -104,6 +106,10 @@ async def get_idempotency(request: Request) -> Idempotency:
     return _resources(request).idempotency
 
 
+async def get_limits(request: Request) -> Limits:
+    return _resources(request).limits
+
+
 PeersDep = Annotated[Peers, Depends(get_peers)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
@@ -112,6 +118,7 @@ OrderQueriesDep = Annotated[OrderQueries, Depends(get_order_queries)]
 MyKeysDep = Annotated[MyKeys, Depends(get_my_keys)]
 RedemptionsDep = Annotated[Redemptions, Depends(get_redemptions)]
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/token.")
 
@@ -200,3 +207,21 @@ async def get_idempotency_key(
 
 
 IdempotencyKey = Annotated[str, Depends(get_idempotency_key)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's IP address as the server sees it (behind a proxy, what uvicorn's forwarded_allow_ips
+    lets it take from X-Forwarded-For)."""
+    return request.client.host if request.client is not None else None
+
+
+def rate_limited(action: Action) -> Any:
+    """A dependency counting the request against `action`'s limits for the signed-in buyer and their IP
+    address; past them, 429 + Retry-After (raised as limits.RateLimited)."""
+
+    async def check(request: Request, user: CurrentUser) -> None:
+        await _resources(request).limits.check(
+            action, ip=client_ip(request), account=str(user.user_id), buyer_id=str(user.user_id)
+        )
+
+    return Depends(check)

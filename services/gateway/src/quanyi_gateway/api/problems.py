@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from quanyi_gateway.application.limits import RateLimited
 from quanyi_gateway.models import ProblemDetails
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,15 @@ def install(app: FastAPI, retry_after_s: int) -> None:
         assert isinstance(exc, grpc.aio.AioRpcError)
         return problem_response(from_rpc_error(exc, retry_after_s), request.url.path)
 
+    async def on_rate_limited(request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, RateLimited)
+        problem = Problem(
+            429, exc.reason, slug="rate-limited", headers={"Retry-After": str(exc.retry_after_s)}
+        )
+        return problem_response(problem, request.url.path)
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RateLimited, on_rate_limited)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(grpc.aio.AioRpcError, on_rpc)

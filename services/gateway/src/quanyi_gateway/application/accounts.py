@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from quanyi_gateway import security
 from quanyi_gateway.application.errors import BadCredentials, EmailTaken
+from quanyi_gateway.application.limits import Limits
 from quanyi_gateway.application.model import IssuedToken, Role, User
 from quanyi_gateway.application.ports import RevocationStore, UserRepository
 
@@ -88,8 +89,10 @@ class Accounts:
         hash_n: int,
         token_ttl_s: int,
         clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
     ) -> None:
         self._users = users
+        self._limits = limits
         self._revocations = revocations
         self._secret = token_secret
         self._hash_n = hash_n
@@ -102,8 +105,10 @@ class Accounts:
     async def _hash(self, password: str) -> str:
         return await asyncio.to_thread(security.hash_password, password, self._hash_n)
 
-    async def register(self, email: str, password: str) -> User:
-        """Create a buyer. Raises EmailTaken."""
+    async def register(self, email: str, password: str, ip: str | None = None) -> User:
+        """Create a buyer. Raises EmailTaken, limits.RateLimited."""
+        if self._limits is not None:
+            await self._limits.check("register", ip=ip, account=email.strip().lower())
         user = await self._users.add(email, await self._hash(password))
         if user is None:
             raise EmailTaken(email)
@@ -113,13 +118,22 @@ class Accounts:
         """Create the administrator, or reset its password to the configured one."""
         return await self._users.upsert_admin(email, await self._hash(password))
 
-    async def sign_in(self, email: str, password: str) -> IssuedToken:
-        """A new signed access token for a correct e-mail and password. Raises BadCredentials."""
-        creds = await self._users.credentials(email.strip())
+    async def sign_in(self, email: str, password: str, ip: str | None = None) -> IssuedToken:
+        """A new signed access token for a correct e-mail and password. Raises BadCredentials, and
+        limits.RateLimited while the account is locked by failed sign-ins (even for the right password)
+        or past the sign-in limits. Unknown addresses count failures like known ones."""
+        account = email.strip().lower()
+        if self._limits is not None:
+            await self._limits.check_login(account, ip)
+        creds = await self._users.credentials(account)
         stored = creds.password_hash if creds else self._dummy_hash
         ok = await asyncio.to_thread(security.verify_password, password, stored)
         if creds is None or not ok:
+            if self._limits is not None:
+                await self._limits.login_failed(account)
             raise BadCredentials()
+        if self._limits is not None:
+            await self._limits.login_succeeded(account)
         if security.needs_rehash(creds.password_hash, self._hash_n):
             await self._users.set_password_hash(creds.user.user_id, await self._hash(password))
         user = creds.user

@@ -11,11 +11,20 @@ from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 
 from quanyi_gateway.adapters import mappers
 from quanyi_gateway.api import presenters
-from quanyi_gateway.api.deps import AdminUser, JsonBody, PeersDep, SettingsDep, get_current_admin
+from quanyi_gateway.api.deps import (
+    AdminUser,
+    JsonBody,
+    LimitsDep,
+    PeersDep,
+    SettingsDep,
+    get_current_admin,
+)
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.api.validation import MAX_MONEY_MINOR, PathId
 from quanyi_gateway.application import model
 from quanyi_gateway.models import (
+    AccountUnlock,
+    AccountUnlockPublic,
     BalancePublic,
     BalancesPublic,
     Currency,
@@ -140,3 +149,10 @@ async def review_order(
         orders_pb.ReviewOrderRequest(order_id=order_id, approve=body.approve, reviewer=admin.actor)
     )
     return presenters.order(mappers.order(reply.order))
+
+
+@router.post("/accounts/unlock", dependencies=[JsonBody], responses=responses(400, 415, 422))
+async def unlock_account(body: AccountUnlock, limits: LimitsDep) -> AccountUnlockPublic:
+    """Unlock an account locked by failed sign-ins (and reset its sign-in limit): it may sign in at once."""
+    email = body.email.strip().lower()
+    return AccountUnlockPublic(email=email, unlocked=await limits.unlock(email))

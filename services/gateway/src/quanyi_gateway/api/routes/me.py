@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from quanyi_gateway.api import presenters
-from quanyi_gateway.api.deps import CurrentUser, MyKeysDep, OrderQueriesDep
+from quanyi_gateway.api.deps import CurrentUser, MyKeysDep, OrderQueriesDep, rate_limited
 from quanyi_gateway.api.problems import responses
 from quanyi_gateway.api.routes.orders import order_not_found
 from quanyi_gateway.application.errors import OrderNotFound
@@ -24,7 +24,7 @@ async def my_orders(
     return [presenters.order(o) for o in await orders.my_orders(user, limit)]
 
 
-@router.get("/keys")
+@router.get("/keys", dependencies=[rate_limited("reveal")], responses=responses(429))
 async def my_keys(
     user: CurrentUser,
     keys: MyKeysDep,

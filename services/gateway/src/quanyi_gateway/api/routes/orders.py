@@ -16,6 +16,7 @@ from quanyi_gateway.api.deps import (
     JsonBody,
     OrderQueriesDep,
     SettingsDep,
+    rate_limited,
 )
 from quanyi_gateway.api.problems import Problem, from_rpc_error, problem_response, responses
 from quanyi_gateway.api.validation import PathId
@@ -39,7 +40,7 @@ def order_not_found() -> Problem:
 @router.post(
     "",
     status_code=201,
-    dependencies=[JsonBody],
+    dependencies=[JsonBody, rate_limited("checkout")],
     response_model=OrderPublic,
     responses={
         201: {
