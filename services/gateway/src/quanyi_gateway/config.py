@@ -92,6 +92,8 @@ class Settings(PlatformSettings):
     # factor for this long.
     risk_tighten_factor: int = Field(default=4, ge=1)
     risk_tighten_for_s: int = Field(default=3600, ge=1)
+    # Follow risk's decisions (a consumer of quanyi.risk.v1) to tighten flagged buyers' limits.
+    risk_flags_enabled: bool = True
 
     # Admission control: requests in flight past this get 503 + Retry-After (DESIGN.md, Speed).
     max_in_flight: int = Field(default=256, ge=1)

@@ -19,6 +19,7 @@ from quanyi_gateway.adapters.inventory_feed import InventoryFeed
 from quanyi_gateway.adapters.limits import PostgresLimitStore
 from quanyi_gateway.adapters.nonces import PostgresNonceStore
 from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
+from quanyi_gateway.adapters.risk_flags import risk_flags_consumer
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
 from quanyi_gateway.api import problems
 from quanyi_gateway.api.deps import Resources
@@ -107,6 +108,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feed = InventoryFeed(settings, catalogue, settings.catalogue_feed_wait_ms)
         if settings.catalogue_cache_enabled:
             stack.push_async_callback(_cancel, asyncio.create_task(feed.run()))
+        if settings.risk_flags_enabled:
+            flags = risk_flags_consumer(
+                pool, settings, settings.risk_tighten_factor, timedelta(seconds=settings.risk_tighten_for_s)
+            )
+            stack.push_async_callback(_cancel, asyncio.create_task(flags.run()))
         orders = GrpcOrders(peers.orders)
         order_queries = OrderQueries(orders)
         vault = GrpcKeyVault(peers.inventory)

@@ -298,6 +298,7 @@ def make_settings(database_url: str, peers: tuple[FakePeers, str]) -> MakeSettin
             "fulfillment_grpc": peer,
             "ledger_grpc": peer,
             # No broker: the catalogue cache stays off and every lookup reaches the fake inventory.
+            "risk_flags_enabled": False,
             "kafka_bootstrap": UNREACHABLE,
             "grpc_deadline_s": 3.0,
             "readyz_timeout_s": 0.5,

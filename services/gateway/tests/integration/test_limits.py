@@ -4,10 +4,15 @@ buyer."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from quanyi.common.v1.envelope_pb2 import Envelope
+from quanyi.risk.v1 import events_pb2 as risk_events
+from quanyi_gateway.adapters.risk_flags import RISK_DECIDED, risk_flags_handler
 from quanyi_gateway.application.limits import Backoff
+from quanyi_platform.consumer import ReceivedEvent
 
 from services.gateway.tests.integration.conftest import ADMIN_EMAIL, FakePeers
 
@@ -107,3 +112,44 @@ async def test_key_reveals_are_limited_per_account(
         assert (await gw.client.get("/v1/me/keys", headers=auth)).status_code == 200
     limited(await gw.client.get("/v1/me/keys", headers=auth))
     assert fake.calls.count("ListDeliveries") == 2
+
+
+async def test_risk_holding_or_rejecting_an_order_tightens_the_buyers_limits(
+    start_gateway: Any, make_settings: Any, fake: FakePeers
+) -> None:
+    gw = await start_gateway(make_settings(rate_limits={"checkout:account": {"limit": 8, "per_s": 60}}))
+    fake.add_sku("sku-a")
+    held_id, held = await gw.buyer("held@example.com")
+    fine_id, fine = await gw.buyer("fine@example.com")
+    now = datetime.now(UTC)
+
+    def decided(buyer_id: str, decision: int, at: datetime) -> ReceivedEvent:
+        envelope = Envelope(event_id=str(uuid.uuid4()), type=RISK_DECIDED)
+        envelope.occurred_at.FromDatetime(at)
+        payload = risk_events.RiskDecided(order_id=str(uuid.uuid4()), buyer_id=buyer_id, decision=decision)
+        return ReceivedEvent(envelope, payload, "quanyi.risk.v1", 0, 0)
+
+    handler = risk_flags_handler(4, timedelta(hours=1))
+    events = [
+        decided(fine_id, risk_events.DECISION_APPROVE, now),
+        decided(held_id, risk_events.DECISION_REVIEW, now - timedelta(minutes=5)),
+        decided(held_id, risk_events.DECISION_REJECT, now),
+        decided(fine_id, risk_events.DECISION_REVIEW, now - timedelta(hours=2)),  # long over
+    ]
+    async with gw.app.state.resources.pool.connection() as conn:
+        await handler.apply(conn, events)
+        cur = await conn.execute("SELECT buyer_id, factor, until, reason FROM tightened_buyers ORDER BY buyer_id")
+        rows = await cur.fetchall()
+    by_buyer = {r["buyer_id"]: r for r in rows}
+    assert by_buyer[held_id]["until"] == now + timedelta(hours=1)
+    assert by_buyer[held_id]["reason"] == "risk DECISION_REJECT"
+
+    body = {"items": [{"sku_id": "sku-a", "quantity": 1}]}
+    statuses = {}
+    for name, headers in (("held", held), ("fine", fine)):
+        statuses[name] = [
+            (await gw.client.post("/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"{name}{i}"}))
+            .status_code
+            for i in range(3)
+        ]
+    assert statuses == {"held": [201, 201, 429], "fine": [201, 201, 201]}
