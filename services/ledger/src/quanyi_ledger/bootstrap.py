@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
@@ -12,6 +15,8 @@ from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
 from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
+from quanyi_ledger.adapters.signing import Ed25519Signer
+from quanyi_ledger.application.signing import sign_head
 from quanyi_ledger.application.upgrade import announce_unannounced
 from quanyi_ledger.config import Settings, load
 from quanyi_ledger.entrypoints.consumers import batch_handler
@@ -37,11 +42,16 @@ async def start(settings: Settings) -> None:
     announced = await announce_unannounced(pooled())
     if announced:
         log.info("entries posted before EntriesPosted existed announced", extra={"entries": announced})
+    if settings.ledger_signing_key_file:
+        signer = Ed25519Signer.from_file(Path(settings.ledger_signing_key_file))
+    else:
+        signer = Ed25519Signer.generate()
+        log.warning("no ledger_signing_key_file: chain heads are signed with a key of this process only")
     server = rpc.server()
-    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pooled), server)
+    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pooled, signer), server)
     server.add_insecure_port(settings.ledger_grpc_listen)
     await server.start()
-    topics = [topic_for("orders"), topic_for("fulfillment")]
+    topics = [topic_for("orders"), topic_for("fulfillment"), topic_for("inventory")]
     consumer = InboxConsumer(NAME, topics, batch_handler(bound), pool, settings)
     await service.run_service(
         NAME,
@@ -49,10 +59,26 @@ async def start(settings: Settings) -> None:
         [
             Relay(pool, settings, store.topic, wakeup=store.appended).run(),
             consumer.run(),
+            sign_periodically(pooled, signer, settings.ledger_sign_every_s),
         ],
         [pool.close],
         ready=[consumer.ready],
     )
+
+
+async def sign_periodically(
+    unit_of_work: Callable[[], PgLedgerUnitOfWork], signer: Ed25519Signer, every_s: float
+) -> None:
+    """Sign the chain head every `every_s` seconds (nightly by default), as "schedule"."""
+    if every_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            head = await sign_head(unit_of_work(), signer, "schedule")
+            log.info("chain head signed", extra={"seq": head.seq})
+        except Exception:  # the next round tries again; the service keeps posting meanwhile
+            log.exception("signing the chain head failed")
 
 
 def main() -> None:

@@ -9,6 +9,11 @@ class Settings(PlatformSettings):
     """Ledger's settings: the platform's plus the address its gRPC server binds."""
 
     ledger_grpc_listen: str = "127.0.0.1:50054"
+    # The Ed25519 key that signs the chain head (PKCS#8 PEM); created there when absent. Empty: a key made
+    # for this process only (the exported heads still carry its public key).
+    ledger_signing_key_file: str = ""
+    # How often the service signs the chain head by itself (nightly by default); 0 turns it off.
+    ledger_sign_every_s: float = 86_400.0
 
 
 def load() -> Settings:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from google.protobuf.message import Message
 from psycopg_pool import AsyncConnectionPool
+from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
+from quanyi_ledger.adapters.signing import Ed25519Signer
 from quanyi_ledger.entrypoints.consumers import batch_handler
+from quanyi_ledger.entrypoints.grpc_server import LedgerServicer
+from quanyi_platform import rpc
 from quanyi_platform.consumer import ReceivedEvent
 from quanyi_platform.envelope import Envelope, new_event_id, type_name
 from quanyi_platform.eventstore import EventStore
@@ -43,3 +49,27 @@ async def fetch(pool: AsyncConnectionPool, query: str, *params: Any) -> list[dic
     async with pool.connection() as conn:
         cur = await conn.execute(query, params)
         return list(await cur.fetchall())
+
+
+@pytest.fixture
+def signer() -> Ed25519Signer:
+    return Ed25519Signer.generate()
+
+
+@pytest.fixture
+async def ledger(
+    pool: AsyncConnectionPool, store: EventStore, signer: Ed25519Signer
+) -> AsyncIterator[pb_grpc.LedgerServiceStub]:
+    """LedgerService on a real grpc.aio server over the test database."""
+    server = rpc.server()
+    pb_grpc.add_LedgerServiceServicer_to_server(
+        LedgerServicer(lambda: PgLedgerUnitOfWork(store, pool=pool), signer), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = rpc.channel(f"127.0.0.1:{port}")
+    try:
+        yield pb_grpc.LedgerServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop(grace=None)

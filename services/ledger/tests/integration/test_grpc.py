@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1.money_pb2 import Money
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi.orders.v1 import events_pb2 as orders
-from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
-from quanyi_ledger.entrypoints.grpc_server import LedgerServicer
-from quanyi_platform import rpc
 from quanyi_platform.eventstore import EventStore
 
 from .conftest import deliver, received
-
-
-@pytest.fixture
-async def ledger(pool: AsyncConnectionPool, store: EventStore) -> AsyncIterator[pb_grpc.LedgerServiceStub]:
-    server = rpc.server()
-    pb_grpc.add_LedgerServiceServicer_to_server(
-        LedgerServicer(lambda: PgLedgerUnitOfWork(store, pool=pool)), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    channel = rpc.channel(f"127.0.0.1:{port}")
-    try:
-        yield pb_grpc.LedgerServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop(grace=None)
 
 
 async def post_sales(pool: AsyncConnectionPool, store: EventStore) -> None:

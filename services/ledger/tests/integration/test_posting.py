@@ -115,7 +115,8 @@ async def test_balances_rebuilt_from_the_event_store_equal_the_live_ones(
     await deliver(pool, store, *sale("o3", "web", 50))
 
     [comparison] = await assert_replay_matches_live(database_url, "ledger")
-    assert [(t.table, t.live_rows) for t in comparison.tables] == [("balances", len(await balance_map(pool)))]
+    tables = {t.table: t.live_rows for t in comparison.tables}
+    assert tables["balances"] == len(await balance_map(pool))
 
 
 async def test_concurrent_posters_extend_one_gapless_chain(pool: AsyncConnectionPool, store: EventStore) -> None:

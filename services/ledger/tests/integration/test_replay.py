@@ -30,7 +30,8 @@ async def test_a_balance_written_behind_the_projection_is_named_by_verify_and_re
     try:
         report = await verify(database_url, rebuilt)
         assert not report.equal
-        [table] = report.tables
+        [table] = [t for t in report.tables if t.table == "balances"]
+        assert all(t.equal for t in report.tables if t.table != "balances")
         assert any("1001" in r for r in table.only_live) and any("1000" in r for r in table.only_shadow)
         assert (await swap(database_url, rebuilt)).equal
     finally:

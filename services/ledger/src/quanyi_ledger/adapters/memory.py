@@ -7,16 +7,28 @@ serialisation that Journal.load promises holds trivially.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from quanyi.ledger.v1 import events_pb2 as ev
 from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
 
 from quanyi_ledger.adapters.proto import JOURNAL_AGGREGATE, JOURNAL_ID, entries_posted_of
-from quanyi_ledger.application.ports import Balances, Journal, JournalRefused, LedgerUnitOfWork
+from quanyi_ledger.application.ports import (
+    Balances,
+    Journal,
+    JournalRefused,
+    LedgerUnitOfWork,
+    MismatchRecord,
+    Reconciliations,
+)
+from quanyi_ledger.domain import accounts, reports
 from quanyi_ledger.domain.chain import GENESIS_HASH
 from quanyi_ledger.domain.journal import JournalEntry, entry_problems
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry, balances_of
 from quanyi_ledger.domain.posting import OrderBook, book_of
+from quanyi_ledger.domain.reconciliation import LedgerTxn, RowKind
+from quanyi_ledger.domain.reports import ReportQuery, ReportRow
 
 
 @dataclass
@@ -77,8 +89,50 @@ class InMemoryJournal(Journal):
                 found.setdefault(e.correlation_id, []).append(entry)
         return {o: book_of(es) for o, es in found.items()}
 
-    async def totals(self) -> list[AccountBalance]:
-        return balances_of([EntriesPosted(tuple(entries))] if (entries := tuple(self._all())) else [])
+    async def totals(self, as_of: datetime | None = None) -> list[AccountBalance]:
+        entries = tuple(e for e in self._all() if as_of is None or e.rec.occurred_at <= as_of)
+        return balances_of([EntriesPosted(entries)] if entries else [])
+
+    async def report(self, query: ReportQuery) -> list[ReportRow]:
+        return reports.report((e.rec for e in self._all()), query)
+
+    async def txns(
+        self, provider: str, keys: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[dict[str, LedgerTxn], list[LedgerTxn]]:
+        clearing = accounts.clearing(provider)
+        wanted = set(keys)
+        by_key: dict[str, LedgerTxn] = {}
+        of_day: list[LedgerTxn] = []
+        for e in self._all():
+            r = e.rec
+            if r.kind not in ("payment", "refund_paid") or not r.reference:
+                continue
+            lines = [ln for ln in r.lines if ln.account == clearing]
+            if not lines:
+                continue
+            payment = r.kind == "payment"
+            amount = sum(ln.debit_minor if payment else ln.credit_minor for ln in lines)
+            kind = RowKind.PAYMENT if payment else RowKind.REFUND
+            txn = LedgerTxn(kind, r.reference, e.correlation_id, amount, lines[0].currency)
+            if txn.key in wanted:
+                by_key[txn.key] = txn
+            if start <= r.occurred_at < end:
+                of_day.append(txn)
+        return by_key, of_day
+
+    async def find(self, correlation_id: str = "", reference: str = "") -> list[PostedEntry]:
+        return [
+            e for e in self._all()
+            if (correlation_id and e.correlation_id == correlation_id)
+            or (reference and e.rec.reference == reference)
+        ]
+
+    async def hash_at(self, seq: int) -> str | None:
+        return next((e.rec.hash for e in self._all() if e.seq == seq), None)
+
+    async def head(self) -> tuple[int, str]:
+        entries = self._all()
+        return (entries[-1].seq, entries[-1].rec.hash) if entries else (0, GENESIS_HASH)
 
     async def announced_seq(self) -> int:
         versions = [
@@ -100,18 +154,61 @@ class InMemoryBalances(Balances):
         return [b for b in balances_of(events) if b.account.startswith(account_prefix)]
 
 
+class InMemoryReconciliations(Reconciliations):
+    """The reconciliation projections, folded from the event log (committed and pending)."""
+
+    def __init__(self, db: InMemoryLedger) -> None:
+        self._db = db
+
+    def _fold(self) -> tuple[set[str], dict[str, MismatchRecord]]:
+        runs: set[str] = set()
+        found: dict[str, MismatchRecord] = {}
+        for e in self._db.events.all():
+            p = e.payload
+            if isinstance(p, ev.StatementReconciled):
+                runs.add(p.statement_id)
+            elif isinstance(p, ev.ReconciliationMismatch) and p.mismatch_id not in found:
+                found[p.mismatch_id] = MismatchRecord(
+                    p.mismatch_id, p.statement_id, p.provider, int(p.kind),
+                    RowKind(p.txn_kind or "payment"), p.provider_txn_id, p.order_id,
+                    p.ledger_amount.minor_units, p.statement_amount.minor_units,
+                    p.ledger_amount.currency or p.statement_amount.currency, p.detail, e.occurred_at,
+                )
+            elif isinstance(p, ev.MismatchResolved) and p.mismatch_id in found:
+                m = found[p.mismatch_id]
+                if not m.resolved:
+                    found[p.mismatch_id] = replace(
+                        m, resolved_by=p.actor, resolved_at=e.occurred_at, note=p.note,
+                        adjustment_minor=p.adjustment.minor_units,
+                    )
+        return runs, found
+
+    async def reconciled(self, statement_id: str) -> bool:
+        return statement_id in self._fold()[0]
+
+    async def mismatch(self, mismatch_id: str) -> MismatchRecord | None:
+        return self._fold()[1].get(mismatch_id)
+
+    async def mismatches(self, include_resolved: bool = False) -> list[MismatchRecord]:
+        found = self._fold()[1].values()
+        wanted = [m for m in found if include_resolved or not m.resolved]
+        return sorted(wanted, key=lambda m: (m.found_at, m.mismatch_id))
+
+
 class InMemoryLedgerUnitOfWork(InMemoryUnitOfWork, LedgerUnitOfWork):
     """A unit of work over an InMemoryLedger: commit keeps its journal entries and events, leaving without
     commit drops them."""
 
     journal: Journal
     balances: Balances
+    reconciliations: Reconciliations
 
     def __init__(self, db: InMemoryLedger | None = None) -> None:
         self.db = db or InMemoryLedger()
         super().__init__(self.db.events)
         self.journal = InMemoryJournal(self.db)
         self.balances = InMemoryBalances(self.db)
+        self.reconciliations = InMemoryReconciliations(self.db)
 
     async def read_consistently(self) -> None:
         return None  # nothing changes the fakes between two reads of one task

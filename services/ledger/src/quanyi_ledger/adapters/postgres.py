@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, errors
@@ -11,11 +13,21 @@ from quanyi_platform.envelope import new_event_id
 from quanyi_platform.uow import PgUnitOfWork
 
 from quanyi_ledger.adapters.proto import JOURNAL_AGGREGATE, JOURNAL_ID
-from quanyi_ledger.application.ports import Balances, Journal, JournalRefused, LedgerUnitOfWork
-from quanyi_ledger.domain.chain import RecordedEntry
+from quanyi_ledger.application.ports import (
+    Balances,
+    Journal,
+    JournalRefused,
+    LedgerUnitOfWork,
+    MismatchRecord,
+    Reconciliations,
+)
+from quanyi_ledger.domain import accounts
+from quanyi_ledger.domain.chain import GENESIS_HASH, RecordedEntry
 from quanyi_ledger.domain.journal import JournalEntry, JournalLine
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry
 from quanyi_ledger.domain.posting import OrderBook, book_of
+from quanyi_ledger.domain.reconciliation import LedgerTxn, RowKind
+from quanyi_ledger.domain.reports import ReportQuery, ReportRow
 
 # The entries in a data-modifying WITH and their lines in the main INSERT: one statement, at whose end
 # the journal's statement-level triggers check the whole set (chain, lines, balance).
@@ -134,13 +146,119 @@ class PgJournal(Journal):
             )
         return {o: book_of(es[s] for s in sorted(es)) for o, es in by_order.items()}
 
-    async def totals(self) -> list[AccountBalance]:
-        cur = await self._conn.execute(
-            "SELECT account, currency, sum(debit_minor) AS d, sum(credit_minor) AS c FROM journal_lines"
-            " GROUP BY account, currency ORDER BY account, currency"
-        )
+    async def totals(self, as_of: datetime | None = None) -> list[AccountBalance]:
+        if as_of is None:
+            cur = await self._conn.execute(
+                "SELECT account, currency, sum(debit_minor) AS d, sum(credit_minor) AS c FROM journal_lines"
+                " GROUP BY account, currency ORDER BY account, currency"
+            )
+        else:
+            cur = await self._conn.execute(
+                "SELECT l.account, l.currency, sum(l.debit_minor) AS d, sum(l.credit_minor) AS c"
+                " FROM journal_lines l JOIN journal_entries e ON e.seq = l.entry_seq"
+                " WHERE e.occurred_at <= %s GROUP BY l.account, l.currency ORDER BY l.account, l.currency",
+                (as_of,),
+            )
         rows = await cur.fetchall()
         return [AccountBalance(r["account"], r["currency"], int(r["d"]), int(r["c"])) for r in rows]
+
+    async def report(self, query: ReportQuery) -> list[ReportRow]:
+        period = query.period.value
+        cur = await self._conn.execute(
+            "SELECT"
+            " CASE WHEN %(period)s = '' THEN ''"
+            "  ELSE to_char(date_trunc(%(period)s, e.occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            "  END AS period,"
+            " CASE WHEN %(by_channel)s THEN substr(l.account, strpos(l.account, ':') + 1) ELSE ''"
+            "  END AS channel,"
+            " CASE WHEN %(by_sku)s THEN l.sku_id ELSE '' END AS sku_id, l.currency,"
+            " sum(CASE WHEN starts_with(l.account, 'revenue:') THEN l.credit_minor - l.debit_minor"
+            "  ELSE 0 END) AS sales,"
+            " sum(CASE WHEN starts_with(l.account, 'refunds:') THEN l.debit_minor - l.credit_minor"
+            "  ELSE 0 END) AS refunds,"
+            " sum(CASE WHEN starts_with(l.account, 'cogs:') THEN l.debit_minor - l.credit_minor ELSE 0 END)"
+            "  AS cost"
+            " FROM journal_lines l JOIN journal_entries e ON e.seq = l.entry_seq"
+            " WHERE (starts_with(l.account, 'revenue:') OR starts_with(l.account, 'refunds:')"
+            "  OR starts_with(l.account, 'cogs:'))"
+            " AND (%(start)s::timestamptz IS NULL OR e.occurred_at >= %(start)s::timestamptz)"
+            " AND (%(end)s::timestamptz IS NULL OR e.occurred_at < %(end)s::timestamptz)"
+            " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+            {
+                "period": period,
+                "by_channel": "channel" in query.group_by,
+                "by_sku": "sku" in query.group_by,
+                "start": query.start,
+                "end": query.end,
+            },
+        )
+        return [
+            ReportRow(r["period"], r["channel"], r["sku_id"], r["currency"], int(r["sales"]),
+                      int(r["refunds"]), int(r["cost"]))
+            for r in await cur.fetchall()
+        ]
+
+    async def txns(
+        self, provider: str, keys: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[dict[str, LedgerTxn], list[LedgerTxn]]:
+        # A payment's amount is its debit of the provider's clearing; a paid refund's, its credit.
+        cur = await self._conn.execute(
+            "SELECT e.kind, e.reference, e.correlation_id, e.occurred_at >= %(start)s"
+            "  AND e.occurred_at < %(end)s AS of_day, l.currency,"
+            " sum(l.debit_minor) AS d, sum(l.credit_minor) AS c"
+            " FROM journal_entries e"
+            " JOIN journal_lines l ON l.entry_seq = e.seq AND l.account = %(clearing)s"
+            " WHERE e.kind IN ('payment', 'refund_paid') AND e.reference <> ''"
+            " AND (e.reference = ANY(%(keys)s::text[])"
+            "  OR (e.occurred_at >= %(start)s AND e.occurred_at < %(end)s))"
+            " GROUP BY e.seq, e.kind, e.reference, e.correlation_id, e.occurred_at, l.currency"
+            " ORDER BY e.seq",
+            {"start": start, "end": end, "clearing": accounts.clearing(provider), "keys": list(keys)},
+        )
+        wanted = set(keys)
+        by_key: dict[str, LedgerTxn] = {}
+        of_day: list[LedgerTxn] = []
+        for r in await cur.fetchall():
+            payment = r["kind"] == "payment"
+            txn = LedgerTxn(
+                RowKind.PAYMENT if payment else RowKind.REFUND,
+                r["reference"],
+                r["correlation_id"],
+                int(r["d"]) if payment else int(r["c"]),
+                r["currency"],
+            )
+            if txn.key in wanted:
+                by_key[txn.key] = txn
+            if r["of_day"]:
+                of_day.append(txn)
+        return by_key, of_day
+
+    async def find(self, correlation_id: str = "", reference: str = "") -> list[PostedEntry]:
+        cur = await self._conn.execute(
+            "SELECT seq FROM journal_entries WHERE (%(c)s <> '' AND correlation_id = %(c)s)"
+            " OR (%(r)s <> '' AND reference = %(r)s) ORDER BY seq",
+            {"c": correlation_id, "r": reference},
+        )
+        seqs = {int(r["seq"]) for r in await cur.fetchall()}
+        if not seqs:
+            return []
+        out: list[PostedEntry] = []
+        async for entry in self.entries(after=min(seqs) - 1):
+            if entry.seq in seqs:
+                out.append(entry)
+            if entry.seq >= max(seqs):
+                break
+        return out
+
+    async def hash_at(self, seq: int) -> str | None:
+        cur = await self._conn.execute("SELECT hash FROM journal_entries WHERE seq = %s", (seq,))
+        row: Any = await cur.fetchone()
+        return None if row is None else str(row["hash"])
+
+    async def head(self) -> tuple[int, str]:
+        cur = await self._conn.execute("SELECT seq, hash FROM journal_entries ORDER BY seq DESC LIMIT 1")
+        row: Any = await cur.fetchone()
+        return (0, GENESIS_HASH) if row is None else (int(row["seq"]), str(row["hash"]))
 
     async def announced_seq(self) -> int:
         cur = await self._conn.execute(
@@ -168,16 +286,69 @@ class PgBalances(Balances):
         ]
 
 
+class PgReconciliations(Reconciliations):
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def reconciled(self, statement_id: str) -> bool:
+        cur = await self._conn.execute(
+            "SELECT 1 FROM reconciliation_statements WHERE statement_id = %s", (statement_id,)
+        )
+        return await cur.fetchone() is not None
+
+    @staticmethod
+    def _record(r: Any) -> MismatchRecord:
+        return MismatchRecord(
+            mismatch_id=str(r["mismatch_id"]),
+            statement_id=str(r["statement_id"]),
+            provider=r["provider"],
+            kind=int(r["kind"]),
+            txn_kind=RowKind(r["txn_kind"]) if r["txn_kind"] else RowKind.PAYMENT,
+            key=r["txn_key"],
+            order_id=r["order_id"],
+            ledger_minor=int(r["ledger_minor"]),
+            statement_minor=int(r["statement_minor"]),
+            currency=r["currency"],
+            detail=r["detail"],
+            found_at=r["found_at"],
+            resolved_by=r["resolved_by"],
+            resolved_at=r["resolved_at"],
+            note=r["note"],
+            adjustment_minor=int(r["adjustment_minor"]),
+        )
+
+    async def mismatch(self, mismatch_id: str) -> MismatchRecord | None:
+        try:
+            uuid.UUID(mismatch_id)
+        except ValueError:
+            return None
+        cur = await self._conn.execute(
+            "SELECT * FROM reconciliation_mismatches WHERE mismatch_id = %s", (mismatch_id,)
+        )
+        row = await cur.fetchone()
+        return None if row is None else self._record(row)
+
+    async def mismatches(self, include_resolved: bool = False) -> list[MismatchRecord]:
+        cur = await self._conn.execute(
+            "SELECT * FROM reconciliation_mismatches WHERE %s OR resolved_at IS NULL"
+            " ORDER BY found_at, mismatch_id",
+            (include_resolved,),
+        )
+        return [self._record(r) for r in await cur.fetchall()]
+
+
 class PgLedgerUnitOfWork(PgUnitOfWork, LedgerUnitOfWork):
     """The ledger's unit of work on Postgres: its own transaction on a pooled connection, or bound to a
     consumer's inbox transaction (`conn=`)."""
 
     journal: Journal
     balances: Balances
+    reconciliations: Reconciliations
 
     def _bind(self, conn: Any) -> None:
         self.journal = PgJournal(conn)
         self.balances = PgBalances(conn)
+        self.reconciliations = PgReconciliations(conn)
 
     async def read_consistently(self) -> None:
         await self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,7 +15,7 @@ from quanyi.ledger.v1 import events_pb2 as ledger_events
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform.envelope import Envelope, NewEvent
 
-from quanyi_ledger.domain import posting
+from quanyi_ledger.domain import posting, reconciliation
 from quanyi_ledger.domain.chain import RecordedEntry
 from quanyi_ledger.domain.journal import JournalLine, Money
 from quanyi_ledger.domain.ledger import EntriesPosted, PostedEntry
@@ -198,3 +198,135 @@ def entries_posted_of(payloads: Sequence[Message]) -> list[EntriesPosted]:
     return [
         entries_posted_from_proto(p) for p in payloads if isinstance(p, ledger_events.EntriesPosted)
     ]
+
+
+# -- reconciliation, signed heads, exports ---------------------------------------------------------------
+
+STATEMENT_RECONCILED = ledger_events.StatementReconciled.DESCRIPTOR.full_name
+RECONCILIATION_MISMATCH = ledger_events.ReconciliationMismatch.DESCRIPTOR.full_name
+MISMATCH_RESOLVED = ledger_events.MismatchResolved.DESCRIPTOR.full_name
+CHAIN_HEAD_SIGNED = ledger_events.ChainHeadSigned.DESCRIPTOR.full_name
+REPORT_EXPORTED = ledger_events.ReportExported.DESCRIPTOR.full_name
+STATEMENT_AGGREGATE = "Statement"
+MISMATCH_AGGREGATE = "Mismatch"
+CHAIN_HEAD_AGGREGATE = "ChainHead"
+EXPORT_AGGREGATE = "Export"
+
+
+def timestamp_of(t: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(t)
+    return ts
+
+
+def mismatch_to_proto(
+    m: reconciliation.Mismatch, provider: str, run_id: str
+) -> ledger_events.ReconciliationMismatch:
+    return ledger_events.ReconciliationMismatch(
+        provider=provider,
+        provider_txn_id=m.key,
+        detail=m.detail,
+        statement_id=run_id,
+        mismatch_id=m.mismatch_id,
+        kind=m.kind.value,  # type: ignore[arg-type]
+        order_id=m.order_id,
+        ledger_amount=money_to_proto(Money(m.ledger_minor, m.currency)),
+        statement_amount=money_to_proto(Money(m.statement_minor, m.currency)),
+        txn_kind=m.txn_kind.value,
+    )
+
+
+def reconciliation_events(
+    result: reconciliation.Reconciliation,
+    statement: reconciliation.Statement,
+    provider: str,
+    file_sha256: str,
+    actor: str,
+    event_id: str,
+) -> tuple[NewEvent, list[NewEvent]]:
+    """StatementReconciled (with `event_id`) and one ReconciliationMismatch per mismatch."""
+    currency = result.currency
+    run = NewEvent(
+        aggregate_type=STATEMENT_AGGREGATE,
+        aggregate_id=result.statement_id,
+        aggregate_version=1,
+        payload=ledger_events.StatementReconciled(
+            statement_id=result.statement_id,
+            provider=provider,
+            bill_date=statement.bill_date.isoformat(),
+            file_sha256=file_sha256,
+            matched=result.matched,
+            missing_in_ledger=result.count(reconciliation.MismatchKind.MISSING_IN_LEDGER),
+            missing_in_statement=result.count(reconciliation.MismatchKind.MISSING_IN_STATEMENT),
+            amount_mismatches=result.count(reconciliation.MismatchKind.AMOUNT),
+            fee_total=money_to_proto(Money(result.fee_minor, currency)),
+            payment_total=money_to_proto(Money(result.payments_minor, currency)),
+            refund_total=money_to_proto(Money(result.refunds_minor, currency)),
+            actor=actor,
+        ),
+        correlation_id=result.statement_id,
+        event_id=event_id,
+    )
+    found = [
+        NewEvent(
+            aggregate_type=MISMATCH_AGGREGATE,
+            aggregate_id=m.mismatch_id,
+            aggregate_version=1,
+            payload=mismatch_to_proto(m, provider, result.statement_id),
+            correlation_id=m.order_id or result.statement_id,
+            causation_id=event_id,
+        )
+        for m in result.mismatches
+    ]
+    return run, found
+
+
+def mismatch_resolved_event(
+    mismatch_id: str, provider: str, actor: str, note: str, adjustment: Money, order_id: str, event_id: str
+) -> NewEvent:
+    return NewEvent(
+        aggregate_type=MISMATCH_AGGREGATE,
+        aggregate_id=mismatch_id,
+        aggregate_version=2,
+        payload=ledger_events.MismatchResolved(
+            mismatch_id=mismatch_id,
+            actor=actor,
+            note=note,
+            adjustment=money_to_proto(adjustment),
+            provider=provider,
+        ),
+        correlation_id=order_id or mismatch_id,
+        event_id=event_id,
+    )
+
+
+def chain_head_signed_event(
+    seq: int, hash_hex: str, signed_at: datetime, public_key: str, signature: str, actor: str, head_id: str
+) -> NewEvent:
+    return NewEvent(
+        aggregate_type=CHAIN_HEAD_AGGREGATE,
+        aggregate_id=head_id,
+        aggregate_version=1,
+        payload=ledger_events.ChainHeadSigned(
+            seq=seq,
+            hash=hash_hex,
+            signed_at=timestamp_of(signed_at),
+            public_key=public_key,
+            signature=signature,
+            actor=actor,
+        ),
+        occurred_at=signed_at,
+    )
+
+
+def report_exported_event(
+    actor: str, report: str, fmt: str, rows: int, head_seq: int, export_id: str
+) -> NewEvent:
+    return NewEvent(
+        aggregate_type=EXPORT_AGGREGATE,
+        aggregate_id=export_id,
+        aggregate_version=1,
+        payload=ledger_events.ReportExported(
+            actor=actor, report=report, format=fmt, rows=rows, head_seq=head_seq
+        ),
+    )

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from quanyi_platform.uow import UnitOfWork
 
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry
 from quanyi_ledger.domain.posting import OrderBook
+from quanyi_ledger.domain.reconciliation import LedgerTxn, RowKind
+from quanyi_ledger.domain.reports import ReportQuery, ReportRow
 
 
 class JournalRefused(Exception):
@@ -52,9 +56,34 @@ class Journal(ABC):
         it, in seq order); orders without entries are left out. Sees this unit of work's appends."""
 
     @abstractmethod
-    async def totals(self) -> list[AccountBalance]:
+    async def totals(self, as_of: datetime | None = None) -> list[AccountBalance]:
         """Debit and credit totals per account and currency, summed from the journal's own lines,
-        ordered by account and currency."""
+        ordered by account and currency; with `as_of`, only of entries whose facts happened at or before
+        it (a trial balance at that instant)."""
+
+    @abstractmethod
+    async def report(self, query: ReportQuery) -> list[ReportRow]:
+        """reports.report over the journal: the same rows in the same order, summed by the storage."""
+
+    @abstractmethod
+    async def txns(
+        self, provider: str, keys: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[dict[str, LedgerTxn], list[LedgerTxn]]:
+        """The provider's payments (by provider transaction id) and paid refunds (by refund id) that
+        `keys` name, whenever posted; and all of them whose facts happened in [start, end)."""
+
+    @abstractmethod
+    async def find(self, correlation_id: str = "", reference: str = "") -> list[PostedEntry]:
+        """The entries correlated with `correlation_id` or whose reference is `reference` (either
+        condition, whichever is given), in seq order."""
+
+    @abstractmethod
+    async def hash_at(self, seq: int) -> str | None:
+        """The recorded hash of entry `seq`, or None when there is no such entry."""
+
+    @abstractmethod
+    async def head(self) -> tuple[int, str]:
+        """The last entry's seq and hash, without taking the posting lock ((0, genesis) when empty)."""
 
     @abstractmethod
     async def announced_seq(self) -> int:
@@ -72,11 +101,68 @@ class Balances(ABC):
         events appended earlier in this unit of work."""
 
 
+@dataclass(frozen=True)
+class MismatchRecord:
+    """A reconciliation mismatch as the operations list shows it."""
+
+    mismatch_id: str
+    statement_id: str
+    provider: str
+    kind: int  # reconciliation.MismatchKind value
+    txn_kind: RowKind
+    key: str
+    order_id: str
+    ledger_minor: int
+    statement_minor: int
+    currency: str
+    detail: str
+    found_at: datetime
+    resolved_by: str = ""
+    resolved_at: datetime | None = None
+    note: str = ""
+    adjustment_minor: int = 0
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class Reconciliations(ABC):
+    """The reconciliation read models (projections of StatementReconciled, ReconciliationMismatch and
+    MismatchResolved)."""
+
+    @abstractmethod
+    async def reconciled(self, statement_id: str) -> bool:
+        """Whether the run `statement_id` was recorded (this unit of work's appends included)."""
+
+    @abstractmethod
+    async def mismatch(self, mismatch_id: str) -> MismatchRecord | None:
+        """The mismatch, or None."""
+
+    @abstractmethod
+    async def mismatches(self, include_resolved: bool = False) -> list[MismatchRecord]:
+        """The open mismatches (and the resolved ones too when asked), oldest first."""
+
+
+class Signer(ABC):
+    """The ledger's signing key (Ed25519)."""
+
+    @property
+    @abstractmethod
+    def public_key_hex(self) -> str:
+        """The public key that verifies the signatures, hex (32 bytes)."""
+
+    @abstractmethod
+    def sign(self, message: bytes) -> bytes:
+        """The signature of `message` (64 bytes)."""
+
+
 class LedgerUnitOfWork(UnitOfWork):
     """One transaction over the ledger's journal, its event log and its read models."""
 
     journal: Journal
     balances: Balances
+    reconciliations: Reconciliations
 
     @abstractmethod
     async def read_consistently(self) -> None:

@@ -6,8 +6,12 @@ from quanyi_ledger.application.ports import LedgerUnitOfWork
 from quanyi_ledger.domain.chain import ChainVerifier, Verification
 
 
-async def verify_journal(uow: LedgerUnitOfWork) -> Verification:
+async def verify_journal(uow: LedgerUnitOfWork, head: tuple[int, str] | None = None) -> Verification:
     """Recompute the hash chain and every entry's balance, from one consistent snapshot.
+
+    With `head` (the seq and hash of a signed, exported chain head), the journal must still have that
+    hash at that seq: a journal changed and then re-chained from the change on verifies by itself, but
+    not against a head exported before the change.
 
     Also reports a journal that ends before or after the last entry its EntriesPosted events announced
     (entries removed from the end, which the chain alone cannot show, or posted without their event), and
@@ -18,6 +22,14 @@ async def verify_journal(uow: LedgerUnitOfWork) -> Verification:
         await uow.read_consistently()
         async for entry in uow.journal.entries():
             verifier.add(entry.rec)
+        if head is not None:
+            recorded = await uow.journal.hash_at(head[0])
+            if recorded is None:
+                verifier.problem(f"entry {head[0]} of the signed head is not in the journal")
+            elif recorded != head[1]:
+                verifier.problem(
+                    f"entry {head[0]} differs from the signed head: the journal was rewritten up to it"
+                )
         announced = await uow.journal.announced_seq()
         if announced > verifier.last_seq:
             verifier.problem(

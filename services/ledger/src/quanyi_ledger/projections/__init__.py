@@ -10,7 +10,23 @@ from __future__ import annotations
 from quanyi_platform.projection import Projection
 
 from quanyi_ledger.projections.balances import BalancesProjection
+from quanyi_ledger.projections.reconciliation import (
+    ChainHeadsProjection,
+    MismatchesProjection,
+    StatementsProjection,
+)
 
-PROJECTIONS: tuple[Projection, ...] = (BalancesProjection(),)
+PROJECTIONS: tuple[Projection, ...] = (
+    BalancesProjection(),
+    StatementsProjection(),
+    MismatchesProjection(),
+    ChainHeadsProjection(),
+)
 
-__all__ = ["PROJECTIONS", "BalancesProjection"]
+__all__ = [
+    "PROJECTIONS",
+    "BalancesProjection",
+    "ChainHeadsProjection",
+    "MismatchesProjection",
+    "StatementsProjection",
+]

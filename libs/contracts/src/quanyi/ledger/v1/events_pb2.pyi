@@ -79,7 +79,7 @@ class JournalLine(_message.Message):
     def __init__(self, account: _Optional[str] = ..., debit_minor: _Optional[int] = ..., credit_minor: _Optional[int] = ..., currency: _Optional[str] = ..., sku_id: _Optional[str] = ...) -> None: ...
 
 class ReconciliationMismatch(_message.Message):
-    __slots__ = ("provider", "provider_txn_id", "detail", "statement_id", "mismatch_id", "kind", "order_id", "ledger_amount", "statement_amount")
+    __slots__ = ("provider", "provider_txn_id", "detail", "statement_id", "mismatch_id", "kind", "order_id", "ledger_amount", "statement_amount", "txn_kind")
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,7 @@ class ReconciliationMismatch(_message.Message):
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LEDGER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     STATEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    TXN_KIND_FIELD_NUMBER: _ClassVar[int]
     provider: str
     provider_txn_id: str
     detail: str
@@ -98,7 +99,8 @@ class ReconciliationMismatch(_message.Message):
     order_id: str
     ledger_amount: _money_pb2.Money
     statement_amount: _money_pb2.Money
-    def __init__(self, provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., detail: _Optional[str] = ..., statement_id: _Optional[str] = ..., mismatch_id: _Optional[str] = ..., kind: _Optional[_Union[MismatchKind, str]] = ..., order_id: _Optional[str] = ..., ledger_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., statement_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    txn_kind: str
+    def __init__(self, provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., detail: _Optional[str] = ..., statement_id: _Optional[str] = ..., mismatch_id: _Optional[str] = ..., kind: _Optional[_Union[MismatchKind, str]] = ..., order_id: _Optional[str] = ..., ledger_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., statement_amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., txn_kind: _Optional[str] = ...) -> None: ...
 
 class StatementReconciled(_message.Message):
     __slots__ = ("statement_id", "provider", "bill_date", "file_sha256", "matched", "missing_in_ledger", "missing_in_statement", "amount_mismatches", "fee_total", "payment_total", "refund_total", "actor")
