@@ -110,8 +110,11 @@ class Settings(PlatformSettings):
     key_file_jobs_kept: int = Field(default=200, ge=1)
     readyz_timeout_s: float = Field(default=1.0, gt=0)
 
-    # The built-in payment-provider simulator; None means "on outside production".
-    psp_sim_enabled: bool | None = None
+    # The simulators (payment providers, SMS, partners) are off unless this development setting turns them
+    # on, which only a development or test environment may do (`quanyi dev` does); each simulator route
+    # then needs the development credential in X-Dev-Credential. Off, they are absent from the OpenAPI.
+    simulators_enabled: bool = False
+    dev_credential: SecretStr = SecretStr("")
     # PEM file of the simulator's RSA private key; empty means a throw-away key made at start-up
     # (then orders, which holds the public key, cannot verify the simulator's notices).
     psp_sim_private_key_path: str = ""
@@ -123,8 +126,12 @@ class Settings(PlatformSettings):
         return self.environment in DEV_ENVIRONMENTS
 
     @property
+    def simulators_active(self) -> bool:
+        return self.simulators_enabled and self.is_development
+
+    @property
     def psp_sim_active(self) -> bool:
-        return self.psp_sim_enabled if self.psp_sim_enabled is not None else not self.is_production
+        return self.simulators_active
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
@@ -166,6 +173,19 @@ class Settings(PlatformSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _simulators_only_in_development(self) -> Settings:
+        if self.simulators_enabled and not self.is_development:
+            raise ValueError(
+                "QUANYI_SIMULATORS_ENABLED is a development setting;"
+                f" environment={self.environment} refuses it"
+            )
+        if self.simulators_enabled and len(self.dev_credential.get_secret_value()) < 16:
+            raise ValueError(
+                "QUANYI_SIMULATORS_ENABLED needs QUANYI_DEV_CREDENTIAL of at least 16 characters"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_development(self) -> Settings:

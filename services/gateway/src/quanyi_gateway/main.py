@@ -22,7 +22,7 @@ from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKey
 from quanyi_gateway.adapters.risk_flags import risk_flags_consumer
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
 from quanyi_gateway.api import problems
-from quanyi_gateway.api.deps import Resources
+from quanyi_gateway.api.deps import DevCredential, Resources
 from quanyi_gateway.api.middleware import (
     AdmissionControl,
     BodyLimit,
@@ -32,7 +32,6 @@ from quanyi_gateway.api.middleware import (
 )
 from quanyi_gateway.api.routes import (
     admin,
-    admin_keys,
     auth,
     catalog,
     health,
@@ -185,16 +184,18 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app, settings.retry_after_s)
 
     # Routers are matched in order: those on every order's path come first.
-    if settings.psp_sim_active:
-        app.include_router(psp_sim_routes.router)
-    for module in (orders, payments, auth, catalog, me, partners, admin, admin_keys):
+    # The simulators exist only when a development setting enables them, and answer only the holder of
+    # the development credential; otherwise they are not routed and absent from the OpenAPI.
+    if settings.simulators_active:
+        app.include_router(psp_sim_routes.router, dependencies=[DevCredential])
+    for module in (orders, payments, auth, catalog, me, partners, admin):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 
     # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit wraps
     # RefuseControlCharacters.
     app.add_middleware(RefuseControlCharacters)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, unlimited=admin_keys.KEY_FILES_PATH)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         AdmissionControl,
         max_in_flight=settings.max_in_flight,

@@ -35,6 +35,7 @@ from quanyi_platform import rpc
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
+DEV_CREDENTIAL = "dev-credential-for-tests"
 UNREACHABLE = "127.0.0.1:1"
 Ctx = grpc.aio.ServicerContext
 
@@ -299,6 +300,8 @@ def make_settings(database_url: str, peers: tuple[FakePeers, str]) -> MakeSettin
             "ledger_grpc": peer,
             # No broker: the catalogue cache stays off and every lookup reaches the fake inventory.
             "risk_flags_enabled": False,
+            "simulators_enabled": True,
+            "dev_credential": DEV_CREDENTIAL,
             "kafka_bootstrap": UNREACHABLE,
             "grpc_deadline_s": 3.0,
             "readyz_timeout_s": 0.5,
@@ -350,7 +353,11 @@ async def start_gateway() -> AsyncIterator[Callable[[Settings], Any]]:
         app = create_app(settings)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            headers={"X-Dev-Credential": DEV_CREDENTIAL},
+        )
         stacks.append((lifespan, client))
         return Gateway(app, client)
 

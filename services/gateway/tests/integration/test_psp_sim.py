@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from quanyi_gateway.main import create_app
 from quanyi_gateway.psp_sim import generate_keypair
 
+from services.gateway.tests.integration.conftest import DEV_CREDENTIAL
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -39,7 +41,7 @@ async def served(make_settings: Callable[..., Any], **overrides: Any) -> AsyncIt
         while not server.started:
             assert not task.done(), "the gateway did not start"
             await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=base) as client:
+        async with httpx.AsyncClient(base_url=base, headers={"X-Dev-Credential": DEV_CREDENTIAL}) as client:
             yield client
     finally:
         server.should_exit = True
@@ -87,7 +89,7 @@ async def test_a_notice_signed_with_an_unknown_key_is_refused_by_the_webhook(
 
 
 async def test_the_simulator_is_not_mounted_when_disabled(start_gateway: Any, make_settings: Any) -> None:
-    gw = await start_gateway(make_settings(psp_sim_enabled=False))
+    gw = await start_gateway(make_settings(simulators_enabled=False))
     r = await gw.client.post(
         "/psp-sim/v1/pay", json={"order_id": "o-1", "amount": {"amount_minor": 1, "currency": "CNY"}}
     )

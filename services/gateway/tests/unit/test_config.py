@@ -10,9 +10,9 @@ REAL = {
 }
 
 
-def test_development_runs_with_the_default_secrets_and_the_simulator_on() -> None:
+def test_development_runs_with_the_default_secrets_and_the_simulators_off() -> None:
     settings = Settings(environment="development")
-    assert settings.psp_sim_active
+    assert not settings.psp_sim_active
     assert settings.partner_secret("demo-partner") == "dev-partner-secret"
 
 
@@ -21,7 +21,7 @@ def test_development_runs_with_the_default_secrets_and_the_simulator_on() -> Non
     [
         {"admin_password": "dev-admin-password"},
         {"partner_secrets": {"demo-partner": "dev-partner-secret"}},
-        {"psp_sim_enabled": True},
+        {"simulators_enabled": True, "dev_credential": "a-development-credential"},
         {"token_secret": "dev-token-secret-for-development-only-0123456789"},
     ],
 )

@@ -7,6 +7,7 @@ worker thread, and those hops were a third of the gateway's CPU under load.
 from __future__ import annotations
 
 import email.message
+import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -225,3 +226,23 @@ def rate_limited(action: Action) -> Any:
         )
 
     return Depends(check)
+
+
+async def require_dev_credential(
+    settings: SettingsDep,
+    x_dev_credential: Annotated[
+        str | None, Header(description="The development credential (QUANYI_DEV_CREDENTIAL).")
+    ] = None,
+) -> None:
+    """The simulators answer only a caller holding the development credential."""
+    expected = settings.dev_credential.get_secret_value().encode()
+    given = (x_dev_credential or "").encode("utf-8", "replace")
+    if not expected or not hmac.compare_digest(given, expected):
+        raise Problem(
+            401,
+            "the simulators need the development credential in X-Dev-Credential",
+            slug="dev-credential-required",
+        )
+
+
+DevCredential = Depends(require_dev_credential)
