@@ -114,7 +114,7 @@ class Probe:
         return int(row["n"])
 
     async def counts(self) -> dict[str, int]:
-        return {t: await self.count(t) for t in ("orders", "events", "payments", "payment_notices")}
+        return {t: await self.count(t) for t in ("orders", "events", "payments", "payment_notices", "refunds")}
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ async def test_an_order_the_domain_refuses_is_an_invalid_argument(
     err = await rpc_error(orders.PlaceOrder(place_request(quantity=101)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "quantity" in (err.details() or "")
-    assert await probe.counts() == {"orders": 0, "events": 0, "payments": 0, "payment_notices": 0}
+    assert await probe.counts() == {"orders": 0, "events": 0, "payments": 0, "payment_notices": 0, "refunds": 0}
 
 
 async def test_an_order_is_read_back_and_an_unknown_one_is_not_found(
@@ -208,7 +208,7 @@ async def test_a_stale_notice_is_unauthenticated(
     assert await probe.counts() == before
 
 
-async def test_a_replayed_notice_is_refused_and_writes_nothing(
+async def test_a_notice_resent_with_its_nonce_is_a_duplicate_and_writes_nothing(
     orders: pb_grpc.OrdersServiceStub, psp: Any, probe: Any
 ) -> None:
     order = (await orders.PlaceOrder(place_request())).order
@@ -216,29 +216,31 @@ async def test_a_replayed_notice_is_refused_and_writes_nothing(
     await orders.HandlePaymentNotice(notice)
     before = await probe.counts()
 
-    err = await rpc_error(orders.HandlePaymentNotice(notice))
-    assert err.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert err.details() == "notice replayed"
+    again = await orders.HandlePaymentNotice(notice)  # a provider resends a notice it got no answer to
+    assert (again.order_id, again.duplicate) == (order.order_id, True)
     assert await probe.counts() == before
 
 
-async def test_a_notice_of_the_wrong_amount_is_refused_and_writes_nothing_not_even_the_nonce(
+async def test_a_notice_of_the_wrong_amount_is_recorded_and_refunded_once(
     orders: pb_grpc.OrdersServiceStub, psp: Any, probe: Any
 ) -> None:
     order = (await orders.PlaceOrder(place_request())).order
-    before = await probe.counts()
 
-    wrong_amount = psp.notice(order, minor_units=1, nonce="n-1")
-    wrong_currency = psp.notice(order, currency="USD", nonce="n-1")
+    wrong_amount = psp.notice(order, minor_units=1, txn_id="t-wrong")
+    wrong_currency = psp.notice(order, currency="USD", txn_id="t-usd")
     for wrong in (wrong_amount, wrong_currency):
-        err = await rpc_error(orders.HandlePaymentNotice(wrong))
-        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert err.details() == "amount does not match the order"
-    assert await probe.counts() == before
+        assert not (await orders.HandlePaymentNotice(wrong)).duplicate
+    assert (await orders.HandlePaymentNotice(psp.notice(order, minor_units=1, txn_id="t-wrong"))).duplicate
+    assert await probe.event_types(order.order_id) == [
+        "OrderPlaced", "PaymentCaptured", "RefundRequested", "PaymentCaptured", "RefundRequested",
+    ]
+    assert await probe.count("refunds") == 2
+    got = (await orders.GetOrder(pb.GetOrderRequest(order_id=order.order_id))).order
+    assert got.status == "PENDING_PAYMENT"
 
-    # The nonce was not spent: a correct notice may still use it.
-    await orders.HandlePaymentNotice(psp.notice(order, nonce="n-1"))
-    assert await probe.event_types(order.order_id) == ["OrderPlaced", "PaymentCaptured"]
+    # The order still takes its right payment.
+    await orders.HandlePaymentNotice(psp.notice(order))
+    assert (await probe.event_types(order.order_id))[-1] == "PaymentCaptured"
 
 
 async def test_a_second_notice_for_a_captured_transaction_is_a_duplicate_with_no_new_events(
@@ -270,14 +272,17 @@ async def test_a_malformed_notice_is_an_invalid_argument(
     assert await probe.count("payment_notices") == 0
 
 
-async def test_a_notice_for_a_cancelled_order_fails_its_precondition(
+async def test_a_notice_for_a_cancelled_order_is_recorded_and_refunded(
     orders: pb_grpc.OrdersServiceStub, pool: AsyncConnectionPool, store: EventStore, psp: Any, probe: Any
 ) -> None:
     order = (await orders.PlaceOrder(place_request())).order
     await risk_decides(pool, store, order.order_id, risk_events.DECISION_REJECT)
-    err = await rpc_error(orders.HandlePaymentNotice(psp.notice(order)))
-    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert await probe.event_types(order.order_id) == ["OrderPlaced", "OrderCancelled"]
+    await orders.HandlePaymentNotice(psp.notice(order))
+    assert await probe.event_types(order.order_id) == [
+        "OrderPlaced", "OrderCancelled", "PaymentCaptured", "RefundRequested"
+    ]
+    got = (await orders.GetOrder(pb.GetOrderRequest(order_id=order.order_id))).order
+    assert got.status == "CANCELLED"
 
 
 # -- review ----------------------------------------------------------------------------------------
@@ -318,5 +323,5 @@ async def test_a_held_paid_order_rejected_in_review_is_refunded(
     reviewed = await orders.ReviewOrder(pb.ReviewOrderRequest(order_id=order.order_id, approve=False))
     assert (reviewed.order.status, reviewed.order.risk_decision) == ("REFUNDED", "REJECT")
     assert await probe.event_types(order.order_id) == [
-        "OrderPlaced", "PaymentCaptured", "OrderHeld", "OrderRefunded"
+        "OrderPlaced", "PaymentCaptured", "OrderHeld", "OrderRefunded", "RefundRequested"
     ]

@@ -66,10 +66,11 @@ def risk_decided(order_id: str, decision: Any) -> risk_events.RiskDecided:
     return risk_events.RiskDecided(order_id=order_id, buyer_id="buyer-1", decision=decision)
 
 
-async def last_envelope(pool: AsyncConnectionPool, order_id: str) -> tuple[Envelope, Any]:
+async def last_envelope(pool: AsyncConnectionPool, order_id: str, skip: int = 0) -> tuple[Envelope, Any]:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT envelope FROM events WHERE aggregate_id = %s ORDER BY seq DESC LIMIT 1", (order_id,)
+            "SELECT envelope FROM events WHERE aggregate_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s",
+            (order_id, skip),
         )
         row: Any = await cur.fetchone()
     env, payload = open_envelope(bytes(row["envelope"]))
@@ -112,8 +113,10 @@ async def test_stock_short_refunds_a_released_order_as_released(
     order_id = await paid_order(pool, store, unit_of_work)
     await handle(pool, store, received(inventory_events.StockShort(order_id=order_id), order_id))
 
-    assert await probe.event_types(order_id) == [*RELEASED, "OrderRefunded"]
-    _, refunded = await last_envelope(pool, order_id)
+    assert await probe.event_types(order_id) == [*RELEASED, "OrderRefunded", "RefundRequested"]
+    _, requested = await last_envelope(pool, order_id)
+    assert (requested.amount.minor_units, requested.reason) == (1000, orders_events.REFUND_REASON_STOCK_SHORT)
+    _, refunded = await last_envelope(pool, order_id, skip=1)
     assert refunded.reason == orders_events.REFUND_REASON_STOCK_SHORT
     assert refunded.was_released is True
     assert (refunded.amount.minor_units, refunded.amount.currency, refunded.channel) == (1000, "CNY", "web")
@@ -150,10 +153,10 @@ async def test_one_batch_decides_several_events_of_one_order_in_order_and_of_sev
 
     assert await probe.event_types(first) == ["OrderPlaced", "PaymentCaptured", "OrderPaid", "OrderFulfilled"]
     assert await probe.event_types(second) == ["OrderPlaced", "OrderHeld"]
-    assert await probe.event_types(third) == [*RELEASED, "OrderRefunded"]
+    assert await probe.event_types(third) == [*RELEASED, "OrderRefunded", "RefundRequested"]
     got = {o: await app.get_order(unit_of_work(), o) for o in (first, second, third)}
     assert [(o.status.value, o.risk_decision.value, o.version) for o in got.values()] == [
-        ("FULFILLED", "APPROVE", 4), ("UNDER_REVIEW", "REVIEW", 2), ("REFUNDED", "APPROVE", 4),
+        ("FULFILLED", "APPROVE", 4), ("UNDER_REVIEW", "REVIEW", 2), ("REFUNDED", "APPROVE", 5),
     ]
 
 

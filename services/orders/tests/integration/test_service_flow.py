@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import psycopg
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
@@ -133,12 +132,8 @@ async def test_the_service_takes_orders_through_their_lives_and_its_projections_
             assert not (await stub.HandlePaymentNotice(psp.notice(o, txn_id=f"{run}-txn-{o.order_id}"))).duplicate
         again = await stub.HandlePaymentNotice(psp.notice(orders[0], txn_id=f"{run}-txn-{ids[0]}"))
         assert again.duplicate
-        wrong = psp.notice(orders[8], minor_units=1)
-        try:
-            await stub.HandlePaymentNotice(wrong)
-            raise AssertionError("a notice of the wrong amount was accepted")
-        except grpc.aio.AioRpcError as exc:
-            assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+        wrong = psp.notice(orders[8], minor_units=1)  # recorded, and refunded; the order still awaits payment
+        assert not (await stub.HandlePaymentNotice(wrong)).duplicate
 
         # Risk: most approved (one delivered twice); 5 held for review, 6 rejected after payment,
         # 10 rejected before it, 11 approved before it; and a decision about an order orders never had.

@@ -1,11 +1,12 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
+from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import (
     Event,
     OrderApproved,
     OrderCancelled,
+    OrderExpired,
     OrderFulfilled,
     OrderHeld,
     OrderLine,
@@ -14,11 +15,13 @@ from quanyi_orders.domain.events import (
     OrderRefunded,
     PaymentCaptured,
     RefundReason,
+    RefundRequested,
 )
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import (
     CapturePayment,
     Command,
+    Expire,
     Order,
     Place,
     RecordDelivery,
@@ -186,15 +189,27 @@ def test_an_approval_before_the_payment_is_recorded_and_the_payment_releases_the
     assert order.order.version == 4
 
 
-def test_a_payment_of_the_wrong_amount_is_refused_and_records_nothing() -> None:
-    order = placed().order
-    with pytest.raises(AmountMismatch, match="amount does not match the order"):
-        decide(order, capture(cny(TOTAL.minor_units - 1)))
+def _refused_and_refunded(events: list[Event], amount: Money, reason: RefundReason) -> None:
+    captured, requested = events
+    assert isinstance(captured, PaymentCaptured) and captured.refused is reason
+    assert isinstance(requested, RefundRequested)
+    assert (requested.amount, requested.reason, requested.txn_id, requested.lines) == (
+        amount, reason, captured.txn_id, ()
+    )
 
 
-def test_a_payment_in_another_currency_is_refused() -> None:
-    with pytest.raises(AmountMismatch):
-        decide(placed().order, capture(Money(TOTAL.minor_units, "USD")))
+def test_a_payment_of_the_wrong_amount_is_recorded_and_refunded_and_the_order_does_not_change() -> None:
+    order = placed()
+    before = order.order
+    wrong = cny(TOTAL.minor_units - 1)
+    _refused_and_refunded(order.do(capture(wrong)), wrong, RefundReason.AMOUNT_MISMATCH)
+    assert order.order.phase == before.phase and order.order.version == before.version + 2
+    # The same transaction again is recognised by the application (the payments record), not the order.
+
+
+def test_a_payment_in_another_currency_is_recorded_and_refunded() -> None:
+    usd = Money(TOTAL.minor_units, "USD")
+    _refused_and_refunded(decide(placed().order, capture(usd)), usd, RefundReason.AMOUNT_MISMATCH)
 
 
 def test_a_payment_without_a_transaction_id_is_refused() -> None:
@@ -209,18 +224,93 @@ def test_the_same_transaction_notified_twice_is_captured_once() -> None:
     assert order.order.version == 2
 
 
-def test_a_second_transaction_for_a_paid_order_is_refused() -> None:
+def test_a_second_transaction_for_a_paid_order_is_recorded_and_refunded() -> None:
     order = placed()
     order.do(capture())
-    with pytest.raises(NotAllowed, match="another transaction"):
-        order.do(capture(txn_id="txn-2"))
+    _refused_and_refunded(order.do(capture(txn_id="txn-2")), TOTAL, RefundReason.DUPLICATE_PAYMENT)
+    assert order.order.captured_txn_id == "txn-1"
 
 
-def test_a_cancelled_order_takes_no_payment() -> None:
+def test_a_payment_for_a_cancelled_order_is_recorded_and_refunded() -> None:
     order = placed()
     order.do(REJECT)
-    with pytest.raises(NotAllowed, match="CANCELLED"):
-        order.do(capture())
+    _refused_and_refunded(order.do(capture()), TOTAL, RefundReason.ORDER_NOT_PAYABLE)
+    assert order.status is Status.CANCELLED
+
+
+PAY_BY = NOW + timedelta(minutes=15)
+
+
+def expiring() -> Tracked:
+    order = Tracked(fold([
+        decide(None, Place("o-1", "b-1", "b@example.com", "web", LINES, "key-1", NOW, PAY_BY))[0]
+    ]))  # type: ignore[arg-type]
+    return order
+
+
+def test_an_unpaid_order_expires_at_its_pay_by_and_not_before() -> None:
+    order = expiring()
+    with pytest.raises(NotAllowed, match="not due"):
+        order.do(Expire(PAY_BY - timedelta(seconds=1)))
+    assert order.do(Expire(PAY_BY)) == [OrderExpired("o-1", PAY_BY)]
+    assert order.status is Status.EXPIRED
+    assert order.do(Expire(PAY_BY)) == []  # a second poller: nothing
+
+
+def test_a_paid_order_does_not_expire() -> None:
+    order = expiring()
+    order.do(capture())
+    assert order.do(Expire(PAY_BY)) == []
+
+
+def test_an_order_without_a_deadline_never_expires() -> None:
+    with pytest.raises(NotAllowed, match="does not expire"):
+        placed().do(Expire(NOW + timedelta(days=365)))
+
+
+def test_a_payment_after_expiry_completes_an_approved_order() -> None:
+    order = expiring()
+    order.do(APPROVE)
+    order.do(Expire(PAY_BY))
+    assert [type(e) for e in order.do(capture())] == [PaymentCaptured, OrderPaid]
+    assert order.status is Status.PAID
+
+
+def test_a_payment_after_expiry_waits_for_risk_then_completes() -> None:
+    order = expiring()
+    order.do(Expire(PAY_BY))
+    order.do(capture())
+    assert order.status is Status.CAPTURED
+    assert [type(e) for e in order.do(APPROVE)] == [OrderPaid]
+
+
+def test_a_late_risk_approval_leaves_an_expired_order_expired() -> None:
+    order = expiring()
+    order.do(Expire(PAY_BY))
+    order.do(APPROVE)
+    assert (order.status, order.order.risk_decision) == (Status.EXPIRED, RiskDecision.APPROVE)
+
+
+def test_a_payment_after_expiry_of_an_order_under_review_goes_back_to_review() -> None:
+    order = expiring()
+    order.do(RecordRiskDecision(RiskDecision.REVIEW, ("velocity",)))
+    order.do(Expire(PAY_BY))
+    assert [type(e) for e in order.do(capture())] == [PaymentCaptured, OrderHeld]
+    assert order.status is Status.UNDER_REVIEW
+    assert [type(e) for e in order.do(Review(approve=True))] == [OrderPaid]
+
+
+def test_a_stock_shortage_refunds_the_whole_payment_through_the_provider() -> None:
+    order = placed()
+    order.do(capture())
+    order.do(APPROVE)
+    refunded, requested = order.do(RecordStockShort())
+    assert isinstance(refunded, OrderRefunded) and isinstance(requested, RefundRequested)
+    assert (requested.provider, requested.txn_id, requested.amount) == ("psp-sim", "txn-1", TOTAL)
+    assert [(ln.line_no, ln.quantity, ln.amount) for ln in requested.lines] == [
+        (1, 2, cny(3000)), (2, 1, cny(990))
+    ]
+    assert requested.refund_id == f"rf-o-1-{order.order.version}"
 
 
 def test_a_repeated_risk_decision_changes_nothing() -> None:
@@ -280,7 +370,8 @@ def test_rejecting_a_held_paid_order_refunds_it_without_having_released_it() -> 
     order.do(capture())
     order.do(RecordRiskDecision(RiskDecision.REVIEW))
     events = order.do(Review(approve=False))
-    assert events == [OrderRefunded("o-1", "web", TOTAL, RefundReason.REVIEW_REJECTED, False)]
+    assert events[0] == OrderRefunded("o-1", "web", TOTAL, RefundReason.REVIEW_REJECTED, False)
+    assert [type(e) for e in events] == [OrderRefunded, RefundRequested]
     assert order.status is Status.REFUNDED
     assert order.order.risk_decision is RiskDecision.REJECT
 
@@ -311,7 +402,9 @@ def test_a_rejected_unpaid_order_is_cancelled() -> None:
 def test_a_rejected_paid_order_is_refunded_without_having_been_released() -> None:
     order = placed()
     order.do(capture())
-    assert order.do(REJECT) == [OrderRefunded("o-1", "web", TOTAL, RefundReason.REVIEW_REJECTED, False)]
+    refunded, requested = order.do(REJECT)
+    assert refunded == OrderRefunded("o-1", "web", TOTAL, RefundReason.REVIEW_REJECTED, False)
+    assert isinstance(requested, RefundRequested) and requested.amount == TOTAL
     assert order.status is Status.REFUNDED
 
 
@@ -327,10 +420,10 @@ def paid() -> Tracked:
 
 def test_a_released_order_short_of_stock_is_refunded_as_released() -> None:
     order = paid()
-    assert order.do(RecordStockShort()) == [OrderRefunded("o-1", "web", TOTAL, RefundReason.STOCK_SHORT, True)]
+    assert order.do(RecordStockShort())[0] == OrderRefunded("o-1", "web", TOTAL, RefundReason.STOCK_SHORT, True)
     assert order.status is Status.REFUNDED
     assert order.order.risk_decision is RiskDecision.APPROVE
-    assert order.order.version == 4
+    assert order.order.version == 5  # OrderRefunded, then its RefundRequested
 
 
 def test_stock_short_twice_refunds_once() -> None:

@@ -7,6 +7,7 @@ transaction accepted twice), so the application meets the same errors on both.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from quanyi_platform.envelope import Envelope, NewEvent
 from quanyi_platform.eventstore import ConcurrencyConflict
@@ -19,9 +20,24 @@ from quanyi_orders.adapters.proto_mapping import (
     event_from_proto,
     notice_from_proto,
 )
-from quanyi_orders.application.ports import IdempotencyKeyUsed, NoticeFacts, OrderRepository, OrdersUnitOfWork
-from quanyi_orders.domain.events import OrderPlaced, PaymentCaptured, PaymentNoticeAccepted
-from quanyi_orders.domain.order import Order, evolve
+from quanyi_orders.application.ports import (
+    IdempotencyKeyUsed,
+    NoticeFacts,
+    OrderRepository,
+    OrdersUnitOfWork,
+    SagaRepository,
+)
+from quanyi_orders.domain import refund as refund_domain
+from quanyi_orders.domain.events import (
+    OrderPlaced,
+    PaymentCaptured,
+    PaymentNoticeAccepted,
+    RefundRequested,
+    RefundSent,
+    RefundSucceeded,
+)
+from quanyi_orders.domain.order import Order, Status, evolve
+from quanyi_orders.projections.orders import _due_change
 
 
 class _Record:
@@ -32,6 +48,8 @@ class _Record:
         self.notices: dict[tuple[str, str], PaymentNoticeAccepted] = {}
         self.payments: dict[tuple[str, str], str] = {}
         self.keys: dict[tuple[str, str], str] = {}
+        self.refunds: dict[str, refund_domain.Refund] = {}
+        self.due: dict[tuple[str, str], datetime] = {}
         for e in stored:
             self.add(e)
 
@@ -59,6 +77,16 @@ class _Record:
         if isinstance(ev, OrderPlaced) or ev.order_id in self.orders:
             # Like the projection's UPDATE, an event of an order that has no row changes no row.
             self.orders[ev.order_id] = evolve(self.orders.get(ev.order_id), ev)
+        if isinstance(ev, RefundRequested):
+            self.refunds[ev.refund_id] = refund_domain.requested(ev)
+        elif isinstance(ev, RefundSent | RefundSucceeded) and ev.refund_id in self.refunds:
+            self.refunds[ev.refund_id] = refund_domain.evolve(self.refunds[ev.refund_id], ev)
+        due = _due_change(ev, e.occurred_at)
+        if due is not None:
+            if due[1] is None:
+                self.due.pop(due[0], None)
+            else:
+                self.due[due[0]] = due[1]
 
 
 class InMemoryOrdersEventLog(InMemoryEventLog):
@@ -125,9 +153,37 @@ class InMemoryOrderRepository(OrderRepository):
         return mine[:limit]
 
 
+class InMemorySagaRepository(SagaRepository):
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    def _record(self) -> _Record:
+        return _Record(self._log.all())
+
+    async def due(self, kind: str, now: datetime, limit: int) -> list[str]:
+        rows = sorted((at, key) for (k, key), at in self._record().due.items() if k == kind and at <= now)
+        return [key for _, key in rows[:limit]]
+
+    async def refunds(self, refund_ids: Sequence[str]) -> dict[str, refund_domain.Refund]:
+        known = self._record().refunds
+        return {r: known[r] for r in refund_ids if r in known}
+
+    async def refunds_of_order(self, order_id: str) -> list[refund_domain.Refund]:
+        return [r for r in self._record().refunds.values() if r.order_id == order_id]
+
+    async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:
+        waiting = sorted(
+            (o.placed_at, o.order_id) for o in self._record().orders.values()
+            if o.status in (Status.PENDING_PAYMENT, Status.UNDER_REVIEW) and o.captured_txn_id is None
+            and placed_from <= o.placed_at <= placed_to
+        )
+        return [order_id for _, order_id in waiting[:limit]]
+
+
 class InMemoryOrdersUnitOfWork(InMemoryUnitOfWork, OrdersUnitOfWork):
     """Orders' fake unit of work; units of work made on one log share its committed events."""
 
     def __init__(self, events: InMemoryOrdersEventLog | None = None) -> None:
         super().__init__(events or InMemoryOrdersEventLog("orders"))
         self.orders = InMemoryOrderRepository(self.events)
+        self.saga = InMemorySagaRepository(self.events)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import errors
@@ -30,16 +30,24 @@ from quanyi_platform.envelope import Envelope, NewEvent
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.uow import EventLog, PgUnitOfWork
 
-from quanyi_orders.application.ports import IdempotencyKeyUsed, NoticeFacts, OrderRepository, OrdersUnitOfWork
-from quanyi_orders.domain.events import OrderLine
+from quanyi_orders.application.ports import (
+    IdempotencyKeyUsed,
+    NoticeFacts,
+    OrderRepository,
+    OrdersUnitOfWork,
+    SagaRepository,
+)
+from quanyi_orders.domain.events import OrderLine, RefundLine, RefundReason
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import Order, RiskDecision, Status
+from quanyi_orders.domain.refund import Refund, RefundStatus
 
 IDEMPOTENCY_CONSTRAINT = "orders_buyer_id_idempotency_key_key"
 
 _COLUMNS = (
     "o.order_id, o.buyer_id, o.buyer_email, o.channel, o.status, o.risk_decision, o.lines, o.total_minor,"
-    " o.currency, o.captured_txn_id, o.version, o.idempotency_key, o.created_at"
+    " o.currency, o.captured_txn_id, o.version, o.idempotency_key, o.created_at, o.pay_by,"
+    " o.captured_provider"
 )
 
 
@@ -62,6 +70,8 @@ def _from_row(row: Any) -> Order:
         version=int(row["version"]),
         placed_at=row["created_at"].astimezone(UTC),
         idempotency_key=row["idempotency_key"] or "",
+        pay_by=row["pay_by"].astimezone(UTC) if row["pay_by"] is not None else None,
+        captured_provider=row["captured_provider"],
     )
 
 
@@ -175,6 +185,58 @@ class PgOrderRepository(OrderRepository):
         return [_from_row(r) for r in rows]
 
 
+def _refund(row: Any) -> Refund:
+    currency = row["currency"]
+    return Refund(
+        row["refund_id"], row["order_id"], row["provider"], row["txn_id"],
+        Money(int(row["amount_minor"]), currency), RefundReason(row["reason"]),
+        tuple(RefundLine(int(ln["line_no"]), ln["sku_id"], int(ln["quantity"]),
+                         Money(int(ln["amount_minor"]), currency)) for ln in row["lines"]),
+        row["actor"], RefundStatus(row["status"]), int(row["attempts"]), row["provider_refund_id"] or "",
+    )
+
+
+class PgSagaRepository(SagaRepository):
+    def __init__(self, uow: PgOrdersUnitOfWork) -> None:
+        self._uow = uow
+
+    async def _fetch(self, query: str, params: Sequence[Any]) -> list[Any]:
+        async with self._uow.statement(lock=False) as conn:
+            cur = await conn.execute(query, params)
+            rows: list[Any] = await cur.fetchall()
+        return rows
+
+    async def due(self, kind: str, now: datetime, limit: int) -> list[str]:
+        rows = await self._fetch(
+            "SELECT aggregate_id FROM due_events WHERE kind = %s AND due_at <= %s"
+            " ORDER BY due_at, aggregate_id LIMIT %s",
+            (kind, now, limit),
+        )
+        return [r["aggregate_id"] for r in rows]
+
+    async def refunds(self, refund_ids: Sequence[str]) -> dict[str, Refund]:
+        if not refund_ids:
+            return {}
+        rows = await self._fetch(
+            "SELECT * FROM refunds WHERE refund_id = ANY(%s::text[])", (list(refund_ids),)
+        )
+        return {r["refund_id"]: _refund(r) for r in rows}
+
+    async def refunds_of_order(self, order_id: str) -> list[Refund]:
+        rows = await self._fetch(
+            "SELECT * FROM refunds WHERE order_id = %s ORDER BY requested_at, refund_id", (order_id,)
+        )
+        return [_refund(r) for r in rows]
+
+    async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:
+        rows = await self._fetch(
+            "SELECT order_id FROM orders WHERE status IN ('PENDING_PAYMENT', 'UNDER_REVIEW')"
+            " AND captured_txn_id IS NULL AND created_at BETWEEN %s AND %s ORDER BY created_at LIMIT %s",
+            (placed_from, placed_to, limit),
+        )
+        return [r["order_id"] for r in rows]
+
+
 class _PgOrdersEventLog(EventLog):
     def __init__(self, uow: PgOrdersUnitOfWork) -> None:
         self._uow = uow
@@ -199,6 +261,7 @@ class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
         self.conn = conn
         self.events = _PgOrdersEventLog(self)
         self.orders = PgOrderRepository(self)
+        self.saga = PgSagaRepository(self)
 
     # -- own transaction -----------------------------------------------------------------------------
 

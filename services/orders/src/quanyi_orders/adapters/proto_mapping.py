@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.orders.v1 import events_pb2 as pb_events
 from quanyi.orders.v1 import orders_service_pb2 as pb
@@ -22,8 +23,40 @@ PAYMENT_NOTICE = "PaymentNotice"
 _REFUND_REASON = {
     events.RefundReason.STOCK_SHORT: pb_events.REFUND_REASON_STOCK_SHORT,
     events.RefundReason.REVIEW_REJECTED: pb_events.REFUND_REASON_REVIEW_REJECTED,
+    events.RefundReason.DELIVERY_FAILED: pb_events.REFUND_REASON_DELIVERY_FAILED,
+    events.RefundReason.OPERATOR: pb_events.REFUND_REASON_OPERATOR,
+    events.RefundReason.AMOUNT_MISMATCH: pb_events.REFUND_REASON_AMOUNT_MISMATCH,
+    events.RefundReason.ORDER_NOT_PAYABLE: pb_events.REFUND_REASON_ORDER_NOT_PAYABLE,
+    events.RefundReason.DUPLICATE_PAYMENT: pb_events.REFUND_REASON_DUPLICATE_PAYMENT,
 }
 _REFUND_REASON_BACK = {v: k for k, v in _REFUND_REASON.items()}
+
+
+def _ts(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(at.astimezone(UTC))
+    return ts
+
+
+def _ts_back(ts: Timestamp) -> datetime:
+    at: datetime = ts.ToDatetime(tzinfo=UTC)
+    return at
+
+
+def _refund_lines(lines: tuple[events.RefundLine, ...]) -> list[pb_events.RefundLine]:
+    return [
+        pb_events.RefundLine(line_no=ln.line_no, sku_id=ln.sku_id, quantity=ln.quantity,
+                             amount=money_to_proto(ln.amount))
+        for ln in lines
+    ]
+
+
+def _refund_lines_back(lines: Sequence[pb_events.RefundLine]) -> tuple[events.RefundLine, ...]:
+    return tuple(
+        events.RefundLine(ln.line_no, ln.sku_id, ln.quantity, money_from_proto(ln.amount)) for ln in lines
+    )
 
 
 def money_to_proto(m: Money) -> money_pb2.Money:
@@ -60,12 +93,12 @@ def event_to_proto(ev: events.Event) -> Message:
             return pb_events.OrderPlaced(
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email,
-                idempotency_key=ev.idempotency_key,
+                idempotency_key=ev.idempotency_key, pay_by=_ts(ev.pay_by),
             )
         case events.PaymentCaptured():
             return pb_events.PaymentCaptured(
                 order_id=ev.order_id, provider=ev.provider, provider_txn_id=ev.txn_id,
-                amount=money_to_proto(ev.amount),
+                amount=money_to_proto(ev.amount), refused_reason=ev.refused.value if ev.refused else "",
             )
         case events.OrderPaid():
             return pb_events.OrderPaid(
@@ -85,6 +118,25 @@ def event_to_proto(ev: events.Event) -> Message:
             )
         case events.OrderFulfilled():
             return pb_events.OrderFulfilled(order_id=ev.order_id)
+        case events.OrderExpired():
+            return pb_events.OrderExpired(order_id=ev.order_id, pay_by=_ts(ev.pay_by))
+        case events.RefundRequested():
+            return pb_events.RefundRequested(
+                order_id=ev.order_id, refund_id=ev.refund_id, provider=ev.provider, provider_txn_id=ev.txn_id,
+                amount=money_to_proto(ev.amount), reason=_REFUND_REASON[ev.reason],
+                lines=_refund_lines(ev.lines), actor=ev.actor,
+            )
+        case events.RefundSent():
+            return pb_events.RefundSent(
+                order_id=ev.order_id, refund_id=ev.refund_id, attempt=ev.attempt, outcome=ev.outcome,
+                next_attempt_at=_ts(ev.next_attempt_at),
+            )
+        case events.RefundSucceeded():
+            return pb_events.RefundSucceeded(
+                order_id=ev.order_id, refund_id=ev.refund_id, amount=money_to_proto(ev.amount),
+                provider=ev.provider, lines=_refund_lines(ev.lines), provider_refund_id=ev.provider_refund_id,
+                reason=_REFUND_REASON[ev.reason],
+            )
     raise TypeError(f"no proto for {type(ev).__name__}")
 
 
@@ -95,11 +147,12 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
             return events.OrderPlaced(
                 payload.order_id, payload.buyer_id, payload.buyer_email, payload.channel,
                 _lines_back(payload.lines), money_from_proto(payload.total), payload.idempotency_key,
-                occurred_at.astimezone(UTC),
+                occurred_at.astimezone(UTC), _ts_back(payload.pay_by) if payload.HasField("pay_by") else None,
             )
         case pb_events.PaymentCaptured():
             return events.PaymentCaptured(
-                payload.order_id, payload.provider, payload.provider_txn_id, money_from_proto(payload.amount)
+                payload.order_id, payload.provider, payload.provider_txn_id, money_from_proto(payload.amount),
+                events.RefundReason(payload.refused_reason) if payload.refused_reason else None,
             )
         case pb_events.OrderPaid():
             return events.OrderPaid(
@@ -119,6 +172,25 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
             )
         case pb_events.OrderFulfilled():
             return events.OrderFulfilled(payload.order_id)
+        case pb_events.OrderExpired():
+            return events.OrderExpired(payload.order_id, _ts_back(payload.pay_by))
+        case pb_events.RefundRequested():
+            return events.RefundRequested(
+                payload.order_id, payload.refund_id, payload.provider, payload.provider_txn_id,
+                money_from_proto(payload.amount), _REFUND_REASON_BACK[payload.reason],
+                _refund_lines_back(payload.lines), payload.actor,
+            )
+        case pb_events.RefundSent():
+            return events.RefundSent(
+                payload.order_id, payload.refund_id, payload.attempt, payload.outcome,
+                _ts_back(payload.next_attempt_at),
+            )
+        case pb_events.RefundSucceeded():
+            return events.RefundSucceeded(
+                payload.order_id, payload.refund_id, money_from_proto(payload.amount), payload.provider,
+                _refund_lines_back(payload.lines), payload.provider_refund_id,
+                _REFUND_REASON_BACK[payload.reason],
+            )
     raise TypeError(f"not an order event: {type(payload).__name__}")
 
 
@@ -128,6 +200,7 @@ ORDER_EVENT_TYPES = frozenset(
     for m in (
         pb_events.OrderPlaced, pb_events.PaymentCaptured, pb_events.OrderPaid, pb_events.OrderApproved,
         pb_events.OrderHeld, pb_events.OrderCancelled, pb_events.OrderRefunded, pb_events.OrderFulfilled,
+        pb_events.OrderExpired, pb_events.RefundRequested, pb_events.RefundSent, pb_events.RefundSucceeded,
     )
 )
 NOTICE_ACCEPTED = pb_events.PaymentNoticeAccepted.DESCRIPTOR.full_name

@@ -9,6 +9,7 @@ queued before it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from quanyi_orders.application.group_commit import GroupCommit
 from quanyi_orders.application.orders import (
@@ -30,9 +31,11 @@ class OrdersEntry:
     """PlaceOrder and HandlePaymentNotice for the gRPC servicer, a group per unit of work."""
 
     def __init__(
-        self, unit_of_work: Callable[[], OrdersUnitOfWork], *, max_group: int = 64, max_in_flight: int = 2
+        self, unit_of_work: Callable[[], OrdersUnitOfWork], *, max_group: int = 64, max_in_flight: int = 2,
+        pay_within: timedelta | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._pay_within = pay_within
         self.placing: GroupCommit[Placement, Placed] = GroupCommit(
             lambda group: place_orders(unit_of_work(), group),
             max_group=max_group, max_in_flight=max_in_flight,
@@ -45,9 +48,9 @@ class OrdersEntry:
     async def place(self, cmd: PlaceOrder) -> Placed:
         """Place the order; one the domain refuses goes alone (its key may name an order placed before)."""
         try:
-            placement = prepare(cmd)
+            placement = prepare(cmd, pay_within=self._pay_within)
         except InvalidOrder:
-            return await place_order(self._unit_of_work(), cmd)
+            return await place_order(self._unit_of_work(), cmd, pay_within=self._pay_within)
         return await self.placing.submit(placement)
 
     async def capture(self, notice: PaymentNotice) -> Captured:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from quanyi_platform.envelope import NewEvent, new_event_id
 from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
-from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
+from quanyi_orders.application.errors import OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import IdempotencyKeyUsed, OrdersUnitOfWork
 from quanyi_orders.domain.errors import InvalidOrder, OrderError
 from quanyi_orders.domain.events import Event, PaymentCaptured, PaymentNoticeAccepted
@@ -85,25 +85,31 @@ class Placement:
         return self.order.buyer_id, self.order.idempotency_key
 
 
-def prepare(cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None) -> Placement:
-    """Decide a PlaceOrder in memory (pure but for a new id and the clock); raises InvalidOrder."""
+def prepare(
+    cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None,
+    pay_within: timedelta | None = None,
+) -> Placement:
+    """Decide a PlaceOrder in memory (pure but for a new id and the clock); raises InvalidOrder. With
+    `pay_within` the order expires unless paid that long after it was placed."""
+    placed_at = now or datetime.now(UTC)
     order, events = execute(None, Place(
         order_id or new_event_id(), cmd.buyer_id, cmd.buyer_email, cmd.channel, cmd.lines,
-        cmd.idempotency_key, now or datetime.now(UTC),
+        cmd.idempotency_key, placed_at, placed_at + pay_within if pay_within is not None else None,
     ))
     assert order is not None
     return Placement(order, events)
 
 
 async def place_order(
-    uow: OrdersUnitOfWork, cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None
+    uow: OrdersUnitOfWork, cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None,
+    pay_within: timedelta | None = None,
 ) -> Placed:
     """Place an order once per (buyer, idempotency key): the hot path, one append and nothing read.
 
     A key used before returns the order it created, whatever the new request says.
     """
     try:
-        placement = prepare(cmd, now=now, order_id=order_id)
+        placement = prepare(cmd, now=now, order_id=order_id, pay_within=pay_within)
     except InvalidOrder:
         existing = await _by_key(uow, cmd)
         if existing is None:
@@ -177,9 +183,11 @@ async def list_orders(uow: OrdersUnitOfWork, buyer_id: str, limit: int) -> list[
 async def capture_notified_payment(uow: OrdersUnitOfWork, notice: PaymentNotice) -> Captured:
     """Apply an authenticated payment notice: the notice, the payment and the order's events in one append.
 
-    Nothing is recorded when the order refuses the payment (wrong amount, wrong state), the nonce was
-    accepted before, or the transaction paid another order. A new notice about a transaction already
-    captured for this order is accepted as a duplicate and records only the notice.
+    Idempotent on the provider's transaction: a notice about a transaction already recorded for this
+    order (captured, or refused and refunded) is a duplicate and records only its nonce; a nonce seen
+    before (the provider resending the same notice) is a duplicate and records nothing. A payment the
+    order cannot take is recorded and refunded (domain.order), never dropped. Refused without a record:
+    an unknown order, a transaction recorded for another order.
     """
     outcome = (await capture_notified_payments(uow, [notice]))[0]
     if isinstance(outcome, Exception):
@@ -212,13 +220,17 @@ async def capture_notified_payments(
                     order = orders.get(notice.order_id)
                     if order is None:
                         raise OrderNotFound(notice.order_id)
-                    events = decide(order, CapturePayment(notice.amount, notice.provider, notice.txn_id))
                     txn = (notice.provider, notice.txn_id)
-                    if recorded.nonce_seen or (notice.provider, notice.nonce) in nonces:
-                        raise NoticeReplayed()
-                    if events and txns.get(txn, recorded.txn_order_id) is not None:
+                    owner = txns.get(txn, recorded.txn_order_id)
+                    if owner is not None and owner != order.order_id:
                         raise PaymentBelongsToAnotherOrder()
-                except (OrderError, OrderNotFound, NoticeReplayed, PaymentBelongsToAnotherOrder) as exc:
+                    if recorded.nonce_seen or (notice.provider, notice.nonce) in nonces:
+                        outcomes.append(Captured(order, duplicate=True))  # the same notice, resent
+                        continue
+                    events = [] if owner is not None else decide(
+                        order, CapturePayment(notice.amount, notice.provider, notice.txn_id)
+                    )
+                except (OrderError, OrderNotFound, PaymentBelongsToAnotherOrder) as exc:
                     outcomes.append(exc)
                     continue
                 accepted = PaymentNoticeAccepted(

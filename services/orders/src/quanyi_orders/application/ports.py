@@ -10,10 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from quanyi_platform.uow import UnitOfWork
 
 from quanyi_orders.domain.order import Order
+from quanyi_orders.domain.refund import Refund
 
 
 class IdempotencyKeyUsed(Exception):
@@ -81,6 +83,27 @@ class OrderRepository(ABC):
         """At most `limit` of the buyer's orders, newest first (then by order id, descending)."""
 
 
+class SagaRepository(ABC):
+    """What the saga's pollers read: due timeouts (`due_events`), refunds (`refunds`), unpaid orders."""
+
+    @abstractmethod
+    async def due(self, kind: str, now: datetime, limit: int) -> list[str]:
+        """Up to `limit` aggregate ids of `kind` whose due time is at or before `now`, earliest first."""
+
+    @abstractmethod
+    async def refunds(self, refund_ids: Sequence[str]) -> dict[str, Refund]:
+        """The refunds of `refund_ids` that exist, in one read."""
+
+    @abstractmethod
+    async def refunds_of_order(self, order_id: str) -> list[Refund]:
+        """Every refund of the order, in the order they were requested."""
+
+    @abstractmethod
+    async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:
+        """Up to `limit` orders placed in [placed_from, placed_to] that still await a payment (none captured,
+        not cancelled, expired or refunded), oldest first."""
+
+
 class OrdersUnitOfWork(UnitOfWork):
     """One transaction over orders' event log and its order repository.
 
@@ -91,3 +114,4 @@ class OrdersUnitOfWork(UnitOfWork):
     """
 
     orders: OrderRepository
+    saga: SagaRepository

@@ -27,6 +27,11 @@ class OrderLine:
 class RefundReason(Enum):
     STOCK_SHORT = "STOCK_SHORT"
     REVIEW_REJECTED = "REVIEW_REJECTED"
+    DELIVERY_FAILED = "DELIVERY_FAILED"
+    OPERATOR = "OPERATOR"
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+    ORDER_NOT_PAYABLE = "ORDER_NOT_PAYABLE"
+    DUPLICATE_PAYMENT = "DUPLICATE_PAYMENT"
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,20 @@ class OrderPlaced:
     total: Money
     idempotency_key: str
     placed_at: datetime
+    #: The order expires unless paid by then; None: it never expires (placed before expiry existed).
+    pay_by: datetime | None = None
 
 
 @dataclass(frozen=True)
 class PaymentCaptured:
+    """The provider took `amount` in `txn_id`. With `refused` set the order could not take it: the money is
+    recorded, the order's phase does not change, and a RefundRequested of it follows."""
+
     order_id: str
     provider: str
     txn_id: str
     amount: Money
+    refused: RefundReason | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,63 @@ class OrderFulfilled:
     order_id: str
 
 
+@dataclass(frozen=True)
+class OrderExpired:
+    """The order was not paid by `pay_by`. A payment that comes later still completes it."""
+
+    order_id: str
+    pay_by: datetime
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """`quantity` units of order line `line_no`, refunded for `amount`."""
+
+    line_no: int
+    sku_id: str
+    quantity: int
+    amount: Money
+
+
+@dataclass(frozen=True)
+class RefundRequested:
+    """Money owed back, to be sent through the provider's refund API; `refund_id` is the provider's
+    out_refund_no, so a retried call refunds once. `lines` is empty for a payment the order refused."""
+
+    order_id: str
+    refund_id: str
+    provider: str
+    txn_id: str
+    amount: Money
+    reason: RefundReason
+    lines: tuple[RefundLine, ...]
+    actor: str = "system"
+
+
+@dataclass(frozen=True)
+class RefundSent:
+    """The refund API was called (`attempt`, from 1) and answered `outcome`; look again at next_attempt_at."""
+
+    order_id: str
+    refund_id: str
+    attempt: int
+    outcome: str
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class RefundSucceeded:
+    """The provider confirmed the refund: recorded once per refund; the ledger reverses from it."""
+
+    order_id: str
+    refund_id: str
+    amount: Money
+    provider: str
+    lines: tuple[RefundLine, ...]
+    provider_refund_id: str
+    reason: RefundReason
+
+
 Event = (
     OrderPlaced
     | PaymentCaptured
@@ -111,6 +179,10 @@ Event = (
     | OrderCancelled
     | OrderRefunded
     | OrderFulfilled
+    | OrderExpired
+    | RefundRequested
+    | RefundSent
+    | RefundSucceeded
 )
 
 

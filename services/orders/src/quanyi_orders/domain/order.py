@@ -17,11 +17,12 @@ from datetime import datetime
 from enum import Enum
 from typing import NamedTuple
 
-from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
+from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import (
     Event,
     OrderApproved,
     OrderCancelled,
+    OrderExpired,
     OrderFulfilled,
     OrderHeld,
     OrderLine,
@@ -29,7 +30,11 @@ from quanyi_orders.domain.events import (
     OrderPlaced,
     OrderRefunded,
     PaymentCaptured,
+    RefundLine,
     RefundReason,
+    RefundRequested,
+    RefundSent,
+    RefundSucceeded,
 )
 from quanyi_orders.domain.money import Money
 
@@ -45,6 +50,11 @@ class Status(Enum):
     FULFILLED = "FULFILLED"
     REFUNDED = "REFUNDED"
     CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"  # not paid in time; a late payment still completes it
+
+
+#: The statuses an order can take a payment in (a late one included).
+PAYABLE = frozenset({Status.PENDING_PAYMENT, Status.UNDER_REVIEW, Status.EXPIRED})
 
 
 class RiskDecision(Enum):
@@ -70,10 +80,16 @@ class Order:
     version: int
     placed_at: datetime
     idempotency_key: str
+    pay_by: datetime | None = None
+    captured_provider: str | None = None
 
     @property
     def phase(self) -> Phase:
-        return Phase(self.status, self.risk_decision, self.captured_txn_id)
+        return Phase(self.status, self.risk_decision, self.captured_txn_id, self.captured_provider)
+
+    def refund_id(self, version: int) -> str:
+        """The id of a refund recorded at `version` of this order: stable, so a retry refunds once."""
+        return f"rf-{self.order_id}-{version}"
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -90,6 +106,7 @@ class Place:
     lines: Sequence[tuple[str, int, Money]]
     idempotency_key: str
     placed_at: datetime
+    pay_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,14 @@ class RecordDelivery:
     """Every unit of the order has been delivered."""
 
 
-Command = Place | CapturePayment | RecordRiskDecision | Review | RecordStockShort | RecordDelivery
+@dataclass(frozen=True)
+class Expire:
+    """The expiry poller found the order's pay_by passed (`now` is when it looked)."""
+
+    now: datetime
+
+
+Command = Place | CapturePayment | RecordRiskDecision | Review | RecordStockShort | RecordDelivery | Expire
 
 
 # -- decide ----------------------------------------------------------------------------------------
@@ -136,7 +160,8 @@ def decide(order: Order | None, command: Command) -> list[Event]:
     """The events `command` records on `order` (None: not placed yet). Raises OrderError when refused.
 
     Commands that repeat what is already recorded (the same transaction captured again, a second risk
-    decision, a second delivery or shortage) record nothing, so redelivered messages have no effect.
+    decision, a second delivery or shortage, an expiry of an order that moved on) record nothing, so
+    redelivered messages and a second poller have no effect.
     """
     if isinstance(command, Place):
         if order is not None:
@@ -156,13 +181,15 @@ def decide(order: Order | None, command: Command) -> list[Event]:
                 return []
             if order.status is not Status.PAID:
                 raise NotAllowed(f"an order that is {order.status.value} cannot run short of stock")
-            return [OrderRefunded(order.order_id, order.channel, order.total, RefundReason.STOCK_SHORT, True)]
+            return _refund_all(order, RefundReason.STOCK_SHORT, was_released=True)
         case RecordDelivery():
             if order.status is Status.FULFILLED:
                 return []
             if order.status is not Status.PAID:
                 raise NotAllowed(f"an order that is {order.status.value} cannot be delivered")
             return [OrderFulfilled(order.order_id)]
+        case Expire():
+            return _expire(order, command.now)
     raise TypeError(f"not an order command: {command!r}")
 
 
@@ -190,29 +217,66 @@ def _placed(cmd: Place) -> OrderPlaced:
         total = total + line.subtotal
     if total.minor_units > _MAX_MINOR_UNITS:
         raise InvalidOrder("the order total is too large")
+    if cmd.pay_by is not None and cmd.pay_by <= cmd.placed_at:
+        raise InvalidOrder("an order must be payable for some time")
     return OrderPlaced(
         cmd.order_id, cmd.buyer_id, cmd.buyer_email, cmd.channel, tuple(priced), total, cmd.idempotency_key,
-        cmd.placed_at,
+        cmd.placed_at, cmd.pay_by,
     )
 
 
 def _capture(order: Order, cmd: CapturePayment) -> list[Event]:
-    """The amount must equal the order's total exactly. Payment is accepted while the order awaits it or
-    is held for review; a held order stays held."""
-    if cmd.amount != order.total:
-        raise AmountMismatch()
+    """Money the provider took is never dropped. A payment of exactly the order's total is accepted while
+    the order awaits it, is held for review (it stays held) or has expired (a late payment completes it,
+    or holds it when risk asked for review). Any other payment (a wrong amount or currency, a second
+    transaction, an order cancelled or refunded) is recorded as refused and refunded whole."""
     if not cmd.txn_id:
         raise NotAllowed("a payment needs the provider's transaction id")
     if order.captured_txn_id == cmd.txn_id:
         return []
-    if order.captured_txn_id is not None:
-        raise NotAllowed("the order is already paid by another transaction")
-    if order.status not in (Status.PENDING_PAYMENT, Status.UNDER_REVIEW):
-        raise NotAllowed(f"an order that is {order.status.value} cannot take a payment")
+    refused: RefundReason | None = None
+    if cmd.amount != order.total:
+        refused = RefundReason.AMOUNT_MISMATCH
+    elif order.captured_txn_id is not None:
+        refused = RefundReason.DUPLICATE_PAYMENT
+    elif order.status not in PAYABLE:
+        refused = RefundReason.ORDER_NOT_PAYABLE
+    if refused is not None:
+        return [
+            PaymentCaptured(order.order_id, cmd.provider, cmd.txn_id, cmd.amount, refused),
+            RefundRequested(order.order_id, order.refund_id(order.version + 2), cmd.provider, cmd.txn_id,
+                            cmd.amount, refused, ()),
+        ]
     captured = PaymentCaptured(order.order_id, cmd.provider, cmd.txn_id, cmd.amount)
     if order.status is Status.PENDING_PAYMENT and order.risk_decision is RiskDecision.APPROVE:
         return [captured, _paid(order, cmd.txn_id)]
+    if order.status is Status.EXPIRED:
+        if order.risk_decision is RiskDecision.APPROVE:
+            return [captured, _paid(order, cmd.txn_id)]
+        if order.risk_decision is RiskDecision.REVIEW:
+            return [captured, OrderHeld(order.order_id, ("paid after the order expired",))]
     return [captured]
+
+
+def _expire(order: Order, now: datetime) -> list[Event]:
+    if order.pay_by is None:
+        raise NotAllowed("the order does not expire")
+    if order.status not in (Status.PENDING_PAYMENT, Status.UNDER_REVIEW) or order.captured_txn_id is not None:
+        return []  # paid, cancelled or expired meanwhile
+    if now < order.pay_by:
+        raise NotAllowed("the order is not due to expire yet")
+    return [OrderExpired(order.order_id, order.pay_by)]
+
+
+def _refund_all(order: Order, reason: RefundReason, *, was_released: bool) -> list[Event]:
+    """The order's whole payment is owed back: the order's refund, and its request to the provider."""
+    assert order.captured_txn_id is not None, "only a captured order is refunded"
+    lines = tuple(RefundLine(ln.line_no, ln.sku_id, ln.quantity, ln.subtotal) for ln in order.lines)
+    return [
+        OrderRefunded(order.order_id, order.channel, order.total, reason, was_released),
+        RefundRequested(order.order_id, order.refund_id(order.version + 2), order.captured_provider or "",
+                        order.captured_txn_id, order.total, reason, lines),
+    ]
 
 
 def _risk(order: Order, cmd: RecordRiskDecision) -> list[Event]:
@@ -226,14 +290,14 @@ def _risk(order: Order, cmd: RecordRiskDecision) -> list[Event]:
         return [OrderApproved(order.order_id, reviewed=False)]
     if cmd.decision is RiskDecision.REVIEW:
         return [OrderHeld(order.order_id, tuple(cmd.reasons))]
-    return [_refused(order, "rejected by risk")]
+    return _refused(order, "rejected by risk")
 
 
 def _review(order: Order, approve: bool) -> list[Event]:
     if order.status is not Status.UNDER_REVIEW:
         raise NotAllowed("the order is not under review")
     if not approve:
-        return [_refused(order, "rejected in review")]
+        return _refused(order, "rejected in review")
     if order.captured_txn_id is not None:
         return [_paid(order, order.captured_txn_id)]
     return [OrderApproved(order.order_id, reviewed=True)]
@@ -245,11 +309,11 @@ def _paid(order: Order, txn_id: str) -> OrderPaid:
     )
 
 
-def _refused(order: Order, cancel_reason: str) -> Event:
+def _refused(order: Order, cancel_reason: str) -> list[Event]:
     """Refund a captured (never released) order, or cancel an unpaid one."""
     if order.captured_txn_id is not None:
-        return OrderRefunded(order.order_id, order.channel, order.total, RefundReason.REVIEW_REJECTED, False)
-    return OrderCancelled(order.order_id, cancel_reason)
+        return _refund_all(order, RefundReason.REVIEW_REJECTED, was_released=False)
+    return [OrderCancelled(order.order_id, cancel_reason)]
 
 
 def _txn(order: Order) -> str:
@@ -266,29 +330,38 @@ class Phase(NamedTuple):
     status: Status
     risk_decision: RiskDecision
     captured_txn_id: str | None
+    captured_provider: str | None = None
 
 
 def advance(phase: Phase, event: Event) -> Phase:
     """The phase after `event` (any event but OrderPlaced). Total: it records what happened, it does not
     judge it. Each of the three parts changes from its own previous value and the event alone; the
     `orders` projection relies on that to fold a batch of events into one UPDATE."""
-    status, risk, txn = phase
+    status, risk, txn, provider = phase
+    expired = status is Status.EXPIRED
     match event:
         case PaymentCaptured():
-            return Phase(Status.CAPTURED if status is Status.PENDING_PAYMENT else status, risk, event.txn_id)
+            if event.refused is not None:
+                return phase
+            payable = status in (Status.PENDING_PAYMENT, Status.EXPIRED)
+            return Phase(Status.CAPTURED if payable else status, risk, event.txn_id, event.provider)
         case OrderPaid():
-            return Phase(Status.PAID, RiskDecision.APPROVE, event.txn_id)
+            return Phase(Status.PAID, RiskDecision.APPROVE, event.txn_id, provider)
         case OrderApproved():
-            return Phase(Status.PENDING_PAYMENT, RiskDecision.APPROVE, txn)
+            return Phase(status if expired else Status.PENDING_PAYMENT, RiskDecision.APPROVE, txn, provider)
         case OrderHeld():
-            return Phase(Status.UNDER_REVIEW, RiskDecision.REVIEW, txn)
+            return Phase(status if expired else Status.UNDER_REVIEW, RiskDecision.REVIEW, txn, provider)
         case OrderCancelled():
-            return Phase(Status.CANCELLED, RiskDecision.REJECT, txn)
+            return Phase(Status.CANCELLED, RiskDecision.REJECT, txn, provider)
         case OrderRefunded():
             rejected = event.reason is RefundReason.REVIEW_REJECTED
-            return Phase(Status.REFUNDED, RiskDecision.REJECT if rejected else risk, txn)
+            return Phase(Status.REFUNDED, RiskDecision.REJECT if rejected else risk, txn, provider)
         case OrderFulfilled():
-            return Phase(Status.FULFILLED, risk, txn)
+            return Phase(Status.FULFILLED, risk, txn, provider)
+        case OrderExpired():
+            return Phase(Status.EXPIRED, risk, txn, provider)
+        case RefundRequested() | RefundSent() | RefundSucceeded():
+            return phase  # the refund's own progress: the refunds projection follows it
     raise TypeError(f"not an event of a placed order: {event!r}")
 
 
@@ -296,6 +369,7 @@ def _placed_order(event: OrderPlaced) -> Order:
     return Order(
         event.order_id, event.buyer_id, event.buyer_email, event.channel, event.lines, event.total,
         Status.PENDING_PAYMENT, RiskDecision.PENDING, None, 1, event.placed_at, event.idempotency_key,
+        event.pay_by,
     )
 
 
@@ -303,7 +377,7 @@ def _in_phase(order: Order, phase: Phase, version: int) -> Order:
     return Order(
         order.order_id, order.buyer_id, order.buyer_email, order.channel, order.lines, order.total,
         phase.status, phase.risk_decision, phase.captured_txn_id, version, order.placed_at,
-        order.idempotency_key,
+        order.idempotency_key, order.pay_by, phase.captured_provider,
     )
 
 

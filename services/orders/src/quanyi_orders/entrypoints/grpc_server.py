@@ -69,7 +69,9 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is required")
         cmd = orders.PlaceOrder(
             buyer_id=request.buyer_id,
-            buyer_email=request.buyer_email,
+            # Orders keeps no personal data: a caller's address is not taken into events or tables (the
+            # gateway owns it; fulfillment asks it by buyer id). The field stays only for old callers.
+            buyer_email="",
             channel=request.channel or "web",
             lines=[(i.sku_id, i.quantity, money_from_proto(i.unit_price)) for i in request.items],
             idempotency_key=request.idempotency_key,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from quanyi_platform.projection import Projection
 
 from quanyi_orders.projections.orders import OrdersProjection
+from quanyi_orders.projections.refunds import RefundsProjection
 
-PROJECTIONS: tuple[Projection, ...] = (OrdersProjection(),)
+PROJECTIONS: tuple[Projection, ...] = (OrdersProjection(), RefundsProjection())
 
-__all__ = ["PROJECTIONS", "OrdersProjection"]
+__all__ = ["PROJECTIONS", "OrdersProjection", "RefundsProjection"]

@@ -8,7 +8,11 @@ by one projection in ONE statement per batch.
   the row may hold, the one the events lead to. So the domain stays the only statement of the order's
   transitions; this module has none of its own.
 - `payment_notices` holds one row per accepted notice (PaymentNoticeAccepted), `payments` one per
-  captured provider transaction (PaymentCaptured); both are insert-only.
+  captured provider transaction (PaymentCaptured, refused ones with their reason); both are insert-only.
+- `due_events` holds the order's scheduled timeout: its expiry ('order.expire', at pay_by) from
+  OrderPlaced until a payment is captured or the order ends; and each open refund's next look
+  ('refund.send') from RefundRequested, moved by RefundSent, gone at RefundSucceeded. A batch's events
+  of one row are folded first (they are one order's, in order), so a row is upserted or deleted once.
 
 The three tables are written by one data-modifying statement (CTEs), because the payment notice path
 would otherwise pay one statement per table: SELECT ... FOR UPDATE, the event INSERT and this are all it
@@ -33,19 +37,33 @@ from quanyi_orders.adapters.proto_mapping import (
     event_from_proto,
     notice_from_proto,
 )
-from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured
+from quanyi_orders.domain.events import (
+    Event,
+    OrderCancelled,
+    OrderExpired,
+    OrderFulfilled,
+    OrderPaid,
+    OrderPlaced,
+    OrderRefunded,
+    PaymentCaptured,
+    RefundRequested,
+    RefundSent,
+    RefundSucceeded,
+)
 from quanyi_orders.domain.order import Order, Phase, RiskDecision, Status, advance, fold
 
 _INSERT_ORDERS = (
     "INSERT INTO orders (order_id, buyer_id, buyer_email, channel, status, risk_decision, lines,"
-    " total_minor, currency, captured_txn_id, version, idempotency_key, created_at, updated_at)"
+    " total_minor, currency, captured_txn_id, version, idempotency_key, created_at, updated_at, pay_by,"
+    " captured_provider)"
     " SELECT u.order_id, u.buyer_id, u.buyer_email, u.channel, u.status, u.risk_decision, u.lines::jsonb,"
     " u.total_minor, u.currency, u.captured_txn_id, u.version, NULLIF(u.idempotency_key, ''),"
-    " u.created_at, u.updated_at"
+    " u.created_at, u.updated_at, u.pay_by, u.captured_provider"
     " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-    " %b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[], %b::timestamptz[])"
+    " %b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
+    " %b::timestamptz[], %b::text[])"
     " AS u(order_id, buyer_id, buyer_email, channel, status, risk_decision, lines, total_minor, currency,"
-    " captured_txn_id, version, idempotency_key, created_at, updated_at)"
+    " captured_txn_id, version, idempotency_key, created_at, updated_at, pay_by, captured_provider)"
 )
 # `status_after` and `risk_after` map a value the row may hold to the one the batch's events lead to
 # (only values that change are listed); a transaction id, once captured, is only ever replaced.
@@ -54,9 +72,11 @@ _UPDATE_ORDERS = (
     " status = coalesce(u.status_after::jsonb ->> o.status, o.status),"
     " risk_decision = coalesce(u.risk_after::jsonb ->> o.risk_decision, o.risk_decision),"
     " captured_txn_id = coalesce(u.captured_txn_id, o.captured_txn_id),"
+    " captured_provider = coalesce(u.captured_provider, o.captured_provider),"
     " version = u.version, updated_at = u.updated_at"
-    " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::timestamptz[])"
-    " AS u(order_id, status_after, risk_after, captured_txn_id, version, updated_at)"
+    " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::timestamptz[],"
+    " %b::text[])"
+    " AS u(order_id, status_after, risk_after, captured_txn_id, version, updated_at, captured_provider)"
     " WHERE o.order_id = u.order_id"
 )
 _INSERT_NOTICES = (
@@ -64,9 +84,41 @@ _INSERT_NOTICES = (
     " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[])"
 )
 _INSERT_PAYMENTS = (
-    "INSERT INTO payments (provider, txn_id, order_id, amount_minor, currency, captured_at)"
-    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[])"
+    "INSERT INTO payments (provider, txn_id, order_id, amount_minor, currency, captured_at, refused_reason)"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[],"
+    " %b::text[])"
 )
+_UPSERT_DUE = (
+    "INSERT INTO due_events (kind, aggregate_id, due_at)"
+    " SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[])"
+    " ON CONFLICT (kind, aggregate_id) DO UPDATE SET due_at = excluded.due_at"
+)
+_DELETE_DUE = (
+    "DELETE FROM due_events d USING unnest(%b::text[], %b::text[]) AS u(kind, aggregate_id)"
+    " WHERE d.kind = u.kind AND d.aggregate_id = u.aggregate_id"
+)
+EXPIRE = "order.expire"
+REFUND = "refund.send"
+# Events after which an order no longer waits for its payment deadline.
+_ENDS_WAIT = (OrderPaid, OrderCancelled, OrderExpired, OrderRefunded, OrderFulfilled)
+
+
+def _due_change(event: Event, at: datetime) -> tuple[tuple[str, str], datetime | None] | None:
+    """The due_events row an event sets (a time) or removes (None), if any."""
+    match event:
+        case OrderPlaced() if event.pay_by is not None:
+            return (EXPIRE, event.order_id), event.pay_by
+        case PaymentCaptured() if event.refused is None:
+            return (EXPIRE, event.order_id), None
+        case RefundRequested():
+            return (REFUND, event.refund_id), at
+        case RefundSent():
+            return (REFUND, event.refund_id), event.next_attempt_at
+        case RefundSucceeded():
+            return (REFUND, event.refund_id), None
+    if isinstance(event, _ENDS_WAIT):
+        return (EXPIRE, event.order_id), None
+    return None
 
 
 def _lines_json(order: Order) -> str:
@@ -93,6 +145,7 @@ class OrderChange:
     captured_txn_id: str | None
     version: int
     updated_at: datetime
+    captured_provider: str | None = None
 
     @classmethod
     def of(cls, order_id: str, events: Sequence[Event], version: int, at: datetime) -> OrderChange:
@@ -106,8 +159,9 @@ class OrderChange:
             decided = _through(Phase(Status.PENDING_PAYMENT, risk, None), events).risk_decision
             if decided is not risk:
                 risk_after[risk.value] = decided.value
-        captured = _through(Phase(Status.PENDING_PAYMENT, RiskDecision.PENDING, None), events).captured_txn_id
-        return cls(order_id, status_after, risk_after, captured, version, at)
+        moved = _through(Phase(Status.PENDING_PAYMENT, RiskDecision.PENDING, None), events)
+        return cls(order_id, status_after, risk_after, moved.captured_txn_id, version, at,
+                   moved.captured_provider)
 
     def applied_to(self, order: Order) -> Order:
         """What the UPDATE makes of a row holding `order` (the projection's SQL, in Python)."""
@@ -116,7 +170,7 @@ class OrderChange:
             Status(self.status_after.get(order.status.value, order.status.value)),
             RiskDecision(self.risk_after.get(order.risk_decision.value, order.risk_decision.value)),
             self.captured_txn_id or order.captured_txn_id, self.version, order.placed_at,
-            order.idempotency_key,
+            order.idempotency_key, order.pay_by, self.captured_provider or order.captured_provider,
         )
 
 
@@ -127,7 +181,9 @@ class Writes:
     placed: list[tuple[Order, datetime]] = field(default_factory=list)
     changed: list[OrderChange] = field(default_factory=list)
     notices: list[tuple[str, str, str, str, datetime]] = field(default_factory=list)
-    payments: list[tuple[str, str, str, int, str, datetime]] = field(default_factory=list)
+    payments: list[tuple[str, str, str, int, str, datetime, str | None]] = field(default_factory=list)
+    #: due_events rows, (kind, aggregate id) -> due time, or None to remove it.
+    due: dict[tuple[str, str], datetime | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: Sequence[StoredEvent]) -> Writes:
@@ -145,8 +201,11 @@ class Writes:
             if isinstance(ev, PaymentCaptured):
                 writes.payments.append((
                     ev.provider, ev.txn_id, ev.order_id, ev.amount.minor_units, ev.amount.currency,
-                    stored.occurred_at,
+                    stored.occurred_at, ev.refused.value if ev.refused else None,
                 ))
+            due = _due_change(ev, stored.occurred_at)
+            if due is not None:
+                writes.due[due[0]] = due[1]
         for order_id, pairs in per_order.items():
             domain = [ev for ev, _ in pairs]
             last = pairs[-1][1]
@@ -172,18 +231,24 @@ class Writes:
                 [o.total.minor_units for o in rows], [o.total.currency for o in rows],
                 [o.captured_txn_id for o in rows], [o.version for o in rows],
                 [o.idempotency_key for o in rows], [o.placed_at for o in rows],
-                [at for _, at in self.placed],
+                [at for _, at in self.placed], [o.pay_by for o in rows], [o.captured_provider for o in rows],
             ]))
         if self.notices:
             parts.append((_INSERT_NOTICES, [list(column) for column in zip(*self.notices, strict=True)]))
         if self.payments:
             parts.append((_INSERT_PAYMENTS, [list(column) for column in zip(*self.payments, strict=True)]))
+        due_set = [(kind, key, at) for (kind, key), at in self.due.items() if at is not None]
+        if due_set:
+            parts.append((_UPSERT_DUE, [list(column) for column in zip(*due_set, strict=True)]))
+        due_gone = [key for key, at in self.due.items() if at is None]
+        if due_gone:
+            parts.append((_DELETE_DUE, [list(column) for column in zip(*due_gone, strict=True)]))
         if self.changed:
             c = self.changed
             parts.append((_UPDATE_ORDERS, [
                 [x.order_id for x in c], [json.dumps(x.status_after) for x in c],
                 [json.dumps(x.risk_after) for x in c], [x.captured_txn_id for x in c],
-                [x.version for x in c], [x.updated_at for x in c],
+                [x.version for x in c], [x.updated_at for x in c], [x.captured_provider for x in c],
             ]))
         if not parts:
             return None
@@ -199,7 +264,7 @@ class OrdersProjection(Projection):
     """Orders' state and payment record (see the module's docstring): one statement per batch."""
 
     name = "orders"
-    tables = ("orders", "payment_notices", "payments")
+    tables = ("orders", "payment_notices", "payments", "due_events")
     handles = ORDER_EVENT_TYPES | {NOTICE_ACCEPTED}
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
