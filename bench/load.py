@@ -179,8 +179,10 @@ class GatewayLoad:
     """Places and pays orders over HTTP as buyers and a payment provider would."""
 
     def __init__(self, gateway_url: str, shop: Shop, private_key: Path, pay: str = "webhook",
-                 connections: int = 1024) -> None:
+                 connections: int = 1024, dev_credential: str = "") -> None:
         self.url = gateway_url
+        # pay="psp-sim": the simulator answers only the development credential.
+        self.headers = {"X-Dev-Credential": dev_credential} if dev_credential else {}
         self.shop = shop
         self.pay = pay
         self.key = load_private_key(private_key)
@@ -191,6 +193,7 @@ class GatewayLoad:
         outcome = Outcome()
         # aiohttp rather than httpx: several times less client CPU per request on this machine.
         session = aiohttp.ClientSession(base_url=self.url, timeout=aiohttp.ClientTimeout(total=give_up_s),
+                                        headers=self.headers,
                                         connector=aiohttp.TCPConnector(limit=self.connections))
 
         async def one(i: int) -> None:

@@ -52,7 +52,8 @@ def main() -> None:
         t = time.perf_counter()
         shop = asyncio.run(setup_shop(part.stack.config.gateway_url, args.orders + 10, args.buyers))
         log(f"catalogue: {args.orders + 10:,} keys, {args.buyers} buyers in {time.perf_counter() - t:.1f} s")
-        load = GatewayLoad(part.stack.config.gateway_url, shop, part.private_key, pay=args.pay)
+        load = GatewayLoad(part.stack.config.gateway_url, shop, part.private_key, pay=args.pay,
+                           dev_credential=part.stack.config.dev_credential)
 
         async def drive() -> Outcome:
             if args.rate > 0:

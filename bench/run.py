@@ -298,7 +298,8 @@ def gateway_part(pg: BenchPostgres, work: Path, opts: Options, out: dict[str, An
         t = time.perf_counter()
         shop = asyncio.run(setup_shop(part.stack.config.gateway_url, keys, opts.buyers))
         log(f"catalogue: one SKU with {keys:,} keys and {opts.buyers} buyers in {time.perf_counter() - t:.1f} s")
-        load = GatewayLoad(part.stack.config.gateway_url, shop, part.private_key, pay=opts.pay)
+        load = GatewayLoad(part.stack.config.gateway_url, shop, part.private_key, pay=opts.pay,
+                           dev_credential=part.stack.config.dev_credential)
 
         flat = uvloop.run(measure(part, "gateway flat out", None, lambda: load.run(
             seconds=opts.flat_s, concurrency=opts.concurrency, max_orders=flat_max), opts, profile_dir))

@@ -90,5 +90,7 @@ def stack(
 
 @pytest.fixture
 async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=30) as client:
+    # The development credential rides along on every request: the PSP simulator asks for it.
+    headers = {"X-Dev-Credential": stack.config.dev_credential}
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=30, headers=headers) as client:
         yield client

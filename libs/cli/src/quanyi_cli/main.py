@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import signal
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ def dev(
     settings = CliSettings()
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.database_url_or_none and os.geteuid() == 0:
+        _say_what_root_changes(data_dir)
     admin_url, embedded = ensure_postgres(settings.database_url_or_none, data_dir / "postgres")
     if settings.database_url_or_none:
         database_url = admin_url
@@ -72,8 +75,9 @@ def dev(
     env_file = data_dir / "quanyi.env"
     env_file.write_text(
         f"QUANYI_DATABASE_URL={database_url}\nQUANYI_KAFKA_BOOTSTRAP={broker.bootstrap}\n"
-        f"QUANYI_GATEWAY_URL={config.gateway_url}\n"
+        f"QUANYI_GATEWAY_URL={config.gateway_url}\nQUANYI_DEV_CREDENTIAL={config.dev_credential}\n"
     )
+    env_file.chmod(0o600)  # it holds the development credential
     stack = Stack(config, echo=True)
     stopping = False
 
@@ -130,6 +134,26 @@ def _psp_keys(directory: Path) -> tuple[Path, Path]:
     if private.exists() and public.exists():
         return private, public
     return generate_keypair(directory)
+
+
+def _say_what_root_changes(data_dir: Path) -> None:
+    """PostgreSQL refuses to run as root: say what the embedded one changes outside the repository."""
+    import logging
+
+    console.print(
+        "[yellow]Running as root with the embedded PostgreSQL[/], which refuses to run as root. quanyi dev "
+        "runs it as an unprivileged OS user: the owner of an existing data directory, else "
+        "$QUANYI_PG_OS_USER, else 'postgres', else a system account 'quanyi-pg' it creates (no home, no "
+        f"login). It hands that user {data_dir / 'postgres'} and, only where that user cannot reach it "
+        "otherwise, adds the traverse bit (o+x, never read) to the directories above it; each change is "
+        "printed below. To change nothing outside the repository, run as an ordinary user or set "
+        "QUANYI_DATABASE_URL to a Postgres of your own."
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    pg_log = logging.getLogger("quanyi_platform.infra.postgres")
+    pg_log.addHandler(handler)
+    pg_log.setLevel(logging.WARNING)
 
 
 def _safe(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -39,6 +40,9 @@ class StackConfig:
     grpc_ports: dict[str, int] = field(default_factory=dict)
     environment: str = "development"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The development credential the simulators ask for (X-Dev-Credential); development and test
+    # stacks turn the simulators on with it.
+    dev_credential: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Each service connects as its own Postgres role (quanyi_platform.roles): `start()` provisions the
     # roles with `database_url`, which stays the operator's (admin) URL. Off, every service uses it.
     service_roles: bool = True
@@ -70,6 +74,9 @@ class StackConfig:
             "QUANYI_PUBLIC_BASE_URL": self.gateway_url,
             "QUANYI_GATEWAY_LISTEN": f"127.0.0.1:{self.gateway_port}",
         }
+        if self.environment in ("development", "test"):
+            env["QUANYI_SIMULATORS_ENABLED"] = "true"
+            env["QUANYI_DEV_CREDENTIAL"] = self.dev_credential
         for name in GRPC_SERVICES:
             addr = f"127.0.0.1:{self.port_of(name)}"
             env[f"QUANYI_{name.upper()}_GRPC"] = addr
