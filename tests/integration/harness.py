@@ -100,6 +100,9 @@ async def create_sku_with_keys(
     )
     assert r.status_code == 201, r.text
     sku = r.json()
+    # The demo partner may report redemptions of this SKU's keys (partners are scoped to their SKUs).
+    r = await adm.post(f"/v1/admin/partners/{PARTNER}/skus", json={"sku_ids": [sku["sku_id"]]})
+    assert r.status_code == 200, r.text
     r = await adm.post(f"/v1/admin/skus/{sku['sku_id']}/pools", json={"name": "main"})
     assert r.status_code == 201, r.text
     pool_id = r.json()["pool_id"]

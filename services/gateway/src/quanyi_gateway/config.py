@@ -76,6 +76,9 @@ class Settings(PlatformSettings):
         default_factory=lambda: {k: SecretStr(v) for k, v in DEV_PARTNER_SECRETS.items()}
     )
     partner_signature_skew_s: int = Field(default=300, ge=1)
+    # {partner: [sku_id, ...]}: the SKUs each partner may report redemptions of (JSON in
+    # QUANYI_PARTNER_SKUS), granted at start-up; an admin grants more (PUT /v1/admin/partners/{p}/skus).
+    partner_skus: dict[str, list[str]] = Field(default_factory=dict)
 
     # Idempotency keys live this long (Stripe: 24 h); a request that dies holding one holds it this long.
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=1)

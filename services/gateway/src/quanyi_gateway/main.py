@@ -18,6 +18,7 @@ from quanyi_gateway.adapters.idempotency import PostgresIdempotencyStore
 from quanyi_gateway.adapters.inventory_feed import InventoryFeed
 from quanyi_gateway.adapters.limits import PostgresLimitStore
 from quanyi_gateway.adapters.nonces import PostgresNonceStore
+from quanyi_gateway.adapters.partner_scopes import PostgresPartnerScopes
 from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
 from quanyi_gateway.adapters.risk_flags import risk_flags_consumer
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
@@ -116,6 +117,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         order_queries = OrderQueries(orders)
         vault = GrpcKeyVault(peers.inventory)
         deliveries = GrpcDeliveries(peers.fulfillment)
+        partner_scopes = PostgresPartnerScopes(pool)
+        for partner, skus in settings.partner_skus.items():
+            await partner_scopes.grant(partner, skus)
         nonces = PostgresNonceStore(pool, retention=timedelta(seconds=2 * settings.partner_signature_skew_s))
         resources = Resources(
             settings=settings,
@@ -133,7 +137,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 nonces,
                 vault,
                 deliveries,
+                partner_scopes,
             ),
+            partner_scopes=partner_scopes,
             idempotency=Idempotency(
                 PostgresIdempotencyStore(pool),
                 ttl=timedelta(seconds=settings.idempotency_ttl_s),

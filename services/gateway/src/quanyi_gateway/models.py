@@ -227,6 +227,20 @@ class DeliveredKeyPublic(BaseModel):
     redeemed_at: str | None
 
 
+# Partners
+
+
+class PartnerSkusUpdate(Input):
+    sku_ids: list[Id] = Field(max_length=1000)
+
+
+class PartnerSkusPublic(BaseModel):
+    """The SKUs a partner may report redemptions of."""
+
+    partner: str
+    sku_ids: list[str]
+
+
 # Callbacks
 
 

@@ -294,6 +294,7 @@ def make_settings(database_url: str, peers: tuple[FakePeers, str]) -> MakeSettin
             "admin_email": ADMIN_EMAIL,
             "admin_password": ADMIN_PASSWORD,
             "partner_secrets": {"acme": "acme-secret"},
+            "partner_skus": {"acme": ["sku-a"]},
             "orders_grpc": peer,
             "inventory_grpc": peer,
             "fulfillment_grpc": peer,

@@ -92,3 +92,39 @@ async def test_a_signed_body_that_is_not_a_redemption_is_422_without_echo(gw: An
     assert r.status_code == 422
     assert "yesterday" not in r.text
     assert fake.calls == []
+
+
+async def test_a_code_of_another_skus_key_gets_the_unknown_codes_answer_after_the_same_calls(
+    gw: Any, fake: Any
+) -> None:
+    fake.deliver("o-1", "buyer-1", "sku-b", code="SKU-B-CODE")  # acme is scoped to sku-a only
+    calls = len(fake.calls)
+    foreign = await gw.client.post("/v1/partners/acme/redemptions", **signed({"code": "SKU-B-CODE"}))
+    foreign_calls = fake.calls[calls:]
+    unknown = await gw.client.post("/v1/partners/acme/redemptions", **signed({"code": "NO-SUCH-CODE"}))
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json() == {**unknown.json(), "instance": foreign.json()["instance"]}
+    assert foreign_calls == fake.calls[calls + len(foreign_calls) :] == ["FindKey"]
+    assert "RecordRedemption" not in fake.calls and "SKU-B-CODE" not in foreign.text
+
+
+async def test_an_admin_sets_a_partners_skus(gw: Any, fake: Any) -> None:
+    fake.deliver("o-1", "buyer-1", "sku-b", code="SKU-B-CODE")
+    admin = await gw.admin()
+    r = await gw.client.get("/v1/admin/partners/acme/skus", headers=admin)
+    assert r.json() == {"partner": "acme", "sku_ids": ["sku-a"]}
+    r = await gw.client.put("/v1/admin/partners/acme/skus", json={"sku_ids": ["sku-b"]}, headers=admin)
+    assert r.status_code == 200 and r.json()["sku_ids"] == ["sku-b"]
+    ok = await gw.client.post("/v1/partners/acme/redemptions", **signed({"code": "SKU-B-CODE"}))
+    assert ok.status_code == 200, ok.text
+    r = await gw.client.put("/v1/admin/partners/nobody/skus", json={"sku_ids": ["sku-b"]}, headers=admin)
+    assert r.status_code == 404
+    _, buyer = await gw.buyer("not-admin@example.com")
+    r = await gw.client.put("/v1/admin/partners/acme/skus", json={"sku_ids": []}, headers=buyer)
+    assert r.status_code == 403
+
+
+async def test_an_admin_grants_a_partner_more_skus(gw: Any) -> None:
+    admin = await gw.admin()
+    r = await gw.client.post("/v1/admin/partners/acme/skus", json={"sku_ids": ["sku-c"]}, headers=admin)
+    assert r.status_code == 200 and r.json()["sku_ids"] == ["sku-a", "sku-c"]

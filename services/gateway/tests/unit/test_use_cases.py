@@ -12,6 +12,7 @@ from quanyi_gateway.adapters.memory import (
     InMemoryKeyVault,
     InMemoryNonceStore,
     InMemoryOrders,
+    InMemoryPartnerScopes,
     InMemoryRevocationStore,
     InMemoryUserRepository,
 )
@@ -121,11 +122,18 @@ async def test_another_buyers_order_looks_like_no_order_but_an_admin_sees_it() -
 
 
 def deliver(
-    deliveries: InMemoryDeliveries, vault: InMemoryKeyVault, order_id: str, buyer: User, code: str
+    deliveries: InMemoryDeliveries,
+    vault: InMemoryKeyVault,
+    order_id: str,
+    buyer: User,
+    code: str,
+    sku_id: str = "a",
 ) -> str:
     key_id = f"k-{uuid.uuid4().hex[:6]}"
-    vault.keys[key_id] = (RevealedKey(key_id, "a", code, "pw"), order_id)
-    deliveries.deliveries.append(Delivery(order_id, key_id, "a", str(buyer.user_id), "2026-01-01T00:00:00+00:00", ""))
+    vault.keys[key_id] = (RevealedKey(key_id, sku_id, code, "pw"), order_id)
+    deliveries.deliveries.append(
+        Delivery(order_id, key_id, sku_id, str(buyer.user_id), "2026-01-01T00:00:00+00:00", "")
+    )
     return key_id
 
 
@@ -160,7 +168,13 @@ async def test_a_signed_redemption_is_recorded_once_and_a_repeat_is_a_duplicate(
     key_id = deliver(deliveries, vault, "o-1", ALICE, "CODE-1")
     now = 1_800_000_000.0
     redemptions = Redemptions(
-        {"acme": "s"}, 300, InMemoryNonceStore(timedelta(seconds=600)), vault, deliveries, clock=lambda: now
+        {"acme": "s"},
+        300,
+        InMemoryNonceStore(timedelta(seconds=600)),
+        vault,
+        deliveries,
+        InMemoryPartnerScopes({"acme": {"a"}}),
+        clock=lambda: now,
     )
     await redemptions.authenticate(signed("acme", "s", "n-1", b"{}", now))
     with pytest.raises(security.PartnerAuthError):
@@ -187,3 +201,19 @@ async def test_a_token_known_from_an_earlier_request_is_still_refused_once_expir
     assert acc.authenticate(second) is None
     now[0] += 60
     assert acc.authenticate(first) is None
+
+
+async def test_a_code_of_a_sku_outside_the_partners_is_answered_as_an_unknown_code() -> None:
+    deliveries, vault = InMemoryDeliveries(), InMemoryKeyVault()
+    deliver(deliveries, vault, "o-1", ALICE, "THEIRS", sku_id="sku-b")
+    scopes = InMemoryPartnerScopes({"acme": {"a"}})
+    nonces = InMemoryNonceStore(timedelta(seconds=1))
+    redemptions = Redemptions({"acme": "s"}, 300, nonces, vault, deliveries, scopes)
+    with pytest.raises(UnknownKey) as foreign:
+        await redemptions.record(RecordRedemption("acme", "THEIRS"))
+    with pytest.raises(UnknownKey) as unknown:
+        await redemptions.record(RecordRedemption("acme", "NO-SUCH-CODE"))
+    assert str(foreign.value) == str(unknown.value)
+    assert not any(d.redeemed_at for d in deliveries.deliveries)
+    await scopes.grant("acme", ["sku-b"])
+    assert (await redemptions.record(RecordRedemption("acme", "THEIRS"))).order_id == "o-1"

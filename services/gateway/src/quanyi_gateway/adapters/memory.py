@@ -88,6 +88,22 @@ class InMemoryRevocationStore:
         return len(expired)
 
 
+class InMemoryPartnerScopes:
+    """A PartnerScopes in memory."""
+
+    def __init__(self, scopes: dict[str, set[str]] | None = None) -> None:
+        self.scopes = {p: set(s) for p, s in (scopes or {}).items()}
+
+    async def skus_of(self, partner: str) -> frozenset[str]:
+        return frozenset(self.scopes.get(partner, ()))
+
+    async def replace(self, partner: str, sku_ids: Sequence[str]) -> None:
+        self.scopes[partner] = set(sku_ids)
+
+    async def grant(self, partner: str, sku_ids: Sequence[str]) -> None:
+        self.scopes.setdefault(partner, set()).update(sku_ids)
+
+
 class InMemoryNonceStore:
     """A NonceStore that forgets a nonce `retention` after it was first seen."""
 

@@ -28,7 +28,7 @@ from quanyi_gateway.application.keys import MyKeys
 from quanyi_gateway.application.limits import Action, Limits
 from quanyi_gateway.application.model import User
 from quanyi_gateway.application.orders import OrderQueries
-from quanyi_gateway.application.ports import Catalogue
+from quanyi_gateway.application.ports import Catalogue, PartnerScopes
 from quanyi_gateway.application.redemptions import Redemptions
 from quanyi_gateway.config import Settings
 
@@ -53,6 +53,7 @@ class Resources:
     redemptions: Redemptions
     idempotency: Idempotency
     limits: Limits
+    partner_scopes: PartnerScopes
     psp_key: RSAPrivateKey | None = None
     psp_http: aiohttp.ClientSession | None = None
 
@@ -111,6 +112,10 @@ async def get_limits(request: Request) -> Limits:
     return _resources(request).limits
 
 
+async def get_partner_scopes(request: Request) -> PartnerScopes:
+    return _resources(request).partner_scopes
+
+
 PeersDep = Annotated[Peers, Depends(get_peers)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
@@ -120,6 +125,7 @@ MyKeysDep = Annotated[MyKeys, Depends(get_my_keys)]
 RedemptionsDep = Annotated[Redemptions, Depends(get_redemptions)]
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 LimitsDep = Annotated[Limits, Depends(get_limits)]
+PartnerScopesDep = Annotated[PartnerScopes, Depends(get_partner_scopes)]
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/token.")
 

@@ -128,3 +128,19 @@ class KeyVault(Protocol):
     async def find(self, code: str) -> FoundKey | None:
         """The key with this code, or None."""
         ...
+
+
+class PartnerScopes(Protocol):
+    """The SKUs each partner may report redemptions of, shared by every gateway replica."""
+
+    async def skus_of(self, partner: str) -> frozenset[str]:
+        """The partner's SKUs (empty when it has none)."""
+        ...
+
+    async def replace(self, partner: str, sku_ids: Sequence[str]) -> None:
+        """Make these the partner's SKUs, and only these."""
+        ...
+
+    async def grant(self, partner: str, sku_ids: Sequence[str]) -> None:
+        """Add these SKUs to the partner's (those it has stay)."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from quanyi_gateway import security
 from quanyi_gateway.application.errors import UnknownKey
 from quanyi_gateway.application.model import Redemption
-from quanyi_gateway.application.ports import Deliveries, KeyVault, NonceStore
+from quanyi_gateway.application.ports import Deliveries, KeyVault, NonceStore, PartnerScopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,12 @@ class RecordRedemption:
 
 
 class Redemptions:
-    """Records partners' redemption reports once their signature, freshness and nonce are checked."""
+    """Records partners' redemption reports once their signature, freshness and nonce are checked.
+
+    A partner reports only keys of the SKUs its credentials name (PartnerScopes): a code of another SKU
+    is answered exactly as an unknown code, after the same work (the key lookup and the partner's SKUs
+    are read together for every report), so neither the answer nor its timing tells them apart.
+    """
 
     def __init__(
         self,
@@ -32,8 +38,10 @@ class Redemptions:
         nonces: NonceStore,
         vault: KeyVault,
         deliveries: Deliveries,
+        scopes: PartnerScopes,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._scopes = scopes
         self._secrets = dict(partner_secrets)
         self._skew_s = skew_s
         self._nonces = nonces
@@ -47,9 +55,12 @@ class Redemptions:
         await security.authenticate_partner(request, self._secrets, self._nonces, self._clock(), self._skew_s)
 
     async def record(self, command: RecordRedemption) -> Redemption:
-        """Record the redemption of the key with this code. Raises UnknownKey; a repeat is a duplicate."""
-        found = await self._vault.find(command.code)
-        if found is None:
+        """Record the redemption of the key with this code. Raises UnknownKey for a code no key has and for
+        a key of a SKU outside the partner's; a repeat is a duplicate."""
+        found, skus = await asyncio.gather(
+            self._vault.find(command.code), self._scopes.skus_of(command.partner)
+        )
+        if found is None or found.sku_id not in skus:
             raise UnknownKey()
         when = command.redeemed_at or datetime.fromtimestamp(self._clock(), UTC)
         redeemed_at = when.astimezone(UTC).isoformat()

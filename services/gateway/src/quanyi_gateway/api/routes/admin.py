@@ -15,12 +15,13 @@ from quanyi_gateway.api.deps import (
     AdminUser,
     JsonBody,
     LimitsDep,
+    PartnerScopesDep,
     PeersDep,
     SettingsDep,
     get_current_admin,
 )
 from quanyi_gateway.api.problems import Problem, responses
-from quanyi_gateway.api.validation import MAX_MONEY_MINOR, PathId
+from quanyi_gateway.api.validation import MAX_MONEY_MINOR, PathId, PathName
 from quanyi_gateway.application import model
 from quanyi_gateway.models import (
     AccountUnlock,
@@ -31,6 +32,8 @@ from quanyi_gateway.models import (
     ImportPublic,
     JournalVerificationPublic,
     OrderPublic,
+    PartnerSkusPublic,
+    PartnerSkusUpdate,
     PoolCreate,
     PoolPublic,
     ProductCreate,
@@ -156,3 +159,43 @@ async def unlock_account(body: AccountUnlock, limits: LimitsDep) -> AccountUnloc
     """Unlock an account locked by failed sign-ins (and reset its sign-in limit): it may sign in at once."""
     email = body.email.strip().lower()
     return AccountUnlockPublic(email=email, unlocked=await limits.unlock(email))
+
+
+def _known_partner(partner: str, settings: SettingsDep) -> str:
+    if settings.partner_secret(partner) is None:
+        raise Problem(404, "no partner has this name", slug="not-found")
+    return partner
+
+
+@router.get("/partners/{partner}/skus", responses=responses(404, 422))
+async def partner_skus(
+    partner: PathName, settings: SettingsDep, scopes: PartnerScopesDep
+) -> PartnerSkusPublic:
+    """The SKUs a partner may report redemptions of."""
+    _known_partner(partner, settings)
+    return PartnerSkusPublic(partner=partner, sku_ids=sorted(await scopes.skus_of(partner)))
+
+
+@router.put(
+    "/partners/{partner}/skus", dependencies=[JsonBody], responses=responses(400, 404, 415, 422)
+)
+async def set_partner_skus(
+    partner: PathName, body: PartnerSkusUpdate, settings: SettingsDep, scopes: PartnerScopesDep
+) -> PartnerSkusPublic:
+    """Make these the SKUs a partner may report redemptions of; any other code it reports is answered
+    as an unknown one."""
+    _known_partner(partner, settings)
+    await scopes.replace(partner, body.sku_ids)
+    return PartnerSkusPublic(partner=partner, sku_ids=sorted(await scopes.skus_of(partner)))
+
+
+@router.post(
+    "/partners/{partner}/skus", dependencies=[JsonBody], responses=responses(400, 404, 415, 422)
+)
+async def grant_partner_skus(
+    partner: PathName, body: PartnerSkusUpdate, settings: SettingsDep, scopes: PartnerScopesDep
+) -> PartnerSkusPublic:
+    """Add SKUs to those a partner may report redemptions of."""
+    _known_partner(partner, settings)
+    await scopes.grant(partner, body.sku_ids)
+    return PartnerSkusPublic(partner=partner, sku_ids=sorted(await scopes.skus_of(partner)))
