@@ -16,13 +16,22 @@ from quanyi_fulfillment.application.deliver import deliver_reservations
 from quanyi_fulfillment.application.email import Claim, claim_due_emails, record_outcomes
 from quanyi_fulfillment.application.ports import UnitOfWorkFactory
 from quanyi_fulfillment.application.redeem import record_redemption
-from quanyi_fulfillment.domain.aggregate import Delivery, EmailStatus, Failed, Postponed, Sent, fold
+from quanyi_fulfillment.domain.aggregate import (
+    Delivery,
+    EmailStatus,
+    Failed,
+    Postponed,
+    Sent,
+    Unreachable,
+    fold,
+)
 from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
 from quanyi_fulfillment.domain.errors import FulfillmentError
 from quanyi_fulfillment.domain.events import (
     DELIVERY,
     EmailAttemptFailed,
     EmailAttemptStarted,
+    EmailCancelled,
     EmailGivenUp,
     EmailQueued,
     EmailSent,
@@ -51,7 +60,7 @@ class ClaimDue:
 @dataclass(frozen=True)
 class Finish:
     which: int
-    outcome: str  # sent, failed, postponed
+    outcome: str  # sent, failed, postponed, unreachable
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ Step = Reserve | ClaimDue | Finish | Redeem | Tick
 
 _reserve = st.builds(Reserve, st.integers(0, 2), st.integers(1, 3), st.sampled_from([True, True, False]))
 _claim = st.builds(ClaimDue, st.sampled_from([0.5, 30.0, 30.0]))
-_finish = st.builds(Finish, st.integers(0, 3), st.sampled_from(["sent", "failed", "failed", "failed", "postponed"]))
+_finish = st.builds(Finish, st.integers(0, 3), st.sampled_from(["sent", "failed", "failed", "failed", "postponed", "unreachable"]))
 _redeem = st.builds(Redeem, st.integers(0, 2), st.integers(0, 2))
 _tick = st.builds(Tick, st.sampled_from([0.25, 1.0, 2.5, 5.0, 40.0]))
 # Weighted towards the e-mail's life, so that retries, lapsed leases and the exception queue come up often.
@@ -112,8 +121,8 @@ class Runner:
                     ReservedKey(self.key_id(step.order, n), "sku-1", 1, n + 1, Money(700, "CNY"))
                     for n in range(step.keys)
                 )
-                email = f"buyer{step.order}@example.com" if step.email else ""
-                reservation = Reservation(self.order_id(step.order), "buyer-1", email, keys, "web")
+                # A reservation without a buyer id queues no e-mail.
+                reservation = Reservation(self.order_id(step.order), "buyer-1" if step.email else "", keys, "web")
                 self.causation += 1
                 try:
                     await deliver_reservations(self.uow(), [(reservation, f"cause-{self.causation}")], self.now)
@@ -126,7 +135,10 @@ class Runner:
                 if not self.open_claims:
                     return
                 claim = self.open_claims.pop(step.which % len(self.open_claims))
-                outcome = {"sent": Sent(), "failed": Failed("smtp: refused"), "postponed": Postponed("later")}
+                outcome = {
+                    "sent": Sent(), "failed": Failed("smtp: refused"), "postponed": Postponed("later"),
+                    "unreachable": Unreachable("the buyer was erased"),
+                }
                 await record_outcomes(self.uow, [(claim, outcome[step.outcome])], POLICY, self.now)
             case Redeem():
                 report = RedemptionReport(self.key_id(step.order, step.key), "tmall", self.now - timedelta(seconds=5))
@@ -177,14 +189,16 @@ def check_invariants(records: Sequence[Recorded], states: dict[str, Delivery]) -
         if isinstance(event, Redeemed):
             assert event.key_id not in redeemed
             redeemed.add(event.key_id)
-        if isinstance(event, EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp):
+        if isinstance(
+            event, EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
+        ):
             assert r.order_id not in ended, "an e-mail event after the e-mail ended"
             if isinstance(event, EmailAttemptStarted):
                 assert event.attempt <= POLICY.max_attempts
                 open_lease[r.order_id] = event.lease
             elif not isinstance(event, EmailQueued):
                 assert open_lease.pop(r.order_id) == event.lease, "an outcome of a superseded claim"
-            if isinstance(event, EmailSent | EmailGivenUp):
+            if isinstance(event, EmailSent | EmailGivenUp | EmailCancelled):
                 ended.add(r.order_id)
             if isinstance(event, EmailGivenUp):
                 assert event.attempt == POLICY.max_attempts

@@ -115,7 +115,10 @@ def dev(
 
 # Below the kernel's ephemeral port range (32768 and up on Linux), unlike gRPC's customary 50051: a port
 # from that range can be taken, as the local end of some outgoing connection, just before a service binds.
-DEV_GRPC_PORTS = {"orders": 25051, "inventory": 25052, "fulfillment": 25053, "ledger": 25054, "risk": 25055}
+DEV_GRPC_PORTS = {
+    "orders": 25051, "inventory": 25052, "fulfillment": 25053, "ledger": 25054, "risk": 25055,
+    "gateway": 25056,  # the gateway's internal gRPC (buyers' contacts); its HTTP is --gateway-port
+}
 
 
 def dev_grpc_ports() -> dict[str, int]:

@@ -51,11 +51,14 @@ class StackConfig:
     def with_free_ports(cls, **kwargs: object) -> StackConfig:
         cfg = cls(**kwargs)  # type: ignore[arg-type]
         cfg.gateway_port = free_port()
-        cfg.grpc_ports = {name: free_port() for name in GRPC_SERVICES}
+        cfg.grpc_ports = {name: free_port() for name in (*GRPC_SERVICES, "gateway")}
         return cfg
 
     def port_of(self, name: str) -> int:
-        defaults = {"orders": 50051, "inventory": 50052, "fulfillment": 50053, "ledger": 50054, "risk": 50055}
+        defaults = {
+            "orders": 50051, "inventory": 50052, "fulfillment": 50053, "ledger": 50054, "risk": 50055,
+            "gateway": 50056,  # its internal gRPC (BuyerContactsService); its HTTP is gateway_port
+        }
         return self.grpc_ports.get(name, defaults[name])
 
     @property
@@ -77,7 +80,7 @@ class StackConfig:
         if self.environment in ("development", "test"):
             env["QUANYI_SIMULATORS_ENABLED"] = "true"
             env["QUANYI_DEV_CREDENTIAL"] = self.dev_credential
-        for name in GRPC_SERVICES:
+        for name in (*GRPC_SERVICES, "gateway"):
             addr = f"127.0.0.1:{self.port_of(name)}"
             env[f"QUANYI_{name.upper()}_GRPC"] = addr
             env[f"QUANYI_{name.upper()}_GRPC_LISTEN"] = addr

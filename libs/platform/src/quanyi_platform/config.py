@@ -56,6 +56,8 @@ class PlatformSettings(BaseSettings):
     fulfillment_grpc: str = "127.0.0.1:50053"
     ledger_grpc: str = "127.0.0.1:50054"
     risk_grpc: str = "127.0.0.1:50055"
+    # The gateway's internal gRPC (BuyerContactsService: buyers' addresses, which only the gateway keeps).
+    gateway_grpc: str = "127.0.0.1:50056"
     log_level: str = "INFO"
     log_json: bool = True
 

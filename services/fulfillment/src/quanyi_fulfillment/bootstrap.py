@@ -11,10 +11,11 @@ from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
+from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
-from quanyi_fulfillment.application.ports import KeyRevealer, Mailer, UnitOfWorkFactory
+from quanyi_fulfillment.application.ports import ContactBook, KeyRevealer, Mailer, UnitOfWorkFactory
 from quanyi_fulfillment.config import Settings, load
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.consumers import key_reserved
@@ -47,11 +48,16 @@ def consumer(
 
 
 def email_sender(
-    uow: UnitOfWorkFactory, inventory: KeyRevealer, mailer: Mailer, settings: Settings
+    uow: UnitOfWorkFactory,
+    inventory: KeyRevealer,
+    mailer: Mailer,
+    settings: Settings,
+    contacts: ContactBook,
 ) -> EmailSender:
     policy = RetryPolicy(settings.smtp_max_attempts, settings.smtp_retry_base_s, settings.smtp_retry_cap_s)
     return EmailSender(
         uow, inventory, mailer, policy,
+        contacts=contacts,
         lease_s=settings.email_lease_s,
         batch_size=settings.email_batch_size,
         concurrency=settings.smtp_concurrency,
@@ -73,7 +79,10 @@ async def start(settings: Settings) -> None:
     uow = unit_of_work(store, pool)
     inventory_channel = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
     mailer = smtp_mailer(settings)
-    sender = email_sender(uow, GrpcInventory(inventory_channel), mailer, settings)
+    gateway_channel = rpc.channel(settings.gateway_grpc, settings.grpc_deadline_s)
+    sender = email_sender(
+        uow, GrpcInventory(inventory_channel), mailer, settings, GrpcContacts(gateway_channel)
+    )
     server = rpc.server()
     pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(uow), server)
     server.add_insecure_port(settings.fulfillment_grpc_listen)
@@ -83,7 +92,7 @@ async def start(settings: Settings) -> None:
         NAME,
         server,
         [Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run()],
-        [mailer.aclose, inventory_channel.close, pool.close],
+        [mailer.aclose, inventory_channel.close, gateway_channel.close, pool.close],
         ready=[reserved.ready],
     )
 

@@ -44,7 +44,7 @@ def reservation(order_id: str, *key_ids: str, buyer_id: str = "buyer-1", email: 
     keys = tuple(
         ReservedKey(k, "sku-1", 1 + n // 2, 1 + n % 2, Money(700 + n, "CNY")) for n, k in enumerate(key_ids)
     )
-    return Reservation(order_id, buyer_id, email, keys, "web")
+    return Reservation(order_id, buyer_id if email else "", keys, "web")
 
 
 @pytest.fixture(params=["memory", "postgres"])

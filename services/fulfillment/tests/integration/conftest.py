@@ -1,6 +1,7 @@
-"""Fulfillment's integration world: real Postgres, a real SMTP server, and a tiny inventory over gRPC.
+"""Fulfillment's integration world: real Postgres, a real SMTP server, and a tiny inventory and gateway over
+gRPC (one server).
 
-The inventory servicer is a test double for the *other* service's contract (RevealKeys only).
+The inventory and contacts servicers are test doubles for the *other* services' contracts.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from aiokafka.structs import ConsumerRecord
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1 import money_pb2
+from quanyi.gateway.v1 import contacts_service_pb2 as contacts_pb
+from quanyi.gateway.v1 import contacts_service_pb2_grpc as contacts_grpc
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as inventory_grpc
 from quanyi_fulfillment import bootstrap
+from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
 from quanyi_fulfillment.application.ports import UnitOfWorkFactory
@@ -38,6 +42,32 @@ from quanyi_platform.testing.statements import counting_pool
 SCHEMA = "fulfillment"
 
 
+class FakeContacts(contacts_grpc.BuyerContactsServiceServicer):
+    """The gateway's GetContacts over `emails` (buyer id -> address; "" is an account without one, absent
+    is unknown) and `erased`; `calls` holds every request."""
+
+    def __init__(self) -> None:
+        self.emails: dict[str, str] = {}
+        self.erased: set[str] = set()
+        self.calls: list[contacts_pb.GetContactsRequest] = []
+
+    async def GetContacts(
+        self, request: contacts_pb.GetContactsRequest, context: grpc.aio.ServicerContext
+    ) -> contacts_pb.GetContactsResponse:
+        self.calls.append(request)
+        out = []
+        for buyer_id in request.buyer_ids:
+            if buyer_id in self.erased:
+                out.append(contacts_pb.BuyerContact(buyer_id=buyer_id, status=contacts_pb.CONTACT_STATUS_ERASED))
+            elif self.emails.get(buyer_id):
+                out.append(contacts_pb.BuyerContact(
+                    buyer_id=buyer_id, email=self.emails[buyer_id], status=contacts_pb.CONTACT_STATUS_ACTIVE
+                ))
+            else:
+                out.append(contacts_pb.BuyerContact(buyer_id=buyer_id, status=contacts_pb.CONTACT_STATUS_UNKNOWN))
+        return contacts_pb.GetContactsResponse(contacts=out)
+
+
 class FakeInventory(inventory_grpc.InventoryServiceServicer):
     """RevealKeys and RevealOrdersKeys over the keys the test reserved; records who asked and why.
 
@@ -50,6 +80,7 @@ class FakeInventory(inventory_grpc.InventoryServiceServicer):
         self.calls: list[inventory_pb.RevealKeysRequest] = []
         self.batches: list[inventory_pb.RevealOrdersKeysRequest] = []
         self.batched = True
+        self.contacts = FakeContacts()  # served beside it: the gateway's part of the world
 
     def _reveal(self, request: inventory_pb.RevealKeysRequest) -> list[inventory_pb.RevealedKey] | None:
         self.calls.append(request)
@@ -89,6 +120,7 @@ class FakeInventory(inventory_grpc.InventoryServiceServicer):
 async def start_inventory(fake: FakeInventory, port: int) -> grpc.aio.Server:
     server = grpc.aio.server()
     inventory_grpc.add_InventoryServiceServicer_to_server(fake, server)
+    contacts_grpc.add_BuyerContactsServiceServicer_to_server(fake.contacts, server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     return server
@@ -113,6 +145,7 @@ class World:
     settings: Settings
     inventory: FakeInventory
     inventory_channel: grpc.aio.Channel
+    gateway_channel: grpc.aio.Channel
     store: EventStore = field(default_factory=bootstrap.event_store)
     mailers: list[SmtpMailer] = field(default_factory=list)
     _offset: int = 0
@@ -131,6 +164,7 @@ class World:
         for mailer in self.mailers:
             await mailer.aclose()
         await self.inventory_channel.close()
+        await self.gateway_channel.close()
 
     @property
     def uow(self) -> UnitOfWorkFactory:
@@ -140,15 +174,20 @@ class World:
         """The service's e-mail sender, as bootstrap builds it from the world's settings (`overrides`)."""
         settings = self.settings.model_copy(update=overrides)
         return bootstrap.email_sender(
-            uow or self.uow, GrpcInventory(self.inventory_channel), self.mailer(settings), settings
+            uow or self.uow, GrpcInventory(self.inventory_channel), self.mailer(settings), settings,
+            GrpcContacts(self.gateway_channel),
         )
 
     def consumer(self, sender: EmailSender | None = None) -> InboxConsumer:
         return bootstrap.consumer(self.store, self.pool, self.settings, sender or self.sender())
 
     def reserve(self, keys: int = 2, email: str = "buyer@example.com", order_id: str | None = None,
-                buyer_id: str = "buyer-1") -> Reserved:
-        """Inventory reserved `keys` keys for a new order: the keys exist in the fake, the event is built."""
+                buyer_id: str | None = None) -> Reserved:
+        """Inventory reserved `keys` keys for a new order: the keys exist in the fake, the event is built
+        (with the buyer's id only). The gateway's fake knows `email` as the buyer's address ("": none)."""
+        if buyer_id is None:  # one buyer per address: the gateway knows one address per buyer
+            buyer_id = "buyer-1" if email == "buyer@example.com" else f"buyer-{email or 'without-address'}"
+        self.inventory.contacts.emails[buyer_id] = email
         order_id = order_id or f"order-{uuid.uuid4().hex[:8]}"
         if order_id not in self.inventory.keys:
             self.inventory.keys[order_id] = [
@@ -164,7 +203,6 @@ class World:
         payload = inventory_events.KeyReserved(
             order_id=order_id,
             buyer_id=buyer_id,
-            buyer_email=email,
             channel="web",
             keys=[
                 inventory_events.ReservedKey(
@@ -259,10 +297,14 @@ def make_world(pool: AsyncConnectionPool, database_url: str, smtp_port: int, fak
         "smtp_timeout_s": 5,
         "smtp_retry_base_s": 0.05,
         "inventory_grpc": f"127.0.0.1:{inventory_port}",
+        # The fake gateway is served beside the fake inventory, and stays up when a test moves inventory.
+        "gateway_grpc": f"127.0.0.1:{inventory_port}",
         **overrides,
     }
     settings = Settings(**values)
-    return World(pool, settings, fake, rpc.channel(settings.inventory_grpc, 3.0))
+    return World(
+        pool, settings, fake, rpc.channel(settings.inventory_grpc, 3.0), rpc.channel(settings.gateway_grpc, 3.0)
+    )
 
 
 @pytest.fixture

@@ -74,17 +74,45 @@ async def test_a_reservation_handled_twice_delivers_once_and_sends_one_email(
     assert len(world.inventory.calls) == 1
 
 
-async def test_an_order_without_an_email_address_is_delivered_to_the_user_centre_only(
+async def test_a_buyer_without_an_email_address_gets_the_keys_in_the_user_centre_and_the_email_is_cancelled(
     world: Any, smtp_server: CapturingSmtpServer
 ) -> None:
     reserved = world.reserve(keys=1, email="")
 
     await world.handle(reserved.record)
+    await world.sender().run_once()
 
     [(_, delivered)] = await world.events(DELIVERED)
-    assert list(delivered.channels) == ["user_center"]
+    assert list(delivered.channels) == ["user_center", "email"]  # queued: the address is asked when sending
     assert smtp_server.messages == []
-    assert world.inventory.calls == []  # nothing to send, so nothing revealed
+    assert world.inventory.calls == []  # nobody to send to, so nothing revealed
+    [(_, cancelled)] = await world.events("quanyi.fulfillment.v1.EmailCancelled")
+    assert (cancelled.order_id, cancelled.attempt) == (reserved.order_id, 1)
+    assert [r["state"] for r in await world.rows("SELECT state FROM email_outbox")] == ["cancelled"]
+
+
+async def test_the_address_is_asked_of_the_gateway_when_sending_and_an_erased_buyer_gets_no_email(
+    world: Any, smtp_server: CapturingSmtpServer
+) -> None:
+    kept = world.reserve(keys=1, buyer_id="buyer-kept", email="kept@example.com")
+    erased = world.reserve(keys=1, buyer_id="buyer-erased", email="erased@example.com")
+    world.inventory.contacts.erased.add("buyer-erased")  # erased after the order, before the e-mail
+
+    await world.handle(kept.record, erased.record)
+    await world.sender().run_once()
+
+    [mail] = smtp_server.messages
+    assert mail["To"] == "kept@example.com"
+    [call] = world.inventory.contacts.calls
+    assert sorted(call.buyer_ids) == ["buyer-erased", "buyer-kept"]
+    assert [r.order_id for r in world.inventory.calls] == [kept.order_id]  # the erased buyer's keys stay sealed
+    states = {r["order_id"]: r["state"] for r in await world.rows("SELECT order_id, state FROM email_outbox")}
+    assert states == {kept.order_id: "sent", erased.order_id: "cancelled"}
+    # No address in any of fulfillment's events or tables.
+    for _, payload in await world.events():
+        assert "@example.com" not in str(payload)
+    rows = await world.rows("SELECT * FROM email_outbox")
+    assert not any("@" in str(v) for r in rows for v in r.values())
 
 
 async def test_with_the_mail_server_down_the_keys_are_in_the_user_centre_and_the_email_is_retried_until_sent(

@@ -18,7 +18,7 @@ DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 def with_keys(world: Any, order_id: str, key_ids: list[str]) -> Any:
     """A KeyReserved of `order_id` naming exactly these key ids."""
     payload = inventory_events.KeyReserved(
-        order_id=order_id, buyer_id="buyer-1", buyer_email="b@example.com", channel="web",
+        order_id=order_id, buyer_id="buyer-1", channel="web",
         keys=[inventory_events.ReservedKey(key_id=k, sku_id="sku-gold", line_no=1, unit_no=n)
               for n, k in enumerate(key_ids, start=1)],
     )

@@ -63,7 +63,7 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
     smtp_server = BouncingSmtpServer()
     smtp_server.start()
     reserved = world.reserve(keys=2, buyer_id="buyer-e2e")
-    no_email = world.reserve(keys=1, buyer_id="buyer-e2e", email="")
+    no_email = world.reserve(keys=1, buyer_id="buyer-no-address", email="")
     bounced = world.reserve(keys=1, buyer_id="buyer-2", email="bounce@example.com")
     twice = world.reserve(keys=3, buyer_id="buyer-3")
     again = world.reserve(order_id=twice.order_id, buyer_id="buyer-3")  # inventory recorded it again
@@ -76,6 +76,7 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
         "QUANYI_KAFKA_BOOTSTRAP": broker.bootstrap,
         "QUANYI_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "QUANYI_INVENTORY_GRPC": world.settings.inventory_grpc,
+        "QUANYI_GATEWAY_GRPC": world.settings.gateway_grpc,
         "QUANYI_SMTP_PORT": str(smtp_server.port),
         "QUANYI_SMTP_MAX_ATTEMPTS": "2",
         "QUANYI_SMTP_RETRY_BASE_S": "0.05",
@@ -111,6 +112,8 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
             await channel.close()
         # The bounced e-mail is retried once and then given up: the exception queue.
         await world.wait(lambda: _state_is(world, bounced.order_id, "failed"), 30)
+        # The buyer without an address: the keys are in the user centre; the e-mail is cancelled, not failed.
+        await world.wait(lambda: _state_is(world, no_email.order_id, "cancelled"), 30)
 
         # I6: the projections rebuilt from the store, and from the topic, equal live (the service runs on).
         await assert_replay_matches_live(database_url, "fulfillment", kafka_bootstrap=broker.bootstrap)
@@ -127,10 +130,12 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
     assert all(s in mail.get_content() for s in reserved.codes)
     assert list(delivered.channels) == ["user_center", "email"]
     assert sorted(d.key_id for d in listed.deliveries) == sorted(
-        k.key_id for k in [*world.inventory.keys[reserved.order_id], *world.inventory.keys[no_email.order_id]]
+        k.key_id for k in world.inventory.keys[reserved.order_id]
     )
     assert (first.duplicate, repeat.duplicate) == (False, True)
-    assert await _outbox_states(world) == {reserved.order_id: "sent", bounced.order_id: "failed", twice.order_id: "sent"}
+    assert await _outbox_states(world) == {
+        reserved.order_id: "sent", bounced.order_id: "failed", twice.order_id: "sent", no_email.order_id: "cancelled"
+    }
     assert len(smtp_server.messages) == 2  # one each; the repeated reservation sent nothing more
     assert len(await world.events(DELIVERED)) == 4
     logs = log_path.read_text()

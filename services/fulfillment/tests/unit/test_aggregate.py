@@ -8,6 +8,7 @@ from quanyi_fulfillment.domain.aggregate import (
     Failed,
     Postponed,
     Sent,
+    Unreachable,
     deliver,
     email_change,
     evolve_all,
@@ -21,6 +22,7 @@ from quanyi_fulfillment.domain.events import (
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
+    EmailCancelled,
     EmailGivenUp,
     EmailQueued,
     EmailSent,
@@ -38,8 +40,9 @@ def at(seconds: float) -> datetime:
 
 
 def reservation(*key_ids: str, email: str = "b@example.com") -> Reservation:
+    """A reservation for buyer b-1, or (`email` empty) for no buyer id: then no e-mail is queued."""
     keys = tuple(ReservedKey(k, "sku", 1, n, Money(500, "CNY")) for n, k in enumerate(key_ids, start=1))
-    return Reservation("o-1", "b-1", email, keys, "web")
+    return Reservation("o-1", "b-1" if email else "", keys, "web")
 
 
 def delivered(email: str = "b@example.com") -> Delivery:
@@ -104,6 +107,19 @@ def test_a_failed_attempt_is_due_again_after_the_backoff_and_announced_as_delive
     assert (after.email.status, after.email.attempts, after.email.next_attempt_at) == (EmailStatus.PENDING, 1, at(3))
 
 
+def test_a_buyer_nobody_can_write_to_cancels_the_email_outside_the_exception_queue_and_spends_no_attempt() -> None:
+    state = claimed(delivered())
+    records = record_outcome(state, 1, Unreachable("the buyer's personal data was erased"), POLICY, at(1))
+    assert [type(r.event) for r in records] == [EmailCancelled]
+    after = evolve_all(state, records)
+    assert after is not None and after.email is not None
+    assert (after.email.status, after.email.attempts, after.email.last_error) == (
+        EmailStatus.CANCELLED, 0, "the buyer's personal data was erased"
+    )
+    assert start_attempt(after, at(10_000), 30) == []  # never due again
+    assert after.version == 4  # KeyDelivered, EmailQueued, EmailAttemptStarted, EmailCancelled
+
+
 def test_the_last_attempt_failing_puts_the_email_in_the_exception_queue() -> None:
     state = claimed(delivered())
     state = evolve_all(state, record_outcome(state, 1, Failed("smtp: refused"), POLICY, at(1)))  # type: ignore[assignment]
@@ -150,7 +166,7 @@ def test_a_key_is_redeemed_once_and_an_unknown_key_is_not_found() -> None:
 
 
 def test_email_changes_fold_by_overlaying_the_later_fields() -> None:
-    queued = email_change(EmailQueued("o-1", "b@example.com", T0))
+    queued = email_change(EmailQueued("o-1", T0))
     started = email_change(EmailAttemptStarted("o-1", 1, 1, at(30), at(1)))
     both = queued.then(started)
     assert both == EmailChange(EmailStatus.SENDING, 0, at(30), "", 1, at(1))  # last_error kept from queued

@@ -17,7 +17,7 @@ def reservation(*key_ids: str) -> Reservation:
         ReservedKey(key_id=k, sku_id="sku-1", line_no=1, unit_no=n, unit_cost=Money(500, "CNY"))
         for n, k in enumerate(key_ids, start=1)
     )
-    return Reservation("o-1", "b-1", "buyer@example.com", keys, "web")
+    return Reservation("o-1", "b-1", keys, "web")
 
 
 def test_an_order_with_nothing_delivered_is_delivered() -> None:

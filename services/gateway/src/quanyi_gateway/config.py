@@ -47,6 +47,8 @@ class Settings(PlatformSettings):
     """The platform's settings plus the gateway's address, secrets, limits and PSP simulator."""
 
     gateway_listen: str = "127.0.0.1:8000"
+    # The internal gRPC (BuyerContactsService) that services writing to a buyer call; peers use gateway_grpc.
+    gateway_grpc_listen: str = "127.0.0.1:50056"
     # How the outside world (and the PSP simulator) reaches this gateway; webhook URLs are built from it.
     public_base_url: str = "http://127.0.0.1:8000"
 

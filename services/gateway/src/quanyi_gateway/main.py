@@ -12,7 +12,7 @@ import aiohttp
 from fastapi import FastAPI
 from quanyi_platform import db
 
-from quanyi_gateway import psp_sim
+from quanyi_gateway import contacts_grpc, psp_sim
 from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue
 from quanyi_gateway.adapters.idempotency import PostgresIdempotencyStore
 from quanyi_gateway.adapters.inventory_feed import InventoryFeed
@@ -20,6 +20,7 @@ from quanyi_gateway.adapters.limits import PostgresLimitStore
 from quanyi_gateway.adapters.nonces import PostgresNonceStore
 from quanyi_gateway.adapters.partner_scopes import PostgresPartnerScopes
 from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
+from quanyi_gateway.adapters.privacy import PostgresPrivacyStore
 from quanyi_gateway.adapters.risk_flags import risk_flags_consumer
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
 from quanyi_gateway.api import problems
@@ -40,6 +41,7 @@ from quanyi_gateway.api.routes import (
     orders,
     partners,
     payments,
+    privacy,
 )
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
@@ -48,6 +50,7 @@ from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
 from quanyi_gateway.application.limits import Backoff, Limits, Rule
 from quanyi_gateway.application.orders import OrderQueries
+from quanyi_gateway.application.privacy import Privacy
 from quanyi_gateway.application.redemptions import Redemptions
 from quanyi_gateway.config import Settings
 
@@ -164,6 +167,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 )
             )
         app.state.resources = resources
+        # Buyers' addresses for the services that write to them (gRPC), and erasure (routes/privacy.py).
+        app.state.privacy = Privacy(PostgresPrivacyStore(pool))
+        contacts_server, app.state.contacts_port = await contacts_grpc.start_server(
+            app.state.privacy, settings.gateway_grpc_listen
+        )
+        stack.push_async_callback(contacts_server.stop, 1.0)
         log.info(
             "gateway started", extra={"admin": str(admin_user.user_id), "psp_sim": settings.psp_sim_active}
         )
@@ -194,7 +203,7 @@ def create_app(settings: Settings) -> FastAPI:
     # the development credential; otherwise they are not routed and absent from the OpenAPI.
     if settings.simulators_active:
         app.include_router(psp_sim_routes.router, dependencies=[DevCredential])
-    for module in (orders, payments, auth, catalog, me, partners, admin):
+    for module in (orders, payments, auth, catalog, me, partners, admin, privacy):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 

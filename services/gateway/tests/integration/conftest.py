@@ -299,6 +299,8 @@ def make_settings(database_url: str, peers: tuple[FakePeers, str]) -> MakeSettin
             "inventory_grpc": peer,
             "fulfillment_grpc": peer,
             "ledger_grpc": peer,
+            # The gateway's own gRPC (buyers' contacts) on any free port: app.state.contacts_port.
+            "gateway_grpc_listen": "127.0.0.1:0",
             # No broker: the catalogue cache stays off and every lookup reaches the fake inventory.
             "risk_flags_enabled": False,
             "simulators_enabled": True,

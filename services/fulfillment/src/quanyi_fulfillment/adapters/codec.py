@@ -15,6 +15,7 @@ from quanyi_fulfillment.domain.events import (
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
+    EmailCancelled,
     EmailGivenUp,
     EmailQueued,
     EmailSent,
@@ -33,10 +34,11 @@ EMAIL_ATTEMPT_STARTED = pb.EmailAttemptStarted.DESCRIPTOR.full_name
 EMAIL_SENT = pb.EmailSent.DESCRIPTOR.full_name
 EMAIL_ATTEMPT_FAILED = pb.EmailAttemptFailed.DESCRIPTOR.full_name
 EMAIL_GIVEN_UP = pb.EmailGivenUp.DESCRIPTOR.full_name
+EMAIL_CANCELLED = pb.EmailCancelled.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
-    EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP,
+    EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED,
 })
 
 
@@ -64,7 +66,7 @@ def payload(event: Event) -> Message:
                 sales_channel=event.sales_channel,
             )
         case EmailQueued():
-            return pb.EmailQueued(order_id=event.order_id, buyer_email=event.buyer_email)
+            return pb.EmailQueued(order_id=event.order_id)
         case EmailAttemptStarted():
             return pb.EmailAttemptStarted(
                 order_id=event.order_id, attempt=event.attempt, lease=event.lease,
@@ -79,6 +81,10 @@ def payload(event: Event) -> Message:
             )
         case EmailGivenUp():
             return pb.EmailGivenUp(
+                order_id=event.order_id, attempt=event.attempt, lease=event.lease, reason=event.reason
+            )
+        case EmailCancelled():
+            return pb.EmailCancelled(
                 order_id=event.order_id, attempt=event.attempt, lease=event.lease, reason=event.reason
             )
         case DeliveryFailed():
@@ -107,7 +113,8 @@ def event_of(message: Message, at: datetime) -> Event | None:
                 message.order_id, message.buyer_id, keys, tuple(message.channels), message.sales_channel, at
             )
         case pb.EmailQueued():
-            return EmailQueued(message.order_id, message.buyer_email, at)
+            # An address in an EmailQueued of an older release is never read.
+            return EmailQueued(message.order_id, at)
         case pb.EmailAttemptStarted():
             return EmailAttemptStarted(
                 message.order_id, message.attempt, message.lease, _time(message.lease_expires_at), at
@@ -121,6 +128,8 @@ def event_of(message: Message, at: datetime) -> Event | None:
             )
         case pb.EmailGivenUp():
             return EmailGivenUp(message.order_id, message.attempt, message.lease, message.reason, at)
+        case pb.EmailCancelled():
+            return EmailCancelled(message.order_id, message.attempt, message.lease, message.reason, at)
         case pb.DeliveryFailed():
             return DeliveryFailed(message.order_id, message.attempt, message.reason, message.final, at)
         case pb.Redeemed():

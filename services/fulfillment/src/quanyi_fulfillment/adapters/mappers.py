@@ -14,7 +14,6 @@ def reservation(msg: inventory_events.KeyReserved) -> Reservation:
     return Reservation(
         order_id=msg.order_id,
         buyer_id=msg.buyer_id,
-        buyer_email=msg.buyer_email.strip(),
         keys=tuple(
             ReservedKey(
                 key_id=k.key_id,

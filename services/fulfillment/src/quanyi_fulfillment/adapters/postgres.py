@@ -20,7 +20,7 @@ from quanyi_fulfillment.domain.events import Recorded
 
 _COLUMNS = (
     "d.order_id, d.key_id, d.sku_id, d.buyer_id, d.line_no, d.unit_no, d.unit_cost_minor, d.currency,"
-    " d.delivered_at, d.redeemed_at, d.redeemed_by_partner, e.buyer_email, e.state, e.attempts,"
+    " d.delivered_at, d.redeemed_at, d.redeemed_by_partner, e.state, e.attempts,"
     " e.next_attempt_at, e.last_error, e.lease, e.updated_at, e.version"
 )
 _ORDER = "d.order_id, d.line_no, d.unit_no, d.key_id"
@@ -45,9 +45,9 @@ def _deliveries(rows: Sequence[Any]) -> list[Delivery]:
     out = []
     for order_id, row in first.items():
         email = None
-        if row["buyer_email"] is not None:
+        if row["state"] is not None:
             email = Email(
-                row["buyer_email"], EmailStatus(row["state"]), row["attempts"], row["next_attempt_at"],
+                EmailStatus(row["state"]), row["attempts"], row["next_attempt_at"],
                 row["last_error"], row["lease"], row["updated_at"],
             )
         version = int(row["version"]) if email is not None else 1

@@ -23,6 +23,9 @@ from datetime import datetime
 from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_fulfillment.application.ports import (
+    Address,
+    ContactBook,
+    ContactsUnavailable,
     InventoryUnavailable,
     KeyRevealer,
     Mailer,
@@ -37,6 +40,7 @@ from quanyi_fulfillment.domain.aggregate import (
     Outcome,
     Postponed,
     Sent,
+    Unreachable,
     evolve_all,
     record_outcome,
     start_attempt,
@@ -92,8 +96,10 @@ async def claim_due_emails(uow: UnitOfWorkFactory, now: datetime, limit: int, le
     return Claimed(claims, due.next_due)
 
 
-async def send_keys(mailer: Mailer, delivery: Delivery, secrets: Sequence[RevealedSecret]) -> str | None:
-    """Render the delivery's e-mail from its revealed keys and hand it to the mail server.
+async def send_keys(
+    mailer: Mailer, to: str, delivery: Delivery, secrets: Sequence[RevealedSecret]
+) -> str | None:
+    """Render the delivery's e-mail from its revealed keys and hand it to the mail server, to `to`.
 
     Returns None when the mail server accepted it, else why not (never containing a key). Raises
     RevealMismatch when `secrets` are not exactly the delivery's keys.
@@ -103,39 +109,59 @@ async def send_keys(mailer: Mailer, delivery: Delivery, secrets: Sequence[Reveal
     to_send = pair_secrets(keys, secrets)
     content = render_delivery(delivery.order_id, to_send)
     try:
-        await mailer.send(delivery.email.buyer_email, content)
+        await mailer.send(to, content)
     except MailNotSent as exc:
         return scrub(exc.reason, to_send)
     return None
 
 
-async def attempt_emails(inventory: KeyRevealer, mailer: Mailer, claims: Sequence[Claim]) -> list[Outcome]:
+async def attempt_emails(
+    contacts: ContactBook, inventory: KeyRevealer, mailer: Mailer, claims: Sequence[Claim]
+) -> list[Outcome]:
     """One attempt at each claimed e-mail of a round: network I/O only, in no transaction.
 
-    One reveal for the whole round (inventory audits each order's), then every e-mail handed to the mail
-    server at once (the mailer bounds how many are in flight). One outcome per claim, in order. The
-    plaintext lives in this call's locals only, until the round's e-mails are sent.
+    One look-up of the round's buyers' addresses at the gateway (which owns them; nothing here keeps one),
+    then one reveal for the e-mails that have somebody to go to (inventory audits each order's), then every
+    e-mail handed to the mail server at once (the mailer bounds how many are in flight). One outcome per
+    claim, in order. The plaintext lives in this call's locals only, until the round's e-mails are sent.
     """
     if not claims:
         return []
     try:
-        revealed = await inventory.reveal_orders(
-            [(c.order_id, [k.key_id for k in c.delivery.keys]) for c in claims]
+        found = await contacts.contacts(sorted({c.delivery.buyer_id for c in claims}))
+    except ContactsUnavailable:
+        return [Postponed("gateway unavailable") for _ in claims]
+    addressed = [
+        (c, contact.email)
+        for c in claims
+        if isinstance(contact := found.get(c.delivery.buyer_id), Address)
+    ]
+    outcomes: dict[str, Outcome] = {
+        c.order_id: Unreachable(contact.reason if contact is not None else "the buyer has no address")
+        for c in claims
+        if not isinstance(contact := found.get(c.delivery.buyer_id), Address)
+    }
+    if addressed:
+        try:
+            revealed = await inventory.reveal_orders(
+                [(c.order_id, [k.key_id for k in c.delivery.keys]) for c, _ in addressed]
+            )
+        except InventoryUnavailable:
+            revealed = [InventoryUnavailable("inventory unavailable") for _ in addressed]
+        sent = await asyncio.gather(
+            *(_attempt(mailer, c, to, r) for (c, to), r in zip(addressed, revealed, strict=True))
         )
-    except InventoryUnavailable:
-        return [Postponed("inventory unavailable") for _ in claims]
-    return list(
-        await asyncio.gather(*(_attempt(mailer, c, r) for c, r in zip(claims, revealed, strict=True)))
-    )
+        outcomes.update((c.order_id, o) for (c, _), o in zip(addressed, sent, strict=True))
+    return [outcomes[c.order_id] for c in claims]
 
 
-async def _attempt(mailer: Mailer, claim: Claim, revealed: RevealOutcome) -> Outcome:
+async def _attempt(mailer: Mailer, claim: Claim, to: str, revealed: RevealOutcome) -> Outcome:
     if isinstance(revealed, InventoryUnavailable):
         return Postponed("inventory unavailable")
     if isinstance(revealed, RevealRefused):
         return Failed(f"keys could not be revealed: {revealed}")
     try:
-        failure = await send_keys(mailer, claim.delivery, revealed)
+        failure = await send_keys(mailer, to, claim.delivery, revealed)
     except RevealMismatch as exc:
         return Failed(f"keys could not be revealed: {exc}")
     except Exception as exc:

@@ -45,6 +45,36 @@ class KeyRevealer(Protocol):
         ...
 
 
+class ContactsUnavailable(TransientError):
+    """The gateway did not answer in time; try again later (no attempt is spent)."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where to write to a buyer."""
+
+    email: str
+
+
+@dataclass(frozen=True)
+class NoAddress:
+    """Nobody to write to: `reason` says why (no account with an address, or erased); it holds no address."""
+
+    reason: str
+
+
+Contact = Address | NoAddress
+
+
+class ContactBook(Protocol):
+    async def contacts(self, buyer_ids: Sequence[str]) -> dict[str, Contact]:
+        """Where each buyer can be reached, asked of the buyers' owner (the gateway) at the moment of
+        writing, in one exchange: every id asked is a key of the answer. Raises ContactsUnavailable
+        (transient) when the owner could not be asked. The answer is used and dropped: never stored or
+        logged."""
+        ...
+
+
 class MailNotSent(Exception):
     """The SMTP server could not be reached or refused the message. `reason` holds no key."""
 

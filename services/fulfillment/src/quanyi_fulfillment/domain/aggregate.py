@@ -5,7 +5,8 @@ events to record (at their versions), or none; `evolve` folds one recorded event
 an adapter loads from the projections equals the fold of the events (the property tests check it).
 
 The e-mail's life: queued (pending, due at once) -> claimed by a sender (sending, leased) -> sent, or
-failed (pending again, due after a backoff), or given up (failed: the exception queue). A claim whose
+failed (pending again, due after a backoff), or given up (failed: the exception queue), or cancelled (the
+buyer has no address or was erased). A claim whose
 outcome never came (the sender crashed) is due again when its lease runs out, with the same attempt number.
 """
 
@@ -25,6 +26,7 @@ from quanyi_fulfillment.domain.events import (
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
+    EmailCancelled,
     EmailEvent,
     EmailGivenUp,
     EmailQueued,
@@ -44,14 +46,14 @@ class EmailStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"  # the exception queue
+    CANCELLED = "cancelled"  # nobody to write to
 
 
 @dataclass(frozen=True)
 class Email:
     """The delivery e-mail. `attempts` counts attempts spent; `next_attempt_at` is when it is due (while
-    sending: when the claim's lease runs out); `lease` numbers the claims, from 1."""
+    sending: when the claim's lease runs out); `lease` numbers the claims, from 1. It holds no address."""
 
-    buyer_email: str
     status: EmailStatus
     attempts: int
     next_attempt_at: datetime
@@ -112,11 +114,14 @@ def email_change(event: EmailEvent) -> EmailChange:
             return EmailChange(
                 EmailStatus.FAILED, event.attempt, event.at, event.reason, event.lease, event.at
             )
+        case EmailCancelled():
+            return EmailChange(
+                EmailStatus.CANCELLED, event.attempt - 1, event.at, event.reason, event.lease, event.at
+            )
 
 
 def _changed(email: Email, change: EmailChange) -> Email:
     return Email(
-        buyer_email=email.buyer_email,
         status=_or(change.status, email.status),
         attempts=_or(change.attempts, email.attempts),
         next_attempt_at=_or(change.next_attempt_at, email.next_attempt_at),
@@ -187,7 +192,7 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
         case DeliveryFailed():
             return replace(state, version=recorded.version)
         case EmailQueued():
-            email = Email(event.buyer_email, EmailStatus.PENDING, 0, event.at, "", 0, event.at)
+            email = Email(EmailStatus.PENDING, 0, event.at, "", 0, event.at)
             return replace(state, version=recorded.version, email=email)
         case _:
             if state.email is None:
@@ -218,7 +223,7 @@ def _next(state: Delivery, events: list[Event]) -> list[Recorded]:
 
 
 def deliver(current: Delivery | None, reservation: Reservation, now: datetime) -> list[Recorded]:
-    """Deliver an order's reserved keys once: KeyDelivered (version 1) and, with an e-mail address,
+    """Deliver an order's reserved keys once: KeyDelivered (version 1) and, for a buyer with an id,
     EmailQueued (due now). Already delivered with these keys -> nothing.
 
     Raises InvalidReservation or ConflictingReservation (see `decide`).
@@ -231,13 +236,13 @@ def deliver(current: Delivery | None, reservation: Reservation, now: datetime) -
         order_id=order_id,
         buyer_id=reservation.buyer_id,
         keys=reservation.keys,
-        channels=channels(bool(reservation.buyer_email)),
+        channels=channels(bool(reservation.buyer_id)),
         sales_channel=reservation.sales_channel,
         at=now,
     )
     records = [Recorded(DELIVERY, order_id, 1, delivered)]
-    if reservation.buyer_email:
-        records.append(Recorded(DELIVERY, order_id, 2, EmailQueued(order_id, reservation.buyer_email, now)))
+    if reservation.buyer_id:
+        records.append(Recorded(DELIVERY, order_id, 2, EmailQueued(order_id, now)))
     return records
 
 
@@ -272,7 +277,14 @@ class Postponed:
     reason: str
 
 
-Outcome = Sent | Failed | Postponed
+@dataclass(frozen=True)
+class Unreachable:
+    """Nobody to write to: the buyer has no e-mail address, or was erased. `reason` holds no address."""
+
+    reason: str
+
+
+Outcome = Sent | Failed | Postponed | Unreachable
 
 
 def record_outcome(
@@ -288,6 +300,8 @@ def record_outcome(
     match outcome:
         case Sent():
             return _next(state, [EmailSent(order_id, attempt, lease, now)])
+        case Unreachable():
+            return _next(state, [EmailCancelled(order_id, attempt, lease, outcome.reason, now)])
         case Postponed():
             later = now + timedelta(seconds=policy.backoff_s(max(email.attempts, 1)))
             return _next(

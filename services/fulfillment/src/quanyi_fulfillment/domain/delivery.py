@@ -35,11 +35,11 @@ class ReservedKey:
 
 @dataclass(frozen=True)
 class Reservation:
-    """An order whose every unit has a key: what KeyReserved says."""
+    """An order whose every unit has a key: what KeyReserved says. It names the buyer by id only: their
+    address is the gateway's to know (quanyi.gateway.v1.BuyerContactsService), asked when the e-mail goes."""
 
     order_id: str
     buyer_id: str
-    buyer_email: str
     keys: tuple[ReservedKey, ...]
     sales_channel: str
 
@@ -85,7 +85,7 @@ def decide(reservation: Reservation, delivered_key_ids: Iterable[str]) -> Decisi
 
 
 def channels(email_sent: bool) -> tuple[str, ...]:
-    """Where the buyer finds the keys: always the user centre; the e-mail when it was accepted."""
+    """Where the buyer finds the keys: always the user centre; the e-mail when one is queued."""
     return (USER_CENTER, EMAIL) if email_sent else (USER_CENTER,)
 
 

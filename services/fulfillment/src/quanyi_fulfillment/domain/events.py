@@ -33,10 +33,9 @@ class KeyDelivered:
 
 @dataclass(frozen=True)
 class EmailQueued:
-    """The delivery e-mail to `buyer_email` is due at `at`."""
+    """The delivery e-mail to the order's buyer is due at `at` (the address is looked up when it is sent)."""
 
     order_id: str
-    buyer_email: str
     at: datetime
 
 
@@ -89,6 +88,18 @@ class EmailGivenUp:
 
 
 @dataclass(frozen=True)
+class EmailCancelled:
+    """Claim `lease` found nobody to write to (the buyer has no address, or was erased): the e-mail ends
+    here, outside the exception queue; the keys stay in the user centre."""
+
+    order_id: str
+    attempt: int
+    lease: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class DeliveryFailed:
     """The public notice of a failed attempt (recorded with EmailAttemptFailed or EmailGivenUp)."""
 
@@ -110,7 +121,9 @@ class Redeemed:
     at: datetime
 
 
-EmailEvent = EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp
+EmailEvent = (
+    EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
+)
 Event = KeyDelivered | EmailEvent | DeliveryFailed | Redeemed
 
 

@@ -17,7 +17,7 @@ from quanyi_fulfillment.application.email import (
     record_outcomes,
     retry_times,
 )
-from quanyi_fulfillment.application.ports import KeyRevealer, Mailer, UnitOfWorkFactory
+from quanyi_fulfillment.application.ports import ContactBook, KeyRevealer, Mailer, UnitOfWorkFactory
 from quanyi_fulfillment.domain.aggregate import Failed
 from quanyi_fulfillment.domain.retry import RetryPolicy
 
@@ -30,7 +30,8 @@ class EmailSender:
     """Sends delivery e-mails without ever holding a transaction across network I/O.
 
     Each round claims up to `batch_size` due e-mails in one short transaction (EmailAttemptStarted, leased
-    for `lease_s`), commits, reveals their keys in one call to inventory, hands them all to the mailer
+    for `lease_s`), commits, asks the gateway for the buyers' addresses in one call (`contacts`), reveals
+    their keys in one call to inventory, hands them all to the mailer
     (which bounds how many are on the wire), and records the outcomes in one more transaction. Up to
     `concurrency` rounds are in flight at once.
 
@@ -48,6 +49,7 @@ class EmailSender:
         mailer: Mailer,
         policy: RetryPolicy,
         *,
+        contacts: ContactBook,
         lease_s: float = 60.0,
         batch_size: int = 50,
         concurrency: int = 4,
@@ -56,6 +58,7 @@ class EmailSender:
     ) -> None:
         self._uow = uow
         self._inventory = inventory
+        self._contacts = contacts
         self._mailer = mailer
         self._policy = policy
         self._lease_s = lease_s
@@ -138,7 +141,7 @@ class EmailSender:
     async def _finish(self, claims: list[Claim]) -> bool:
         """Send the claimed e-mails and record the outcomes; True when some fall due again."""
         try:
-            outcomes = await attempt_emails(self._inventory, self._mailer, claims)
+            outcomes = await attempt_emails(self._contacts, self._inventory, self._mailer, claims)
         except Exception as exc:
             # A round that broke is a failed attempt for each of its e-mails; the type names the cause
             # without quoting it.

@@ -19,6 +19,7 @@ from quanyi_fulfillment.adapters.codec import (
     DELIVERY_FAILED,
     EMAIL_ATTEMPT_FAILED,
     EMAIL_ATTEMPT_STARTED,
+    EMAIL_CANCELLED,
     EMAIL_GIVEN_UP,
     EMAIL_QUEUED,
     EMAIL_SENT,
@@ -31,7 +32,7 @@ from quanyi_fulfillment.domain.events import DeliveryFailed, EmailQueued, KeyDel
 @dataclass
 class _Row:
     version: int
-    buyer_email: str | None = None  # set when the e-mail was queued in this batch
+    queued: bool = False  # the e-mail was queued in this batch
     change: EmailChange = field(default_factory=EmailChange)
 
 
@@ -39,7 +40,8 @@ class EmailOutbox(Projection):
     name = "email_outbox"
     tables = ("email_outbox",)
     handles = frozenset({
-        EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT, EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, DELIVERY_FAILED
+        EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT, EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP,
+        EMAIL_CANCELLED, DELIVERY_FAILED,
     })
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
@@ -54,19 +56,19 @@ class EmailOutbox(Projection):
             if isinstance(event, DeliveryFailed):
                 continue
             if isinstance(event, EmailQueued):
-                row.buyer_email = event.buyer_email
+                row.queued = True
                 row.change = email_change(event)
             else:
                 row.change = row.change.then(email_change(event))
-        queued = {k: r for k, r in rows.items() if r.buyer_email is not None}
-        updated = {k: r for k, r in rows.items() if r.buyer_email is None}
+        queued = {k: r for k, r in rows.items() if r.queued}
+        updated = {k: r for k, r in rows.items() if not r.queued}
         if queued:
             await conn.execute(
-                "INSERT INTO email_outbox (order_id, buyer_email, state, attempts, next_attempt_at,"
+                "INSERT INTO email_outbox (order_id, state, attempts, next_attempt_at,"
                 " last_error, lease, updated_at, version)"
-                " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[],"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[],"
                 " %s::text[], %s::int[], %s::timestamptz[], %s::bigint[])",
-                _columns(queued, with_email=True),
+                _columns(queued),
             )
         if updated:
             await conn.execute(
@@ -79,16 +81,14 @@ class EmailOutbox(Projection):
                 " %s::timestamptz[], %s::bigint[])"
                 " AS u(order_id, state, attempts, next_attempt_at, last_error, lease, updated_at, version)"
                 " WHERE e.order_id = u.order_id",
-                _columns(updated, with_email=False),
+                _columns(updated),
             )
 
 
-def _columns(rows: dict[str, _Row], with_email: bool) -> list[list[Any]]:
+def _columns(rows: dict[str, _Row]) -> list[list[Any]]:
     order_ids = sorted(rows)
     changes = [rows[k].change for k in order_ids]
     columns: list[list[Any]] = [order_ids]
-    if with_email:
-        columns.append([rows[k].buyer_email for k in order_ids])
     columns += [
         [c.status.value if c.status is not None else None for c in changes],
         [c.attempts for c in changes],

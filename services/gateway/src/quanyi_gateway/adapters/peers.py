@@ -119,8 +119,8 @@ class GrpcOrders:
     ) -> PlacedOrder:
         reply: orders_pb.PlaceOrderResponse = await self._orders.PlaceOrder(
             orders_pb.PlaceOrderRequest(
+                # The buyer's id only: orders, and every event, keep no personal data.
                 buyer_id=str(buyer.user_id),
-                buyer_email=buyer.email,
                 channel=channel,
                 idempotency_key=idempotency_key,
                 items=[mappers.order_item_pb(i) for i in items],

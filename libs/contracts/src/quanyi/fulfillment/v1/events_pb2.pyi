@@ -67,6 +67,18 @@ class EmailQueued(_message.Message):
     buyer_email: str
     def __init__(self, order_id: _Optional[str] = ..., buyer_email: _Optional[str] = ...) -> None: ...
 
+class EmailCancelled(_message.Message):
+    __slots__ = ("order_id", "attempt", "lease", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    attempt: int
+    lease: int
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lease: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class EmailAttemptStarted(_message.Message):
     __slots__ = ("order_id", "attempt", "lease", "lease_expires_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]

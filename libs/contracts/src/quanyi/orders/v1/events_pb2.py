@@ -26,43 +26,47 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/orders/v1/events.proto\x12\x10quanyi.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"k\n\tOrderLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xf0\x01\n\x0bOrderPlaced\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x13\n\x0b\x62uyer_email\x18\x06 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12*\n\x06pay_by\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x16\n\x0erefused_reason\x18\x05 \x01(\t\"\xc2\x01\n\tOrderPaid\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x13\n\x0b\x62uyer_email\x18\x06 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x07 \x01(\t\".\n\tOrderHeld\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa1\x01\n\rOrderRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12\x14\n\x0cwas_released\x18\x05 \x01(\x08\"\"\n\x0eOrderFulfilled\x12\x10\n\x08order_id\x18\x01 \x01(\t\"3\n\rOrderApproved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08reviewed\x18\x02 \x01(\x08\"v\n\x15PaymentNoticeAccepted\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\x11\n\tnotice_id\x18\x05 \x01(\t\"L\n\x0cOrderExpired\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x06pay_by\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\nRefundLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xf6\x01\n\x0fRefundRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\'\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x06 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12+\n\x05lines\x18\x07 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\"\x88\x01\n\nRefundSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x33\n\x0fnext_attempt_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xea\x01\n\x0fRefundSucceeded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08provider\x18\x04 \x01(\t\x12+\n\x05lines\x18\x05 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\x1a\n\x12provider_refund_id\x18\x06 \x01(\t\x12.\n\x06reason\x18\x07 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason*\x9b\x02\n\x0cRefundReason\x12\x1d\n\x19REFUND_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REFUND_REASON_STOCK_SHORT\x10\x01\x12!\n\x1dREFUND_REASON_REVIEW_REJECTED\x10\x02\x12!\n\x1dREFUND_REASON_DELIVERY_FAILED\x10\x03\x12\x1a\n\x16REFUND_REASON_OPERATOR\x10\x04\x12!\n\x1dREFUND_REASON_AMOUNT_MISMATCH\x10\x05\x12#\n\x1fREFUND_REASON_ORDER_NOT_PAYABLE\x10\x06\x12#\n\x1fREFUND_REASON_DUPLICATE_PAYMENT\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/orders/v1/events.proto\x12\x10quanyi.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"k\n\tOrderLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xf4\x01\n\x0bOrderPlaced\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x17\n\x0b\x62uyer_email\x18\x06 \x01(\tB\x02\x18\x01\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12*\n\x06pay_by\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x16\n\x0erefused_reason\x18\x05 \x01(\t\"\xc6\x01\n\tOrderPaid\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x17\n\x0b\x62uyer_email\x18\x06 \x01(\tB\x02\x18\x01\x12\x17\n\x0fprovider_txn_id\x18\x07 \x01(\t\".\n\tOrderHeld\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa1\x01\n\rOrderRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12\x14\n\x0cwas_released\x18\x05 \x01(\x08\"\"\n\x0eOrderFulfilled\x12\x10\n\x08order_id\x18\x01 \x01(\t\"3\n\rOrderApproved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08reviewed\x18\x02 \x01(\x08\"v\n\x15PaymentNoticeAccepted\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\x11\n\tnotice_id\x18\x05 \x01(\t\"L\n\x0cOrderExpired\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x06pay_by\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\nRefundLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xf6\x01\n\x0fRefundRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\'\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x06 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12+\n\x05lines\x18\x07 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\"\x88\x01\n\nRefundSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x33\n\x0fnext_attempt_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xea\x01\n\x0fRefundSucceeded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08provider\x18\x04 \x01(\t\x12+\n\x05lines\x18\x05 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\x1a\n\x12provider_refund_id\x18\x06 \x01(\t\x12.\n\x06reason\x18\x07 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason*\x9b\x02\n\x0cRefundReason\x12\x1d\n\x19REFUND_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REFUND_REASON_STOCK_SHORT\x10\x01\x12!\n\x1dREFUND_REASON_REVIEW_REJECTED\x10\x02\x12!\n\x1dREFUND_REASON_DELIVERY_FAILED\x10\x03\x12\x1a\n\x16REFUND_REASON_OPERATOR\x10\x04\x12!\n\x1dREFUND_REASON_AMOUNT_MISMATCH\x10\x05\x12#\n\x1fREFUND_REASON_ORDER_NOT_PAYABLE\x10\x06\x12#\n\x1fREFUND_REASON_DUPLICATE_PAYMENT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.orders.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUNDREASON']._serialized_start=2092
-  _globals['_REFUNDREASON']._serialized_end=2375
+  _globals['_ORDERPLACED'].fields_by_name['buyer_email']._loaded_options = None
+  _globals['_ORDERPLACED'].fields_by_name['buyer_email']._serialized_options = b'\030\001'
+  _globals['_ORDERPAID'].fields_by_name['buyer_email']._loaded_options = None
+  _globals['_ORDERPAID'].fields_by_name['buyer_email']._serialized_options = b'\030\001'
+  _globals['_REFUNDREASON']._serialized_start=2100
+  _globals['_REFUNDREASON']._serialized_end=2383
   _globals['_ORDERLINE']._serialized_start=114
   _globals['_ORDERLINE']._serialized_end=221
   _globals['_ORDERPLACED']._serialized_start=224
-  _globals['_ORDERPLACED']._serialized_end=464
-  _globals['_PAYMENTCAPTURED']._serialized_start=467
-  _globals['_PAYMENTCAPTURED']._serialized_end=610
-  _globals['_ORDERPAID']._serialized_start=613
-  _globals['_ORDERPAID']._serialized_end=807
-  _globals['_ORDERHELD']._serialized_start=809
-  _globals['_ORDERHELD']._serialized_end=855
-  _globals['_ORDERCANCELLED']._serialized_start=857
-  _globals['_ORDERCANCELLED']._serialized_end=907
-  _globals['_ORDERREFUNDED']._serialized_start=910
-  _globals['_ORDERREFUNDED']._serialized_end=1071
-  _globals['_ORDERFULFILLED']._serialized_start=1073
-  _globals['_ORDERFULFILLED']._serialized_end=1107
-  _globals['_ORDERAPPROVED']._serialized_start=1109
-  _globals['_ORDERAPPROVED']._serialized_end=1160
-  _globals['_PAYMENTNOTICEACCEPTED']._serialized_start=1162
-  _globals['_PAYMENTNOTICEACCEPTED']._serialized_end=1280
-  _globals['_ORDEREXPIRED']._serialized_start=1282
-  _globals['_ORDEREXPIRED']._serialized_end=1358
-  _globals['_REFUNDLINE']._serialized_start=1360
-  _globals['_REFUNDLINE']._serialized_end=1464
-  _globals['_REFUNDREQUESTED']._serialized_start=1467
-  _globals['_REFUNDREQUESTED']._serialized_end=1713
-  _globals['_REFUNDSENT']._serialized_start=1716
-  _globals['_REFUNDSENT']._serialized_end=1852
-  _globals['_REFUNDSUCCEEDED']._serialized_start=1855
-  _globals['_REFUNDSUCCEEDED']._serialized_end=2089
+  _globals['_ORDERPLACED']._serialized_end=468
+  _globals['_PAYMENTCAPTURED']._serialized_start=471
+  _globals['_PAYMENTCAPTURED']._serialized_end=614
+  _globals['_ORDERPAID']._serialized_start=617
+  _globals['_ORDERPAID']._serialized_end=815
+  _globals['_ORDERHELD']._serialized_start=817
+  _globals['_ORDERHELD']._serialized_end=863
+  _globals['_ORDERCANCELLED']._serialized_start=865
+  _globals['_ORDERCANCELLED']._serialized_end=915
+  _globals['_ORDERREFUNDED']._serialized_start=918
+  _globals['_ORDERREFUNDED']._serialized_end=1079
+  _globals['_ORDERFULFILLED']._serialized_start=1081
+  _globals['_ORDERFULFILLED']._serialized_end=1115
+  _globals['_ORDERAPPROVED']._serialized_start=1117
+  _globals['_ORDERAPPROVED']._serialized_end=1168
+  _globals['_PAYMENTNOTICEACCEPTED']._serialized_start=1170
+  _globals['_PAYMENTNOTICEACCEPTED']._serialized_end=1288
+  _globals['_ORDEREXPIRED']._serialized_start=1290
+  _globals['_ORDEREXPIRED']._serialized_end=1366
+  _globals['_REFUNDLINE']._serialized_start=1368
+  _globals['_REFUNDLINE']._serialized_end=1472
+  _globals['_REFUNDREQUESTED']._serialized_start=1475
+  _globals['_REFUNDREQUESTED']._serialized_end=1721
+  _globals['_REFUNDSENT']._serialized_start=1724
+  _globals['_REFUNDSENT']._serialized_end=1860
+  _globals['_REFUNDSUCCEEDED']._serialized_start=1863
+  _globals['_REFUNDSUCCEEDED']._serialized_end=2097
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,86 @@
+"""Contacts and erasure on the gateway's tables (PrivacyStore), and an in-memory fake of it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from quanyi_gateway.application.privacy import Erasure
+
+# An account-scoped rate counter's bucket ends with ":account:<address>" (application.limits).
+_ACCOUNT_BUCKET = ":account:"
+
+
+class PostgresPrivacyStore:
+    """A PrivacyStore on `users`, `login_failures`, `rate_counters` and `erasures`."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def emails(self, buyer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT user_id, email FROM users WHERE user_id = ANY(%s) AND role = 'buyer'",
+                (list(buyer_ids),),
+            )
+            rows: list[Any] = await cur.fetchall()
+        return {r["user_id"]: r["email"] for r in rows}
+
+    async def erased(self, buyer_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT buyer_id FROM erasures WHERE buyer_id = ANY(%s)", (list(buyer_ids),)
+            )
+            rows: list[Any] = await cur.fetchall()
+        return {r["buyer_id"] for r in rows}
+
+    async def erase(self, buyer_id: uuid.UUID, requested_by: str, at: datetime) -> Erasure | None:
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "DELETE FROM users WHERE user_id = %s AND role = 'buyer' RETURNING email", (buyer_id,)
+            )
+            row: Any = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(
+                    "SELECT buyer_id, erased_at, requested_by FROM erasures WHERE buyer_id = %s", (buyer_id,)
+                )
+                done: Any = await cur.fetchone()
+                return Erasure(done["buyer_id"], done["erased_at"], done["requested_by"]) if done else None
+            email = row["email"]
+            await conn.execute("DELETE FROM login_failures WHERE account = %s", (email,))
+            await conn.execute(
+                "DELETE FROM rate_counters WHERE right(bucket, %s) = %s",
+                (len(_ACCOUNT_BUCKET) + len(email), _ACCOUNT_BUCKET + email),
+            )
+            await conn.execute(
+                "INSERT INTO erasures (buyer_id, erased_at, requested_by) VALUES (%s, %s, %s)",
+                (buyer_id, at, requested_by),
+            )
+        return Erasure(buyer_id, at, requested_by)
+
+
+@dataclass
+class InMemoryPrivacyStore:
+    """The fake: buyers' addresses by id, and the erasures."""
+
+    buyers: dict[uuid.UUID, str] = field(default_factory=dict)
+    erasures: dict[uuid.UUID, Erasure] = field(default_factory=dict)
+
+    async def emails(self, buyer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        return {b: self.buyers[b] for b in buyer_ids if b in self.buyers}
+
+    async def erased(self, buyer_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return {b for b in buyer_ids if b in self.erasures}
+
+    async def erase(self, buyer_id: uuid.UUID, requested_by: str, at: datetime) -> Erasure | None:
+        if buyer_id in self.erasures:
+            return self.erasures[buyer_id]
+        if self.buyers.pop(buyer_id, None) is None:
+            return None
+        self.erasures[buyer_id] = Erasure(buyer_id, at, requested_by)
+        return self.erasures[buyer_id]
