@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from quanyi_cli import keys as keys_cli
 from quanyi_cli.config import CliSettings
 from quanyi_cli.history import money_text
 from quanyi_cli.stack import SERVICES, Stack, StackConfig
@@ -26,6 +27,7 @@ app = typer.Typer(
     help="Operate quanyi: run it locally, migrate, import keys, follow an order.", no_args_is_help=True
 )
 console = Console()
+app.add_typer(keys_cli.app, name="keys")
 
 
 @app.command()
