@@ -31,6 +31,8 @@ class CliSettings(BaseSettings):
     kafka_bootstrap: str = ""
     gateway_url: str = ""
     dev_credential: str = ""
+    # The ledger's gRPC address, for `quanyi ledger`, `quanyi report` and `quanyi audit`.
+    ledger_grpc: str = "127.0.0.1:50054"
 
     def __init__(self, **values: Any) -> None:
         super().__init__(_env_file=dev_env_files(), **values)

@@ -78,6 +78,7 @@ def dev(
     env_file.write_text(
         f"QUANYI_DATABASE_URL={database_url}\nQUANYI_KAFKA_BOOTSTRAP={broker.bootstrap}\n"
         f"QUANYI_GATEWAY_URL={config.gateway_url}\nQUANYI_DEV_CREDENTIAL={config.dev_credential}\n"
+        f"QUANYI_LEDGER_GRPC=127.0.0.1:{config.grpc_ports['ledger']}\n"
     )
     env_file.chmod(0o600)  # it holds the development credential
     stack = Stack(config, echo=True)
@@ -530,3 +531,13 @@ def import_keys(
     console.print(
         f"imported {totals['imported']}, duplicates {totals['duplicates']}, rejected {totals['rejected']}"
     )
+
+
+# Finance: `quanyi ledger ...`, `quanyi report ...` and `quanyi audit key|order ...` (issue 9).
+from quanyi_cli import audit as audit_cli  # noqa: E402
+from quanyi_cli import ledger as ledger_cli  # noqa: E402
+from quanyi_cli import report as report_cli  # noqa: E402
+
+app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(report_cli.app, name="report")
+app.add_typer(audit_cli.app, name="audit")

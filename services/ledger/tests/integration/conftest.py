@@ -57,19 +57,24 @@ def signer() -> Ed25519Signer:
 
 
 @pytest.fixture
-async def ledger(
-    pool: AsyncConnectionPool, store: EventStore, signer: Ed25519Signer
-) -> AsyncIterator[pb_grpc.LedgerServiceStub]:
-    """LedgerService on a real grpc.aio server over the test database."""
+async def ledger_address(pool: AsyncConnectionPool, store: EventStore, signer: Ed25519Signer) -> AsyncIterator[str]:
+    """LedgerService on a real grpc.aio server over the test database: its address."""
     server = rpc.server()
     pb_grpc.add_LedgerServiceServicer_to_server(
         LedgerServicer(lambda: PgLedgerUnitOfWork(store, pool=pool), signer), server
     )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = rpc.channel(f"127.0.0.1:{port}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(grace=None)
+
+
+@pytest.fixture
+async def ledger(ledger_address: str) -> AsyncIterator[pb_grpc.LedgerServiceStub]:
+    channel = rpc.channel(ledger_address)
     try:
         yield pb_grpc.LedgerServiceStub(channel)
     finally:
         await channel.close()
-        await server.stop(grace=None)
