@@ -270,6 +270,10 @@ class RedemptionPublic(BaseModel):
 class SimulatedPaymentCreate(Input):
     order_id: Id
     amount: Money
+    # Which provider pays: "psp-sim" (the first simulator's notice), "wechatpay-sim" or "alipay-sim".
+    provider: Literal["psp-sim", "wechatpay-sim", "alipay-sim"] = "psp-sim"
+    # False: the provider takes the money but its notice is lost (only its query API will tell).
+    deliver: bool = True
 
 
 class SimulatedNoticePublic(BaseModel):

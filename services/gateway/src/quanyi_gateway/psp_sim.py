@@ -14,11 +14,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from quanyi_platform.psp import alipay, wechatpay
 
 PROVIDER = "psp-sim"
 PAY_PATH = "/psp-sim/v1/pay"
@@ -145,3 +148,151 @@ async def deliver(
                 raise
             headers = notice_headers(key, serial, notice.body)
     raise AssertionError("unreachable")
+
+
+# -- the providers' simulators: WeChat Pay v3 and Alipay, with query and refund APIs -----------------
+
+WECHATPAY = "wechatpay-sim"
+ALIPAY = "alipay-sim"
+PROVIDERS = (PROVIDER, WECHATPAY, ALIPAY)
+
+
+@dataclass
+class Trade:
+    """A payment the simulator made: `provider`'s transaction `txn_id` for the merchant's order."""
+
+    provider: str
+    order_id: str
+    txn_id: str
+    amount_minor: int
+    currency: str
+    paid_at: str
+    refunded_minor: int = 0
+
+
+@dataclass
+class SimRefund:
+    refund_id: str
+    out_refund_no: str
+    trade: Trade
+    amount_minor: int
+    status: str = "PROCESSING"
+
+
+class RefundRefused(Exception):
+    """The refund API's refusal: a provider error code."""
+
+
+class ProviderSimulator:
+    """The providers' side of payments in one process: it remembers the payments it made and the refunds
+    asked of it, and signs every notice and response exactly as the provider it plays.
+
+    - WeChat Pay v3 (`wechatpay-sim`; also the API of the first simulator's `psp-sim` payments): notices
+      with the transaction or refund AES-256-GCM encrypted under the API v3 key, signed RSA-SHA256 over
+      timestamp, nonce and body with Wechatpay-* headers; API responses signed the same way.
+    - Alipay (`alipay-sim`): form notices and JSON API responses signed RSA2 (quanyi_platform.psp.alipay).
+    """
+
+    def __init__(self, key: RSAPrivateKey, serial: str, api_v3_key: bytes) -> None:
+        self.key = key
+        self.serial = serial
+        self.api_v3_key = api_v3_key
+        self.trades: dict[str, Trade] = {}
+        self.refunds: dict[str, SimRefund] = {}
+
+    def pay(self, provider: str, order_id: str, amount_minor: int, currency: str, txn_id: str = "") -> Trade:
+        prefix = {WECHATPAY: "4200", ALIPAY: "2026"}.get(provider, "sim-")
+        txn = txn_id or f"{prefix}{uuid.uuid4().hex[:24]}"
+        paid_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        trade = Trade(provider, order_id, txn, amount_minor, currency, paid_at)
+        self.trades[txn] = trade
+        return trade
+
+    def trade_of_order(self, order_id: str) -> Trade | None:
+        return next((t for t in self.trades.values() if t.order_id == order_id), None)
+
+    # WeChat Pay v3
+
+    def wechat_signed(self, doc: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """A JSON body and the platform's signature headers (an API response, or a notice's body)."""
+        body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+        return body, {"Content-Type": "application/json",
+                      **wechatpay.signed_headers(self.key, self.serial, body, str(int(time.time())))}
+
+    def wechat_transaction(self, trade: Trade) -> dict[str, Any]:
+        return {
+            "appid": "wxd678efh567hg6787", "mchid": "1230000109", "out_trade_no": trade.order_id,
+            "transaction_id": trade.txn_id, "trade_type": "NATIVE", "trade_state": "SUCCESS",
+            "trade_state_desc": "支付成功", "success_time": trade.paid_at,
+            "amount": {"total": trade.amount_minor, "currency": trade.currency,
+                       "payer_total": trade.amount_minor, "payer_currency": trade.currency},
+        }
+
+    def wechat_notice(self, event_type: str, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        created = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        body = wechatpay.notice_body(self.api_v3_key, str(uuid.uuid4()), event_type, created, payload)
+        return body, {"Content-Type": "application/json",
+                      **wechatpay.signed_headers(self.key, self.serial, body, str(int(time.time())))}
+
+    def wechat_refund_doc(self, refund: SimRefund) -> dict[str, Any]:
+        t = refund.trade
+        return {
+            "refund_id": refund.refund_id, "out_refund_no": refund.out_refund_no, "transaction_id": t.txn_id,
+            "out_trade_no": t.order_id, "status": refund.status, "refund_status": refund.status,
+            "amount": {"refund": refund.amount_minor, "total": t.amount_minor, "currency": t.currency},
+        }
+
+    def refund(self, out_refund_no: str, txn_id: str, order_id: str, amount_minor: int) -> SimRefund:
+        """Take a refund request, once per out_refund_no; raises RefundRefused with the provider's code."""
+        known = self.refunds.get(out_refund_no)
+        if known is not None:
+            return known
+        trade = self.trades.get(txn_id) if txn_id else self.trade_of_order(order_id)
+        if trade is None or trade.order_id != order_id:
+            raise RefundRefused("RESOURCE_NOT_EXISTS")
+        if amount_minor <= 0 or amount_minor > trade.amount_minor - trade.refunded_minor:
+            raise RefundRefused("NOT_ENOUGH")
+        trade.refunded_minor += amount_minor
+        refund = SimRefund(f"5030{uuid.uuid4().hex[:24]}", out_refund_no, trade, amount_minor)
+        self.refunds[out_refund_no] = refund
+        return refund
+
+    # Alipay
+
+    def alipay_notice(self, trade: Trade) -> bytes:
+        now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        params = {
+            "notify_time": now, "notify_type": "trade_status_sync", "notify_id": uuid.uuid4().hex,
+            "app_id": "2021000000000000", "charset": "utf-8", "version": "1.0", "trade_no": trade.txn_id,
+            "out_trade_no": trade.order_id, "trade_status": "TRADE_SUCCESS",
+            "total_amount": alipay.yuan(trade.amount_minor),
+            "receipt_amount": alipay.yuan(trade.amount_minor), "gmt_payment": now,
+        }
+        return urlencode(alipay.sign_params(self.key, params)).encode()
+
+    def alipay_call(self, method: str, biz: dict[str, Any]) -> bytes:
+        """The signed response of an Alipay API call (alipay.trade.query, alipay.trade.refund)."""
+        if method == "alipay.trade.query":
+            trade = self.trade_of_order(str(biz.get("out_trade_no", "")))
+            if trade is None:
+                doc: dict[str, Any] = {
+                    "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"
+                }
+            else:
+                doc = {"code": "10000", "msg": "Success", "trade_no": trade.txn_id,
+                       "out_trade_no": trade.order_id, "trade_status": "TRADE_SUCCESS",
+                       "total_amount": alipay.yuan(trade.amount_minor)}
+        elif method == "alipay.trade.refund":
+            try:
+                amount = alipay.fen(str(biz.get("refund_amount", "")))
+                refund = self.refund(str(biz.get("out_request_no", "")), str(biz.get("trade_no", "")),
+                                     str(biz.get("out_trade_no", "")), amount)
+                refund.status = "SUCCESS"
+                doc = {"code": "10000", "msg": "Success", "trade_no": refund.trade.txn_id,
+                       "out_trade_no": refund.trade.order_id, "fund_change": "Y",
+                       "refund_fee": alipay.yuan(refund.trade.refunded_minor)}
+            except (RefundRefused, alipay.Rejected) as exc:
+                doc = {"code": "40004", "msg": "Business Failed", "sub_code": f"ACQ.{exc}"}
+        else:
+            doc = {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-method"}
+        return alipay.signed_response(self.key, method, doc)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
 from quanyi_platform.consumer import InboxConsumer
@@ -12,11 +14,13 @@ from quanyi_platform.eventstore import EventStore
 from quanyi_platform.relay import Relay
 
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
+from quanyi_orders.adapters.providers import Alipay, PaymentProvider, WechatPay
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.config import Settings, load
 from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, order_facts_handler
 from quanyi_orders.entrypoints.grpc_server import OrdersServicer
+from quanyi_orders.entrypoints.saga import SagaPollers, SagaSettings
 from quanyi_orders.projections import PROJECTIONS
 
 NAME = "orders"
@@ -37,8 +41,26 @@ def notice_verifier(settings: Settings) -> NoticeVerifier:
     return NoticeVerifier(settings.psp_provider_name, key, settings.psp_max_skew_s)
 
 
+def providers(settings: Settings, http: aiohttp.ClientSession | None) -> dict[str, PaymentProvider]:
+    """The payment providers orders takes notices from and asks (the simulators' protocols). Their APIs are
+    under `psp_base_url`; without a provider key there are none."""
+    key = load_public_key(settings.psp_public_key_pem, settings.psp_public_key_path)
+    if key is None:
+        return {}
+    base = settings.psp_base_url
+    api_v3_key = settings.psp_api_v3_key.get_secret_value().encode()
+    wechat_api = f"{base}/psp-sim/v1/wechatpay" if base else ""
+    return {
+        "wechatpay-sim": WechatPay(
+            "wechatpay-sim", key, api_v3_key, wechat_api, http, settings.psp_max_skew_s
+        ),
+        "alipay-sim": Alipay("alipay-sim", key, f"{base}/psp-sim/v1/alipay/gateway.do" if base else "", http),
+    }
+
+
 def servicer(
-    pool: Any, store: EventStore, verifier: NoticeVerifier, settings: Settings | None = None
+    pool: Any, store: EventStore, verifier: NoticeVerifier, settings: Settings | None = None,
+    payment_providers: dict[str, PaymentProvider] | None = None,
 ) -> OrdersServicer:
     """The gRPC servicer; PlaceOrder and payment notices are group-committed (see application.entry)."""
     settings = settings or Settings()
@@ -48,9 +70,24 @@ def servicer(
 
     entry = OrdersEntry(
         unit_of_work, max_group=settings.group_commit_max_calls,
-        max_in_flight=settings.group_commit_in_flight,
+        max_in_flight=settings.group_commit_in_flight, pay_within=timedelta(seconds=settings.payment_ttl_s),
     )
-    return OrdersServicer(unit_of_work, verifier, entry)
+    return OrdersServicer(unit_of_work, verifier, entry, payment_providers, settings.refund_retry_s)
+
+
+def saga_pollers(
+    pool: Any, store: EventStore, servicer: OrdersServicer, payment_providers: dict[str, PaymentProvider],
+    settings: Settings,
+) -> SagaPollers:
+    """The pollers of due timeouts, unpaid orders and open refunds (entrypoints.saga)."""
+    return SagaPollers(
+        lambda: PgOrdersUnitOfWork(store, pool=pool), servicer.entry, payment_providers,
+        SagaSettings(
+            poll_interval_s=settings.saga_poll_interval_s, query_after_s=settings.payment_query_after_s,
+            query_window_s=settings.payment_query_window_s,
+            query_interval_s=settings.payment_query_interval_s, refund_retry_s=settings.refund_retry_s,
+        ),
+    )
 
 
 def consumer(pool: Any, settings: Settings, store: EventStore) -> InboxConsumer:
@@ -64,8 +101,15 @@ async def start(settings: Settings) -> None:
     await db.migrate(settings.database_url, NAME, MIGRATIONS)
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
     store = event_store()
+    credential = settings.dev_credential.get_secret_value()
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.psp_api_timeout_s),
+        headers={"X-Dev-Credential": credential} if credential else None,
+    )
+    payment_providers = providers(settings, http)
     server = rpc.server()
-    pb_grpc.add_OrdersServiceServicer_to_server(servicer(pool, store, verifier, settings), server)
+    orders_servicer = servicer(pool, store, verifier, settings, payment_providers)
+    pb_grpc.add_OrdersServiceServicer_to_server(orders_servicer, server)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
     facts = consumer(pool, settings, store)
@@ -75,8 +119,9 @@ async def start(settings: Settings) -> None:
         [
             Relay(pool, settings, store.topic, wakeup=store.appended).run(),
             facts.run(),
+            saga_pollers(pool, store, orders_servicer, payment_providers, settings).run(),
         ],
-        [pool.close],
+        [pool.close, http.close],
         ready=[facts.ready],
     )
 

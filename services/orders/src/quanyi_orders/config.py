@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, SecretStr, model_validator
 from quanyi_platform.config import PlatformSettings
+from quanyi_platform.psp import DEV_API_V3_KEY
 
 
 class Settings(PlatformSettings):
@@ -23,12 +24,42 @@ class Settings(PlatformSettings):
     group_commit_max_calls: int = 64
     group_commit_in_flight: int = 2
 
+    # The order saga. An unpaid order expires this long after it is placed.
+    payment_ttl_s: int = Field(default=900, ge=1)
+    # The pollers (entrypoints.saga) look at due timeouts and open refunds this often.
+    saga_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Active query: orders placed between payment_query_window_s and payment_query_after_s ago that still
+    # await payment are asked for at the providers every payment_query_interval_s (and once more at expiry).
+    payment_query_after_s: float = Field(default=10.0, ge=0)
+    payment_query_window_s: float = Field(default=120.0, gt=0)
+    payment_query_interval_s: float = Field(default=10.0, gt=0)
+    # An unconfirmed refund is sent (or asked about) again this long after the last call.
+    refund_retry_s: float = Field(default=30.0, gt=0)
+    # The providers' APIs: QUANYI_PSP_API_BASE_URL, else QUANYI_PUBLIC_BASE_URL (the gateway, which serves
+    # the simulators in development). Empty: no active query and no refunds are sent.
+    psp_api_base_url: str = ""
+    public_base_url: str = ""
+    psp_api_timeout_s: float = Field(default=5.0, gt=0)
+    # The WeChat-style provider's API v3 key (AES-256-GCM of notices' resources), 32 bytes.
+    psp_api_v3_key: SecretStr = SecretStr(DEV_API_V3_KEY)
+    # The development credential the gateway's simulators ask for (QUANYI_DEV_CREDENTIAL), sent with every
+    # call of a provider's API when set.
+    dev_credential: SecretStr = SecretStr("")
+
+    @property
+    def psp_base_url(self) -> str:
+        return (self.psp_api_base_url or self.public_base_url).rstrip("/")
+
     @model_validator(mode="after")
     def _production_needs_a_psp_key(self) -> Settings:
         if self.is_production and not (self.psp_public_key_pem or self.psp_public_key_path):
             raise ValueError(
                 "QUANYI_PSP_PUBLIC_KEY_PEM or QUANYI_PSP_PUBLIC_KEY_PATH must be set in production"
             )
+        if self.is_production and self.psp_api_v3_key.get_secret_value() == DEV_API_V3_KEY:
+            raise ValueError("QUANYI_PSP_API_V3_KEY must be set in production")
+        if len(self.psp_api_v3_key.get_secret_value().encode()) != 32:
+            raise ValueError("QUANYI_PSP_API_V3_KEY must be 32 bytes")
         return self
 
 

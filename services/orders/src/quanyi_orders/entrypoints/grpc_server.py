@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn, TypeVar
 
 import grpc
@@ -11,13 +12,16 @@ from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 
 from quanyi_orders.adapters.proto_mapping import money_from_proto, order_to_proto
+from quanyi_orders.adapters.providers import PaymentProvider, RawNotice
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
-from quanyi_orders.application import orders
+from quanyi_orders.application import orders, saga
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
+from quanyi_orders.domain.events import RefundSucceeded
+from quanyi_orders.entrypoints.saga import find_payment
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +49,15 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
 
 class OrdersServicer(pb_grpc.OrdersServiceServicer):
     def __init__(
-        self, unit_of_work: Callable[[], OrdersUnitOfWork], notices: NoticeVerifier, entry: OrdersEntry
+        self, unit_of_work: Callable[[], OrdersUnitOfWork], notices: NoticeVerifier, entry: OrdersEntry,
+        providers: Mapping[str, PaymentProvider] | None = None, refund_retry_s: float = 30.0,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._notices = notices
         self._entry = entry
+        self.entry = entry
+        self._providers = dict(providers or {})
+        self._refund_retry = timedelta(seconds=refund_retry_s)
 
     async def _run(
         self, context: grpc.aio.ServicerContext, work: Callable[[OrdersUnitOfWork], Awaitable[T]]
@@ -96,6 +104,9 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     async def HandlePaymentNotice(
         self, request: pb.HandlePaymentNoticeRequest, context: grpc.aio.ServicerContext
     ) -> pb.HandlePaymentNoticeResponse:
+        provider = self._providers.get(request.provider)
+        if provider is not None:
+            return await self._provider_notice(provider, request, context)
         try:
             self._notices.verify(request.provider, request.body, request.signature, request.timestamp,
                                  request.nonce)
@@ -109,6 +120,47 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
         )
         captured = await self._answer(context, self._entry.capture(notice))
         return pb.HandlePaymentNoticeResponse(order_id=captured.order.order_id, duplicate=captured.duplicate)
+
+    async def _provider_notice(
+        self, provider: PaymentProvider, request: pb.HandlePaymentNoticeRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.HandlePaymentNoticeResponse:
+        raw = RawNotice(request.body, request.signature, request.timestamp, request.nonce, request.serial)
+        try:
+            opened = provider.open_notice(raw)
+        except (NoticeRejected, MalformedNotice) as exc:
+            log.warning("payment notice refused", extra={"provider": provider.name, "reason": str(exc)})
+            await _abort(context, exc)
+        if isinstance(opened, orders.PaymentNotice):
+            captured = await self._answer(context, self._entry.capture(opened))
+            return pb.HandlePaymentNoticeResponse(
+                order_id=captured.order.order_id, duplicate=captured.duplicate
+            )
+        recorded = await self._answer(context, saga.record_refund_outcomes(
+            self._unit_of_work, [opened], datetime.now(UTC) + self._refund_retry
+        ))
+        succeeded = [e for e in recorded if isinstance(e, RefundSucceeded)]
+        async with self._unit_of_work() as uow:
+            known = await uow.saga.refunds([opened.refund_id])
+        if opened.refund_id not in known:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "refund not found")
+        order_id = known[opened.refund_id].order_id
+        return pb.HandlePaymentNoticeResponse(order_id=order_id, duplicate=not succeeded)
+
+    async def ConfirmPayment(
+        self, request: pb.ConfirmPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmPaymentResponse:
+        order = await self._run(context, lambda uow: orders.get_order(uow, request.order_id))
+        if request.provider and request.provider not in self._providers:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown payment provider")
+        found = await find_payment(self._providers, order.order_id, request.provider)
+        log.info("payment confirmation asked", extra={"order_id": order.order_id, "actor": request.actor,
+                                                      "found": found is not None})
+        if found is None:
+            return pb.ConfirmPaymentResponse(order=order_to_proto(order), paid=False)
+        captured = await self._answer(context, self._entry.capture(found))
+        return pb.ConfirmPaymentResponse(order=order_to_proto(captured.order), paid=True,
+                                         duplicate=captured.duplicate)
 
     async def ReviewOrder(
         self, request: pb.ReviewOrderRequest, context: grpc.aio.ServicerContext

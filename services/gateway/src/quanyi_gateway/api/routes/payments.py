@@ -37,11 +37,23 @@ async def payment_notice(
     x_psp_timestamp: Annotated[str | None, Header()] = None,
     x_psp_nonce: Annotated[str | None, Header()] = None,
     x_psp_serial: Annotated[str | None, Header()] = None,
+    wechatpay_signature: Annotated[str | None, Header()] = None,
+    wechatpay_timestamp: Annotated[str | None, Header()] = None,
+    wechatpay_nonce: Annotated[str | None, Header()] = None,
+    wechatpay_serial: Annotated[str | None, Header()] = None,
 ) -> PaymentNoticeAck:
-    """Receive a signed payment notice; answers SUCCESS for a new or an already applied notice."""
-    if not x_psp_signature:
+    """Receive a signed payment notice; answers SUCCESS for a new or an already applied notice.
+
+    WeChat Pay style notices sign with Wechatpay-* headers (the first simulator with X-Psp-*); Alipay
+    style notices are forms that carry their own signature."""
+    signature = x_psp_signature or wechatpay_signature
+    timestamp = x_psp_timestamp or wechatpay_timestamp
+    nonce = x_psp_nonce or wechatpay_nonce
+    serial = x_psp_serial or wechatpay_serial
+    signed_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if not signed_form and not signature:
         raise Problem(401, "the X-Psp-Signature header is missing", slug="bad-signature")
-    if not x_psp_timestamp or not x_psp_nonce:
+    if not signed_form and (not timestamp or not nonce):
         raise Problem(
             400, "the X-Psp-Timestamp and X-Psp-Nonce headers are required", slug="malformed-notice"
         )
@@ -53,10 +65,10 @@ async def payment_notice(
             orders_pb.HandlePaymentNoticeRequest(
                 provider=provider,
                 body=body,
-                signature=x_psp_signature,
-                timestamp=x_psp_timestamp,
-                nonce=x_psp_nonce,
-                serial=x_psp_serial or "",
+                signature=signature or "",
+                timestamp=timestamp or "",
+                nonce=nonce or "",
+                serial=serial or "",
             )
         )
     except grpc.aio.AioRpcError as exc:
