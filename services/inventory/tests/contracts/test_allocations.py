@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from quanyi_inventory.adapters.crypto import Keyring
 from quanyi_inventory.domain.allocation import Reserved, Short, ShortLine
 
 from .conftest import Backend, import_codes, new_sku, pay
+
+NOW = datetime.now(UTC)
 
 
 async def test_load_claims_the_lowest_available_keys_up_to_the_need_of_each_sku(
@@ -16,15 +20,15 @@ async def test_load_claims_the_lowest_available_keys_up_to_the_need_of_each_sku(
     await import_codes(backend, keyring, pool_a, [f"A{i}" for i in range(5)], cost=700)
     await import_codes(backend, keyring, pool_b, ["B0"])
     async with backend.uow() as uow:
-        state = await uow.allocations.load(["o-1"], {a: 3, b: 2, "unknown": 1})
+        state = await uow.allocations.load(["o-1"], {(a, "web"): 3, (b, "web"): 2, ("unknown", "web"): 1}, NOW)
     assert set(state.stock) == {a, b} and state.decided == {}
-    assert len(state.available[a]) == 3 and len(state.available[b]) == 1
-    assert [k.key_id for k in state.available[a]] == sorted(k.key_id for k in state.available[a])
-    assert {(k.sku_id, k.unit_cost_minor, k.currency) for k in state.available[a]} == {(a, 700, "CNY")}
-    assert "unknown" not in state.available
+    assert len(state.available[(a, "web")]) == 3 and len(state.available[(b, "web")]) == 1
+    assert [k.key_id for k in state.available[(a, "web")]] == sorted(k.key_id for k in state.available[(a, "web")])
+    assert {(k.sku_id, k.unit_cost_minor, k.currency) for k in state.available[(a, "web")]} == {(a, 700, "CNY")}
+    assert ("unknown", "web") not in state.available
     async with backend.uow() as uow:
-        everything = await uow.allocations.load([], {a: 10})
-    assert [k.key_id for k in everything.available[a]][:3] == [k.key_id for k in state.available[a]]
+        everything = await uow.allocations.load([], {(a, "web"): 10}, NOW)
+    assert [k.key_id for k in everything.available[(a, "web")]][:3] == [k.key_id for k in state.available[(a, "web")]]
 
 
 async def test_load_returns_the_outcomes_already_decided_and_never_a_reserved_key(
@@ -36,11 +40,11 @@ async def test_load_returns_the_outcomes_already_decided_and_never_a_reserved_ke
     short = await pay(backend, "o-2", (sku, 5))
     assert isinstance(reserved, Reserved) and isinstance(short, Short)
     async with backend.uow() as uow:
-        state = await uow.allocations.load(["o-1", "o-2", "o-3"], {sku: 3})
+        state = await uow.allocations.load(["o-1", "o-2", "o-3"], {(sku, "web"): 3}, NOW)
     assert state.decided == {"o-1": reserved, "o-2": Short((ShortLine(1, sku, 5, 1),))}
     assert [(k.line_no, k.unit_no) for k in reserved.keys] == [(1, 1), (2, 1)]
     held = {k.key_id for k in reserved.keys}
-    assert len(state.available[sku]) == 1 and state.available[sku][0].key_id not in held
+    assert len(state.available[(sku, "web")]) == 1 and state.available[(sku, "web")][0].key_id not in held
 
 
 async def test_keys_reserved_earlier_in_the_unit_of_work_are_not_offered_again(
@@ -51,12 +55,12 @@ async def test_keys_reserved_earlier_in_the_unit_of_work_are_not_offered_again(
     sku, pool = await new_sku(backend)
     await import_codes(backend, keyring, pool, ["K0", "K1", "K2"])
     async with backend.uow() as uow:
-        state = await uow.allocations.load(["o-1"], {sku: 1})
+        state = await uow.allocations.load(["o-1"], {(sku, "web"): 1}, NOW)
         order = PaidOrder("o-1", "b", "", "web", (OrderLine(1, sku, 1),))
-        decision = allocate([order], state.decided, state.stock, state.available)
+        decision = allocate([order], state.decided, state.stock, state.available, NOW)
         await uow.record(decision.recorded)
-        again = await uow.allocations.load(["o-1"], {sku: 3})
-    taken = state.available[sku][0].key_id
+        again = await uow.allocations.load(["o-1"], {(sku, "web"): 3}, NOW)
+    taken = state.available[(sku, "web")][0].key_id
     assert "o-1" in again.decided
-    assert taken not in {k.key_id for k in again.available[sku]} and len(again.available[sku]) == 2
+    assert taken not in {k.key_id for k in again.available[(sku, "web")]} and len(again.available[(sku, "web")]) == 2
     assert again.stock[sku].available == 2

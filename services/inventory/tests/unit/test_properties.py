@@ -5,6 +5,7 @@ they recorded. Also: no key is handed out twice, an order is decided once, count
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.stock import SkuStock
 
 SKUS = ("sku-a", "sku-b")
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
 # A command is ("import", sku index, keys) or ("pay", [order]) where an order is (order number, lines) and a
 # line is (sku index, quantity). Order numbers repeat on purpose: a repeated order is a redelivery.
@@ -63,13 +65,13 @@ class World:
         self.events.extend(recorded)
 
     def pay(self, orders: list[PaidOrder]) -> dict[str, Allocation]:
-        needs = allocation.keys_needed(orders)
+        needs = allocation.claims_needed(orders)
         available = {
-            sku: [AvailableKey(k, sku, 50, "CNY") for k in sorted(self.free[sku])[: needs[sku]]]
-            for sku in needs
+            (sku, channel): [AvailableKey(k, sku, 50, "CNY") for k in sorted(self.free[sku])[:n]]
+            for (sku, channel), n in needs.items()
         }
         decided = {o.order_id: self.outcomes[o.order_id] for o in orders if o.order_id in self.outcomes}
-        decision = allocation.allocate(orders, decided, self.stock, available)
+        decision = allocation.allocate(orders, decided, self.stock, available, NOW)
         for r in decision.recorded:
             if isinstance(r.event, KeyReserved):
                 for k in r.event.keys:

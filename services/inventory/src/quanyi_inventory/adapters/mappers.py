@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import events_pb2 as pb
 from quanyi_platform.envelope import NewEvent
 
 from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.events import (
+    FEFO,
+    FIFO,
     ClaimedKey,
     DataKeysRewrapped,
     Event,
+    ExpiredKey,
+    ImportSource,
     KeyReserved,
+    KeysExpired,
     KeysImported,
     KeysRevealed,
     PoolCreated,
+    PoolPriorityChanged,
     ProductCreated,
     Recorded,
     RewrappedBatch,
@@ -34,8 +42,51 @@ def _money(m: Money) -> money_pb2.Money:
     return money_pb2.Money(minor_units=m.minor_units, currency=m.currency)
 
 
+def _source(source: ImportSource | None) -> pb.ImportSource | None:
+    if source is None:
+        return None
+    return pb.ImportSource(
+        file_sha256=source.file_sha256, file_name=source.file_name, format=source.format,
+        mode=source.mode, rows=source.rows, bytes=source.bytes,
+    )
+
+
+def _from_source(m: pb.ImportSource) -> ImportSource:
+    return ImportSource(m.file_sha256, m.file_name, m.format, m.mode, int(m.rows), int(m.bytes))
+
+
 def _from_money(m: money_pb2.Money) -> Money:
     return Money(int(m.minor_units), str(m.currency))
+
+
+_STRATEGY = {FIFO: pb.ALLOCATION_STRATEGY_FIFO, FEFO: pb.ALLOCATION_STRATEGY_FEFO}
+
+
+def strategy_to_proto(strategy: str) -> pb.AllocationStrategy:
+    return _STRATEGY[strategy]
+
+
+def strategy_from_proto(value: int) -> str:
+    """FEFO or FIFO (unset, and values this version does not know, mean FIFO)."""
+    return FEFO if value == pb.ALLOCATION_STRATEGY_FEFO else FIFO
+
+
+def timestamp(at: datetime | None) -> Timestamp | None:
+    """A protobuf Timestamp of a timezone-aware time (None stays unset)."""
+    if at is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(at.astimezone(UTC))
+    return ts
+
+
+def from_timestamp(message: Message, field: str) -> datetime | None:
+    """The UTC time in `message.field`, None when it is unset."""
+    if not message.HasField(field):
+        return None
+    ts: Timestamp = getattr(message, field)
+    at: datetime = ts.ToDatetime(tzinfo=UTC)
+    return at
 
 
 def to_proto(event: Event) -> Message:
@@ -46,14 +97,26 @@ def to_proto(event: Event) -> Message:
         return pb.SkuCreated(
             sku_id=event.sku_id, product_id=event.product_id, name=event.name, price=_money(event.price),
             low_stock_threshold=event.low_stock_threshold,
+            allocation_strategy=strategy_to_proto(event.allocation_strategy),
         )
     if isinstance(event, PoolCreated):
-        return pb.PoolCreated(pool_id=event.pool_id, sku_id=event.sku_id, name=event.name)
+        return pb.PoolCreated(
+            pool_id=event.pool_id, sku_id=event.sku_id, name=event.name, priority=event.priority
+        )
+    if isinstance(event, PoolPriorityChanged):
+        return pb.PoolPriorityChanged(pool_id=event.pool_id, sku_id=event.sku_id, priority=event.priority)
+    if isinstance(event, KeysExpired):
+        return pb.KeysExpired(
+            sweep_id=event.sweep_id, as_of=timestamp(event.as_of),
+            keys=[pb.ExpiredKey(key_id=k.key_id, sku_id=k.sku_id, pool_id=k.pool_id) for k in event.keys],
+        )
     if isinstance(event, KeysImported):
         return pb.KeysImported(
             batch_id=event.batch_id, pool_id=event.pool_id, sku_id=event.sku_id, imported=event.imported,
             duplicates=event.duplicates, unit_cost=_money(event.unit_cost), rejected=event.rejected,
-            actor=event.actor, master_key_id=event.master_key_id,
+            actor=event.actor, master_key_id=event.master_key_id, channel=event.channel,
+            valid_from=timestamp(event.valid_from), expires_at=timestamp(event.expires_at),
+            source=_source(event.source),
         )
     if isinstance(event, KeyReserved):
         return pb.KeyReserved(
@@ -63,6 +126,7 @@ def to_proto(event: Event) -> Message:
                 pb.ReservedKey(
                     key_id=k.key_id, sku_id=k.sku_id, line_no=k.line_no, unit_no=k.unit_no,
                     unit_cost=money_pb2.Money(minor_units=k.unit_cost_minor, currency=k.currency),
+                    pool_id=k.pool_id,
                 )
                 for k in event.keys
             ],
@@ -101,20 +165,33 @@ def from_proto(message: Message) -> Event | None:
     if isinstance(m, pb.ProductCreated):
         return ProductCreated(m.product_id, m.name, m.kind)
     if isinstance(m, pb.SkuCreated):
-        return SkuCreated(m.sku_id, m.product_id, m.name, _from_money(m.price), int(m.low_stock_threshold))
+        return SkuCreated(
+            m.sku_id, m.product_id, m.name, _from_money(m.price), int(m.low_stock_threshold),
+            strategy_from_proto(m.allocation_strategy),
+        )
     if isinstance(m, pb.PoolCreated):
-        return PoolCreated(m.pool_id, m.sku_id, m.name)
+        return PoolCreated(m.pool_id, m.sku_id, m.name, int(m.priority))
+    if isinstance(m, pb.PoolPriorityChanged):
+        return PoolPriorityChanged(m.pool_id, m.sku_id, int(m.priority))
+    if isinstance(m, pb.KeysExpired):
+        as_of = from_timestamp(m, "as_of")
+        assert as_of is not None
+        return KeysExpired(
+            m.sweep_id, as_of, tuple(ExpiredKey(k.key_id, k.sku_id, k.pool_id) for k in m.keys)
+        )
     if isinstance(m, pb.KeysImported):
         return KeysImported(
             m.batch_id, m.pool_id, m.sku_id, int(m.imported), int(m.duplicates), int(m.rejected),
-            _from_money(m.unit_cost), m.actor, m.master_key_id,
+            _from_money(m.unit_cost), m.actor, m.master_key_id, m.channel,
+            from_timestamp(m, "valid_from"), from_timestamp(m, "expires_at"),
+            _from_source(m.source) if m.HasField("source") else None,
         )
     if isinstance(m, pb.KeyReserved):
         return KeyReserved(
             m.order_id, m.buyer_id, m.buyer_email, m.channel,
             tuple(
                 ClaimedKey(k.key_id, k.sku_id, k.line_no, k.unit_no, int(k.unit_cost.minor_units),
-                           k.unit_cost.currency)
+                           k.unit_cost.currency, k.pool_id)
                 for k in m.keys
             ),
         )

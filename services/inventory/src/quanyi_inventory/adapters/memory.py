@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from quanyi_platform.envelope import Envelope, NewEvent, seal
 from quanyi_platform.eventstore import ConcurrencyConflict
@@ -33,12 +33,15 @@ from quanyi_inventory.application.ports import (
     Stock,
 )
 from quanyi_inventory.domain import allocation, stock
-from quanyi_inventory.domain.allocation import Allocation, AvailableKey
+from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, usable
 from quanyi_inventory.domain.events import (
+    FEFO,
     Event,
     KeyReserved,
+    KeysExpired,
     KeysImported,
     PoolCreated,
+    PoolPriorityChanged,
     ProductCreated,
     Recorded,
     SkuCreated,
@@ -56,6 +59,8 @@ class Material:
     sku_id: str
     fingerprint: bytes
     sealed: SealedKey
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,11 @@ class KeyState:
     line_no: int = 0
     unit_no: int = 0
     reserved_at: datetime | None = None
+    pool_id: str = ""
+    state: str = "available"
+    channel: str = ""
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass
@@ -107,14 +117,20 @@ class View:
             for m in by_batch.get(event.batch_id, []):
                 self.keys[m.key_id] = KeyState(
                     m.key_id, event.sku_id, event.batch_id, event.unit_cost.minor_units,
-                    event.unit_cost.currency,
+                    event.unit_cost.currency, pool_id=event.pool_id, channel=event.channel,
+                    valid_from=m.valid_from or event.valid_from, expires_at=m.expires_at or event.expires_at,
                 )
         elif isinstance(event, KeyReserved):
             for k in event.keys:
                 self.keys[k.key_id] = replace(
                     self.keys[k.key_id], order_id=event.order_id, line_no=k.line_no, unit_no=k.unit_no,
-                    reserved_at=at,
+                    reserved_at=at, state="reserved",
                 )
+        elif isinstance(event, KeysExpired):
+            for x in event.keys:
+                self.keys[x.key_id] = replace(self.keys[x.key_id], state="expired")
+        elif isinstance(event, PoolPriorityChanged):
+            self.pools[event.pool_id] = replace(self.pools[event.pool_id], priority=event.priority)
         for sku_id in _skus_of(event):
             evolved = stock.evolve(self.stock.get(sku_id), event)
             if evolved is not None:
@@ -290,18 +306,39 @@ class _Allocations(Allocations):
     def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
         self._uow = uow
 
-    async def load(self, order_ids: Collection[str], needs: Mapping[str, int]) -> AllocationState:
-        state = await self._uow.stock.lock(needs)
+    async def load(
+        self, order_ids: Collection[str], needs: Mapping[Claim, int], now: datetime
+    ) -> AllocationState:
+        state = await self._uow.stock.lock({sku for sku, _ in needs})
         view = self._uow.view()
         decided = {o: view.allocations[o] for o in order_ids if o in view.allocations}
-        available: dict[str, list[AvailableKey]] = {}
-        for sku_id in state:
-            free = sorted(k.key_id for k in view.keys.values() if k.sku_id == sku_id and not k.order_id)
-            available[sku_id] = [
-                AvailableKey(k, sku_id, view.keys[k].unit_cost_minor, view.keys[k].currency)
-                for k in free[: needs[sku_id]]
+        available: dict[Claim, list[AvailableKey]] = {}
+        for (sku_id, channel), n in needs.items():
+            if sku_id not in state:
+                continue
+            fefo = view.skus[sku_id].allocation_strategy == FEFO
+            free = [
+                _available(k) for k in view.keys.values()
+                if k.sku_id == sku_id and k.state == "available" and usable(_available(k), channel, now)
             ]
-        return AllocationState(decided, state, {s: keys for s, keys in available.items() if keys})
+            free.sort(key=lambda k: _hand_out_order(view, k, fefo))
+            available[(sku_id, channel)] = free[:n]
+        return AllocationState(decided, state, {c: keys for c, keys in available.items() if keys})
+
+
+def _available(k: KeyState) -> AvailableKey:
+    return AvailableKey(
+        k.key_id, k.sku_id, k.unit_cost_minor, k.currency, k.pool_id, k.channel, k.valid_from, k.expires_at
+    )
+
+
+def _hand_out_order(view: View, k: AvailableKey, fefo: bool) -> tuple[int, str, int, datetime, str]:
+    """Pools by priority then id; in a pool FEFO (never-expiring last) or FIFO; then key id."""
+    expiry = k.expires_at if fefo and k.expires_at is not None else _NEVER
+    return (view.pools[k.pool_id].priority, k.pool_id, 0, expiry, k.key_id)
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 # Rotations take turns on this lock, as Postgres makes them take turns on the rows of data_keys.

@@ -6,6 +6,7 @@ Every statement names tables unqualified (the pool's search path is the service'
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from quanyi_platform.eventstore import EventStore
@@ -26,7 +27,7 @@ from quanyi_inventory.application.ports import (
     Sku,
     Stock,
 )
-from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Reserved, Short
+from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, Reserved, Short
 from quanyi_inventory.domain.events import ClaimedKey, Recorded, ShortLine
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
@@ -94,34 +95,61 @@ class PgStock(Stock):
 
 
 # One round trip for a whole batch of paid orders. `stock` locks the batch's SKUs first (in id order: the
-# Append runs its branches in turn, and the claim joins `stock`); the claim then takes the oldest available
-# keys of each SKU. SKIP LOCKED keeps it from waiting on a key another transaction holds, though none can
-# while the SKU is locked. Keys held by the batch's orders come back too, for orders decided before.
-_LOAD_FOR_ALLOCATION = """
+# Append runs its branches in turn, and the claim joins `stock`); the claim then takes, per (SKU, channel),
+# the first keys in hand-out order that may go to that channel now: the SKU's pools by priority, and within
+# a pool the FIFO or the FEFO branch (the other one is switched off by its constant condition, so each
+# scan follows its own index). SKIP LOCKED keeps it from waiting on a key another transaction holds, though
+# none can while the SKU is locked. Keys held by the batch's orders come back too, for orders decided before.
+_KEY_COLUMNS = "key_id, sku_id, pool_id, currency, unit_cost_minor, channel, valid_from, expires_at"
+_USABLE = (
+    "keys.pool_id = p.pool_id AND state = 'available' AND channel IN ('', need.channel)"
+    " AND (valid_from IS NULL OR valid_from <= %(now)s) AND (expires_at IS NULL OR expires_at > %(now)s)"
+)
+_LOAD_FOR_ALLOCATION = f"""
 WITH stock AS MATERIALIZED (
     SELECT sku_id, low_stock_threshold, available, reserved, low_stock_alerted, stock_version
     FROM sku_stock WHERE sku_id = ANY(%(skus)s::text[]) ORDER BY sku_id FOR UPDATE
 ), need AS (
-    SELECT * FROM unnest(%(skus)s::text[], %(counts)s::int[]) AS n(sku_id, n)
+    SELECT n.sku_id, n.channel, n.n, s.allocation_strategy = 'fefo' AS fefo
+    FROM unnest(%(claim_skus)s::text[], %(channels)s::text[], %(counts)s::int[]) AS n(sku_id, channel, n)
+    JOIN skus s ON s.sku_id = n.sku_id
 )
 SELECT 'stock' AS kind, sku_id AS id, NULL::text AS t1, NULL::text AS t2, NULL::text AS t3,
+       NULL::text AS t4, NULL::text AS t5, NULL::timestamptz AS ts1, NULL::timestamptz AS ts2,
        low_stock_threshold AS n1, available AS n2, reserved AS n3, stock_version AS n4,
        low_stock_alerted AS flag, NULL::jsonb AS j
 FROM stock
 UNION ALL
-SELECT 'decided', order_id, outcome, NULL, NULL, NULL, NULL, NULL, NULL, NULL, short_lines
+SELECT 'decided', order_id, outcome, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       short_lines
 FROM allocations WHERE order_id = ANY(%(orders)s::text[])
 UNION ALL
-SELECT 'held', key_id, sku_id, currency, order_id, line_no, unit_no, unit_cost_minor, NULL, NULL, NULL
+SELECT 'held', key_id, sku_id, currency, order_id, pool_id, NULL, NULL, NULL, line_no, unit_no,
+       unit_cost_minor, NULL, NULL, NULL
 FROM keys WHERE order_id = ANY(%(orders)s::text[])
 UNION ALL
-SELECT 'claim', c.key_id, c.sku_id, c.currency, NULL, NULL, NULL, c.unit_cost_minor, NULL, NULL, NULL
+SELECT 'claim', c.key_id, c.sku_id, c.currency, need.channel, c.pool_id, c.channel, c.valid_from,
+       c.expires_at, c.priority, c.rank, c.unit_cost_minor, NULL, need.fefo, NULL
 FROM need JOIN stock ON stock.sku_id = need.sku_id
 CROSS JOIN LATERAL (
-    SELECT key_id, sku_id, currency, unit_cost_minor FROM keys
-    WHERE keys.sku_id = need.sku_id AND state = 'available'
-    ORDER BY key_id LIMIT need.n
-    FOR UPDATE SKIP LOCKED
+    SELECT p.priority, k.*,
+           row_number() OVER (ORDER BY p.priority, p.pool_id,
+                              CASE WHEN need.fefo THEN k.expires_at END NULLS LAST, k.key_id) AS rank
+    FROM pools p
+    CROSS JOIN LATERAL (
+        SELECT * FROM (
+            SELECT {_KEY_COLUMNS} FROM keys WHERE need.fefo AND {_USABLE}
+            ORDER BY expires_at, key_id LIMIT need.n FOR UPDATE SKIP LOCKED
+        ) fefo
+        UNION ALL
+        SELECT * FROM (
+            SELECT {_KEY_COLUMNS} FROM keys WHERE NOT need.fefo AND {_USABLE}
+            ORDER BY key_id LIMIT need.n FOR UPDATE SKIP LOCKED
+        ) fifo
+    ) k
+    WHERE p.sku_id = need.sku_id
+    ORDER BY rank
+    LIMIT need.n
 ) c
 """
 
@@ -130,16 +158,25 @@ class PgAllocations(Allocations):
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
-    async def load(self, order_ids: Collection[str], needs: Mapping[str, int]) -> AllocationState:
-        skus = sorted(needs)
+    async def load(
+        self, order_ids: Collection[str], needs: Mapping[Claim, int], now: datetime
+    ) -> AllocationState:
+        claims = sorted(needs)
         cur = await self._conn.execute(
             _LOAD_FOR_ALLOCATION,
-            {"skus": skus, "counts": [needs[s] for s in skus], "orders": sorted(set(order_ids))},
+            {
+                "skus": sorted({sku for sku, _ in claims}),
+                "claim_skus": [sku for sku, _ in claims],
+                "channels": [channel for _, channel in claims],
+                "counts": [needs[c] for c in claims],
+                "orders": sorted(set(order_ids)),
+                "now": now,
+            },
         )
         stock: dict[str, SkuStock] = {}
         outcomes: dict[str, Any] = {}
         held: dict[str, list[ClaimedKey]] = {}
-        available: dict[str, list[AvailableKey]] = {}
+        ranked: dict[Claim, list[tuple[int, AvailableKey]]] = {}
         for r in await cur.fetchall():
             kind = r["kind"]
             if kind == "stock":
@@ -150,11 +187,16 @@ class PgAllocations(Allocations):
                 outcomes[r["id"]] = (r["t1"], r["j"])
             elif kind == "held":
                 held.setdefault(r["t3"], []).append(
-                    ClaimedKey(r["id"], r["t1"], int(r["n1"]), int(r["n2"]), int(r["n3"]), r["t2"])
+                    ClaimedKey(r["id"], r["t1"], int(r["n1"]), int(r["n2"]), int(r["n3"]), r["t2"], r["t4"])
                 )
             else:
-                available.setdefault(r["t1"], []).append(
-                    AvailableKey(r["id"], r["t1"], int(r["n3"]), r["t2"])
+                ranked.setdefault((r["t1"], r["t3"]), []).append(
+                    (
+                        int(r["n2"]),
+                        AvailableKey(
+                            r["id"], r["t1"], int(r["n3"]), r["t2"], r["t4"], r["t5"], r["ts1"], r["ts2"]
+                        ),
+                    )
                 )
         decided: dict[str, Allocation] = {}
         for order_id, (outcome, short_lines) in outcomes.items():
@@ -163,8 +205,7 @@ class PgAllocations(Allocations):
             else:
                 held_keys = sorted(held.get(order_id, []), key=lambda k: (k.line_no, k.unit_no))
                 decided[order_id] = Reserved(tuple(held_keys))
-        for free in available.values():
-            free.sort(key=lambda k: k.key_id)
+        available = {c: [k for _, k in sorted(keys, key=lambda x: x[0])] for c, keys in ranked.items()}
         return AllocationState(decided, stock, available)
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from quanyi_platform.uow import UnitOfWork
 
-from quanyi_inventory.domain.allocation import Allocation, AvailableKey
+from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
 from quanyi_inventory.domain.events import Recorded
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
@@ -47,12 +48,13 @@ class AllocationState:
     """What a batch of paid orders needs to be decided, read at once.
 
     `decided`: the orders that already have an outcome. `stock`: the current stock of each known SKU of
-    the batch. `available`: per SKU, the keys free to claim, lowest id first, at most as many as asked.
+    the batch. `available`: per (SKU, channel), keys free to claim for it, in hand-out order, at most as
+    many as asked.
     """
 
     decided: dict[str, Allocation]
     stock: dict[str, SkuStock]
-    available: dict[str, list[AvailableKey]]
+    available: dict[Claim, list[AvailableKey]]
 
 
 @dataclass(frozen=True)
@@ -160,13 +162,19 @@ class Allocations(ABC):
     """Paid orders' allocations (projections `allocations`, `keys`, `stock`)."""
 
     @abstractmethod
-    async def load(self, order_ids: Collection[str], needs: Mapping[str, int]) -> AllocationState:
+    async def load(
+        self, order_ids: Collection[str], needs: Mapping[Claim, int], now: datetime
+    ) -> AllocationState:
         """Everything a batch of paid orders needs, in one read: the outcomes already decided for any of
         `order_ids` (a Reserved one with its keys in (line, unit) order); the stock of the SKUs of `needs`,
-        locked as `Stock.lock` does; and up to `needs[sku]` available keys of each, lowest id first.
+        locked as `Stock.lock` does; and for each (SKU, channel) of `needs` up to `needs[claim]` keys
+        that may go to an order of that channel at `now` (universal or of that channel, valid_from <= now
+        < expires_at), in hand-out order: the SKU's pools by ascending priority (then pool id), within a
+        pool oldest first (FIFO, key id) or earliest expiry first (FEFO, never-expiring last, then key id).
 
         Guarantees: a key returned is available and no other unit of work can be handed it until this
-        one ends; keys reserved in this unit of work are not returned.
+        one ends; keys reserved in this unit of work are not returned. The same universal key may be
+        returned for two channels of one SKU.
         """
 
 

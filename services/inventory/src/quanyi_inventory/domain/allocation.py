@@ -2,12 +2,14 @@
 
 An order's allocation (aggregate Allocation, one per order) is decided once: KeyReserved or StockShort,
 version 1. A batch of paid orders is decided together, in order, from the keys claimed for the whole batch.
+A key is handed out only on its channel (or when universal) and only within its validity window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.events import (
@@ -26,6 +28,7 @@ __all__ = [
     "Allocation",
     "AvailableKey",
     "BatchAllocation",
+    "Claim",
     "ClaimedKey",
     "OrderLine",
     "PaidOrder",
@@ -33,11 +36,13 @@ __all__ = [
     "Short",
     "ShortLine",
     "allocate",
+    "claims_needed",
     "decide",
     "evolve",
     "keys_needed",
     "lines_to_fill",
     "stock_is_low",
+    "usable",
 ]
 
 
@@ -63,12 +68,33 @@ class PaidOrder:
 
 @dataclass(frozen=True)
 class AvailableKey:
-    """A key of `sku_id` that is free to claim, with what it cost."""
+    """A key of `sku_id` that is free to claim, with what it cost, where it is from and when it is valid.
+
+    `channel` "" is universal; `valid_from` / `expires_at` None mean no bound.
+    """
 
     key_id: str
     sku_id: str
     unit_cost_minor: int
     currency: str
+    pool_id: str = ""
+    channel: str = ""
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
+
+
+def usable(key: AvailableKey, channel: str, now: datetime) -> bool:
+    """A key may go to an order of `channel` at `now`: universal or of that channel, valid from on or
+    before `now` and expiring after it."""
+    return (
+        key.channel in ("", channel)
+        and (key.valid_from is None or key.valid_from <= now)
+        and (key.expires_at is None or key.expires_at > now)
+    )
+
+
+Claim = tuple[str, str]
+"""What a claim is for: (SKU, sales channel)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,22 @@ def keys_needed(orders: Sequence[PaidOrder]) -> dict[str, int]:
     return needed
 
 
+def claims_needed(orders: Sequence[PaidOrder]) -> dict[Claim, int]:
+    """How many keys to claim per (SKU, channel) so that `orders` can all be filled if the pool allows:
+    every unit of the orders of that channel, plus those of the SKU's other channels in the batch, since
+    the universal keys both claims return may go to either."""
+    per_claim: dict[Claim, int] = {}
+    for order in orders:
+        for line in order.lines:
+            if line.quantity > 0:
+                claim = (line.sku_id, order.channel)
+                per_claim[claim] = per_claim.get(claim, 0) + line.quantity
+    per_sku: dict[str, int] = {}
+    for (sku_id, _), n in per_claim.items():
+        per_sku[sku_id] = per_sku.get(sku_id, 0) + n
+    return {claim: per_sku[claim[0]] for claim in per_claim}
+
+
 @dataclass(frozen=True)
 class BatchAllocation:
     """What a batch of paid orders decided.
@@ -159,18 +201,20 @@ def allocate(
     orders: Sequence[PaidOrder],
     decided: Mapping[str, Allocation],
     stock: Mapping[str, SkuStock],
-    available: Mapping[str, Sequence[AvailableKey]],
+    available: Mapping[Claim, Sequence[AvailableKey]],
+    now: datetime,
 ) -> BatchAllocation:
     """Decide a batch of paid orders in order, all or nothing per order.
 
     `decided` are the batch's orders that already have an outcome (they get it again and record nothing);
-    `stock` the current stock of the batch's SKUs; `available` the keys claimed for the batch, per SKU.
-    Keys are handed out oldest (lowest id) first, and each at most once. A line that finds too few keys
-    makes its order short; the keys it would have taken stay for the next orders. Raises InvalidInput for
-    an order that can never be filled correctly (see `lines_to_fill`).
+    `stock` the current stock of the batch's SKUs; `available` the keys claimed for the batch per (SKU,
+    channel), in the order they are to be handed out (pool priority, then the SKU's strategy). Each key
+    goes out at most once, only to an order of its channel (universal keys to any) and only when valid at
+    `now`. A line that finds too few keys makes its order short; the keys it would have taken stay for the
+    next orders. Raises InvalidInput for an order that can never be filled correctly (`lines_to_fill`).
     """
-    free = {sku: sorted(keys, key=lambda k: k.key_id) for sku, keys in available.items()}
-    used = dict.fromkeys(free, 0)
+    taken: set[str] = set()
+    cursor: dict[Claim, int] = {}
     after = dict(stock)
     outcomes: dict[str, Allocation] = {}
     recorded: list[Recorded] = []
@@ -183,20 +227,27 @@ def allocate(
             outcomes[order.order_id] = previous
             continue
         lines = lines_to_fill(order.lines)
-        taking = dict(used)
+        taking: set[str] = set()
         claimed: list[ClaimedKey] = []
         short: list[ShortLine] = []
         for line in lines:
-            pool = free.get(line.sku_id, [])
-            start = taking.get(line.sku_id, 0)
-            got = min(line.quantity, len(pool) - start)
-            taking[line.sku_id] = start + got
-            if got < line.quantity:
-                short.append(ShortLine(line.line_no, line.sku_id, line.quantity, got))
+            claim = (line.sku_id, order.channel)
+            keys = available.get(claim, ())
+            # Keys before the cursor are taken or unusable: each key is passed over once per batch.
+            start = cursor.get(claim, 0)
+            while start < len(keys) and (
+                keys[start].key_id in taken or not usable(keys[start], order.channel, now)
+            ):
+                start += 1
+            cursor[claim] = start
+            got = _take(keys[start:], line.quantity, order.channel, now, taken, taking)
+            taking.update(k.key_id for k in got)
+            if len(got) < line.quantity:
+                short.append(ShortLine(line.line_no, line.sku_id, line.quantity, len(got)))
                 continue
             claimed.extend(
-                ClaimedKey(k.key_id, k.sku_id, line.line_no, unit, k.unit_cost_minor, k.currency)
-                for unit, k in enumerate(pool[start : start + got], start=1)
+                ClaimedKey(k.key_id, k.sku_id, line.line_no, unit, k.unit_cost_minor, k.currency, k.pool_id)
+                for unit, k in enumerate(got, start=1)
             )
         outcome: Allocation
         event: Event
@@ -204,7 +255,7 @@ def allocate(
             outcome = Short(tuple(short))
             event = StockShort(order.order_id, tuple(short))
         else:
-            used = taking
+            taken |= taking
             outcome = Reserved(tuple(claimed))
             event = KeyReserved(
                 order.order_id, order.buyer_id, order.buyer_email, order.channel, tuple(claimed)
@@ -222,3 +273,16 @@ def allocate(
             after[sku_id], low = report_if_low(after[sku_id], cause=last_reserver[sku_id])
             recorded.extend(low)
     return BatchAllocation(outcomes, {sku: after[sku] for sku in stock}, recorded)
+
+
+def _take(
+    keys: Sequence[AvailableKey], n: int, channel: str, now: datetime, taken: set[str], taking: set[str]
+) -> list[AvailableKey]:
+    """The first `n` keys of `keys` (in hand-out order) usable on `channel` at `now` and not taken."""
+    got: list[AvailableKey] = []
+    for key in keys:
+        if len(got) == n:
+            break
+        if key.key_id not in taken and key.key_id not in taking and usable(key, channel, now):
+            got.append(key)
+    return got

@@ -7,8 +7,13 @@ projection of them. `Recorded` is an event with the aggregate it belongs to and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from quanyi_inventory.domain.money import Money
+
+FIFO = "fifo"
+FEFO = "fefo"
+STRATEGIES = (FIFO, FEFO)
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class ClaimedKey:
     unit_no: int
     unit_cost_minor: int
     currency: str
+    pool_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,13 +55,24 @@ class SkuCreated:
     name: str
     price: Money
     low_stock_threshold: int
+    allocation_strategy: str = FIFO
 
 
 @dataclass(frozen=True)
 class PoolCreated:
+    """A key pool of a SKU; the SKU draws from its pools in ascending `priority`, then pool id."""
+
     pool_id: str
     sku_id: str
     name: str
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class PoolPriorityChanged:
+    pool_id: str
+    sku_id: str
+    priority: int
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,41 @@ class KeysImported:
     unit_cost: Money
     actor: str
     master_key_id: str
+    # Universal ("") or the one sales channel the batch's keys are for; the batch's validity window
+    # (a key's own row in the record may narrow it; None: no bound).
+    channel: str = ""
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
+    # The file the batch was read from (None: a batch imported before files were recorded).
+    source: ImportSource | None = None
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """The file of an import batch: its SHA-256 (hex), name, format, mode, data rows and size."""
+
+    file_sha256: str
+    file_name: str
+    format: str
+    mode: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ExpiredKey:
+    key_id: str
+    sku_id: str
+    pool_id: str
+
+
+@dataclass(frozen=True)
+class KeysExpired:
+    """The sweeper found these available keys past their expires_at at `as_of`: never handed out again."""
+
+    sweep_id: str
+    as_of: datetime
+    keys: tuple[ExpiredKey, ...]
 
 
 @dataclass(frozen=True)
@@ -148,6 +200,8 @@ Event = (
     | StockLowCleared
     | KeysRevealed
     | DataKeysRewrapped
+    | PoolPriorityChanged
+    | KeysExpired
 )
 
 # Aggregate types, as they appear in the event store's envelopes.
@@ -159,6 +213,7 @@ ALLOCATION = "Allocation"
 SKU_STOCK = "SkuStock"
 KEY_REVEAL = "KeyReveal"
 KEY_ROTATION = "KeyRotation"
+EXPIRY_SWEEP = "ExpirySweep"
 
 
 @dataclass(frozen=True)

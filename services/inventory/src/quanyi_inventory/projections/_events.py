@@ -14,6 +14,8 @@ STOCK_LOW = pb.StockLow.DESCRIPTOR.full_name
 STOCK_LOW_CLEARED = pb.StockLowCleared.DESCRIPTOR.full_name
 KEYS_REVEALED = pb.KeysRevealed.DESCRIPTOR.full_name
 DATA_KEYS_REWRAPPED = pb.DataKeysRewrapped.DESCRIPTOR.full_name
+POOL_PRIORITY_CHANGED = pb.PoolPriorityChanged.DESCRIPTOR.full_name
+KEYS_EXPIRED = pb.KeysExpired.DESCRIPTOR.full_name
 
 
 class ProjectionError(Exception):

@@ -1,63 +1,116 @@
-"""`keys`: the state of every imported key (available, or reserved for a unit of an order line).
+"""`keys`: the state of every imported key: available, reserved for a unit of an order line, expired, ...
 
 KeysImported adds its batch's keys in one INSERT ... SELECT from the record (`key_material`, which the
-shadow schema of a replay reads from live); KeyReserved marks keys reserved in one UPDATE. A key is
-reserved after its import, so applying a batch's imports before its reservations is the same as applying
-them in order. A key reserved twice, or never imported, is refused: the store would be inconsistent.
+shadow schema of a replay reads from live), with the batch's channel and each key's validity (its own row's,
+else the batch's); KeyReserved marks keys reserved in one UPDATE; KeysExpired marks available keys expired
+in one UPDATE. Runs of events of one type are applied set-wise in the order they come, so a batch gives the
+rows that its events one at a time give. A key reserved or expired when it is not available, or never
+imported, is refused: the store would be inconsistent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
-from quanyi.inventory.v1 import events_pb2 as pb
-from quanyi_platform.projection import Projection, StoredEvent, of_type
+from quanyi_platform.projection import Projection, StoredEvent
 
-from quanyi_inventory.projections._events import KEY_RESERVED, KEYS_IMPORTED, ProjectionError
+from quanyi_inventory.projections._events import (
+    KEY_RESERVED,
+    KEYS_EXPIRED,
+    KEYS_IMPORTED,
+    ProjectionError,
+)
+
+
+def _time(message: Any, field: str) -> datetime | None:
+    """The UTC time of a Timestamp field, None when unset."""
+    if not message.HasField(field):
+        return None
+    at: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
+    return at
+
+
+async def _imported(conn: Any, events: Sequence[StoredEvent]) -> None:
+    imports = [e.payload for e in events if e.payload.imported > 0]
+    if not imports:
+        return
+    await conn.execute(
+        "INSERT INTO keys (key_id, pool_id, sku_id, batch_id, state, unit_cost_minor, currency, channel,"
+        " valid_from, expires_at)"
+        " SELECT m.key_id, b.pool_id, b.sku_id, b.batch_id, 'available', COALESCE(m.unit_cost_minor, b.cost),"
+        " b.currency, b.channel,"
+        " COALESCE(m.valid_from, b.valid_from), COALESCE(m.expires_at, b.expires_at)"
+        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],"
+        " %s::timestamptz[], %s::timestamptz[])"
+        " AS b(batch_id, pool_id, sku_id, cost, currency, channel, valid_from, expires_at)"
+        " JOIN key_material m ON m.batch_id = b.batch_id"
+        " ORDER BY m.key_id",
+        (
+            [p.batch_id for p in imports],
+            [p.pool_id for p in imports],
+            [p.sku_id for p in imports],
+            [p.unit_cost.minor_units for p in imports],
+            [p.unit_cost.currency for p in imports],
+            [p.channel for p in imports],
+            [_time(p, "valid_from") for p in imports],
+            [_time(p, "expires_at") for p in imports],
+        ),
+    )
+
+
+async def _reserved(conn: Any, events: Sequence[StoredEvent]) -> None:
+    reserved = [(k, e) for e in events for k in e.payload.keys]
+    if not reserved:
+        return
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "UPDATE keys k SET state = 'reserved', order_id = r.order_id, line_no = r.line_no,"
+            " unit_no = r.unit_no, reserved_at = r.at"
+            " FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[], %s::timestamptz[])"
+            " AS r(key_id, order_id, line_no, unit_no, at)"
+            " WHERE k.key_id = r.key_id AND k.state = 'available'",
+            (
+                [k.key_id for k, _ in reserved],
+                [e.payload.order_id for _, e in reserved],
+                [k.line_no for k, _ in reserved],
+                [k.unit_no for k, _ in reserved],
+                [e.occurred_at for _, e in reserved],
+            ),
+        )
+        if cur.rowcount != len(reserved):
+            raise ProjectionError(
+                f"{len(reserved) - cur.rowcount} of {len(reserved)} reserved keys were not available"
+            )
+
+
+async def _expired(conn: Any, events: Sequence[StoredEvent]) -> None:
+    expired = [(k.key_id, _time(e.payload, "as_of")) for e in events for k in e.payload.keys]
+    if not expired:
+        return
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "UPDATE keys k SET state = 'expired', retired_at = x.at"
+            " FROM unnest(%s::text[], %s::timestamptz[]) AS x(key_id, at)"
+            " WHERE k.key_id = x.key_id AND k.state = 'available'",
+            ([x[0] for x in expired], [x[1] for x in expired]),
+        )
+        if cur.rowcount != len(expired):
+            raise ProjectionError(
+                f"{len(expired) - cur.rowcount} of {len(expired)} expired keys were not available"
+            )
+
+
+_APPLY = {KEYS_IMPORTED: _imported, KEY_RESERVED: _reserved, KEYS_EXPIRED: _expired}
 
 
 class KeysProjection(Projection):
     name = "keys"
     tables = ("keys",)
-    handles = frozenset({KEYS_IMPORTED, KEY_RESERVED})
+    handles = frozenset(_APPLY)
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
-        imports = [e.payload for e in of_type(events, pb.KeysImported) if e.payload.imported > 0]
-        if imports:
-            await conn.execute(
-                "INSERT INTO keys (key_id, pool_id, sku_id, batch_id, state, unit_cost_minor, currency)"
-                " SELECT m.key_id, b.pool_id, b.sku_id, b.batch_id, 'available', b.cost, b.currency"
-                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[])"
-                " AS b(batch_id, pool_id, sku_id, cost, currency)"
-                " JOIN key_material m ON m.batch_id = b.batch_id"
-                " ORDER BY m.key_id",
-                (
-                    [p.batch_id for p in imports],
-                    [p.pool_id for p in imports],
-                    [p.sku_id for p in imports],
-                    [p.unit_cost.minor_units for p in imports],
-                    [p.unit_cost.currency for p in imports],
-                ),
-            )
-        reserved = [(k, e) for e in of_type(events, pb.KeyReserved) for k in e.payload.keys]
-        if reserved:
-            async with conn.cursor() as cur:
-                await cur.execute(
-                    "UPDATE keys k SET state = 'reserved', order_id = r.order_id, line_no = r.line_no,"
-                    " unit_no = r.unit_no, reserved_at = r.at"
-                    " FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[], %s::timestamptz[])"
-                    " AS r(key_id, order_id, line_no, unit_no, at)"
-                    " WHERE k.key_id = r.key_id AND k.state = 'available'",
-                    (
-                        [k.key_id for k, _ in reserved],
-                        [e.payload.order_id for _, e in reserved],
-                        [k.line_no for k, _ in reserved],
-                        [k.unit_no for k, _ in reserved],
-                        [e.occurred_at for _, e in reserved],
-                    ),
-                )
-                if cur.rowcount != len(reserved):
-                    raise ProjectionError(
-                        f"{len(reserved) - cur.rowcount} of {len(reserved)} reserved keys were not available"
-                    )
+        for event_type, run in groupby(events, key=lambda e: e.type):
+            await _APPLY[event_type](conn, list(run))

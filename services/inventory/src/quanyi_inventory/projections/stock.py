@@ -1,8 +1,10 @@
-"""`stock`: each SKU's available and reserved keys, and whether its low-stock episode was reported.
+"""`stock`: each SKU's and each pool's keys counted by state (`sku_stock`, `pool_stock`), and whether the
+SKU's low-stock episode was reported.
 
-One INSERT for new SKUs and one UPDATE per batch. Counts combine as sums, so transactions that project
-concurrently (in lock order) and a replay (in seq order) agree. The alert flag follows the SkuStock
-aggregate's own events, whose versions order them: the highest version seen wins.
+One INSERT for new SKUs, one for new pools, and one UPDATE of each table per batch. Counts combine as
+sums, so transactions that project concurrently (in lock order) and a replay (in seq order) agree. The
+alert flag follows the SkuStock aggregate's own events, whose versions order them: the highest version
+seen wins.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from quanyi_platform.projection import Projection, StoredEvent
 
 from quanyi_inventory.projections._events import (
     KEY_RESERVED,
+    KEYS_EXPIRED,
     KEYS_IMPORTED,
+    POOL_CREATED,
     SKU_CREATED,
     STOCK_LOW,
     STOCK_LOW_CLEARED,
@@ -27,29 +31,55 @@ from quanyi_inventory.projections._events import (
 class _Change:
     available: int = 0
     reserved: int = 0
+    expired: int = 0
     version: int = 0
     alerted: bool = False
 
 
+_COUNTS = ("available", "reserved", "expired")
+
+
+def _touched(
+    changes: dict[str, _Change], by_pool: dict[str, _Change], sku_id: str, pool_id: str
+) -> list[_Change]:
+    """The SKU's change and the pool's (events recorded before keys named their pool have none)."""
+    touched = [changes.setdefault(sku_id, _Change())]
+    if pool_id:
+        touched.append(by_pool.setdefault(pool_id, _Change()))
+    return touched
+
+
 class StockProjection(Projection):
     name = "stock"
-    tables = ("sku_stock",)
-    handles = frozenset({SKU_CREATED, KEYS_IMPORTED, KEY_RESERVED, STOCK_LOW, STOCK_LOW_CLEARED})
+    tables = ("sku_stock", "pool_stock")
+    handles = frozenset(
+        {SKU_CREATED, POOL_CREATED, KEYS_IMPORTED, KEY_RESERVED, KEYS_EXPIRED, STOCK_LOW, STOCK_LOW_CLEARED}
+    )
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         created: list[tuple[str, int]] = []
+        pools: list[tuple[str, str]] = []
         changes: dict[str, _Change] = {}
+        by_pool: dict[str, _Change] = {}
         for e in events:
             p = e.payload
             if isinstance(p, pb.SkuCreated):
                 created.append((p.sku_id, int(p.low_stock_threshold)))
+            elif isinstance(p, pb.PoolCreated):
+                pools.append((p.pool_id, p.sku_id))
             elif isinstance(p, pb.KeysImported):
                 changes.setdefault(p.sku_id, _Change()).available += int(p.imported)
+                by_pool.setdefault(p.pool_id, _Change()).available += int(p.imported)
             elif isinstance(p, pb.KeyReserved):
                 for k in p.keys:
-                    change = changes.setdefault(k.sku_id, _Change())
-                    change.available -= 1
-                    change.reserved += 1
+                    for change in _touched(changes, by_pool, k.sku_id, k.pool_id):
+                        change.available -= 1
+                        change.reserved += 1
+            elif isinstance(p, pb.KeysExpired):
+                for x in p.keys:
+                    for change in _touched(changes, by_pool, x.sku_id, x.pool_id):
+                        change.available -= 1
+                        change.expired += 1
             elif isinstance(p, pb.StockLow | pb.StockLowCleared):
                 change = changes.setdefault(p.sku_id, _Change())
                 if e.aggregate_version > change.version:
@@ -57,27 +87,44 @@ class StockProjection(Projection):
                     change.alerted = isinstance(p, pb.StockLow)
         if created:
             await conn.execute(
-                "INSERT INTO sku_stock (sku_id, low_stock_threshold, available, reserved,"
-                " low_stock_alerted, stock_version)"
-                " SELECT s, t, 0, 0, false, 0 FROM unnest(%s::text[], %s::bigint[]) AS u(s, t)",
+                "INSERT INTO sku_stock (sku_id, low_stock_threshold, available, reserved, delivered,"
+                " redeemed, expired, void, recycled, low_stock_alerted, stock_version)"
+                " SELECT s, t, 0, 0, 0, 0, 0, 0, 0, false, 0"
+                " FROM unnest(%s::text[], %s::bigint[]) AS u(s, t)",
                 ([c[0] for c in created], [c[1] for c in created]),
             )
         if changes:
             skus = sorted(changes)
             await conn.execute(
                 "UPDATE sku_stock s SET available = s.available + c.available,"
-                " reserved = s.reserved + c.reserved,"
+                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
                 " low_stock_alerted = CASE WHEN c.version > s.stock_version THEN c.alerted"
                 " ELSE s.low_stock_alerted END,"
                 " stock_version = GREATEST(s.stock_version, c.version)"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
-                " AS c(sku_id, available, reserved, version, alerted)"
+                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+                " %s::boolean[]) AS c(sku_id, available, reserved, expired, version, alerted)"
                 " WHERE s.sku_id = c.sku_id",
                 (
                     skus,
-                    [changes[s].available for s in skus],
-                    [changes[s].reserved for s in skus],
+                    *([getattr(changes[s], n) for s in skus] for n in _COUNTS),
                     [changes[s].version for s in skus],
                     [changes[s].alerted for s in skus],
                 ),
+            )
+        if pools:
+            await conn.execute(
+                "INSERT INTO pool_stock (pool_id, sku_id, available, reserved, delivered, redeemed, expired,"
+                " void, recycled) SELECT p, s, 0, 0, 0, 0, 0, 0, 0 FROM unnest(%s::text[], %s::text[])"
+                " AS u(p, s)",
+                ([p[0] for p in pools], [p[1] for p in pools]),
+            )
+        if by_pool:
+            ids = sorted(by_pool)
+            await conn.execute(
+                "UPDATE pool_stock s SET available = s.available + c.available,"
+                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired"
+                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[])"
+                " AS c(pool_id, available, reserved, expired)"
+                " WHERE s.pool_id = c.pool_id",
+                (ids, *([getattr(by_pool[i], n) for i in ids] for n in _COUNTS)),
             )

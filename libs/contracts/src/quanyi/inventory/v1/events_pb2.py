@@ -22,40 +22,51 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n quanyi/inventory/v1/events.proto\x12\x13quanyi.inventory.v1\x1a\x1cquanyi/common/v1/money.proto\"{\n\x0bReservedKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0f\n\x07line_no\x18\x03 \x01(\x05\x12\x0f\n\x07unit_no\x18\x04 \x01(\x05\x12*\n\tunit_cost\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\x87\x01\n\x0bKeyReserved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x13\n\x0b\x62uyer_email\x18\x03 \x01(\t\x12.\n\x04keys\x18\x04 \x03(\x0b\x32 .quanyi.inventory.v1.ReservedKey\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\"O\n\tShortLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0e\n\x06wanted\x18\x03 \x01(\x05\x12\x11\n\tavailable\x18\x04 \x01(\x05\"M\n\nStockShort\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12-\n\x05lines\x18\x02 \x03(\x0b\x32\x1e.quanyi.inventory.v1.ShortLine\"@\n\x08StockLow\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x11\n\tthreshold\x18\x03 \x01(\x03\"\xcb\x01\n\x0cKeysImported\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08imported\x18\x04 \x01(\x03\x12\x12\n\nduplicates\x18\x05 \x01(\x03\x12*\n\tunit_cost\x18\x06 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08rejected\x18\x07 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\x12\x15\n\rmaster_key_id\x18\t \x01(\t\"@\n\x0eProductCreated\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"\x83\x01\n\nSkuCreated\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12&\n\x05price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x1b\n\x13low_stock_threshold\x18\x05 \x01(\x03\"<\n\x0bPoolCreated\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"G\n\x0fStockLowCleared\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x11\n\tthreshold\x18\x03 \x01(\x03\"d\n\x0cKeysRevealed\x12\x11\n\treveal_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07key_ids\x18\x03 \x03(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"B\n\x0eRewrappedBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x1e\n\x16previous_master_key_id\x18\x02 \x01(\t\"\x84\x01\n\x11\x44\x61taKeysRewrapped\x12\x13\n\x0brotation_id\x18\x01 \x01(\t\x12\x15\n\rmaster_key_id\x18\x02 \x01(\t\x12\x34\n\x07\x62\x61tches\x18\x03 \x03(\x0b\x32#.quanyi.inventory.v1.RewrappedBatch\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n quanyi/inventory/v1/events.proto\x12\x13quanyi.inventory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"\x8c\x01\n\x0bReservedKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0f\n\x07line_no\x18\x03 \x01(\x05\x12\x0f\n\x07unit_no\x18\x04 \x01(\x05\x12*\n\tunit_cost\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x0f\n\x07pool_id\x18\x06 \x01(\t\"\x87\x01\n\x0bKeyReserved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x13\n\x0b\x62uyer_email\x18\x03 \x01(\t\x12.\n\x04keys\x18\x04 \x03(\x0b\x32 .quanyi.inventory.v1.ReservedKey\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\"O\n\tShortLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0e\n\x06wanted\x18\x03 \x01(\x05\x12\x11\n\tavailable\x18\x04 \x01(\x05\"M\n\nStockShort\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12-\n\x05lines\x18\x02 \x03(\x0b\x32\x1e.quanyi.inventory.v1.ShortLine\"@\n\x08StockLow\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x11\n\tthreshold\x18\x03 \x01(\x03\"\xef\x02\n\x0cKeysImported\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08imported\x18\x04 \x01(\x03\x12\x12\n\nduplicates\x18\x05 \x01(\x03\x12*\n\tunit_cost\x18\x06 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08rejected\x18\x07 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\x12\x15\n\rmaster_key_id\x18\t \x01(\t\x12\x31\n\x06source\x18\x14 \x01(\x0b\x32!.quanyi.inventory.v1.ImportSource\x12\x0f\n\x07\x63hannel\x18\n \x01(\t\x12.\n\nvalid_from\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x0eProductCreated\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"\xc9\x01\n\nSkuCreated\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12&\n\x05price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x1b\n\x13low_stock_threshold\x18\x05 \x01(\x03\x12\x44\n\x13\x61llocation_strategy\x18\x06 \x01(\x0e\x32\'.quanyi.inventory.v1.AllocationStrategy\"N\n\x0bPoolCreated\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x05\"H\n\x13PoolPriorityChanged\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\"=\n\nExpiredKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\"y\n\x0bKeysExpired\x12\x10\n\x08sweep_id\x18\x01 \x01(\t\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x04keys\x18\x03 \x03(\x0b\x32\x1f.quanyi.inventory.v1.ExpiredKey\"G\n\x0fStockLowCleared\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x11\n\tthreshold\x18\x03 \x01(\x03\"d\n\x0cKeysRevealed\x12\x11\n\treveal_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07key_ids\x18\x03 \x03(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"B\n\x0eRewrappedBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x1e\n\x16previous_master_key_id\x18\x02 \x01(\t\"\x84\x01\n\x11\x44\x61taKeysRewrapped\x12\x13\n\x0brotation_id\x18\x01 \x01(\t\x12\x15\n\rmaster_key_id\x18\x02 \x01(\t\x12\x34\n\x07\x62\x61tches\x18\x03 \x03(\x0b\x32#.quanyi.inventory.v1.RewrappedBatch\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\"q\n\x0cImportSource\x12\x13\n\x0b\x66ile_sha256\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\x03\x12\r\n\x05\x62ytes\x18\x06 \x01(\x03*u\n\x12\x41llocationStrategy\x12#\n\x1f\x41LLOCATION_STRATEGY_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41LLOCATION_STRATEGY_FIFO\x10\x01\x12\x1c\n\x18\x41LLOCATION_STRATEGY_FEFO\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.inventory.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVEDKEY']._serialized_start=87
-  _globals['_RESERVEDKEY']._serialized_end=210
-  _globals['_KEYRESERVED']._serialized_start=213
-  _globals['_KEYRESERVED']._serialized_end=348
-  _globals['_SHORTLINE']._serialized_start=350
-  _globals['_SHORTLINE']._serialized_end=429
-  _globals['_STOCKSHORT']._serialized_start=431
-  _globals['_STOCKSHORT']._serialized_end=508
-  _globals['_STOCKLOW']._serialized_start=510
-  _globals['_STOCKLOW']._serialized_end=574
-  _globals['_KEYSIMPORTED']._serialized_start=577
-  _globals['_KEYSIMPORTED']._serialized_end=780
-  _globals['_PRODUCTCREATED']._serialized_start=782
-  _globals['_PRODUCTCREATED']._serialized_end=846
-  _globals['_SKUCREATED']._serialized_start=849
-  _globals['_SKUCREATED']._serialized_end=980
-  _globals['_POOLCREATED']._serialized_start=982
-  _globals['_POOLCREATED']._serialized_end=1042
-  _globals['_STOCKLOWCLEARED']._serialized_start=1044
-  _globals['_STOCKLOWCLEARED']._serialized_end=1115
-  _globals['_KEYSREVEALED']._serialized_start=1117
-  _globals['_KEYSREVEALED']._serialized_end=1217
-  _globals['_REWRAPPEDBATCH']._serialized_start=1219
-  _globals['_REWRAPPEDBATCH']._serialized_end=1285
-  _globals['_DATAKEYSREWRAPPED']._serialized_start=1288
-  _globals['_DATAKEYSREWRAPPED']._serialized_end=1420
+  _globals['_ALLOCATIONSTRATEGY']._serialized_start=2100
+  _globals['_ALLOCATIONSTRATEGY']._serialized_end=2217
+  _globals['_RESERVEDKEY']._serialized_start=121
+  _globals['_RESERVEDKEY']._serialized_end=261
+  _globals['_KEYRESERVED']._serialized_start=264
+  _globals['_KEYRESERVED']._serialized_end=399
+  _globals['_SHORTLINE']._serialized_start=401
+  _globals['_SHORTLINE']._serialized_end=480
+  _globals['_STOCKSHORT']._serialized_start=482
+  _globals['_STOCKSHORT']._serialized_end=559
+  _globals['_STOCKLOW']._serialized_start=561
+  _globals['_STOCKLOW']._serialized_end=625
+  _globals['_KEYSIMPORTED']._serialized_start=628
+  _globals['_KEYSIMPORTED']._serialized_end=995
+  _globals['_PRODUCTCREATED']._serialized_start=997
+  _globals['_PRODUCTCREATED']._serialized_end=1061
+  _globals['_SKUCREATED']._serialized_start=1064
+  _globals['_SKUCREATED']._serialized_end=1265
+  _globals['_POOLCREATED']._serialized_start=1267
+  _globals['_POOLCREATED']._serialized_end=1345
+  _globals['_POOLPRIORITYCHANGED']._serialized_start=1347
+  _globals['_POOLPRIORITYCHANGED']._serialized_end=1419
+  _globals['_EXPIREDKEY']._serialized_start=1421
+  _globals['_EXPIREDKEY']._serialized_end=1482
+  _globals['_KEYSEXPIRED']._serialized_start=1484
+  _globals['_KEYSEXPIRED']._serialized_end=1605
+  _globals['_STOCKLOWCLEARED']._serialized_start=1607
+  _globals['_STOCKLOWCLEARED']._serialized_end=1678
+  _globals['_KEYSREVEALED']._serialized_start=1680
+  _globals['_KEYSREVEALED']._serialized_end=1780
+  _globals['_REWRAPPEDBATCH']._serialized_start=1782
+  _globals['_REWRAPPEDBATCH']._serialized_end=1848
+  _globals['_DATAKEYSREWRAPPED']._serialized_start=1851
+  _globals['_DATAKEYSREWRAPPED']._serialized_end=1983
+  _globals['_IMPORTSOURCE']._serialized_start=1985
+  _globals['_IMPORTSOURCE']._serialized_end=2098
 # @@protoc_insertion_point(module_scope)

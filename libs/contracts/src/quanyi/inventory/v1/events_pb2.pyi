@@ -1,5 +1,9 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from quanyi.common.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,19 +11,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AllocationStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ALLOCATION_STRATEGY_UNSPECIFIED: _ClassVar[AllocationStrategy]
+    ALLOCATION_STRATEGY_FIFO: _ClassVar[AllocationStrategy]
+    ALLOCATION_STRATEGY_FEFO: _ClassVar[AllocationStrategy]
+ALLOCATION_STRATEGY_UNSPECIFIED: AllocationStrategy
+ALLOCATION_STRATEGY_FIFO: AllocationStrategy
+ALLOCATION_STRATEGY_FEFO: AllocationStrategy
+
 class ReservedKey(_message.Message):
-    __slots__ = ("key_id", "sku_id", "line_no", "unit_no", "unit_cost")
+    __slots__ = ("key_id", "sku_id", "line_no", "unit_no", "unit_cost", "pool_id")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     LINE_NO_FIELD_NUMBER: _ClassVar[int]
     UNIT_NO_FIELD_NUMBER: _ClassVar[int]
     UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     sku_id: str
     line_no: int
     unit_no: int
     unit_cost: _money_pb2.Money
-    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    pool_id: str
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., pool_id: _Optional[str] = ...) -> None: ...
 
 class KeyReserved(_message.Message):
     __slots__ = ("order_id", "buyer_id", "buyer_email", "keys", "channel")
@@ -66,7 +81,7 @@ class StockLow(_message.Message):
     def __init__(self, sku_id: _Optional[str] = ..., available: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
 
 class KeysImported(_message.Message):
-    __slots__ = ("batch_id", "pool_id", "sku_id", "imported", "duplicates", "unit_cost", "rejected", "actor", "master_key_id")
+    __slots__ = ("batch_id", "pool_id", "sku_id", "imported", "duplicates", "unit_cost", "rejected", "actor", "master_key_id", "source", "channel", "valid_from", "expires_at")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +91,10 @@ class KeysImported(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     pool_id: str
     sku_id: str
@@ -85,7 +104,11 @@ class KeysImported(_message.Message):
     rejected: int
     actor: str
     master_key_id: str
-    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rejected: _Optional[int] = ..., actor: _Optional[str] = ..., master_key_id: _Optional[str] = ...) -> None: ...
+    source: ImportSource
+    channel: str
+    valid_from: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rejected: _Optional[int] = ..., actor: _Optional[str] = ..., master_key_id: _Optional[str] = ..., source: _Optional[_Union[ImportSource, _Mapping]] = ..., channel: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProductCreated(_message.Message):
     __slots__ = ("product_id", "name", "kind")
@@ -98,28 +121,62 @@ class ProductCreated(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class SkuCreated(_message.Message):
-    __slots__ = ("sku_id", "product_id", "name", "price", "low_stock_threshold")
+    __slots__ = ("sku_id", "product_id", "name", "price", "low_stock_threshold", "allocation_strategy")
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     sku_id: str
     product_id: str
     name: str
     price: _money_pb2.Money
     low_stock_threshold: int
-    def __init__(self, sku_id: _Optional[str] = ..., product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
+    allocation_strategy: AllocationStrategy
+    def __init__(self, sku_id: _Optional[str] = ..., product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ..., allocation_strategy: _Optional[_Union[AllocationStrategy, str]] = ...) -> None: ...
 
 class PoolCreated(_message.Message):
-    __slots__ = ("pool_id", "sku_id", "name")
+    __slots__ = ("pool_id", "sku_id", "name", "priority")
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     pool_id: str
     sku_id: str
     name: str
-    def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    priority: int
+    def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., name: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class PoolPriorityChanged(_message.Message):
+    __slots__ = ("pool_id", "sku_id", "priority")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    sku_id: str
+    priority: int
+    def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class ExpiredKey(_message.Message):
+    __slots__ = ("key_id", "sku_id", "pool_id")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    sku_id: str
+    pool_id: str
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., pool_id: _Optional[str] = ...) -> None: ...
+
+class KeysExpired(_message.Message):
+    __slots__ = ("sweep_id", "as_of", "keys")
+    SWEEP_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    sweep_id: str
+    as_of: _timestamp_pb2.Timestamp
+    keys: _containers.RepeatedCompositeFieldContainer[ExpiredKey]
+    def __init__(self, sweep_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., keys: _Optional[_Iterable[_Union[ExpiredKey, _Mapping]]] = ...) -> None: ...
 
 class StockLowCleared(_message.Message):
     __slots__ = ("sku_id", "available", "threshold")
@@ -164,3 +221,19 @@ class DataKeysRewrapped(_message.Message):
     batches: _containers.RepeatedCompositeFieldContainer[RewrappedBatch]
     actor: str
     def __init__(self, rotation_id: _Optional[str] = ..., master_key_id: _Optional[str] = ..., batches: _Optional[_Iterable[_Union[RewrappedBatch, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ImportSource(_message.Message):
+    __slots__ = ("file_sha256", "file_name", "format", "mode", "rows", "bytes")
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    file_sha256: str
+    file_name: str
+    format: str
+    mode: str
+    rows: int
+    bytes: int
+    def __init__(self, file_sha256: _Optional[str] = ..., file_name: _Optional[str] = ..., format: _Optional[str] = ..., mode: _Optional[str] = ..., rows: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...

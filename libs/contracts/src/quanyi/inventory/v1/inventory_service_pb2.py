@@ -23,59 +23,60 @@ _sym_db = _symbol_database.Default()
 
 
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
+from quanyi.inventory.v1 import events_pb2 as quanyi_dot_inventory_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+quanyi/inventory/v1/inventory_service.proto\x12\x13quanyi.inventory.v1\x1a\x1cquanyi/common/v1/money.proto\"r\n\x03Sku\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12&\n\x05price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x11\n\tavailable\x18\x05 \x01(\x03\"2\n\x14\x43reateProductRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"G\n\x15\x43reateProductResponse\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"y\n\x10\x43reateSkuRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12&\n\x05price\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x1b\n\x13low_stock_threshold\x18\x04 \x01(\x03\":\n\x11\x43reateSkuResponse\x12%\n\x03sku\x18\x01 \x01(\x0b\x32\x18.quanyi.inventory.v1.Sku\"\x1f\n\rGetSkuRequest\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\"7\n\x0eGetSkuResponse\x12%\n\x03sku\x18\x01 \x01(\x0b\x32\x18.quanyi.inventory.v1.Sku\"8\n\x0fListSkusRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x10ListSkusResponse\x12&\n\x04skus\x18\x01 \x03(\x0b\x32\x18.quanyi.inventory.v1.Sku\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x11\x43reatePoolRequest\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"C\n\x12\x43reatePoolResponse\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"l\n\x11ImportKeysRequest\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0b\n\x03\x63sv\x18\x02 \x01(\x0c\x12*\n\tunit_cost\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\"*\n\x0bRejectedRow\x12\x0b\n\x03row\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x80\x01\n\x12ImportKeysResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08imported\x18\x02 \x01(\x03\x12\x12\n\nduplicates\x18\x03 \x01(\x03\x12\x32\n\x08rejected\x18\x04 \x03(\x0b\x32 .quanyi.inventory.v1.RejectedRow\"V\n\x11RevealKeysRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x0f\n\x07key_ids\x18\x04 \x03(\t\"M\n\x0bRevealedKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"D\n\x12RevealKeysResponse\x12.\n\x04keys\x18\x01 \x03(\x0b\x32 .quanyi.inventory.v1.RevealedKey\"Q\n\x17RevealOrdersKeysRequest\x12\x36\n\x06orders\x18\x01 \x03(\x0b\x32&.quanyi.inventory.v1.RevealKeysRequest\"\x82\x01\n\x11OrderKeysRevealed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\x04keys\x18\x02 \x03(\x0b\x32 .quanyi.inventory.v1.RevealedKey\x12\x13\n\x0bstatus_code\x18\x03 \x01(\x05\x12\x16\n\x0estatus_message\x18\x04 \x01(\t\"R\n\x18RevealOrdersKeysResponse\x12\x36\n\x06orders\x18\x01 \x03(\x0b\x32&.quanyi.inventory.v1.OrderKeysRevealed\"\x1e\n\x0e\x46indKeyRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"C\n\x0f\x46indKeyResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t2\xe6\x06\n\x10InventoryService\x12\x66\n\rCreateProduct\x12).quanyi.inventory.v1.CreateProductRequest\x1a*.quanyi.inventory.v1.CreateProductResponse\x12Z\n\tCreateSku\x12%.quanyi.inventory.v1.CreateSkuRequest\x1a&.quanyi.inventory.v1.CreateSkuResponse\x12Q\n\x06GetSku\x12\".quanyi.inventory.v1.GetSkuRequest\x1a#.quanyi.inventory.v1.GetSkuResponse\x12W\n\x08ListSkus\x12$.quanyi.inventory.v1.ListSkusRequest\x1a%.quanyi.inventory.v1.ListSkusResponse\x12]\n\nCreatePool\x12&.quanyi.inventory.v1.CreatePoolRequest\x1a\'.quanyi.inventory.v1.CreatePoolResponse\x12]\n\nImportKeys\x12&.quanyi.inventory.v1.ImportKeysRequest\x1a\'.quanyi.inventory.v1.ImportKeysResponse\x12]\n\nRevealKeys\x12&.quanyi.inventory.v1.RevealKeysRequest\x1a\'.quanyi.inventory.v1.RevealKeysResponse\x12o\n\x10RevealOrdersKeys\x12,.quanyi.inventory.v1.RevealOrdersKeysRequest\x1a-.quanyi.inventory.v1.RevealOrdersKeysResponse\x12T\n\x07\x46indKey\x12#.quanyi.inventory.v1.FindKeyRequest\x1a$.quanyi.inventory.v1.FindKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+quanyi/inventory/v1/inventory_service.proto\x12\x13quanyi.inventory.v1\x1a\x1cquanyi/common/v1/money.proto\x1a quanyi/inventory/v1/events.proto\"r\n\x03Sku\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12&\n\x05price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x11\n\tavailable\x18\x05 \x01(\x03\"2\n\x14\x43reateProductRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"G\n\x15\x43reateProductResponse\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"\xbf\x01\n\x10\x43reateSkuRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12&\n\x05price\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x1b\n\x13low_stock_threshold\x18\x04 \x01(\x03\x12\x44\n\x13\x61llocation_strategy\x18\x05 \x01(\x0e\x32\'.quanyi.inventory.v1.AllocationStrategy\":\n\x11\x43reateSkuResponse\x12%\n\x03sku\x18\x01 \x01(\x0b\x32\x18.quanyi.inventory.v1.Sku\"\x1f\n\rGetSkuRequest\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\"7\n\x0eGetSkuResponse\x12%\n\x03sku\x18\x01 \x01(\x0b\x32\x18.quanyi.inventory.v1.Sku\"8\n\x0fListSkusRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x10ListSkusResponse\x12&\n\x04skus\x18\x01 \x03(\x0b\x32\x18.quanyi.inventory.v1.Sku\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"C\n\x11\x43reatePoolRequest\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\"C\n\x12\x43reatePoolResponse\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"l\n\x11ImportKeysRequest\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12\x0b\n\x03\x63sv\x18\x02 \x01(\x0c\x12*\n\tunit_cost\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\"*\n\x0bRejectedRow\x12\x0b\n\x03row\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x80\x01\n\x12ImportKeysResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08imported\x18\x02 \x01(\x03\x12\x12\n\nduplicates\x18\x03 \x01(\x03\x12\x32\n\x08rejected\x18\x04 \x03(\x0b\x32 .quanyi.inventory.v1.RejectedRow\"V\n\x11RevealKeysRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x0f\n\x07key_ids\x18\x04 \x03(\t\"M\n\x0bRevealedKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"D\n\x12RevealKeysResponse\x12.\n\x04keys\x18\x01 \x03(\x0b\x32 .quanyi.inventory.v1.RevealedKey\"Q\n\x17RevealOrdersKeysRequest\x12\x36\n\x06orders\x18\x01 \x03(\x0b\x32&.quanyi.inventory.v1.RevealKeysRequest\"\x82\x01\n\x11OrderKeysRevealed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12.\n\x04keys\x18\x02 \x03(\x0b\x32 .quanyi.inventory.v1.RevealedKey\x12\x13\n\x0bstatus_code\x18\x03 \x01(\x05\x12\x16\n\x0estatus_message\x18\x04 \x01(\t\"R\n\x18RevealOrdersKeysResponse\x12\x36\n\x06orders\x18\x01 \x03(\x0b\x32&.quanyi.inventory.v1.OrderKeysRevealed\"\x1e\n\x0e\x46indKeyRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"C\n\x0f\x46indKeyResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t2\xe6\x06\n\x10InventoryService\x12\x66\n\rCreateProduct\x12).quanyi.inventory.v1.CreateProductRequest\x1a*.quanyi.inventory.v1.CreateProductResponse\x12Z\n\tCreateSku\x12%.quanyi.inventory.v1.CreateSkuRequest\x1a&.quanyi.inventory.v1.CreateSkuResponse\x12Q\n\x06GetSku\x12\".quanyi.inventory.v1.GetSkuRequest\x1a#.quanyi.inventory.v1.GetSkuResponse\x12W\n\x08ListSkus\x12$.quanyi.inventory.v1.ListSkusRequest\x1a%.quanyi.inventory.v1.ListSkusResponse\x12]\n\nCreatePool\x12&.quanyi.inventory.v1.CreatePoolRequest\x1a\'.quanyi.inventory.v1.CreatePoolResponse\x12]\n\nImportKeys\x12&.quanyi.inventory.v1.ImportKeysRequest\x1a\'.quanyi.inventory.v1.ImportKeysResponse\x12]\n\nRevealKeys\x12&.quanyi.inventory.v1.RevealKeysRequest\x1a\'.quanyi.inventory.v1.RevealKeysResponse\x12o\n\x10RevealOrdersKeys\x12,.quanyi.inventory.v1.RevealOrdersKeysRequest\x1a-.quanyi.inventory.v1.RevealOrdersKeysResponse\x12T\n\x07\x46indKey\x12#.quanyi.inventory.v1.FindKeyRequest\x1a$.quanyi.inventory.v1.FindKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.inventory.v1.inventory_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SKU']._serialized_start=98
-  _globals['_SKU']._serialized_end=212
-  _globals['_CREATEPRODUCTREQUEST']._serialized_start=214
-  _globals['_CREATEPRODUCTREQUEST']._serialized_end=264
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=266
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=337
-  _globals['_CREATESKUREQUEST']._serialized_start=339
-  _globals['_CREATESKUREQUEST']._serialized_end=460
-  _globals['_CREATESKURESPONSE']._serialized_start=462
-  _globals['_CREATESKURESPONSE']._serialized_end=520
-  _globals['_GETSKUREQUEST']._serialized_start=522
-  _globals['_GETSKUREQUEST']._serialized_end=553
-  _globals['_GETSKURESPONSE']._serialized_start=555
-  _globals['_GETSKURESPONSE']._serialized_end=610
-  _globals['_LISTSKUSREQUEST']._serialized_start=612
-  _globals['_LISTSKUSREQUEST']._serialized_end=668
-  _globals['_LISTSKUSRESPONSE']._serialized_start=670
-  _globals['_LISTSKUSRESPONSE']._serialized_end=753
-  _globals['_CREATEPOOLREQUEST']._serialized_start=755
-  _globals['_CREATEPOOLREQUEST']._serialized_end=804
-  _globals['_CREATEPOOLRESPONSE']._serialized_start=806
-  _globals['_CREATEPOOLRESPONSE']._serialized_end=873
-  _globals['_IMPORTKEYSREQUEST']._serialized_start=875
-  _globals['_IMPORTKEYSREQUEST']._serialized_end=983
-  _globals['_REJECTEDROW']._serialized_start=985
-  _globals['_REJECTEDROW']._serialized_end=1027
-  _globals['_IMPORTKEYSRESPONSE']._serialized_start=1030
-  _globals['_IMPORTKEYSRESPONSE']._serialized_end=1158
-  _globals['_REVEALKEYSREQUEST']._serialized_start=1160
-  _globals['_REVEALKEYSREQUEST']._serialized_end=1246
-  _globals['_REVEALEDKEY']._serialized_start=1248
-  _globals['_REVEALEDKEY']._serialized_end=1325
-  _globals['_REVEALKEYSRESPONSE']._serialized_start=1327
-  _globals['_REVEALKEYSRESPONSE']._serialized_end=1395
-  _globals['_REVEALORDERSKEYSREQUEST']._serialized_start=1397
-  _globals['_REVEALORDERSKEYSREQUEST']._serialized_end=1478
-  _globals['_ORDERKEYSREVEALED']._serialized_start=1481
-  _globals['_ORDERKEYSREVEALED']._serialized_end=1611
-  _globals['_REVEALORDERSKEYSRESPONSE']._serialized_start=1613
-  _globals['_REVEALORDERSKEYSRESPONSE']._serialized_end=1695
-  _globals['_FINDKEYREQUEST']._serialized_start=1697
-  _globals['_FINDKEYREQUEST']._serialized_end=1727
-  _globals['_FINDKEYRESPONSE']._serialized_start=1729
-  _globals['_FINDKEYRESPONSE']._serialized_end=1796
-  _globals['_INVENTORYSERVICE']._serialized_start=1799
-  _globals['_INVENTORYSERVICE']._serialized_end=2669
+  _globals['_SKU']._serialized_start=132
+  _globals['_SKU']._serialized_end=246
+  _globals['_CREATEPRODUCTREQUEST']._serialized_start=248
+  _globals['_CREATEPRODUCTREQUEST']._serialized_end=298
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=300
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=371
+  _globals['_CREATESKUREQUEST']._serialized_start=374
+  _globals['_CREATESKUREQUEST']._serialized_end=565
+  _globals['_CREATESKURESPONSE']._serialized_start=567
+  _globals['_CREATESKURESPONSE']._serialized_end=625
+  _globals['_GETSKUREQUEST']._serialized_start=627
+  _globals['_GETSKUREQUEST']._serialized_end=658
+  _globals['_GETSKURESPONSE']._serialized_start=660
+  _globals['_GETSKURESPONSE']._serialized_end=715
+  _globals['_LISTSKUSREQUEST']._serialized_start=717
+  _globals['_LISTSKUSREQUEST']._serialized_end=773
+  _globals['_LISTSKUSRESPONSE']._serialized_start=775
+  _globals['_LISTSKUSRESPONSE']._serialized_end=858
+  _globals['_CREATEPOOLREQUEST']._serialized_start=860
+  _globals['_CREATEPOOLREQUEST']._serialized_end=927
+  _globals['_CREATEPOOLRESPONSE']._serialized_start=929
+  _globals['_CREATEPOOLRESPONSE']._serialized_end=996
+  _globals['_IMPORTKEYSREQUEST']._serialized_start=998
+  _globals['_IMPORTKEYSREQUEST']._serialized_end=1106
+  _globals['_REJECTEDROW']._serialized_start=1108
+  _globals['_REJECTEDROW']._serialized_end=1150
+  _globals['_IMPORTKEYSRESPONSE']._serialized_start=1153
+  _globals['_IMPORTKEYSRESPONSE']._serialized_end=1281
+  _globals['_REVEALKEYSREQUEST']._serialized_start=1283
+  _globals['_REVEALKEYSREQUEST']._serialized_end=1369
+  _globals['_REVEALEDKEY']._serialized_start=1371
+  _globals['_REVEALEDKEY']._serialized_end=1448
+  _globals['_REVEALKEYSRESPONSE']._serialized_start=1450
+  _globals['_REVEALKEYSRESPONSE']._serialized_end=1518
+  _globals['_REVEALORDERSKEYSREQUEST']._serialized_start=1520
+  _globals['_REVEALORDERSKEYSREQUEST']._serialized_end=1601
+  _globals['_ORDERKEYSREVEALED']._serialized_start=1604
+  _globals['_ORDERKEYSREVEALED']._serialized_end=1734
+  _globals['_REVEALORDERSKEYSRESPONSE']._serialized_start=1736
+  _globals['_REVEALORDERSKEYSRESPONSE']._serialized_end=1818
+  _globals['_FINDKEYREQUEST']._serialized_start=1820
+  _globals['_FINDKEYREQUEST']._serialized_end=1850
+  _globals['_FINDKEYRESPONSE']._serialized_start=1852
+  _globals['_FINDKEYRESPONSE']._serialized_end=1919
+  _globals['_INVENTORYSERVICE']._serialized_start=1922
+  _globals['_INVENTORYSERVICE']._serialized_end=2792
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from quanyi.common.v1 import money_pb2 as _money_pb2
+from quanyi.inventory.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -40,16 +41,18 @@ class CreateProductResponse(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class CreateSkuRequest(_message.Message):
-    __slots__ = ("product_id", "name", "price", "low_stock_threshold")
+    __slots__ = ("product_id", "name", "price", "low_stock_threshold", "allocation_strategy")
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     product_id: str
     name: str
     price: _money_pb2.Money
     low_stock_threshold: int
-    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
+    allocation_strategy: _events_pb2.AllocationStrategy
+    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ..., allocation_strategy: _Optional[_Union[_events_pb2.AllocationStrategy, str]] = ...) -> None: ...
 
 class CreateSkuResponse(_message.Message):
     __slots__ = ("sku",)
@@ -86,12 +89,14 @@ class ListSkusResponse(_message.Message):
     def __init__(self, skus: _Optional[_Iterable[_Union[Sku, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreatePoolRequest(_message.Message):
-    __slots__ = ("sku_id", "name")
+    __slots__ = ("sku_id", "name", "priority")
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     sku_id: str
     name: str
-    def __init__(self, sku_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    priority: int
+    def __init__(self, sku_id: _Optional[str] = ..., name: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class CreatePoolResponse(_message.Message):
     __slots__ = ("pool_id", "sku_id", "name")
