@@ -61,6 +61,7 @@ async def test_a_buyer_erases_themselves_and_nothing_personal_is_left_in_the_gat
 ) -> None:
     email = "leaving@buyer.test"
     buyer_id, auth = await gw.buyer(email)
+    other_device = {"Authorization": f"Bearer {await gw.token(email)}"}
     r = await gw.client.post("/v1/auth/token", json={"email": email, "password": "wrong-password"})
     assert r.status_code == 401  # a failed sign-in is kept under the address
 
@@ -73,7 +74,9 @@ async def test_a_buyer_erases_themselves_and_nothing_personal_is_left_in_the_gat
         row = conn.execute("SELECT requested_by FROM erasures WHERE buyer_id = %s", (buyer_id,)).fetchone()
         assert row == ("self",)
     r = await gw.client.get("/v1/me/orders", headers=auth)
-    assert r.status_code == 401  # the token was signed out
+    assert r.status_code == 401  # every token of the account was revoked
+    r = await gw.client.get("/v1/me/orders", headers=other_device)
+    assert r.status_code == 401
     r = await gw.client.post("/v1/auth/token", json={"email": email, "password": "correct-horse"})
     assert r.status_code == 401
     # The address is free again: registering it makes a new buyer, not the old one.
@@ -97,6 +100,8 @@ async def test_an_admin_erases_a_buyer_once_and_cannot_erase_an_admin_or_an_unkn
     assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/problem+json")
     assert by_buyer.status_code in (401, 403)
     assert admin_self.status_code == 403
+    r = await gw.client.get("/v1/me/orders", headers=buyer_auth)
+    assert r.status_code == 401  # the erased buyer's tokens stopped working
     r = await gw.client.post("/v1/auth/token", json={"email": "gone@buyer.test", "password": "correct-horse"})
     assert r.status_code == 401
 

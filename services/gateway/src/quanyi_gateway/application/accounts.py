@@ -162,9 +162,14 @@ class Accounts:
         if self._clock() >= expires_at:
             self._verified.pop(token, None)
             return None
-        if self._revocations.is_revoked(jti):
-            return None
+        if self._revocations.is_revoked(jti) or self._revocations.is_revoked(str(user.user_id)):
+            return None  # the token, or every token of the account (revoke_all), was revoked
         return user
+
+    async def revoke_all(self, user_id: uuid.UUID) -> None:
+        """Refuse every token of this account issued until now (its erasure): one revocation under the
+        account's id, kept until the last of those tokens has expired."""
+        await self._revocations.revoke(str(user_id), user_id, int(self._clock()) + self._ttl_s + 1)
 
     async def sign_out(self, token: str) -> bool:
         """Revoke the token; False when it was not a valid one (then nothing is recorded)."""

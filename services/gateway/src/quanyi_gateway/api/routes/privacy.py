@@ -40,24 +40,24 @@ def _public(erasure: Erasure) -> ErasurePublic:
 
 @router.delete("/me", status_code=204, responses=responses(401, 403))
 async def erase_me(request: Request, user: CurrentUser, privacy: PrivacyDep) -> Response:
-    """Erase my personal data (my account and e-mail address); my orders and keys stay under my id. Signs
-    this token out; the account cannot sign in again."""
+    """Erase my personal data (my account and e-mail address); my orders and keys stay under my id. Every
+    token of the account stops working; it cannot sign in again."""
     if user.is_admin:
         raise Problem(403, "an admin account is not erased this way", slug="forbidden")
     await privacy.erase(user.user_id, "self")
-    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    await request.app.state.resources.accounts.sign_out(token)
+    await request.app.state.resources.accounts.revoke_all(user.user_id)
     return Response(status_code=204)
 
 
 @router.post("/admin/buyers/{buyer_id}/erasure", responses=responses(401, 403, 404))
 async def erase_buyer(
-    admin: AdminUser, privacy: PrivacyDep, buyer_id: Annotated[uuid.UUID, Path()]
+    request: Request, admin: AdminUser, privacy: PrivacyDep, buyer_id: Annotated[uuid.UUID, Path()]
 ) -> ErasurePublic:
     """Erase a buyer's personal data at their request (PIPL): the account, its e-mail address and what is
-    keyed by it. Repeating it returns the first erasure."""
+    keyed by it; the buyer's tokens stop working. Repeating it returns the first erasure."""
     try:
         erasure = await privacy.erase(buyer_id, str(admin.user_id))
     except BuyerNotFound:
         raise Problem(404, "no buyer has this id", slug="not-found") from None
+    await request.app.state.resources.accounts.revoke_all(buyer_id)
     return _public(erasure)
