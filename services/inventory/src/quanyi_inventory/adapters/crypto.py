@@ -30,6 +30,8 @@ from quanyi_inventory.domain.keyfile import normalize_code
 from quanyi_inventory.domain.sealed import SealedKey as SealedKey
 from quanyi_inventory.domain.sealed import WrappedDataKey as WrappedDataKey
 
+_json_string = json.encoder.encode_basestring
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 FINGERPRINT_INFO = b"quanyi key fingerprint"
@@ -55,7 +57,9 @@ class DataKey:
         return "DataKey(<hidden>)"
 
     def seal(self, key_id: str, code: str, password: str) -> SealedKey:
-        plaintext = json.dumps({"c": code, "p": password}, ensure_ascii=False, separators=(",", ":"))
+        # json.dumps({"c": code, "p": password}, ensure_ascii=False, separators=(",", ":")), without its
+        # per-call overhead (a large import seals a million keys).
+        plaintext = '{"c":' + _json_string(code) + ',"p":' + _json_string(password) + "}"
         nonce = os.urandom(NONCE_BYTES)
         return SealedKey(nonce, self._aead.encrypt(nonce, plaintext.encode(), key_id.encode()))
 

@@ -18,6 +18,7 @@ from quanyi_platform.projection import StoredEvent
 from quanyi_platform.uow import EventLog
 
 from quanyi_inventory.adapters.mappers import from_proto, new_events
+from quanyi_inventory.adapters.memory_imports import InMemoryKeyImports
 from quanyi_inventory.application.ports import (
     Allocations,
     AllocationState,
@@ -201,6 +202,7 @@ class InMemoryInventoryUnitOfWork(InventoryUnitOfWork):
         self.stock = _Stock(self)
         self.allocations = _Allocations(self)
         self.vault = _Vault(self)
+        self.imports = InMemoryKeyImports(self)
         self.committed = False
 
     # What this unit of work sees.

@@ -13,6 +13,7 @@ from quanyi_platform.eventstore import EventStore
 from quanyi_platform.uow import PgUnitOfWork
 
 from quanyi_inventory.adapters.mappers import new_events
+from quanyi_inventory.adapters.pg_imports import PgKeyImports
 from quanyi_inventory.application.ports import (
     Allocations,
     AllocationState,
@@ -339,6 +340,7 @@ class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
         self.stock = PgStock(conn)
         self.allocations = PgAllocations(conn)
         self.vault = PgKeyVault(conn)
+        self.imports = PgKeyImports(conn)
 
     async def record(
         self,

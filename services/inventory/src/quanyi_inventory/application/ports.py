@@ -9,10 +9,10 @@ imported keys (`KeyVault`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from quanyi_platform.uow import UnitOfWork
 
@@ -213,6 +213,50 @@ class KeyVault(ABC):
         """Replace these batches' wrapped data keys (the old wrapping is gone once this commits)."""
 
 
+class StagedRow(NamedTuple):
+    """A sealed row of a file import, staged before it is stored. Holds no plaintext. (A tuple: a
+    million of them are made per large import, and the store's COPY takes them as they are.)"""
+
+    line: int
+    key_id: str
+    fingerprint: bytes
+    nonce: bytes
+    ciphertext: bytes
+    face_value_minor: int | None = None
+    unit_cost_minor: int | None = None
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
+    supplier: str = ""
+
+
+@dataclass(frozen=True)
+class StagedCheck:
+    """The staged rows' duplicates: counted, and the first `limit` listed with line and reason."""
+
+    duplicates_in_file: int
+    duplicates_in_pool: int
+    listed: list[RejectedRow]
+
+
+class KeyImports(ABC):
+    """A file import's rows, staged in this unit of work, checked, then stored as a batch of the record.
+    Nothing staged outlives the unit of work; only `store` adds to the record."""
+
+    @abstractmethod
+    async def stage(self, chunks: AsyncIterable[Sequence[StagedRow]]) -> None:
+        """Stage every row of every chunk (lines ascending), streaming: memory stays flat."""
+
+    @abstractmethod
+    async def check(self, sku_id: str, limit: int) -> StagedCheck:
+        """Staged rows whose fingerprint an earlier staged line has ("duplicate of line N"), and first
+        occurrences whose fingerprint `sku_id` holds already ("already in the pool")."""
+
+    @abstractmethod
+    async def store(self, sku_id: str, batch_id: str, wrapped: WrappedDataKey) -> int:
+        """Store the batch's wrapped data key and the first occurrence of each staged fingerprint that
+        `sku_id` does not hold (also against concurrent imports); returns how many keys were stored."""
+
+
 class InventoryUnitOfWork(UnitOfWork):
     """One transaction over inventory's event log, its projections (read) and its record of keys."""
 
@@ -220,6 +264,7 @@ class InventoryUnitOfWork(UnitOfWork):
     stock: Stock
     allocations: Allocations
     vault: KeyVault
+    imports: KeyImports
 
     @abstractmethod
     async def record(

@@ -5,7 +5,7 @@ No response error, and no log line written here, ever contains a card key.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import grpc
@@ -13,10 +13,13 @@ from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import inventory_service_pb2 as pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
-from quanyi_inventory.application import catalogue, import_keys, reveal
+from quanyi_inventory.adapters.crypto import KeyringError
+from quanyi_inventory.adapters.mappers import strategy_from_proto
+from quanyi_inventory.application import catalogue, import_keys, reveal, rotate
 from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
 from quanyi_inventory.domain.errors import InvalidInput, NotFound
+from quanyi_inventory.entrypoints import key_file_import
 
 T = TypeVar("T")
 
@@ -96,6 +99,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 name=request.name,
                 price=_money(request.price, "price"),
                 low_stock_threshold=request.low_stock_threshold,
+                allocation_strategy=strategy_from_proto(request.allocation_strategy),
             )
 
         return pb.CreateSkuResponse(sku=_sku(await self._run(context, create())))
@@ -117,7 +121,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.CreatePoolRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreatePoolResponse:
         pool = await self._run(
-            context, catalogue.create_pool(self._uow(), sku_id=request.sku_id, name=request.name)
+            context,
+            catalogue.create_pool(
+                self._uow(), sku_id=request.sku_id, name=request.name, priority=request.priority
+            ),
         )
         return pb.CreatePoolResponse(pool_id=pool.pool_id, sku_id=pool.sku_id, name=pool.name)
 
@@ -170,3 +177,26 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.FindKeyResponse:
         found = await self._run(context, reveal.find_key(self._uow(), self._keyring, request.code))
         return pb.FindKeyResponse(key_id=found.key_id, order_id=found.order_id, sku_id=found.sku_id)
+
+    async def ImportKeyFile(
+        self,
+        request_iterator: AsyncIterator[pb.ImportKeyFileRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.ImportKeyFileResponse]:
+        """Receive the file to local disk (hashing it), then import it while reporting progress."""
+        async for response in key_file_import.serve(
+            self._uow, self._keyring, request_iterator, context, max_rows=self._import_max_rows
+        ):
+            yield response
+
+    async def RotateMasterKey(
+        self, request: pb.RotateMasterKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RotateMasterKeyResponse:
+        target = request.master_key_id.strip() or self._keyring.active_id
+        try:
+            count = await rotate.rotate_master_key(
+                self._uow(), self._keyring, target, request.actor.strip() or "operator"
+            )
+        except KeyringError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return pb.RotateMasterKeyResponse(master_key_id=target, rewrapped=count)

@@ -1,4 +1,4 @@
-"""`key_batches`: what each import stored, and which master key wraps its data key now.
+"""`key_batches`: what each import stored, from which file, and which master key wraps its data key now.
 
 One INSERT for the batch's imports, one UPDATE for its rotations (folded per batch first: rotations read
 the wrapping they replace, so later ones come later in the store too).
@@ -26,9 +26,11 @@ class KeyBatchesProjection(Projection):
             p = [e.payload for e in imports]
             await conn.execute(
                 "INSERT INTO key_batches (batch_id, pool_id, sku_id, master_key_id, unit_cost_minor,"
-                " currency, imported, duplicates, rejected, actor, created_at)"
+                " currency, imported, duplicates, rejected, actor, created_at, file_sha256, file_name,"
+                " format, mode, file_rows, file_bytes)"
                 " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
-                " %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[])",
+                " %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[],"
+                " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])",
                 (
                     [x.batch_id for x in p],
                     [x.pool_id for x in p],
@@ -41,6 +43,12 @@ class KeyBatchesProjection(Projection):
                     [x.rejected for x in p],
                     [x.actor for x in p],
                     [e.occurred_at for e in imports],
+                    [x.source.file_sha256 for x in p],
+                    [x.source.file_name for x in p],
+                    [x.source.format for x in p],
+                    [x.source.mode for x in p],
+                    [x.source.rows for x in p],
+                    [x.source.bytes for x in p],
                 ),
             )
         wrapped_by: dict[str, str] = {}

@@ -1,12 +1,22 @@
 from quanyi.common.v1 import money_pb2 as _money_pb2
 from quanyi.inventory.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ImportMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_MODE_UNSPECIFIED: _ClassVar[ImportMode]
+    IMPORT_MODE_ALL_OR_NOTHING: _ClassVar[ImportMode]
+    IMPORT_MODE_VALID_ROWS: _ClassVar[ImportMode]
+IMPORT_MODE_UNSPECIFIED: ImportMode
+IMPORT_MODE_ALL_OR_NOTHING: ImportMode
+IMPORT_MODE_VALID_ROWS: ImportMode
 
 class Sku(_message.Message):
     __slots__ = ("sku_id", "product_id", "name", "price", "available")
@@ -209,3 +219,87 @@ class FindKeyResponse(_message.Message):
     order_id: str
     sku_id: str
     def __init__(self, key_id: _Optional[str] = ..., order_id: _Optional[str] = ..., sku_id: _Optional[str] = ...) -> None: ...
+
+class ImportKeyFileHeader(_message.Message):
+    __slots__ = ("pool_id", "format", "file_name", "unit_cost", "actor", "mode")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    UNIT_COST_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    format: str
+    file_name: str
+    unit_cost: _money_pb2.Money
+    actor: str
+    mode: ImportMode
+    def __init__(self, pool_id: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., actor: _Optional[str] = ..., mode: _Optional[_Union[ImportMode, str]] = ...) -> None: ...
+
+class ImportKeyFileRequest(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: ImportKeyFileHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[ImportKeyFileHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class BadRow(_message.Message):
+    __slots__ = ("line", "reason")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    reason: str
+    def __init__(self, line: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ImportKeyFileResult(_message.Message):
+    __slots__ = ("batch_id", "imported", "duplicates_in_file", "duplicates_in_pool", "rejected", "rows", "file_sha256", "aborted", "bad_rows")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_IN_FILE_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_IN_POOL_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    BAD_ROWS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    imported: int
+    duplicates_in_file: int
+    duplicates_in_pool: int
+    rejected: int
+    rows: int
+    file_sha256: str
+    aborted: bool
+    bad_rows: _containers.RepeatedCompositeFieldContainer[BadRow]
+    def __init__(self, batch_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates_in_file: _Optional[int] = ..., duplicates_in_pool: _Optional[int] = ..., rejected: _Optional[int] = ..., rows: _Optional[int] = ..., file_sha256: _Optional[str] = ..., aborted: _Optional[bool] = ..., bad_rows: _Optional[_Iterable[_Union[BadRow, _Mapping]]] = ...) -> None: ...
+
+class ImportKeyFileResponse(_message.Message):
+    __slots__ = ("rows_read", "bytes_read", "bytes_total", "stage", "result")
+    ROWS_READ_FIELD_NUMBER: _ClassVar[int]
+    BYTES_READ_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    rows_read: int
+    bytes_read: int
+    bytes_total: int
+    stage: str
+    result: ImportKeyFileResult
+    def __init__(self, rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ..., bytes_total: _Optional[int] = ..., stage: _Optional[str] = ..., result: _Optional[_Union[ImportKeyFileResult, _Mapping]] = ...) -> None: ...
+
+class RotateMasterKeyRequest(_message.Message):
+    __slots__ = ("master_key_id", "actor")
+    MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    master_key_id: str
+    actor: str
+    def __init__(self, master_key_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class RotateMasterKeyResponse(_message.Message):
+    __slots__ = ("master_key_id", "rewrapped")
+    MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    REWRAPPED_FIELD_NUMBER: _ClassVar[int]
+    master_key_id: str
+    rewrapped: int
+    def __init__(self, master_key_id: _Optional[str] = ..., rewrapped: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,16 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyResponse.FromString,
                 _registered_method=True)
+        self.ImportKeyFile = channel.stream_stream(
+                '/quanyi.inventory.v1.InventoryService/ImportKeyFile',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileResponse.FromString,
+                _registered_method=True)
+        self.RotateMasterKey = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/RotateMasterKey',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -150,6 +160,23 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportKeyFile(self, request_iterator, context):
+        """ImportKeyFile imports a file of card keys (CSV, TSV, XLSX or plain text) of any size. The client sends
+        the header first, then the file's bytes in chunks; the server answers with progress while it reads,
+        seals and stores the rows, and ends with the outcome. Memory does not grow with the file's size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateMasterKey(self, request, context):
+        """RotateMasterKey re-wraps every batch's data key under a master key the service holds; the card keys'
+        rows are not touched. The rotation is recorded as DataKeysRewrapped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +224,16 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.FindKey,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyResponse.SerializeToString,
+            ),
+            'ImportKeyFile': grpc.stream_stream_rpc_method_handler(
+                    servicer.ImportKeyFile,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileResponse.SerializeToString,
+            ),
+            'RotateMasterKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateMasterKey,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -443,6 +480,60 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/FindKey',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.FindKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportKeyFile(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/quanyi.inventory.v1.InventoryService/ImportKeyFile',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateMasterKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/RotateMasterKey',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
