@@ -13,7 +13,7 @@ CONTRACTS := libs/contracts/src/quanyi
 # mypy (strict): the platform, the CLI and every service, domain and adapters alike.
 MYPY_PATHS := libs/platform/src libs/cli/src $(wildcard services/*/src)
 
-.PHONY: venv proto proto-check buf-lint lint test run bench bench-quick bench-inventory bench-replay clean distclean
+.PHONY: venv proto proto-check buf-lint lint test run bench bench-quick bench-inventory bench-replay bench-import clean distclean
 
 ## venv: create .venv (Python 3.11) and install the pinned dependencies plus quanyi (editable).
 venv: $(VENV_STAMP)
@@ -82,6 +82,10 @@ bench-inventory: $(VENV_STAMP)
 ## bench-replay: rebuild and verify the projections of a 1,000,000-event store (events/s; ends with one JSON object).
 bench-replay: $(VENV_STAMP)
 	$(PY) -m bench.replay
+
+## bench-import: `quanyi keys import` of a 1,000,000-key file through the gateway into inventory (s, keys/s, peak RSS; one JSON object).
+bench-import: $(VENV_STAMP)
+	$(PY) -m bench.key_import
 
 ## clean: caches and build output (keeps .venv and the .data of `make run`; see distclean).
 clean:

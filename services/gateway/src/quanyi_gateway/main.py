@@ -35,6 +35,7 @@ from quanyi_gateway.api.middleware import (
 )
 from quanyi_gateway.api.routes import (
     admin,
+    admin_keys,
     auth,
     catalog,
     health,
@@ -206,14 +207,14 @@ def create_app(settings: Settings) -> FastAPI:
     # the development credential; otherwise they are not routed and absent from the OpenAPI.
     if settings.simulators_active:
         app.include_router(psp_sim_routes.router, dependencies=[DevCredential])
-    for module in (orders, payments, auth, catalog, me, partners, admin, privacy):
+    for module in (orders, payments, auth, catalog, me, partners, admin, admin_keys, privacy):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 
     # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit wraps
     # RefuseControlCharacters.
     app.add_middleware(RefuseControlCharacters)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, unlimited=admin_keys.KEY_FILES_PATH)
     app.add_middleware(
         AdmissionControl,
         max_in_flight=settings.max_in_flight,

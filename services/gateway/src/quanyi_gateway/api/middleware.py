@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from opentelemetry import trace
 from quanyi_platform import telemetry
@@ -114,14 +115,16 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Refuses request bodies over `max_bytes`: at once by Content-Length, else while they are read."""
+    """Refuses request bodies over `max_bytes`: at once by Content-Length, else while they are read.
+    Paths matching `unlimited` (uploads that stream to disk and enforce their own limit) pass."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, unlimited: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.unlimited = re.compile(unlimited) if unlimited else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.unlimited and self.unlimited.match(scope["path"])):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):

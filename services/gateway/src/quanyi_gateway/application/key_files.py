@@ -1,0 +1,163 @@
+"""Key file imports as jobs: an upload is spooled to local disk, then imported by inventory in the
+background while its progress can be asked for.
+
+Jobs live in this gateway process (a restarted gateway forgets them; the import itself is recorded by
+inventory as KeysImported, with the file's SHA-256). At most `kept` finished jobs are remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+from quanyi_platform.envelope import new_event_id
+
+from quanyi_gateway.application.model import Money
+
+log = logging.getLogger(__name__)
+
+JobStatus = Literal["running", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class KeyFileRequest:
+    pool_id: str
+    file_name: str
+    format: str
+    mode: str
+    unit_cost: Money
+    actor: str
+
+
+@dataclass(frozen=True)
+class KeyFileProgress:
+    stage: str
+    rows_read: int
+    bytes_read: int
+    bytes_total: int
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeyFileOutcome:
+    batch_id: str
+    imported: int
+    duplicates_in_file: int
+    duplicates_in_pool: int
+    rejected: int
+    rows: int
+    file_sha256: str
+    aborted: bool
+    bad_rows: list[BadRow]
+
+
+class KeyFileRefused(Exception):
+    """Inventory refused the file as a whole (unknown pool, unreadable file); the message is safe to show."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class KeyFileImporter(Protocol):
+    """Inventory's ImportKeyFile: streams the file at `path` and reports progress as inventory reads it."""
+
+    async def run(
+        self, request: KeyFileRequest, path: Path, on_progress: Callable[[KeyFileProgress], None]
+    ) -> KeyFileOutcome:
+        """The outcome; KeyFileRefused when inventory refuses the file as a whole."""
+        ...
+
+
+@dataclass
+class KeyFileJob:
+    job_id: str
+    pool_id: str
+    file_name: str
+    actor: str
+    bytes_total: int
+    created_at: datetime
+    status: JobStatus = "running"
+    stage: str = "queued"
+    rows_read: int = 0
+    bytes_read: int = 0
+    finished_at: datetime | None = None
+    outcome: KeyFileOutcome | None = None
+    error: str = ""
+    error_status: int = 0
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a spooled file; gone already is fine."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+class KeyFileJobs:
+    def __init__(self, importer: KeyFileImporter, kept: int = 200) -> None:
+        self._importer = importer
+        self._kept = kept
+        self._jobs: OrderedDict[str, KeyFileJob] = OrderedDict()
+
+    def get(self, job_id: str) -> KeyFileJob | None:
+        return self._jobs.get(job_id)
+
+    def list(self) -> list[KeyFileJob]:
+        """The jobs remembered, newest first."""
+        return list(reversed(self._jobs.values()))
+
+    def start(self, request: KeyFileRequest, path: Path, size: int) -> KeyFileJob:
+        """Run the import of the spooled file `path` (removed when the job ends) in the background."""
+        job = KeyFileJob(new_event_id(), request.pool_id, request.file_name, request.actor, size,
+                         datetime.now(UTC))
+        self._jobs[job.job_id] = job
+        self._forget_old()
+        job.task = asyncio.create_task(self._run(job, request, path), name=f"key-file-{job.job_id}")
+        return job
+
+    async def _run(self, job: KeyFileJob, request: KeyFileRequest, path: Path) -> None:
+        def progress(p: KeyFileProgress) -> None:
+            job.stage, job.rows_read, job.bytes_read = p.stage, p.rows_read, p.bytes_read
+            job.bytes_total = p.bytes_total or job.bytes_total
+
+        try:
+            job.outcome = await self._importer.run(request, path, progress)
+            job.status, job.stage = "done", "done"
+            job.rows_read = job.outcome.rows
+        except KeyFileRefused as exc:
+            job.status, job.error, job.error_status = "failed", str(exc), exc.status
+        except asyncio.CancelledError:
+            job.status, job.error, job.error_status = "failed", "the gateway stopped during the import", 503
+            raise
+        except Exception:
+            log.exception("key file import failed", extra={"job_id": job.job_id})
+            job.status, job.error, job.error_status = "failed", "the import failed; try again", 503
+        finally:
+            job.finished_at = datetime.now(UTC)
+            remove_quietly(path)
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self._jobs.values() if j.status != "running"]
+        for job in finished[: max(0, len(finished) - self._kept)]:
+            del self._jobs[job.job_id]
+
+    async def close(self) -> None:
+        """Cancel the running jobs and wait for them."""
+        tasks = [j.task for j in self._jobs.values() if j.task is not None and not j.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
