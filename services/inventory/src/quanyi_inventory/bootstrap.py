@@ -11,6 +11,7 @@ from quanyi_platform.relay import Relay
 
 from quanyi_inventory.adapters.crypto import Keyring
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
+from quanyi_inventory.application.expire import run_sweeper
 from quanyi_inventory.config import DEV_MASTER_KEYS, Settings, load
 from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
@@ -59,13 +60,22 @@ async def start(settings: Settings) -> None:
     server.add_insecure_port(settings.inventory_grpc_listen)
     await server.start()
     consumer = InboxConsumer(NAME, [topic_for("orders")], order_paid_handler(store), pool, settings)
+    components = [
+        Relay(pool, settings, store.topic, wakeup=store.appended).run(),
+        consumer.run(),
+    ]
+    if settings.inventory_expiry_sweep_s > 0:
+        components.append(
+            run_sweeper(
+                lambda: PgInventoryUnitOfWork(store, pool=pool),
+                every_s=settings.inventory_expiry_sweep_s,
+                limit=settings.inventory_expiry_sweep_batch,
+            )
+        )
     await service.run_service(
         NAME,
         server,
-        [
-            Relay(pool, settings, store.topic, wakeup=store.appended).run(),
-            consumer.run(),
-        ],
+        components,
         [pool.close],
         ready=[consumer.ready],
     )

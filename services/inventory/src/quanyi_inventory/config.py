@@ -27,6 +27,10 @@ class Settings(PlatformSettings):
     # keep this at the old id (and the old key in master_keys): fingerprints of stored keys depend on it.
     fingerprint_master_key_id: str = ""
     inventory_import_max_rows: int = 1_000_000
+    # The expiry sweeper looks for keys past their expires_at this often (0: never), at most this many
+    # per transaction. Allocation checks validity itself; the sweep moves the counts and states.
+    inventory_expiry_sweep_s: float = 60.0
+    inventory_expiry_sweep_batch: int = 5_000
     # An import of 1,000,000 rows is tens of MB; gRPC's default limit is 4 MB.
     inventory_grpc_max_message_bytes: int = 256 * 1024 * 1024
 

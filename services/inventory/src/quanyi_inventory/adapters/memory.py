@@ -24,6 +24,7 @@ from quanyi_inventory.application.ports import (
     AllocationState,
     Catalogue,
     Context,
+    Expiry,
     FoundKey,
     InventoryUnitOfWork,
     KeyVault,
@@ -38,6 +39,7 @@ from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, 
 from quanyi_inventory.domain.events import (
     FEFO,
     Event,
+    ExpiredKey,
     KeyReserved,
     KeysExpired,
     KeysImported,
@@ -144,7 +146,7 @@ class View:
 
 
 def _skus_of(event: Event) -> set[str]:
-    if isinstance(event, KeyReserved):
+    if isinstance(event, KeyReserved | KeysExpired):
         return {k.sku_id for k in event.keys}
     sku_id = getattr(event, "sku_id", None)
     return {sku_id} if isinstance(sku_id, str) else set()
@@ -202,6 +204,7 @@ class InMemoryInventoryUnitOfWork(InventoryUnitOfWork):
         self.stock = _Stock(self)
         self.allocations = _Allocations(self)
         self.vault = _Vault(self)
+        self.expiry = _Expiry(self)
         self.imports = InMemoryKeyImports(self)
         self.committed = False
 
@@ -345,6 +348,29 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 
 # Rotations take turns on this lock, as Postgres makes them take turns on the rows of data_keys.
 _DATA_KEYS = "\0data_keys"
+
+
+class _Expiry(Expiry):
+    def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def lock_due(self, as_of: datetime, limit: int) -> tuple[list[ExpiredKey], dict[str, SkuStock]]:
+        view = self._uow.view()
+        due = sorted(
+            (k for k in view.keys.values()
+             if k.state == "available" and k.expires_at is not None and k.expires_at <= as_of),
+            key=lambda k: (k.expires_at or as_of, k.key_id),
+        )[:limit]
+        if not due:
+            return [], {}
+        await self._uow.stock.lock({k.sku_id for k in due})
+        view = self._uow.view()
+        keys = sorted(
+            (ExpiredKey(k.key_id, k.sku_id, k.pool_id) for k in due
+             if view.keys[k.key_id].state == "available"),
+            key=lambda k: k.key_id,
+        )
+        return keys, {s: view.stock[s] for s in sorted({k.sku_id for k in keys})}
 
 
 class _Vault(KeyVault):

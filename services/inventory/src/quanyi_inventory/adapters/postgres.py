@@ -19,6 +19,7 @@ from quanyi_inventory.application.ports import (
     AllocationState,
     Catalogue,
     Context,
+    Expiry,
     FoundKey,
     InventoryUnitOfWork,
     KeyVault,
@@ -29,7 +30,7 @@ from quanyi_inventory.application.ports import (
     Stock,
 )
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, Reserved, Short
-from quanyi_inventory.domain.events import ClaimedKey, Recorded, ShortLine
+from quanyi_inventory.domain.events import ClaimedKey, ExpiredKey, Recorded, ShortLine
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock
@@ -210,6 +211,30 @@ class PgAllocations(Allocations):
         return AllocationState(decided, stock, available)
 
 
+class PgExpiry(Expiry):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def lock_due(self, as_of: datetime, limit: int) -> tuple[list[ExpiredKey], dict[str, SkuStock]]:
+        # The SKUs first (as allocations lock them), then their due keys: never a lock cycle with a claim.
+        cur = await self._conn.execute(
+            "SELECT DISTINCT sku_id FROM (SELECT sku_id FROM keys WHERE state = 'available'"
+            " AND expires_at <= %s ORDER BY expires_at LIMIT %s) due",
+            (as_of, limit),
+        )
+        skus = [r["sku_id"] for r in await cur.fetchall()]
+        if not skus:
+            return [], {}
+        stock = await PgStock(self._conn).lock(skus)
+        cur = await self._conn.execute(
+            "SELECT key_id, sku_id, pool_id FROM keys WHERE state = 'available' AND expires_at <= %s"
+            " AND sku_id = ANY(%s::text[]) ORDER BY key_id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (as_of, sorted(stock), limit),
+        )
+        keys = [ExpiredKey(r["key_id"], r["sku_id"], r["pool_id"]) for r in await cur.fetchall()]
+        return keys, {s: stock[s] for s in sorted({k.sku_id for k in keys})}
+
+
 class PgKeyVault(KeyVault):
     def __init__(self, conn: Any) -> None:
         self._conn = conn
@@ -340,6 +365,7 @@ class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
         self.stock = PgStock(conn)
         self.allocations = PgAllocations(conn)
         self.vault = PgKeyVault(conn)
+        self.expiry = PgExpiry(conn)
         self.imports = PgKeyImports(conn)
 
     async def record(

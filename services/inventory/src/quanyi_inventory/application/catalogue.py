@@ -24,10 +24,18 @@ async def create_product(uow: InventoryUnitOfWork, *, name: str, kind: str) -> P
 
 
 async def create_sku(
-    uow: InventoryUnitOfWork, *, product_id: str, name: str, price: Money, low_stock_threshold: int
+    uow: InventoryUnitOfWork,
+    *,
+    product_id: str,
+    name: str,
+    price: Money,
+    low_stock_threshold: int,
+    allocation_strategy: str = "fifo",
 ) -> Sku:
     """Record SkuCreated for a new SKU of an existing product; it starts with no keys."""
-    recorded = catalogue.create_sku(new_event_id(), product_id, name, price, low_stock_threshold)
+    recorded = catalogue.create_sku(
+        new_event_id(), product_id, name, price, low_stock_threshold, allocation_strategy
+    )
     async with uow:
         if not await uow.catalogue.product_exists(product_id):
             raise NotFound("no such product")
@@ -38,9 +46,9 @@ async def create_sku(
     return Sku(sku.sku_id, sku.product_id, sku.name, sku.price, sku.low_stock_threshold, 0)
 
 
-async def create_pool(uow: InventoryUnitOfWork, *, sku_id: str, name: str) -> Pool:
-    """Record PoolCreated for a new key pool of an existing SKU."""
-    recorded = catalogue.create_pool(new_event_id(), sku_id, name)
+async def create_pool(uow: InventoryUnitOfWork, *, sku_id: str, name: str, priority: int = 0) -> Pool:
+    """Record PoolCreated for a new key pool of an existing SKU, drawn from in ascending `priority`."""
+    recorded = catalogue.create_pool(new_event_id(), sku_id, name, priority)
     async with uow:
         if await uow.catalogue.sku(sku_id) is None:
             raise NotFound("no such SKU")

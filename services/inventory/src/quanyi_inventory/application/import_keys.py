@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from quanyi_platform.envelope import new_event_id
 
@@ -53,7 +54,15 @@ async def pool_sku(uow: InventoryUnitOfWork, pool_id: str) -> str:
 
 
 async def store_batch(
-    uow: InventoryUnitOfWork, batch: SealedBatch, *, pool_id: str, unit_cost: Money, actor: str
+    uow: InventoryUnitOfWork,
+    batch: SealedBatch,
+    *,
+    pool_id: str,
+    unit_cost: Money,
+    actor: str,
+    channel: str = "",
+    valid_from: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> ImportResult:
     """Store the batch's sealed keys and record KeysImported (and StockLowCleared when it lifts a SKU
     reported low above its threshold), in one unit of work.
@@ -79,6 +88,9 @@ async def store_batch(
             unit_cost=unit_cost,
             actor=actor,
             master_key_id=batch.wrapped_data_key.master_key_id,
+            channel=channel,
+            valid_from=valid_from,
+            expires_at=expires_at,
         )
         await uow.record([recorded], context)
         # Only now, with the keys stored and counted, is the SKU locked: a large import does not hold up

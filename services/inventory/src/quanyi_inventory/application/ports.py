@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol
 from quanyi_platform.uow import UnitOfWork
 
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
-from quanyi_inventory.domain.events import Recorded
+from quanyi_inventory.domain.events import ExpiredKey, Recorded
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
@@ -257,6 +257,16 @@ class KeyImports(ABC):
         `sku_id` does not hold (also against concurrent imports); returns how many keys were stored."""
 
 
+class Expiry(ABC):
+    """Keys past their expires_at (projections `keys`, `stock`)."""
+
+    @abstractmethod
+    async def lock_due(self, as_of: datetime, limit: int) -> tuple[list[ExpiredKey], dict[str, SkuStock]]:
+        """Up to `limit` available keys whose expires_at is at or before `as_of`, in key id order, and
+        the stock of their SKUs, locked as `Stock.lock` does (SKUs first, then the keys): until this unit
+        of work ends no allocation can claim them, and none of them is returned while another holds it."""
+
+
 class InventoryUnitOfWork(UnitOfWork):
     """One transaction over inventory's event log, its projections (read) and its record of keys."""
 
@@ -264,6 +274,7 @@ class InventoryUnitOfWork(UnitOfWork):
     stock: Stock
     allocations: Allocations
     vault: KeyVault
+    expiry: Expiry
     imports: KeyImports
 
     @abstractmethod

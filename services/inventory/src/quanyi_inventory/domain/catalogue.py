@@ -6,9 +6,11 @@ import re
 
 from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.events import (
+    FIFO,
     POOL,
     PRODUCT,
     SKU,
+    STRATEGIES,
     PoolCreated,
     ProductCreated,
     Recorded,
@@ -22,6 +24,7 @@ MAX_PAGE_SIZE = 200
 MAX_PAGE_TOKEN_LENGTH = 64
 DEFAULT_KIND = "card_key"
 DEFAULT_POOL_NAME = "default"
+MAX_POOL_PRIORITY = 1_000_000
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -80,18 +83,36 @@ def create_product(product_id: str, name_: str, kind: str) -> Recorded:
                                                            product_kind(kind)))
 
 
-def create_sku(sku_id: str, product_id: str, name_: str, price: Money, threshold: int) -> Recorded:
-    """SkuCreated for a SKU of an existing product, with a valid name, price and threshold."""
+def allocation_strategy(value: str) -> str:
+    """FIFO (the default) or FEFO."""
+    cleaned = value.strip().lower() or FIFO
+    if cleaned not in STRATEGIES:
+        raise InvalidInput("allocation strategy must be fifo or fefo")
+    return cleaned
+
+
+def pool_priority(value: int) -> int:
+    if not 0 <= value <= MAX_POOL_PRIORITY:
+        raise InvalidInput(f"pool priority must be between 0 and {MAX_POOL_PRIORITY}")
+    return value
+
+
+def create_sku(
+    sku_id: str, product_id: str, name_: str, price: Money, threshold: int, strategy: str = FIFO
+) -> Recorded:
+    """SkuCreated for a SKU of an existing product, with a valid name, price, threshold and strategy."""
     event = SkuCreated(
         sku_id,
         product_id,
         name(name_, "SKU name"),
         money(price.minor_units, price.currency, "price"),
         low_stock_threshold(threshold),
+        allocation_strategy(strategy),
     )
     return Recorded(SKU, sku_id, 1, event)
 
 
-def create_pool(pool_id: str, sku_id: str, name_: str) -> Recorded:
-    """PoolCreated for a pool of an existing SKU (the name defaults to "default")."""
-    return Recorded(POOL, pool_id, 1, PoolCreated(pool_id, sku_id, pool_name(name_)))
+def create_pool(pool_id: str, sku_id: str, name_: str, priority: int = 0) -> Recorded:
+    """PoolCreated for a pool of an existing SKU (the name defaults to "default"; the SKU draws from its
+    pools in ascending priority)."""
+    return Recorded(POOL, pool_id, 1, PoolCreated(pool_id, sku_id, pool_name(name_), pool_priority(priority)))

@@ -6,12 +6,14 @@ its versions); imports and reservations change its counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from quanyi_inventory.domain.events import (
     KEY_BATCH,
     SKU_STOCK,
     Event,
     KeyReserved,
+    KeysExpired,
     KeysImported,
     Recorded,
     SkuCreated,
@@ -49,6 +51,9 @@ def evolve(state: SkuStock | None, event: Event) -> SkuStock | None:
     if isinstance(event, KeyReserved):
         n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
         return replace(state, available=state.available - n, reserved=state.reserved + n) if n else state
+    if isinstance(event, KeysExpired):
+        n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
+        return replace(state, available=state.available - n) if n else state
     if isinstance(event, StockLow) and event.sku_id == state.sku_id:
         return replace(state, low_stock_alerted=True, version=state.version + 1)
     if isinstance(event, StockLowCleared) and event.sku_id == state.sku_id:
@@ -77,10 +82,15 @@ def keys_imported(
     unit_cost: Money,
     actor: str,
     master_key_id: str,
+    channel: str = "",
+    valid_from: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> Recorded:
-    """KeysImported for a stored batch: `imported` new keys of `sku_id`."""
+    """KeysImported for a stored batch: `imported` new keys of `sku_id`, universal (`channel` "") or for
+    one channel, valid from `valid_from` until `expires_at` unless a key's own row says otherwise."""
     event = KeysImported(
-        batch_id, pool_id, sku_id, imported, duplicates, rejected, unit_cost, actor, master_key_id
+        batch_id, pool_id, sku_id, imported, duplicates, rejected, unit_cost, actor, master_key_id,
+        channel.strip(), valid_from, expires_at,
     )
     return Recorded(KEY_BATCH, batch_id, 1, event)
 

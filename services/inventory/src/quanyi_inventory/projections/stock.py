@@ -93,24 +93,6 @@ class StockProjection(Projection):
                 " FROM unnest(%s::text[], %s::bigint[]) AS u(s, t)",
                 ([c[0] for c in created], [c[1] for c in created]),
             )
-        if changes:
-            skus = sorted(changes)
-            await conn.execute(
-                "UPDATE sku_stock s SET available = s.available + c.available,"
-                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
-                " low_stock_alerted = CASE WHEN c.version > s.stock_version THEN c.alerted"
-                " ELSE s.low_stock_alerted END,"
-                " stock_version = GREATEST(s.stock_version, c.version)"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                " %s::boolean[]) AS c(sku_id, available, reserved, expired, version, alerted)"
-                " WHERE s.sku_id = c.sku_id",
-                (
-                    skus,
-                    *([getattr(changes[s], n) for s in skus] for n in _COUNTS),
-                    [changes[s].version for s in skus],
-                    [changes[s].alerted for s in skus],
-                ),
-            )
         if pools:
             await conn.execute(
                 "INSERT INTO pool_stock (pool_id, sku_id, available, reserved, delivered, redeemed, expired,"
@@ -118,13 +100,31 @@ class StockProjection(Projection):
                 " AS u(p, s)",
                 ([p[0] for p in pools], [p[1] for p in pools]),
             )
-        if by_pool:
+        if changes:
+            # One statement: the SKUs' rows, then (a one-time filter waits for them) the pools' rows, the
+            # order in which every writer locks them, so two appends never wait for each other in a cycle.
+            skus = sorted(changes)
             ids = sorted(by_pool)
             await conn.execute(
-                "UPDATE pool_stock s SET available = s.available + c.available,"
+                "WITH s AS (UPDATE sku_stock s SET available = s.available + c.available,"
+                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
+                " low_stock_alerted = CASE WHEN c.version > s.stock_version THEN c.alerted"
+                " ELSE s.low_stock_alerted END,"
+                " stock_version = GREATEST(s.stock_version, c.version)"
+                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+                " %s::boolean[]) AS c(sku_id, available, reserved, expired, version, alerted)"
+                " WHERE s.sku_id = c.sku_id RETURNING 1)"
+                " UPDATE pool_stock s SET available = s.available + c.available,"
                 " reserved = s.reserved + c.reserved, expired = s.expired + c.expired"
                 " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[])"
                 " AS c(pool_id, available, reserved, expired)"
-                " WHERE s.pool_id = c.pool_id",
-                (ids, *([getattr(by_pool[i], n) for i in ids] for n in _COUNTS)),
+                " WHERE s.pool_id = c.pool_id AND (SELECT count(*) FROM s) >= 0",
+                (
+                    skus,
+                    *([getattr(changes[s], n) for s in skus] for n in _COUNTS),
+                    [changes[s].version for s in skus],
+                    [changes[s].alerted for s in skus],
+                    ids,
+                    *([getattr(by_pool[i], n) for i in ids] for n in _COUNTS),
+                ),
             )
