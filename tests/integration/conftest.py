@@ -21,6 +21,7 @@ from quanyi_platform.infra.tansu import TansuBroker
 from tests.integration.harness import ADMIN_EMAIL, ADMIN_PASSWORD, PARTNER, PARTNER_SECRET
 
 RISK_LIMIT = 5
+PAYMENT_TTL_S = 30
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +73,12 @@ def stack(
             "QUANYI_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "QUANYI_BROKER_EPOCH_CHECK_S": "0.5",
             "QUANYI_MAX_IN_FLIGHT": "1024",
+            # The order saga at test speed: unpaid orders expire after PAYMENT_TTL_S, providers are asked about
+            # unpaid orders from a second after placement, unconfirmed refunds are sent again after 2 s.
+            "QUANYI_PAYMENT_TTL_S": str(PAYMENT_TTL_S),
+            "QUANYI_PAYMENT_QUERY_AFTER_S": "1",
+            "QUANYI_PAYMENT_QUERY_INTERVAL_S": "1",
+            "QUANYI_REFUND_RETRY_S": "2",
             # Every test client comes from 127.0.0.1: the per-IP abuse limits would count them all as one.
             "QUANYI_RATE_LIMITS": json.dumps(
                 {f"{a}:ip": {"limit": 1_000_000, "per_s": 60} for a in ("login", "register", "checkout", "reveal")}

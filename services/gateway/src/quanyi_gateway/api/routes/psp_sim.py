@@ -99,10 +99,18 @@ async def pay(
 
 
 @router.post("/notices", responses=responses(400, 415, 422), dependencies=[JsonBody])
-async def notice(body: SimulatedPaymentCreate, resources: ResourcesDep) -> SimulatedNoticePublic:
-    """Build and sign a SUCCESS notice of the first simulator without sending it, to replay or tamper with
-    in tests."""
+async def notice(
+    body: SimulatedPaymentCreate, request: Request, resources: ResourcesDep
+) -> SimulatedNoticePublic:
+    """Take a payment and build its signed SUCCESS notice without sending it, to replay or tamper with in
+    tests (the first simulator's notice, or with provider "wechatpay-sim" WeChat Pay's)."""
     assert resources.psp_key is not None
+    if body.provider == psp_sim.WECHATPAY:
+        sim = simulator(request, resources)
+        trade = sim.pay(body.provider, body.order_id, body.amount.amount_minor, body.amount.currency)
+        raw, headers = sim.wechat_notice("TRANSACTION.SUCCESS", sim.wechat_transaction(trade))
+        return SimulatedNoticePublic(notice_id=json.loads(raw)["id"], txn_id=trade.txn_id, body=raw.decode(),
+                                     headers=headers)
     signed = psp_sim.signed_notice(
         resources.psp_key,
         resources.settings.psp_sim_key_serial,

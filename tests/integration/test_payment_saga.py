@@ -1,0 +1,227 @@
+"""Money taken, key delivered, or money back: payment notices of the WeChat Pay v3 and Alipay style
+simulators, duplicates, lost callbacks, late payments, payments the order cannot take, and refunds
+confirmed by the provider. After each scenario every paid order is delivered or refunded (I2)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from quanyi_cli.stack import Stack
+
+from tests.integration import checks
+from tests.integration.conftest import PAYMENT_TTL_S, RISK_LIMIT
+from tests.integration.harness import (
+    Client,
+    admin,
+    create_sku_with_keys,
+    eventually,
+    fresh_keys,
+    new_buyer,
+    order_status,
+    place_order,
+)
+
+pytestmark = pytest.mark.integration
+
+_admin_token: list[str] = []
+
+
+async def operator(http: httpx.AsyncClient) -> Client:
+    """The admin, signed in once for the module (sign-ins per account are rate-limited)."""
+    if not _admin_token:
+        _admin_token.append((await admin(http)).token)
+    return Client(http, _admin_token[0])
+
+
+async def pay_with(
+    http: httpx.AsyncClient, order: dict[str, Any], provider: str, amount_minor: int | None = None,
+    deliver: bool = True,
+) -> dict[str, Any]:
+    amount = order["total"]["amount_minor"] if amount_minor is None else amount_minor
+    r = await http.post("/psp-sim/v1/pay", json={
+        "order_id": order["order_id"], "provider": provider, "deliver": deliver,
+        "amount": {"amount_minor": amount, "currency": order["total"]["currency"]},
+    })
+    assert r.status_code == 200, r.text
+    answer: dict[str, Any] = r.json()
+    if deliver:
+        assert answer["webhook_status"] == 200, answer
+    return answer
+
+
+async def events_of(url: str, order_id: str, kind: str) -> int:
+    n = await checks.scalar(
+        url, "SELECT count(*) FROM orders.events WHERE aggregate_id = %s AND event_type LIKE %s",
+        (order_id, f"%.{kind}"),
+    )
+    return int(n)
+
+
+async def refunds_of(url: str, order_id: str) -> list[tuple[str, int, str]]:
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT reason, amount_minor, status FROM orders.refunds WHERE order_id = %s ORDER BY requested_at",
+            (order_id,),
+        )
+        return [(r[0], int(r[1]), r[2]) for r in await cur.fetchall()]
+
+
+async def is_status(buyer: Client, order_id: str, *statuses: str) -> bool:
+    return await order_status(buyer, order_id) in statuses
+
+
+async def paid_orders_accounted_for(url: str) -> dict[str, int]:
+    """I2: every order that took a payment is delivered, refunded, or on its way (counted and printed).
+    Returns the counts by status of the orders that captured a payment."""
+    from psycopg import AsyncConnection
+
+    async def settled() -> dict[str, int] | None:
+        async with await AsyncConnection.connect(url) as conn:
+            cur = await conn.execute(
+                "SELECT status, count(*) FROM orders.orders WHERE captured_txn_id IS NOT NULL GROUP BY status"
+            )
+            counts = {r[0]: int(r[1]) for r in await cur.fetchall()}
+            cur = await conn.execute(
+                "SELECT count(*) FROM orders.refunds WHERE status <> 'SUCCEEDED'"
+            )
+            open_refunds = (await cur.fetchone() or [0])[0]
+        # PAID means released and still being delivered; CAPTURED/UNDER_REVIEW wait for risk or a reviewer.
+        if counts.get("PAID") or counts.get("CAPTURED") or open_refunds:
+            return None
+        return counts
+
+    counts: dict[str, int] = await eventually(settled, timeout=60)
+    print(f"I2: orders that took a payment, by status: {counts}")
+    assert set(counts) <= {"FULFILLED", "REFUNDED", "UNDER_REVIEW"}, counts
+    return counts
+
+
+async def test_the_same_notice_ten_times_at_once_pays_once_and_delivers_one_key(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(3), name="Tencent Video")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    r = await http.post("/psp-sim/v1/notices", json={
+        "order_id": order["order_id"], "provider": "wechatpay-sim",
+        "amount": {"amount_minor": order["total"]["amount_minor"], "currency": "CNY"},
+    })
+    assert r.status_code == 200, r.text
+    signed = r.json()
+    assert set(signed["headers"]) >= {"Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce",
+                                      "Wechatpay-Serial"}
+    assert "ciphertext" in signed["body"] and order["order_id"] not in signed["body"]  # the resource is sealed
+
+    replies = await asyncio.gather(*(
+        http.post("/v1/payments/wechatpay-sim/notify", content=signed["body"].encode(), headers=signed["headers"])
+        for _ in range(10)
+    ))
+    assert [r.status_code for r in replies] == [200] * 10, [r.text for r in replies]
+    await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
+    assert await events_of(url, order["order_id"], "OrderPaid") == 1
+    assert await events_of(url, order["order_id"], "PaymentCaptured") == 1
+    keys = await checks.scalar(
+        url, "SELECT count(*) FROM inventory.keys WHERE order_id = %s", (order["order_id"],)
+    )
+    assert keys == 1
+    await paid_orders_accounted_for(url)
+
+
+async def test_a_lost_callback_is_completed_by_the_active_query_of_either_provider(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(2), name="Mango TV")
+    buyer = await new_buyer(http)
+    for provider in ("wechatpay-sim", "alipay-sim"):
+        order = (await place_order(buyer, sku["sku_id"])).json()
+        await pay_with(http, order, provider, deliver=False)  # the provider took the money; no notice came
+        order_id = order["order_id"]
+        await eventually(lambda: is_status(buyer, order_id, "FULFILLED"), timeout=60)  # noqa: B023
+        assert await events_of(url, order_id, "PaymentCaptured") == 1
+    await paid_orders_accounted_for(url)
+
+
+async def test_an_alipay_notice_pays_the_order(http: httpx.AsyncClient, stack: Stack) -> None:
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), name="Bilibili")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    await pay_with(http, order, "alipay-sim")
+    await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
+    await paid_orders_accounted_for(stack.config.database_url)
+
+
+async def test_a_wrong_amount_is_recorded_and_refunded_and_the_order_can_still_be_paid(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), name="Migu")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    total = order["total"]["amount_minor"]
+    await pay_with(http, order, "wechatpay-sim", amount_minor=total - 1)
+
+    async def refunded() -> bool:
+        return await refunds_of(url, order["order_id"]) == [("AMOUNT_MISMATCH", total - 1, "SUCCEEDED")]
+
+    await eventually(refunded)
+    assert await order_status(buyer, order["order_id"]) == "PENDING_PAYMENT"
+    assert await events_of(url, order["order_id"], "RefundSucceeded") == 1
+    await pay_with(http, order, "wechatpay-sim")
+    await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
+    await paid_orders_accounted_for(url)
+
+
+async def test_a_payment_for_a_cancelled_order_is_recorded_and_refunded(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), name="Sohu Video")
+    buyer = await new_buyer(http)
+    orders = [(await place_order(buyer, sku["sku_id"])).json() for _ in range(RISK_LIMIT + 1)]
+
+    async def held() -> str | None:
+        for o in orders:
+            if await order_status(buyer, o["order_id"]) == "UNDER_REVIEW":
+                return str(o["order_id"])
+        return None
+
+    held_id = await eventually(held)
+    r = await adm.post(f"/v1/admin/orders/{held_id}/review", json={"approve": False})
+    assert r.status_code == 200, r.text
+    assert await order_status(buyer, held_id) == "CANCELLED"
+    cancelled = next(o for o in orders if o["order_id"] == held_id)
+    await pay_with(http, cancelled, "wechatpay-sim")
+
+    async def refunded() -> bool:
+        return await refunds_of(url, held_id) == [
+            ("ORDER_NOT_PAYABLE", cancelled["total"]["amount_minor"], "SUCCEEDED")
+        ]
+
+    await eventually(refunded)
+    assert await order_status(buyer, held_id) == "CANCELLED"
+    await paid_orders_accounted_for(url)
+
+
+async def test_an_unpaid_order_expires_and_a_late_payment_still_completes_it(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), name="PPTV")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    await eventually(lambda: is_status(buyer, order["order_id"], "EXPIRED"), timeout=PAYMENT_TTL_S + 30)
+    await pay_with(http, order, "wechatpay-sim")
+    await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
+    await paid_orders_accounted_for(stack.config.database_url)
