@@ -28,7 +28,10 @@ def event_store() -> EventStore:
 
 def consumer(pool: Any, settings: Settings, store: EventStore) -> InboxConsumer:
     """Risk's consumer of the orders topic: OrderPlaced, a batch at a time."""
-    rule = VelocityRule(settings.risk_max_orders_per_minute)
+    rule = VelocityRule(
+        settings.risk_max_orders_per_minute, reject_above=settings.risk_reject_orders_per_minute,
+        blocked=settings.risk_blocked_buyers,
+    )
     handler = order_placed_handler(lambda conn: PgRiskUnitOfWork(store, conn=conn), rule)
     return InboxConsumer("risk", [topic_for("orders")], handler, pool, settings)
 

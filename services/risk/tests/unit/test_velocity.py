@@ -1,7 +1,7 @@
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from quanyi_risk.domain.velocity import Decision, VelocityRule
+from quanyi_risk.domain.velocity import Assessment, Decision, VelocityRule
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -53,3 +53,17 @@ def test_in_arrival_order_exactly_the_orders_over_the_limit_are_held() -> None:
     placed = [at(s) for s in range(8)]
     held = [rule.assess(t, placed[:i]).decision is Decision.REVIEW for i, t in enumerate(placed)]
     assert held == [False] * 5 + [True] * 3
+
+
+def test_an_order_above_the_hard_limit_is_rejected_and_between_the_limits_reviewed() -> None:
+    rule = VelocityRule(max_orders=2, reject_above=3)
+    assert rule.assess(at(2), [at(0), at(1)]).decision is Decision.REVIEW
+    rejected = rule.assess(at(3), [at(0), at(1), at(2)])
+    assert rejected.decision is Decision.REJECT
+    assert rejected.reasons == ("velocity: 4 orders in 60s (hard limit 3)",)
+
+
+def test_every_order_of_a_blocked_account_is_rejected() -> None:
+    rule = VelocityRule(max_orders=5, blocked=frozenset({"b-bad"}))
+    assert rule.assess(at(0), [], "b-bad") == Assessment(Decision.REJECT, ("blocked account",))
+    assert rule.assess(at(0), [], "b-good").decision is Decision.APPROVE

@@ -68,7 +68,7 @@ def decide(state: BuyerVelocity, command: AssessOrder, rule: VelocityRule) -> li
         raise InvalidOrder("the order belongs to another buyer's window")
     if state.knows(command.order_id):
         return []  # decided before: a redelivered or repeated OrderPlaced changes nothing
-    assessment = rule.assess(command.placed_at, state.orders.values())
+    assessment = rule.assess(command.placed_at, state.orders.values(), command.buyer_id)
     return [
         RiskDecided(
             order_id=command.order_id,

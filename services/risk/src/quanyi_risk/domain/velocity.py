@@ -1,4 +1,5 @@
-"""The velocity rule: too many orders by one account in a sliding minute means a person should look.
+"""The velocity rule: too many orders by one account in a sliding minute means a person should look,
+and far too many (above `reject_above`) are rejected outright; so is every order of a blocked account.
 
 Orders reach risk in no fixed order: they are keyed by order id, so one account's orders spread over
 partitions and one that was placed earlier can arrive later. The rule therefore does not count only the
@@ -34,10 +35,14 @@ class Assessment:
 
 @dataclass(frozen=True)
 class VelocityRule:
-    """At most `max_orders` orders by one account in any `window_s` seconds go through unreviewed."""
+    """At most `max_orders` orders by one account in any `window_s` seconds go through unreviewed; with
+    `reject_above`, an order in a window holding more than that many is rejected (the hard limit); an
+    order of an account in `blocked` is rejected whatever its velocity."""
 
     max_orders: int
     window_s: int = 60
+    reject_above: int | None = None
+    blocked: frozenset[str] = frozenset()
 
     @property
     def window(self) -> timedelta:
@@ -60,9 +65,17 @@ class VelocityRule:
             best = max(best, end - i)
         return best
 
-    def assess(self, placed_at: datetime, others: Iterable[datetime]) -> Assessment:
-        """Decide an order placed at `placed_at`, given the account's other known orders near it."""
+    def assess(self, placed_at: datetime, others: Iterable[datetime], buyer_id: str = "") -> Assessment:
+        """Decide an order placed at `placed_at` by `buyer_id`, given the account's other known orders near
+        it."""
+        if buyer_id and buyer_id in self.blocked:
+            return Assessment(Decision.REJECT, ("blocked account",))
         n = self.busiest_window(placed_at, others)
+        if self.reject_above is not None and n > self.reject_above:
+            return Assessment(
+                Decision.REJECT,
+                (f"velocity: {n} orders in {self.window_s}s (hard limit {self.reject_above})",),
+            )
         if n > self.max_orders:
             return Assessment(
                 Decision.REVIEW,
