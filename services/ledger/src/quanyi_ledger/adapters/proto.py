@@ -193,6 +193,25 @@ def entries_posted_events(event: EntriesPosted, chunk: int = MAX_ENTRIES_PER_EVE
     return out
 
 
+def line_totals(payloads: Sequence[Message]) -> dict[tuple[str, str], tuple[int, int]]:
+    """ledger.balance_changes of the EntriesPosted among `payloads`, summed from the messages directly
+    (building the domain's entries first cost most of the balances projection's CPU)."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for p in payloads:
+        if not isinstance(p, ledger_events.EntriesPosted):
+            continue
+        for e in p.entries:
+            for ln in e.lines:
+                key = (ln.account, ln.currency)
+                t = totals.get(key)
+                if t is None:
+                    totals[key] = [ln.debit_minor, ln.credit_minor]
+                else:
+                    t[0] += ln.debit_minor
+                    t[1] += ln.credit_minor
+    return {k: (v[0], v[1]) for k, v in totals.items()}
+
+
 def entries_posted_of(payloads: Sequence[Message]) -> list[EntriesPosted]:
     """The domain events among `payloads` (others are skipped)."""
     return [

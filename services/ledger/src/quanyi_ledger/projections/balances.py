@@ -7,16 +7,16 @@ from typing import Any
 
 from quanyi_platform.projection import Projection, StoredEvent
 
-from quanyi_ledger.adapters.proto import ENTRIES_POSTED, entries_posted_of
-from quanyi_ledger.domain.ledger import balance_changes
+from quanyi_ledger.adapters.proto import ENTRIES_POSTED, line_totals
 
 
 class BalancesProjection(Projection):
     """`balances` (account, currency, debit_total, credit_total): the sums of every posted line.
 
-    One statement per batch: the batch's lines are summed per account and currency in memory (the
-    domain's fold) and added with one upsert. Sums commute, so the rows do not depend on batch boundaries
-    or on the order in which concurrent batches are projected.
+    One statement per batch: the batch's lines are summed per account and currency in memory (what the
+    domain's `balance_changes` folds, read straight from the payloads) and added with one upsert. Sums
+    commute, so the rows do not depend on batch boundaries or on the order in which concurrent batches
+    are projected.
     """
 
     name = "balances"
@@ -24,7 +24,7 @@ class BalancesProjection(Projection):
     handles = frozenset({ENTRIES_POSTED})
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
-        changes = balance_changes(entries_posted_of([e.payload for e in events]))
+        changes = line_totals([e.payload for e in events])
         if not changes:
             return
         keys = sorted(changes)  # a fixed order: concurrent upserts lock rows in the same order
