@@ -161,19 +161,25 @@ class OrderExpired(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RefundLine(_message.Message):
-    __slots__ = ("line_no", "sku_id", "quantity", "amount")
+    __slots__ = ("line_no", "sku_id", "quantity", "amount", "released", "voided", "redeemed")
     LINE_NO_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_FIELD_NUMBER: _ClassVar[int]
     line_no: int
     sku_id: str
     quantity: int
     amount: _money_pb2.Money
-    def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    released: int
+    voided: int
+    redeemed: int
+    def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., released: _Optional[int] = ..., voided: _Optional[int] = ..., redeemed: _Optional[int] = ...) -> None: ...
 
 class RefundRequested(_message.Message):
-    __slots__ = ("order_id", "refund_id", "provider", "provider_txn_id", "amount", "reason", "lines", "actor")
+    __slots__ = ("order_id", "refund_id", "provider", "provider_txn_id", "amount", "reason", "lines", "actor", "override_redeemed", "note")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     REFUND_ID_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +188,8 @@ class RefundRequested(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     refund_id: str
     provider: str
@@ -190,7 +198,9 @@ class RefundRequested(_message.Message):
     reason: RefundReason
     lines: _containers.RepeatedCompositeFieldContainer[RefundLine]
     actor: str
-    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[_Union[RefundReason, str]] = ..., lines: _Optional[_Iterable[_Union[RefundLine, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
+    override_redeemed: bool
+    note: str
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reason: _Optional[_Union[RefundReason, str]] = ..., lines: _Optional[_Iterable[_Union[RefundLine, _Mapping]]] = ..., actor: _Optional[str] = ..., override_redeemed: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
 class RefundSent(_message.Message):
     __slots__ = ("order_id", "refund_id", "attempt", "outcome", "next_attempt_at")
