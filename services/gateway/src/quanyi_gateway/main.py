@@ -35,6 +35,7 @@ from quanyi_gateway.api.middleware import (
 )
 from quanyi_gateway.api.routes import (
     admin,
+    admin_finance,
     admin_keys,
     auth,
     catalog,
@@ -207,7 +208,7 @@ def create_app(settings: Settings) -> FastAPI:
     # the development credential; otherwise they are not routed and absent from the OpenAPI.
     if settings.simulators_active:
         app.include_router(psp_sim_routes.router, dependencies=[DevCredential])
-    for module in (orders, payments, auth, catalog, me, partners, admin, admin_keys, privacy):
+    for module in (orders, payments, auth, catalog, me, partners, admin, admin_finance, admin_keys, privacy):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 
