@@ -202,6 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app, settings.retry_after_s)
+    problems.document_problems(app)
 
     # Routers are matched in order: those on every order's path come first.
     # The simulators exist only when a development setting enables them, and answer only the holder of

@@ -114,6 +114,17 @@ class FakeInventory(inventory_grpc.InventoryServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such SKU")
         return inventory_pb.GetSkuResponse(sku=self.p.skus[request.sku_id])
 
+    async def ListSkus(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("ListSkus")
+        ids = sorted(self.p.skus)
+        if request.page_token and request.page_token not in ids:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a page of this catalogue")
+        start = ids.index(request.page_token) if request.page_token else 0
+        size = request.page_size or 50
+        page = ids[start : start + size]
+        next_token = ids[start + size] if start + size < len(ids) else ""
+        return inventory_pb.ListSkusResponse(skus=[self.p.skus[s] for s in page], next_page_token=next_token)
+
     async def CreatePool(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("CreatePool")
         return inventory_pb.CreatePoolResponse(pool_id="pool-1", sku_id=request.sku_id, name=request.name)
@@ -201,8 +212,13 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
                 )
             except Exception:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad signature")
-        notice = json.loads(request.body)
-        return orders_pb.HandlePaymentNoticeResponse(order_id=notice.get("order_id", ""))
+        try:
+            notice = json.loads(request.body)
+        except ValueError:
+            notice = None
+        if not isinstance(notice, dict):  # as the orders service answers a notice it cannot read
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the notice is not a JSON object")
+        return orders_pb.HandlePaymentNoticeResponse(order_id=str(notice.get("order_id", "")))
 
     async def ReviewOrder(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("ReviewOrder")

@@ -186,3 +186,30 @@ def install(app: FastAPI, retry_after_s: int) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(grpc.aio.AioRpcError, on_rpc)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI say what the gateway answers for invalid input: a 422 problem document (with its
+    field-level `errors`), on every operation, where FastAPI documents its own JSON error body."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        if schema.get("x-quanyi-problems"):
+            return schema
+        problem = responses(422)[422]
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    operation["responses"]["422"] = {
+                        "description": "Validation failed (a field-level reason for each error)",
+                        "content": problem["content"],
+                    }
+        # ProblemDetails is a component already: every router documents problems with it.
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        schema["x-quanyi-problems"] = True
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
