@@ -45,7 +45,7 @@ from quanyi_orders.domain.refund import Refund, RefundStatus
 IDEMPOTENCY_CONSTRAINT = "orders_buyer_id_idempotency_key_key"
 
 _COLUMNS = (
-    "o.order_id, o.buyer_id, o.buyer_email, o.channel, o.status, o.risk_decision, o.lines, o.total_minor,"
+    "o.order_id, o.buyer_id, o.channel, o.status, o.risk_decision, o.lines, o.total_minor,"
     " o.currency, o.captured_txn_id, o.version, o.idempotency_key, o.created_at, o.pay_by,"
     " o.captured_provider"
 )
@@ -56,7 +56,7 @@ def _from_row(row: Any) -> Order:
     return Order(
         order_id=row["order_id"],
         buyer_id=row["buyer_id"],
-        buyer_email=row["buyer_email"],
+        buyer_email="",  # orders keeps no address (migration 005)
         channel=row["channel"],
         lines=tuple(
             OrderLine(int(ln["line_no"]), ln["sku_id"], int(ln["quantity"]),

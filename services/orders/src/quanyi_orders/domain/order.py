@@ -219,8 +219,10 @@ def _placed(cmd: Place) -> OrderPlaced:
         raise InvalidOrder("the order total is too large")
     if cmd.pay_by is not None and cmd.pay_by <= cmd.placed_at:
         raise InvalidOrder("an order must be payable for some time")
+    # No personal data in events: the buyer is their id (the gateway keeps the address; fulfillment asks it).
+    # `buyer_email` stays in the types only for events of older releases, and is always empty.
     return OrderPlaced(
-        cmd.order_id, cmd.buyer_id, cmd.buyer_email, cmd.channel, tuple(priced), total, cmd.idempotency_key,
+        cmd.order_id, cmd.buyer_id, "", cmd.channel, tuple(priced), total, cmd.idempotency_key,
         cmd.placed_at, cmd.pay_by,
     )
 
@@ -367,7 +369,8 @@ def advance(phase: Phase, event: Event) -> Phase:
 
 def _placed_order(event: OrderPlaced) -> Order:
     return Order(
-        event.order_id, event.buyer_id, event.buyer_email, event.channel, event.lines, event.total,
+        # An address in an OrderPlaced of an older release is not kept.
+        event.order_id, event.buyer_id, "", event.channel, event.lines, event.total,
         Status.PENDING_PAYMENT, RiskDecision.PENDING, None, 1, event.placed_at, event.idempotency_key,
         event.pay_by,
     )

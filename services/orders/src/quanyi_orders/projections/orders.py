@@ -53,16 +53,16 @@ from quanyi_orders.domain.events import (
 from quanyi_orders.domain.order import Order, Phase, RiskDecision, Status, advance, fold
 
 _INSERT_ORDERS = (
-    "INSERT INTO orders (order_id, buyer_id, buyer_email, channel, status, risk_decision, lines,"
+    "INSERT INTO orders (order_id, buyer_id, channel, status, risk_decision, lines,"
     " total_minor, currency, captured_txn_id, version, idempotency_key, created_at, updated_at, pay_by,"
     " captured_provider)"
-    " SELECT u.order_id, u.buyer_id, u.buyer_email, u.channel, u.status, u.risk_decision, u.lines::jsonb,"
+    " SELECT u.order_id, u.buyer_id, u.channel, u.status, u.risk_decision, u.lines::jsonb,"
     " u.total_minor, u.currency, u.captured_txn_id, u.version, NULLIF(u.idempotency_key, ''),"
     " u.created_at, u.updated_at, u.pay_by, u.captured_provider"
-    " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
     " %b::bigint[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::timestamptz[], %b::timestamptz[],"
     " %b::timestamptz[], %b::text[])"
-    " AS u(order_id, buyer_id, buyer_email, channel, status, risk_decision, lines, total_minor, currency,"
+    " AS u(order_id, buyer_id, channel, status, risk_decision, lines, total_minor, currency,"
     " captured_txn_id, version, idempotency_key, created_at, updated_at, pay_by, captured_provider)"
 )
 # `status_after` and `risk_after` map a value the row may hold to the one the batch's events lead to
@@ -225,8 +225,8 @@ class Writes:
         if self.placed:
             rows = [order for order, _ in self.placed]
             parts.append((_INSERT_ORDERS, [
-                [o.order_id for o in rows], [o.buyer_id for o in rows], [o.buyer_email for o in rows],
-                [o.channel for o in rows], [o.status.value for o in rows],
+                [o.order_id for o in rows], [o.buyer_id for o in rows], [o.channel for o in rows],
+                [o.status.value for o in rows],
                 [o.risk_decision.value for o in rows], [_lines_json(o) for o in rows],
                 [o.total.minor_units for o in rows], [o.total.currency for o in rows],
                 [o.captured_txn_id for o in rows], [o.version for o in rows],
