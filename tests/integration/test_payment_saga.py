@@ -225,3 +225,85 @@ async def test_an_unpaid_order_expires_and_a_late_payment_still_completes_it(
     await pay_with(http, order, "wechatpay-sim")
     await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
     await paid_orders_accounted_for(stack.config.database_url)
+
+
+async def refunds_detail(url: str, order_id: str) -> list[tuple[str, int, str, str, list[Any]]]:
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT reason, amount_minor, status, actor, lines FROM orders.refunds WHERE order_id = %s"
+            " ORDER BY requested_at",
+            (order_id,),
+        )
+        return [(r[0], int(r[1]), r[2], r[3], r[4]) for r in await cur.fetchall()]
+
+
+async def test_partial_then_full_refunds_of_delivered_keys_void_them_and_a_redeemed_one_needs_the_override(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    from tests.integration.harness import redeem
+
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(3), price_minor=1000, name="Kugou")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"], quantity=3)).json()
+    await pay_with(http, order, "wechatpay-sim")
+    await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
+    r = await buyer.get("/v1/me/keys", params={"order_id": order["order_id"]})
+    assert r.status_code == 200, r.text
+    codes = [k["code"] for k in r.json()]
+    assert len(codes) == 3
+    r = await redeem(http, codes[0])
+    assert r.status_code == 200, r.text
+
+    # One unit: a delivered key not redeemed is voided; the order stays fulfilled.
+    r = await adm.post(f"/v1/admin/orders/{order['order_id']}/refunds",
+                       json={"lines": [{"line_no": 1, "quantity": 1}], "reason": "wrong region"})
+    assert r.status_code == 201, r.text
+    assert r.json()["amount"] == {"amount_minor": 1000, "currency": "CNY"}
+
+    async def settled(n: int) -> list[Any] | None:
+        rows = await refunds_detail(url, order["order_id"])
+        return rows if len(rows) == n and all(row[2] == "SUCCEEDED" for row in rows) else None
+
+    (first,) = await eventually(lambda: settled(1))
+    assert first[:3] == ("OPERATOR", 1000, "SUCCEEDED") and first[3]  # the operator is on record
+    assert [(ln["quantity"], ln["voided"], ln["redeemed"]) for ln in first[4]] == [(1, 1, 0)]
+    assert await order_status(buyer, order["order_id"]) == "FULFILLED"
+
+    # The rest holds a redeemed key: refused without the override, refunded with it.
+    r = await adm.post(f"/v1/admin/orders/{order['order_id']}/refunds", json={})
+    assert r.status_code == 409, r.text
+    assert "override" in r.json()["detail"]
+    r = await adm.post(f"/v1/admin/orders/{order['order_id']}/refunds",
+                       json={"override_redeemed": True, "reason": "partner confirmed the top-up failed"})
+    assert r.status_code == 201, r.text
+    assert r.json()["amount"]["amount_minor"] == 2000
+    rows = await eventually(lambda: settled(2))
+    assert [(ln["quantity"], ln["voided"], ln["redeemed"]) for ln in rows[1][4]] == [(2, 1, 1)]
+    assert await order_status(buyer, order["order_id"]) == "REFUNDED"
+    assert await events_of(url, order["order_id"], "RefundSucceeded") == 2
+    r = await adm.post(f"/v1/admin/orders/{order['order_id']}/refunds", json={})
+    assert r.status_code == 409, r.text  # nothing left to refund
+    await paid_orders_accounted_for(url)
+
+
+async def test_an_operator_confirms_a_payment_whose_notice_was_lost(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), name="NetEase Music")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    r = await adm.post(f"/v1/admin/orders/{order['order_id']}/confirm-payment", json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["paid"] is False
+    await pay_with(http, order, "alipay-sim", deliver=False)
+    r = await adm.post(f"/v1/admin/orders/{order['order_id']}/confirm-payment", json={"provider": "alipay-sim"})
+    assert r.status_code == 200, r.text
+    assert r.json()["paid"] is True  # found by the operator or, just before, by the poller: recorded once
+    await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
+    assert await events_of(stack.config.database_url, order["order_id"], "PaymentCaptured") == 1
+    await paid_orders_accounted_for(stack.config.database_url)

@@ -215,6 +215,37 @@ class ReviewCreate(Input):
     approve: bool
 
 
+class RefundLineCreate(Input):
+    line_no: int = Field(ge=1, le=1000)
+    quantity: int = Field(ge=1, le=100)
+
+
+class RefundCreate(Input):
+    """Units to refund (none: every unit not refunded yet); redeemed keys only with the override."""
+
+    lines: list[RefundLineCreate] = Field(default_factory=list, max_length=100)
+    override_redeemed: bool = False
+    reason: str = Field(default="", max_length=500)
+
+
+class RefundPublic(BaseModel):
+    """A refund requested from the payment provider, which confirms it later."""
+
+    refund_id: str
+    amount: Money
+
+
+class PaymentConfirmationCreate(Input):
+    # The provider to ask; empty asks every provider.
+    provider: Literal["", "wechatpay-sim", "alipay-sim"] = ""
+
+
+class PaymentConfirmationPublic(BaseModel):
+    order: OrderPublic
+    paid: bool
+    duplicate: bool
+
+
 class DeliveredKeyPublic(BaseModel):
     """A delivered key in plaintext; served with Cache-Control: no-store."""
 

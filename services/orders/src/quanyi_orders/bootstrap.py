@@ -7,16 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as fulfillment_grpc
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore
 from quanyi_platform.relay import Relay
 
+from quanyi_orders.adapters.fulfillment import GrpcDeliveries
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.adapters.providers import Alipay, PaymentProvider, WechatPay
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key
 from quanyi_orders.application.entry import OrdersEntry
+from quanyi_orders.application.ports import Deliveries
 from quanyi_orders.config import Settings, load
 from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, order_facts_handler
 from quanyi_orders.entrypoints.grpc_server import OrdersServicer
@@ -60,7 +63,7 @@ def providers(settings: Settings, http: aiohttp.ClientSession | None) -> dict[st
 
 def servicer(
     pool: Any, store: EventStore, verifier: NoticeVerifier, settings: Settings | None = None,
-    payment_providers: dict[str, PaymentProvider] | None = None,
+    payment_providers: dict[str, PaymentProvider] | None = None, deliveries: Deliveries | None = None,
 ) -> OrdersServicer:
     """The gRPC servicer; PlaceOrder and payment notices are group-committed (see application.entry)."""
     settings = settings or Settings()
@@ -72,7 +75,9 @@ def servicer(
         unit_of_work, max_group=settings.group_commit_max_calls,
         max_in_flight=settings.group_commit_in_flight, pay_within=timedelta(seconds=settings.payment_ttl_s),
     )
-    return OrdersServicer(unit_of_work, verifier, entry, payment_providers, settings.refund_retry_s)
+    return OrdersServicer(
+        unit_of_work, verifier, entry, payment_providers, settings.refund_retry_s, deliveries
+    )
 
 
 def saga_pollers(
@@ -108,7 +113,9 @@ async def start(settings: Settings) -> None:
     )
     payment_providers = providers(settings, http)
     server = rpc.server()
-    orders_servicer = servicer(pool, store, verifier, settings, payment_providers)
+    fulfillment = rpc.channel(settings.fulfillment_grpc, settings.grpc_deadline_s)
+    deliveries = GrpcDeliveries(fulfillment_grpc.FulfillmentServiceStub(fulfillment))
+    orders_servicer = servicer(pool, store, verifier, settings, payment_providers, deliveries)
     pb_grpc.add_OrdersServiceServicer_to_server(orders_servicer, server)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
@@ -121,7 +128,7 @@ async def start(settings: Settings) -> None:
             facts.run(),
             saga_pollers(pool, store, orders_servicer, payment_providers, settings).run(),
         ],
-        [pool.close, http.close],
+        [pool.close, http.close, fulfillment.close],
         ready=[facts.ready],
     )
 

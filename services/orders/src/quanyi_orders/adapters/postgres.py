@@ -191,7 +191,8 @@ def _refund(row: Any) -> Refund:
         row["refund_id"], row["order_id"], row["provider"], row["txn_id"],
         Money(int(row["amount_minor"]), currency), RefundReason(row["reason"]),
         tuple(RefundLine(int(ln["line_no"]), ln["sku_id"], int(ln["quantity"]),
-                         Money(int(ln["amount_minor"]), currency)) for ln in row["lines"]),
+                         Money(int(ln["amount_minor"]), currency), int(ln.get("released", 0)),
+                         int(ln.get("voided", 0)), int(ln.get("redeemed", 0))) for ln in row["lines"]),
         row["actor"], RefundStatus(row["status"]), int(row["attempts"]), row["provider_refund_id"] or "",
     )
 

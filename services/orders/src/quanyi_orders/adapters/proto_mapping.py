@@ -48,14 +48,17 @@ def _ts_back(ts: Timestamp) -> datetime:
 def _refund_lines(lines: tuple[events.RefundLine, ...]) -> list[pb_events.RefundLine]:
     return [
         pb_events.RefundLine(line_no=ln.line_no, sku_id=ln.sku_id, quantity=ln.quantity,
-                             amount=money_to_proto(ln.amount))
+                             amount=money_to_proto(ln.amount), released=ln.released, voided=ln.voided,
+                             redeemed=ln.redeemed)
         for ln in lines
     ]
 
 
 def _refund_lines_back(lines: Sequence[pb_events.RefundLine]) -> tuple[events.RefundLine, ...]:
     return tuple(
-        events.RefundLine(ln.line_no, ln.sku_id, ln.quantity, money_from_proto(ln.amount)) for ln in lines
+        events.RefundLine(ln.line_no, ln.sku_id, ln.quantity, money_from_proto(ln.amount), ln.released,
+                          ln.voided, ln.redeemed)
+        for ln in lines
     )
 
 
@@ -124,7 +127,8 @@ def event_to_proto(ev: events.Event) -> Message:
             return pb_events.RefundRequested(
                 order_id=ev.order_id, refund_id=ev.refund_id, provider=ev.provider, provider_txn_id=ev.txn_id,
                 amount=money_to_proto(ev.amount), reason=_REFUND_REASON[ev.reason],
-                lines=_refund_lines(ev.lines), actor=ev.actor,
+                lines=_refund_lines(ev.lines), actor=ev.actor, override_redeemed=ev.override_redeemed,
+                note=ev.note,
             )
         case events.RefundSent():
             return pb_events.RefundSent(
@@ -178,7 +182,7 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
             return events.RefundRequested(
                 payload.order_id, payload.refund_id, payload.provider, payload.provider_txn_id,
                 money_from_proto(payload.amount), _REFUND_REASON_BACK[payload.reason],
-                _refund_lines_back(payload.lines), payload.actor,
+                _refund_lines_back(payload.lines), payload.actor, payload.override_redeemed, payload.note,
             )
         case pb_events.RefundSent():
             return events.RefundSent(

@@ -104,6 +104,14 @@ class SagaRepository(ABC):
         not cancelled, expired or refunded), oldest first."""
 
 
+class Deliveries(ABC):
+    """Fulfillment's record of an order's delivered keys (its gRPC API)."""
+
+    @abstractmethod
+    async def of_order(self, buyer_id: str, order_id: str) -> list[tuple[str, bool]]:
+        """(SKU, redeemed) of each key delivered for the order."""
+
+
 class OrdersUnitOfWork(UnitOfWork):
     """One transaction over orders' event log and its order repository.
 

@@ -123,12 +123,16 @@ class OrderExpired:
 
 @dataclass(frozen=True)
 class RefundLine:
-    """`quantity` units of order line `line_no`, refunded for `amount`."""
+    """`quantity` units of order line `line_no`, refunded for `amount`: of them, `released` had no key
+    delivered yet, `voided` a delivered key not redeemed, `redeemed` a redeemed key (an override)."""
 
     line_no: int
     sku_id: str
     quantity: int
     amount: Money
+    released: int = 0
+    voided: int = 0
+    redeemed: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ class RefundRequested:
     reason: RefundReason
     lines: tuple[RefundLine, ...]
     actor: str = "system"
+    override_redeemed: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ import grpc
 from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 
-from quanyi_orders.adapters.proto_mapping import money_from_proto, order_to_proto
+from quanyi_orders.adapters.proto_mapping import money_from_proto, money_to_proto, order_to_proto
 from quanyi_orders.adapters.providers import PaymentProvider, RawNotice
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
-from quanyi_orders.application import orders, saga
+from quanyi_orders.application import orders, refunds, saga
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
-from quanyi_orders.application.ports import OrdersUnitOfWork
+from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import RefundSucceeded
 from quanyi_orders.entrypoints.saga import find_payment
@@ -51,7 +51,9 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     def __init__(
         self, unit_of_work: Callable[[], OrdersUnitOfWork], notices: NoticeVerifier, entry: OrdersEntry,
         providers: Mapping[str, PaymentProvider] | None = None, refund_retry_s: float = 30.0,
+        deliveries: Deliveries | None = None,
     ) -> None:
+        self._deliveries = deliveries
         self._unit_of_work = unit_of_work
         self._notices = notices
         self._entry = entry
@@ -161,6 +163,26 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
         captured = await self._answer(context, self._entry.capture(found))
         return pb.ConfirmPaymentResponse(order=order_to_proto(captured.order), paid=True,
                                          duplicate=captured.duplicate)
+
+    async def RefundOrder(
+        self, request: pb.RefundOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefundOrderResponse:
+        deliveries = self._deliveries
+        if deliveries is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "refunds need fulfillment's record")
+            raise AssertionError("abort raises")
+        if not request.actor:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "actor is required")
+        cmd = refunds.OperatorRefund(
+            request.order_id, [(ln.line_no, ln.quantity) for ln in request.lines], request.actor,
+            request.override_redeemed, request.reason,
+        )
+        requested = await self._answer(context, refunds.refund_order(self._unit_of_work, deliveries, cmd))
+        log.info("refund requested by an operator", extra={
+            "order_id": request.order_id, "refund_id": requested.refund_id, "actor": request.actor,
+            "override_redeemed": request.override_redeemed, "amount_minor": requested.amount.minor_units,
+        })
+        return pb.RefundOrderResponse(refund_id=requested.refund_id, amount=money_to_proto(requested.amount))
 
     async def ReviewOrder(
         self, request: pb.ReviewOrderRequest, context: grpc.aio.ServicerContext

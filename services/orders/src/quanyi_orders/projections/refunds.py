@@ -50,7 +50,8 @@ _UPDATE = (
 def lines_json(lines: Sequence[RefundLine]) -> str:
     return json.dumps([
         {"line_no": ln.line_no, "sku_id": ln.sku_id, "quantity": ln.quantity,
-         "amount_minor": ln.amount.minor_units}
+         "amount_minor": ln.amount.minor_units, "released": ln.released, "voided": ln.voided,
+         "redeemed": ln.redeemed}
         for ln in lines
     ])
 

@@ -31,13 +31,18 @@ from quanyi_gateway.models import (
     Currency,
     ImportPublic,
     JournalVerificationPublic,
+    Money,
     OrderPublic,
     PartnerSkusPublic,
     PartnerSkusUpdate,
+    PaymentConfirmationCreate,
+    PaymentConfirmationPublic,
     PoolCreate,
     PoolPublic,
     ProductCreate,
     ProductPublic,
+    RefundCreate,
+    RefundPublic,
     RejectedRow,
     ReviewCreate,
     SkuCreate,
@@ -152,6 +157,41 @@ async def review_order(
         orders_pb.ReviewOrderRequest(order_id=order_id, approve=body.approve, reviewer=admin.actor)
     )
     return presenters.order(mappers.order(reply.order))
+
+
+@router.post(
+    "/orders/{order_id}/confirm-payment", dependencies=[JsonBody],
+    responses=responses(400, 404, 409, 415, 422),
+)
+async def confirm_payment(
+    order_id: PathId, body: PaymentConfirmationCreate, admin: AdminUser, peers: PeersDep
+) -> PaymentConfirmationPublic:
+    """Ask the payment provider whether the order was paid and record it as its notice would (idempotent)."""
+    reply = await peers.orders.ConfirmPayment(
+        orders_pb.ConfirmPaymentRequest(order_id=order_id, provider=body.provider, actor=admin.actor)
+    )
+    return PaymentConfirmationPublic(
+        order=presenters.order(mappers.order(reply.order)), paid=reply.paid, duplicate=reply.duplicate
+    )
+
+
+@router.post(
+    "/orders/{order_id}/refunds", status_code=201, dependencies=[JsonBody],
+    responses=responses(400, 404, 409, 415, 422),
+)
+async def refund_order(
+    order_id: PathId, body: RefundCreate, admin: AdminUser, peers: PeersDep
+) -> RefundPublic:
+    """Refund a paid order, whole or some units; undelivered keys are released, delivered ones voided,
+    redeemed ones only with `override_redeemed` (audited). The provider confirms the refund later."""
+    reply = await peers.orders.RefundOrder(orders_pb.RefundOrderRequest(
+        order_id=order_id, actor=admin.actor, override_redeemed=body.override_redeemed, reason=body.reason,
+        lines=[orders_pb.RefundLineRequest(line_no=ln.line_no, quantity=ln.quantity) for ln in body.lines],
+    ))
+    return RefundPublic(
+        refund_id=reply.refund_id,
+        amount=Money(amount_minor=reply.amount.minor_units, currency=reply.amount.currency),
+    )
 
 
 @router.post("/accounts/unlock", dependencies=[JsonBody], responses=responses(400, 415, 422))
