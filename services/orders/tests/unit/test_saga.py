@@ -1,0 +1,87 @@
+"""The saga's use cases on the in-memory fakes: expiry from the due timeouts, and refunds recorded once
+however often the provider answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from quanyi_orders.adapters.memory import InMemoryOrdersEventLog, InMemoryOrdersUnitOfWork
+from quanyi_orders.application import orders, saga
+from quanyi_orders.domain.events import RefundSent, RefundSucceeded
+from quanyi_orders.domain.money import Money
+from quanyi_orders.domain.order import Status
+from quanyi_orders.domain.refund import RefundStatus
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TTL = timedelta(minutes=15)
+
+
+def cny(minor: int) -> Money:
+    return Money(minor, "CNY")
+
+
+class World:
+    def __init__(self) -> None:
+        self.log = InMemoryOrdersEventLog("orders")
+
+    def uow(self) -> InMemoryOrdersUnitOfWork:
+        return InMemoryOrdersUnitOfWork(self.log)
+
+    async def place(self, key: str) -> str:
+        fields = {"buyer_id": "b-1", "channel": "web", "lines": [("sku-a", 1, cny(1990))], "idempotency_key": key}
+        if "buyer_email" in orders.PlaceOrder.__dataclass_fields__:
+            fields["buyer_email"] = ""
+        placed = await orders.place_order(self.uow(), orders.PlaceOrder(**fields), now=NOW,  # type: ignore[arg-type]
+                                          pay_within=TTL)
+        return placed.order.order_id
+
+    async def pay(self, order_id: str, txn: str, amount: int = 1990) -> orders.Captured:
+        notice = orders.PaymentNotice("wechatpay-sim", f"n-{txn}", "id", order_id, txn, cny(amount))
+        return await orders.capture_notified_payment(self.uow(), notice)
+
+    async def status(self, order_id: str) -> Status:
+        return (await orders.get_order(self.uow(), order_id)).status
+
+
+async def test_orders_are_due_to_expire_at_their_pay_by_and_expire_once_unless_paid() -> None:
+    w = World()
+    unpaid, paid = await w.place("k1"), await w.place("k2")
+    await w.pay(paid, "t-2")
+    assert await saga.due_expiries(w.uow, NOW + TTL - timedelta(seconds=1), 10) == []
+    assert await saga.due_expiries(w.uow, NOW + TTL, 10) == [unpaid]  # a paid order is no longer due
+    assert await saga.expire_orders(w.uow, [unpaid, paid], NOW + TTL) == 1
+    assert (await w.status(unpaid), await w.status(paid)) == (Status.EXPIRED, Status.CAPTURED)
+    assert await saga.due_expiries(w.uow, NOW + TTL, 10) == []
+    assert await saga.expire_orders(w.uow, [unpaid], NOW + TTL) == 0  # a second poller: nothing
+
+
+async def test_a_refused_payment_is_refunded_once_however_often_the_provider_confirms() -> None:
+    w = World()
+    order_id = await w.place("k1")
+    await w.pay(order_id, "t-wrong", amount=1)
+    (refund,) = await saga.due_refunds(w.uow, NOW + timedelta(days=1), 10)
+    assert (refund.amount, refund.txn_id, refund.status) == (cny(1), "t-wrong", RefundStatus.REQUESTED)
+    assert await w.pay(order_id, "t-wrong", amount=1) == orders.Captured(
+        (await orders.get_order(w.uow(), order_id)), duplicate=True
+    )
+
+    later = NOW + timedelta(days=1)
+    sent = await saga.record_refund_outcomes(w.uow, [saga.RefundOutcome(refund.refund_id, "PROCESSING")], later)
+    assert [type(e) for e in sent] == [RefundSent]
+    assert await saga.due_refunds(w.uow, later - timedelta(seconds=1), 10) == []  # moved to `later`
+    confirmed = saga.RefundOutcome(refund.refund_id, "SUCCESS", True, "5030-1", cny(1))
+    first = await saga.record_refund_outcomes(w.uow, [confirmed, confirmed], later)
+    assert [type(e) for e in first] == [RefundSucceeded]
+    assert await saga.record_refund_outcomes(w.uow, [confirmed], later) == []
+    assert await saga.due_refunds(w.uow, later + timedelta(days=1), 10) == []
+    assert await w.status(order_id) == Status.PENDING_PAYMENT
+
+
+async def test_a_confirmation_of_another_amount_leaves_the_refund_open() -> None:
+    w = World()
+    order_id = await w.place("k1")
+    await w.pay(order_id, "t-wrong", amount=5)
+    (refund,) = await saga.due_refunds(w.uow, NOW + timedelta(days=1), 10)
+    odd = saga.RefundOutcome(refund.refund_id, "SUCCESS", True, "5030-1", cny(4))
+    (event,) = await saga.record_refund_outcomes(w.uow, [odd], NOW)
+    assert isinstance(event, RefundSent) and event.outcome == "AMOUNT_DIFFERS"
