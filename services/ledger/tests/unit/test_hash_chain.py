@@ -1,8 +1,18 @@
 import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from quanyi_ledger.domain import posting
-from quanyi_ledger.domain.chain import GENESIS_HASH, RecordedEntry, chain_hash, link, verify
+from quanyi_ledger.domain.chain import (
+    GENESIS_HASH,
+    RecordedEntry,
+    canonical,
+    canonical_json,
+    chain_hash,
+    link,
+    verify,
+)
 from quanyi_ledger.domain.journal import JournalLine, Money
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -70,3 +80,22 @@ def test_the_hash_does_not_depend_on_line_order_or_time_zone() -> None:
     h1 = chain_hash(GENESIS_HASH, 1, "sale", "x", T0, lines)
     assert h1 == chain_hash(GENESIS_HASH, 1, "sale", "x", shanghai, list(reversed(lines)))
     assert len(h1) == 64
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=10**12),
+    st.text(max_size=12),
+    st.text(max_size=40),
+    st.datetimes(timezones=st.just(UTC)),
+    st.lists(
+        st.builds(JournalLine, st.text(max_size=20), st.integers(0, 10**15), st.integers(0, 10**15),
+                  st.sampled_from(["CNY", "USD", "é€"]), st.text(max_size=8)),
+        max_size=5,
+    ),
+    st.text(max_size=10),
+)
+def test_the_fast_canonical_form_is_exactly_the_json_definition(
+    seq: int, kind: str, source: str, at: datetime, lines: list[JournalLine], reference: str
+) -> None:
+    assert canonical(seq, kind, source, at, lines, reference) == canonical_json(seq, kind, source, at, lines, reference)
