@@ -248,3 +248,19 @@ async def _assert_no_plaintext(pool: AsyncConnectionPool, secrets: list[str]) ->
                 for secret in secrets:
                     # As text, and as the hex a bytea column (an event's payload) shows.
                     assert secret not in r["row"] and secret.encode().hex() not in r["row"], table
+
+
+async def test_concurrent_file_imports_of_overlapping_codes_store_each_code_once(
+    stub: pb_grpc.InventoryServiceStub,
+) -> None:
+    import asyncio
+
+    pool_id, sku_id = await _pool(stub)
+    files = [("code\n" + "".join(f"OVER-{i}\n" for i in range(start, start + 300))).encode()
+             for start in (0, 100, 200, 50)]
+    results = await asyncio.gather(
+        *(_import(stub, pool_id, data, mode=pb.IMPORT_MODE_VALID_ROWS) for data in files)
+    )
+    assert sum(r.imported for r, _ in results) == 500
+    assert sum(r.duplicates_in_pool for r, _ in results) == 4 * 300 - 500
+    assert (await stub.GetSku(pb.GetSkuRequest(sku_id=sku_id))).sku.available == 500

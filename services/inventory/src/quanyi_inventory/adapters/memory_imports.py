@@ -18,7 +18,7 @@ class InMemoryKeyImports(KeyImports):
         self._uow = uow
         self._rows: list[StagedRow] = []
 
-    async def stage(self, chunks: AsyncIterable[Sequence[StagedRow]]) -> None:
+    async def stage(self, sku_id: str, batch_id: str, chunks: AsyncIterable[Sequence[StagedRow]]) -> None:
         async for chunk in chunks:
             self._rows.extend(chunk)
 
@@ -28,7 +28,7 @@ class InMemoryKeyImports(KeyImports):
             first.setdefault(r.fingerprint, r.line)
         return first
 
-    async def check(self, sku_id: str, limit: int) -> StagedCheck:
+    async def check(self, sku_id: str, batch_id: str, limit: int) -> StagedCheck:
         first = self._first_lines()
         held = {m.fingerprint for m in self._uow.all_material().values() if m.sku_id == sku_id}
         in_file = [RejectedRow(r.line, f"duplicate of line {first[r.fingerprint]}")

@@ -247,6 +247,10 @@ class PgKeyVault(KeyVault):
         )
         if not batch.rows:
             return 0
+        # Imports into one SKU take turns (as file imports do, whose rows go in file order).
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('quanyi.key-import:' || %s, 0))", (sku_id,)
+        )
         # COPY into a staging table, then one INSERT that skips the codes the SKU holds already. In
         # fingerprint order: two imports of overlapping codes into one SKU then wait for each other in
         # the same order, never in a cycle.

@@ -154,9 +154,9 @@ async def import_key_file(
         pool = await work.catalogue.pool(request.pool_id)
         if pool is None:
             raise NotFound("no such pool")
-        await work.imports.stage(chunks())
+        await work.imports.stage(pool.sku_id, batch_id, chunks())
         progress(Progress(reader.read, request.file_bytes, "checking"))
-        check = await work.imports.check(pool.sku_id, MAX_LISTED)
+        check = await work.imports.check(pool.sku_id, batch_id, MAX_LISTED)
         bad = sorted(reader.listed + check.listed, key=lambda r: r.row)[:MAX_LISTED]
         valid = reader.read - reader.rejected
         any_bad = reader.rejected + check.duplicates_in_file + check.duplicates_in_pool > 0

@@ -239,22 +239,23 @@ class StagedCheck:
 
 
 class KeyImports(ABC):
-    """A file import's rows, staged in this unit of work, checked, then stored as a batch of the record.
-    Nothing staged outlives the unit of work; only `store` adds to the record."""
+    """A file import's rows as batch `batch_id` of the record, in this unit of work: staged, checked, then
+    completed by `store`. Nothing of it is visible outside the unit of work before it commits, and nothing
+    is left of it when it does not."""
 
     @abstractmethod
-    async def stage(self, chunks: AsyncIterable[Sequence[StagedRow]]) -> None:
-        """Stage every row of every chunk (lines ascending), streaming: memory stays flat."""
+    async def stage(self, sku_id: str, batch_id: str, chunks: AsyncIterable[Sequence[StagedRow]]) -> None:
+        """Take every row of every chunk (lines ascending), streaming (memory stays flat): the first line
+        of each fingerprint that `sku_id` does not hold joins the batch. Imports into one SKU take turns."""
 
     @abstractmethod
-    async def check(self, sku_id: str, limit: int) -> StagedCheck:
-        """Staged rows whose fingerprint an earlier staged line has ("duplicate of line N"), and first
-        occurrences whose fingerprint `sku_id` holds already ("already in the pool")."""
+    async def check(self, sku_id: str, batch_id: str, limit: int) -> StagedCheck:
+        """Staged lines whose fingerprint an earlier staged line has ("duplicate of line N"), and first
+        lines whose fingerprint `sku_id` held before ("already in the pool")."""
 
     @abstractmethod
     async def store(self, sku_id: str, batch_id: str, wrapped: WrappedDataKey) -> int:
-        """Store the batch's wrapped data key and the first occurrence of each staged fingerprint that
-        `sku_id` does not hold (also against concurrent imports); returns how many keys were stored."""
+        """Store the batch's wrapped data key; returns how many keys the batch holds."""
 
 
 class Expiry(ABC):
