@@ -79,9 +79,13 @@ def stack(
             "QUANYI_PAYMENT_QUERY_AFTER_S": "1",
             "QUANYI_PAYMENT_QUERY_INTERVAL_S": "1",
             "QUANYI_REFUND_RETRY_S": "2",
-            # Every test client comes from 127.0.0.1: the per-IP abuse limits would count them all as one.
+            # Every test client comes from 127.0.0.1: the per-IP abuse limits would count them all as one;
+            # and every test signs the admin in. (Failed sign-ins still lock an account: tests/security.)
             "QUANYI_RATE_LIMITS": json.dumps(
-                {f"{a}:ip": {"limit": 1_000_000, "per_s": 60} for a in ("login", "register", "checkout", "reveal")}
+                {
+                    **{f"{a}:ip": {"limit": 1_000_000, "per_s": 60} for a in ("login", "register", "checkout", "reveal")},
+                    "login:account": {"limit": 1_000_000, "per_s": 60},
+                }
             ),
         },
     )
