@@ -233,3 +233,25 @@ class RefundSucceeded(_message.Message):
     provider_refund_id: str
     reason: RefundReason
     def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., provider: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RefundLine, _Mapping]]] = ..., provider_refund_id: _Optional[str] = ..., reason: _Optional[_Union[RefundReason, str]] = ...) -> None: ...
+
+class OrderQueued(_message.Message):
+    __slots__ = ("order_id", "reason", "source")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reason: str
+    source: str
+    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class QueueEntryResolved(_message.Message):
+    __slots__ = ("order_id", "action", "actor", "note")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    action: str
+    actor: str
+    note: str
+    def __init__(self, order_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...

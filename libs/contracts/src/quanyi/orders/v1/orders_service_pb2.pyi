@@ -176,3 +176,55 @@ class RefundOrderResponse(_message.Message):
     refund_id: str
     amount: _money_pb2.Money
     def __init__(self, refund_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class QueueEntry(_message.Message):
+    __slots__ = ("order_id", "reason", "source", "queued_at", "status", "resolution", "actor")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    reason: str
+    source: str
+    queued_at: str
+    status: str
+    resolution: str
+    actor: str
+    def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., queued_at: _Optional[str] = ..., status: _Optional[str] = ..., resolution: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ListExceptionQueueRequest(_message.Message):
+    __slots__ = ("include_resolved", "limit")
+    INCLUDE_RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    include_resolved: bool
+    limit: int
+    def __init__(self, include_resolved: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListExceptionQueueResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[QueueEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[QueueEntry, _Mapping]]] = ...) -> None: ...
+
+class ActOnQueueEntryRequest(_message.Message):
+    __slots__ = ("order_id", "action", "actor", "note")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    action: str
+    actor: str
+    note: str
+    def __init__(self, order_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ActOnQueueEntryResponse(_message.Message):
+    __slots__ = ("entry", "refund_id")
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    entry: QueueEntry
+    refund_id: str
+    def __init__(self, entry: _Optional[_Union[QueueEntry, _Mapping]] = ..., refund_id: _Optional[str] = ...) -> None: ...

@@ -70,6 +70,16 @@ class OrdersServiceStub:
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderRequest.SerializeToString,
                 response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderResponse.FromString,
                 _registered_method=True)
+        self.ListExceptionQueue = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/ListExceptionQueue',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListExceptionQueueRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListExceptionQueueResponse.FromString,
+                _registered_method=True)
+        self.ActOnQueueEntry = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/ActOnQueueEntry',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServiceServicer:
@@ -126,6 +136,20 @@ class OrdersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListExceptionQueue(self, request, context):
+        """ListExceptionQueue lists the paid orders that need an operator, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActOnQueueEntry(self, request, context):
+        """ActOnQueueEntry refunds or resolves an order in the exception queue; the action is recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -163,6 +187,16 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.RefundOrder,
                     request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderRequest.FromString,
                     response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderResponse.SerializeToString,
+            ),
+            'ListExceptionQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExceptionQueue,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListExceptionQueueRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListExceptionQueueResponse.SerializeToString,
+            ),
+            'ActOnQueueEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActOnQueueEntry,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -355,6 +389,60 @@ class OrdersService:
             '/quanyi.orders.v1.OrdersService/RefundOrder',
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderRequest.SerializeToString,
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.RefundOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExceptionQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/ListExceptionQueue',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListExceptionQueueRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListExceptionQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActOnQueueEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/ActOnQueueEntry',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryResponse.FromString,
             options,
             channel_credentials,
             insecure,
