@@ -29,7 +29,7 @@ PERIODS = {
 @app.command()
 def sales(
     by: Annotated[
-        str, typer.Option(help="Group by: sku, channel, both (sku,channel) or none.")
+        str, typer.Option(help="Group by any of product, sku, channel (comma-separated), or none.")
     ] = "sku,channel",
     period: Annotated[str, typer.Option(help="day, week, month or none.")] = "day",
     start: Annotated[
@@ -68,12 +68,13 @@ def sales(
     if as_json:
         print(json.dumps({"rows": dump(reply).get("rows", []), "file": str(target) if target else None}))
         return
-    table = Table("period", "channel", "sku", "sales", "refunds", "cost", "margin", title="sales")
+    table = Table("period", "channel", "product", "sku", "sales", "refunds", "cost", "margin", title="sales")
     for r in reply.rows:
         c = r.currency
         table.add_row(
             r.period or "—",
             r.channel or "—",
+            r.product_id or "—",
             r.sku_id or "—",
             money_text(r.sales_minor, c),
             money_text(r.refunds_minor, c),

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from quanyi.inventory.v1 import inventory_service_pb2_grpc as inventory_grpc
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
+from quanyi_ledger.adapters.catalogue import GrpcCatalogue
 from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
 from quanyi_ledger.adapters.signing import Ed25519Signer
 from quanyi_ledger.application.signing import sign_head
@@ -48,7 +50,9 @@ async def start(settings: Settings) -> None:
         signer = Ed25519Signer.generate()
         log.warning("no ledger_signing_key_file: chain heads are signed with a key of this process only")
     server = rpc.server()
-    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pooled, signer), server)
+    inventory = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
+    catalogue = GrpcCatalogue(inventory_grpc.InventoryServiceStub(inventory))
+    pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pooled, signer, catalogue), server)
     server.add_insecure_port(settings.ledger_grpc_listen)
     await server.start()
     topics = [topic_for("orders"), topic_for("fulfillment"), topic_for("inventory")]
@@ -61,7 +65,7 @@ async def start(settings: Settings) -> None:
             consumer.run(),
             sign_periodically(pooled, signer, settings.ledger_sign_every_s),
         ],
-        [pool.close],
+        [pool.close, inventory.close],
         ready=[consumer.ready],
     )
 

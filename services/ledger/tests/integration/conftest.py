@@ -10,6 +10,7 @@ import pytest
 from google.protobuf.message import Message
 from psycopg_pool import AsyncConnectionPool
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
+from quanyi_ledger.adapters.catalogue import FixedCatalogue
 from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
 from quanyi_ledger.adapters.signing import Ed25519Signer
 from quanyi_ledger.entrypoints.consumers import batch_handler
@@ -61,7 +62,12 @@ async def ledger_address(pool: AsyncConnectionPool, store: EventStore, signer: E
     """LedgerService on a real grpc.aio server over the test database: its address."""
     server = rpc.server()
     pb_grpc.add_LedgerServiceServicer_to_server(
-        LedgerServicer(lambda: PgLedgerUnitOfWork(store, pool=pool), signer), server
+        LedgerServicer(
+            lambda: PgLedgerUnitOfWork(store, pool=pool),
+            signer,
+            FixedCatalogue({"sku-a": "product-1", "sku-b": "product-1", "sku-c": "product-2"}),
+        ),
+        server,
     )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

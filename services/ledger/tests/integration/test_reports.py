@@ -107,7 +107,7 @@ async def test_a_report_by_sku_channel_and_week_sums_sales_refunds_cost_and_marg
         (r.period, r.channel, r.sku_id, r.sales_minor, r.refunds_minor, r.cost_minor) for r in reply.rows]
 
     table = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
-    assert table[0][:4] == ["period", "channel", "sku", "currency"] and len(table) == 6
+    assert table[0][:5] == ["period", "channel", "product", "sku", "currency"] and len(table) == 6
     assert reply.content_type.startswith("text/csv")
     exported = await fetch(pool, "SELECT count(*) AS n FROM events WHERE aggregate_type = 'Export'")
     assert exported[0]["n"] == 1
@@ -118,3 +118,18 @@ async def test_a_report_by_sku_channel_and_week_sums_sales_refunds_cost_and_marg
     with zipfile.ZipFile(io.BytesIO(month.content)) as book:
         assert "xl/worksheets/sheet1.xml" in book.namelist()
         assert b"2400" in book.read("xl/worksheets/sheet1.xml")
+
+
+async def test_a_report_by_product_maps_the_journal_skus_through_the_catalogue(
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub
+) -> None:
+    await post_month(pool, store)
+    reply = await ledger.GetReport(pb.GetReportRequest(group_by=["product"]))
+    # sku-a and sku-b are both product-1 in the catalogue.
+    assert [(r.product_id, r.sku_id, r.sales_minor, r.refunds_minor, r.cost_minor) for r in reply.rows] == [
+        ("product-1", "", 2800, 700, 1400)
+    ]
+    by_both = await ledger.GetReport(pb.GetReportRequest(group_by=["product", "sku"]))
+    assert {(r.product_id, r.sku_id, r.sales_minor) for r in by_both.rows} == {
+        ("product-1", "sku-a", 2000), ("product-1", "sku-b", 800)
+    }

@@ -13,15 +13,16 @@ import xlsxwriter
 from quanyi_ledger.domain.reports import ReportRow
 
 HEADER = [
-    "period", "channel", "sku", "currency", "sales_minor", "refunds_minor", "cost_minor", "margin_minor"
+    "period", "channel", "product", "sku", "currency", "sales_minor", "refunds_minor", "cost_minor",
+    "margin_minor",
 ]
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _cells(r: ReportRow) -> list[str | int]:
-    return [r.period, r.channel, r.sku_id, r.currency, r.sales_minor, r.refunds_minor, r.cost_minor,
-            r.margin_minor]
+    return [r.period, r.channel, r.product_id, r.sku_id, r.currency, r.sales_minor, r.refunds_minor,
+            r.cost_minor, r.margin_minor]
 
 
 def to_csv(rows: Sequence[ReportRow]) -> bytes:
@@ -45,11 +46,10 @@ def to_xlsx(rows: Sequence[ReportRow], title: str = "") -> bytes:
     for col, name in enumerate(HEADER):
         sheet.write(start, col, name, bold)
     for i, r in enumerate(rows, start=start + 1):
-        for col, value in enumerate([r.period, r.channel, r.sku_id, r.currency]):
+        for col, value in enumerate([r.period, r.channel, r.product_id, r.sku_id, r.currency]):
             sheet.write_string(i, col, value)
-        for col, minor in enumerate([r.sales_minor, r.refunds_minor, r.cost_minor, r.margin_minor], start=4):
+        for col, minor in enumerate([r.sales_minor, r.refunds_minor, r.cost_minor, r.margin_minor], start=5):
             sheet.write_number(i, col, minor, money)
-    sheet.set_column(0, 3, 14)
-    sheet.set_column(4, 7, 14)
+    sheet.set_column(0, 8, 14)
     book.close()
     return buf.getvalue()

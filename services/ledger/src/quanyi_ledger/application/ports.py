@@ -144,6 +144,14 @@ class Reconciliations(ABC):
         """The open mismatches (and the resolved ones too when asked), oldest first."""
 
 
+class Catalogue(ABC):
+    """What the ledger asks the catalogue (inventory): which product each SKU belongs to."""
+
+    @abstractmethod
+    async def products_of(self, sku_ids: Sequence[str]) -> dict[str, str]:
+        """SKU -> product for those of `sku_ids` the catalogue knows."""
+
+
 class Signer(ABC):
     """The ledger's signing key (Ed25519)."""
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from quanyi_platform.envelope import new_event_id
 
 from quanyi_ledger.adapters.proto import report_exported_event
-from quanyi_ledger.application.ports import LedgerUnitOfWork
+from quanyi_ledger.application.ports import Catalogue, LedgerUnitOfWork
 from quanyi_ledger.domain.ledger import AccountBalance
-from quanyi_ledger.domain.reports import ReportQuery, ReportRow
+from quanyi_ledger.domain.reports import ReportQuery, ReportRow, by_product
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,21 @@ async def trial_balance(uow: LedgerUnitOfWork, as_of: datetime | None = None) ->
 
 
 async def report(
-    uow: LedgerUnitOfWork, query: ReportQuery, export_format: str = "", actor: str = ""
+    uow: LedgerUnitOfWork,
+    query: ReportQuery,
+    export_format: str = "",
+    actor: str = "",
+    catalogue: Catalogue | None = None,
 ) -> list[ReportRow]:
-    """The report's rows. When they are exported as a file (`export_format`), the export is recorded as
-    ReportExported (who, what, how many rows, up to which entry) in the same transaction."""
+    """The report's rows; by product, the catalogue maps the journal's SKUs to products. When they are
+    exported as a file (`export_format`), the export is recorded as ReportExported (who, what, how many
+    rows, up to which entry) in the same transaction."""
     async with uow:
-        rows = await uow.journal.report(query)
+        rows = await uow.journal.report(query.for_storage())
+        if "product" in query.group_by:
+            skus = sorted({r.sku_id for r in rows if r.sku_id})
+            products = await catalogue.products_of(skus) if catalogue is not None and skus else {}
+            rows = by_product(rows, products, keep_sku="sku" in query.group_by)
         if export_format:
             seq, _ = await uow.journal.head()
             await uow.events.append([

@@ -7,8 +7,8 @@ period is the UTC day, ISO week (from Monday) or month of the fact (the entry's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -22,7 +22,7 @@ class Period(Enum):
     MONTH = "month"
 
 
-GROUPS = frozenset({"sku", "channel"})
+GROUPS = frozenset({"sku", "channel", "product"})
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,21 @@ class ReportQuery:
     def __post_init__(self) -> None:
         unknown = self.group_by - GROUPS
         if unknown:
-            raise ValueError(f"cannot group by {', '.join(sorted(unknown))}; only by sku and channel")
+            raise ValueError(
+                f"cannot group by {', '.join(sorted(unknown))}; only by product, sku and channel"
+            )
         for t in (self.start, self.end):
             if t is not None and t.tzinfo is None:
                 raise ValueError("report bounds must be timezone-aware")
         if self.start and self.end and self.end < self.start:
             raise ValueError("the report's end is before its start")
+
+    def for_storage(self) -> ReportQuery:
+        """The query the journal answers: by SKU instead of by product (the journal knows SKUs; products
+        are mapped afterwards with `by_product`)."""
+        if "product" not in self.group_by:
+            return self
+        return replace(self, group_by=(self.group_by - {"product"}) | {"sku"})
 
     def describe(self) -> str:
         by = " and ".join(sorted(self.group_by)) or "total"
@@ -61,6 +70,7 @@ class ReportRow:
     sales_minor: int
     refunds_minor: int
     cost_minor: int
+    product_id: str = ""
 
     @property
     def margin_minor(self) -> int:
@@ -105,4 +115,24 @@ def report(entries: Iterable[RecordedEntry], query: ReportQuery) -> list[ReportR
             row = sums.setdefault(key, [0, 0, 0])
             signed = ln.credit_minor - ln.debit_minor if measure == 0 else ln.debit_minor - ln.credit_minor
             row[measure] += signed
-    return [ReportRow(*key, *sums[key]) for key in sorted(sums)]
+    return [
+        ReportRow(k[0], k[1], k[2], k[3], sums[k][0], sums[k][1], sums[k][2]) for k in sorted(sums)
+    ]
+
+
+def by_product(rows: Iterable[ReportRow], product_of: Mapping[str, str], keep_sku: bool) -> list[ReportRow]:
+    """Rows grouped by SKU regrouped by product (`product_of`: SKU -> product; an unknown SKU is its own
+    product ""), keeping the SKU when asked. Sums, so nothing depends on the rows' order."""
+    sums: dict[tuple[str, str, str, str, str], list[int]] = {}
+    for r in rows:
+        key = (r.period, r.channel, product_of.get(r.sku_id, ""), r.sku_id if keep_sku else "", r.currency)
+        t = sums.setdefault(key, [0, 0, 0])
+        t[0] += r.sales_minor
+        t[1] += r.refunds_minor
+        t[2] += r.cost_minor
+    out: list[ReportRow] = []
+    for key in sorted(sums):
+        period, channel, product, sku, currency = key
+        sales, refunds, cost = sums[key]
+        out.append(ReportRow(period, channel, sku, currency, sales, refunds, cost, product_id=product))
+    return out

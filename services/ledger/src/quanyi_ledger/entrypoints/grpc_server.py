@@ -15,7 +15,7 @@ from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi_ledger.adapters import exports
 from quanyi_ledger.adapters.proto import entries_posted_to_proto, money_to_proto, timestamp_of
 from quanyi_ledger.application import queries, reconciling, reporting
-from quanyi_ledger.application.ports import LedgerUnitOfWork, MismatchRecord, Signer
+from quanyi_ledger.application.ports import Catalogue, LedgerUnitOfWork, MismatchRecord, Signer
 from quanyi_ledger.application.signing import sign_head
 from quanyi_ledger.application.verification import verify_journal
 from quanyi_ledger.domain.journal import Money
@@ -60,9 +60,15 @@ def mismatch_to_proto(m: MismatchRecord) -> pb.Mismatch:
 class LedgerServicer(pb_grpc.LedgerServiceServicer):
     """`unit_of_work()` opens a new unit of work (its own transaction) per call."""
 
-    def __init__(self, unit_of_work: Callable[[], LedgerUnitOfWork], signer: Signer) -> None:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], LedgerUnitOfWork],
+        signer: Signer,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._uow = unit_of_work
         self._signer = signer
+        self._catalogue = catalogue
 
     async def GetBalances(
         self, request: pb.GetBalancesRequest, context: grpc.aio.ServicerContext
@@ -129,13 +135,14 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         fmt = {pb.REPORT_FORMAT_CSV: "csv", pb.REPORT_FORMAT_XLSX: "xlsx"}.get(request.format, "")
-        rows = await reporting.report(self._uow(), query, fmt, request.actor)
+        rows = await reporting.report(self._uow(), query, fmt, request.actor, self._catalogue)
         out = pb.GetReportResponse(
             rows=[
                 pb.ReportRow(
                     period=r.period, channel=r.channel, sku_id=r.sku_id, currency=r.currency,
                     sales_minor=r.sales_minor, refunds_minor=r.refunds_minor, cost_minor=r.cost_minor,
                     margin_minor=r.margin_minor,
+                    product_id=r.product_id,
                 )
                 for r in rows
             ]

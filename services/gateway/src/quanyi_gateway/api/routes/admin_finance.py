@@ -54,6 +54,7 @@ class TrialBalancePublic(BaseModel):
 class ReportRowPublic(BaseModel):
     period: str
     channel: str
+    product_id: str
     sku_id: str
     currency: str
     sales_minor: int
@@ -140,8 +141,9 @@ async def sales_report(
     admin: AdminUser,
     peers: PeersDep,
     by: Annotated[
-        str, Query(max_length=32, pattern=r"^[a-z,]*$", description="sku, channel, both or none")
-    ] = ("sku,channel"),
+        str,
+        Query(max_length=32, pattern=r"^[a-z,]*$", description="any of product, sku, channel, or none"),
+    ] = "sku,channel",
     period: Literal["none", "day", "week", "month"] = "day",
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
@@ -169,6 +171,7 @@ async def sales_report(
             ReportRowPublic(
                 period=r.period,
                 channel=r.channel,
+                product_id=r.product_id,
                 sku_id=r.sku_id,
                 currency=r.currency,
                 sales_minor=r.sales_minor,
