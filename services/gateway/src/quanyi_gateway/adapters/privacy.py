@@ -22,22 +22,18 @@ class PostgresPrivacyStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def emails(self, buyer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    async def look_up(self, buyer_ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, str], set[uuid.UUID]]:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT user_id, email FROM users WHERE user_id = ANY(%s) AND role = 'buyer'",
-                (list(buyer_ids),),
+                "SELECT user_id AS id, email FROM users WHERE user_id = ANY(%(ids)s) AND role = 'buyer'"
+                " UNION ALL SELECT buyer_id, NULL FROM erasures WHERE buyer_id = ANY(%(ids)s)",
+                {"ids": list(buyer_ids)},
             )
             rows: list[Any] = await cur.fetchall()
-        return {r["user_id"]: r["email"] for r in rows}
-
-    async def erased(self, buyer_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT buyer_id FROM erasures WHERE buyer_id = ANY(%s)", (list(buyer_ids),)
-            )
-            rows: list[Any] = await cur.fetchall()
-        return {r["buyer_id"] for r in rows}
+        return (
+            {r["id"]: r["email"] for r in rows if r["email"] is not None},
+            {r["id"] for r in rows if r["email"] is None},
+        )
 
     async def erase(self, buyer_id: uuid.UUID, requested_by: str, at: datetime) -> Erasure | None:
         async with self._pool.connection() as conn, conn.transaction():
@@ -71,11 +67,11 @@ class InMemoryPrivacyStore:
     buyers: dict[uuid.UUID, str] = field(default_factory=dict)
     erasures: dict[uuid.UUID, Erasure] = field(default_factory=dict)
 
-    async def emails(self, buyer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-        return {b: self.buyers[b] for b in buyer_ids if b in self.buyers}
-
-    async def erased(self, buyer_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        return {b for b in buyer_ids if b in self.erasures}
+    async def look_up(self, buyer_ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, str], set[uuid.UUID]]:
+        return (
+            {b: self.buyers[b] for b in buyer_ids if b in self.buyers},
+            {b for b in buyer_ids if b in self.erasures},
+        )
 
     async def erase(self, buyer_id: uuid.UUID, requested_by: str, at: datetime) -> Erasure | None:
         if buyer_id in self.erasures:

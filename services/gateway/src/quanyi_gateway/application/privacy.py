@@ -56,12 +56,9 @@ class TooManyBuyers(ValueError):
 class PrivacyStore(Protocol):
     """The gateway's accounts seen for contacts and erasure (Postgres, or the in-memory fake)."""
 
-    async def emails(self, buyer_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-        """The e-mail address of each of these ids that is a buyer's account, in one read."""
-        ...
-
-    async def erased(self, buyer_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Those of these ids whose buyer was erased."""
+    async def look_up(self, buyer_ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, str], set[uuid.UUID]]:
+        """In one read: the e-mail address of each of these ids that is a buyer's account, and those of
+        them whose buyer was erased."""
         ...
 
     async def erase(self, buyer_id: uuid.UUID, requested_by: str, at: datetime) -> Erasure | None:
@@ -94,9 +91,7 @@ class Privacy:
             raise TooManyBuyers(f"at most {MAX_CONTACTS} buyer ids per call")
         parsed = {b: _uuid(b) for b in buyer_ids}
         ids = sorted({u for u in parsed.values() if u is not None})
-        emails = await self._store.emails(ids) if ids else {}
-        missing = [u for u in ids if u not in emails]
-        erased = await self._store.erased(missing) if missing else set()
+        emails, erased = await self._store.look_up(ids) if ids else ({}, set())
         out = []
         for text, parsed_id in parsed.items():
             if parsed_id is not None and parsed_id in emails:
