@@ -245,3 +245,87 @@ class TestLedgerEventLog(EventLogContract):
     def committed_versions(self, backend: tuple[UnitOfWorkFactory, Versions]) -> Versions:
         return backend[1]
 
+
+
+# -- issue 9: the reads behind balances as of, reports, reconciliation, refunds and the audit -------------
+
+
+def _facts() -> list[HeardFact]:
+    cny = "CNY"
+    facts: list[posting.Fact] = [
+        posting.PaymentCaptured("o1", "wechatpay", "T1", Money(1000, cny)),
+        posting.OrderPaid("o1", "web", Money(1000, cny), (posting.SaleLine("sku-a", Money(600, cny)),
+                                                          posting.SaleLine("sku-b", Money(400, cny)))),
+        posting.KeyDelivered("o1", "web", [Money(300, cny), Money(100, cny)], ["sku-a", "sku-b"]),
+        posting.PaymentCaptured("o2", "alipay", "T2", Money(500, cny)),
+        posting.OrderRefunded("o1", "web", Money(500, cny), was_released=True),
+        posting.RefundSucceeded("o1", "R1", "wechatpay", Money(500, cny)),
+    ]
+    return [HeardFact(f, source(i), f.order_id) for i, f in enumerate(facts, start=1)]
+
+
+async def test_the_journal_reads_totals_as_of_reports_transactions_entries_and_order_books_alike(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    from quanyi_ledger.domain.reconciliation import LedgerTxn, RowKind
+    from quanyi_ledger.domain.reports import Period, ReportQuery
+
+    await post_facts(unit_of_work(), _facts())
+    async with unit_of_work() as uow:
+        j = uow.journal
+        assert {(b.account, b.balance_minor) for b in await j.totals(T0 + timedelta(seconds=2))} == {
+            ("clearing:psp:wechatpay", 1000), ("deposits:buyers", 0), ("revenue:web", -1000)
+        }
+        rows = await j.report(ReportQuery(period=Period.DAY, group_by=frozenset({"sku"})))
+        assert [(r.period, r.sku_id, r.sales_minor, r.refunds_minor, r.cost_minor) for r in rows] == [
+            ("2026-11-30", "sku-a", 600, 300, 300), ("2026-11-30", "sku-b", 400, 200, 100)
+        ]
+        by_key, of_day = await j.txns("wechatpay", ["T1", "R1", "T9"], T0, T0 + timedelta(days=1))
+        assert by_key == {
+            "T1": LedgerTxn(RowKind.PAYMENT, "T1", "o1", 1000, "CNY"),
+            "R1": LedgerTxn(RowKind.REFUND, "R1", "o1", 500, "CNY"),
+        }
+        assert sorted(t.key for t in of_day) == ["R1", "T1"]
+        assert [e.rec.kind for e in await j.find(correlation_id="o1")] == [
+            "payment", "sale", "key_cost", "refund", "refund_paid"
+        ]
+        assert [e.seq for e in await j.find(reference="T2")] == [4]
+        books = await j.order_books(["o1", "o2", "o3"])
+        assert books["o1"].provider == "wechatpay" and books["o1"].channel == "web"
+        assert books["o1"].refunds_owed == 0 and books["o2"].provider == "alipay" and "o3" not in books
+        seq, head = await j.head()
+        assert seq == 6 and await j.hash_at(6) == head and await j.hash_at(7) is None
+
+
+async def test_reconciliations_record_list_and_resolve_alike(unit_of_work: UnitOfWorkFactory) -> None:
+    from quanyi_ledger.application import reconciling
+    from quanyi_ledger.domain.reconciliation import RowKind, StatementRow
+
+    from ..statements import wechatpay_bill
+
+    await post_facts(unit_of_work(), _facts())
+    at = T0 + timedelta(seconds=1)
+    bill = wechatpay_bill([
+        StatementRow(RowKind.PAYMENT, "T1", "o1", "", 990, 6, "CNY", at),
+        StatementRow(RowKind.REFUND, "T1", "o1", "R1", 500, -3, "CNY", at),
+    ])
+    done = await reconciling.reconcile_statement(unit_of_work(), "wechatpay", bill, "admin:a")
+    assert not done.already_reconciled and done.result.matched == 1
+    [found] = done.result.mismatches
+    again = await reconciling.reconcile_statement(unit_of_work(), "wechatpay", bill, "admin:a")
+    assert again.already_reconciled
+    [listed] = await reconciling.list_mismatches(unit_of_work())
+    assert (listed.mismatch_id, listed.key, listed.ledger_minor, listed.statement_minor) == (
+        found.mismatch_id, "T1", 1000, 990
+    )
+    resolved = await reconciling.resolve_mismatch(unit_of_work(), found.mismatch_id, "admin:b", "ok",
+                                                  Money(-10, "CNY"))
+    assert resolved.resolved and resolved.resolved_by == "admin:b" and resolved.adjustment_minor == -10
+    assert await reconciling.list_mismatches(unit_of_work()) == []
+    with pytest.raises(reconciling.AlreadyResolved):
+        await reconciling.resolve_mismatch(unit_of_work(), found.mismatch_id, "admin:b", "again")
+    with pytest.raises(reconciling.MismatchNotFound):
+        await reconciling.resolve_mismatch(unit_of_work(), str(uuid.uuid4()), "admin:b", "none")
+    async with unit_of_work() as uow:
+        fees = [b for b in await uow.journal.totals() if b.account == "fees:psp:wechatpay"]
+        assert [(b.balance_minor) for b in fees] == [3]
