@@ -85,3 +85,57 @@ async def test_a_confirmation_of_another_amount_leaves_the_refund_open() -> None
     odd = saga.RefundOutcome(refund.refund_id, "SUCCESS", True, "5030-1", cny(4))
     (event,) = await saga.record_refund_outcomes(w.uow, [odd], NOW)
     assert isinstance(event, RefundSent) and event.outcome == "AMOUNT_DIFFERS"
+
+
+class NoDeliveries:
+    async def of_order(self, buyer_id: str, order_id: str) -> list[tuple[str, bool]]:
+        return []
+
+
+async def released(w: World, key: str) -> str:
+    from quanyi_orders.application.reactions import OrderFact, apply_order_facts
+    from quanyi_orders.domain.order import RecordRiskDecision, RiskDecision
+
+    order_id = await w.place(key)
+    await w.pay(order_id, f"t-{key}")
+    await apply_order_facts(w.uow(), [OrderFact(order_id, RecordRiskDecision(RiskDecision.APPROVE), "e-1")])
+    assert await w.status(order_id) == Status.PAID
+    return order_id
+
+
+async def test_a_released_order_not_delivered_by_its_deadline_is_queued_once_and_an_operator_resolves_it() -> None:
+    from quanyi_orders.application import queue
+    from quanyi_orders.projections.orders import DELIVERY_DEADLINE
+
+    w = World()
+    order_id = await released(w, "k1")
+    late = datetime.now(UTC) + DELIVERY_DEADLINE + timedelta(seconds=1)
+    assert await queue.queue_overdue(w.uow, datetime.now(UTC), 10) == 0
+    assert await queue.queue_overdue(w.uow, late, 10) == 1
+    assert await queue.queue_overdue(w.uow, late, 10) == 0  # no longer due
+    (entry,) = await queue.list_queue(w.uow, False, 0)
+    assert (entry.order_id, entry.source, entry.status) == (order_id, "deadline", "OPEN")
+
+    entry, refund_id = await queue.act_on_entry(w.uow, NoDeliveries(), order_id, "resolve", "ops", "sent by hand")
+    assert (entry.status, entry.resolution, entry.actor, refund_id) == ("RESOLVED", "resolve", "ops", "")
+    assert await queue.list_queue(w.uow, False, 0) == []
+    import pytest
+    from quanyi_orders.domain.errors import NotAllowed
+
+    with pytest.raises(NotAllowed, match="resolved already"):
+        await queue.act_on_entry(w.uow, NoDeliveries(), order_id, "resolve", "ops", "again")
+
+
+async def test_refunding_a_queued_order_refunds_its_units_and_resolves_the_entry() -> None:
+    from quanyi_orders.application import queue
+    from quanyi_orders.application.reactions import OrderFact, apply_order_facts
+    from quanyi_orders.domain.order import Queue
+
+    w = World()
+    order_id = await released(w, "k1")
+    await apply_order_facts(w.uow(), [OrderFact(order_id, Queue("delivery given up", "delivery"), "e-2")])
+    entry, refund_id = await queue.act_on_entry(w.uow, NoDeliveries(), order_id, "refund", "ops", "no stock")
+    assert (entry.status, entry.resolution) == ("RESOLVED", "refund") and refund_id
+    assert await w.status(order_id) == Status.REFUNDED
+    (refund,) = await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10)
+    assert (refund.amount, [(ln.quantity, ln.released) for ln in refund.lines]) == (cny(1990), [(1, 1)])

@@ -25,13 +25,17 @@ from quanyi_orders.application.ports import (
     NoticeFacts,
     OrderRepository,
     OrdersUnitOfWork,
+    QueueEntry,
     SagaRepository,
+    queue_entry,
 )
 from quanyi_orders.domain import refund as refund_domain
 from quanyi_orders.domain.events import (
     OrderPlaced,
+    OrderQueued,
     PaymentCaptured,
     PaymentNoticeAccepted,
+    QueueEntryResolved,
     RefundRequested,
     RefundSent,
     RefundSucceeded,
@@ -50,6 +54,7 @@ class _Record:
         self.keys: dict[tuple[str, str], str] = {}
         self.refunds: dict[str, refund_domain.Refund] = {}
         self.due: dict[tuple[str, str], datetime] = {}
+        self.queue: dict[str, tuple[str, str, datetime, str | None, str | None]] = {}
         for e in stored:
             self.add(e)
 
@@ -81,12 +86,16 @@ class _Record:
             self.refunds[ev.refund_id] = refund_domain.requested(ev)
         elif isinstance(ev, RefundSent | RefundSucceeded) and ev.refund_id in self.refunds:
             self.refunds[ev.refund_id] = refund_domain.evolve(self.refunds[ev.refund_id], ev)
-        due = _due_change(ev, e.occurred_at)
-        if due is not None:
-            if due[1] is None:
-                self.due.pop(due[0], None)
+        if isinstance(ev, OrderQueued):
+            self.queue[ev.order_id] = (ev.reason, ev.source, e.occurred_at, None, None)
+        elif isinstance(ev, QueueEntryResolved) and ev.order_id in self.queue:
+            reason, source, at, _, _ = self.queue[ev.order_id]
+            self.queue[ev.order_id] = (reason, source, at, ev.action, ev.actor)
+        for key, due_at in _due_change(ev, e.occurred_at):
+            if due_at is None:
+                self.due.pop(key, None)
             else:
-                self.due[due[0]] = due[1]
+                self.due[key] = due_at
 
 
 class InMemoryOrdersEventLog(InMemoryEventLog):
@@ -170,6 +179,17 @@ class InMemorySagaRepository(SagaRepository):
 
     async def refunds_of_order(self, order_id: str) -> list[refund_domain.Refund]:
         return [r for r in self._record().refunds.values() if r.order_id == order_id]
+
+    async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
+        record = self._record()
+        entries = [
+            queue_entry(o, reason, source, at, resolution, actor,
+                        record.orders[o].status.value if o in record.orders else None)
+            for o, (reason, source, at, resolution, actor) in record.queue.items()
+            if not order_id or o == order_id
+        ]
+        entries.sort(key=lambda q: (q.queued_at, q.order_id))
+        return [q for q in entries if include_resolved or q.status == "OPEN"][:limit]
 
     async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:
         waiting = sorted(

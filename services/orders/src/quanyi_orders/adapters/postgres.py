@@ -35,7 +35,9 @@ from quanyi_orders.application.ports import (
     NoticeFacts,
     OrderRepository,
     OrdersUnitOfWork,
+    QueueEntry,
     SagaRepository,
+    queue_entry,
 )
 from quanyi_orders.domain.events import OrderLine, RefundLine, RefundReason
 from quanyi_orders.domain.money import Money
@@ -228,6 +230,21 @@ class PgSagaRepository(SagaRepository):
             "SELECT * FROM refunds WHERE order_id = %s ORDER BY requested_at, refund_id", (order_id,)
         )
         return [_refund(r) for r in rows]
+
+    async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
+        rows = await self._fetch(
+            "SELECT q.order_id, q.reason, q.source, q.queued_at, q.resolution, q.actor, o.status"
+            " FROM exception_queue q LEFT JOIN orders o ON o.order_id = q.order_id"
+            " WHERE (%s = '' OR q.order_id = %s)"
+            " AND (%s OR (q.resolution IS NULL AND coalesce(o.status, '') NOT IN ('FULFILLED', 'REFUNDED')))"
+            " ORDER BY q.queued_at, q.order_id LIMIT %s",
+            (order_id, order_id, include_resolved, limit),
+        )
+        return [
+            queue_entry(r["order_id"], r["reason"], r["source"], r["queued_at"].astimezone(UTC),
+                        r["resolution"], r["actor"], r["status"])
+            for r in rows
+        ]
 
     async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:
         rows = await self._fetch(

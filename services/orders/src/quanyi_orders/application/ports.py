@@ -83,6 +83,33 @@ class OrderRepository(ABC):
         """At most `limit` of the buyer's orders, newest first (then by order id, descending)."""
 
 
+@dataclass(frozen=True)
+class QueueEntry:
+    """An order in the exception queue. `status` is OPEN, or RESOLVED with `resolution`: the operator's
+    "refund" or "resolve", or "delivered"/"refunded" when the order got there since (actor "system")."""
+
+    order_id: str
+    reason: str
+    source: str
+    queued_at: datetime
+    status: str
+    resolution: str = ""
+    actor: str = ""
+
+
+def queue_entry(
+    order_id: str, reason: str, source: str, queued_at: datetime, resolution: str | None, actor: str | None,
+    order_status: str | None,
+) -> QueueEntry:
+    """An entry as shown: an operator's resolution first, else the order's own end."""
+    if resolution:
+        return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", resolution, actor or "")
+    ended = {"FULFILLED": "delivered", "REFUNDED": "refunded"}.get(order_status or "")
+    if ended:
+        return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", ended, "system")
+    return QueueEntry(order_id, reason, source, queued_at, "OPEN")
+
+
 class SagaRepository(ABC):
     """What the saga's pollers read: due timeouts (`due_events`), refunds (`refunds`), unpaid orders."""
 
@@ -97,6 +124,11 @@ class SagaRepository(ABC):
     @abstractmethod
     async def refunds_of_order(self, order_id: str) -> list[Refund]:
         """Every refund of the order, in the order they were requested."""
+
+    @abstractmethod
+    async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
+        """Exception queue entries, oldest first (only `order_id`'s when given); open ones only unless
+        `include_resolved`."""
 
     @abstractmethod
     async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:

@@ -11,7 +11,7 @@ from quanyi_orders.adapters.proto_mapping import order_new_events
 from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain.events import Event
-from quanyi_orders.domain.order import RecordDelivery, RecordRiskDecision, RecordStockShort, execute
+from quanyi_orders.domain.order import Queue, RecordDelivery, RecordRiskDecision, RecordStockShort, execute
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class OrderFact:
     """A command on an order, from an event of another service (`causation_id`)."""
 
     order_id: str
-    command: RecordRiskDecision | RecordStockShort | RecordDelivery
+    command: RecordRiskDecision | RecordStockShort | RecordDelivery | Queue
     causation_id: str
 
 

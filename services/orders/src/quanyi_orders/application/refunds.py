@@ -17,6 +17,24 @@ from quanyi_orders.domain.events import RefundRequested
 from quanyi_orders.domain.refund import LineKeys, RefundOrder, decide_refund
 
 
+async def line_keys(
+    unit_of_work: Callable[[], OrdersUnitOfWork], deliveries: Deliveries, order_id: str
+) -> dict[int, LineKeys]:
+    """Per order line, how many of its keys fulfillment delivered and how many of those were redeemed."""
+    async with unit_of_work() as uow:
+        order = await uow.orders.get(order_id)
+    if order is None:
+        raise OrderNotFound(order_id)
+    delivered = await deliveries.of_order(order.buyer_id, order.order_id)
+    keys: dict[int, LineKeys] = {}
+    for line in order.lines:  # a line's keys are its SKU's (lines of one SKU share them in line order)
+        mine = [redeemed for sku, redeemed in delivered if sku == line.sku_id]
+        taken = sum(k.delivered for n, k in keys.items() if order.lines[n - 1].sku_id == line.sku_id)
+        share = mine[taken:taken + line.quantity]
+        keys[line.line_no] = LineKeys(delivered=len(share), redeemed=sum(share))
+    return keys
+
+
 @dataclass(frozen=True)
 class OperatorRefund:
     order_id: str
@@ -32,17 +50,7 @@ async def refund_order(
     """Record the refund (RefundRequested, and OrderRefunded when it takes the order's last units) and
     return it. Fulfillment is asked first, outside the transaction; the decision is taken under the
     order's lock against the refunds recorded so far. Raises OrderNotFound, NotAllowed, InvalidOrder."""
-    async with unit_of_work() as uow:
-        order = await uow.orders.get(cmd.order_id)
-    if order is None:
-        raise OrderNotFound(cmd.order_id)
-    delivered = await deliveries.of_order(order.buyer_id, order.order_id)
-    keys: dict[int, LineKeys] = {}
-    for line in order.lines:  # a line's keys are its SKU's (lines of one SKU share them in line order)
-        mine = [redeemed for sku, redeemed in delivered if sku == line.sku_id]
-        taken = sum(k.delivered for n, k in keys.items() if order.lines[n - 1].sku_id == line.sku_id)
-        share = mine[taken:taken + line.quantity]
-        keys[line.line_no] = LineKeys(delivered=len(share), redeemed=sum(share))
+    keys = await line_keys(unit_of_work, deliveries, cmd.order_id)
     refund_id = new_event_id()
 
     async def attempt() -> RefundRequested:

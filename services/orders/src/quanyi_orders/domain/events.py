@@ -176,6 +176,25 @@ class RefundSucceeded:
     reason: RefundReason
 
 
+@dataclass(frozen=True)
+class OrderQueued:
+    """A paid order needs an operator (`source`: "delivery" given up, or the "deadline" passed)."""
+
+    order_id: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
+class QueueEntryResolved:
+    """An operator acted on an order in the exception queue: "refund" or "resolve"."""
+
+    order_id: str
+    action: str
+    actor: str
+    note: str
+
+
 Event = (
     OrderPlaced
     | PaymentCaptured
@@ -189,6 +208,8 @@ Event = (
     | RefundRequested
     | RefundSent
     | RefundSucceeded
+    | OrderQueued
+    | QueueEntryResolved
 )
 
 

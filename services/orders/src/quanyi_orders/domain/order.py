@@ -28,8 +28,10 @@ from quanyi_orders.domain.events import (
     OrderLine,
     OrderPaid,
     OrderPlaced,
+    OrderQueued,
     OrderRefunded,
     PaymentCaptured,
+    QueueEntryResolved,
     RefundLine,
     RefundReason,
     RefundRequested,
@@ -150,7 +152,17 @@ class Expire:
     now: datetime
 
 
-Command = Place | CapturePayment | RecordRiskDecision | Review | RecordStockShort | RecordDelivery | Expire
+@dataclass(frozen=True)
+class Queue:
+    """A released order needs an operator: its delivery was given up, or its deadline passed."""
+
+    reason: str
+    source: str
+
+
+Command = (
+    Place | CapturePayment | RecordRiskDecision | Review | RecordStockShort | RecordDelivery | Expire | Queue
+)
 
 
 # -- decide ----------------------------------------------------------------------------------------
@@ -190,6 +202,11 @@ def decide(order: Order | None, command: Command) -> list[Event]:
             return [OrderFulfilled(order.order_id)]
         case Expire():
             return _expire(order, command.now)
+        case Queue():
+            # Only an order released and not yet delivered or refunded waits on an operator.
+            if order.status is not Status.PAID:
+                return []
+            return [OrderQueued(order.order_id, command.reason, command.source)]
     raise TypeError(f"not an order command: {command!r}")
 
 
@@ -362,8 +379,8 @@ def advance(phase: Phase, event: Event) -> Phase:
             return Phase(Status.FULFILLED, risk, txn, provider)
         case OrderExpired():
             return Phase(Status.EXPIRED, risk, txn, provider)
-        case RefundRequested() | RefundSent() | RefundSucceeded():
-            return phase  # the refund's own progress: the refunds projection follows it
+        case RefundRequested() | RefundSent() | RefundSucceeded() | OrderQueued() | QueueEntryResolved():
+            return phase  # the refund's progress and the exception queue: their own projections follow them
     raise TypeError(f"not an event of a placed order: {event!r}")
 
 

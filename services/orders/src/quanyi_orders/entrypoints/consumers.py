@@ -19,7 +19,13 @@ from quanyi_platform.eventstore import ConcurrencyConflict, topic_for
 
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.application.reactions import OrderFact, apply_order_facts
-from quanyi_orders.domain.order import RecordDelivery, RecordRiskDecision, RecordStockShort, RiskDecision
+from quanyi_orders.domain.order import (
+    Queue,
+    RecordDelivery,
+    RecordRiskDecision,
+    RecordStockShort,
+    RiskDecision,
+)
 
 CONSUMER = "orders"
 TOPICS = [topic_for("inventory"), topic_for("fulfillment"), topic_for("risk")]
@@ -27,6 +33,7 @@ TOPICS = [topic_for("inventory"), topic_for("fulfillment"), topic_for("risk")]
 RISK_DECIDED = risk_events.RiskDecided.DESCRIPTOR.full_name
 STOCK_SHORT = inventory_events.StockShort.DESCRIPTOR.full_name
 KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
+DELIVERY_FAILED = fulfillment_events.DeliveryFailed.DESCRIPTOR.full_name
 
 _DECISIONS = {
     risk_events.DECISION_APPROVE: RiskDecision.APPROVE,
@@ -35,13 +42,13 @@ _DECISIONS = {
 }
 
 
-def order_fact(ev: ReceivedEvent) -> OrderFact:
-    """The command an event of another service gives an order."""
+def order_fact(ev: ReceivedEvent) -> OrderFact | None:
+    """The command an event of another service gives an order (None: nothing for the order to do)."""
     match ev.payload:
         case risk_events.RiskDecided() as decided:
             if decided.decision not in _DECISIONS:
                 raise ValueError(f"RiskDecided without a decision for order {decided.order_id}")
-            command: RecordRiskDecision | RecordStockShort | RecordDelivery = RecordRiskDecision(
+            command: RecordRiskDecision | RecordStockShort | RecordDelivery | Queue = RecordRiskDecision(
                 _DECISIONS[decided.decision], tuple(decided.reasons)
             )
             return OrderFact(decided.order_id, command, ev.event_id)
@@ -49,6 +56,11 @@ def order_fact(ev: ReceivedEvent) -> OrderFact:
             return OrderFact(short.order_id, RecordStockShort(), ev.event_id)
         case fulfillment_events.KeyDelivered() as delivered:
             return OrderFact(delivered.order_id, RecordDelivery(), ev.event_id)
+        case fulfillment_events.DeliveryFailed() as failed:
+            if not failed.final:
+                return None  # fulfillment retries it
+            reason = f"delivery given up after {failed.attempt} attempts: {failed.reason}"[:500]
+            return OrderFact(failed.order_id, Queue(reason, "delivery"), ev.event_id)
     raise TypeError(f"orders does not handle {ev.envelope.type}")
 
 
@@ -58,8 +70,9 @@ def order_facts_handler(unit_of_work: Callable[[AsyncConnection[Any]], OrdersUni
 
     async def apply(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
         try:
-            await apply_order_facts(unit_of_work(conn), [order_fact(ev) for ev in events])
+            facts = [fact for fact in map(order_fact, events) if fact is not None]
+            await apply_order_facts(unit_of_work(conn), facts)
         except ConcurrencyConflict as exc:  # the orders are locked: only a stray writer gets here
             raise TransientError("an order changed meanwhile") from exc
 
-    return BatchHandler(frozenset({RISK_DECIDED, STOCK_SHORT, KEY_DELIVERED}), apply)
+    return BatchHandler(frozenset({RISK_DECIDED, STOCK_SHORT, KEY_DELIVERED, DELIVERY_FAILED}), apply)

@@ -15,10 +15,10 @@ from quanyi_orders.adapters.proto_mapping import money_from_proto, money_to_prot
 from quanyi_orders.adapters.providers import PaymentProvider, RawNotice
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
-from quanyi_orders.application import orders, refunds, saga
+from quanyi_orders.application import orders, queue, refunds, saga
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
-from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork
+from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork, QueueEntry
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import RefundSucceeded
 from quanyi_orders.entrypoints.saga import find_payment
@@ -45,6 +45,13 @@ async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
         if isinstance(exc, kind):
             await context.abort(code, str(exc))
     raise exc
+
+
+def _entry(e: QueueEntry) -> pb.QueueEntry:
+    return pb.QueueEntry(
+        order_id=e.order_id, reason=e.reason, source=e.source, queued_at=e.queued_at.isoformat(),
+        status=e.status, resolution=e.resolution, actor=e.actor,
+    )
 
 
 class OrdersServicer(pb_grpc.OrdersServiceServicer):
@@ -183,6 +190,30 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             "override_redeemed": request.override_redeemed, "amount_minor": requested.amount.minor_units,
         })
         return pb.RefundOrderResponse(refund_id=requested.refund_id, amount=money_to_proto(requested.amount))
+
+    async def ListExceptionQueue(
+        self, request: pb.ListExceptionQueueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListExceptionQueueResponse:
+        entries = await self._answer(
+            context, queue.list_queue(self._unit_of_work, request.include_resolved, request.limit)
+        )
+        return pb.ListExceptionQueueResponse(entries=[_entry(e) for e in entries])
+
+    async def ActOnQueueEntry(
+        self, request: pb.ActOnQueueEntryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ActOnQueueEntryResponse:
+        deliveries = self._deliveries
+        if deliveries is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "acting on the queue needs fulfillment's record")
+            raise AssertionError("abort raises")
+        entry, refund_id = await self._answer(context, queue.act_on_entry(
+            self._unit_of_work, deliveries, request.order_id, request.action, request.actor, request.note
+        ))
+        log.info("exception queue entry acted on", extra={
+            "order_id": request.order_id, "action": request.action, "actor": request.actor,
+            "refund_id": refund_id,
+        })
+        return pb.ActOnQueueEntryResponse(entry=_entry(entry), refund_id=refund_id)
 
     async def ReviewOrder(
         self, request: pb.ReviewOrderRequest, context: grpc.aio.ServicerContext

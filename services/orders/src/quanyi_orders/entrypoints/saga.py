@@ -9,7 +9,9 @@ Each round (every `poll_interval_s`):
 2. active query (every `query_interval_s`): orders placed between `query_window_s` and `query_after_s`
    ago that still await payment are asked for at every provider; a payment found is captured through
    the notice path (`OrdersEntry.capture`), so it is exactly as idempotent;
-3. refunds: each open refund whose next look is due is sent to its provider's refund API (idempotent on
+3. delivery deadline: released orders not delivered within the deadline go to the exception queue
+   (application.queue);
+4. refunds: each open refund whose next look is due is sent to its provider's refund API (idempotent on
    its refund id); the answer is recorded (RefundSent, or RefundSucceeded when the provider confirms at
    once). A provider that does not answer is asked again `refund_retry_s` later.
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from quanyi_orders.adapters.providers import PaymentProvider, ProviderUnavailable
-from quanyi_orders.application import saga
+from quanyi_orders.application import queue, saga
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.orders import Captured, PaymentNotice
 from quanyi_orders.application.ports import OrdersUnitOfWork
@@ -98,6 +100,10 @@ class SagaPollers:
 
     async def round(self) -> None:
         await self.expire_due()
+        queued = await queue.queue_overdue(self._unit_of_work, self._clock(), self._settings.batch)
+        if queued:
+            log.warning("orders not delivered by their deadline went to the exception queue",
+                        extra={"count": queued})
         if time.monotonic() - self._last_query >= self._settings.query_interval_s:
             self._last_query = time.monotonic()
             await self.query_awaiting()

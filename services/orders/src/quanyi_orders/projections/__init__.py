@@ -9,8 +9,9 @@ from __future__ import annotations
 from quanyi_platform.projection import Projection
 
 from quanyi_orders.projections.orders import OrdersProjection
+from quanyi_orders.projections.queue import QueueProjection
 from quanyi_orders.projections.refunds import RefundsProjection
 
-PROJECTIONS: tuple[Projection, ...] = (OrdersProjection(), RefundsProjection())
+PROJECTIONS: tuple[Projection, ...] = (OrdersProjection(), RefundsProjection(), QueueProjection())
 
-__all__ = ["PROJECTIONS", "OrdersProjection", "RefundsProjection"]
+__all__ = ["PROJECTIONS", "OrdersProjection", "QueueProjection", "RefundsProjection"]

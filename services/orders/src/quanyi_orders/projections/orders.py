@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from quanyi_platform.projection import Projection, StoredEvent
@@ -44,6 +44,7 @@ from quanyi_orders.domain.events import (
     OrderFulfilled,
     OrderPaid,
     OrderPlaced,
+    OrderQueued,
     OrderRefunded,
     PaymentCaptured,
     RefundRequested,
@@ -99,26 +100,39 @@ _DELETE_DUE = (
 )
 EXPIRE = "order.expire"
 REFUND = "refund.send"
+DELIVER = "order.deliver"
+#: A released order not delivered this long after OrderPaid goes to the exception queue (a constant: the
+#: projection must give the same rows on replay whatever the settings).
+DELIVERY_DEADLINE = timedelta(minutes=10)
 # Events after which an order no longer waits for its payment deadline.
 _ENDS_WAIT = (OrderPaid, OrderCancelled, OrderExpired, OrderRefunded, OrderFulfilled)
+# Events after which a released order no longer waits for its delivery deadline.
+_ENDS_DELIVERY = (OrderFulfilled, OrderRefunded, OrderQueued)
+
+DueChange = tuple[tuple[str, str], datetime | None]
 
 
-def _due_change(event: Event, at: datetime) -> tuple[tuple[str, str], datetime | None] | None:
-    """The due_events row an event sets (a time) or removes (None), if any."""
+def _due_change(event: Event, at: datetime) -> list[DueChange]:
+    """The due_events rows an event sets (a time) or removes (None)."""
     match event:
         case OrderPlaced() if event.pay_by is not None:
-            return (EXPIRE, event.order_id), event.pay_by
+            return [((EXPIRE, event.order_id), event.pay_by)]
         case PaymentCaptured() if event.refused is None:
-            return (EXPIRE, event.order_id), None
+            return [((EXPIRE, event.order_id), None)]
+        case OrderPaid():
+            return [((EXPIRE, event.order_id), None), ((DELIVER, event.order_id), at + DELIVERY_DEADLINE)]
         case RefundRequested():
-            return (REFUND, event.refund_id), at
+            return [((REFUND, event.refund_id), at)]
         case RefundSent():
-            return (REFUND, event.refund_id), event.next_attempt_at
+            return [((REFUND, event.refund_id), event.next_attempt_at)]
         case RefundSucceeded():
-            return (REFUND, event.refund_id), None
+            return [((REFUND, event.refund_id), None)]
+    changes: list[DueChange] = []
     if isinstance(event, _ENDS_WAIT):
-        return (EXPIRE, event.order_id), None
-    return None
+        changes.append(((EXPIRE, event.order_id), None))
+    if isinstance(event, _ENDS_DELIVERY):
+        changes.append(((DELIVER, event.order_id), None))
+    return changes
 
 
 def _lines_json(order: Order) -> str:
@@ -203,9 +217,8 @@ class Writes:
                     ev.provider, ev.txn_id, ev.order_id, ev.amount.minor_units, ev.amount.currency,
                     stored.occurred_at, ev.refused.value if ev.refused else None,
                 ))
-            due = _due_change(ev, stored.occurred_at)
-            if due is not None:
-                writes.due[due[0]] = due[1]
+            for key, due_at in _due_change(ev, stored.occurred_at):
+                writes.due[key] = due_at
         for order_id, pairs in per_order.items():
             domain = [ev for ev, _ in pairs]
             last = pairs[-1][1]

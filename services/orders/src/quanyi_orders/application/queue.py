@@ -1,0 +1,98 @@
+"""The exception queue: paid orders that need an operator, and what an operator does about them.
+
+An order is queued (OrderQueued) when fulfillment gives its delivery up (DeliveryFailed, final) or when it
+is not delivered within the delivery deadline (`due_events` 'order.deliver', from OrderPaid). It leaves
+the queue when it is delivered or refunded, or when an operator acts: "refund" (the order's remaining
+units, through the provider, as an operator's refund) or "resolve" (settled by hand). Every action is an
+event with the operator and the note. So no paid order is left without an owner (invariant I2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from quanyi_platform.envelope import new_event_id
+
+from quanyi_orders.adapters.proto_mapping import order_new_events
+from quanyi_orders.application.errors import OrderNotFound
+from quanyi_orders.application.orders import _retrying
+from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork, QueueEntry
+from quanyi_orders.application.refunds import line_keys
+from quanyi_orders.application.saga import _on_orders
+from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
+from quanyi_orders.domain.events import Event, QueueEntryResolved, RefundRequested
+from quanyi_orders.domain.order import Order, Queue, decide
+from quanyi_orders.domain.refund import LineKeys, RefundOrder, decide_refund
+from quanyi_orders.projections.orders import DELIVER, DELIVERY_DEADLINE
+
+ACTIONS = ("refund", "resolve")
+MAX_LIST = 500
+UnitOfWorkFactory = Callable[[], OrdersUnitOfWork]
+
+
+async def queue_overdue(unit_of_work: UnitOfWorkFactory, now: datetime, limit: int) -> int:
+    """Queue the released orders not delivered by their deadline; returns how many were queued."""
+    async with unit_of_work() as uow:
+        due = await uow.saga.due(DELIVER, now, limit)
+    if not due:
+        return 0
+    minutes = int(DELIVERY_DEADLINE.total_seconds() // 60)
+    reason = f"not delivered within {minutes} minutes of payment"
+
+    def queue(order: Order) -> list[Event]:
+        return decide(order, Queue(reason, "deadline"))
+
+    recorded = await _on_orders(unit_of_work, due, queue)
+    return sum(1 for events in recorded.values() if events)
+
+
+async def list_queue(unit_of_work: UnitOfWorkFactory, include_resolved: bool, limit: int) -> list[QueueEntry]:
+    limit = 100 if limit <= 0 else min(limit, MAX_LIST)
+    async with unit_of_work() as uow:
+        return await uow.saga.queue(include_resolved, limit)
+
+
+async def _open_entry(uow: OrdersUnitOfWork, order_id: str) -> QueueEntry:
+    found = await uow.saga.queue(True, 1, order_id)
+    if not found:
+        raise NotAllowed("the order is not in the exception queue")
+    if found[0].status != "OPEN":
+        raise NotAllowed(f"the entry is resolved already ({found[0].resolution})")
+    return found[0]
+
+
+async def act_on_entry(
+    unit_of_work: UnitOfWorkFactory, deliveries: Deliveries, order_id: str, action: str, actor: str,
+    note: str,
+) -> tuple[QueueEntry, str]:
+    """Refund or resolve an open entry; returns the entry after it and the refund id ("" for resolve).
+    Raises OrderNotFound, NotAllowed (not queued, resolved already, the refund refused), InvalidOrder."""
+    if action not in ACTIONS:
+        raise InvalidOrder(f"the action must be one of {', '.join(ACTIONS)}")
+    if not actor:
+        raise InvalidOrder("an action needs the operator's name")
+    keys: dict[int, LineKeys] = {}
+    if action == "refund":
+        keys = await line_keys(unit_of_work, deliveries, order_id)
+    refund_id = new_event_id()
+
+    async def attempt() -> str:
+        async with unit_of_work() as uow:
+            order = (await uow.orders.get_many_for_update([order_id])).get(order_id)
+            if order is None:
+                raise OrderNotFound(order_id)
+            await _open_entry(uow, order_id)
+            events: list[Event] = []
+            if action == "refund":
+                before = tuple(await uow.saga.refunds_of_order(order_id))
+                events += decide_refund(order, RefundOrder(refund_id, (), keys, before, actor, False, note))
+            events.append(QueueEntryResolved(order_id, action, actor, note))
+            await uow.events.append(order_new_events(order_id, order.version, events))
+            await uow.commit()
+        return next((e.refund_id for e in events if isinstance(e, RefundRequested)), "")
+
+    made = await _retrying(attempt)
+    async with unit_of_work() as uow:
+        (entry,) = await uow.saga.queue(True, 1, order_id)
+    return entry, made
