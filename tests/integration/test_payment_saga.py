@@ -307,3 +307,33 @@ async def test_an_operator_confirms_a_payment_whose_notice_was_lost(
     await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
     assert await events_of(stack.config.database_url, order["order_id"], "PaymentCaptured") == 1
     await paid_orders_accounted_for(stack.config.database_url)
+
+
+async def test_the_exception_queue_is_listed_by_the_admin_api_and_the_cli_and_refuses_orders_not_in_it(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    adm = await operator(http)
+    r = await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})
+    assert r.status_code == 200, r.text
+    assert isinstance(r.json(), list)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), name="Douyin")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    r = await adm.post(f"/v1/admin/ops/queue/{order['order_id']}", json={"action": "resolve", "note": "x"})
+    assert r.status_code == 409, r.text
+    assert "not in the exception queue" in r.json()["detail"]
+    listed = (await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})).json()
+    env = {**os.environ, "QUANYI_GATEWAY_URL": stack.config.gateway_url, "QUANYI_ADMIN_TOKEN": adm.token}
+    quanyi = str(Path(sys.executable).parent / "quanyi")
+    done = await asyncio.to_thread(
+        subprocess.run, [quanyi, "ops", "queue", "--all", "--json"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [e["order_id"] for e in json.loads(done.stdout)] == [e["order_id"] for e in listed]

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from quanyi_cli import keys as keys_cli
+from quanyi_cli import ops as ops_cli
 from quanyi_cli.config import CliSettings
 from quanyi_cli.history import money_text
 from quanyi_cli.stack import SERVICES, Stack, StackConfig
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(keys_cli.app, name="keys")
+app.add_typer(ops_cli.app, name="ops")
 
 
 @app.command()

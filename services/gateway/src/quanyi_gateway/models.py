@@ -235,6 +235,28 @@ class RefundPublic(BaseModel):
     amount: Money
 
 
+class QueueEntryPublic(BaseModel):
+    """A paid order that needs an operator, or (resolved) how it was settled."""
+
+    order_id: str
+    reason: str
+    source: str = Field(examples=["delivery", "deadline"])
+    queued_at: str
+    status: str = Field(examples=["OPEN", "RESOLVED"])
+    resolution: str = Field(examples=["", "delivered", "refunded", "refund", "resolve"])
+    actor: str
+
+
+class QueueActionCreate(Input):
+    action: Literal["refund", "resolve"]
+    note: str = Field(default="", max_length=500)
+
+
+class QueueActionPublic(BaseModel):
+    entry: QueueEntryPublic
+    refund_id: str
+
+
 class PaymentConfirmationCreate(Input):
     # The provider to ask; empty asks every provider.
     provider: Literal["", "wechatpay-sim", "alipay-sim"] = ""

@@ -41,6 +41,9 @@ from quanyi_gateway.models import (
     PoolPublic,
     ProductCreate,
     ProductPublic,
+    QueueActionCreate,
+    QueueActionPublic,
+    QueueEntryPublic,
     RefundCreate,
     RefundPublic,
     RejectedRow,
@@ -192,6 +195,35 @@ async def refund_order(
         refund_id=reply.refund_id,
         amount=Money(amount_minor=reply.amount.minor_units, currency=reply.amount.currency),
     )
+
+
+def _queue_entry(e: orders_pb.QueueEntry) -> QueueEntryPublic:
+    return QueueEntryPublic(
+        order_id=e.order_id, reason=e.reason, source=e.source, queued_at=e.queued_at, status=e.status,
+        resolution=e.resolution, actor=e.actor,
+    )
+
+
+@router.get("/ops/queue", responses=responses(400, 422))
+async def exception_queue(
+    peers: PeersDep, include_resolved: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[QueueEntryPublic]:
+    """The exception queue: paid orders whose delivery was given up or is overdue, oldest first."""
+    reply = await peers.orders.ListExceptionQueue(
+        orders_pb.ListExceptionQueueRequest(include_resolved=include_resolved, limit=limit)
+    )
+    return [_queue_entry(e) for e in reply.entries]
+
+
+@router.post("/ops/queue/{order_id}", dependencies=[JsonBody], responses=responses(400, 404, 409, 415, 422))
+async def act_on_queue_entry(
+    order_id: PathId, body: QueueActionCreate, admin: AdminUser, peers: PeersDep
+) -> QueueActionPublic:
+    """Act on an order in the exception queue: refund its remaining units, or resolve it (audited)."""
+    reply = await peers.orders.ActOnQueueEntry(orders_pb.ActOnQueueEntryRequest(
+        order_id=order_id, action=body.action, actor=admin.actor, note=body.note,
+    ))
+    return QueueActionPublic(entry=_queue_entry(reply.entry), refund_id=reply.refund_id)
 
 
 @router.post("/accounts/unlock", dependencies=[JsonBody], responses=responses(400, 415, 422))
