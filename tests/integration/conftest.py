@@ -21,7 +21,7 @@ from quanyi_platform.infra.tansu import TansuBroker
 from tests.integration.harness import ADMIN_EMAIL, ADMIN_PASSWORD, PARTNER, PARTNER_SECRET
 
 RISK_LIMIT = 5
-PAYMENT_TTL_S = 30
+PAYMENT_TTL_S = 60
 
 
 @pytest.fixture(scope="session")
