@@ -98,3 +98,38 @@ async def test_rotate_master_reaches_inventory_through_the_gateway(stack: Stack)
     body = json.loads(result.stdout)
     # The stack runs on its one (active) master key: every data key is wrapped by it already.
     assert body == {"master_key_id": "dev-1", "rewrapped": 0}
+
+
+async def test_the_cli_voids_restores_exports_and_logs_a_batch(
+    stack: Stack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    _, pool_id = await _sku_and_pool(http)
+    keys = fresh_keys(2)
+    file = tmp_path / "bin.csv"
+    file.write_text("code,password\n" + "".join(f"{c},{p}\n" for c, p in keys))
+    imported = await asyncio.to_thread(_quanyi, stack, "keys", "import", str(file), "--pool", pool_id, "--json")
+    batch_id = json.loads(imported.stdout)["batch_id"]
+
+    voided = await asyncio.to_thread(_quanyi, stack, "keys", "void", batch_id, "--reason", "leaked", "--json")
+    assert json.loads(voided.stdout)["keys"] == 2, voided.stderr
+    binned = await asyncio.to_thread(_quanyi, stack, "keys", "batches", "--pool", pool_id, "--bin", "--json")
+    assert [b["batch_id"] for b in json.loads(binned.stdout)["batches"]] == [batch_id]
+
+    plain, coded = tmp_path / "plain.csv", tmp_path / "coded.csv"
+    done = await asyncio.to_thread(_quanyi, stack, "keys", "export", "--batch", batch_id, "--out", str(plain))
+    assert done.returncode == 0, done.stderr
+    text = plain.read_text()
+    assert text.splitlines()[0].endswith("order_id") and text.count("\n") == 3 and ",void," in text
+    assert all(c not in text and p not in text for c, p in keys)
+    done = await asyncio.to_thread(
+        _quanyi, stack, "keys", "export", "--batch", batch_id, "--with-codes", "--out", str(coded)
+    )
+    assert done.returncode == 0, done.stderr
+    assert all(c in coded.read_text() and p in coded.read_text() for c, p in keys)
+    assert oct(coded.stat().st_mode & 0o777) == "0o600"
+
+    restored = await asyncio.to_thread(_quanyi, stack, "keys", "restore", batch_id, "--json")
+    assert json.loads(restored.stdout)["keys"] == 2
+    log = await asyncio.to_thread(_quanyi, stack, "keys", "log", "--pool", pool_id, "--json")
+    actions = [o["action"] for o in json.loads(log.stdout)["operations"]]
+    assert actions == ["batch_restored", "keys_exported", "batch_voided", "keys_imported", "pool_created"]

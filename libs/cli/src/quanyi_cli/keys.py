@@ -2,15 +2,18 @@
 
 `import` streams a key file (CSV, TSV, XLSX or one code per line) to the gateway, which imports it as a
 job; the command follows the job with a progress bar. `rotate-master` re-wraps every data key under
-another master key. Keys are never printed: results carry counts, line numbers and reasons only.
+another master key. `void` / `restore` / `batches --bin` are the recycle bin of import batches, `export`
+writes keys by batch, pool, state and expiry to CSV (codes only with --with-codes, which is audited), and
+`log` is the pools' operation log. Keys are never printed on the terminal.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -200,3 +203,142 @@ def rotate_master(
     else:
         console.print(f"re-wrapped {body['rewrapped']:,} data keys under master key {body['master_key_id']}")
 
+
+
+# -- operator tools ------------------------------------------------------------------------------------
+
+
+def _call(client: httpx.Client, method: str, url: str, **kw: Any) -> Any:
+    r = client.request(method, url, **kw)
+    if r.status_code >= 400:
+        err.print(f"[red]{_problem(r)}[/]")
+        raise typer.Exit(1)
+    return r.json()
+
+
+@app.command("void")
+def void_batch(
+    batch: Annotated[str, typer.Argument(help="The import batch to void.")],
+    reason: Annotated[str, typer.Option(help="Why, for the operation log.")] = "",
+    gateway: Gateway = "http://127.0.0.1:8000",
+    token: Token = "",
+    admin_email: AdminEmail = "",
+    admin_password: AdminPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Void an import batch: its available keys leave sale and wait in the recycle bin (see `restore`)."""
+    with closing(admin_client(gateway, token, admin_email, admin_password)) as client:
+        body = _call(client, "POST", f"/v1/admin/batches/{batch}/void", json={"reason": reason})
+    if as_json:
+        print(json.dumps(body))
+    else:
+        console.print(f"voided {body['keys']:,} keys of batch {batch}")
+
+
+@app.command("restore")
+def restore_batch(
+    batch: Annotated[str, typer.Argument(help="The voided batch to take out of the recycle bin.")],
+    gateway: Gateway = "http://127.0.0.1:8000",
+    token: Token = "",
+    admin_email: AdminEmail = "",
+    admin_password: AdminPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Take a voided batch out of the recycle bin: its voided keys are available again."""
+    with closing(admin_client(gateway, token, admin_email, admin_password)) as client:
+        body = _call(client, "POST", f"/v1/admin/batches/{batch}/restore")
+    if as_json:
+        print(json.dumps(body))
+    else:
+        console.print(f"restored {body['keys']:,} keys of batch {batch}")
+
+
+@app.command("batches")
+def list_batches(
+    pool: Annotated[str, typer.Option("--pool", help="Only this pool's batches.")] = "",
+    recycle_bin: Annotated[
+        bool, typer.Option("--bin", help="Only voided batches (the recycle bin).")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many.")] = 50,
+    gateway: Gateway = "http://127.0.0.1:8000",
+    token: Token = "",
+    admin_email: AdminEmail = "",
+    admin_password: AdminPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Import batches, newest first: file, keys by state, and whether in the recycle bin."""
+    with closing(admin_client(gateway, token, admin_email, admin_password)) as client:
+        body = _call(client, "GET", "/v1/admin/batches",
+                     params={"pool_id": pool, "voided_only": recycle_bin, "page_size": limit})
+    if as_json:
+        print(json.dumps(body))
+        return
+    table = Table("batch", "pool", "imported", "by state", "file", "", title="import batches")
+    for b in body["batches"]:
+        states = " ".join(f"{k}={v:,}" for k, v in sorted(b["keys_by_state"].items()))
+        table.add_row(b["batch_id"], b["pool_id"], f"{b['imported']:,}", states, b["file_name"],
+                      "[red]in the bin[/]" if b["voided"] else "")
+    console.print(table)
+
+
+@app.command("export")
+def export_keys(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The CSV file to write.")],
+    batch: Annotated[str, typer.Option("--batch", help="Keys of this batch.")] = "",
+    pool: Annotated[str, typer.Option("--pool", help="Keys of this pool.")] = "",
+    state: Annotated[str, typer.Option(help="Keys in this state (available, reserved, void, ...).")] = "",
+    expires_before: Annotated[
+        str, typer.Option(help="Keys expiring before this ISO 8601 time (UTC unless an offset is given).")
+    ] = "",
+    with_codes: Annotated[
+        bool, typer.Option("--with-codes", help="Include codes and passwords (audited in the operation log).")
+    ] = False,
+    gateway: Gateway = "http://127.0.0.1:8000",
+    token: Token = "",
+    admin_email: AdminEmail = "",
+    admin_password: AdminPassword = "",
+) -> None:
+    """Export keys by batch, pool, state and expiry to a CSV file; no codes unless --with-codes."""
+    params: dict[str, str | bool] = {
+        "batch_id": batch, "pool_id": pool, "state": state, "with_codes": with_codes
+    }
+    if expires_before:
+        params["expires_before"] = expires_before
+    rows = 0
+    with closing(admin_client(gateway, token, admin_email, admin_password)) as client, client.stream(
+        "GET", "/v1/admin/keys/export", params=params, timeout=httpx.Timeout(600, connect=10)
+    ) as r:
+        if r.status_code >= 400:
+            r.read()
+            err.print(f"[red]export refused: {_problem(r)}[/]")
+            raise typer.Exit(1)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if with_codes else 0o644)
+        with os.fdopen(fd, "w", newline="") as fh:
+            for text in r.iter_text():
+                fh.write(text)
+                rows += text.count("\n")
+    note = " (with codes: keep it safe)" if with_codes else ""
+    console.print(f"wrote {max(rows - 1, 0):,} keys to {out}{note}")
+
+
+@app.command("log")
+def operation_log(
+    pool: Annotated[str, typer.Option("--pool", help="Only this pool's operations.")] = "",
+    limit: Annotated[int, typer.Option(min=1, max=200, help="At most this many.")] = 50,
+    gateway: Gateway = "http://127.0.0.1:8000",
+    token: Token = "",
+    admin_email: AdminEmail = "",
+    admin_password: AdminPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """The operation log of the card-key pools, newest first: imports, voids, restores, exports, ..."""
+    with closing(admin_client(gateway, token, admin_email, admin_password)) as client:
+        body = _call(client, "GET", "/v1/admin/pool-operations", params={"pool_id": pool, "page_size": limit})
+    if as_json:
+        print(json.dumps(body))
+        return
+    table = Table("at", "action", "actor", "pool", "batch", "keys", "detail", title="pool operations")
+    for o in body["operations"]:
+        table.add_row(o["at"], o["action"], o["actor"], o["pool_id"], o["batch_id"], f"{o['keys']:,}",
+                      o["detail"])
+    console.print(table)

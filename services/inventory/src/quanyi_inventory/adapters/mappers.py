@@ -11,10 +11,13 @@ from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import events_pb2 as pb
 from quanyi_platform.envelope import NewEvent
 
+from quanyi_inventory.adapters.batch_mappers import tool_event_from_proto, tool_event_to_proto
 from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.events import (
     FEFO,
     FIFO,
+    BatchRestored,
+    BatchVoided,
     ClaimedKey,
     DataKeysRewrapped,
     Event,
@@ -22,6 +25,7 @@ from quanyi_inventory.domain.events import (
     ImportSource,
     KeyReserved,
     KeysExpired,
+    KeysExported,
     KeysImported,
     KeysRevealed,
     PoolCreated,
@@ -110,6 +114,8 @@ def to_proto(event: Event) -> Message:
             sweep_id=event.sweep_id, as_of=timestamp(event.as_of),
             keys=[pb.ExpiredKey(key_id=k.key_id, sku_id=k.sku_id, pool_id=k.pool_id) for k in event.keys],
         )
+    if isinstance(event, BatchVoided | BatchRestored | KeysExported):
+        return tool_event_to_proto(event)
     if isinstance(event, KeysImported):
         return pb.KeysImported(
             batch_id=event.batch_id, pool_id=event.pool_id, sku_id=event.sku_id, imported=event.imported,
@@ -179,6 +185,8 @@ def from_proto(message: Message) -> Event | None:
         return KeysExpired(
             m.sweep_id, as_of, tuple(ExpiredKey(k.key_id, k.sku_id, k.pool_id) for k in m.keys)
         )
+    if isinstance(m, pb.BatchVoided | pb.BatchRestored | pb.KeysExported):
+        return tool_event_from_proto(m)
     if isinstance(m, pb.KeysImported):
         return KeysImported(
             m.batch_id, m.pool_id, m.sku_id, int(m.imported), int(m.duplicates), int(m.rejected),

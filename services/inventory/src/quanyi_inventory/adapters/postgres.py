@@ -13,6 +13,7 @@ from quanyi_platform.eventstore import EventStore
 from quanyi_platform.uow import PgUnitOfWork
 
 from quanyi_inventory.adapters.mappers import new_events
+from quanyi_inventory.adapters.pg_batches import PgBatches
 from quanyi_inventory.adapters.pg_imports import PgKeyImports
 from quanyi_inventory.application.ports import (
     Allocations,
@@ -371,6 +372,7 @@ class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
         self.vault = PgKeyVault(conn)
         self.expiry = PgExpiry(conn)
         self.imports = PgKeyImports(conn)
+        self.batches = PgBatches(conn)
 
     async def record(
         self,

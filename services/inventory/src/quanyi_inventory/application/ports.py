@@ -17,6 +17,7 @@ from typing import NamedTuple, Protocol
 from quanyi_platform.uow import UnitOfWork
 
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
+from quanyi_inventory.domain.batches import BatchState
 from quanyi_inventory.domain.events import ExpiredKey, Recorded
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
@@ -268,6 +269,86 @@ class Expiry(ABC):
         of work ends no allocation can claim them, and none of them is returned while another holds it."""
 
 
+@dataclass(frozen=True)
+class KeyFilter:
+    """Which keys an export selects; empty or None narrows nothing."""
+
+    batch_id: str = ""
+    pool_id: str = ""
+    state: str = ""
+    expires_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListedKey:
+    """A key as an export lists it; `sealed` and `data_key` only when codes were asked for."""
+
+    key_id: str
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    state: str
+    valid_from: datetime | None
+    expires_at: datetime | None
+    order_id: str
+    sealed: SealedKey | None = None
+    data_key: WrappedDataKey | None = None
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    imported: int
+    actor: str
+    imported_at: datetime
+    file_sha256: str
+    file_name: str
+    voided: bool
+    keys_by_state: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PoolOperation:
+    operation_id: str
+    at: datetime
+    action: str
+    actor: str
+    pool_id: str
+    sku_id: str
+    batch_id: str
+    keys: int
+    detail: str
+
+
+class Batches(ABC):
+    """Import batches and their keys (projections `key_batches`, `keys`, `pool_operations`; the record)."""
+
+    @abstractmethod
+    async def load(self, batch_id: str) -> BatchState | None:
+        """The batch with its keys counted by state now; None when unknown."""
+
+    @abstractmethod
+    async def page(self, pool_id: str, voided_only: bool, before: str, limit: int) -> list[BatchSummary]:
+        """Up to `limit` batches with ids below `before` ("" : from the newest), newest first."""
+
+    @abstractmethod
+    async def count(self, selected: KeyFilter) -> int:
+        """How many keys the filter selects."""
+
+    @abstractmethod
+    async def keys(self, selected: KeyFilter, after: str, limit: int, sealed: bool) -> list[ListedKey]:
+        """Up to `limit` selected keys with ids above `after`, in key id order; with their sealed secret
+        and their batch's wrapped data key when `sealed`."""
+
+    @abstractmethod
+    async def operations(
+        self, pool_id: str, before: tuple[datetime, str] | None, limit: int
+    ) -> list[PoolOperation]:
+        """Up to `limit` operations (of `pool_id`, or all), newest first, older than `before`."""
+
+
 class InventoryUnitOfWork(UnitOfWork):
     """One transaction over inventory's event log, its projections (read) and its record of keys."""
 
@@ -277,6 +358,7 @@ class InventoryUnitOfWork(UnitOfWork):
     vault: KeyVault
     expiry: Expiry
     imports: KeyImports
+    batches: Batches
 
     @abstractmethod
     async def record(

@@ -189,6 +189,42 @@ class DataKeysRewrapped:
     actor: str
 
 
+@dataclass(frozen=True)
+class BatchVoided:
+    """The batch's `keys` available keys went to the recycle bin (state void)."""
+
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    keys: int
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BatchRestored:
+    """The batch's `keys` voided keys are available again."""
+
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    keys: int
+    actor: str
+
+
+@dataclass(frozen=True)
+class KeysExported:
+    """Audit of an export with codes: who, which filter ("" / None: any), how many keys."""
+
+    export_id: str
+    actor: str
+    batch_id: str
+    pool_id: str
+    state: str
+    expires_before: datetime | None
+    keys: int
+
+
 Event = (
     ProductCreated
     | SkuCreated
@@ -202,6 +238,9 @@ Event = (
     | DataKeysRewrapped
     | PoolPriorityChanged
     | KeysExpired
+    | BatchVoided
+    | BatchRestored
+    | KeysExported
 )
 
 # Aggregate types, as they appear in the event store's envelopes.
@@ -209,6 +248,7 @@ PRODUCT = "Product"
 SKU = "Sku"
 POOL = "Pool"
 KEY_BATCH = "KeyBatch"
+KEY_EXPORT = "KeyExport"
 ALLOCATION = "Allocation"
 SKU_STOCK = "SkuStock"
 KEY_REVEAL = "KeyReveal"

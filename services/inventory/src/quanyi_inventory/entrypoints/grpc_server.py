@@ -20,6 +20,7 @@ from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
 from quanyi_inventory.domain.errors import InvalidInput, NotFound
 from quanyi_inventory.entrypoints import key_file_import
+from quanyi_inventory.entrypoints.pool_tools import PoolTools
 
 T = TypeVar("T")
 
@@ -61,7 +62,7 @@ def _order_keys(result: reveal.RevealResult) -> pb.OrderKeysRevealed:
     )
 
 
-class InventoryServicer(pb_grpc.InventoryServiceServicer):
+class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
     def __init__(
         self, uow: Callable[[], InventoryUnitOfWork], keyring: Keys, *, import_max_rows: int
     ) -> None:

@@ -14,6 +14,7 @@ from quanyi_inventory.projections.catalogue import CatalogueProjection
 from quanyi_inventory.projections.key_batches import KeyBatchesProjection
 from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
 from quanyi_inventory.projections.keys import KeysProjection
+from quanyi_inventory.projections.pool_operations import PoolOperationsProjection
 from quanyi_inventory.projections.stock import StockProjection
 
 # `stock` comes last: its UPDATE locks the SKUs' rows, and an append holds them from there to its commit
@@ -24,6 +25,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     KeysProjection(),
     AllocationsProjection(),
     KeyRevealsProjection(),
+    PoolOperationsProjection(),
     StockProjection(),
 )
 
@@ -34,5 +36,6 @@ __all__ = [
     "KeyBatchesProjection",
     "KeyRevealsProjection",
     "KeysProjection",
+    "PoolOperationsProjection",
     "StockProjection",
 ]

@@ -13,12 +13,13 @@ from quanyi.inventory.v1 import events_pb2 as pb
 from quanyi_platform.projection import Projection, StoredEvent, of_type
 
 from quanyi_inventory.projections._events import DATA_KEYS_REWRAPPED, KEYS_IMPORTED
+from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED
 
 
 class KeyBatchesProjection(Projection):
     name = "key_batches"
     tables = ("key_batches",)
-    handles = frozenset({KEYS_IMPORTED, DATA_KEYS_REWRAPPED})
+    handles = frozenset({KEYS_IMPORTED, DATA_KEYS_REWRAPPED, BATCH_VOIDED, BATCH_RESTORED})
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         imports = of_type(events, pb.KeysImported)
@@ -27,10 +28,11 @@ class KeyBatchesProjection(Projection):
             await conn.execute(
                 "INSERT INTO key_batches (batch_id, pool_id, sku_id, master_key_id, unit_cost_minor,"
                 " currency, imported, duplicates, rejected, actor, created_at, file_sha256, file_name,"
-                " format, mode, file_rows, file_bytes)"
-                " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
+                " format, mode, file_rows, file_bytes, voided, version)"
+                " SELECT u.*, false, 1"
+                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
                 " %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[],"
-                " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])",
+                " %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[]) AS u",
                 (
                     [x.batch_id for x in p],
                     [x.pool_id for x in p],
@@ -62,4 +64,19 @@ class KeyBatchesProjection(Projection):
                 " FROM unnest(%s::text[], %s::text[]) AS u(batch_id, master_key_id)"
                 " WHERE b.batch_id = u.batch_id",
                 (batches, [wrapped_by[b] for b in batches]),
+            )
+        # A batch's voids and restores: its aggregate's versions order them, the highest wins.
+        states: dict[str, tuple[int, bool]] = {}
+        for e in events:
+            if isinstance(e.payload, pb.BatchVoided | pb.BatchRestored):
+                seen = states.get(e.payload.batch_id)
+                if seen is None or e.aggregate_version > seen[0]:
+                    states[e.payload.batch_id] = (e.aggregate_version, isinstance(e.payload, pb.BatchVoided))
+        if states:
+            ids = sorted(states)
+            await conn.execute(
+                "UPDATE key_batches b SET voided = u.voided, version = u.version"
+                " FROM unnest(%s::text[], %s::int[], %s::boolean[]) AS u(batch_id, version, voided)"
+                " WHERE b.batch_id = u.batch_id AND b.version < u.version",
+                (ids, [states[b][0] for b in ids], [states[b][1] for b in ids]),
             )

@@ -17,6 +17,7 @@ from typing import Any
 
 from quanyi_platform.projection import Projection, StoredEvent
 
+from quanyi_inventory.projections import batch_keys
 from quanyi_inventory.projections._events import (
     KEY_RESERVED,
     KEYS_EXPIRED,
@@ -103,7 +104,7 @@ async def _expired(conn: Any, events: Sequence[StoredEvent]) -> None:
             )
 
 
-_APPLY = {KEYS_IMPORTED: _imported, KEY_RESERVED: _reserved, KEYS_EXPIRED: _expired}
+_APPLY = {KEYS_IMPORTED: _imported, KEY_RESERVED: _reserved, KEYS_EXPIRED: _expired, **batch_keys.HANDLERS}
 
 
 class KeysProjection(Projection):

@@ -25,6 +25,7 @@ from quanyi_inventory.projections._events import (
     STOCK_LOW,
     STOCK_LOW_CLEARED,
 )
+from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED
 
 
 @dataclass
@@ -32,11 +33,12 @@ class _Change:
     available: int = 0
     reserved: int = 0
     expired: int = 0
+    void: int = 0
     version: int = 0
     alerted: bool = False
 
 
-_COUNTS = ("available", "reserved", "expired")
+_COUNTS = ("available", "reserved", "expired", "void")
 
 
 def _touched(
@@ -53,7 +55,8 @@ class StockProjection(Projection):
     name = "stock"
     tables = ("sku_stock", "pool_stock")
     handles = frozenset(
-        {SKU_CREATED, POOL_CREATED, KEYS_IMPORTED, KEY_RESERVED, KEYS_EXPIRED, STOCK_LOW, STOCK_LOW_CLEARED}
+        {SKU_CREATED, POOL_CREATED, KEYS_IMPORTED, KEY_RESERVED, KEYS_EXPIRED, STOCK_LOW, STOCK_LOW_CLEARED,
+         BATCH_VOIDED, BATCH_RESTORED}
     )
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
@@ -80,6 +83,12 @@ class StockProjection(Projection):
                     for change in _touched(changes, by_pool, x.sku_id, x.pool_id):
                         change.available -= 1
                         change.expired += 1
+            elif isinstance(p, pb.BatchVoided | pb.BatchRestored):
+                # Voiding moves a batch's available keys to void; restoring moves them back.
+                sign = 1 if isinstance(p, pb.BatchVoided) else -1
+                for change in _touched(changes, by_pool, p.sku_id, p.pool_id):
+                    change.available -= sign * int(p.keys)
+                    change.void += sign * int(p.keys)
             elif isinstance(p, pb.StockLow | pb.StockLowCleared):
                 change = changes.setdefault(p.sku_id, _Change())
                 if e.aggregate_version > change.version:
@@ -108,16 +117,18 @@ class StockProjection(Projection):
             await conn.execute(
                 "WITH s AS (UPDATE sku_stock s SET available = s.available + c.available,"
                 " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
+                " void = s.void + c.void,"
                 " low_stock_alerted = CASE WHEN c.version > s.stock_version THEN c.alerted"
                 " ELSE s.low_stock_alerted END,"
                 " stock_version = GREATEST(s.stock_version, c.version)"
                 " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                " %s::boolean[]) AS c(sku_id, available, reserved, expired, version, alerted)"
+                " %s::bigint[], %s::boolean[])"
+                " AS c(sku_id, available, reserved, expired, void, version, alerted)"
                 " WHERE s.sku_id = c.sku_id RETURNING 1)"
                 " UPDATE pool_stock s SET available = s.available + c.available,"
-                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[])"
-                " AS c(pool_id, available, reserved, expired)"
+                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired, void = s.void + c.void"
+                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+                " AS c(pool_id, available, reserved, expired, void)"
                 " WHERE s.pool_id = c.pool_id AND (SELECT count(*) FROM s) >= 0",
                 (
                     skus,

@@ -237,3 +237,51 @@ class ImportSource(_message.Message):
     rows: int
     bytes: int
     def __init__(self, file_sha256: _Optional[str] = ..., file_name: _Optional[str] = ..., format: _Optional[str] = ..., mode: _Optional[str] = ..., rows: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class BatchVoided(_message.Message):
+    __slots__ = ("batch_id", "pool_id", "sku_id", "keys", "actor", "reason")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    keys: int
+    actor: str
+    reason: str
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., keys: _Optional[int] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class BatchRestored(_message.Message):
+    __slots__ = ("batch_id", "pool_id", "sku_id", "keys", "actor")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    keys: int
+    actor: str
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., keys: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class KeysExported(_message.Message):
+    __slots__ = ("export_id", "actor", "batch_id", "pool_id", "state", "expires_before", "keys")
+    EXPORT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    export_id: str
+    actor: str
+    batch_id: str
+    pool_id: str
+    state: str
+    expires_before: _timestamp_pb2.Timestamp
+    keys: int
+    def __init__(self, export_id: _Optional[str] = ..., actor: _Optional[str] = ..., batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., state: _Optional[str] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., keys: _Optional[int] = ...) -> None: ...

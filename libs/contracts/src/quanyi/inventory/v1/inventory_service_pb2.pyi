@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from quanyi.common.v1 import money_pb2 as _money_pb2
 from quanyi.inventory.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
@@ -303,3 +306,170 @@ class RotateMasterKeyResponse(_message.Message):
     master_key_id: str
     rewrapped: int
     def __init__(self, master_key_id: _Optional[str] = ..., rewrapped: _Optional[int] = ...) -> None: ...
+
+class VoidBatchRequest(_message.Message):
+    __slots__ = ("batch_id", "actor", "reason")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    actor: str
+    reason: str
+    def __init__(self, batch_id: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class VoidBatchResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: int
+    def __init__(self, keys: _Optional[int] = ...) -> None: ...
+
+class RestoreBatchRequest(_message.Message):
+    __slots__ = ("batch_id", "actor")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    actor: str
+    def __init__(self, batch_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class RestoreBatchResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: int
+    def __init__(self, keys: _Optional[int] = ...) -> None: ...
+
+class ListBatchesRequest(_message.Message):
+    __slots__ = ("pool_id", "voided_only", "page_size", "page_token")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    voided_only: bool
+    page_size: int
+    page_token: str
+    def __init__(self, pool_id: _Optional[str] = ..., voided_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class KeyBatch(_message.Message):
+    __slots__ = ("batch_id", "pool_id", "sku_id", "imported", "actor", "imported_at", "file_sha256", "file_name", "voided", "keys_by_state")
+    class KeysByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_FIELD_NUMBER: _ClassVar[int]
+    KEYS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    imported: int
+    actor: str
+    imported_at: _timestamp_pb2.Timestamp
+    file_sha256: str
+    file_name: str
+    voided: bool
+    keys_by_state: _containers.ScalarMap[str, int]
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., imported: _Optional[int] = ..., actor: _Optional[str] = ..., imported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file_sha256: _Optional[str] = ..., file_name: _Optional[str] = ..., voided: _Optional[bool] = ..., keys_by_state: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class ListBatchesResponse(_message.Message):
+    __slots__ = ("batches", "next_page_token")
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    batches: _containers.RepeatedCompositeFieldContainer[KeyBatch]
+    next_page_token: str
+    def __init__(self, batches: _Optional[_Iterable[_Union[KeyBatch, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ExportKeysRequest(_message.Message):
+    __slots__ = ("batch_id", "pool_id", "state", "expires_before", "with_codes", "actor")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    WITH_CODES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    pool_id: str
+    state: str
+    expires_before: _timestamp_pb2.Timestamp
+    with_codes: bool
+    actor: str
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., state: _Optional[str] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., with_codes: _Optional[bool] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ExportedKey(_message.Message):
+    __slots__ = ("key_id", "batch_id", "pool_id", "sku_id", "state", "valid_from", "expires_at", "order_id", "code", "password")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    state: str
+    valid_from: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    order_id: str
+    code: str
+    password: str
+    def __init__(self, key_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., state: _Optional[str] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_id: _Optional[str] = ..., code: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class ExportKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[ExportedKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[ExportedKey, _Mapping]]] = ...) -> None: ...
+
+class ListPoolOperationsRequest(_message.Message):
+    __slots__ = ("pool_id", "page_size", "page_token")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, pool_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class PoolOperation(_message.Message):
+    __slots__ = ("operation_id", "at", "action", "actor", "pool_id", "sku_id", "batch_id", "keys", "detail")
+    OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    operation_id: str
+    at: _timestamp_pb2.Timestamp
+    action: str
+    actor: str
+    pool_id: str
+    sku_id: str
+    batch_id: str
+    keys: int
+    detail: str
+    def __init__(self, operation_id: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., keys: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListPoolOperationsResponse(_message.Message):
+    __slots__ = ("operations", "next_page_token")
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    operations: _containers.RepeatedCompositeFieldContainer[PoolOperation]
+    next_page_token: str
+    def __init__(self, operations: _Optional[_Iterable[_Union[PoolOperation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -90,6 +90,31 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyResponse.FromString,
                 _registered_method=True)
+        self.VoidBatch = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/VoidBatch',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.VoidBatchRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.VoidBatchResponse.FromString,
+                _registered_method=True)
+        self.RestoreBatch = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/RestoreBatch',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchResponse.FromString,
+                _registered_method=True)
+        self.ListBatches = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/ListBatches',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesResponse.FromString,
+                _registered_method=True)
+        self.ExportKeys = channel.unary_stream(
+                '/quanyi.inventory.v1.InventoryService/ExportKeys',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ExportKeysRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ExportKeysResponse.FromString,
+                _registered_method=True)
+        self.ListPoolOperations = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/ListPoolOperations',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -177,6 +202,42 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VoidBatch(self, request, context):
+        """VoidBatch voids an import batch: its available keys go to the recycle bin (BatchVoided).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreBatch(self, request, context):
+        """RestoreBatch takes a voided batch out of the recycle bin: its voided keys are available again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBatches(self, request, context):
+        """ListBatches pages through import batches, newest first: their file, counts and whether voided.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportKeys(self, request, context):
+        """ExportKeys streams the keys a filter selects, without codes unless asked; an export with codes is
+        audited (KeysExported) before its first key leaves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPoolOperations(self, request, context):
+        """ListPoolOperations pages through the operation log of the card-key pools, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -234,6 +295,31 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.RotateMasterKey,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyResponse.SerializeToString,
+            ),
+            'VoidBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidBatch,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.VoidBatchRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.VoidBatchResponse.SerializeToString,
+            ),
+            'RestoreBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreBatch,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchResponse.SerializeToString,
+            ),
+            'ListBatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBatches,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesResponse.SerializeToString,
+            ),
+            'ExportKeys': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportKeys,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ExportKeysRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ExportKeysResponse.SerializeToString,
+            ),
+            'ListPoolOperations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPoolOperations,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -534,6 +620,141 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/RotateMasterKey',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/VoidBatch',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.VoidBatchRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.VoidBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/RestoreBatch',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/ListBatches',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/ExportKeys',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ExportKeysRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ExportKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPoolOperations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/ListPoolOperations',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,14 +1,19 @@
-"""Administration of card-key pools at scale: key file uploads run as jobs with progress, and master-key
-rotation. Admin role only; codes never appear in any answer."""
+"""Administration of card-key pools at scale: key file uploads run as jobs with progress, master-key
+rotation, and the operator tools (the recycle bin of voided batches, exports, the operation log). Admin
+role only; codes appear only in an export that asks for them, which inventory audits first."""
 
 from __future__ import annotations
 
+import csv
+import io
 import tempfile
-from datetime import datetime
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path as FsPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 
@@ -178,3 +183,177 @@ async def rotate_master_key(body: RotateMaster, admin: AdminUser, peers: PeersDe
         inventory_pb.RotateMasterKeyRequest(master_key_id=body.master_key_id, actor=admin.actor), timeout=300
     )
     return RotationPublic(master_key_id=reply.master_key_id, rewrapped=reply.rewrapped)
+
+
+# -- operator tools: the recycle bin, exports, the operation log ---------------------------------------
+
+KeyState = Literal["", "available", "reserved", "delivered", "redeemed", "expired", "void", "recycled"]
+EXPORT_COLUMNS = ("key_id", "batch_id", "pool_id", "sku_id", "state", "valid_from", "expires_at", "order_id")
+
+
+class BatchVoid(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class BatchKeysPublic(BaseModel):
+    batch_id: str
+    keys: int = Field(description="Keys voided, or made available again.")
+
+
+class KeyBatchPublic(BaseModel):
+    batch_id: str
+    pool_id: str
+    sku_id: str
+    imported: int
+    actor: str
+    imported_at: datetime
+    file_sha256: str
+    file_name: str
+    voided: bool = Field(description="True while the batch is in the recycle bin.")
+    keys_by_state: dict[str, int]
+
+
+class KeyBatchesPublic(BaseModel):
+    batches: list[KeyBatchPublic]
+    next_page_token: str
+
+
+class PoolOperationPublic(BaseModel):
+    operation_id: str
+    at: datetime
+    action: str
+    actor: str
+    pool_id: str
+    sku_id: str
+    batch_id: str
+    keys: int
+    detail: str
+
+
+class PoolOperationsPublic(BaseModel):
+    operations: list[PoolOperationPublic]
+    next_page_token: str
+
+
+def _when(ts: Any) -> str:
+    return ts.ToDatetime(tzinfo=UTC).isoformat() if ts.seconds or ts.nanos else ""
+
+
+@router.post(
+    "/batches/{batch_id}/void", dependencies=[JsonBody], responses=responses(404, 409, 415, 422)
+)
+async def void_batch(batch_id: PathId, body: BatchVoid, admin: AdminUser, peers: PeersDep) -> BatchKeysPublic:
+    """Void an import batch: its available keys leave sale and wait in the recycle bin."""
+    reply = await peers.inventory.VoidBatch(
+        inventory_pb.VoidBatchRequest(batch_id=batch_id, actor=admin.actor, reason=body.reason)
+    )
+    return BatchKeysPublic(batch_id=batch_id, keys=reply.keys)
+
+
+@router.post("/batches/{batch_id}/restore", responses=responses(404, 409))
+async def restore_batch(batch_id: PathId, admin: AdminUser, peers: PeersDep) -> BatchKeysPublic:
+    """Take a voided batch out of the recycle bin: its voided keys are available again."""
+    reply = await peers.inventory.RestoreBatch(
+        inventory_pb.RestoreBatchRequest(batch_id=batch_id, actor=admin.actor)
+    )
+    return BatchKeysPublic(batch_id=batch_id, keys=reply.keys)
+
+
+@router.get("/batches", responses=responses(422))
+async def list_batches(
+    peers: PeersDep,
+    pool_id: Annotated[str, Query(max_length=64)] = "",
+    voided_only: bool = False,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=64)] = "",
+) -> KeyBatchesPublic:
+    """Import batches, newest first: file, counts by state, and whether in the recycle bin (voided_only)."""
+    reply = await peers.inventory.ListBatches(
+        inventory_pb.ListBatchesRequest(
+            pool_id=pool_id, voided_only=voided_only, page_size=page_size, page_token=page_token
+        )
+    )
+    return KeyBatchesPublic(
+        batches=[
+            KeyBatchPublic(
+                batch_id=b.batch_id, pool_id=b.pool_id, sku_id=b.sku_id, imported=b.imported, actor=b.actor,
+                imported_at=b.imported_at.ToDatetime(tzinfo=UTC), file_sha256=b.file_sha256,
+                file_name=b.file_name, voided=b.voided, keys_by_state=dict(b.keys_by_state),
+            )
+            for b in reply.batches
+        ],
+        next_page_token=reply.next_page_token,
+    )
+
+
+@router.get(
+    "/keys/export",
+    responses=responses(422),
+    response_class=StreamingResponse,
+    openapi_extra={"responses": {"200": {"content": {"text/csv": {}}}}},
+)
+async def export_keys(
+    admin: AdminUser,
+    peers: PeersDep,
+    batch_id: Annotated[str, Query(max_length=64)] = "",
+    pool_id: Annotated[str, Query(max_length=64)] = "",
+    state: Annotated[KeyState, Query()] = "",
+    expires_before: datetime | None = None,
+    with_codes: bool = False,
+) -> StreamingResponse:
+    """Keys by batch, pool, state and expiry, as CSV in key id order. No codes unless with_codes=true; an
+    export with codes is audited (who, which filter, how many) before its first key is sent."""
+    request = inventory_pb.ExportKeysRequest(
+        batch_id=batch_id, pool_id=pool_id, state=state, with_codes=with_codes, actor=admin.actor
+    )
+    if expires_before is not None:
+        if expires_before.tzinfo is None:
+            expires_before = expires_before.replace(tzinfo=UTC)
+        request.expires_before.FromDatetime(expires_before.astimezone(UTC))
+    call = peers.inventory.ExportKeys(request, timeout=600)
+    # The first page is awaited here, so a refused export is a problem document, not a broken stream.
+    first = await anext(aiter(call), None)
+    columns = (*EXPORT_COLUMNS, "code", "password") if with_codes else EXPORT_COLUMNS
+
+    def lines(page: inventory_pb.ExportKeysResponse) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for k in page.keys:
+            row = [k.key_id, k.batch_id, k.pool_id, k.sku_id, k.state, _when(k.valid_from),
+                   _when(k.expires_at), k.order_id]
+            writer.writerow([*row, k.code, k.password] if with_codes else row)
+        return out.getvalue()
+
+    async def body() -> AsyncIterator[str]:
+        yield ",".join(columns) + "\r\n"
+        if first is not None:
+            yield lines(first)
+            async for page in call:
+                yield lines(page)
+
+    return StreamingResponse(
+        body(), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="keys.csv"'}
+    )
+
+
+@router.get("/pool-operations", responses=responses(422))
+async def pool_operations(
+    peers: PeersDep,
+    pool_id: Annotated[str, Query(max_length=64)] = "",
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> PoolOperationsPublic:
+    """The operation log of the card-key pools, newest first."""
+    reply = await peers.inventory.ListPoolOperations(
+        inventory_pb.ListPoolOperationsRequest(pool_id=pool_id, page_size=page_size, page_token=page_token)
+    )
+    return PoolOperationsPublic(
+        operations=[
+            PoolOperationPublic(
+                operation_id=o.operation_id, at=o.at.ToDatetime(tzinfo=UTC), action=o.action, actor=o.actor,
+                pool_id=o.pool_id, sku_id=o.sku_id, batch_id=o.batch_id, keys=o.keys, detail=o.detail,
+            )
+            for o in reply.operations
+        ],
+        next_page_token=reply.next_page_token,
+    )

@@ -1,0 +1,42 @@
+"""Proto <-> domain for the operator tools' events (BatchVoided, BatchRestored, KeysExported)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from quanyi.inventory.v1 import events_pb2 as pb
+
+from quanyi_inventory.domain.events import BatchRestored, BatchVoided, KeysExported
+
+ToolEvent = BatchVoided | BatchRestored | KeysExported
+ToolMessage = pb.BatchVoided | pb.BatchRestored | pb.KeysExported
+
+
+def _timestamp(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    t = Timestamp()
+    t.FromDatetime(at)
+    return t
+
+
+def tool_event_to_proto(event: ToolEvent) -> ToolMessage:
+    if isinstance(event, BatchVoided):
+        return pb.BatchVoided(batch_id=event.batch_id, pool_id=event.pool_id, sku_id=event.sku_id,
+                              keys=event.keys, actor=event.actor, reason=event.reason)
+    if isinstance(event, BatchRestored):
+        return pb.BatchRestored(batch_id=event.batch_id, pool_id=event.pool_id, sku_id=event.sku_id,
+                                keys=event.keys, actor=event.actor)
+    return pb.KeysExported(export_id=event.export_id, actor=event.actor, batch_id=event.batch_id,
+                           pool_id=event.pool_id, state=event.state,
+                           expires_before=_timestamp(event.expires_before), keys=event.keys)
+
+
+def tool_event_from_proto(m: ToolMessage) -> ToolEvent:
+    if isinstance(m, pb.BatchVoided):
+        return BatchVoided(m.batch_id, m.pool_id, m.sku_id, int(m.keys), m.actor, m.reason)
+    if isinstance(m, pb.BatchRestored):
+        return BatchRestored(m.batch_id, m.pool_id, m.sku_id, int(m.keys), m.actor)
+    before = m.expires_before.ToDatetime(tzinfo=UTC) if m.HasField("expires_before") else None
+    return KeysExported(m.export_id, m.actor, m.batch_id, m.pool_id, m.state, before, int(m.keys))
