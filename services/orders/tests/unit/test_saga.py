@@ -139,3 +139,19 @@ async def test_refunding_a_queued_order_refunds_its_units_and_resolves_the_entry
     assert await w.status(order_id) == Status.REFUNDED
     (refund,) = await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10)
     assert (refund.amount, [(ln.quantity, ln.released) for ln in refund.lines]) == (cny(1990), [(1, 1)])
+
+
+async def test_a_payment_risk_never_decides_on_is_queued_after_the_deadline_and_a_held_one_is_not() -> None:
+    from quanyi_orders.application import queue
+    from quanyi_orders.application.reactions import OrderFact, apply_order_facts
+    from quanyi_orders.domain.order import RecordRiskDecision, RiskDecision
+    from quanyi_orders.projections.orders import DELIVERY_DEADLINE
+
+    w = World()
+    waiting, held = await w.place("k1"), await w.place("k2")
+    await w.pay(waiting, "t-1")
+    await w.pay(held, "t-2")
+    await apply_order_facts(w.uow(), [OrderFact(held, RecordRiskDecision(RiskDecision.REVIEW), "e-1")])
+    late = datetime.now(UTC) + DELIVERY_DEADLINE + timedelta(seconds=1)
+    assert await queue.queue_overdue(w.uow, late, 10) == 1
+    assert [(e.order_id, e.source) for e in await queue.list_queue(w.uow, False, 0)] == [(waiting, "deadline")]

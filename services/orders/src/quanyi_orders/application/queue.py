@@ -1,7 +1,8 @@
 """The exception queue: paid orders that need an operator, and what an operator does about them.
 
 An order is queued (OrderQueued) when fulfillment gives its delivery up (DeliveryFailed, final) or when it
-is not delivered within the delivery deadline (`due_events` 'order.deliver', from OrderPaid). It leaves
+is not delivered within the delivery deadline (`due_events` 'order.deliver', from its payment, or from
+OrderPaid when a reviewer released it): a payment risk never decided on is caught too. It leaves
 the queue when it is delivered or refunded, or when an operator acts: "refund" (the order's remaining
 units, through the provider, as an operator's refund) or "resolve" (settled by hand). Every action is an
 event with the operator and the note. So no paid order is left without an owner (invariant I2).
@@ -38,7 +39,7 @@ async def queue_overdue(unit_of_work: UnitOfWorkFactory, now: datetime, limit: i
     if not due:
         return 0
     minutes = int(DELIVERY_DEADLINE.total_seconds() // 60)
-    reason = f"not delivered within {minutes} minutes of payment"
+    reason = f"not delivered within {minutes} minutes of payment or release"
 
     def queue(order: Order) -> list[Event]:
         return decide(order, Queue(reason, "deadline"))

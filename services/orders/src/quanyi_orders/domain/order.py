@@ -203,8 +203,9 @@ def decide(order: Order | None, command: Command) -> list[Event]:
         case Expire():
             return _expire(order, command.now)
         case Queue():
-            # Only an order released and not yet delivered or refunded waits on an operator.
-            if order.status is not Status.PAID:
+            # Only a paid order not yet delivered or refunded (released, or still waiting for risk) waits
+            # on an operator; one held for review is a reviewer's.
+            if order.status not in (Status.PAID, Status.CAPTURED):
                 return []
             return [OrderQueued(order.order_id, command.reason, command.source)]
     raise TypeError(f"not an order command: {command!r}")

@@ -42,6 +42,7 @@ from quanyi_orders.domain.events import (
     OrderCancelled,
     OrderExpired,
     OrderFulfilled,
+    OrderHeld,
     OrderPaid,
     OrderPlaced,
     OrderQueued,
@@ -106,7 +107,7 @@ DELIVER = "order.deliver"
 DELIVERY_DEADLINE = timedelta(minutes=10)
 # Events after which an order no longer waits for its payment deadline.
 _ENDS_WAIT = (OrderPaid, OrderCancelled, OrderExpired, OrderRefunded, OrderFulfilled)
-# Events after which a released order no longer waits for its delivery deadline.
+# Events after which a paid order no longer waits for its delivery deadline.
 _ENDS_DELIVERY = (OrderFulfilled, OrderRefunded, OrderQueued)
 
 DueChange = tuple[tuple[str, str], datetime | None]
@@ -118,7 +119,11 @@ def _due_change(event: Event, at: datetime) -> list[DueChange]:
         case OrderPlaced() if event.pay_by is not None:
             return [((EXPIRE, event.order_id), event.pay_by)]
         case PaymentCaptured() if event.refused is None:
-            return [((EXPIRE, event.order_id), None)]
+            # Paid: no longer due to expire, and due to be delivered (or else queued) within the deadline,
+            # even if risk never answers.
+            return [((EXPIRE, event.order_id), None), ((DELIVER, event.order_id), at + DELIVERY_DEADLINE)]
+        case OrderHeld():
+            return [((DELIVER, event.order_id), None)]  # a reviewer owns it now; approval sets a new deadline
         case OrderPaid():
             return [((EXPIRE, event.order_id), None), ((DELIVER, event.order_id), at + DELIVERY_DEADLINE)]
         case RefundRequested():
