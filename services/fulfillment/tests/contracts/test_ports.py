@@ -148,7 +148,8 @@ async def test_every_email_outcome_and_a_redemption_load_as_their_fold(unit_of_w
 
     assert state is not None and state.email is not None
     assert (await load(unit_of_work, "o-1"))["o-1"] == state
-    assert (state.email.status, state.email.attempts, state.version) == (EmailStatus.SENT, 2, 7)
+    # KeyDelivered, EmailQueued, then started, failed + DeliveryFailed, started, sent + ChannelDelivered
+    assert (state.email.status, state.email.attempts, state.version) == (EmailStatus.SENT, 2, 8)
     assert state.key("k-2") is not None and state.key("k-2").redeemed_by_partner == "tmall"  # type: ignore[union-attr]
 
 

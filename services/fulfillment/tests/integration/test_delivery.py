@@ -45,7 +45,9 @@ async def test_a_reserved_order_reaches_the_user_centre_and_the_buyers_inbox(
     [(env, delivered)] = await world.events(DELIVERED)
     assert (env.aggregate_type, env.aggregate_id, env.aggregate_version) == ("Delivery", reserved.order_id, 1)
     assert (env.causation_id, env.correlation_id) == (reserved.event_id, reserved.order_id)
-    assert list(delivered.channels) == ["user_center", "email"]
+    assert list(delivered.channels) == ["user_center"]  # the e-mail is announced once it was sent
+    [(env, announced)] = await world.events("quanyi.fulfillment.v1.ChannelDelivered")
+    assert (announced.order_id, announced.channel, announced.attempt) == (reserved.order_id, "email", 1)
     assert delivered.sales_channel == "web"
     assert [k.unit_cost.minor_units for k in delivered.keys] == [700, 700]
     [call] = world.inventory.calls
@@ -83,7 +85,8 @@ async def test_a_buyer_without_an_email_address_gets_the_keys_in_the_user_centre
     await world.sender().run_once()
 
     [(_, delivered)] = await world.events(DELIVERED)
-    assert list(delivered.channels) == ["user_center", "email"]  # queued: the address is asked when sending
+    assert list(delivered.channels) == ["user_center"]  # never a channel that has not delivered
+    assert await world.events("quanyi.fulfillment.v1.ChannelDelivered") == []
     assert smtp_server.messages == []
     assert world.inventory.calls == []  # nobody to send to, so nothing revealed
     [(_, cancelled)] = await world.events("quanyi.fulfillment.v1.EmailCancelled")
@@ -128,8 +131,9 @@ async def test_with_the_mail_server_down_the_keys_are_in_the_user_centre_and_the
 
     assert len(await world.rows("SELECT * FROM deliveries")) == 2
     [(_, delivered)] = await world.events(DELIVERED)
-    assert list(delivered.channels) == ["user_center", "email"]
+    assert list(delivered.channels) == ["user_center"]
     [(failed_env, failed)] = await world.events(FAILED)
+    assert failed.channel == "email"
     # KeyDelivered 1, EmailQueued 2, EmailAttemptStarted 3, EmailAttemptFailed 4, DeliveryFailed 5.
     assert (failed_env.aggregate_id, failed_env.aggregate_version) == (reserved.order_id, 5)
     assert (failed.order_id, failed.attempt, failed.final) == (reserved.order_id, 1, False)

@@ -128,7 +128,7 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
 
     assert proc.returncode == 0, "the service did not stop cleanly on SIGTERM"
     assert all(s in mail.get_content() for s in reserved.codes)
-    assert list(delivered.channels) == ["user_center", "email"]
+    assert list(delivered.channels) == ["user_center"]
     assert sorted(d.key_id for d in listed.deliveries) == sorted(
         k.key_id for k in world.inventory.keys[reserved.order_id]
     )

@@ -19,6 +19,7 @@ from quanyi_fulfillment.domain.aggregate import (
 from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
 from quanyi_fulfillment.domain.errors import ConflictingReservation, DeliveryNotFound
 from quanyi_fulfillment.domain.events import (
+    ChannelDelivered,
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
@@ -87,6 +88,21 @@ def test_a_claim_takes_the_next_attempt_and_lease_and_holds_the_email_until_the_
     assert (again.event.attempt, again.event.lease) == (1, 2)  # type: ignore[union-attr]
 
 
+def test_keydelivered_lists_only_the_user_centre_and_the_email_is_announced_once_the_server_took_it() -> None:
+    state = delivered()
+    [first, _] = deliver(None, reservation("k1", "k2"), T0)
+    assert isinstance(first.event, KeyDelivered) and first.event.channels == ("user_center",)
+    records = record_outcome(claimed(state), 1, Sent(), POLICY, at(1))
+    assert [r.event for r in records] == [
+        EmailSent("o-1", 1, 1, at(1)), ChannelDelivered("o-1", "email", 1, at(1))
+    ]
+    assert [r.version for r in records] == [4, 5]
+    after = evolve_all(claimed(state), records)
+    assert after is not None and after.version == 5
+    failed = record_outcome(claimed(state), 1, Failed("smtp: refused"), POLICY, at(1))
+    assert not any(isinstance(r.event, ChannelDelivered) for r in failed)
+
+
 def test_an_email_not_due_yet_or_already_sent_is_not_claimed() -> None:
     state = delivered()
     assert start_attempt(state, at(-1), 30) == []
@@ -100,7 +116,7 @@ def test_a_failed_attempt_is_due_again_after_the_backoff_and_announced_as_delive
     records = record_outcome(state, 1, Failed("smtp: refused"), POLICY, at(1))
     assert [r.event for r in records] == [
         EmailAttemptFailed("o-1", 1, 1, "smtp: refused", at(3), True, at(1)),
-        DeliveryFailed("o-1", 1, "smtp: refused", False, at(1)),
+        DeliveryFailed("o-1", 1, "smtp: refused", False, at(1), "email"),
     ]
     after = evolve_all(state, records)
     assert after is not None and after.email is not None
@@ -148,7 +164,7 @@ def test_the_outcome_of_a_superseded_claim_is_dropped() -> None:
     first = claimed(delivered(), 0, lease_s=1)
     second = claimed(first, 2)
     assert record_outcome(second, 1, Sent(), POLICY, at(3)) == []
-    assert [type(r.event) for r in record_outcome(second, 2, Sent(), POLICY, at(3))] == [EmailSent]
+    assert [type(r.event) for r in record_outcome(second, 2, Sent(), POLICY, at(3))] == [EmailSent, ChannelDelivered]
 
 
 def test_a_key_is_redeemed_once_and_an_unknown_key_is_not_found() -> None:

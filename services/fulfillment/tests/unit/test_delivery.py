@@ -40,9 +40,8 @@ def test_a_reservation_without_keys_or_with_a_key_twice_is_refused() -> None:
         decide(reservation("k1", "k1"), [])
 
 
-def test_keys_reach_the_user_centre_always_and_the_email_only_when_it_was_sent() -> None:
-    assert channels(email_sent=True) == ("user_center", "email")
-    assert channels(email_sent=False) == ("user_center",)
+def test_keys_reach_the_user_centre_at_once_and_no_queued_channel_is_listed() -> None:
+    assert channels() == ("user_center",)
 
 
 def test_secrets_are_paired_with_their_keys_in_line_and_unit_order() -> None:

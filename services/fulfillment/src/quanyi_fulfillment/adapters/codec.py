@@ -10,8 +10,9 @@ from quanyi.fulfillment.v1 import events_pb2 as pb
 from quanyi_platform.envelope import NewEvent
 from quanyi_platform.projection import StoredEvent
 
-from quanyi_fulfillment.domain.delivery import Money, ReservedKey
+from quanyi_fulfillment.domain.delivery import EMAIL, Money, ReservedKey
 from quanyi_fulfillment.domain.events import (
+    ChannelDelivered,
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
@@ -35,10 +36,11 @@ EMAIL_SENT = pb.EmailSent.DESCRIPTOR.full_name
 EMAIL_ATTEMPT_FAILED = pb.EmailAttemptFailed.DESCRIPTOR.full_name
 EMAIL_GIVEN_UP = pb.EmailGivenUp.DESCRIPTOR.full_name
 EMAIL_CANCELLED = pb.EmailCancelled.DESCRIPTOR.full_name
+CHANNEL_DELIVERED = pb.ChannelDelivered.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
-    EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED,
+    EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED, CHANNEL_DELIVERED,
 })
 
 
@@ -89,8 +91,11 @@ def payload(event: Event) -> Message:
             )
         case DeliveryFailed():
             return pb.DeliveryFailed(
-                order_id=event.order_id, attempt=event.attempt, reason=event.reason, final=event.final
+                order_id=event.order_id, attempt=event.attempt, reason=event.reason, final=event.final,
+                channel=event.channel,
             )
+        case ChannelDelivered():
+            return pb.ChannelDelivered(order_id=event.order_id, channel=event.channel, attempt=event.attempt)
         case Redeemed():
             return pb.Redeemed(
                 key_id=event.key_id, order_id=event.order_id, partner=event.partner,
@@ -131,7 +136,11 @@ def event_of(message: Message, at: datetime) -> Event | None:
         case pb.EmailCancelled():
             return EmailCancelled(message.order_id, message.attempt, message.lease, message.reason, at)
         case pb.DeliveryFailed():
-            return DeliveryFailed(message.order_id, message.attempt, message.reason, message.final, at)
+            return DeliveryFailed(
+                message.order_id, message.attempt, message.reason, message.final, at, message.channel or EMAIL
+            )
+        case pb.ChannelDelivered():
+            return ChannelDelivered(message.order_id, message.channel, message.attempt, at)
         case pb.Redeemed():
             return Redeemed(message.key_id, message.order_id, message.partner, _time(message.redeemed_at), at)
     return None

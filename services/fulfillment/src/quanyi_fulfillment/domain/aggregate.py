@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from quanyi_fulfillment.domain.delivery import Decision, Money, Reservation, channels, decide
+from quanyi_fulfillment.domain.delivery import EMAIL, Decision, Money, Reservation, channels, decide
 from quanyi_fulfillment.domain.errors import DeliveryNotFound
 from quanyi_fulfillment.domain.events import (
     DELIVERY,
     REDEMPTION,
+    ChannelDelivered,
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
@@ -189,7 +190,7 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
                 for k in state.keys
             ]
             return replace(state, keys=tuple(keys))
-        case DeliveryFailed():
+        case DeliveryFailed() | ChannelDelivered():
             return replace(state, version=recorded.version)
         case EmailQueued():
             email = Email(EmailStatus.PENDING, 0, event.at, "", 0, event.at)
@@ -236,7 +237,7 @@ def deliver(current: Delivery | None, reservation: Reservation, now: datetime) -
         order_id=order_id,
         buyer_id=reservation.buyer_id,
         keys=reservation.keys,
-        channels=channels(bool(reservation.buyer_id)),
+        channels=channels(),
         sales_channel=reservation.sales_channel,
         at=now,
     )
@@ -299,7 +300,9 @@ def record_outcome(
     order_id = state.order_id
     match outcome:
         case Sent():
-            return _next(state, [EmailSent(order_id, attempt, lease, now)])
+            return _next(state, [
+                EmailSent(order_id, attempt, lease, now), ChannelDelivered(order_id, EMAIL, attempt, now)
+            ])
         case Unreachable():
             return _next(state, [EmailCancelled(order_id, attempt, lease, outcome.reason, now)])
         case Postponed():
@@ -312,11 +315,11 @@ def record_outcome(
             if isinstance(step, GiveUp):
                 return _next(state, [
                     EmailGivenUp(order_id, attempt, lease, outcome.reason, now),
-                    DeliveryFailed(order_id, attempt, outcome.reason, True, now),
+                    DeliveryFailed(order_id, attempt, outcome.reason, True, now, EMAIL),
                 ])
             return _next(state, [
                 EmailAttemptFailed(order_id, attempt, lease, outcome.reason, step.at, True, now),
-                DeliveryFailed(order_id, attempt, outcome.reason, False, now),
+                DeliveryFailed(order_id, attempt, outcome.reason, False, now, EMAIL),
             ])
 
 

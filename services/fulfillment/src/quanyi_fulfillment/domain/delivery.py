@@ -84,9 +84,10 @@ def decide(reservation: Reservation, delivered_key_ids: Iterable[str]) -> Decisi
     raise ConflictingReservation(f"order {reservation.order_id} was delivered with other keys")
 
 
-def channels(email_sent: bool) -> tuple[str, ...]:
-    """Where the buyer finds the keys: always the user centre; the e-mail when one is queued."""
-    return (USER_CENTER, EMAIL) if email_sent else (USER_CENTER,)
+def channels() -> tuple[str, ...]:
+    """The channels that have delivered an order's keys when they are reserved: the user centre only. A
+    queued channel (the e-mail) is never listed before it succeeded; ChannelDelivered announces it then."""
+    return (USER_CENTER,)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Every change of fulfillment's state is one of these events. Each carries `at` (w
 is its envelope's occurred_at: the projections take times from it, never from a clock, so replaying the
 events gives the same rows.
 
-Streams: an order's Delivery stream (KeyDelivered is version 1, every e-mail fact and DeliveryFailed follow)
-and one Redemption stream per key (Redeemed is its version 1, so a key is redeemed once).
+Streams: an order's Delivery stream (KeyDelivered is version 1; every e-mail fact, ChannelDelivered and
+DeliveryFailed follow) and one Redemption stream per key (Redeemed is its version 1, so a key is redeemed
+once).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from quanyi_fulfillment.domain.delivery import ReservedKey
+from quanyi_fulfillment.domain.delivery import EMAIL, ReservedKey
 
 DELIVERY = "Delivery"
 REDEMPTION = "Redemption"
@@ -21,7 +22,8 @@ REDEMPTION = "Redemption"
 
 @dataclass(frozen=True)
 class KeyDelivered:
-    """The order's keys are in the buyer's user centre; `channels` names the e-mail too when one is queued."""
+    """The order's keys are in the buyer's user centre. `channels` names the channels that have delivered
+    them: the user centre (a queued channel is announced by ChannelDelivered once it succeeded)."""
 
     order_id: str
     buyer_id: str
@@ -101,12 +103,25 @@ class EmailCancelled:
 
 @dataclass(frozen=True)
 class DeliveryFailed:
-    """The public notice of a failed attempt (recorded with EmailAttemptFailed or EmailGivenUp)."""
+    """The public notice of a failed attempt of `channel` (recorded with EmailAttemptFailed or
+    EmailGivenUp); `final` when no more attempts will be made (orders queues the order)."""
 
     order_id: str
     attempt: int
     reason: str
     final: bool
+    at: datetime
+    channel: str = EMAIL
+
+
+@dataclass(frozen=True)
+class ChannelDelivered:
+    """The public notice that `channel` actually delivered the order's keys (the mail server accepted the
+    e-mail: recorded with EmailSent)."""
+
+    order_id: str
+    channel: str
+    attempt: int
     at: datetime
 
 
@@ -124,7 +139,7 @@ class Redeemed:
 EmailEvent = (
     EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
 )
-Event = KeyDelivered | EmailEvent | DeliveryFailed | Redeemed
+Event = KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | Redeemed
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Every e-mail event sets the fields it names to absolute values (domain.aggregate.email_change), so a batch's
 events of one order fold in memory into one change per order; then one INSERT writes the e-mails queued in
 the batch (already folded to their state at the batch's end) and one UPDATE the others (unnest). `version`
-follows the order's Delivery stream (DeliveryFailed included), which an e-mail event is appended after.
+follows the order's Delivery stream (DeliveryFailed and ChannelDelivered included), which an e-mail event
+is appended after.
 All events of a row are one order's Delivery stream, in version order, live and in replay alike.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from quanyi_platform.projection import Projection, StoredEvent
 
 from quanyi_fulfillment.adapters.codec import (
+    CHANNEL_DELIVERED,
     DELIVERY_FAILED,
     EMAIL_ATTEMPT_FAILED,
     EMAIL_ATTEMPT_STARTED,
@@ -26,7 +28,13 @@ from quanyi_fulfillment.adapters.codec import (
     recorded_of,
 )
 from quanyi_fulfillment.domain.aggregate import EmailChange, email_change
-from quanyi_fulfillment.domain.events import DeliveryFailed, EmailQueued, KeyDelivered, Redeemed
+from quanyi_fulfillment.domain.events import (
+    ChannelDelivered,
+    DeliveryFailed,
+    EmailQueued,
+    KeyDelivered,
+    Redeemed,
+)
 
 
 @dataclass
@@ -41,7 +49,7 @@ class EmailOutbox(Projection):
     tables = ("email_outbox",)
     handles = frozenset({
         EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT, EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP,
-        EMAIL_CANCELLED, DELIVERY_FAILED,
+        EMAIL_CANCELLED, DELIVERY_FAILED, CHANNEL_DELIVERED,
     })
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
@@ -53,7 +61,7 @@ class EmailOutbox(Projection):
             row = rows.setdefault(recorded.order_id, _Row(recorded.version))
             row.version = recorded.version
             event = recorded.event
-            if isinstance(event, DeliveryFailed):
+            if isinstance(event, DeliveryFailed | ChannelDelivered):
                 continue
             if isinstance(event, EmailQueued):
                 row.queued = True

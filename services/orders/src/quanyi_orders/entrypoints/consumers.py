@@ -59,7 +59,8 @@ def order_fact(ev: ReceivedEvent) -> OrderFact | None:
         case fulfillment_events.DeliveryFailed() as failed:
             if not failed.final:
                 return None  # fulfillment retries it
-            reason = f"delivery given up after {failed.attempt} attempts: {failed.reason}"[:500]
+            channel = failed.channel or "email"  # empty in fulfillment's records of older releases
+            reason = f"{channel} delivery given up after {failed.attempt} attempts: {failed.reason}"[:500]
             return OrderFact(failed.order_id, Queue(reason, "delivery"), ev.event_id)
     raise TypeError(f"orders does not handle {ev.envelope.type}")
 

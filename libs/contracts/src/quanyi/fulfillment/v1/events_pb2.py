@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"quanyi/fulfillment/v1/events.proto\x12\x15quanyi.fulfillment.v1\x1a\x1cquanyi/common/v1/money.proto\"|\n\x0c\x44\x65liveredKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12*\n\tunit_cost\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x0f\n\x07line_no\x18\x04 \x01(\x05\x12\x0f\n\x07unit_no\x18\x05 \x01(\x05\"\x8e\x01\n\x0cKeyDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x31\n\x04keys\x18\x03 \x03(\x0b\x32#.quanyi.fulfillment.v1.DeliveredKey\x12\x10\n\x08\x63hannels\x18\x04 \x03(\t\x12\x15\n\rsales_channel\x18\x05 \x01(\t\"R\n\x0e\x44\x65liveryFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\"R\n\x08Redeemed\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07partner\x18\x03 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x04 \x01(\t\"8\n\x0b\x45mailQueued\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0b\x62uyer_email\x18\x02 \x01(\tB\x02\x18\x01\"R\n\x0e\x45mailCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"a\n\x13\x45mailAttemptStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x18\n\x10lease_expires_at\x18\x04 \x01(\t\"=\n\tEmailSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\"\x80\x01\n\x12\x45mailAttemptFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fnext_attempt_at\x18\x05 \x01(\t\x12\x0f\n\x07\x63ounted\x18\x06 \x01(\x08\"P\n\x0c\x45mailGivenUp\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"quanyi/fulfillment/v1/events.proto\x12\x15quanyi.fulfillment.v1\x1a\x1cquanyi/common/v1/money.proto\"|\n\x0c\x44\x65liveredKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12*\n\tunit_cost\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x0f\n\x07line_no\x18\x04 \x01(\x05\x12\x0f\n\x07unit_no\x18\x05 \x01(\x05\"\x8e\x01\n\x0cKeyDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x31\n\x04keys\x18\x03 \x03(\x0b\x32#.quanyi.fulfillment.v1.DeliveredKey\x12\x10\n\x08\x63hannels\x18\x04 \x03(\t\x12\x15\n\rsales_channel\x18\x05 \x01(\t\"c\n\x0e\x44\x65liveryFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\"F\n\x10\x43hannelDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\"R\n\x08Redeemed\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07partner\x18\x03 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x04 \x01(\t\"8\n\x0b\x45mailQueued\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0b\x62uyer_email\x18\x02 \x01(\tB\x02\x18\x01\"R\n\x0e\x45mailCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"a\n\x13\x45mailAttemptStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x18\n\x10lease_expires_at\x18\x04 \x01(\t\"=\n\tEmailSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\"\x80\x01\n\x12\x45mailAttemptFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fnext_attempt_at\x18\x05 \x01(\t\x12\x0f\n\x07\x63ounted\x18\x06 \x01(\x08\"P\n\x0c\x45mailGivenUp\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"K\n\x10\x43hannelRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,19 +39,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KEYDELIVERED']._serialized_start=218
   _globals['_KEYDELIVERED']._serialized_end=360
   _globals['_DELIVERYFAILED']._serialized_start=362
-  _globals['_DELIVERYFAILED']._serialized_end=444
-  _globals['_REDEEMED']._serialized_start=446
-  _globals['_REDEEMED']._serialized_end=528
-  _globals['_EMAILQUEUED']._serialized_start=530
-  _globals['_EMAILQUEUED']._serialized_end=586
-  _globals['_EMAILCANCELLED']._serialized_start=588
-  _globals['_EMAILCANCELLED']._serialized_end=670
-  _globals['_EMAILATTEMPTSTARTED']._serialized_start=672
-  _globals['_EMAILATTEMPTSTARTED']._serialized_end=769
-  _globals['_EMAILSENT']._serialized_start=771
-  _globals['_EMAILSENT']._serialized_end=832
-  _globals['_EMAILATTEMPTFAILED']._serialized_start=835
-  _globals['_EMAILATTEMPTFAILED']._serialized_end=963
-  _globals['_EMAILGIVENUP']._serialized_start=965
-  _globals['_EMAILGIVENUP']._serialized_end=1045
+  _globals['_DELIVERYFAILED']._serialized_end=461
+  _globals['_CHANNELDELIVERED']._serialized_start=463
+  _globals['_CHANNELDELIVERED']._serialized_end=533
+  _globals['_REDEEMED']._serialized_start=535
+  _globals['_REDEEMED']._serialized_end=617
+  _globals['_EMAILQUEUED']._serialized_start=619
+  _globals['_EMAILQUEUED']._serialized_end=675
+  _globals['_EMAILCANCELLED']._serialized_start=677
+  _globals['_EMAILCANCELLED']._serialized_end=759
+  _globals['_EMAILATTEMPTSTARTED']._serialized_start=761
+  _globals['_EMAILATTEMPTSTARTED']._serialized_end=858
+  _globals['_EMAILSENT']._serialized_start=860
+  _globals['_EMAILSENT']._serialized_end=921
+  _globals['_EMAILATTEMPTFAILED']._serialized_start=924
+  _globals['_EMAILATTEMPTFAILED']._serialized_end=1052
+  _globals['_EMAILGIVENUP']._serialized_start=1054
+  _globals['_EMAILGIVENUP']._serialized_end=1134
+  _globals['_CHANNELREQUESTED']._serialized_start=1136
+  _globals['_CHANNELREQUESTED']._serialized_end=1211
 # @@protoc_insertion_point(module_scope)

@@ -36,16 +36,28 @@ class KeyDelivered(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[DeliveredKey, _Mapping]]] = ..., channels: _Optional[_Iterable[str]] = ..., sales_channel: _Optional[str] = ...) -> None: ...
 
 class DeliveryFailed(_message.Message):
-    __slots__ = ("order_id", "attempt", "reason", "final")
+    __slots__ = ("order_id", "attempt", "reason", "final", "channel")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     attempt: int
     reason: str
     final: bool
-    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., final: _Optional[bool] = ...) -> None: ...
+    channel: str
+    def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., final: _Optional[bool] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class ChannelDelivered(_message.Message):
+    __slots__ = ("order_id", "channel", "attempt")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    attempt: int
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class Redeemed(_message.Message):
     __slots__ = ("key_id", "order_id", "partner", "redeemed_at")
@@ -128,3 +140,13 @@ class EmailGivenUp(_message.Message):
     lease: int
     reason: str
     def __init__(self, order_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lease: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ChannelRequested(_message.Message):
+    __slots__ = ("order_id", "channel", "requested_by")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    requested_by: str
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...

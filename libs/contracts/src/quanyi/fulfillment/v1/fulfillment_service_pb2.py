@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/quanyi/fulfillment/v1/fulfillment_service.proto\x12\x15quanyi.fulfillment.v1\"y\n\x08\x44\x65livery\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65livered_at\x18\x05 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x06 \x01(\t\";\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"M\n\x16ListDeliveriesResponse\x12\x33\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\"O\n\x17RecordRedemptionRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x03 \x01(\t\"`\n\x18RecordRedemptionResponse\x12\x31\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x32\xf8\x01\n\x12\x46ulfillmentService\x12m\n\x0eListDeliveries\x12,.quanyi.fulfillment.v1.ListDeliveriesRequest\x1a-.quanyi.fulfillment.v1.ListDeliveriesResponse\x12s\n\x10RecordRedemption\x12..quanyi.fulfillment.v1.RecordRedemptionRequest\x1a/.quanyi.fulfillment.v1.RecordRedemptionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/quanyi/fulfillment/v1/fulfillment_service.proto\x12\x15quanyi.fulfillment.v1\"y\n\x08\x44\x65livery\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65livered_at\x18\x05 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x06 \x01(\t\";\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"M\n\x16ListDeliveriesResponse\x12\x33\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\"O\n\x17RecordRedemptionRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x03 \x01(\t\"`\n\x18RecordRedemptionResponse\x12\x31\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"b\n\x17\x44\x65liverOnChannelRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\"O\n\x18\x44\x65liverOnChannelResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t2\xed\x02\n\x12\x46ulfillmentService\x12m\n\x0eListDeliveries\x12,.quanyi.fulfillment.v1.ListDeliveriesRequest\x1a-.quanyi.fulfillment.v1.ListDeliveriesResponse\x12s\n\x10RecordRedemption\x12..quanyi.fulfillment.v1.RecordRedemptionRequest\x1a/.quanyi.fulfillment.v1.RecordRedemptionResponse\x12s\n\x10\x44\x65liverOnChannel\x12..quanyi.fulfillment.v1.DeliverOnChannelRequest\x1a/.quanyi.fulfillment.v1.DeliverOnChannelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDREDEMPTIONREQUEST']._serialized_end=416
   _globals['_RECORDREDEMPTIONRESPONSE']._serialized_start=418
   _globals['_RECORDREDEMPTIONRESPONSE']._serialized_end=514
-  _globals['_FULFILLMENTSERVICE']._serialized_start=517
-  _globals['_FULFILLMENTSERVICE']._serialized_end=765
+  _globals['_DELIVERONCHANNELREQUEST']._serialized_start=516
+  _globals['_DELIVERONCHANNELREQUEST']._serialized_end=614
+  _globals['_DELIVERONCHANNELRESPONSE']._serialized_start=616
+  _globals['_DELIVERONCHANNELRESPONSE']._serialized_end=695
+  _globals['_FULFILLMENTSERVICE']._serialized_start=698
+  _globals['_FULFILLMENTSERVICE']._serialized_end=1063
 # @@protoc_insertion_point(module_scope)

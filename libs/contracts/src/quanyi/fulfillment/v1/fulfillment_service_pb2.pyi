@@ -53,3 +53,25 @@ class RecordRedemptionResponse(_message.Message):
     delivery: Delivery
     duplicate: bool
     def __init__(self, delivery: _Optional[_Union[Delivery, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class DeliverOnChannelRequest(_message.Message):
+    __slots__ = ("order_id", "channel", "target", "requested_by")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    target: str
+    requested_by: str
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., target: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class DeliverOnChannelResponse(_message.Message):
+    __slots__ = ("delivered", "attempts", "reason")
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    delivered: bool
+    attempts: int
+    reason: str
+    def __init__(self, delivered: _Optional[bool] = ..., attempts: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -45,6 +45,11 @@ class FulfillmentServiceStub:
                 request_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.RecordRedemptionRequest.SerializeToString,
                 response_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.RecordRedemptionResponse.FromString,
                 _registered_method=True)
+        self.DeliverOnChannel = channel.unary_unary(
+                '/quanyi.fulfillment.v1.FulfillmentService/DeliverOnChannel',
+                request_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelRequest.SerializeToString,
+                response_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelResponse.FromString,
+                _registered_method=True)
 
 
 class FulfillmentServiceServicer:
@@ -65,6 +70,15 @@ class FulfillmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeliverOnChannel(self, request, context):
+        """DeliverOnChannel delivers an order's keys (again) on one channel, now: a resend asked by a buyer or an
+        operator, or an operator's re-drive after a channel gave up. It records ChannelRequested, then
+        ChannelDelivered or DeliveryFailed (final). The target is used for this call only and never kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FulfillmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +91,11 @@ def add_FulfillmentServiceServicer_to_server(servicer, server):
                     servicer.RecordRedemption,
                     request_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.RecordRedemptionRequest.FromString,
                     response_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.RecordRedemptionResponse.SerializeToString,
+            ),
+            'DeliverOnChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeliverOnChannel,
+                    request_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelRequest.FromString,
+                    response_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +153,33 @@ class FulfillmentService:
             '/quanyi.fulfillment.v1.FulfillmentService/RecordRedemption',
             quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.RecordRedemptionRequest.SerializeToString,
             quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.RecordRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeliverOnChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.fulfillment.v1.FulfillmentService/DeliverOnChannel',
+            quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelRequest.SerializeToString,
+            quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelResponse.FromString,
             options,
             channel_credentials,
             insecure,
