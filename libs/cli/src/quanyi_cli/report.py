@@ -68,14 +68,22 @@ def sales(
     if as_json:
         print(json.dumps({"rows": dump(reply).get("rows", []), "file": str(target) if target else None}))
         return
-    table = Table("period", "channel", "product", "sku", "sales", "refunds", "cost", "margin", title="sales")
+    # Only the columns the report is grouped by, so that the amounts fit a terminal.
+    keys = [
+        (name, attr)
+        for name, attr in (
+            ("period", "period"),
+            ("channel", "channel"),
+            ("product", "product_id"),
+            ("sku", "sku_id"),
+        )
+        if any(getattr(r, attr) for r in reply.rows)
+    ]
+    table = Table(*(n for n, _ in keys), "sales", "refunds", "cost", "margin", title="sales")
     for r in reply.rows:
         c = r.currency
         table.add_row(
-            r.period or "—",
-            r.channel or "—",
-            r.product_id or "—",
-            r.sku_id or "—",
+            *(getattr(r, attr) or "—" for _, attr in keys),
             money_text(r.sales_minor, c),
             money_text(r.refunds_minor, c),
             money_text(r.cost_minor, c),

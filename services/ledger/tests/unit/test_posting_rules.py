@@ -132,8 +132,22 @@ def test_a_sale_and_its_paid_refund_leave_the_channel_net_revenue_the_deposits_a
         posting.OrderRefunded("o1", "web", Money(900, CNY), True),
         posting.RefundSucceeded("o1", "r1", "psp-sim", Money(900, CNY)),
     ]
-    for e in posting.entries_for([(f, SRC) for f in facts], {}):
+    sources = [posting.Source(f"0195a1b2-0000-7000-8000-00000000000{i}", SRC.occurred_at) for i in range(4)]
+    for e in posting.entries_for(list(zip(facts, sources, strict=True)), {}):
         for account, amount in net(e).items():
             totals[account] += amount
     assert -totals["revenue:web"] - totals["refunds:web"] == 0
     assert totals["deposits:buyers"] == totals["clearing:psp:psp-sim"] == totals["payables:refunds"] == 0
+
+
+def test_a_fact_heard_again_in_a_batch_or_posted_before_counts_nothing_twice() -> None:
+    refund = posting.OrderRefunded("o1", "web", Money(300, CNY), was_released=False)
+    paid_back = posting.RefundSucceeded("o1", "r1", "psp-sim", Money(300, CNY))
+    src2 = posting.Source("0195a1b2-0000-7000-8000-000000000002", SRC.occurred_at)
+    entries = posting.entries_for([(refund, SRC), (refund, SRC), (paid_back, src2)], {})
+    assert entries[1] is None
+    assert net(entries[2]) == {"payables:refunds": 300, "clearing:psp:psp-sim": -300}
+    # Posted before: its effect is in the book already, and it is not noted again.
+    book = {"o1": posting.OrderBook("psp-sim", "", (), refunds_owed=300)}
+    again = posting.entries_for([(refund, SRC), (paid_back, src2)], book, frozenset({SRC.event_id}))
+    assert again[0] is None and net(again[1]) == {"payables:refunds": 300, "clearing:psp:psp-sim": -300}

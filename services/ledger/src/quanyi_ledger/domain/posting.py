@@ -198,10 +198,10 @@ def note(books: dict[str, OrderBook], fact: Fact) -> None:
     order_id = fact.order_id
     book = books.get(order_id, OrderBook())
     if isinstance(fact, PaymentCaptured):
+        # The order's provider is the one of the payment it took (a refused one counts only if none did).
+        provider = book.provider if fact.refused and book.provider else fact.provider
         owed = book.refunds_owed + (fact.amount.minor if fact.refused else 0)
-        book = replace(book, provider=book.provider if fact.refused else fact.provider, refunds_owed=owed)
-        if not book.provider:
-            book = replace(book, provider=fact.provider)
+        book = replace(book, provider=provider, refunds_owed=owed)
     elif isinstance(fact, OrderPaid):
         book = replace(book, channel=fact.channel, sale_lines=sale_lines(fact))
     elif isinstance(fact, OrderRefunded):
@@ -498,12 +498,21 @@ def needs_book(fact: Fact) -> bool:
 
 
 def entries_for(
-    facts: Sequence[tuple[Fact, Source]], books: Mapping[str, OrderBook]
+    facts: Sequence[tuple[Fact, Source]],
+    books: Mapping[str, OrderBook],
+    posted: frozenset[str] = frozenset(),
 ) -> list[JournalEntry | None]:
-    """Each fact's entry, in order: a fact sees its order's book as the facts before it left it."""
+    """Each fact's entry, in order: a fact sees its order's book as the facts before it left it. A fact
+    whose source is in `posted` (the journal has it) or came earlier in `facts` makes no entry and leaves
+    the books alone, so a redelivery cannot count a refund owed twice."""
     known = dict(books)
+    seen = set(posted)
     out: list[JournalEntry | None] = []
     for fact, source in facts:
+        if source.event_id in seen:
+            out.append(None)
+            continue
+        seen.add(source.event_id)
         out.append(entry_for(complete(fact, known), source))
         note(known, fact)
     return out
