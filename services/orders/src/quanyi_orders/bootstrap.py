@@ -16,14 +16,16 @@ from quanyi_platform.relay import Relay
 
 from quanyi_orders.adapters.fulfillment import GrpcDeliveries
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
-from quanyi_orders.adapters.providers import Alipay, PaymentProvider, WechatPay
+from quanyi_orders.adapters.providers import Alipay, WechatPay
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.ports import Deliveries
+from quanyi_orders.application.providers import PaymentProvider
+from quanyi_orders.application.saga_steps import SagaSettings, SagaSteps
 from quanyi_orders.config import Settings, load
 from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, order_facts_handler
 from quanyi_orders.entrypoints.grpc_server import OrdersServicer
-from quanyi_orders.entrypoints.saga import SagaPollers, SagaSettings
+from quanyi_orders.entrypoints.saga import SagaPollers
 from quanyi_orders.projections import PROJECTIONS
 
 NAME = "orders"
@@ -85,14 +87,14 @@ def saga_pollers(
     settings: Settings,
 ) -> SagaPollers:
     """The pollers of due timeouts, unpaid orders and open refunds (entrypoints.saga)."""
-    return SagaPollers(
-        lambda: PgOrdersUnitOfWork(store, pool=pool), servicer.entry, payment_providers,
+    return SagaPollers(SagaSteps(
+        lambda: PgOrdersUnitOfWork(store, pool=pool), servicer.entry.capture, payment_providers,
         SagaSettings(
             poll_interval_s=settings.saga_poll_interval_s, query_after_s=settings.payment_query_after_s,
             query_window_s=settings.payment_query_window_s,
             query_interval_s=settings.payment_query_interval_s, refund_retry_s=settings.refund_retry_s,
         ),
-    )
+    ))
 
 
 def consumer(pool: Any, settings: Settings, store: EventStore) -> InboxConsumer:

@@ -9,14 +9,14 @@ APIs, over HTTP with aiohttp.
 - `psp-sim`, the first simulator's plain signed JSON notice (adapters.psp_signature), is still accepted;
   its payments are queried and refunded through the WeChat-style API, which the simulator serves for
   every payment it made.
+
+The port they implement, `PaymentProvider`, is in application.providers.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,43 +27,12 @@ from quanyi_platform.psp import alipay, wechatpay
 from quanyi_orders.adapters.psp_notice import MalformedNotice
 from quanyi_orders.adapters.psp_signature import NoticeRejected
 from quanyi_orders.application.orders import PaymentNotice
+from quanyi_orders.application.providers import PaymentProvider, ProviderUnavailable, RawNotice
 from quanyi_orders.application.saga import RefundOutcome
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.refund import Refund
 
-
-class ProviderUnavailable(Exception):
-    """The provider's API did not answer usably (network, 5xx, an unverifiable response): try later."""
-
-
-@dataclass(frozen=True)
-class RawNotice:
-    """A notice as the webhook received it."""
-
-    body: bytes
-    signature: str = ""
-    timestamp: str = ""
-    nonce: str = ""
-    serial: str = ""
-
-
-class PaymentProvider(ABC):
-    """One provider: opens its notices, asks its query API, calls its refund API."""
-
-    name: str
-
-    @abstractmethod
-    def open_notice(self, raw: RawNotice) -> PaymentNotice | RefundOutcome:
-        """A verified notice: a payment, or a refund's confirmation. Raises NoticeRejected (not the
-        provider's) or MalformedNotice (not understood)."""
-
-    @abstractmethod
-    async def query_payment(self, order_id: str) -> PaymentNotice | None:
-        """The provider's payment for the order (its out_trade_no), or None while unpaid."""
-
-    @abstractmethod
-    async def refund(self, refund: Refund) -> RefundOutcome:
-        """Ask for the refund (idempotent on its refund id) and say what the provider answered."""
+__all__ = ["Alipay", "PaymentProvider", "ProviderUnavailable", "RawNotice", "WechatPay"]
 
 
 def _fresh(timestamp: str, max_skew_s: int) -> None:

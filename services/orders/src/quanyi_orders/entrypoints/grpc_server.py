@@ -12,16 +12,15 @@ from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 
 from quanyi_orders.adapters.proto_mapping import money_from_proto, money_to_proto, order_to_proto
-from quanyi_orders.adapters.providers import PaymentProvider, RawNotice
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
 from quanyi_orders.application import orders, queue, refunds, saga
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork, QueueEntry
+from quanyi_orders.application.providers import PaymentProvider, RawNotice, find_payment
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import RefundSucceeded
-from quanyi_orders.entrypoints.saga import find_payment
 
 log = logging.getLogger(__name__)
 
