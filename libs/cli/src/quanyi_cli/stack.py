@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import secrets
 import subprocess
@@ -19,6 +20,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from quanyi_platform import rpc
+from quanyi_platform.identity import new_token
 from quanyi_platform.infra.ports import free_port
 
 SERVICES = ("orders", "inventory", "fulfillment", "ledger", "risk", "gateway")
@@ -46,6 +48,11 @@ class StackConfig:
     # Each service connects as its own Postgres role (quanyi_platform.roles): `start()` provisions the
     # roles with `database_url`, which stays the operator's (admin) URL. Off, every service uses it.
     service_roles: bool = True
+    # Each service's development identity (quanyi_platform.identity): its own token, which it sends on its
+    # gRPC calls; inventory gets them all, to know who asks to reveal a key. Production uses mTLS.
+    service_tokens: dict[str, str] = field(
+        default_factory=lambda: {name: new_token() for name in (*GRPC_SERVICES, "gateway")}
+    )
 
     @classmethod
     def with_free_ports(cls, **kwargs: object) -> StackConfig:
@@ -94,6 +101,10 @@ class StackConfig:
             from quanyi_platform.roles import role_url
 
             env["QUANYI_DATABASE_URL"] = role_url(self.database_url, name)
+        if name in self.service_tokens:
+            env["QUANYI_SERVICE_TOKEN"] = self.service_tokens[name]
+        if name == "inventory":
+            env["QUANYI_INVENTORY_SERVICE_TOKENS"] = json.dumps(self.service_tokens)
         return env
 
 

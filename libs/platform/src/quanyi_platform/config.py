@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_MASTER_KEY = "cXVhbnlpLWRldi1vbmx5LW1hc3Rlci1rZXktMzJieSE="  # base64 of 32 bytes, development only
@@ -18,6 +18,9 @@ class PlatformSettings(BaseSettings):
     # The password of database_url's user, when it comes from a secret of its own (deploy/k8s: each
     # service's role has one); it replaces any password in the URL.
     database_password: str = Field(default="", repr=False)
+    # This service's identity token (quanyi_platform.identity), sent on its gRPC calls; `quanyi dev`
+    # creates one per service. In production identities come from mTLS certificates instead.
+    service_token: SecretStr = SecretStr("")
     db_pool_min: int = 2
     db_pool_max: int = 10
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
-from quanyi_platform import telemetry
+from quanyi_platform import identity, telemetry
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +23,32 @@ READY = "quanyi.ready"
 _health: weakref.WeakKeyDictionary[grpc.aio.Server, health.aio.HealthServicer] = weakref.WeakKeyDictionary()
 
 
-class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds traceparent and x-correlation-id to the call's metadata, and a deadline when none is set."""
+# This process's service token (quanyi_platform.identity), sent on every call of the channels it opens.
+_service_token = ""
 
-    def __init__(self, deadline_s: float) -> None:
+
+def use_service_token(token: str) -> None:
+    """Send `token` (this process's service identity in development) on the calls of channels opened
+    from now on; `service.main` sets it from the settings."""
+    global _service_token
+    _service_token = token
+
+
+class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds traceparent and x-correlation-id to the call's metadata, the service token when there is one,
+    and a deadline when none is set."""
+
+    def __init__(self, deadline_s: float, token: str = "") -> None:
         self._deadline_s = deadline_s
+        self._token = token
 
     async def intercept_unary_unary(
         self, continuation: Callable[[Any, Any], Awaitable[Any]], client_call_details: Any, request: Any
     ) -> Any:
         metadata = list(client_call_details.metadata or [])
         metadata.extend(telemetry.inject_headers().items())
+        if self._token:
+            metadata.append((identity.TOKEN_HEADER, self._token))
         details = grpc.aio.ClientCallDetails(
             client_call_details.method,
             client_call_details.timeout if client_call_details.timeout is not None else self._deadline_s,
@@ -44,11 +59,12 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[
         return await continuation(details, request)
 
 
-def channel(target: str, deadline_s: float = 5.0) -> grpc.aio.Channel:
-    """An insecure channel (mTLS is the mesh's job in the cluster) with tracing and default deadlines."""
+def channel(target: str, deadline_s: float = 5.0, token: str | None = None) -> grpc.aio.Channel:
+    """An insecure channel (mTLS is the mesh's job in the cluster) with tracing and default deadlines; its
+    calls carry `token` (default: this process's, `use_service_token`) as the caller's service identity."""
     return grpc.aio.insecure_channel(
         target,
-        interceptors=[_ClientInterceptor(deadline_s)],
+        interceptors=[_ClientInterceptor(deadline_s, _service_token if token is None else token)],
         options=[
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),

@@ -73,6 +73,7 @@ async def run_service(
 
 def main(name: str, settings: PlatformSettings, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """The entry point of every service process."""
+    rpc.use_service_token(settings.service_token.get_secret_value())
     telemetry.setup_logging(name, settings.log_level, settings.log_json)
     telemetry.setup_tracing(name)
     uvloop.run(start())

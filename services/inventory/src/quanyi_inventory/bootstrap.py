@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import grpc
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore, topic_for
+from quanyi_platform.identity import ServiceTokens
 from quanyi_platform.relay import Relay
 
 from quanyi_inventory.adapters.crypto import Keyring
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.application.expire import run_sweeper
 from quanyi_inventory.config import DEV_MASTER_KEYS, Settings, load
+from quanyi_inventory.domain.custody import RevealPolicy
 from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
 from quanyi_inventory.projections import PROJECTIONS
@@ -29,6 +34,33 @@ def keyring(settings: Settings) -> Keyring:
         settings.fingerprint_master_key_id,
         forbidden=forbidden,
     )
+
+
+def reveal_policy(settings: Settings) -> RevealPolicy:
+    """Who may reveal keys, for which purposes (settings.inventory_reveal_policy)."""
+    raw = json.loads(settings.inventory_reveal_policy)
+    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+        raise ValueError("inventory_reveal_policy must be a JSON object of identity -> [purposes]")
+    return RevealPolicy({str(identity): frozenset(map(str, purposes)) for identity, purposes in raw.items()})
+
+
+def service_tokens(settings: Settings) -> ServiceTokens:
+    """The development identities' tokens (settings.inventory_service_tokens)."""
+    return ServiceTokens.from_json(settings.inventory_service_tokens.get_secret_value())
+
+
+def add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    """The gRPC port: mutual TLS when a certificate is configured (the client's certificate, signed by
+    inventory_grpc_tls_client_ca, names the caller's identity in its common name), else plaintext."""
+    if not settings.inventory_grpc_tls_cert:
+        return int(server.add_insecure_port(settings.inventory_grpc_listen))
+    key, cert = Path(settings.inventory_grpc_tls_key), Path(settings.inventory_grpc_tls_cert)
+    credentials = grpc.ssl_server_credentials(
+        [(key.read_bytes(), cert.read_bytes())],
+        root_certificates=Path(settings.inventory_grpc_tls_client_ca).read_bytes(),
+        require_client_auth=True,
+    )
+    return int(server.add_secure_port(settings.inventory_grpc_listen, credentials))
 
 
 def event_store() -> EventStore:
@@ -54,10 +86,12 @@ async def start(settings: Settings) -> None:
             lambda: PgInventoryUnitOfWork(store, pool=pool),
             keys,
             import_max_rows=settings.inventory_import_max_rows,
+            service_tokens=service_tokens(settings),
+            reveal_policy=reveal_policy(settings),
         ),
         server,
     )
-    server.add_insecure_port(settings.inventory_grpc_listen)
+    add_port(server, settings)
     await server.start()
     consumer = InboxConsumer(NAME, [topic_for("orders")], order_paid_handler(store), pool, settings)
     components = [

@@ -30,6 +30,17 @@ class Settings(PlatformSettings):
     # The expiry sweeper looks for keys past their expires_at this often (0: never), at most this many
     # per transaction. Allocation checks validity itself; the sweep moves the counts and states.
     inventory_expiry_sweep_s: float = 60.0
+    # Who may reveal keys (RevealKeys, RevealOrdersKeys): JSON {service identity: [purposes]}, "*" for any
+    # purpose. The caller's identity is the common name of its mTLS client certificate, or in development
+    # the identity whose token (inventory_service_tokens, {identity: token}, made by `quanyi dev`) it sends.
+    # Only fulfillment delivers; the gateway shows a buyer the keys of their own order (user-center).
+    inventory_reveal_policy: str = '{"fulfillment": ["*"], "gateway": ["user-center"]}'
+    inventory_service_tokens: SecretStr = SecretStr("")
+    # Production: mutual TLS on inventory's gRPC port (PEM paths). The caller's identity is the common name
+    # of its client certificate, which inventory_grpc_tls_client_ca must have signed.
+    inventory_grpc_tls_cert: str = ""
+    inventory_grpc_tls_key: str = ""
+    inventory_grpc_tls_client_ca: str = ""
     inventory_expiry_sweep_batch: int = 5_000
     # An import of 1,000,000 rows is tens of MB; gRPC's default limit is 4 MB.
     inventory_grpc_max_message_bytes: int = 256 * 1024 * 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
@@ -25,9 +26,17 @@ from quanyi_platform.eventstore import EventStore
 SCHEMA = "inventory"
 
 
+# The development identities the tests' inventory knows (quanyi_platform.identity); `stub` calls as
+# fulfillment, `stub_as(identity)` as another.
+SERVICE_TOKENS = {"fulfillment": "token-of-fulfillment", "gateway": "token-of-gateway", "orders": "token-of-orders"}
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, inventory_grpc_listen="127.0.0.1:0")
+    return Settings(
+        database_url=database_url, inventory_grpc_listen="127.0.0.1:0",
+        inventory_service_tokens=json.dumps(SERVICE_TOKENS),
+    )
 
 
 @pytest.fixture
@@ -80,11 +89,15 @@ async def stub(
 ) -> AsyncIterator[pb_grpc.InventoryServiceStub]:
     server = bootstrap.grpc_server(settings)
     pb_grpc.add_InventoryServiceServicer_to_server(
-        InventoryServicer(uow, keyring, import_max_rows=settings.inventory_import_max_rows), server
+        InventoryServicer(
+            uow, keyring, import_max_rows=settings.inventory_import_max_rows,
+            service_tokens=bootstrap.service_tokens(settings), reveal_policy=bootstrap.reveal_policy(settings),
+        ),
+        server,
     )
     port = server.add_insecure_port(settings.inventory_grpc_listen)
     await server.start()
-    channel = rpc.channel(f"127.0.0.1:{port}", deadline_s=120)
+    channel = rpc.channel(f"127.0.0.1:{port}", deadline_s=120, token=SERVICE_TOKENS["fulfillment"])
     try:
         yield pb_grpc.InventoryServiceStub(channel)
     finally:

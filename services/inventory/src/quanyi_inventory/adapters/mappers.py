@@ -28,6 +28,7 @@ from quanyi_inventory.domain.events import (
     KeysExported,
     KeysImported,
     KeysRevealed,
+    KeysRevealRefused,
     PoolCreated,
     PoolPriorityChanged,
     ProductCreated,
@@ -152,7 +153,12 @@ def to_proto(event: Event) -> Message:
     if isinstance(event, KeysRevealed):
         return pb.KeysRevealed(
             reveal_id=event.reveal_id, order_id=event.order_id, key_ids=list(event.key_ids),
-            actor=event.actor, purpose=event.purpose,
+            actor=event.actor, purpose=event.purpose, on_behalf_of=event.on_behalf_of,
+        )
+    if isinstance(event, KeysRevealRefused):
+        return pb.KeysRevealRefused(
+            attempt_id=event.attempt_id, order_id=event.order_id, identity=event.identity,
+            on_behalf_of=event.on_behalf_of, purpose=event.purpose, reason=event.reason,
         )
     if isinstance(event, DataKeysRewrapped):
         return pb.DataKeysRewrapped(
@@ -212,7 +218,9 @@ def from_proto(message: Message) -> Event | None:
     if isinstance(m, pb.StockLowCleared):
         return StockLowCleared(m.sku_id, int(m.available), int(m.threshold))
     if isinstance(m, pb.KeysRevealed):
-        return KeysRevealed(m.reveal_id, m.order_id, tuple(m.key_ids), m.actor, m.purpose)
+        return KeysRevealed(m.reveal_id, m.order_id, tuple(m.key_ids), m.actor, m.purpose, m.on_behalf_of)
+    if isinstance(m, pb.KeysRevealRefused):
+        return KeysRevealRefused(m.attempt_id, m.order_id, m.identity, m.on_behalf_of, m.purpose, m.reason)
     if isinstance(m, pb.DataKeysRewrapped):
         return DataKeysRewrapped(
             m.rotation_id, m.master_key_id,

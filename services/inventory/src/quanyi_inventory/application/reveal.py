@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from quanyi_platform.envelope import new_event_id
 
 from quanyi_inventory.application.ports import Context, FoundKey, InventoryUnitOfWork, Keys, Opener
 from quanyi_inventory.domain import custody
-from quanyi_inventory.domain.errors import InvalidInput, NotFound
+from quanyi_inventory.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from quanyi_inventory.domain.events import Recorded
 from quanyi_inventory.domain.keyfile import normalize_code
 
@@ -32,6 +32,10 @@ class RevealRequest:
     key_ids: Sequence[str]
     actor: str
     purpose: str
+    on_behalf_of: str = ""
+
+
+RevealError = InvalidInput | NotFound | Unauthenticated | PermissionDenied
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class RevealResult:
 
     order_id: str
     keys: list[RevealedKey]
-    error: InvalidInput | NotFound | None = None
+    error: RevealError | None = None
 
 
 async def reveal_keys(
@@ -72,7 +76,7 @@ async def reveal_orders_keys(
     together, one commit; each data key is unwrapped once. One result per request, in order: a refused
     order (InvalidInput, NotFound) is its own result, records nothing and does not stop the others.
     """
-    errors: dict[int, InvalidInput | NotFound] = {}
+    errors: dict[int, RevealError] = {}
     wanted: dict[int, list[str]] = {}
     for n, request in enumerate(requests):
         try:
@@ -104,7 +108,7 @@ async def reveal_orders_keys(
                 plain.append(RevealedKey(row.key_id, row.sku_id, code, password))
             reveal_id = new_event_id()
             audit = custody.reveal(reveal_id, order_id, [k.key_id for k in plain], requests[n].actor,
-                                   requests[n].purpose)
+                                   requests[n].purpose, requests[n].on_behalf_of)
             audits.append(replace(audit, cause=reveal_id))
             by_cause[reveal_id] = Context(correlation_id=order_id)
             revealed[n] = plain
@@ -113,6 +117,49 @@ async def reveal_orders_keys(
             await uow.commit()
     return [
         RevealResult(r.order_id, revealed.get(n, []), errors.get(n)) for n, r in enumerate(requests)
+    ]
+
+
+async def reveal_as_caller(
+    uow: Callable[[], InventoryUnitOfWork],
+    keys: Keys,
+    requests: Sequence[RevealRequest],
+    *,
+    identity: str | None,
+    policy: custody.RevealPolicy,
+) -> list[RevealResult]:
+    """Reveals asked by a caller whose service identity the transport proved (`identity`; None when it
+    proved none). The audited actor of each reveal is that identity; the name the request passed as
+    actor is kept as whom it asks for. A request the policy refuses (Unauthenticated, PermissionDenied)
+    decrypts nothing, is its own result, and is recorded as KeysRevealRefused (committed before the
+    others are revealed); the others go to `reveal_orders_keys`. One result per request, in order."""
+    refusals: dict[int, Unauthenticated | PermissionDenied] = {}
+    audits: list[Recorded] = []
+    by_cause: dict[str, Context] = {}
+    for n, request in enumerate(requests):
+        try:
+            policy.check(identity, request.purpose)
+        except (Unauthenticated, PermissionDenied) as exc:
+            refusals[n] = exc
+            attempt_id = new_event_id()
+            audits.append(replace(
+                custody.refused(attempt_id, request.order_id, identity, request.actor, request.purpose, exc),
+                cause=attempt_id,
+            ))
+            by_cause[attempt_id] = Context(correlation_id=request.order_id)
+    if audits:
+        async with uow() as unit:
+            await unit.record(audits, by_cause=by_cause)
+            await unit.commit()
+    allowed = [n for n in range(len(requests)) if n not in refusals]
+    revealed = await reveal_orders_keys(
+        uow(), keys,
+        [replace(requests[n], actor=identity or "", on_behalf_of=requests[n].actor) for n in allowed],
+    ) if allowed else []
+    results = dict(zip(allowed, revealed, strict=True))
+    return [
+        results[n] if n in results else RevealResult(r.order_id, [], refusals[n])
+        for n, r in enumerate(requests)
     ]
 
 

@@ -13,3 +13,11 @@ class InvalidInput(InventoryError):
 
 class NotFound(InventoryError):
     """A named product, SKU, pool, order or key does not exist (maps to NOT_FOUND)."""
+
+
+class Unauthenticated(InventoryError):
+    """The caller proved no identity (maps to UNAUTHENTICATED)."""
+
+
+class PermissionDenied(InventoryError):
+    """The caller's identity may not do this (maps to PERMISSION_DENIED)."""

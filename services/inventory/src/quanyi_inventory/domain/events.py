@@ -171,6 +171,19 @@ class KeysRevealed:
     key_ids: tuple[str, ...]
     actor: str
     purpose: str
+    on_behalf_of: str = ""
+
+
+@dataclass(frozen=True)
+class KeysRevealRefused:
+    """The audit record of a refused reveal: who (authenticated identity, "" for none) asked, for what."""
+
+    attempt_id: str
+    order_id: str
+    identity: str
+    on_behalf_of: str
+    purpose: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -238,6 +251,7 @@ Event = (
     | DataKeysRewrapped
     | PoolPriorityChanged
     | KeysExpired
+    | KeysRevealRefused
     | BatchVoided
     | BatchRestored
     | KeysExported

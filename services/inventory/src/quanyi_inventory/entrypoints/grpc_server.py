@@ -5,20 +5,22 @@ No response error, and no log line written here, ever contains a card key.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import grpc
 from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import inventory_service_pb2 as pb
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
+from quanyi_platform.identity import ServiceTokens, peer_identity
 
 from quanyi_inventory.adapters.crypto import KeyringError
 from quanyi_inventory.adapters.mappers import strategy_from_proto
 from quanyi_inventory.application import catalogue, import_keys, reveal, rotate
 from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
-from quanyi_inventory.domain.errors import InvalidInput, NotFound
+from quanyi_inventory.domain.custody import RevealPolicy
+from quanyi_inventory.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from quanyi_inventory.entrypoints import key_file_import
 from quanyi_inventory.entrypoints.pool_tools import PoolTools
 
@@ -52,6 +54,10 @@ def _order_keys(result: reveal.RevealResult) -> pb.OrderKeysRevealed:
         code, message = grpc.StatusCode.INVALID_ARGUMENT, str(result.error)
     elif isinstance(result.error, NotFound):
         code, message = grpc.StatusCode.NOT_FOUND, str(result.error)
+    elif isinstance(result.error, Unauthenticated):
+        code, message = grpc.StatusCode.UNAUTHENTICATED, str(result.error)
+    elif isinstance(result.error, PermissionDenied):
+        code, message = grpc.StatusCode.PERMISSION_DENIED, str(result.error)
     else:
         code, message = grpc.StatusCode.OK, ""
     return pb.OrderKeysRevealed(
@@ -64,11 +70,20 @@ def _order_keys(result: reveal.RevealResult) -> pb.OrderKeysRevealed:
 
 class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
     def __init__(
-        self, uow: Callable[[], InventoryUnitOfWork], keyring: Keys, *, import_max_rows: int
+        self,
+        uow: Callable[[], InventoryUnitOfWork],
+        keyring: Keys,
+        *,
+        import_max_rows: int,
+        service_tokens: ServiceTokens | None = None,
+        reveal_policy: RevealPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._keyring = keyring
         self._import_max_rows = import_max_rows
+        # Who may reveal keys: callers prove their identity by mTLS or by one of these tokens.
+        self._tokens = service_tokens or ServiceTokens({})
+        self._reveal_policy = reveal_policy or RevealPolicy()
 
     async def _run(self, context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
         """Await the use case; domain errors become status codes with their safe message."""
@@ -78,6 +93,10 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except NotFound as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except Unauthenticated as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except PermissionDenied as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         raise AssertionError("unreachable")
 
     async def CreateProduct(
@@ -152,25 +171,30 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
     async def RevealKeys(
         self, request: pb.RevealKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevealKeysResponse:
-        keys = await self._run(
-            context,
-            reveal.reveal_keys(
-                self._uow(), self._keyring, order_id=request.order_id, key_ids=list(request.key_ids),
-                actor=request.actor, purpose=request.purpose,
-            ),
-        )
+        async def run() -> list[reveal.RevealedKey]:
+            [result] = await self._reveal(context, [request])
+            if result.error is not None:
+                raise result.error
+            return result.keys
+
+        keys = await self._run(context, run())
         return pb.RevealKeysResponse(keys=[_revealed(k) for k in keys])
+
+    async def _reveal(
+        self, context: grpc.aio.ServicerContext, requests: Sequence[pb.RevealKeysRequest]
+    ) -> list[reveal.RevealResult]:
+        """Reveals as the caller the transport authenticates (never the actor a request names)."""
+        return await reveal.reveal_as_caller(
+            self._uow, self._keyring,
+            [reveal.RevealRequest(r.order_id, list(r.key_ids), r.actor, r.purpose) for r in requests],
+            identity=peer_identity(context, self._tokens),
+            policy=self._reveal_policy,
+        )
 
     async def RevealOrdersKeys(
         self, request: pb.RevealOrdersKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevealOrdersKeysResponse:
-        results = await reveal.reveal_orders_keys(
-            self._uow(), self._keyring,
-            [
-                reveal.RevealRequest(r.order_id, list(r.key_ids), r.actor, r.purpose)
-                for r in request.orders
-            ],
-        )
+        results = await self._reveal(context, request.orders)
         return pb.RevealOrdersKeysResponse(orders=[_order_keys(r) for r in results])
 
     async def FindKey(

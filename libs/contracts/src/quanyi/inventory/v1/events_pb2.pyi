@@ -189,18 +189,36 @@ class StockLowCleared(_message.Message):
     def __init__(self, sku_id: _Optional[str] = ..., available: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
 
 class KeysRevealed(_message.Message):
-    __slots__ = ("reveal_id", "order_id", "key_ids", "actor", "purpose")
+    __slots__ = ("reveal_id", "order_id", "key_ids", "actor", "purpose", "on_behalf_of")
     REVEAL_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
     reveal_id: str
     order_id: str
     key_ids: _containers.RepeatedScalarFieldContainer[str]
     actor: str
     purpose: str
-    def __init__(self, reveal_id: _Optional[str] = ..., order_id: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+    on_behalf_of: str
+    def __init__(self, reveal_id: _Optional[str] = ..., order_id: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ..., purpose: _Optional[str] = ..., on_behalf_of: _Optional[str] = ...) -> None: ...
+
+class KeysRevealRefused(_message.Message):
+    __slots__ = ("attempt_id", "order_id", "identity", "on_behalf_of", "purpose", "reason")
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    ON_BEHALF_OF_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    attempt_id: str
+    order_id: str
+    identity: str
+    on_behalf_of: str
+    purpose: str
+    reason: str
+    def __init__(self, attempt_id: _Optional[str] = ..., order_id: _Optional[str] = ..., identity: _Optional[str] = ..., on_behalf_of: _Optional[str] = ..., purpose: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class RewrappedBatch(_message.Message):
     __slots__ = ("batch_id", "previous_master_key_id")
