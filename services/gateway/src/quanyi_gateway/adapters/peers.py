@@ -48,11 +48,13 @@ class Peers:
     def connect(cls, settings: PlatformSettings) -> Peers:
         """Channels connect lazily: making them never fails, the first call (or readiness probe) connects."""
         deadline = settings.grpc_deadline_s
+        # The gateway's service identity (quanyi_platform.identity) rides on every call.
+        token = settings.service_token.get_secret_value()
         channels = {
-            "orders": rpc.channel(settings.orders_grpc, deadline),
-            "inventory": rpc.channel(settings.inventory_grpc, deadline),
-            "fulfillment": rpc.channel(settings.fulfillment_grpc, deadline),
-            "ledger": rpc.channel(settings.ledger_grpc, deadline),
+            "orders": rpc.channel(settings.orders_grpc, deadline, token=token),
+            "inventory": rpc.channel(settings.inventory_grpc, deadline, token=token),
+            "fulfillment": rpc.channel(settings.fulfillment_grpc, deadline, token=token),
+            "ledger": rpc.channel(settings.ledger_grpc, deadline, token=token),
         }
         return cls(
             orders=orders_grpc.OrdersServiceStub(channels["orders"]),
