@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from quanyi_platform.config import PlatformSettings
@@ -78,6 +79,9 @@ class Settings(PlatformSettings):
         default_factory=lambda: {k: SecretStr(v) for k, v in DEV_PARTNER_SECRETS.items()}
     )
     partner_signature_skew_s: int = Field(default=300, ge=1)
+    # {channel: account e-mail}: a channel integration (a marketplace) signs in with its account, and its
+    # orders arrive on its channel (JSON in QUANYI_CHANNEL_ACCOUNTS); every other account's on "web".
+    channel_accounts: dict[str, str] = Field(default_factory=dict)
     # {partner: [sku_id, ...]}: the SKUs each partner may report redemptions of (JSON in
     # QUANYI_PARTNER_SKUS), granted at start-up; an admin grants more (PUT /v1/admin/partners/{p}/skus).
     partner_skus: dict[str, list[str]] = Field(default_factory=dict)
@@ -167,6 +171,14 @@ class Settings(PlatformSettings):
         if unknown:
             raise ValueError(f"unknown rate limits {unknown}; known: {sorted(DEFAULT_RATE_LIMITS)}")
         return {**DEFAULT_RATE_LIMITS, **rules}
+
+    @field_validator("channel_accounts")
+    @classmethod
+    def _channel_names(cls, accounts: dict[str, str]) -> dict[str, str]:
+        for channel in accounts:
+            if not re.fullmatch(r"[a-z0-9_-]{1,32}", channel) or channel == "web":
+                raise ValueError(f"channel names are 1-32 of a-z 0-9 _ - and not 'web'; got {channel!r}")
+        return accounts
 
     @field_validator("gateway_listen")
     @classmethod

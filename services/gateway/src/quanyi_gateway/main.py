@@ -48,7 +48,7 @@ from quanyi_gateway.api.routes import (
 )
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
-from quanyi_gateway.application.checkout import Checkout
+from quanyi_gateway.application.checkout import Channels, Checkout
 from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
 from quanyi_gateway.application.limits import Backoff, Limits, Rule
@@ -134,7 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             accounts=accounts,
             catalogue=catalogue,
             feed=feed,
-            checkout=Checkout(catalogue, orders),
+            checkout=Checkout(catalogue, orders, Channels(settings.channel_accounts)),
             orders=order_queries,
             keys=MyKeys(order_queries, deliveries, vault),
             redemptions=Redemptions(

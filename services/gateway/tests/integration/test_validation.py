@@ -138,3 +138,23 @@ async def test_a_storefront_order_is_placed_on_the_storefront_channel(gw: Any, f
     assert r.status_code == 201, r.text
     assert r.json()["channel"] == "web"
     assert [o.channel for o in fake.orders.values()] == ["web"]
+
+
+async def test_a_channel_integration_orders_on_the_channel_it_signed_in_as(
+    start_gateway: Any, make_settings: Any, fake: FakePeers
+) -> None:
+    gw = await start_gateway(make_settings(channel_accounts={"tmall": "Tmall@Channels.example.com"}))
+    fake.add_sku("sku-1")
+    _, tmall = await gw.buyer("tmall@channels.example.com")
+    _, buyer = await gw.buyer("someone@example.com")
+    body = {"items": [{"sku_id": "sku-1", "quantity": 1}]}
+    r = await gw.client.post("/v1/orders", json=body, headers={**tmall, "Idempotency-Key": "t-1"})
+    assert r.status_code == 201 and r.json()["channel"] == "tmall", r.text
+    r = await gw.client.post("/v1/orders", json=body, headers={**buyer, "Idempotency-Key": "b-1"})
+    assert r.status_code == 201 and r.json()["channel"] == "web", r.text
+    # Naming a channel in the body is refused, for the channel's account too.
+    r = await gw.client.post(
+        "/v1/orders", json={**body, "channel": "jd"}, headers={**tmall, "Idempotency-Key": "t-2"}
+    )
+    field_problem(r, ["body", "channel"])
+    assert sorted(o.channel for o in fake.orders.values()) == ["tmall", "web"]

@@ -67,3 +67,9 @@ def test_loading_invalid_settings_exits_without_quoting_values(monkeypatch: pyte
     assert "QUANYI_ADMIN_PASSWORD" in str(caught.value)
     assert "QUANYI_TOKEN_SECRET" in str(caught.value)
     assert "real-secret-value" not in str(caught.value)
+
+
+@pytest.mark.parametrize("channel", ["web", "Tmall", "", "a" * 33])
+def test_a_channel_account_needs_a_channel_name_other_than_the_storefronts(channel: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(channel_accounts={channel: "x@example.com"})

@@ -20,7 +20,7 @@ from quanyi_gateway.api.deps import (
 )
 from quanyi_gateway.api.problems import Problem, from_rpc_error, problem_response, responses
 from quanyi_gateway.api.validation import PathId
-from quanyi_gateway.application.checkout import STOREFRONT_CHANNEL, OrderLine, PlaceOrder
+from quanyi_gateway.application.checkout import OrderLine, PlaceOrder
 from quanyi_gateway.application.errors import OrderNotFound, UnknownSku
 from quanyi_gateway.application.idempotency import (
     IdempotencyInProgress,
@@ -71,7 +71,6 @@ async def place_order(
             lines=tuple(OrderLine(i.sku_id, i.quantity) for i in body.items),
             # A key reused after it expired is a new key for the orders service too.
             idempotency_key=f"{idempotency_key}@{generation.timestamp():.6f}",
-            channel=STOREFRONT_CHANNEL,
         )
         try:
             placed = await checkout.place(command)
