@@ -6,8 +6,8 @@
   (a bounded time, then `IdempotencyInProgress`, answered 409).
 - Keys live `ttl` (24 hours): after that the key is new again. A request that dies while holding the key
   (a crash, a timeout) holds it for `lease` at most; the next request with the key then runs it again.
-- Only responses that settle the request are stored (2xx and 4xx); after a transient failure (5xx, 429)
-  the key is released and a retry runs the request again.
+- Only a success is stored (2xx: the order exists). A refusal (4xx) or a failure (5xx) releases the key, so a
+  refused request writes nothing, and the same key may be sent again with the request corrected.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def fingerprint(method: str, path: str, canonical_body: bytes) -> bytes:
 
 
 def settles(status: int) -> bool:
-    """Whether a response is stored for replay: success and the caller's errors, not transient ones."""
-    return status < 500 and status != 429
+    """Whether a response is stored for replay: a success, which created something."""
+    return 200 <= status < 300
 
 
 class Idempotency:
