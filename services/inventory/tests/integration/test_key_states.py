@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -170,4 +171,59 @@ async def test_the_sweeper_expires_due_keys_by_event_counts_them_and_reports_low
     assert low == [{"n": 1}]
     expired_events = await rows(pool, "SELECT count(*) AS n FROM events WHERE event_type LIKE '%%.KeysExpired'")
     assert expired_events == [{"n": 2}]
+    await assert_replay_matches_live(database_url, "inventory")
+
+
+async def test_sixteen_concurrent_allocators_never_hand_a_key_out_twice_nor_outside_its_channel_or_window(
+    uow: UowFactory, keyring: Keyring, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    sku = await new_sku(uow, "fefo")
+    main, backup = await new_pool(uow, sku, priority=0), await new_pool(uow, sku, priority=1)
+    n = 0
+
+    async def batch(pool_id: str, count: int, **window: object) -> None:
+        nonlocal n
+        await stock(uow, keyring, pool_id, [f"C{n + i}" for i in range(count)], **window)  # type: ignore[arg-type]
+        n += count
+
+    await batch(main, 60, expires_at=NOW + 3 * DAY)
+    await batch(main, 30, expires_at=NOW - DAY)  # expired, not swept yet
+    await batch(backup, 40, valid_from=NOW + DAY)  # not valid yet
+    await batch(backup, 50)
+    await batch(main, 30, channel="app", expires_at=NOW + 10 * DAY)
+    usable_for = {"storefront": 60 + 50, "app": 60 + 50 + 30}
+
+    async def allocator(worker: int) -> None:
+        for b in range(8):
+            orders = [
+                (PaidOrder(f"w{worker}-b{b}-o{o}", "b", "", ("app", "storefront")[(worker + o) % 2],
+                           (OrderLine(1, sku, 1 + (o + b) % 2),)), Context())
+                for o in range(4)
+            ]
+            await allocate_paid_orders(uow(), orders, clock=lambda: NOW)
+
+    await asyncio.gather(*(allocator(w) for w in range(16)))
+
+    reserved = await rows(
+        pool, "SELECT k.key_id, k.order_id, k.channel, k.valid_from, k.expires_at, a.outcome FROM keys k"
+              " JOIN allocations a ON a.order_id = k.order_id WHERE k.state = 'reserved'"
+    )
+    assert len({r["key_id"] for r in reserved}) == len(reserved)
+    assert all(r["outcome"] == "reserved" for r in reserved)
+    assert all(r["valid_from"] is None or r["valid_from"] <= NOW for r in reserved)
+    assert all(r["expires_at"] is None or r["expires_at"] > NOW for r in reserved)
+    # An app key went only to an app order (the order id says which channel it was placed on).
+    for r in reserved:
+        worker, _, o = str(r["order_id"]).split("-")
+        channel = ("app", "storefront")[(int(worker[1:]) + int(o[1:])) % 2]
+        assert r["channel"] in ("", channel)
+    decided = await rows(pool, "SELECT outcome, count(*) AS n FROM allocations GROUP BY outcome ORDER BY outcome")
+    assert sum(int(d["n"]) for d in decided) == 16 * 8 * 4  # every order decided, once
+    assert len(reserved) <= usable_for["app"]
+    [counts] = await rows(pool, "SELECT available, reserved, expired FROM sku_stock WHERE sku_id = %s", sku)
+    assert counts["reserved"] == len(reserved) and counts["available"] + counts["reserved"] == n
+    [by_pool] = await rows(pool, "SELECT sum(available) AS a, sum(reserved) AS r FROM pool_stock WHERE sku_id = %s",
+                           sku)
+    assert (by_pool["a"], by_pool["r"]) == (counts["available"], counts["reserved"])
+    assert await sweep_all_expired(uow, clock=lambda: NOW) == 30
     await assert_replay_matches_live(database_url, "inventory")
