@@ -5,6 +5,7 @@ as a job through inventory; the keys are then stock a buyer can see, and bad row
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -18,10 +19,17 @@ from quanyi_cli.stack import Stack
 from tests.integration.harness import ADMIN_EMAIL, ADMIN_PASSWORD, admin, eventually, fresh_keys
 
 
+@functools.cache
+def _token(gateway_url: str) -> str:
+    """One sign-in for all the commands (the gateway rate-limits sign-ins)."""
+    r = httpx.post(f"{gateway_url}/v1/auth/token", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
 def _quanyi(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QUANYI_GATEWAY_URL": stack.config.gateway_url, "QUANYI_ADMIN_EMAIL": ADMIN_EMAIL,
-           "QUANYI_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    env.pop("QUANYI_ADMIN_TOKEN", None)
+    env = {**os.environ, "QUANYI_GATEWAY_URL": stack.config.gateway_url,
+           "QUANYI_ADMIN_TOKEN": _token(stack.config.gateway_url)}
     return subprocess.run(
         [sys.executable, "-c", "from quanyi_cli.main import app; app()", *args],
         env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -103,7 +111,7 @@ async def test_rotate_master_reaches_inventory_through_the_gateway(stack: Stack)
 async def test_the_cli_voids_restores_exports_and_logs_a_batch(
     stack: Stack, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    _, pool_id = await _sku_and_pool(http)
+    sku, pool_id = await _sku_and_pool(http)
     keys = fresh_keys(2)
     file = tmp_path / "bin.csv"
     file.write_text("code,password\n" + "".join(f"{c},{p}\n" for c, p in keys))
@@ -133,3 +141,12 @@ async def test_the_cli_voids_restores_exports_and_logs_a_batch(
     log = await asyncio.to_thread(_quanyi, stack, "keys", "log", "--pool", pool_id, "--json")
     actions = [o["action"] for o in json.loads(log.stdout)["operations"]]
     assert actions == ["batch_restored", "keys_exported", "batch_voided", "keys_imported", "pool_created"]
+
+    adm = await admin(http)
+    second = (await adm.post(f"/v1/admin/skus/{sku['sku_id']}/pools", json={"name": "second"})).json()
+    moved = await asyncio.to_thread(
+        _quanyi, stack, "keys", "move", batch_id, "--to-pool", second["pool_id"], "--json"
+    )
+    assert json.loads(moved.stdout)["keys"] == 2, moved.stderr
+    log = await asyncio.to_thread(_quanyi, stack, "keys", "log", "--pool", pool_id, "--json")
+    assert json.loads(log.stdout)["operations"][0]["action"] == "keys_moved"

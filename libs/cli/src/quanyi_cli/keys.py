@@ -2,7 +2,8 @@
 
 `import` streams a key file (CSV, TSV, XLSX or one code per line) to the gateway, which imports it as a
 job; the command follows the job with a progress bar. `rotate-master` re-wraps every data key under
-another master key. `void` / `restore` / `batches --bin` are the recycle bin of import batches, `export`
+another master key. `void` / `restore` / `batches --bin` are the recycle bin of import batches, `move`
+moves a batch's unsold keys to another pool or SKU, `export`
 writes keys by batch, pool, state and expiry to CSV (codes only with --with-codes, which is audited), and
 `log` is the pools' operation log. Keys are never printed on the terminal.
 """
@@ -251,6 +252,25 @@ def restore_batch(
         print(json.dumps(body))
     else:
         console.print(f"restored {body['keys']:,} keys of batch {batch}")
+
+
+@app.command("move")
+def move_batch(
+    batch: Annotated[str, typer.Argument(help="The import batch whose unsold keys move.")],
+    to_pool: Annotated[str, typer.Option("--to-pool", help="The pool they join (of this SKU or another).")],
+    gateway: Gateway = "http://127.0.0.1:8000",
+    token: Token = "",
+    admin_email: AdminEmail = "",
+    admin_password: AdminPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Move a batch's unsold keys to another pool or SKU (refused when that SKU holds one of their codes)."""
+    with closing(admin_client(gateway, token, admin_email, admin_password)) as client:
+        body = _call(client, "POST", f"/v1/admin/batches/{batch}/move", json={"to_pool_id": to_pool})
+    if as_json:
+        print(json.dumps(body))
+    else:
+        console.print(f"moved {body['keys']:,} keys of batch {batch} to pool {to_pool}")
 
 
 @app.command("batches")

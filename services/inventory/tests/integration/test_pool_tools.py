@@ -105,3 +105,39 @@ async def test_the_operation_log_lists_every_pool_action_newest_first_in_pages(
         ("pool_created", "", 0),
     ]
     assert "sha256=" in seen[2].detail and seen[1].detail == "test"
+
+
+async def test_unsold_keys_move_to_another_pool_or_sku_and_the_target_sku_then_refuses_their_codes(
+    stub: pb_grpc.InventoryServiceStub, pool: AsyncConnectionPool, database_url: str
+) -> None:
+    pool_a, sku_a = await _pool(stub)
+    other = await stub.CreatePool(pb.CreatePoolRequest(sku_id=sku_a, name="second"))
+    pool_c, sku_c = await _pool(stub)
+    batch, _ = await _import(stub, pool_a, b"code\nMOVE-1\nMOVE-2\nMOVE-3\n")
+
+    moved = await stub.MoveBatch(pb.MoveBatchRequest(batch_id=batch.batch_id, to_pool_id=other.pool_id, actor="ops"))
+    assert moved.keys == 3
+    stock = {r["pool_id"]: r["available"] for r in await _rows(pool, "SELECT pool_id, available FROM pool_stock")}
+    assert (stock[pool_a], stock[other.pool_id]) == (0, 3)
+
+    moved = await stub.MoveBatch(pb.MoveBatchRequest(batch_id=batch.batch_id, to_pool_id=pool_c, actor="ops"))
+    assert moved.keys == 3
+    assert (await stub.GetSku(pb.GetSkuRequest(sku_id=sku_a))).sku.available == 0
+    assert (await stub.GetSku(pb.GetSkuRequest(sku_id=sku_c))).sku.available == 3
+    # The moved codes are the target SKU's now: a file holding one of them finds it in the pool.
+    again, _ = await _import(stub, pool_c, b"code\nMOVE-2\nNEW-1\n", mode=pb.IMPORT_MODE_VALID_ROWS)
+    assert (again.imported, again.duplicates_in_pool) == (1, 1)
+
+    with pytest.raises(grpc.aio.AioRpcError) as same:
+        await stub.MoveBatch(pb.MoveBatchRequest(batch_id=batch.batch_id, to_pool_id=pool_c, actor="ops"))
+    assert same.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # Into a SKU that holds one of the codes as another key: refused, nothing moves.
+    pool_d, _ = await _pool(stub)
+    await _import(stub, pool_d, b"code\nMOVE-3\n")
+    with pytest.raises(grpc.aio.AioRpcError) as clash:
+        await stub.MoveBatch(pb.MoveBatchRequest(batch_id=batch.batch_id, to_pool_id=pool_d, actor="ops"))
+    assert clash.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert (await stub.GetSku(pb.GetSkuRequest(sku_id=sku_c))).sku.available == 4
+    log = await stub.ListPoolOperations(pb.ListPoolOperationsRequest(pool_id=pool_a))
+    assert [o.action for o in log.operations][:2] == ["keys_moved", "keys_imported"]
+    await assert_replay_matches_live(database_url, "inventory")

@@ -27,6 +27,7 @@ from quanyi_inventory.domain.events import (
     KeysExpired,
     KeysExported,
     KeysImported,
+    KeysMoved,
     KeysRevealed,
     KeysRevealRefused,
     PoolCreated,
@@ -115,7 +116,7 @@ def to_proto(event: Event) -> Message:
             sweep_id=event.sweep_id, as_of=timestamp(event.as_of),
             keys=[pb.ExpiredKey(key_id=k.key_id, sku_id=k.sku_id, pool_id=k.pool_id) for k in event.keys],
         )
-    if isinstance(event, BatchVoided | BatchRestored | KeysExported):
+    if isinstance(event, BatchVoided | BatchRestored | KeysExported | KeysMoved):
         return tool_event_to_proto(event)
     if isinstance(event, KeysImported):
         return pb.KeysImported(
@@ -191,7 +192,7 @@ def from_proto(message: Message) -> Event | None:
         return KeysExpired(
             m.sweep_id, as_of, tuple(ExpiredKey(k.key_id, k.sku_id, k.pool_id) for k in m.keys)
         )
-    if isinstance(m, pb.BatchVoided | pb.BatchRestored | pb.KeysExported):
+    if isinstance(m, pb.BatchVoided | pb.BatchRestored | pb.KeysExported | pb.KeysMoved):
         return tool_event_from_proto(m)
     if isinstance(m, pb.KeysImported):
         return KeysImported(

@@ -63,6 +63,32 @@ class PgBatches(Batches):
             for r in await cur.fetchall()
         ]
 
+    async def claim_codes(self, batch_id: str, move_id: str, sku_id: str) -> int:
+        cur = await self._conn.execute(
+            "SELECT count(*) AS n FROM keys k"
+            " JOIN key_material m ON m.batch_id = k.batch_id AND m.key_id = k.key_id"
+            " JOIN key_material x ON x.fingerprint = m.fingerprint AND x.sku_id = %s AND x.key_id <> m.key_id"
+            " WHERE k.batch_id = %s AND k.state = 'available'",
+            (sku_id, batch_id),
+        )
+        row = await cur.fetchone()
+        clashes = int(row["n"]) if row else 0
+        if clashes:
+            return clashes
+        # The record is append-only: a moved key's code gets a row of its new SKU (under a batch id of its
+        # own, which no KeysImported names), whose (fingerprint, sku) uniqueness later imports run into.
+        await self._conn.execute(
+            "INSERT INTO key_material (batch_id, key_id, sku_id, fingerprint, nonce, ciphertext, valid_from,"
+            " expires_at, face_value_minor, unit_cost_minor, supplier)"
+            " SELECT 'moved:' || %s, m.key_id, %s, m.fingerprint, m.nonce, m.ciphertext, m.valid_from,"
+            " m.expires_at, m.face_value_minor, m.unit_cost_minor, m.supplier FROM keys k"
+            " JOIN key_material m ON m.batch_id = k.batch_id AND m.key_id = k.key_id"
+            " WHERE k.batch_id = %s AND k.state = 'available' ORDER BY m.fingerprint"
+            " ON CONFLICT (fingerprint, sku_id) DO NOTHING",
+            (move_id, sku_id, batch_id),
+        )
+        return 0
+
     async def count(self, selected: KeyFilter) -> int:
         cur = await self._conn.execute("SELECT count(*) AS n FROM keys k" + _WHERE, _params(selected))
         row = await cur.fetchone()

@@ -61,6 +61,26 @@ async def restore_batch(uow: InventoryUnitOfWork, batch_id: str, actor: str) -> 
     return await _change(uow, batch_id, lambda state: rules.restore(state, actor))
 
 
+async def move_batch(uow: InventoryUnitOfWork, batch_id: str, to_pool_id: str, actor: str) -> int:
+    """Move the batch's unsold keys to pool `to_pool_id` (KeysMoved); returns how many. Into another SKU
+    only when that SKU holds none of their codes as other keys."""
+    async with uow:
+        state = await uow.batches.load(batch_id)
+        target = await uow.catalogue.pool(to_pool_id)
+        if state is not None and target is not None:
+            await uow.stock.lock([state.sku_id, target.sku_id])
+            state = await uow.batches.load(batch_id)
+        recorded = rules.move(state, to_pool_id, target.sku_id if target else None, actor)
+        assert state is not None and target is not None
+        if target.sku_id != state.sku_id:
+            clashes = await uow.batches.claim_codes(batch_id, new_event_id(), target.sku_id)
+            if clashes:
+                raise rules.BatchStateConflict(f"{clashes} of the batch's codes are keys of that SKU already")
+        await uow.record([recorded], Context(correlation_id=batch_id))
+        await uow.commit()
+    return state.available
+
+
 async def list_batches(
     uow: InventoryUnitOfWork, pool_id: str, voided_only: bool, before: str, limit: int
 ) -> list[BatchSummary]:

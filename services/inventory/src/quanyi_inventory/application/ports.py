@@ -334,6 +334,12 @@ class Batches(ABC):
         """Up to `limit` batches with ids below `before` ("" : from the newest), newest first."""
 
     @abstractmethod
+    async def claim_codes(self, batch_id: str, move_id: str, sku_id: str) -> int:
+        """Make the codes of the batch's available keys codes of `sku_id` in the record too (so that later
+        imports into it find them), unless `sku_id` holds one of them already as another key: then nothing
+        is written and the number of such codes is returned (0: done)."""
+
+    @abstractmethod
     async def count(self, selected: KeyFilter) -> int:
         """How many keys the filter selects."""
 

@@ -1,8 +1,9 @@
-"""Operator tools on import batches: void one into the recycle bin, restore it, audit an export with codes.
+"""Operator tools on import batches: void one into the recycle bin, restore it, move its unsold keys to
+another pool, audit an export with codes.
 
-A batch is an aggregate (KeyBatch): KeysImported is its version 1, each BatchVoided or BatchRestored one
-more. Voiding takes the batch's available keys out of sale; keys already sold are not touched. Standard
-library only.
+A batch is an aggregate (KeyBatch): KeysImported is its version 1, each BatchVoided, BatchRestored or
+KeysMoved one more. Voiding takes the batch's available keys out of sale; keys already sold are not
+touched. Standard library only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from quanyi_inventory.domain.events import (
     BatchRestored,
     BatchVoided,
     KeysExported,
+    KeysMoved,
     Recorded,
 )
 
@@ -62,6 +64,25 @@ def restore(state: BatchState | None, actor: str) -> Recorded:
         raise BatchStateConflict("the batch is not in the recycle bin")
     who = actor.strip() or "operator"
     event = BatchRestored(state.batch_id, state.pool_id, state.sku_id, state.void, who)
+    return Recorded(KEY_BATCH, state.batch_id, state.version + 1, event)
+
+
+def move(state: BatchState | None, to_pool_id: str, to_sku_id: str | None, actor: str) -> Recorded:
+    """KeysMoved: the batch's available keys go to pool `to_pool_id` (of SKU `to_sku_id`; None: unknown)."""
+    if state is None:
+        raise NotFound("no such batch")
+    if to_sku_id is None:
+        raise NotFound("no such pool")
+    if state.voided:
+        raise BatchStateConflict("the batch is in the recycle bin; restore it first")
+    if to_pool_id == state.pool_id:
+        raise BatchStateConflict("the batch's keys are in that pool already")
+    if state.available == 0:
+        raise BatchStateConflict("the batch has no unsold keys")
+    who = actor.strip() or "operator"
+    event = KeysMoved(
+        state.batch_id, state.pool_id, state.sku_id, to_pool_id, to_sku_id, state.available, who
+    )
     return Recorded(KEY_BATCH, state.batch_id, state.version + 1, event)
 
 

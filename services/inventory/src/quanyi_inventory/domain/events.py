@@ -226,6 +226,19 @@ class BatchRestored:
 
 
 @dataclass(frozen=True)
+class KeysMoved:
+    """The batch's `keys` available keys left pool `from_pool_id` for `to_pool_id`."""
+
+    batch_id: str
+    from_pool_id: str
+    from_sku_id: str
+    to_pool_id: str
+    to_sku_id: str
+    keys: int
+    actor: str
+
+
+@dataclass(frozen=True)
 class KeysExported:
     """Audit of an export with codes: who, which filter ("" / None: any), how many keys."""
 
@@ -251,10 +264,11 @@ Event = (
     | DataKeysRewrapped
     | PoolPriorityChanged
     | KeysExpired
-    | KeysRevealRefused
     | BatchVoided
     | BatchRestored
     | KeysExported
+    | KeysMoved
+    | KeysRevealRefused
 )
 
 # Aggregate types, as they appear in the event store's envelopes.

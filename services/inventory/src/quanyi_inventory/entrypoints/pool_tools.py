@@ -1,6 +1,6 @@
-"""The operator tools on the wire (a mixin of InventoryServicer): VoidBatch, RestoreBatch, ListBatches,
-ExportKeys, ListPoolOperations. Translation and error mapping only; codes appear only in ExportKeys'
-answer when asked for, and never in an error or a log line."""
+"""The operator tools on the wire (a mixin of InventoryServicer): VoidBatch, RestoreBatch, MoveBatch,
+ListBatches, ExportKeys, ListPoolOperations. Translation and error mapping only; codes appear only in
+ExportKeys' answer when asked for, and never in an error or a log line."""
 
 from __future__ import annotations
 
@@ -63,6 +63,16 @@ class PoolTools:
             await _abort(context, exc)
             raise
         return pb.RestoreBatchResponse(keys=n)
+
+    async def MoveBatch(
+        self, request: pb.MoveBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.MoveBatchResponse:
+        try:
+            n = await batches.move_batch(self._uow(), request.batch_id, request.to_pool_id, request.actor)
+        except (NotFound, BatchStateConflict, InvalidInput) as exc:
+            await _abort(context, exc)
+            raise
+        return pb.MoveBatchResponse(keys=n)
 
     async def ListBatches(
         self, request: pb.ListBatchesRequest, context: grpc.aio.ServicerContext

@@ -1,5 +1,6 @@
 """The `keys` projection's part for the operator tools: BatchVoided voids a batch's available keys,
-BatchRestored makes its voided keys available again (one UPDATE per run of events of a type)."""
+BatchRestored makes its voided keys available again (one UPDATE per run of events of a type), KeysMoved
+moves its available keys to another pool (and SKU)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from quanyi_inventory.projections._events import ProjectionError
 BATCH_VOIDED = pb.BatchVoided.DESCRIPTOR.full_name
 BATCH_RESTORED = pb.BatchRestored.DESCRIPTOR.full_name
 KEYS_EXPORTED = pb.KeysExported.DESCRIPTOR.full_name
+KEYS_MOVED = pb.KeysMoved.DESCRIPTOR.full_name
 
 
 async def _moved(conn: Any, events: Sequence[StoredEvent], sql: str, what: str) -> None:
@@ -45,4 +47,18 @@ async def restored(conn: Any, events: Sequence[StoredEvent]) -> None:
     )
 
 
-HANDLERS = {BATCH_VOIDED: voided, BATCH_RESTORED: restored}
+async def moved(conn: Any, events: Sequence[StoredEvent]) -> None:
+    # One event at a time: a batch may move twice in one run, and each move starts where the last ended.
+    for e in events:
+        p = e.payload
+        async with conn.cursor() as cur:
+            await cur.execute(
+                "UPDATE keys SET pool_id = %s, sku_id = %s"
+                " WHERE batch_id = %s AND pool_id = %s AND state = 'available'",
+                (p.to_pool_id, p.to_sku_id, p.batch_id, p.from_pool_id),
+            )
+            if cur.rowcount != p.keys:
+                raise ProjectionError(f"a moved batch: {cur.rowcount} keys moved, the event says {p.keys}")
+
+
+HANDLERS = {BATCH_VOIDED: voided, BATCH_RESTORED: restored, KEYS_MOVED: moved}

@@ -13,13 +13,13 @@ from quanyi.inventory.v1 import events_pb2 as pb
 from quanyi_platform.projection import Projection, StoredEvent, of_type
 
 from quanyi_inventory.projections._events import DATA_KEYS_REWRAPPED, KEYS_IMPORTED
-from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED
+from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED, KEYS_MOVED
 
 
 class KeyBatchesProjection(Projection):
     name = "key_batches"
     tables = ("key_batches",)
-    handles = frozenset({KEYS_IMPORTED, DATA_KEYS_REWRAPPED, BATCH_VOIDED, BATCH_RESTORED})
+    handles = frozenset({KEYS_IMPORTED, DATA_KEYS_REWRAPPED, BATCH_VOIDED, BATCH_RESTORED, KEYS_MOVED})
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         imports = of_type(events, pb.KeysImported)
@@ -80,3 +80,23 @@ class KeyBatchesProjection(Projection):
                 " WHERE b.batch_id = u.batch_id AND b.version < u.version",
                 (ids, [states[b][0] for b in ids], [states[b][1] for b in ids]),
             )
+        # A batch's moves, in version order: it ends in the last one's pool.
+        moves: dict[str, tuple[int, str, str]] = {}
+        for e in events:
+            if isinstance(e.payload, pb.KeysMoved):
+                last = moves.get(e.payload.batch_id)
+                if last is None or e.aggregate_version > last[0]:
+                    moves[e.payload.batch_id] = (
+                        e.aggregate_version, e.payload.to_pool_id, e.payload.to_sku_id
+                    )
+        if moves:
+            ids = sorted(moves)
+            await conn.execute(
+                "UPDATE key_batches b SET pool_id = u.pool_id, sku_id = u.sku_id,"
+                " version = GREATEST(b.version, u.version)"
+                " FROM unnest(%s::text[], %s::int[], %s::text[], %s::text[])"
+                " AS u(batch_id, version, pool_id, sku_id)"
+                " WHERE b.batch_id = u.batch_id",
+                (ids, [moves[b][0] for b in ids], [moves[b][1] for b in ids], [moves[b][2] for b in ids]),
+            )
+

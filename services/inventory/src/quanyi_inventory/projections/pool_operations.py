@@ -16,7 +16,7 @@ from quanyi_inventory.projections._events import (
     KEYS_IMPORTED,
     POOL_CREATED,
 )
-from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED, KEYS_EXPORTED
+from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED, KEYS_EXPORTED, KEYS_MOVED
 
 POOL_PRIORITY_CHANGED = pb.PoolPriorityChanged.DESCRIPTOR.full_name
 
@@ -36,6 +36,9 @@ def _row(p: Any) -> Row | None:
         return ("batch_voided", p.actor, p.pool_id, p.sku_id, p.batch_id, int(p.keys), p.reason)
     if isinstance(p, pb.BatchRestored):
         return ("batch_restored", p.actor, p.pool_id, p.sku_id, p.batch_id, int(p.keys), "")
+    if isinstance(p, pb.KeysMoved):
+        detail = f"to pool={p.to_pool_id} sku={p.to_sku_id}"
+        return ("keys_moved", p.actor, p.from_pool_id, p.from_sku_id, p.batch_id, int(p.keys), detail)
     if isinstance(p, pb.KeysExported):
         detail = f"with codes; state={p.state or 'any'}"
         return ("keys_exported", p.actor, p.pool_id, "", p.batch_id, int(p.keys), detail)
@@ -55,7 +58,7 @@ class PoolOperationsProjection(Projection):
     tables = ("pool_operations",)
     handles = frozenset({
         POOL_CREATED, KEYS_IMPORTED, BATCH_VOIDED, BATCH_RESTORED, KEYS_EXPORTED, DATA_KEYS_REWRAPPED,
-        POOL_PRIORITY_CHANGED, KEYS_EXPIRED,
+        POOL_PRIORITY_CHANGED, KEYS_EXPIRED, KEYS_MOVED,
     })
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:

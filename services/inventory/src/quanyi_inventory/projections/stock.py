@@ -25,7 +25,7 @@ from quanyi_inventory.projections._events import (
     STOCK_LOW,
     STOCK_LOW_CLEARED,
 )
-from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED
+from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED, KEYS_MOVED
 
 
 @dataclass
@@ -56,7 +56,7 @@ class StockProjection(Projection):
     tables = ("sku_stock", "pool_stock")
     handles = frozenset(
         {SKU_CREATED, POOL_CREATED, KEYS_IMPORTED, KEY_RESERVED, KEYS_EXPIRED, STOCK_LOW, STOCK_LOW_CLEARED,
-         BATCH_VOIDED, BATCH_RESTORED}
+         BATCH_VOIDED, BATCH_RESTORED, KEYS_MOVED}
     )
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
@@ -89,6 +89,11 @@ class StockProjection(Projection):
                 for change in _touched(changes, by_pool, p.sku_id, p.pool_id):
                     change.available -= sign * int(p.keys)
                     change.void += sign * int(p.keys)
+            elif isinstance(p, pb.KeysMoved):
+                for change in _touched(changes, by_pool, p.from_sku_id, p.from_pool_id):
+                    change.available -= int(p.keys)
+                for change in _touched(changes, by_pool, p.to_sku_id, p.to_pool_id):
+                    change.available += int(p.keys)
             elif isinstance(p, pb.StockLow | pb.StockLowCleared):
                 change = changes.setdefault(p.sku_id, _Change())
                 if e.aggregate_version > change.version:

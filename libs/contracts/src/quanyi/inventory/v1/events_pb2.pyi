@@ -303,3 +303,21 @@ class KeysExported(_message.Message):
     expires_before: _timestamp_pb2.Timestamp
     keys: int
     def __init__(self, export_id: _Optional[str] = ..., actor: _Optional[str] = ..., batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., state: _Optional[str] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., keys: _Optional[int] = ...) -> None: ...
+
+class KeysMoved(_message.Message):
+    __slots__ = ("batch_id", "from_pool_id", "from_sku_id", "to_pool_id", "to_sku_id", "keys", "actor")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    from_pool_id: str
+    from_sku_id: str
+    to_pool_id: str
+    to_sku_id: str
+    keys: int
+    actor: str
+    def __init__(self, batch_id: _Optional[str] = ..., from_pool_id: _Optional[str] = ..., from_sku_id: _Optional[str] = ..., to_pool_id: _Optional[str] = ..., to_sku_id: _Optional[str] = ..., keys: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...

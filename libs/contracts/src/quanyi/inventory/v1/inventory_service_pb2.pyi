@@ -473,3 +473,19 @@ class ListPoolOperationsResponse(_message.Message):
     operations: _containers.RepeatedCompositeFieldContainer[PoolOperation]
     next_page_token: str
     def __init__(self, operations: _Optional[_Iterable[_Union[PoolOperation, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class MoveBatchRequest(_message.Message):
+    __slots__ = ("batch_id", "to_pool_id", "actor")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    to_pool_id: str
+    actor: str
+    def __init__(self, batch_id: _Optional[str] = ..., to_pool_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class MoveBatchResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: int
+    def __init__(self, keys: _Optional[int] = ...) -> None: ...

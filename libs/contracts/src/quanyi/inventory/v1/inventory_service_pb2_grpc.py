@@ -100,6 +100,11 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchResponse.FromString,
                 _registered_method=True)
+        self.MoveBatch = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/MoveBatch',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.MoveBatchRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.MoveBatchResponse.FromString,
+                _registered_method=True)
         self.ListBatches = channel.unary_unary(
                 '/quanyi.inventory.v1.InventoryService/ListBatches',
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListBatchesRequest.SerializeToString,
@@ -216,6 +221,13 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MoveBatch(self, request, context):
+        """MoveBatch moves a batch's unsold keys to another pool, of the same SKU or of another (KeysMoved).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListBatches(self, request, context):
         """ListBatches pages through import batches, newest first: their file, counts and whether voided.
         """
@@ -305,6 +317,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.RestoreBatch,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchResponse.SerializeToString,
+            ),
+            'MoveBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveBatch,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.MoveBatchRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.MoveBatchResponse.SerializeToString,
             ),
             'ListBatches': grpc.unary_unary_rpc_method_handler(
                     servicer.ListBatches,
@@ -674,6 +691,33 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/RestoreBatch',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RestoreBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/MoveBatch',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.MoveBatchRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.MoveBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

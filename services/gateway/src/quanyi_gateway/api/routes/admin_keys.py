@@ -259,6 +259,22 @@ async def restore_batch(batch_id: PathId, admin: AdminUser, peers: PeersDep) -> 
     return BatchKeysPublic(batch_id=batch_id, keys=reply.keys)
 
 
+class BatchMove(BaseModel):
+    to_pool_id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+@router.post(
+    "/batches/{batch_id}/move", dependencies=[JsonBody], responses=responses(404, 409, 415, 422)
+)
+async def move_batch(batch_id: PathId, body: BatchMove, admin: AdminUser, peers: PeersDep) -> BatchKeysPublic:
+    """Move a batch's unsold keys to another pool, of the same SKU or another (refused when that SKU holds
+    one of their codes already)."""
+    reply = await peers.inventory.MoveBatch(
+        inventory_pb.MoveBatchRequest(batch_id=batch_id, to_pool_id=body.to_pool_id, actor=admin.actor)
+    )
+    return BatchKeysPublic(batch_id=batch_id, keys=reply.keys)
+
+
 @router.get("/batches", responses=responses(422))
 async def list_batches(
     peers: PeersDep,
