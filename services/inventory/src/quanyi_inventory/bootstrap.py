@@ -13,12 +13,14 @@ from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.identity import ServiceTokens
 from quanyi_platform.relay import Relay
 
+from quanyi_inventory.adapters.alerts import EmailChannel, WebhookChannel
 from quanyi_inventory.adapters.crypto import Keyring
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
+from quanyi_inventory.application.alerts import AlertChannel
 from quanyi_inventory.application.expire import run_sweeper
 from quanyi_inventory.config import DEV_MASTER_KEYS, Settings, load
 from quanyi_inventory.domain.custody import RevealPolicy
-from quanyi_inventory.entrypoints.consumers import order_paid_handler
+from quanyi_inventory.entrypoints.consumers import order_paid_handler, stock_low_handler
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
 from quanyi_inventory.projections import PROJECTIONS
 
@@ -63,6 +65,22 @@ def add_port(server: grpc.aio.Server, settings: Settings) -> int:
     return int(server.add_secure_port(settings.inventory_grpc_listen, credentials))
 
 
+def alert_channels(settings: Settings) -> list[AlertChannel]:
+    """The configured ways of telling the operator of low stock (none: no alert consumer runs)."""
+    channels: list[AlertChannel] = []
+    if settings.inventory_alert_webhook_url:
+        secret = settings.inventory_alert_webhook_secret.get_secret_value().encode()
+        if len(secret) < 16:
+            raise ValueError("inventory_alert_webhook_secret must have at least 16 characters")
+        channels.append(WebhookChannel(settings.inventory_alert_webhook_url, secret))
+    if settings.inventory_alert_email_to:
+        channels.append(EmailChannel(
+            settings.smtp_host, settings.smtp_port, settings.inventory_alert_email_from,
+            settings.inventory_alert_email_to,
+        ))
+    return channels
+
+
 def event_store() -> EventStore:
     """Inventory's event store, which runs every projection inline on each append."""
     return EventStore(NAME, projections=PROJECTIONS)
@@ -98,6 +116,12 @@ async def start(settings: Settings) -> None:
         Relay(pool, settings, store.topic, wakeup=store.appended).run(),
         consumer.run(),
     ]
+    channels = alert_channels(settings)
+    if channels:
+        alerts = InboxConsumer(
+            f"{NAME}-alerts", [store.topic], stock_low_handler(channels), pool, settings
+        )
+        components.append(alerts.run())
     if settings.inventory_expiry_sweep_s > 0:
         components.append(
             run_sweeper(

@@ -41,6 +41,15 @@ class Settings(PlatformSettings):
     inventory_grpc_tls_cert: str = ""
     inventory_grpc_tls_key: str = ""
     inventory_grpc_tls_client_ca: str = ""
+    # The operator hears of each StockLow (once per crossing of a SKU's threshold) by e-mail to this
+    # address and by a webhook to this URL, signed with this secret (quanyi_inventory.adapters.alerts);
+    # each is off while empty.
+    inventory_alert_email_to: str = ""
+    inventory_alert_email_from: str = "quanyi-alerts@localhost"
+    inventory_alert_webhook_url: str = ""
+    inventory_alert_webhook_secret: SecretStr = SecretStr("")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
     inventory_expiry_sweep_batch: int = 5_000
     # An import of 1,000,000 rows is tens of MB; gRPC's default limit is 4 MB.
     inventory_grpc_max_message_bytes: int = 256 * 1024 * 1024
