@@ -94,6 +94,14 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
             facts.append(posting.RefundSucceeded(order_id, f"r{n}.{k}", provider, Money(amount, CNY), part))
             exp.refunded[channel] += amount
             exp.paid_back[provider] += amount
+        rest = sum(left.values())
+        if rest and draw(st.booleans()):
+            # The last units: the order's refund says only its amount; the provider's confirmation its lines.
+            facts.append(posting.OrderRefunded(order_id, channel, Money(rest, CNY), was_released=True))
+            lines_left = tuple(posting.SaleLine(sku, Money(m, CNY)) for sku, m in left.items() if m)
+            facts.append(posting.RefundSucceeded(order_id, f"r{n}.last", provider, Money(rest, CNY), lines_left))
+            exp.refunded[channel] += rest
+            exp.paid_back[provider] += rest
     return facts, exp
 
 
@@ -155,6 +163,14 @@ def test_every_entry_balances_the_trial_balance_is_zero_and_i4_holds_exactly(
             totals[ln.account] = (d + ln.debit_minor, c + ln.credit_minor)
             per_currency[ln.currency] += ln.debit_minor - ln.credit_minor
     assert all(v == 0 for v in per_currency.values())
+
+    # No SKU is refunded more than it was sold for, on any channel.
+    by_sku: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in db.journal:
+        for ln in entry.rec.lines:
+            if ln.account.startswith(("revenue:", "refunds:")):
+                by_sku[(ln.account.split(":", 1)[1], ln.sku_id)] += ln.credit_minor - ln.debit_minor
+    assert all(v >= 0 for v in by_sku.values()), by_sku
 
     for channel in CHANNELS:
         revenue = -net(totals, f"revenue:{channel}") - net(totals, f"refunds:{channel}")

@@ -151,3 +151,29 @@ def test_a_fact_heard_again_in_a_batch_or_posted_before_counts_nothing_twice() -
     book = {"o1": posting.OrderBook("psp-sim", "", (), refunds_owed=300)}
     again = posting.entries_for([(refund, SRC), (paid_back, src2)], book, frozenset({SRC.event_id}))
     assert again[0] is None and net(again[1]) == {"payables:refunds": 300, "clearing:psp:psp-sim": -300}
+
+
+def test_the_last_units_refunded_after_partial_refunds_reverse_exactly_the_skus_left() -> None:
+    sold = (posting.SaleLine("a", Money(600, CNY)), posting.SaleLine("b", Money(400, CNY)))
+    facts: list[posting.Fact] = [
+        posting.PaymentCaptured("o1", "psp-sim", "t", Money(1000, CNY)),
+        posting.OrderPaid("o1", "web", Money(1000, CNY), sold),
+        # An operator refunds line a first (no OrderRefunded: the order keeps units) ...
+        posting.RefundSucceeded("o1", "r1", "psp-sim", Money(600, CNY), (sold[0],)),
+        # ... then the last units: the order's refund says only its amount.
+        posting.OrderRefunded("o1", "web", Money(400, CNY), was_released=True),
+        posting.RefundSucceeded("o1", "r2", "psp-sim", Money(400, CNY), (sold[1],)),
+    ]
+    sources = [posting.Source(f"0195a1b2-0000-7000-8000-00000000010{i}", SRC.occurred_at) for i in range(5)]
+    entries = posting.entries_for(list(zip(facts, sources, strict=True)), {})
+    refunded: dict[str, int] = defaultdict(int)
+    for e in entries:
+        assert e is not None
+        for ln in e.lines:
+            if ln.account == "refunds:web":
+                refunded[ln.sku_id] += ln.debit_minor
+    assert dict(refunded) == {"a": 600, "b": 400}
+    assert net(entries[4]) == {"payables:refunds": 400, "clearing:psp:psp-sim": -400}
+    # The same from the journal's entries (a later batch): the book knows what was refunded.
+    book = posting.book_of(e for e in entries[:3] if e is not None)
+    assert book.unrefunded() == (sold[1],)

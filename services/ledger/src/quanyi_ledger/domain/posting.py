@@ -191,6 +191,39 @@ class OrderBook:
     channel: str = ""
     sale_lines: tuple[SaleLine, ...] = ()
     refunds_owed: int = 0
+    # What its sale has been reversed by so far, per SKU (the refunds:<channel> debits).
+    refunded: tuple[SaleLine, ...] = ()
+
+    def unrefunded(self) -> tuple[SaleLine, ...]:
+        """The sale's lines less what was refunded of each SKU (what a refund without lines returns)."""
+        back: dict[tuple[str, str], int] = {}
+        for ln in self.refunded:
+            key = (ln.sku_id, ln.amount.currency)
+            back[key] = back.get(key, 0) + ln.amount.minor
+        out = []
+        for ln in self.sale_lines:
+            key = (ln.sku_id, ln.amount.currency)
+            left = ln.amount.minor - back.get(key, 0)
+            back[key] = max(0, back.get(key, 0) - ln.amount.minor)
+            if left > 0:
+                out.append(SaleLine(ln.sku_id, Money(left, ln.amount.currency)))
+        return tuple(out)
+
+
+def _reversals(entry: JournalEntry) -> tuple[SaleLine, ...]:
+    return tuple(
+        SaleLine(ln.sku_id, Money(ln.debit_minor - ln.credit_minor, ln.currency))
+        for ln in entry.lines
+        if ln.account.startswith("refunds:") and ln.debit_minor != ln.credit_minor
+    )
+
+
+def note_entry(books: dict[str, OrderBook], order_id: str, entry: JournalEntry) -> None:
+    """Update `books` with the sale reversals `entry` (posted for `order_id`) makes."""
+    reversed_ = _reversals(entry)
+    if reversed_:
+        book = books.get(order_id, OrderBook())
+        books[order_id] = replace(book, refunded=book.refunded + reversed_)
 
 
 def note(books: dict[str, OrderBook], fact: Fact) -> None:
@@ -235,6 +268,7 @@ def book_of(entries: Iterable[JournalEntry]) -> OrderBook:
             channel = next((accounts.channel_of(ln.account) or "" for ln in entry.lines
                             if ln.account.startswith("revenue:")), "")
             book = replace(book, channel=channel, sale_lines=lines)
+        book = replace(book, refunded=book.refunded + _reversals(entry))
     return replace(book, refunds_owed=max(0, owed))
 
 
@@ -274,7 +308,10 @@ def complete(fact: Fact, books: Mapping[str, OrderBook]) -> Fact:
     refund's channel and what was owed for its order."""
     if isinstance(fact, OrderRefunded):
         book = books.get(fact.order_id, OrderBook())
-        lines = fact.lines or (_split(fact.amount, book.sale_lines) if fact.was_released else ())
+        # What is left of the sale after earlier refunds is what this one returns (the last units of an
+        # order refunded unit by unit); the whole sale when nothing was refunded before.
+        lines = fact.lines or (_split(fact.amount, book.unrefunded() or book.sale_lines)
+                               if fact.was_released else ())
         return replace(fact, lines=lines)
     if isinstance(fact, RefundSucceeded):
         book = books.get(fact.order_id, OrderBook())
@@ -513,6 +550,9 @@ def entries_for(
             out.append(None)
             continue
         seen.add(source.event_id)
-        out.append(entry_for(complete(fact, known), source))
+        entry = entry_for(complete(fact, known), source)
+        out.append(entry)
         note(known, fact)
+        if entry is not None and fact.order_id:
+            note_entry(known, fact.order_id, entry)
     return out
