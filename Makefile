@@ -13,7 +13,7 @@ CONTRACTS := libs/contracts/src/quanyi
 # mypy (strict): the platform, the CLI and every service, domain and adapters alike.
 MYPY_PATHS := libs/platform/src libs/cli/src $(wildcard services/*/src)
 
-.PHONY: venv proto proto-check buf-lint lint test run bench bench-quick bench-inventory bench-replay bench-import bench-ledger clean distclean
+.PHONY: venv proto proto-check buf-lint lint test run bench bench-quick bench-inventory bench-replay bench-import bench-ledger bench-allocate clean distclean
 
 ## venv: create .venv (Python 3.11) and install the pinned dependencies plus quanyi (editable).
 venv: $(VENV_STAMP)
@@ -86,6 +86,10 @@ bench-replay: $(VENV_STAMP)
 ## bench-import: `quanyi keys import` of a 1,000,000-key file through the gateway into inventory (s, keys/s, peak RSS; one JSON object).
 bench-import: $(VENV_STAMP)
 	$(PY) -m bench.key_import
+
+## bench-allocate: keys claimed per second for batches of paid orders, 8 concurrent consumers, a 1,000,000-key FEFO pool (one JSON object).
+bench-allocate: $(VENV_STAMP)
+	$(PY) -m bench.allocate $(BENCH_ARGS)
 
 ## bench-ledger: the ledger's postings/s from events (batched) and the time to verify a 1,000,000-entry chain (one JSON object).
 bench-ledger: $(VENV_STAMP)
