@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from psycopg_pool import AsyncConnectionPool
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
@@ -12,15 +14,26 @@ from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
 
 from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
+from quanyi_fulfillment.adapters.http_retry import RetryPolicy as HttpRetryPolicy
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
+from quanyi_fulfillment.adapters.partner_channels import PartnerTopUpClient, SmsProviderClient
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
-from quanyi_fulfillment.application.ports import ContactBook, KeyRevealer, Mailer, UnitOfWorkFactory
+from quanyi_fulfillment.adapters.webhook_client import WebhookClient
+from quanyi_fulfillment.application.ports import (
+    ChannelSender,
+    ContactBook,
+    KeyRevealer,
+    Mailer,
+    UnitOfWorkFactory,
+)
 from quanyi_fulfillment.config import Settings, load
+from quanyi_fulfillment.domain.delivery import ACTIVATION, SMS, WEBHOOK
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.consumers import key_reserved
 from quanyi_fulfillment.entrypoints.email_sender import EmailSender
 from quanyi_fulfillment.entrypoints.grpc_server import FulfillmentServicer
+from quanyi_fulfillment.entrypoints.simulators import SimulatorState, start_simulators
 from quanyi_fulfillment.projections import PROJECTIONS
 
 NAME = "fulfillment"
@@ -62,6 +75,7 @@ def email_sender(
         batch_size=settings.email_batch_size,
         concurrency=settings.smtp_concurrency,
         idle_recheck_s=settings.email_idle_recheck_s,
+        instructions=settings.sku_instructions,
     )
 
 
@@ -69,7 +83,34 @@ def smtp_mailer(settings: Settings) -> SmtpMailer:
     return SmtpMailer(
         settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout_s,
         connections=settings.smtp_concurrency, idle_close_s=settings.smtp_idle_close_s,
+        starttls=settings.smtp_starttls, username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(), validate_certs=settings.smtp_validate_certs,
+        cert_bundle=settings.smtp_ca_file,
     )
+
+
+def channel_senders(settings: Settings, http: httpx.AsyncClient) -> dict[str, ChannelSender]:
+    """The on-demand channels that are configured (a channel without its settings is off)."""
+    policy = HttpRetryPolicy(
+        settings.channel_max_attempts, settings.channel_retry_base_s, settings.channel_retry_cap_s,
+        settings.channel_timeout_s,
+    )
+    senders: dict[str, ChannelSender] = {}
+    secret = settings.webhook_signing_secret.get_secret_value().encode()
+    if secret:
+        senders[WEBHOOK] = WebhookClient(
+            http, secret, max_attempts=policy.max_attempts, base_s=policy.base_s, cap_s=policy.cap_s,
+            timeout_s=policy.timeout_s,
+        )
+    if settings.partner_api_url:
+        senders[ACTIVATION] = PartnerTopUpClient(
+            http, settings.partner_api_url, settings.partner_api_key.get_secret_value(), policy
+        )
+    if settings.sms_api_url:
+        senders[SMS] = SmsProviderClient(
+            http, settings.sms_api_url, settings.sms_api_key.get_secret_value(), policy
+        )
+    return senders
 
 
 async def start(settings: Settings) -> None:
@@ -83,8 +124,21 @@ async def start(settings: Settings) -> None:
     sender = email_sender(
         uow, GrpcInventory(inventory_channel), mailer, settings, GrpcContacts(gateway_channel)
     )
+    http = httpx.AsyncClient()
+    closers: list[Callable[[], Awaitable[object]]] = [http.aclose]
+    if settings.simulators_active:
+        host, _, port = settings.fulfillment_simulators_listen.rpartition(":")
+        state = SimulatorState(
+            settings.partner_api_key.get_secret_value(), set(settings.fulfillment_simulator_accounts),
+            timeout_s=settings.channel_timeout_s * 2,
+        )
+        closers.append((await start_simulators(state, host, int(port))).cleanup)
     server = rpc.server()
-    pb_grpc.add_FulfillmentServiceServicer_to_server(FulfillmentServicer(uow), server)
+    servicer = FulfillmentServicer(
+        uow, inventory=GrpcInventory(inventory_channel), senders=channel_senders(settings, http),
+        instructions=settings.sku_instructions,
+    )
+    pb_grpc.add_FulfillmentServiceServicer_to_server(servicer, server)
     server.add_insecure_port(settings.fulfillment_grpc_listen)
     await server.start()
     reserved = consumer(store, pool, settings, sender)
@@ -92,7 +146,7 @@ async def start(settings: Settings) -> None:
         NAME,
         server,
         [Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run()],
-        [mailer.aclose, inventory_channel.close, gateway_channel.close, pool.close],
+        [mailer.aclose, inventory_channel.close, gateway_channel.close, *closers, pool.close],
         ready=[reserved.ready],
     )
 

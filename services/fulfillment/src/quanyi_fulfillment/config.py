@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr, model_validator
 from quanyi_platform.config import PlatformSettings
 
 
@@ -13,6 +14,13 @@ class Settings(PlatformSettings):
     smtp_port: int = 8025
     smtp_from: str = "quanyi <no-reply@quanyi.local>"
     smtp_timeout_s: float = 10.0
+    # STARTTLS on every connection (required: no fallback to plain text) and, with a user name, AUTH after
+    # it. Certificates are validated (against smtp_ca_file when set, else the system's CAs).
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_validate_certs: bool = True
+    smtp_ca_file: str = ""
     # Attempts per e-mail, all made by the e-mail sender. After the last failed attempt the e-mail is in
     # the exception queue (email_outbox.state = 'failed'); the keys stay in the user centre.
     smtp_max_attempts: int = 5
@@ -33,6 +41,43 @@ class Settings(PlatformSettings):
     # An idle sender sleeps until woken by a delivery in this process or until the next e-mail falls due;
     # at most this long, to notice e-mails that another process queued and could not send.
     email_idle_recheck_s: float = 60.0
+    # On-demand channels (DeliverOnChannel): a resend on another channel, or a re-drive. Each retries
+    # passing failures (timeouts, 5xx, 429) up to channel_max_attempts times, waiting a random time up to
+    # min(channel_retry_base_s * 2**n, channel_retry_cap_s) between attempts (exponential, full jitter).
+    channel_max_attempts: int = 5
+    channel_retry_base_s: float = 0.5
+    channel_retry_cap_s: float = 30.0
+    channel_timeout_s: float = 10.0
+    # The signed webhook: HMAC-SHA256 key shared with the receivers (empty: the channel is off).
+    webhook_signing_secret: SecretStr = SecretStr("")
+    # The partner platform's top-up API (one-click activation) and the SMS provider (empty: off).
+    partner_api_url: str = ""
+    partner_api_key: SecretStr = SecretStr("")
+    sms_api_url: str = ""
+    sms_api_key: SecretStr = SecretStr("")
+    # Usage instructions per SKU, in every channel's content: a JSON object {"sku id": "instructions"}.
+    sku_instructions: dict[str, str] = Field(default_factory=dict)
+    # Development only: with QUANYI_SIMULATORS_ENABLED, serve the partner top-up and SMS simulators on this
+    # loopback host:port inside fulfillment (and point partner_api_url / sms_api_url at it).
+    simulators_enabled: bool = False
+    fulfillment_simulators_listen: str = ""
+    fulfillment_simulator_accounts: list[str] = Field(default_factory=lambda: ["demo-account"])
+
+    @property
+    def simulators_active(self) -> bool:
+        return self.simulators_enabled and bool(self.fulfillment_simulators_listen)
+
+    @model_validator(mode="after")
+    def _simulators_only_in_development_on_loopback(self) -> Settings:
+        if self.simulators_enabled and self.environment not in ("development", "test"):
+            raise ValueError(
+                "QUANYI_SIMULATORS_ENABLED is a development setting;"
+                f" environment={self.environment} refuses it"
+            )
+        host = self.fulfillment_simulators_listen.rpartition(":")[0]
+        if self.fulfillment_simulators_listen and host not in ("127.0.0.1", "localhost", "[::1]"):
+            raise ValueError("QUANYI_FULFILLMENT_SIMULATORS_LISTEN must be a loopback host:port")
+        return self
 
 
 def load() -> Settings:

@@ -25,3 +25,11 @@ def test_the_rendered_email_does_not_show_its_body_in_its_repr() -> None:
 
 def test_scrub_masks_any_code_or_password_quoted_in_a_reason() -> None:
     assert scrub("server said GOLD-0001 / pw-1", KEYS) == "server said *** / ***"
+
+
+def test_the_email_carries_each_skus_usage_instructions_once() -> None:
+    body = render_delivery("o-42", KEYS, {"sku-gold": "Open Gold.\nMe > Redeem.", "sku-other": "unused"}).body
+    assert body.count("How to use SKU sku-gold:") == 1
+    assert "   Open Gold.\n   Me > Redeem." in body
+    assert "unused" not in body
+    assert "How to use" not in render_delivery("o-42", KEYS).body

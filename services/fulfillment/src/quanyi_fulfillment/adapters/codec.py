@@ -13,6 +13,7 @@ from quanyi_platform.projection import StoredEvent
 from quanyi_fulfillment.domain.delivery import EMAIL, Money, ReservedKey
 from quanyi_fulfillment.domain.events import (
     ChannelDelivered,
+    ChannelRequested,
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
@@ -37,10 +38,12 @@ EMAIL_ATTEMPT_FAILED = pb.EmailAttemptFailed.DESCRIPTOR.full_name
 EMAIL_GIVEN_UP = pb.EmailGivenUp.DESCRIPTOR.full_name
 EMAIL_CANCELLED = pb.EmailCancelled.DESCRIPTOR.full_name
 CHANNEL_DELIVERED = pb.ChannelDelivered.DESCRIPTOR.full_name
+CHANNEL_REQUESTED = pb.ChannelRequested.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
     EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED, CHANNEL_DELIVERED,
+    CHANNEL_REQUESTED,
 })
 
 
@@ -96,6 +99,10 @@ def payload(event: Event) -> Message:
             )
         case ChannelDelivered():
             return pb.ChannelDelivered(order_id=event.order_id, channel=event.channel, attempt=event.attempt)
+        case ChannelRequested():
+            return pb.ChannelRequested(
+                order_id=event.order_id, channel=event.channel, requested_by=event.requested_by
+            )
         case Redeemed():
             return pb.Redeemed(
                 key_id=event.key_id, order_id=event.order_id, partner=event.partner,
@@ -141,6 +148,8 @@ def event_of(message: Message, at: datetime) -> Event | None:
             )
         case pb.ChannelDelivered():
             return ChannelDelivered(message.order_id, message.channel, message.attempt, at)
+        case pb.ChannelRequested():
+            return ChannelRequested(message.order_id, message.channel, message.requested_by, at)
         case pb.Redeemed():
             return Redeemed(message.key_id, message.order_id, message.partner, _time(message.redeemed_at), at)
     return None

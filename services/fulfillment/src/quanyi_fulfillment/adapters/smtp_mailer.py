@@ -1,4 +1,9 @@
-"""Sending delivery e-mail over SMTP on a few kept-open connections (aiosmtplib, on the event loop)."""
+"""Sending delivery e-mail over SMTP on a few kept-open connections (aiosmtplib, on the event loop).
+
+With `starttls` each connection upgrades to TLS (certificates validated, against `cert_bundle` when given)
+before anything else is said, and fails rather than go on in the clear; with `username` it then logs in
+(AUTH). Authentication without STARTTLS is refused at start-up.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +63,19 @@ class SmtpMailer:
         *,
         connections: int = 4,
         idle_close_s: float = 5.0,
+        starttls: bool = False,
+        username: str = "",
+        password: str = "",
+        validate_certs: bool = True,
+        cert_bundle: str = "",
     ) -> None:
+        if username and not starttls:
+            raise ValueError("SMTP authentication needs STARTTLS: a password is never sent in the clear")
+        self._starttls = starttls
+        self._username = username or None
+        self._password = password or None
+        self._validate_certs = validate_certs
+        self._cert_bundle = cert_bundle or None
         self._host = host
         self._port = port
         self._sender = sender
@@ -151,8 +168,12 @@ class SmtpMailer:
             port=self._port,
             timeout=self._timeout_s,
             local_hostname=self._local_hostname,
-            start_tls=False,
+            start_tls=self._starttls,  # True: required, the connection fails without it; False: never
             use_tls=False,
+            username=self._username,  # logged in after STARTTLS, on every new connection
+            password=self._password,
+            validate_certs=self._validate_certs,
+            cert_bundle=self._cert_bundle,
         )
         try:
             await smtp.connect()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,7 +97,8 @@ async def claim_due_emails(uow: UnitOfWorkFactory, now: datetime, limit: int, le
 
 
 async def send_keys(
-    mailer: Mailer, to: str, delivery: Delivery, secrets: Sequence[RevealedSecret]
+    mailer: Mailer, to: str, delivery: Delivery, secrets: Sequence[RevealedSecret],
+    instructions: Mapping[str, str] | None = None,
 ) -> str | None:
     """Render the delivery's e-mail from its revealed keys and hand it to the mail server, to `to`.
 
@@ -107,7 +108,7 @@ async def send_keys(
     assert delivery.email is not None
     keys = [(k.key_id, k.line_no, k.unit_no) for k in delivery.keys]
     to_send = pair_secrets(keys, secrets)
-    content = render_delivery(delivery.order_id, to_send)
+    content = render_delivery(delivery.order_id, to_send, instructions)
     try:
         await mailer.send(to, content)
     except MailNotSent as exc:
@@ -116,7 +117,8 @@ async def send_keys(
 
 
 async def attempt_emails(
-    contacts: ContactBook, inventory: KeyRevealer, mailer: Mailer, claims: Sequence[Claim]
+    contacts: ContactBook, inventory: KeyRevealer, mailer: Mailer, claims: Sequence[Claim],
+    instructions: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
     """One attempt at each claimed e-mail of a round: network I/O only, in no transaction.
 
@@ -149,19 +151,24 @@ async def attempt_emails(
         except InventoryUnavailable:
             revealed = [InventoryUnavailable("inventory unavailable") for _ in addressed]
         sent = await asyncio.gather(
-            *(_attempt(mailer, c, to, r) for (c, to), r in zip(addressed, revealed, strict=True))
+            *(
+                _attempt(mailer, c, to, r, instructions)
+                for (c, to), r in zip(addressed, revealed, strict=True)
+            )
         )
         outcomes.update((c.order_id, o) for (c, _), o in zip(addressed, sent, strict=True))
     return [outcomes[c.order_id] for c in claims]
 
 
-async def _attempt(mailer: Mailer, claim: Claim, to: str, revealed: RevealOutcome) -> Outcome:
+async def _attempt(
+    mailer: Mailer, claim: Claim, to: str, revealed: RevealOutcome, instructions: Mapping[str, str] | None
+) -> Outcome:
     if isinstance(revealed, InventoryUnavailable):
         return Postponed("inventory unavailable")
     if isinstance(revealed, RevealRefused):
         return Failed(f"keys could not be revealed: {revealed}")
     try:
-        failure = await send_keys(mailer, to, claim.delivery, revealed)
+        failure = await send_keys(mailer, to, claim.delivery, revealed, instructions)
     except RevealMismatch as exc:
         return Failed(f"keys could not be revealed: {exc}")
     except Exception as exc:

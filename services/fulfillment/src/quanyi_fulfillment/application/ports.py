@@ -7,7 +7,7 @@ tests/contracts runs against both.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,7 +16,7 @@ from quanyi_platform.consumer import TransientError
 from quanyi_platform.uow import UnitOfWork
 
 from quanyi_fulfillment.domain.aggregate import Delivery
-from quanyi_fulfillment.domain.delivery import RevealedSecret
+from quanyi_fulfillment.domain.delivery import KeyToSend, RevealedSecret
 from quanyi_fulfillment.domain.events import Recorded
 from quanyi_fulfillment.domain.mail import MailContent
 
@@ -141,3 +141,22 @@ class FulfillmentUnitOfWork(UnitOfWork):
 
 
 UnitOfWorkFactory = Callable[[], FulfillmentUnitOfWork]
+
+
+@dataclass(frozen=True)
+class ChannelAttempt:
+    """How a channel's delivery ended after its own retries: `failure` is None when it delivered, else why
+    not (never the target nor a key)."""
+
+    attempts: int
+    failure: str | None = None
+
+
+class ChannelSender(Protocol):
+    """An on-demand channel (webhook, SMS, partner top-up): delivers an order's keys to `target`, retrying
+    passing failures itself. `target` is personal data: used for this call only, never kept or logged."""
+
+    async def send(
+        self, target: str, order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str]
+    ) -> ChannelAttempt:
+        ...

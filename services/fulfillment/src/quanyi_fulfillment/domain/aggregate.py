@@ -18,12 +18,22 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from quanyi_fulfillment.domain.delivery import EMAIL, Decision, Money, Reservation, channels, decide
-from quanyi_fulfillment.domain.errors import DeliveryNotFound
+from quanyi_fulfillment.domain.delivery import (
+    EMAIL,
+    ON_DEMAND,
+    Decision,
+    Money,
+    Reservation,
+    channels,
+    decide,
+)
+from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest
 from quanyi_fulfillment.domain.events import (
+    CHANNEL_REQUEST,
     DELIVERY,
     REDEMPTION,
     ChannelDelivered,
+    ChannelRequested,
     DeliveryFailed,
     EmailAttemptFailed,
     EmailAttemptStarted,
@@ -190,8 +200,11 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
                 for k in state.keys
             ]
             return replace(state, keys=tuple(keys))
+        case ChannelRequested():
+            return state  # its own stream
         case DeliveryFailed() | ChannelDelivered():
-            return replace(state, version=recorded.version)
+            # On the order's Delivery stream (the e-mail's), or a channel request's own stream.
+            return replace(state, version=recorded.version) if recorded.stream == DELIVERY else state
         case EmailQueued():
             email = Email(EmailStatus.PENDING, 0, event.at, "", 0, event.at)
             return replace(state, version=recorded.version, email=email)
@@ -334,3 +347,35 @@ def redeem(
     if key.redeemed_at is not None:
         return []
     return [Recorded(REDEMPTION, key_id, 1, Redeemed(key_id, state.order_id, partner, redeemed_at, now))]
+
+
+def request_channel(
+    state: Delivery | None, request_id: str, channel: str, requested_by: str, now: datetime
+) -> list[Recorded]:
+    """A buyer's or an operator's request for the order's keys on `channel`: ChannelRequested, version 1 of
+    the request's own stream `request_id`. Raises DeliveryNotFound for an order not delivered and
+    InvalidChannelRequest for a channel that cannot be asked for or a request without its requester."""
+    if channel not in ON_DEMAND:
+        raise InvalidChannelRequest(f"channel must be one of {', '.join(ON_DEMAND)}")
+    if not requested_by:
+        raise InvalidChannelRequest("requested_by is required")
+    if state is None:
+        raise DeliveryNotFound("the order has no delivered keys")
+    requested = ChannelRequested(state.order_id, channel, requested_by, now)
+    return [Recorded(CHANNEL_REQUEST, request_id, 1, requested)]
+
+
+def channel_outcome(
+    requested: Recorded, attempts: int, failure: str | None, now: datetime
+) -> list[Recorded]:
+    """The outcome of the request `requested` (its ChannelRequested): ChannelDelivered, or DeliveryFailed
+    (final: the channel's own retries are spent, so orders puts the order in the exception queue)."""
+    event = requested.event
+    if not isinstance(event, ChannelRequested):
+        raise ValueError("an outcome follows a ChannelRequested")
+    outcome: Event = (
+        ChannelDelivered(event.order_id, event.channel, attempts, now)
+        if failure is None
+        else DeliveryFailed(event.order_id, attempts, failure, True, now, event.channel)
+    )
+    return [Recorded(CHANNEL_REQUEST, requested.stream_id, requested.version + 1, outcome)]

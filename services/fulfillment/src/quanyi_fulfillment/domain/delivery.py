@@ -14,6 +14,11 @@ from quanyi_fulfillment.domain.errors import ConflictingReservation, InvalidRese
 
 USER_CENTER = "user_center"
 EMAIL = "email"
+WEBHOOK = "webhook"
+SMS = "sms"
+ACTIVATION = "activation"  # a top-up of the buyer's account on the partner platform
+# The channels a buyer or an operator can ask for on demand (DeliverOnChannel).
+ON_DEMAND = (WEBHOOK, SMS, ACTIVATION)
 
 
 @dataclass(frozen=True)

@@ -29,3 +29,7 @@ class DeliveryNotFound(FulfillmentError):
 
 class KeyAlreadyDelivered(FulfillmentError):
     """A key is already in another order's user centre: a key goes to one order, once (I1)."""
+
+
+class InvalidChannelRequest(FulfillmentError):
+    """A request for the keys on a channel that cannot be asked for, or without a target or requester."""

@@ -6,7 +6,8 @@ events gives the same rows.
 
 Streams: an order's Delivery stream (KeyDelivered is version 1; every e-mail fact, ChannelDelivered and
 DeliveryFailed follow) and one Redemption stream per key (Redeemed is its version 1, so a key is redeemed
-once).
+once). An on-demand channel request (a resend on another channel) is a stream of its own: ChannelRequested
+(version 1), then ChannelDelivered or DeliveryFailed (final) at version 2.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from quanyi_fulfillment.domain.delivery import EMAIL, ReservedKey
 
 DELIVERY = "Delivery"
 REDEMPTION = "Redemption"
+# One stream per on-demand channel request: ChannelRequested (version 1), then its outcome (version 2).
+CHANNEL_REQUEST = "ChannelRequest"
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,17 @@ class ChannelDelivered:
 
 
 @dataclass(frozen=True)
+class ChannelRequested:
+    """A buyer or an operator asked for the keys on `channel` (a resend, or a re-drive). It never holds the
+    target (an address, phone number or partner account)."""
+
+    order_id: str
+    channel: str
+    requested_by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Redeemed:
     """A partner reported the key used at `redeemed_at` (reported at `at`)."""
 
@@ -139,7 +153,7 @@ class Redeemed:
 EmailEvent = (
     EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
 )
-Event = KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | Redeemed
+Event = KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from quanyi_fulfillment.domain.delivery import KeyToSend
@@ -16,8 +16,11 @@ class MailContent:
     body: str = field(repr=False)
 
 
-def render_delivery(order_id: str, keys: Sequence[KeyToSend]) -> MailContent:
-    """One e-mail per order listing each key's SKU, code and password (when it has one)."""
+def render_delivery(
+    order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str] | None = None
+) -> MailContent:
+    """One e-mail per order listing each key's SKU, code and password (when it has one), then how to use
+    each SKU that has usage instructions (`instructions`: SKU -> text), once per SKU."""
     lines = [
         "Thank you for your order.",
         "",
@@ -30,6 +33,10 @@ def render_delivery(order_id: str, keys: Sequence[KeyToSend]) -> MailContent:
         lines.append(f"   Code: {k.secret.code}")
         if k.secret.password:
             lines.append(f"   Password: {k.secret.password}")
+    how = [(sku, instructions[sku]) for sku in dict.fromkeys(k.secret.sku_id for k in keys)
+           if instructions and instructions.get(sku)]
+    for sku, text in how:
+        lines += ["", f"How to use SKU {sku}:", *(f"   {line}" for line in text.splitlines())]
     lines += ["", "You can also find these keys in your user centre.", ""]
     return MailContent(subject=f"Your order {order_id}", body="\n".join(lines))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from psycopg import OperationalError
@@ -54,6 +54,7 @@ class EmailSender:
         batch_size: int = 50,
         concurrency: int = 4,
         idle_recheck_s: float = 60.0,
+        instructions: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._uow = uow
@@ -66,6 +67,7 @@ class EmailSender:
         self._concurrency = max(1, concurrency)
         self._idle_recheck_s = idle_recheck_s
         self._clock = clock
+        self._instructions = dict(instructions or {})
         self._woken = asyncio.Event()
         self._next_due: datetime | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -141,7 +143,9 @@ class EmailSender:
     async def _finish(self, claims: list[Claim]) -> bool:
         """Send the claimed e-mails and record the outcomes; True when some fall due again."""
         try:
-            outcomes = await attempt_emails(self._contacts, self._inventory, self._mailer, claims)
+            outcomes = await attempt_emails(
+                self._contacts, self._inventory, self._mailer, claims, self._instructions
+            )
         except Exception as exc:
             # A round that broke is a failed attempt for each of its e-mails; the type names the cause
             # without quoting it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import grpc
@@ -10,19 +10,29 @@ from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 
 from quanyi_fulfillment.adapters import mappers
-from quanyi_fulfillment.application.ports import UnitOfWorkFactory
+from quanyi_fulfillment.application.channels import deliver_on_channel
+from quanyi_fulfillment.application.ports import ChannelSender, KeyRevealer, UnitOfWorkFactory
 from quanyi_fulfillment.application.queries import list_deliveries
 from quanyi_fulfillment.application.redeem import record_redemption
-from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidRedemption
+from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, InvalidRedemption
 from quanyi_fulfillment.domain.redemption import parse_report
 
 
 class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        inventory: KeyRevealer | None = None,
+        senders: Mapping[str, ChannelSender] | None = None,
+        instructions: Mapping[str, str] | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self._inventory = inventory
+        self._senders = senders or {}
+        self._instructions = instructions or {}
 
     async def ListDeliveries(
         self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
@@ -46,4 +56,23 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, "no delivered key with this id")
         return pb.RecordRedemptionResponse(
             delivery=mappers.delivery(result.delivery, result.key), duplicate=result.duplicate
+        )
+
+    async def DeliverOnChannel(
+        self, request: pb.DeliverOnChannelRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverOnChannelResponse:
+        if self._inventory is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "on-demand channels are not configured")
+        assert self._inventory is not None
+        try:
+            result = await deliver_on_channel(
+                self._uow, self._inventory, self._senders, self._instructions, request.order_id,
+                request.channel, request.target, request.requested_by, self._clock,
+            )
+        except InvalidChannelRequest as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except DeliveryNotFound:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no delivered order with this id")
+        return pb.DeliverOnChannelResponse(
+            delivered=result.delivered, attempts=result.attempts, reason=result.reason
         )

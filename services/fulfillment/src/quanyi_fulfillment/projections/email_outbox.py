@@ -29,7 +29,9 @@ from quanyi_fulfillment.adapters.codec import (
 )
 from quanyi_fulfillment.domain.aggregate import EmailChange, email_change
 from quanyi_fulfillment.domain.events import (
+    DELIVERY,
     ChannelDelivered,
+    ChannelRequested,
     DeliveryFailed,
     EmailQueued,
     KeyDelivered,
@@ -56,12 +58,12 @@ class EmailOutbox(Projection):
         rows: dict[str, _Row] = {}
         for stored in events:
             recorded = recorded_of(stored)
-            if recorded is None or isinstance(recorded.event, KeyDelivered | Redeemed):
-                continue
+            if recorded is None or recorded.stream != DELIVERY or isinstance(recorded.event, KeyDelivered):
+                continue  # a channel request's own stream, or a redemption's
             row = rows.setdefault(recorded.order_id, _Row(recorded.version))
             row.version = recorded.version
             event = recorded.event
-            if isinstance(event, DeliveryFailed | ChannelDelivered):
+            if isinstance(event, DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed):
                 continue
             if isinstance(event, EmailQueued):
                 row.queued = True

@@ -1,0 +1,135 @@
+"""Development-only simulators of the partner's top-up API and of an SMS provider (aiohttp).
+
+They run in the test process (tests start `simulators_app` on a local port) or, in a development stack, in
+the fulfillment process when QUANYI_SIMULATORS_ENABLED is set and QUANYI_FULFILLMENT_SIMULATORS_LISTEN
+names a loopback address: nothing else reaches them, and a deployed fulfillment never starts them.
+
+Partner top-up (`POST /v1/topups`, bearer API key, `Idempotency-Key`): credits a known account with a key
+once; a repeated idempotency key answers the first top-up again (`"replayed": true`) and credits nothing;
+an unknown account is 404 `{"error": "account_not_found"}`. SMS (`POST /v1/messages`): accepts an E.164
+number, else 400 `{"error": "invalid_number"}`.
+
+Realistic failures, set through `POST /_sim/faults` `{"service": "partner"|"sms", "mode": "ok"|"down"|
+"error"|"timeout", "count": n, "skip": m}`: "down" answers 503, "error" 500, and "timeout" holds the
+request past the client's timeout, for `count` requests (0: until reset) after the next `m` pass.
+`GET /_sim/state` shows the credited top-ups and the sent messages (for tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+@dataclass
+class Faults:
+    mode: str = "ok"
+    count: int = 0  # 0: until reset
+    skip: int = 0  # requests answered normally before the fault begins
+
+    def next_fault(self) -> str:
+        if self.mode == "ok":
+            return "ok"
+        if self.skip > 0:
+            self.skip -= 1
+            return "ok"
+        mode = self.mode
+        if self.count > 0:
+            self.count -= 1
+            if self.count == 0:
+                self.mode = "ok"
+        return mode
+
+
+@dataclass
+class SimulatorState:
+    api_key: str
+    accounts: set[str]
+    timeout_s: float = 30.0
+    topups: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
+    messages: list[dict[str, str]] = field(default_factory=list)
+    faults: dict[str, Faults] = field(default_factory=lambda: {"partner": Faults(), "sms": Faults()})
+    requests: dict[str, int] = field(default_factory=lambda: {"partner": 0, "sms": 0})
+
+
+async def _fault(state: SimulatorState, service: str) -> web.Response | None:
+    state.requests[service] += 1
+    match state.faults[service].next_fault():
+        case "down":
+            return web.json_response({"error": "unavailable"}, status=503)
+        case "error":
+            return web.json_response({"error": "internal"}, status=500)
+        case "timeout":
+            await asyncio.sleep(state.timeout_s)
+            return web.json_response({"error": "late"}, status=504)
+    return None
+
+
+def _authorized(state: SimulatorState, request: web.Request) -> bool:
+    return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {state.api_key}")
+
+
+def simulators_app(state: SimulatorState) -> web.Application:
+    async def topup(request: web.Request) -> web.Response:
+        if (failed := await _fault(state, "partner")) is not None:
+            return failed
+        if not _authorized(state, request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        key = request.headers.get("Idempotency-Key", "")
+        if not key:
+            return web.json_response({"error": "idempotency_key_required"}, status=400)
+        if key in state.topups:
+            return web.json_response(state.topups[key] | {"replayed": True})
+        body = await request.json()
+        if body.get("account") not in state.accounts:
+            return web.json_response({"error": "account_not_found"}, status=404)
+        done = {"topup_id": f"tu-{len(state.topups) + 1}", "status": "credited", "account": body["account"],
+                "key_id": body.get("key_id", ""), "code": body.get("code", "")}
+        state.topups[key] = done
+        return web.json_response(done | {"replayed": False})
+
+    async def message(request: web.Request) -> web.Response:
+        if (failed := await _fault(state, "sms")) is not None:
+            return failed
+        if not _authorized(state, request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        body = await request.json()
+        if not isinstance(body.get("to"), str) or not _E164.match(body["to"]):
+            return web.json_response({"error": "invalid_number"}, status=400)
+        state.messages.append({"to": body["to"], "text": str(body.get("text", ""))})
+        return web.json_response({"message_id": f"sms-{len(state.messages)}"})
+
+    async def faults(request: web.Request) -> web.Response:
+        body = await request.json()
+        service, mode = body.get("service"), body.get("mode", "ok")
+        if service not in state.faults or mode not in ("ok", "down", "error", "timeout"):
+            return web.json_response({"error": "bad_fault"}, status=400)
+        state.faults[service] = Faults(mode, int(body.get("count", 0)), int(body.get("skip", 0)))
+        return web.json_response({"service": service, "mode": mode})
+
+    async def show(_: web.Request) -> web.Response:
+        return web.json_response({
+            "topups": list(state.topups.values()), "messages": state.messages, "requests": state.requests,
+        })
+
+    app = web.Application()
+    app.router.add_post("/v1/topups", topup)
+    app.router.add_post("/v1/messages", message)
+    app.router.add_post("/_sim/faults", faults)
+    app.router.add_get("/_sim/state", show)
+    return app
+
+
+async def start_simulators(state: SimulatorState, host: str, port: int) -> web.AppRunner:
+    """Serve the simulators on host:port; the caller cleans the runner up."""
+    runner = web.AppRunner(simulators_app(state))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
