@@ -40,8 +40,8 @@ from services.gateway.tests.integration.conftest import (
     MakeSettings,
 )
 
-# Examples per operation: the whole run stays well under a minute on a loaded CI machine.
-EXAMPLES = 10
+# Examples per operation and mode: the whole run stays under a minute on a loaded CI machine.
+EXAMPLES = 6
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
