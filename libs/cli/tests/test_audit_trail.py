@@ -61,5 +61,5 @@ def test_an_order_trail_lists_every_action_with_who_and_only_its_own_journal_ent
     refund = next(a for a in t.lines if a.what == "RefundRequested")
     assert refund.who == "admin:bob"
     [entry] = t.journal
-    assert entry.amounts == "Dr deposits:buyers 19.90 CNY; Cr revenue:storefront 19.90 CNY [s-1]"
+    assert entry.amounts == "Dr deposits:buyers 19.90 CNY; Cr revenue:storefront 19.90 CNY (sku s-1)"
     assert t.as_json()["journal"][0]["seq"] == 5

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from quanyi_cli.history import HistoryEvent, _mentions_key, money_text
@@ -121,7 +122,7 @@ def describe(e: HistoryEvent, subject: str) -> tuple[str, str, str]:
 def _line_text(ln: dict[str, Any]) -> str:
     debit, credit = int(ln.get("debitMinor", 0)), int(ln.get("creditMinor", 0))
     side = "Dr" if debit else "Cr"
-    sku = f" [{ln['skuId']}]" if ln.get("skuId") else ""
+    sku = f" (sku {ln['skuId']})" if ln.get("skuId") else ""
     return f"{side} {ln.get('account')} {money_text(debit or credit, str(ln.get('currency', '')))}{sku}"
 
 
@@ -209,12 +210,12 @@ def _show(subject: str, kind: str, as_json: bool) -> None:
         return
     table = Table("when (UTC)", "service", "what", "who", "details", title=f"audit trail of {kind} {subject}")
     for a in result.lines:
-        table.add_row(a.at.strftime("%Y-%m-%d %H:%M:%S"), a.service, a.what, a.who, a.detail)
+        table.add_row(a.at.strftime("%Y-%m-%d %H:%M:%S"), *map(escape, (a.service, a.what, a.who, a.detail)))
     console.print(table)
     for n in result.notes:
         console.print(f"[yellow]{n}[/]")
     if result.journal:
         jt = Table("entry", "kind", "memo", "lines", "hash", title="journal")
         for j in result.journal:
-            jt.add_row(str(j.seq), j.kind, j.memo, j.amounts, j.hash + "…")
+            jt.add_row(str(j.seq), *map(escape, (j.kind, j.memo, j.amounts)), j.hash + "…")
         console.print(jt)

@@ -21,6 +21,7 @@ from quanyi.ledger.v1 import ledger_service_pb2 as pb
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi_platform import rpc
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from quanyi_cli.config import CliSettings
@@ -196,7 +197,7 @@ def balances(
         return
     table = Table("account", "balance", title=f"balances{' as of ' + as_of if as_of else ''}")
     for b in reply.balances:
-        table.add_row(b.account, money_text(b.balance_minor, b.currency))
+        table.add_row(escape(b.account), money_text(b.balance_minor, b.currency))
     console.print(table)
 
 
@@ -216,7 +217,7 @@ def trial_balance(
     table = Table("account", "debit", "credit", title=f"trial balance up to entry {reply.head_seq}")
     for r in reply.rows:
         table.add_row(
-            r.account, money_text(r.debit_minor, r.currency), money_text(r.credit_minor, r.currency)
+            escape(r.account), money_text(r.debit_minor, r.currency), money_text(r.credit_minor, r.currency)
         )
     console.print(table)
     console.print("[green]balanced[/]" if reply.balanced else "[red]NOT balanced[/]")
@@ -277,10 +278,10 @@ def _mismatch_table(rows: list[tuple[Any, bool, str]]) -> None:
         c = m.ledger_amount.currency or m.statement_amount.currency
         table.add_row(
             m.mismatch_id,
-            m.provider,
+            escape(m.provider),
             kinds.get(m.kind, "?"),
-            f"{m.txn_kind} {m.provider_txn_id}",
-            m.order_id,
+            escape(f"{m.txn_kind} {m.provider_txn_id}"),
+            escape(m.order_id),
             money_text(m.ledger_amount.minor_units, c),
             money_text(m.statement_amount.minor_units, c),
             f"resolved by {by}" if resolved else "[bold]open[/]",

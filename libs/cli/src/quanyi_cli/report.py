@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from quanyi_cli.history import money_text
@@ -83,7 +84,7 @@ def sales(
     for r in reply.rows:
         c = r.currency
         table.add_row(
-            *(getattr(r, attr) or "—" for _, attr in keys),
+            *(escape(getattr(r, attr)) or "—" for _, attr in keys),
             money_text(r.sales_minor, c),
             money_text(r.refunds_minor, c),
             money_text(r.cost_minor, c),
