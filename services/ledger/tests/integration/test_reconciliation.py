@@ -15,6 +15,7 @@ from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi.orders.v1 import events_pb2 as orders
 from quanyi_ledger.domain.reconciliation import CHINA, RowKind, StatementRow
 from quanyi_platform.eventstore import EventStore
+from quanyi_platform.testing.replay import assert_replay_matches_live
 
 from ..statements import alipay_bill, wechatpay_bill
 from .conftest import deliver, fetch, received
@@ -46,7 +47,8 @@ def bill(layout: str, rows: list[StatementRow]) -> bytes:
 
 @pytest.mark.parametrize("layout", ["wechatpay", "alipay"])
 async def test_a_bill_with_injected_differences_yields_exactly_those_mismatches_listed_until_resolved(
-    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub, layout: str
+    pool: AsyncConnectionPool, store: EventStore, ledger: pb_grpc.LedgerServiceStub, layout: str,
+    database_url: str,
 ) -> None:
     amounts = {"o1": 1000, "o2": 1000, "o3": 600, "o4": 250, "o5": 1990}
     for order_id, amount in amounts.items():
@@ -124,6 +126,10 @@ async def test_a_bill_with_injected_differences_yields_exactly_those_mismatches_
     assert (await ledger.VerifyJournal(pb.VerifyJournalRequest())).ok
     events = await fetch(pool, "SELECT count(*) AS n FROM events WHERE aggregate_type = 'Mismatch'")
     assert events[0]["n"] == 4
+    # The operations list and the statements are projections: a replay of the events gives them back.
+    [comparison] = await assert_replay_matches_live(database_url, "ledger")
+    tables = {t.table: t.live_rows for t in comparison.tables}
+    assert tables["reconciliation_mismatches"] == 3 and tables["reconciliation_statements"] == 1
 
 
 async def test_a_file_that_is_not_a_bill_is_refused_as_invalid(ledger: pb_grpc.LedgerServiceStub) -> None:
