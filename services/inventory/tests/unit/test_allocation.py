@@ -55,3 +55,26 @@ def test_stock_is_low_at_or_below_a_positive_threshold_only() -> None:
     assert stock_is_low(5, 5) and stock_is_low(0, 5)
     assert not stock_is_low(6, 5)
     assert not stock_is_low(0, 0)
+
+
+def test_a_bundle_line_takes_every_components_keys_or_none_and_names_the_whole_bundles_found() -> None:
+    from datetime import UTC, datetime
+
+    from quanyi_inventory.domain.allocation import AvailableKey, PaidOrder, allocate
+    from quanyi_inventory.domain.events import BundleComponent
+
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    bundles = {"box": (BundleComponent("game", 1), BundleComponent("vip", 2))}
+    available = {
+        ("game", "web"): [AvailableKey(f"g{i}", "game", 100, "CNY") for i in range(3)],
+        ("vip", "web"): [AvailableKey(f"v{i}", "vip", 50, "CNY") for i in range(3)],
+    }
+    orders = [
+        PaidOrder("o-1", "b", "", "web", (OrderLine(1, "box", 2),)),
+        PaidOrder("o-2", "b", "", "web", (OrderLine(1, "box", 1),)),
+    ]
+    decision = allocate(orders, {}, {}, available, now, bundles)
+    assert decision.outcomes["o-1"] == Short((ShortLine(1, "box", 2, 1),))
+    second = decision.outcomes["o-2"]
+    assert isinstance(second, Reserved)
+    assert [(k.key_id, k.unit_no) for k in second.keys] == [("g0", 1), ("v0", 2), ("v1", 3)]

@@ -18,6 +18,8 @@ from quanyi_inventory.domain.events import (
     FIFO,
     BatchRestored,
     BatchVoided,
+    BundleComponent,
+    BundleDefined,
     ClaimedKey,
     DataKeysRewrapped,
     Event,
@@ -109,6 +111,11 @@ def to_proto(event: Event) -> Message:
         return pb.PoolCreated(
             pool_id=event.pool_id, sku_id=event.sku_id, name=event.name, priority=event.priority
         )
+    if isinstance(event, BundleDefined):
+        return pb.BundleDefined(
+            sku_id=event.sku_id,
+            components=[pb.BundleComponent(sku_id=c.sku_id, quantity=c.quantity) for c in event.components],
+        )
     if isinstance(event, PoolPriorityChanged):
         return pb.PoolPriorityChanged(pool_id=event.pool_id, sku_id=event.sku_id, priority=event.priority)
     if isinstance(event, KeysExpired):
@@ -184,6 +191,10 @@ def from_proto(message: Message) -> Event | None:
         )
     if isinstance(m, pb.PoolCreated):
         return PoolCreated(m.pool_id, m.sku_id, m.name, int(m.priority))
+    if isinstance(m, pb.BundleDefined):
+        return BundleDefined(
+            m.sku_id, tuple(BundleComponent(c.sku_id, int(c.quantity)) for c in m.components)
+        )
     if isinstance(m, pb.PoolPriorityChanged):
         return PoolPriorityChanged(m.pool_id, m.sku_id, int(m.priority))
     if isinstance(m, pb.KeysExpired):

@@ -38,6 +38,8 @@ from quanyi_inventory.domain import allocation, stock
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, usable
 from quanyi_inventory.domain.events import (
     FEFO,
+    BundleComponent,
+    BundleDefined,
     Event,
     ExpiredKey,
     KeyReserved,
@@ -96,6 +98,7 @@ class View:
     stock: dict[str, SkuStock] = field(default_factory=dict)
     keys: dict[str, KeyState] = field(default_factory=dict)
     allocations: dict[str, Allocation] = field(default_factory=dict)
+    bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: Sequence[StoredEvent], material: Mapping[str, Material]) -> View:
@@ -112,6 +115,8 @@ class View:
     def apply(self, event: Event, at: datetime, by_batch: Mapping[str, list[Material]]) -> None:
         if isinstance(event, ProductCreated):
             self.products[event.product_id] = event
+        elif isinstance(event, BundleDefined):
+            self.bundles[event.sku_id] = event.components
         elif isinstance(event, SkuCreated):
             self.skus[event.sku_id] = event
         elif isinstance(event, PoolCreated):
@@ -272,9 +277,9 @@ def _sku(view: View, sku_id: str) -> Sku | None:
     if created is None:
         return None
     state = view.stock[sku_id]
-    return Sku(
-        sku_id, created.product_id, created.name, created.price, state.low_stock_threshold, state.available
-    )
+    parts = view.bundles.get(sku_id, ())
+    available = min(view.stock[c.sku_id].available // c.quantity for c in parts) if parts else state.available
+    return Sku(sku_id, created.product_id, created.name, created.price, state.low_stock_threshold, available)
 
 
 class _Catalogue(Catalogue):
@@ -286,6 +291,10 @@ class _Catalogue(Catalogue):
 
     async def sku(self, sku_id: str) -> Sku | None:
         return _sku(self._uow.view(), sku_id)
+
+    async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
+        view = self._uow.view()
+        return {s: view.bundles[s] for s in sku_ids if s in view.bundles}
 
     async def skus_after(self, after: str, limit: int) -> list[Sku]:
         view = self._uow.view()
@@ -314,11 +323,17 @@ class _Allocations(Allocations):
     async def load(
         self, order_ids: Collection[str], needs: Mapping[Claim, int], now: datetime
     ) -> AllocationState:
-        state = await self._uow.stock.lock({sku for sku, _ in needs})
+        view = self._uow.view()
+        bundles = {sku: view.bundles[sku] for sku, _ in needs if sku in view.bundles}
+        expanded: dict[Claim, int] = {}
+        for (sku_id, channel), n in needs.items():
+            for part, per_unit in [(c.sku_id, c.quantity) for c in bundles.get(sku_id, ())] or [(sku_id, 1)]:
+                expanded[(part, channel)] = expanded.get((part, channel), 0) + n * per_unit
+        state = await self._uow.stock.lock({sku for sku, _ in expanded})
         view = self._uow.view()
         decided = {o: view.allocations[o] for o in order_ids if o in view.allocations}
         available: dict[Claim, list[AvailableKey]] = {}
-        for (sku_id, channel), n in needs.items():
+        for (sku_id, channel), n in expanded.items():
             if sku_id not in state:
                 continue
             fefo = view.skus[sku_id].allocation_strategy == FEFO
@@ -328,7 +343,7 @@ class _Allocations(Allocations):
             ]
             free.sort(key=lambda k: _hand_out_order(view, k, fefo))
             available[(sku_id, channel)] = free[:n]
-        return AllocationState(decided, state, {c: keys for c, keys in available.items() if keys})
+        return AllocationState(decided, state, {c: keys for c, keys in available.items() if keys}, bundles)
 
 
 def _available(k: KeyState) -> AvailableKey:

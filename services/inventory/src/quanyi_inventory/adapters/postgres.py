@@ -31,14 +31,18 @@ from quanyi_inventory.application.ports import (
     Stock,
 )
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, Reserved, Short
-from quanyi_inventory.domain.events import ClaimedKey, ExpiredKey, Recorded, ShortLine
+from quanyi_inventory.domain.events import BundleComponent, ClaimedKey, ExpiredKey, Recorded, ShortLine
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock
 
+# A bundle's availability is that of its scarcest component: whole bundles its components' keys make.
 _SKU = (
-    "SELECT s.sku_id, s.product_id, s.name, s.price_minor, s.currency, st.low_stock_threshold, st.available"
+    "SELECT s.sku_id, s.product_id, s.name, s.price_minor, s.currency, st.low_stock_threshold,"
+    " coalesce(b.available, st.available) AS available"
     " FROM skus s JOIN sku_stock st ON st.sku_id = s.sku_id"
+    " LEFT JOIN LATERAL (SELECT min(cs.available / bc.quantity) AS available FROM bundle_components bc"
+    " JOIN sku_stock cs ON cs.sku_id = bc.component_sku_id WHERE bc.bundle_sku_id = s.sku_id) b ON true"
 )
 
 
@@ -68,6 +72,18 @@ class PgCatalogue(Catalogue):
         cur = await self._conn.execute(_SKU + " WHERE s.sku_id = %s", (sku_id,))
         row = await cur.fetchone()
         return None if row is None else _sku(row)
+
+    async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
+        cur = await self._conn.execute(
+            "SELECT bundle_sku_id, component_sku_id, quantity FROM bundle_components"
+            " WHERE bundle_sku_id = ANY(%s::text[]) ORDER BY bundle_sku_id, position",
+            (sorted(set(sku_ids)),),
+        )
+        found: dict[str, list[BundleComponent]] = {}
+        for r in await cur.fetchall():
+            part = BundleComponent(r["component_sku_id"], int(r["quantity"]))
+            found.setdefault(r["bundle_sku_id"], []).append(part)
+        return {sku: tuple(parts) for sku, parts in found.items()}
 
     async def skus_after(self, after: str, limit: int) -> list[Sku]:
         cur = await self._conn.execute(
@@ -111,11 +127,23 @@ _USABLE = (
 _LOAD_FOR_ALLOCATION = f"""
 WITH stock AS MATERIALIZED (
     SELECT sku_id, low_stock_threshold, available, reserved, low_stock_alerted, stock_version
-    FROM sku_stock WHERE sku_id = ANY(%(skus)s::text[]) ORDER BY sku_id FOR UPDATE
+    FROM sku_stock WHERE sku_id IN (
+        SELECT coalesce(bc.component_sku_id, x.sku_id) FROM unnest(%(skus)s::text[]) AS x(sku_id)
+        LEFT JOIN bundle_components bc ON bc.bundle_sku_id = x.sku_id
+    ) ORDER BY sku_id FOR UPDATE
+), asked AS (
+    SELECT * FROM unnest(%(claim_skus)s::text[], %(channels)s::text[], %(counts)s::int[])
+        AS n(sku_id, channel, n)
+), expanded AS (
+    -- A bundle's units are its components' keys; a SKU asked for directly and through a bundle is one
+    -- claim of the sum.
+    SELECT coalesce(bc.component_sku_id, a.sku_id) AS sku_id, a.channel,
+           sum(a.n * coalesce(bc.quantity, 1))::int AS n
+    FROM asked a LEFT JOIN bundle_components bc ON bc.bundle_sku_id = a.sku_id
+    GROUP BY 1, 2
 ), need AS (
-    SELECT n.sku_id, n.channel, n.n, s.allocation_strategy = 'fefo' AS fefo
-    FROM unnest(%(claim_skus)s::text[], %(channels)s::text[], %(counts)s::int[]) AS n(sku_id, channel, n)
-    JOIN skus s ON s.sku_id = n.sku_id
+    SELECT e.sku_id, e.channel, e.n, s.allocation_strategy = 'fefo' AS fefo
+    FROM expanded e JOIN skus s ON s.sku_id = e.sku_id
 )
 SELECT 'stock' AS kind, sku_id AS id, NULL::text AS t1, NULL::text AS t2, NULL::text AS t3,
        NULL::text AS t4, NULL::text AS t5, NULL::timestamptz AS ts1, NULL::timestamptz AS ts2,
@@ -126,6 +154,10 @@ UNION ALL
 SELECT 'decided', order_id, outcome, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        short_lines
 FROM allocations WHERE order_id = ANY(%(orders)s::text[])
+UNION ALL
+SELECT 'bundle', bundle_sku_id, component_sku_id, NULL, NULL, NULL, NULL, NULL, NULL, position, quantity,
+       NULL, NULL, NULL, NULL
+FROM bundle_components WHERE bundle_sku_id = ANY(%(skus)s::text[])
 UNION ALL
 SELECT 'held', key_id, sku_id, currency, order_id, pool_id, NULL, NULL, NULL, line_no, unit_no,
        unit_cost_minor, NULL, NULL, NULL
@@ -180,6 +212,7 @@ class PgAllocations(Allocations):
         outcomes: dict[str, Any] = {}
         held: dict[str, list[ClaimedKey]] = {}
         ranked: dict[Claim, list[tuple[int, AvailableKey]]] = {}
+        parts: dict[str, list[tuple[int, BundleComponent]]] = {}
         for r in await cur.fetchall():
             kind = r["kind"]
             if kind == "stock":
@@ -188,6 +221,8 @@ class PgAllocations(Allocations):
                 )
             elif kind == "decided":
                 outcomes[r["id"]] = (r["t1"], r["j"])
+            elif kind == "bundle":
+                parts.setdefault(r["id"], []).append((int(r["n1"]), BundleComponent(r["t1"], int(r["n2"]))))
             elif kind == "held":
                 held.setdefault(r["t3"], []).append(
                     ClaimedKey(r["id"], r["t1"], int(r["n1"]), int(r["n2"]), int(r["n3"]), r["t2"], r["t4"])
@@ -209,7 +244,8 @@ class PgAllocations(Allocations):
                 held_keys = sorted(held.get(order_id, []), key=lambda k: (k.line_no, k.unit_no))
                 decided[order_id] = Reserved(tuple(held_keys))
         available = {c: [k for _, k in sorted(keys, key=lambda x: x[0])] for c, keys in ranked.items()}
-        return AllocationState(decided, stock, available)
+        bundles = {sku: tuple(c for _, c in sorted(p, key=lambda x: x[0])) for sku, p in parts.items()}
+        return AllocationState(decided, stock, available, bundles)
 
 
 class PgExpiry(Expiry):

@@ -42,7 +42,7 @@ async def allocate_paid_orders(
     async with uow:
         now = clock()
         state = await uow.allocations.load(list(contexts), claims_needed(commands), now)
-        decision = allocate(commands, state.decided, state.stock, state.available, now)
+        decision = allocate(commands, state.decided, state.stock, state.available, now, state.bundles)
         await uow.record(decision.recorded, by_cause=contexts)
         await uow.commit()
     new = [r.aggregate_id for r in decision.recorded if r.aggregate_id in contexts]

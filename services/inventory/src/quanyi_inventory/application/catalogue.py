@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quanyi_platform.envelope import new_event_id
 
 from quanyi_inventory.application.ports import Context, InventoryUnitOfWork, Pool, Sku
 from quanyi_inventory.domain import catalogue
-from quanyi_inventory.domain.errors import NotFound
-from quanyi_inventory.domain.events import PoolCreated, ProductCreated, SkuCreated
+from quanyi_inventory.domain.errors import InvalidInput, NotFound
+from quanyi_inventory.domain.events import BundleComponent, PoolCreated, ProductCreated, SkuCreated
 from quanyi_inventory.domain.money import Money
 
 
@@ -31,17 +32,28 @@ async def create_sku(
     price: Money,
     low_stock_threshold: int,
     allocation_strategy: str = "fifo",
+    components: Sequence[BundleComponent] = (),
 ) -> Sku:
-    """Record SkuCreated for a new SKU of an existing product; it starts with no keys."""
-    recorded = catalogue.create_sku(
+    """Record SkuCreated for a new SKU of an existing product; it starts with no keys. With `components`
+    it is a bundle of those SKUs' keys (BundleDefined in the same unit of work); they must exist and not
+    be bundles themselves."""
+    recorded = [catalogue.create_sku(
         new_event_id(), product_id, name, price, low_stock_threshold, allocation_strategy
-    )
+    )]
+    sku_id = recorded[0].aggregate_id
+    if components:
+        recorded.append(catalogue.define_bundle(sku_id, components))
     async with uow:
         if not await uow.catalogue.product_exists(product_id):
             raise NotFound("no such product")
-        await uow.record([recorded], Context(correlation_id=recorded.aggregate_id))
+        for component in components:
+            if await uow.catalogue.sku(component.sku_id) is None:
+                raise NotFound("no such component SKU")
+        if components and await uow.catalogue.bundles([c.sku_id for c in components]):
+            raise InvalidInput("a bundle's components must not be bundles")
+        await uow.record(recorded, Context(correlation_id=sku_id))
         await uow.commit()
-    sku = recorded.event
+    sku = recorded[0].event
     assert isinstance(sku, SkuCreated)
     return Sku(sku.sku_id, sku.product_id, sku.name, sku.price, sku.low_stock_threshold, 0)
 

@@ -18,7 +18,7 @@ from quanyi_platform.uow import UnitOfWork
 
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
 from quanyi_inventory.domain.batches import BatchState
-from quanyi_inventory.domain.events import ExpiredKey, Recorded
+from quanyi_inventory.domain.events import BundleComponent, ExpiredKey, Recorded
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
@@ -50,12 +50,13 @@ class AllocationState:
 
     `decided`: the orders that already have an outcome. `stock`: the current stock of each known SKU of
     the batch. `available`: per (SKU, channel), keys free to claim for it, in hand-out order, at most as
-    many as asked.
+    many as asked. `bundles`: the components of each bundle SKU of the batch.
     """
 
     decided: dict[str, Allocation]
     stock: dict[str, SkuStock]
     available: dict[Claim, list[AvailableKey]]
+    bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,10 @@ class Catalogue(ABC):
         """The SKU with its threshold and its available keys now; None when unknown."""
 
     @abstractmethod
+    async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
+        """The components of each bundle among `sku_ids` (SKUs that are not bundles are left out)."""
+
+    @abstractmethod
     async def skus_after(self, after: str, limit: int) -> list[Sku]:
         """Up to `limit` SKUs with ids greater than `after`, in id order."""
 
@@ -175,7 +180,9 @@ class Allocations(ABC):
 
         Guarantees: a key returned is available and no other unit of work can be handed it until this
         one ends; keys reserved in this unit of work are not returned. The same universal key may be
-        returned for two channels of one SKU.
+        returned for two channels of one SKU. A bundle SKU of `needs` stands for its components: their
+        stock is locked and their keys claimed (`needs[claim]` times each component's quantity), and its
+        definition is returned in `bundles`.
         """
 
 

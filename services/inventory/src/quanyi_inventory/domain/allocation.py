@@ -14,6 +14,7 @@ from datetime import datetime
 from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.events import (
     ALLOCATION,
+    BundleComponent,
     ClaimedKey,
     Event,
     KeyReserved,
@@ -166,16 +167,21 @@ def keys_needed(orders: Sequence[PaidOrder]) -> dict[str, int]:
     return needed
 
 
-def claims_needed(orders: Sequence[PaidOrder]) -> dict[Claim, int]:
+def claims_needed(
+    orders: Sequence[PaidOrder], bundles: Mapping[str, Sequence[BundleComponent]] | None = None
+) -> dict[Claim, int]:
     """How many keys to claim per (SKU, channel) so that `orders` can all be filled if the pool allows:
-    every unit of the orders of that channel, plus those of the SKU's other channels in the batch, since
-    the universal keys both claims return may go to either."""
+    every unit of the orders of that channel (a bundle's units as its components' keys), plus those of
+    the SKU's other channels in the batch, since the universal keys both claims return may go to either."""
     per_claim: dict[Claim, int] = {}
     for order in orders:
         for line in order.lines:
-            if line.quantity > 0:
-                claim = (line.sku_id, order.channel)
-                per_claim[claim] = per_claim.get(claim, 0) + line.quantity
+            if line.quantity <= 0:
+                continue
+            parts = [(c.sku_id, c.quantity) for c in (bundles or {}).get(line.sku_id, ())]
+            for sku_id, per_unit in parts or [(line.sku_id, 1)]:
+                claim = (sku_id, order.channel)
+                per_claim[claim] = per_claim.get(claim, 0) + line.quantity * per_unit
     per_sku: dict[str, int] = {}
     for (sku_id, _), n in per_claim.items():
         per_sku[sku_id] = per_sku.get(sku_id, 0) + n
@@ -202,6 +208,7 @@ def allocate(
     stock: Mapping[str, SkuStock],
     available: Mapping[Claim, Sequence[AvailableKey]],
     now: datetime,
+    bundles: Mapping[str, Sequence[BundleComponent]] | None = None,
 ) -> BatchAllocation:
     """Decide a batch of paid orders in order, all or nothing per order.
 
@@ -210,8 +217,11 @@ def allocate(
     channel), in the order they are to be handed out (pool priority, then the SKU's strategy). Each key
     goes out at most once, only to an order of its channel (universal keys to any) and only when valid at
     `now`. A line that finds too few keys makes its order short; the keys it would have taken stay for the
-    next orders. Raises InvalidInput for an order that can never be filled correctly (`lines_to_fill`).
+    next orders. A line of a bundle SKU (`bundles`: its components) takes every component's keys, all or
+    none; short, it names how many whole bundles were found. Raises InvalidInput for an order that can
+    never be filled correctly (`lines_to_fill`).
     """
+    bundles = bundles or {}
     taken: set[str] = set()
     cursor: dict[Claim, int] = {}
     after = dict(stock)
@@ -231,23 +241,31 @@ def allocate(
         claimed: list[ClaimedKey] = []
         short: list[ShortLine] = []
         for line in lines:
-            claim = (line.sku_id, order.channel)
-            keys = available.get(claim, ())
-            # Keys before the cursor are taken or unusable: each key is passed over once per batch.
-            start = cursor.get(claim, 0)
-            while start < len(keys) and (
-                keys[start].key_id in taken or not usable(keys[start], order.channel, now)
-            ):
-                start += 1
-            cursor[claim] = start
-            got = _take(keys[start:], line.quantity, order.channel, now, taken, taking)
-            taking.update(k.key_id for k in got)
-            if len(got) < line.quantity:
-                short.append(ShortLine(line.line_no, line.sku_id, line.quantity, len(got)))
+            # A bundle's line takes every component's keys (its own ReservedKeys, units numbered on
+            # through the components) or none; a plain SKU is a bundle of itself.
+            parts = [(c.sku_id, c.quantity) for c in bundles.get(line.sku_id, ())] or [(line.sku_id, 1)]
+            got_parts: list[list[AvailableKey]] = []
+            complete = line.quantity
+            for sku_id, per_unit in parts:
+                claim = (sku_id, order.channel)
+                keys = available.get(claim, ())
+                # Keys before the cursor are taken or unusable: each key is passed over once per batch.
+                start = cursor.get(claim, 0)
+                while start < len(keys) and (
+                    keys[start].key_id in taken or not usable(keys[start], order.channel, now)
+                ):
+                    start += 1
+                cursor[claim] = start
+                got = _take(keys[start:], line.quantity * per_unit, order.channel, now, taken, taking)
+                taking.update(k.key_id for k in got)
+                got_parts.append(got)
+                complete = min(complete, len(got) // per_unit)
+            if complete < line.quantity:
+                short.append(ShortLine(line.line_no, line.sku_id, line.quantity, complete))
                 continue
             claimed.extend(
                 ClaimedKey(k.key_id, k.sku_id, line.line_no, unit, k.unit_cost_minor, k.currency, k.pool_id)
-                for unit, k in enumerate(got, start=1)
+                for unit, k in enumerate((k for got in got_parts for k in got), start=1)
             )
         outcome: Allocation
         event: Event

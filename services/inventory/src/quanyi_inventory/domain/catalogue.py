@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.events import (
+    BUNDLE,
     FIFO,
     POOL,
     PRODUCT,
     SKU,
     STRATEGIES,
+    BundleComponent,
+    BundleDefined,
     PoolCreated,
     ProductCreated,
     Recorded,
@@ -116,3 +120,20 @@ def create_pool(pool_id: str, sku_id: str, name_: str, priority: int = 0) -> Rec
     """PoolCreated for a pool of an existing SKU (the name defaults to "default"; the SKU draws from its
     pools in ascending priority)."""
     return Recorded(POOL, pool_id, 1, PoolCreated(pool_id, sku_id, pool_name(name_), pool_priority(priority)))
+
+
+MAX_BUNDLE_COMPONENTS = 20
+MAX_COMPONENT_QUANTITY = 100
+
+
+def define_bundle(sku_id: str, components: Sequence[BundleComponent]) -> Recorded:
+    """BundleDefined for a SKU made of other SKUs' keys: at least one component, each SKU once, not the
+    bundle itself, 1 to MAX_COMPONENT_QUANTITY keys of each per unit."""
+    if not 1 <= len(components) <= MAX_BUNDLE_COMPONENTS:
+        raise InvalidInput(f"a bundle has 1 to {MAX_BUNDLE_COMPONENTS} components")
+    ids = [c.sku_id for c in components]
+    if len(set(ids)) != len(ids) or sku_id in ids:
+        raise InvalidInput("a bundle names each component SKU once, and not itself")
+    if any(not 1 <= c.quantity <= MAX_COMPONENT_QUANTITY for c in components):
+        raise InvalidInput(f"a bundle takes 1 to {MAX_COMPONENT_QUANTITY} keys of each component")
+    return Recorded(BUNDLE, sku_id, 1, BundleDefined(sku_id, tuple(components)))

@@ -69,6 +69,22 @@ class PoolCreated:
 
 
 @dataclass(frozen=True)
+class BundleComponent:
+    """`quantity` keys of component SKU `sku_id` per unit of a bundle."""
+
+    sku_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class BundleDefined:
+    """SKU `sku_id` is a bundle of these components' keys."""
+
+    sku_id: str
+    components: tuple[BundleComponent, ...]
+
+
+@dataclass(frozen=True)
 class PoolPriorityChanged:
     pool_id: str
     sku_id: str
@@ -269,6 +285,7 @@ Event = (
     | KeysExported
     | KeysMoved
     | KeysRevealRefused
+    | BundleDefined
 )
 
 # Aggregate types, as they appear in the event store's envelopes.
@@ -282,6 +299,7 @@ SKU_STOCK = "SkuStock"
 KEY_REVEAL = "KeyReveal"
 KEY_ROTATION = "KeyRotation"
 EXPIRY_SWEEP = "ExpirySweep"
+BUNDLE = "Bundle"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
 from quanyi_inventory.domain.custody import RevealPolicy
 from quanyi_inventory.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from quanyi_inventory.domain.events import BundleComponent
 from quanyi_inventory.entrypoints import key_file_import
 from quanyi_inventory.entrypoints.pool_tools import PoolTools
 
@@ -120,6 +121,7 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
                 price=_money(request.price, "price"),
                 low_stock_threshold=request.low_stock_threshold,
                 allocation_strategy=strategy_from_proto(request.allocation_strategy),
+                components=[BundleComponent(c.sku_id, c.quantity) for c in request.components],
             )
 
         return pb.CreateSkuResponse(sku=_sku(await self._run(context, create())))

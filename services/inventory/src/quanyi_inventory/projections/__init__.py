@@ -10,6 +10,7 @@ from __future__ import annotations
 from quanyi_platform.projection import Projection
 
 from quanyi_inventory.projections.allocations import AllocationsProjection
+from quanyi_inventory.projections.bundles import BundlesProjection
 from quanyi_inventory.projections.catalogue import CatalogueProjection
 from quanyi_inventory.projections.key_batches import KeyBatchesProjection
 from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
@@ -21,6 +22,7 @@ from quanyi_inventory.projections.stock import StockProjection
 # (an import's keys are written before it, not while the SKU waits).
 PROJECTIONS: tuple[Projection, ...] = (
     CatalogueProjection(),
+    BundlesProjection(),
     KeyBatchesProjection(),
     KeysProjection(),
     AllocationsProjection(),
@@ -32,6 +34,7 @@ PROJECTIONS: tuple[Projection, ...] = (
 __all__ = [
     "PROJECTIONS",
     "AllocationsProjection",
+    "BundlesProjection",
     "CatalogueProjection",
     "KeyBatchesProjection",
     "KeyRevealsProjection",

@@ -321,3 +321,19 @@ class KeysMoved(_message.Message):
     keys: int
     actor: str
     def __init__(self, batch_id: _Optional[str] = ..., from_pool_id: _Optional[str] = ..., from_sku_id: _Optional[str] = ..., to_pool_id: _Optional[str] = ..., to_sku_id: _Optional[str] = ..., keys: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class BundleComponent(_message.Message):
+    __slots__ = ("sku_id", "quantity")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    quantity: int
+    def __init__(self, sku_id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class BundleDefined(_message.Message):
+    __slots__ = ("sku_id", "components")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    components: _containers.RepeatedCompositeFieldContainer[BundleComponent]
+    def __init__(self, sku_id: _Optional[str] = ..., components: _Optional[_Iterable[_Union[BundleComponent, _Mapping]]] = ...) -> None: ...

@@ -54,18 +54,20 @@ class CreateProductResponse(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class CreateSkuRequest(_message.Message):
-    __slots__ = ("product_id", "name", "price", "low_stock_threshold", "allocation_strategy")
+    __slots__ = ("product_id", "name", "price", "low_stock_threshold", "allocation_strategy", "components")
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     ALLOCATION_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_FIELD_NUMBER: _ClassVar[int]
     product_id: str
     name: str
     price: _money_pb2.Money
     low_stock_threshold: int
     allocation_strategy: _events_pb2.AllocationStrategy
-    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ..., allocation_strategy: _Optional[_Union[_events_pb2.AllocationStrategy, str]] = ...) -> None: ...
+    components: _containers.RepeatedCompositeFieldContainer[_events_pb2.BundleComponent]
+    def __init__(self, product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., low_stock_threshold: _Optional[int] = ..., allocation_strategy: _Optional[_Union[_events_pb2.AllocationStrategy, str]] = ..., components: _Optional[_Iterable[_Union[_events_pb2.BundleComponent, _Mapping]]] = ...) -> None: ...
 
 class CreateSkuResponse(_message.Message):
     __slots__ = ("sku",)
