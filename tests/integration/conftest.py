@@ -14,6 +14,7 @@ import httpx
 import pytest
 from quanyi_cli.stack import Stack, StackConfig
 from quanyi_gateway.psp_sim import generate_keypair
+from quanyi_platform.infra.ports import free_port
 from quanyi_platform.infra.postgres import create_database, database_url_for, drop_database
 from quanyi_platform.infra.smtp import CapturingSmtpServer
 from quanyi_platform.infra.tansu import TansuBroker
@@ -22,6 +23,10 @@ from tests.integration.harness import ADMIN_EMAIL, ADMIN_PASSWORD, PARTNER, PART
 
 RISK_LIMIT = 5
 PAYMENT_TTL_S = 60
+# fulfillment's partner top-up and SMS simulators (development only), inside fulfillment on this port.
+CHANNEL_SIM_PORT = free_port()
+PARTNER_API_KEY = "e2e-partner-api-key"
+PARTNER_ACCOUNT = "acct-e2e"
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +84,16 @@ def stack(
             "QUANYI_PAYMENT_QUERY_AFTER_S": "1",
             "QUANYI_PAYMENT_QUERY_INTERVAL_S": "1",
             "QUANYI_REFUND_RETRY_S": "2",
+            # Delivery channels on demand, against fulfillment's own simulators, with test-speed backoff.
+            "QUANYI_FULFILLMENT_SIMULATORS_LISTEN": f"127.0.0.1:{CHANNEL_SIM_PORT}",
+            "QUANYI_FULFILLMENT_SIMULATOR_ACCOUNTS": json.dumps([PARTNER_ACCOUNT]),
+            "QUANYI_PARTNER_API_URL": f"http://127.0.0.1:{CHANNEL_SIM_PORT}",
+            "QUANYI_PARTNER_API_KEY": PARTNER_API_KEY,
+            "QUANYI_SMS_API_URL": f"http://127.0.0.1:{CHANNEL_SIM_PORT}",
+            "QUANYI_SMS_API_KEY": PARTNER_API_KEY,
+            "QUANYI_CHANNEL_MAX_ATTEMPTS": "3",
+            "QUANYI_CHANNEL_RETRY_BASE_S": "0.05",
+            "QUANYI_CHANNEL_RETRY_CAP_S": "0.2",
             # Every test client comes from 127.0.0.1: the per-IP abuse limits would count them all as one;
             # and every test signs the admin in. (Failed sign-ins still lock an account: tests/security.)
             "QUANYI_RATE_LIMITS": json.dumps(

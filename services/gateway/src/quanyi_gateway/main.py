@@ -39,6 +39,7 @@ from quanyi_gateway.api.routes import (
     admin_keys,
     auth,
     catalog,
+    deliveries,
     health,
     me,
     orders,
@@ -209,7 +210,9 @@ def create_app(settings: Settings) -> FastAPI:
     # the development credential; otherwise they are not routed and absent from the OpenAPI.
     if settings.simulators_active:
         app.include_router(psp_sim_routes.router, dependencies=[DevCredential])
-    for module in (orders, payments, auth, catalog, me, partners, admin, admin_finance, admin_keys, privacy):
+    for module in (
+        orders, payments, auth, catalog, me, partners, admin, admin_finance, admin_keys, privacy, deliveries
+    ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
 

@@ -51,6 +51,7 @@ class FakePeers:
     keys: dict[str, inventory_pb.RevealedKey] = field(default_factory=dict)
     key_orders: dict[str, str] = field(default_factory=dict)
     deliveries: list[fulfillment_pb.Delivery] = field(default_factory=list)
+    channel_requests: list[fulfillment_pb.DeliverOnChannelRequest] = field(default_factory=list)
     reveals: list[inventory_pb.RevealKeysRequest] = field(default_factory=list)
     notices: list[orders_pb.HandlePaymentNoticeRequest] = field(default_factory=list)
     imports: list[inventory_pb.ImportKeysRequest] = field(default_factory=list)
@@ -251,6 +252,13 @@ class FakeFulfillment(fulfillment_grpc.FulfillmentServiceServicer):
                     d.redeemed_at = request.redeemed_at
                 return fulfillment_pb.RecordRedemptionResponse(delivery=d, duplicate=duplicate)
         await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "key not delivered")
+
+    async def DeliverOnChannel(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("DeliverOnChannel")
+        self.p.channel_requests.append(request)
+        if not any(d.order_id == request.order_id for d in self.p.deliveries):
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no delivered order with this id")
+        return fulfillment_pb.DeliverOnChannelResponse(delivered=True, attempts=1)
 
 
 class FakeLedger(ledger_grpc.LedgerServiceServicer):

@@ -1,0 +1,97 @@
+"""Delivery channels end to end, services as processes: a paid order's KeyDelivered names the user centre
+only and the e-mail is announced once sent; the partner's top-up API (fulfillment's development simulator)
+is down, the operator's one-click activation retries and gives up as DeliveryFailed (final, channel
+'activation'); after recovery the operator's re-drive credits each key exactly once, and a repeat credits
+nothing; the buyer resends on SMS. No target (account, phone number) is in any table or event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import psycopg
+from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
+from quanyi_cli.stack import Stack
+from quanyi_platform.envelope import open_envelope
+
+from tests.integration import checks
+from tests.integration.conftest import CHANNEL_SIM_PORT, PARTNER_ACCOUNT
+from tests.integration.harness import (
+    admin,
+    create_sku_with_keys,
+    eventually,
+    fresh_keys,
+    new_buyer,
+    pay,
+    place_order,
+)
+
+SIM = f"http://127.0.0.1:{CHANNEL_SIM_PORT}"
+PHONE = "+8613912345678"
+
+
+async def _fulfillment_events(url: str, order_id: str, kind: str) -> list[Any]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT envelope FROM fulfillment.events WHERE correlation_id = %s AND event_type LIKE %s"
+            " ORDER BY seq",
+            (order_id, f"%.{kind}"),
+        )
+        return [open_envelope(bytes(r[0]))[1] for r in await cur.fetchall()]
+
+
+async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_once_and_a_resend_by_sms(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await admin(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(2), name="Youku VIP")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"], quantity=2)).json()
+    assert (await pay(http, order)).status_code == 200
+    order_id = order["order_id"]
+
+    async def emailed() -> bool:
+        return bool(await _fulfillment_events(url, order_id, "ChannelDelivered"))
+
+    await eventually(emailed, timeout=60)
+    [delivered] = await _fulfillment_events(url, order_id, "KeyDelivered")
+    assert isinstance(delivered, fulfillment_events.KeyDelivered)
+    assert list(delivered.channels) == ["user_center"]
+    [announced] = await _fulfillment_events(url, order_id, "ChannelDelivered")
+    assert announced.channel == "email"
+
+    async with httpx.AsyncClient(base_url=SIM, timeout=10) as sim:
+        r = await sim.post("/_sim/faults", json={"service": "partner", "mode": "down"})
+        assert r.status_code == 200, r.text
+        body = {"channel": "activation", "target": PARTNER_ACCOUNT}
+        given_up = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
+        assert given_up.status_code == 200, given_up.text
+        assert given_up.json() == {"delivered": False, "attempts": 3, "reason": "partner answered HTTP 503"}
+        [failed] = await _fulfillment_events(url, order_id, "DeliveryFailed")
+        assert (failed.channel, failed.final, failed.attempt) == ("activation", True, 3)
+        assert (await sim.get("/_sim/state")).json()["topups"] == []
+
+        await sim.post("/_sim/faults", json={"service": "partner", "mode": "ok"})
+        redriven = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
+        assert redriven.status_code == 200, redriven.text
+        assert redriven.json()["delivered"] is True
+        again = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
+        assert again.json()["delivered"] is True
+        state = (await sim.get("/_sim/state")).json()
+        codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()]
+        assert sorted(t["code"] for t in state["topups"]) == sorted(codes)  # each key credited exactly once
+        assert {t["account"] for t in state["topups"]} == {PARTNER_ACCOUNT}
+
+        resent = await buyer.post(f"/v1/me/orders/{order_id}/deliveries", json={"channel": "sms", "target": PHONE})
+        assert resent.status_code == 200, resent.text
+        assert resent.json()["delivered"] is True
+        [message] = (await sim.get("/_sim/state")).json()["messages"]
+        assert message["to"] == PHONE and all(c in message["text"] for c in codes)
+
+    channels = sorted(e.channel for e in await _fulfillment_events(url, order_id, "ChannelDelivered"))
+    assert channels == ["activation", "activation", "email", "sms"]
+    requested = [e.requested_by for e in await _fulfillment_events(url, order_id, "ChannelRequested")]
+    assert len(requested) == 4 and requested[-1].startswith("buyer:") and requested[0].startswith("admin:")
+    assert await checks.plaintext_in_tables(url, [PHONE, PARTNER_ACCOUNT]) == []
+    assert checks.plaintext_in_logs(stack.log_dir, [PHONE, PARTNER_ACCOUNT]) == []
