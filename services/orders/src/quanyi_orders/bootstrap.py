@@ -52,14 +52,12 @@ def providers(settings: Settings, http: aiohttp.ClientSession | None) -> dict[st
     key = load_public_key(settings.psp_public_key_pem, settings.psp_public_key_path)
     if key is None:
         return {}
-    base = settings.psp_base_url
     api_v3_key = settings.psp_api_v3_key.get_secret_value().encode()
-    wechat_api = f"{base}/psp-sim/v1/wechatpay" if base else ""
     return {
         "wechatpay-sim": WechatPay(
-            "wechatpay-sim", key, api_v3_key, wechat_api, http, settings.psp_max_skew_s
+            "wechatpay-sim", key, api_v3_key, settings.wechatpay_api, http, settings.psp_max_skew_s
         ),
-        "alipay-sim": Alipay("alipay-sim", key, f"{base}/psp-sim/v1/alipay/gateway.do" if base else "", http),
+        "alipay-sim": Alipay("alipay-sim", key, settings.alipay_gateway, http),
     }
 
 

@@ -39,6 +39,9 @@ class Settings(PlatformSettings):
     # the simulators in development). Empty: no active query and no refunds are sent.
     psp_api_base_url: str = ""
     public_base_url: str = ""
+    # Each provider's API root, when not the simulator's under psp_base_url (e.g. a real provider's).
+    wechatpay_api_url: str = ""
+    alipay_gateway_url: str = ""
     psp_api_timeout_s: float = Field(default=5.0, gt=0)
     # The WeChat-style provider's API v3 key (AES-256-GCM of notices' resources), 32 bytes.
     psp_api_v3_key: SecretStr = SecretStr(DEV_API_V3_KEY)
@@ -49,6 +52,16 @@ class Settings(PlatformSettings):
     @property
     def psp_base_url(self) -> str:
         return (self.psp_api_base_url or self.public_base_url).rstrip("/")
+
+    @property
+    def wechatpay_api(self) -> str:
+        base = self.psp_base_url
+        return self.wechatpay_api_url.rstrip("/") or (f"{base}/psp-sim/v1/wechatpay" if base else "")
+
+    @property
+    def alipay_gateway(self) -> str:
+        base = self.psp_base_url
+        return self.alipay_gateway_url or (f"{base}/psp-sim/v1/alipay/gateway.do" if base else "")
 
     @model_validator(mode="after")
     def _production_needs_a_psp_key(self) -> Settings:
