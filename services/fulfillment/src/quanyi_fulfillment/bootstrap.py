@@ -18,6 +18,7 @@ from quanyi_fulfillment.adapters.http_retry import RetryPolicy as HttpRetryPolic
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
 from quanyi_fulfillment.adapters.partner_channels import PartnerTopUpClient, SmsProviderClient
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
+from quanyi_fulfillment.adapters.redemption_feed import PartnerRedemptionFeed
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
 from quanyi_fulfillment.adapters.webhook_client import WebhookClient
 from quanyi_fulfillment.application.ports import (
@@ -33,6 +34,7 @@ from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.consumers import key_reserved
 from quanyi_fulfillment.entrypoints.email_sender import EmailSender
 from quanyi_fulfillment.entrypoints.grpc_server import FulfillmentServicer
+from quanyi_fulfillment.entrypoints.redemption_poller import RedemptionPoller
 from quanyi_fulfillment.entrypoints.simulators import SimulatorState, start_simulators
 from quanyi_fulfillment.projections import PROJECTIONS
 
@@ -133,6 +135,16 @@ async def start(settings: Settings) -> None:
             timeout_s=settings.channel_timeout_s * 2,
         )
         closers.append((await start_simulators(state, host, int(port))).cleanup)
+    background: list[service.Component] = []
+    if settings.redemption_poll_s > 0 and settings.partner_api_url:
+        feed = PartnerRedemptionFeed(
+            http, settings.partner_api_url, settings.partner_api_key.get_secret_value(),
+            settings.channel_timeout_s,
+        )
+        poller = RedemptionPoller(
+            uow, feed, settings.partner_name, settings.partner_skus, settings.redemption_poll_s
+        )
+        background.append(poller.run())
     server = rpc.server()
     servicer = FulfillmentServicer(
         uow, inventory=GrpcInventory(inventory_channel), senders=channel_senders(settings, http),
@@ -145,7 +157,10 @@ async def start(settings: Settings) -> None:
     await service.run_service(
         NAME,
         server,
-        [Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run()],
+        [
+            Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run(),
+            *background,
+        ],
         [mailer.aclose, inventory_channel.close, gateway_channel.close, *closers, pool.close],
         ready=[reserved.ready],
     )

@@ -55,6 +55,11 @@ class Settings(PlatformSettings):
     partner_api_key: SecretStr = SecretStr("")
     sms_api_url: str = ""
     sms_api_key: SecretStr = SecretStr("")
+    # Redemption sync: poll the partner's feed of used keys (partner_api_url) every redemption_poll_s
+    # seconds (0: off), as partner `partner_name`, which may only report keys of `partner_skus`.
+    redemption_poll_s: float = 0.0
+    partner_name: str = "partner"
+    partner_skus: list[str] = Field(default_factory=list)
     # Usage instructions per SKU, in every channel's content: a JSON object {"sku id": "instructions"}.
     sku_instructions: dict[str, str] = Field(default_factory=dict)
     # Development only: with QUANYI_SIMULATORS_ENABLED, serve the partner top-up and SMS simulators on this

@@ -62,13 +62,21 @@ async def test_a_redemption_is_recorded_once_and_a_repeat_is_reported_as_a_dupli
     await world.assert_no_plaintext(reserved.secrets)
 
 
-async def test_redeeming_a_key_that_was_never_delivered_is_not_found(
-    world: Any, client: pb_grpc.FulfillmentServiceStub
+async def test_redeeming_a_key_that_was_never_delivered_is_not_found_and_raises_one_alert(
+    world: Any, client: pb_grpc.FulfillmentServiceStub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await client.RecordRedemption(pb.RecordRedemptionRequest(key_id="key-unknown", partner="tmall"))
-    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await client.RecordRedemption(pb.RecordRedemptionRequest(
+                key_id="key-unknown", partner="tmall", redeemed_at="2026-11-30T10:00:00+08:00"
+            ))
+        assert err.value.code() is grpc.StatusCode.NOT_FOUND
     assert await world.events(REDEEMED) == []
+    [(env, alert)] = await world.events(fulfillment_events.UndeliveredKeyRedeemed.DESCRIPTOR.full_name)
+    assert (alert.key_id, alert.partner, alert.redeemed_at) == ("key-unknown", "tmall", "2026-11-30T02:00:00Z")
+    assert (env.aggregate_type, env.aggregate_id, env.aggregate_version) == ("RedemptionAlert", "key-unknown", 1)
+    alerts = [r for r in caplog.records if getattr(r, "alert", "") == "undelivered_key_redeemed"]
+    assert [r.first_report for r in alerts] == [True, False]
 
 
 async def test_a_malformed_redemption_report_is_an_invalid_argument(

@@ -8,6 +8,7 @@ import pytest
 from quanyi_fulfillment.adapters.memory import InMemoryFulfillmentUnitOfWork
 from quanyi_fulfillment.domain.aggregate import (
     Delivery,
+    alert_undelivered_redemption,
     channel_outcome,
     deliver,
     evolve_all,
@@ -16,7 +17,13 @@ from quanyi_fulfillment.domain.aggregate import (
 )
 from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
 from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest
-from quanyi_fulfillment.domain.events import ChannelDelivered, ChannelRequested, DeliveryFailed, Recorded
+from quanyi_fulfillment.domain.events import (
+    ChannelDelivered,
+    ChannelRequested,
+    DeliveryFailed,
+    Recorded,
+    UndeliveredKeyRedeemed,
+)
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
@@ -74,3 +81,11 @@ async def test_the_fake_unit_of_work_folds_requests_beside_the_delivery() -> Non
         await work.commit()
     async with InMemoryFulfillmentUnitOfWork(uow.events) as work:
         assert (await work.deliveries.get_many(["o-1"]))["o-1"] == state
+
+
+def test_an_undelivered_key_reported_redeemed_is_one_alert_on_the_keys_own_stream_outside_any_delivery() -> None:
+    records, state = delivered()
+    [alert] = alert_undelivered_redemption("k-stolen", "tmall", T0, T0 + timedelta(seconds=1))
+    assert (alert.stream, alert.stream_id, alert.version) == ("RedemptionAlert", "k-stolen", 1)
+    assert alert.event == UndeliveredKeyRedeemed("k-stolen", "tmall", T0, T0 + timedelta(seconds=1))
+    assert fold([*records, alert]) == {"o-1": state}

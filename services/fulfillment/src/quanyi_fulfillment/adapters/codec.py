@@ -25,6 +25,7 @@ from quanyi_fulfillment.domain.events import (
     KeyDelivered,
     Recorded,
     Redeemed,
+    UndeliveredKeyRedeemed,
 )
 from quanyi_fulfillment.domain.redemption import rfc3339
 
@@ -39,11 +40,12 @@ EMAIL_GIVEN_UP = pb.EmailGivenUp.DESCRIPTOR.full_name
 EMAIL_CANCELLED = pb.EmailCancelled.DESCRIPTOR.full_name
 CHANNEL_DELIVERED = pb.ChannelDelivered.DESCRIPTOR.full_name
 CHANNEL_REQUESTED = pb.ChannelRequested.DESCRIPTOR.full_name
+UNDELIVERED_KEY_REDEEMED = pb.UndeliveredKeyRedeemed.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
     EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED, CHANNEL_DELIVERED,
-    CHANNEL_REQUESTED,
+    CHANNEL_REQUESTED, UNDELIVERED_KEY_REDEEMED,
 })
 
 
@@ -103,6 +105,10 @@ def payload(event: Event) -> Message:
             return pb.ChannelRequested(
                 order_id=event.order_id, channel=event.channel, requested_by=event.requested_by
             )
+        case UndeliveredKeyRedeemed():
+            return pb.UndeliveredKeyRedeemed(
+                key_id=event.key_id, partner=event.partner, redeemed_at=rfc3339(event.redeemed_at)
+            )
         case Redeemed():
             return pb.Redeemed(
                 key_id=event.key_id, order_id=event.order_id, partner=event.partner,
@@ -150,6 +156,8 @@ def event_of(message: Message, at: datetime) -> Event | None:
             return ChannelDelivered(message.order_id, message.channel, message.attempt, at)
         case pb.ChannelRequested():
             return ChannelRequested(message.order_id, message.channel, message.requested_by, at)
+        case pb.UndeliveredKeyRedeemed():
+            return UndeliveredKeyRedeemed(message.key_id, message.partner, _time(message.redeemed_at), at)
         case pb.Redeemed():
             return Redeemed(message.key_id, message.order_id, message.partner, _time(message.redeemed_at), at)
     return None
@@ -162,7 +170,7 @@ def new_event(recorded: Recorded) -> NewEvent:
         aggregate_id=recorded.stream_id,
         aggregate_version=recorded.version,
         payload=payload(recorded.event),
-        correlation_id=recorded.order_id,
+        correlation_id=recorded.order_id or recorded.stream_id,  # an alert of no order: its key
         causation_id=recorded.causation_id,
         occurred_at=recorded.event.at,
     )

@@ -160,3 +160,27 @@ class ChannelSender(Protocol):
         self, target: str, order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str]
     ) -> ChannelAttempt:
         ...
+
+
+@dataclass(frozen=True)
+class ReportedRedemption:
+    """A key the partner's feed says was used (its id, as quanyi sent it with the top-up)."""
+
+    key_id: str
+    redeemed_at: str  # RFC 3339, or empty (now)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[ReportedRedemption]
+    next_cursor: str
+
+
+class FeedUnavailable(TransientError):
+    """The partner's feed could not be read now; the next poll tries again from the same cursor."""
+
+
+class RedemptionFeed(Protocol):
+    async def since(self, cursor: str) -> FeedPage:
+        """The redemptions after `cursor` (empty: from the start). Raises FeedUnavailable."""
+        ...

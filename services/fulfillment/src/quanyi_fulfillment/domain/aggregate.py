@@ -32,6 +32,7 @@ from quanyi_fulfillment.domain.events import (
     CHANNEL_REQUEST,
     DELIVERY,
     REDEMPTION,
+    REDEMPTION_ALERT,
     ChannelDelivered,
     ChannelRequested,
     DeliveryFailed,
@@ -46,6 +47,7 @@ from quanyi_fulfillment.domain.events import (
     KeyDelivered,
     Recorded,
     Redeemed,
+    UndeliveredKeyRedeemed,
 )
 from quanyi_fulfillment.domain.retry import GiveUp, RetryPolicy
 
@@ -200,8 +202,8 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
                 for k in state.keys
             ]
             return replace(state, keys=tuple(keys))
-        case ChannelRequested():
-            return state  # its own stream
+        case ChannelRequested() | UndeliveredKeyRedeemed():
+            return state  # their own streams
         case DeliveryFailed() | ChannelDelivered():
             # On the order's Delivery stream (the e-mail's), or a channel request's own stream.
             return replace(state, version=recorded.version) if recorded.stream == DELIVERY else state
@@ -224,6 +226,8 @@ def fold(records: Iterable[Recorded]) -> dict[str, Delivery]:
     """Every order's state from its events (in store order)."""
     states: dict[str, Delivery] = {}
     for r in records:
+        if isinstance(r.event, UndeliveredKeyRedeemed):
+            continue  # an alert about a key of no delivery
         states[r.order_id] = evolve(states.get(r.order_id), r)
     return states
 
@@ -379,3 +383,11 @@ def channel_outcome(
         else DeliveryFailed(event.order_id, attempts, failure, True, now, event.channel)
     )
     return [Recorded(CHANNEL_REQUEST, requested.stream_id, requested.version + 1, outcome)]
+
+
+def alert_undelivered_redemption(
+    key_id: str, partner: str, redeemed_at: datetime, now: datetime
+) -> list[Recorded]:
+    """A partner reported redeemed key `key_id`, which no delivery holds: UndeliveredKeyRedeemed, version 1
+    of the key's RedemptionAlert stream (a second report of the key conflicts there: one alert per key)."""
+    return [Recorded(REDEMPTION_ALERT, key_id, 1, UndeliveredKeyRedeemed(key_id, partner, redeemed_at, now))]

@@ -19,6 +19,8 @@ from quanyi_fulfillment.domain.delivery import EMAIL, ReservedKey
 
 DELIVERY = "Delivery"
 REDEMPTION = "Redemption"
+# One stream per key a partner reported redeemed that was never delivered: its alert, once.
+REDEMPTION_ALERT = "RedemptionAlert"
 # One stream per on-demand channel request: ChannelRequested (version 1), then its outcome (version 2).
 CHANNEL_REQUEST = "ChannelRequest"
 
@@ -140,6 +142,18 @@ class ChannelRequested:
 
 
 @dataclass(frozen=True)
+class UndeliveredKeyRedeemed:
+    """An alert: a partner reported redeemed (at `redeemed_at`) a key fulfillment never delivered. It
+    belongs to no order (`order_id` is empty)."""
+
+    key_id: str
+    partner: str
+    redeemed_at: datetime
+    at: datetime
+    order_id: str = ""
+
+
+@dataclass(frozen=True)
 class Redeemed:
     """A partner reported the key used at `redeemed_at` (reported at `at`)."""
 
@@ -153,7 +167,10 @@ class Redeemed:
 EmailEvent = (
     EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
 )
-Event = KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed
+Event = (
+    KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed
+    | UndeliveredKeyRedeemed
+)
 
 
 @dataclass(frozen=True)

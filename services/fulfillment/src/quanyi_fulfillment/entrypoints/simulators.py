@@ -13,6 +13,10 @@ Realistic failures, set through `POST /_sim/faults` `{"service": "partner"|"sms"
 "error"|"timeout", "count": n, "skip": m}`: "down" answers 503, "error" 500, and "timeout" holds the
 request past the client's timeout, for `count` requests (0: until reset) after the next `m` pass.
 `GET /_sim/state` shows the credited top-ups and the sent messages (for tests).
+
+Redemption feed (`GET /v1/redemptions?since=<cursor>`, bearer API key): the keys the partner saw used, in
+order, 100 a page, with the cursor of the next page; `POST /_sim/redeem {"key_id", "redeemed_at"}` adds one
+(a buyer redeeming at the partner).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class SimulatorState:
     messages: list[dict[str, str]] = field(default_factory=list)
     faults: dict[str, Faults] = field(default_factory=lambda: {"partner": Faults(), "sms": Faults()})
     requests: dict[str, int] = field(default_factory=lambda: {"partner": 0, "sms": 0})
+    redemptions: list[dict[str, str]] = field(default_factory=list)  # the partner's feed, in order
 
 
 async def _fault(state: SimulatorState, service: str) -> web.Response | None:
@@ -106,6 +111,25 @@ def simulators_app(state: SimulatorState) -> web.Application:
         state.messages.append({"to": body["to"], "text": str(body.get("text", ""))})
         return web.json_response({"message_id": f"sms-{len(state.messages)}"})
 
+    async def feed(request: web.Request) -> web.Response:
+        if (failed := await _fault(state, "partner")) is not None:
+            return failed
+        if not _authorized(state, request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            since = max(0, int(request.query.get("since", "0")))
+        except ValueError:
+            return web.json_response({"error": "bad_cursor"}, status=400)
+        page = state.redemptions[since:since + 100]
+        return web.json_response({"redemptions": page, "next": str(since + len(page))})
+
+    async def redeem(request: web.Request) -> web.Response:
+        body = await request.json()
+        state.redemptions.append({
+            "key_id": str(body.get("key_id", "")), "redeemed_at": str(body.get("redeemed_at", "")),
+        })
+        return web.json_response({"seq": len(state.redemptions)})
+
     async def faults(request: web.Request) -> web.Response:
         body = await request.json()
         service, mode = body.get("service"), body.get("mode", "ok")
@@ -122,6 +146,8 @@ def simulators_app(state: SimulatorState) -> web.Application:
     app = web.Application()
     app.router.add_post("/v1/topups", topup)
     app.router.add_post("/v1/messages", message)
+    app.router.add_get("/v1/redemptions", feed)
+    app.router.add_post("/_sim/redeem", redeem)
     app.router.add_post("/_sim/faults", faults)
     app.router.add_get("/_sim/state", show)
     return app

@@ -30,12 +30,9 @@ from quanyi_fulfillment.adapters.codec import (
 from quanyi_fulfillment.domain.aggregate import EmailChange, email_change
 from quanyi_fulfillment.domain.events import (
     DELIVERY,
-    ChannelDelivered,
-    ChannelRequested,
-    DeliveryFailed,
+    EmailEvent,
     EmailQueued,
     KeyDelivered,
-    Redeemed,
 )
 
 
@@ -63,7 +60,7 @@ class EmailOutbox(Projection):
             row = rows.setdefault(recorded.order_id, _Row(recorded.version))
             row.version = recorded.version
             event = recorded.event
-            if isinstance(event, DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed):
+            if not isinstance(event, EmailEvent):
                 continue
             if isinstance(event, EmailQueued):
                 row.queued = True

@@ -150,3 +150,13 @@ class ChannelRequested(_message.Message):
     channel: str
     requested_by: str
     def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class UndeliveredKeyRedeemed(_message.Message):
+    __slots__ = ("key_id", "partner", "redeemed_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    partner: str
+    redeemed_at: str
+    def __init__(self, key_id: _Optional[str] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[str] = ...) -> None: ...
