@@ -6,6 +6,12 @@ nothing; the buyer resends on SMS. No target (account, phone number) is in any t
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -73,9 +79,16 @@ async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_
         assert (await sim.get("/_sim/state")).json()["topups"] == []
 
         await sim.post("/_sim/faults", json={"service": "partner", "mode": "ok"})
-        redriven = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
-        assert redriven.status_code == 200, redriven.text
-        assert redriven.json()["delivered"] is True
+        # The operator's re-drive with the CLI (the target on standard input, out of the shell's history).
+        env = {**os.environ, "QUANYI_GATEWAY_URL": stack.config.gateway_url, "QUANYI_ADMIN_TOKEN": adm.token}
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [str(Path(sys.executable).parent / "quanyi"), "deliver", order_id, "--channel", "activation",
+             "--target", "-", "--json"],
+            input=PARTNER_ACCOUNT + "\n", env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"delivered": True, "attempts": 2, "reason": ""}  # a top-up per key
         again = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
         assert again.json()["delivered"] is True
         state = (await sim.get("/_sim/state")).json()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from quanyi_cli import deliver as deliver_cli
 from quanyi_cli import keys as keys_cli
 from quanyi_cli import ops as ops_cli
 from quanyi_cli.config import CliSettings
@@ -30,6 +31,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(ops_cli.app, name="ops")
+app.command("deliver")(deliver_cli.deliver)
 
 
 @app.command()
