@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import grpc
+import pytest
 from psycopg_pool import AsyncConnectionPool
+from quanyi.inventory.v1 import inventory_service_pb2 as pb
 from quanyi_inventory.adapters.crypto import Keyring
 from quanyi_inventory.application import catalogue, import_keys
 from quanyi_inventory.application.allocate import allocate_paid_orders
@@ -227,3 +231,34 @@ async def test_sixteen_concurrent_allocators_never_hand_a_key_out_twice_nor_outs
     assert (by_pool["a"], by_pool["r"]) == (counts["available"], counts["reserved"])
     assert await sweep_all_expired(uow, clock=lambda: NOW) == 30
     await assert_replay_matches_live(database_url, "inventory")
+
+
+async def test_a_changed_pool_priority_changes_which_pool_a_sku_draws_from_next(
+    uow: UowFactory, keyring: Keyring, database_url: str
+) -> None:
+    sku = await new_sku(uow)
+    first, second = await new_pool(uow, sku, priority=0), await new_pool(uow, sku, priority=1)
+    from_first = await stock(uow, keyring, first, ["F1", "F2"])
+    from_second = await stock(uow, keyring, second, ["S1"])
+    assert key_ids(await sell(uow, "o-1", sku, 1)) == from_first[:1]
+    changed = await catalogue.set_pool_priority(uow(), pool_id=second, priority=0)
+    await catalogue.set_pool_priority(uow(), pool_id=first, priority=7)
+    assert (changed.priority, changed.version) == (0, 2)
+    assert key_ids(await sell(uow, "o-2", sku, 2)) == [*from_second, from_first[1]]
+    await assert_replay_matches_live(database_url, "inventory")
+
+
+async def test_set_pool_priority_over_grpc_answers_the_pool_and_refuses_unknown_pools_and_bad_priorities(
+    uow: UowFactory, stub: Any
+) -> None:
+    sku = await new_sku(uow)
+    pool_id = await new_pool(uow, sku)
+    reply = await stub.SetPoolPriority(pb.SetPoolPriorityRequest(pool_id=pool_id, priority=3))
+    assert (reply.pool_id, reply.sku_id, reply.priority) == (pool_id, sku, 3)
+    for request, code in [
+        (pb.SetPoolPriorityRequest(pool_id="nope", priority=1), grpc.StatusCode.NOT_FOUND),
+        (pb.SetPoolPriorityRequest(pool_id=pool_id, priority=-1), grpc.StatusCode.INVALID_ARGUMENT),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.SetPoolPriority(request)
+        assert caught.value.code() == code

@@ -99,6 +99,7 @@ class View:
     keys: dict[str, KeyState] = field(default_factory=dict)
     allocations: dict[str, Allocation] = field(default_factory=dict)
     bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
+    pool_versions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: Sequence[StoredEvent], material: Mapping[str, Material]) -> View:
@@ -139,6 +140,7 @@ class View:
                 self.keys[x.key_id] = replace(self.keys[x.key_id], state="expired")
         elif isinstance(event, PoolPriorityChanged):
             self.pools[event.pool_id] = replace(self.pools[event.pool_id], priority=event.priority)
+            self.pool_versions[event.pool_id] = self.pool_versions.get(event.pool_id, 1) + 1
         for sku_id in _skus_of(event):
             evolved = stock.evolve(self.stock.get(sku_id), event)
             if evolved is not None:
@@ -302,8 +304,12 @@ class _Catalogue(Catalogue):
         return [s for s in (_sku(view, i) for i in ids) if s is not None]
 
     async def pool(self, pool_id: str) -> Pool | None:
-        created = self._uow.view().pools.get(pool_id)
-        return None if created is None else Pool(created.pool_id, created.sku_id, created.name)
+        view = self._uow.view()
+        created = view.pools.get(pool_id)
+        if created is None:
+            return None
+        version = view.pool_versions.get(pool_id, 1)
+        return Pool(created.pool_id, created.sku_id, created.name, created.priority, version)
 
 
 class _Stock(Stock):

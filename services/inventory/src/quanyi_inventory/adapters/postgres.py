@@ -93,10 +93,12 @@ class PgCatalogue(Catalogue):
 
     async def pool(self, pool_id: str) -> Pool | None:
         cur = await self._conn.execute(
-            "SELECT pool_id, sku_id, name FROM pools WHERE pool_id = %s", (pool_id,)
+            "SELECT pool_id, sku_id, name, priority, version FROM pools WHERE pool_id = %s", (pool_id,)
         )
         row = await cur.fetchone()
-        return None if row is None else Pool(row["pool_id"], row["sku_id"], row["name"])
+        return None if row is None else Pool(
+            row["pool_id"], row["sku_id"], row["name"], int(row["priority"]), int(row["version"])
+        )
 
 
 class PgStock(Stock):

@@ -68,7 +68,20 @@ async def create_pool(uow: InventoryUnitOfWork, *, sku_id: str, name: str, prior
         await uow.commit()
     pool = recorded.event
     assert isinstance(pool, PoolCreated)
-    return Pool(pool.pool_id, pool.sku_id, pool.name)
+    return Pool(pool.pool_id, pool.sku_id, pool.name, pool.priority)
+
+
+async def set_pool_priority(uow: InventoryUnitOfWork, *, pool_id: str, priority: int) -> Pool:
+    """Record PoolPriorityChanged: the pool's SKU draws from it at this priority from now on. Two changes
+    of one pool at once conflict on its version (ConcurrencyConflict); retried, the later one wins."""
+    async with uow:
+        pool = await uow.catalogue.pool(pool_id)
+        if pool is None:
+            raise NotFound("no such pool")
+        recorded = catalogue.change_pool_priority(pool_id, pool.sku_id, pool.version, priority)
+        await uow.record([recorded], Context(correlation_id=pool_id))
+        await uow.commit()
+    return Pool(pool.pool_id, pool.sku_id, pool.name, priority, pool.version + 1)
 
 
 async def get_sku(uow: InventoryUnitOfWork, sku_id: str) -> Sku:

@@ -42,6 +42,9 @@ class Pool:
     pool_id: str
     sku_id: str
     name: str
+    priority: int = 0
+    # The Pool aggregate's version: PoolCreated 1, each PoolPriorityChanged one more.
+    version: int = 1
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from quanyi_inventory.domain.events import (
     BundleComponent,
     BundleDefined,
     PoolCreated,
+    PoolPriorityChanged,
     ProductCreated,
     Recorded,
     SkuCreated,
@@ -114,6 +115,11 @@ def create_sku(
         allocation_strategy(strategy),
     )
     return Recorded(SKU, sku_id, 1, event)
+
+
+def change_pool_priority(pool_id: str, sku_id: str, version: int, priority: int) -> Recorded:
+    """PoolPriorityChanged: version `version` + 1 of the pool (its current version is `version`)."""
+    return Recorded(POOL, pool_id, version + 1, PoolPriorityChanged(pool_id, sku_id, pool_priority(priority)))
 
 
 def create_pool(pool_id: str, sku_id: str, name_: str, priority: int = 0) -> Recorded:

@@ -150,6 +150,15 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
         )
         return pb.CreatePoolResponse(pool_id=pool.pool_id, sku_id=pool.sku_id, name=pool.name)
 
+    async def SetPoolPriority(
+        self, request: pb.SetPoolPriorityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetPoolPriorityResponse:
+        pool = await self._run(
+            context,
+            catalogue.set_pool_priority(self._uow(), pool_id=request.pool_id, priority=request.priority),
+        )
+        return pb.SetPoolPriorityResponse(pool_id=pool.pool_id, sku_id=pool.sku_id, priority=pool.priority)
+
     async def ImportKeys(
         self, request: pb.ImportKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ImportKeysResponse:

@@ -491,3 +491,21 @@ class MoveBatchResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: int
     def __init__(self, keys: _Optional[int] = ...) -> None: ...
+
+class SetPoolPriorityRequest(_message.Message):
+    __slots__ = ("pool_id", "priority")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    priority: int
+    def __init__(self, pool_id: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class SetPoolPriorityResponse(_message.Message):
+    __slots__ = ("pool_id", "sku_id", "priority")
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    pool_id: str
+    sku_id: str
+    priority: int
+    def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...

@@ -60,6 +60,11 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolResponse.FromString,
                 _registered_method=True)
+        self.SetPoolPriority = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/SetPoolPriority',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetPoolPriorityRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetPoolPriorityResponse.FromString,
+                _registered_method=True)
         self.ImportKeys = channel.unary_unary(
                 '/quanyi.inventory.v1.InventoryService/ImportKeys',
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeysRequest.SerializeToString,
@@ -156,6 +161,13 @@ class InventoryServiceServicer:
 
     def CreatePool(self, request, context):
         """CreatePool adds a card-key pool for a SKU.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPoolPriority(self, request, context):
+        """SetPoolPriority changes the order in which a SKU draws from its pools (ascending priority).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -277,6 +289,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.CreatePool,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolResponse.SerializeToString,
+            ),
+            'SetPoolPriority': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPoolPriority,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetPoolPriorityRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetPoolPriorityResponse.SerializeToString,
             ),
             'ImportKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportKeys,
@@ -475,6 +492,33 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/CreatePool',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.CreatePoolResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPoolPriority(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/SetPoolPriority',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetPoolPriorityRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetPoolPriorityResponse.FromString,
             options,
             channel_credentials,
             insecure,
