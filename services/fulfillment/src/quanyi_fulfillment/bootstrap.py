@@ -95,15 +95,12 @@ def channel_senders(settings: Settings, http: httpx.AsyncClient) -> dict[str, Ch
     """The on-demand channels that are configured (a channel without its settings is off)."""
     policy = HttpRetryPolicy(
         settings.channel_max_attempts, settings.channel_retry_base_s, settings.channel_retry_cap_s,
-        settings.channel_timeout_s,
+        settings.channel_timeout_s, settings.channel_total_s,
     )
     senders: dict[str, ChannelSender] = {}
     secret = settings.webhook_signing_secret.get_secret_value().encode()
     if secret:
-        senders[WEBHOOK] = WebhookClient(
-            http, secret, max_attempts=policy.max_attempts, base_s=policy.base_s, cap_s=policy.cap_s,
-            timeout_s=policy.timeout_s,
-        )
+        senders[WEBHOOK] = WebhookClient(http, secret, policy=policy)
     if settings.partner_api_url:
         senders[ACTIVATION] = PartnerTopUpClient(
             http, settings.partner_api_url, settings.partner_api_key.get_secret_value(), policy

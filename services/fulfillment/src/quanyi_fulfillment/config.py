@@ -48,6 +48,8 @@ class Settings(PlatformSettings):
     channel_retry_base_s: float = 0.5
     channel_retry_cap_s: float = 30.0
     channel_timeout_s: float = 10.0
+    # No new attempt after this long: DeliverOnChannel answers within about this (plus one timeout) per post.
+    channel_total_s: float = 45.0
     # The signed webhook: HMAC-SHA256 key shared with the receivers (empty: the channel is off).
     webhook_signing_secret: SecretStr = SecretStr("")
     # The partner platform's top-up API (one-click activation) and the SMS provider (empty: off).

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from aiohttp import web
+from quanyi_fulfillment.adapters.http_retry import RetryPolicy
 from quanyi_fulfillment.adapters.webhook_client import NotPosted, Posted, WebhookClient
 from quanyi_fulfillment.domain.delivery import KeyToSend, RevealedSecret
 from quanyi_fulfillment.domain.webhook import (
@@ -150,3 +151,14 @@ async def test_a_4xx_refusal_is_not_retried_and_a_5xx_to_the_end_gives_up(
 async def test_a_url_that_is_not_http_is_refused_at_once(http: httpx.AsyncClient) -> None:
     outcome = await client(http)().post("ftp://example.invalid/x", b"{}", "o-6:webhook")
     assert outcome == NotPosted(1, "webhook URL is not an http(s) URL")
+
+
+async def test_no_attempt_starts_after_the_total_time_whatever_attempts_are_left(http: httpx.AsyncClient) -> None:
+    url = f"http://127.0.0.1:{free_port()}/down"  # nothing listens
+    policy = RetryPolicy(max_attempts=10_000, base_s=0.02, cap_s=0.05, timeout_s=1.0, total_s=0.5)
+    started = time.monotonic()
+
+    outcome = await WebhookClient(http, SECRET, policy=policy).post(url, b"{}", "o-7:webhook")
+
+    assert isinstance(outcome, NotPosted) and 1 < outcome.attempts < 10_000
+    assert time.monotonic() - started < 3

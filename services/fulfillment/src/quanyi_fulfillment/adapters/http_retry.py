@@ -19,6 +19,7 @@ from tenacity import (
     RetryError,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_random_exponential,
 )
 
@@ -52,6 +53,8 @@ class RetryPolicy:
     base_s: float = 1.0
     cap_s: float = 60.0
     timeout_s: float = 10.0
+    # No attempt starts after this long (whatever is left of max_attempts): a caller waits for the outcome.
+    total_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -105,7 +108,7 @@ async def post_with_retries(
         raise _Refused(refusal(name, response))
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts),
+        stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.total_s),
         wait=wait_random_exponential(multiplier=policy.base_s, max=policy.cap_s),
         retry=retry_if_exception_type(_Retryable),
     )

@@ -42,12 +42,13 @@ class WebhookClient:
         cap_s: float = 60.0,
         timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
+        policy: RetryPolicy | None = None,
     ) -> None:
         if not secret:
             raise ValueError("a webhook signing secret is required")
         self._client = client
         self._secret = secret
-        self._policy = RetryPolicy(max_attempts, base_s, cap_s, timeout_s)
+        self._policy = policy or RetryPolicy(max_attempts, base_s, cap_s, timeout_s)
         self._clock = clock
 
     async def post(self, url: str, body: bytes, delivery: str) -> PostOutcome:

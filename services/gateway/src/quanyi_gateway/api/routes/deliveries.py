@@ -27,6 +27,7 @@ from quanyi_gateway.models import Input
 
 router = APIRouter(tags=["deliveries"], responses=responses(401, 503))
 
+DELIVER_TIMEOUT_S = 180.0
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
 
@@ -83,9 +84,10 @@ def _buyer_target_allowed(body: ChannelDeliveryCreate) -> None:
 async def _deliver(
     peers: PeersDep, order_id: str, body: ChannelDeliveryCreate, requested_by: str
 ) -> ChannelDeliveryPublic:
+    # The channel retries with backoff for up to fulfillment's QUANYI_CHANNEL_TOTAL_S (per post); wait for it.
     reply = await peers.fulfillment.DeliverOnChannel(fulfillment_pb.DeliverOnChannelRequest(
         order_id=order_id, channel=body.channel, target=body.target, requested_by=requested_by,
-    ))
+    ), timeout=DELIVER_TIMEOUT_S)
     return ChannelDeliveryPublic(delivered=reply.delivered, attempts=reply.attempts, reason=reply.reason)
 
 
