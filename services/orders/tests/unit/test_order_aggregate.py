@@ -204,8 +204,13 @@ def test_a_payment_of_the_wrong_amount_is_recorded_and_refunded_and_the_order_do
     before = order.order
     wrong = cny(TOTAL.minor_units - 1)
     _refused_and_refunded(order.do(capture(wrong)), wrong, RefundReason.AMOUNT_MISMATCH)
-    assert order.order.phase == before.phase and order.order.version == before.version + 2
-    # The same transaction again is recognised by the application (the payments record), not the order.
+    after = order.order
+    assert after.phase._replace(refused_txn_ids=frozenset()) == before.phase
+    assert after.version == before.version + 2 and len(after.refused_txn_ids) == 1
+    # The same transaction told again (a resent notice, or a query answer under a provider alias) records
+    # nothing: one refused payment, one refund.
+    txn = next(iter(after.refused_txn_ids))
+    assert order.do(CapturePayment(wrong, "wechatpay-sim", txn)) == []
 
 
 def test_a_payment_in_another_currency_is_recorded_and_refunded() -> None:

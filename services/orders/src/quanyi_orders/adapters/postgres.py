@@ -49,7 +49,11 @@ IDEMPOTENCY_CONSTRAINT = "orders_buyer_id_idempotency_key_key"
 _COLUMNS = (
     "o.order_id, o.buyer_id, o.channel, o.status, o.risk_decision, o.lines, o.total_minor,"
     " o.currency, o.captured_txn_id, o.version, o.idempotency_key, o.created_at, o.pay_by,"
-    " o.captured_provider"
+    " o.captured_provider,"
+    # Refused payments are the refunds of transactions other than the captured one (each refused payment
+    # is refunded whole in the append that records it): the fold's Order.refused_txn_ids.
+    " ARRAY(SELECT r.txn_id FROM refunds r WHERE r.order_id = o.order_id"
+    " AND r.txn_id IS DISTINCT FROM o.captured_txn_id) AS refused_txn_ids"
 )
 
 
@@ -74,6 +78,7 @@ def _from_row(row: Any) -> Order:
         idempotency_key=row["idempotency_key"] or "",
         pay_by=row["pay_by"].astimezone(UTC) if row["pay_by"] is not None else None,
         captured_provider=row["captured_provider"],
+        refused_txn_ids=frozenset(row["refused_txn_ids"]),
     )
 
 

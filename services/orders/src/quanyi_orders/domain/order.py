@@ -84,10 +84,14 @@ class Order:
     idempotency_key: str
     pay_by: datetime | None = None
     captured_provider: str | None = None
+    # The provider transactions recorded as refused (and refunded): a notice or a query answer that names
+    # one again, whichever provider alias it arrives under, records nothing more.
+    refused_txn_ids: frozenset[str] = frozenset()
 
     @property
     def phase(self) -> Phase:
-        return Phase(self.status, self.risk_decision, self.captured_txn_id, self.captured_provider)
+        return Phase(self.status, self.risk_decision, self.captured_txn_id, self.captured_provider,
+                     self.refused_txn_ids)
 
     def refund_id(self, version: int) -> str:
         """The id of a refund recorded at `version` of this order: stable, so a retry refunds once."""
@@ -252,8 +256,8 @@ def _capture(order: Order, cmd: CapturePayment) -> list[Event]:
     transaction, an order cancelled or refunded) is recorded as refused and refunded whole."""
     if not cmd.txn_id:
         raise NotAllowed("a payment needs the provider's transaction id")
-    if order.captured_txn_id == cmd.txn_id:
-        return []
+    if order.captured_txn_id == cmd.txn_id or cmd.txn_id in order.refused_txn_ids:
+        return []  # a transaction is recorded once, however often and through whichever alias it is told
     refused: RefundReason | None = None
     if cmd.amount != order.total:
         refused = RefundReason.AMOUNT_MISMATCH
@@ -351,13 +355,22 @@ class Phase(NamedTuple):
     risk_decision: RiskDecision
     captured_txn_id: str | None
     captured_provider: str | None = None
+    refused_txn_ids: frozenset[str] = frozenset()
 
 
 def advance(phase: Phase, event: Event) -> Phase:
+    """The phase after `event` (any event but OrderPlaced), refused transactions included."""
+    after = _advance(phase, event)
+    if isinstance(event, PaymentCaptured) and event.refused is not None:
+        return after._replace(refused_txn_ids=phase.refused_txn_ids | {event.txn_id})
+    return after._replace(refused_txn_ids=phase.refused_txn_ids)
+
+
+def _advance(phase: Phase, event: Event) -> Phase:
     """The phase after `event` (any event but OrderPlaced). Total: it records what happened, it does not
     judge it. Each of the three parts changes from its own previous value and the event alone; the
     `orders` projection relies on that to fold a batch of events into one UPDATE."""
-    status, risk, txn, provider = phase
+    status, risk, txn, provider, _ = phase
     expired = status is Status.EXPIRED
     match event:
         case PaymentCaptured():
@@ -398,7 +411,7 @@ def _in_phase(order: Order, phase: Phase, version: int) -> Order:
     return Order(
         order.order_id, order.buyer_id, order.buyer_email, order.channel, order.lines, order.total,
         phase.status, phase.risk_decision, phase.captured_txn_id, version, order.placed_at,
-        order.idempotency_key, order.pay_by, phase.captured_provider,
+        order.idempotency_key, order.pay_by, phase.captured_provider, phase.refused_txn_ids,
     )
 
 

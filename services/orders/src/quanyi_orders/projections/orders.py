@@ -165,6 +165,9 @@ class OrderChange:
     version: int
     updated_at: datetime
     captured_provider: str | None = None
+    # Payments refused in the batch: not an orders column; the refunds projection holds them (each refused
+    # payment is refunded in its own append) and the repository reads them from there.
+    refused_txn_ids: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, order_id: str, events: Sequence[Event], version: int, at: datetime) -> OrderChange:
@@ -180,7 +183,7 @@ class OrderChange:
                 risk_after[risk.value] = decided.value
         moved = _through(Phase(Status.PENDING_PAYMENT, RiskDecision.PENDING, None), events)
         return cls(order_id, status_after, risk_after, moved.captured_txn_id, version, at,
-                   moved.captured_provider)
+                   moved.captured_provider, moved.refused_txn_ids)
 
     def applied_to(self, order: Order) -> Order:
         """What the UPDATE makes of a row holding `order` (the projection's SQL, in Python)."""
@@ -190,6 +193,7 @@ class OrderChange:
             RiskDecision(self.risk_after.get(order.risk_decision.value, order.risk_decision.value)),
             self.captured_txn_id or order.captured_txn_id, self.version, order.placed_at,
             order.idempotency_key, order.pay_by, self.captured_provider or order.captured_provider,
+            order.refused_txn_ids | self.refused_txn_ids,
         )
 
 
