@@ -67,7 +67,12 @@ async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_
     [announced] = await _fulfillment_events(url, order_id, "ChannelDelivered")
     assert announced.channel == "email"
 
-    async with httpx.AsyncClient(base_url=SIM, timeout=10) as sim:
+    async with httpx.AsyncClient(base_url=SIM, timeout=10) as stranger:
+        # The simulators' control routes are development tools: without the credential they refuse.
+        r = await stranger.post("/_sim/faults", json={"service": "partner", "mode": "down"})
+        assert r.status_code == 401, r.text
+    developer = {"X-Dev-Credential": stack.config.dev_credential}
+    async with httpx.AsyncClient(base_url=SIM, timeout=10, headers=developer) as sim:
         r = await sim.post("/_sim/faults", json={"service": "partner", "mode": "down"})
         assert r.status_code == 200, r.text
         body = {"channel": "activation", "target": PARTNER_ACCOUNT}

@@ -130,6 +130,7 @@ async def start(settings: Settings) -> None:
         state = SimulatorState(
             settings.partner_api_key.get_secret_value(), set(settings.fulfillment_simulator_accounts),
             timeout_s=settings.channel_timeout_s * 2,
+            dev_credential=settings.dev_credential.get_secret_value(),
         )
         closers.append((await start_simulators(state, host, int(port))).cleanup)
     background: list[service.Component] = []

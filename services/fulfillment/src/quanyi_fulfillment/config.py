@@ -67,6 +67,8 @@ class Settings(PlatformSettings):
     # Development only: with QUANYI_SIMULATORS_ENABLED, serve the partner top-up and SMS simulators on this
     # loopback host:port inside fulfillment (and point partner_api_url / sms_api_url at it).
     simulators_enabled: bool = False
+    # The development credential the simulators' control routes ask for (X-Dev-Credential).
+    dev_credential: SecretStr = SecretStr("")
     fulfillment_simulators_listen: str = ""
     fulfillment_simulator_accounts: list[str] = Field(default_factory=lambda: ["demo-account"])
 

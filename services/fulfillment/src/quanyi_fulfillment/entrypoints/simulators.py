@@ -62,6 +62,9 @@ class SimulatorState:
     faults: dict[str, Faults] = field(default_factory=lambda: {"partner": Faults(), "sms": Faults()})
     requests: dict[str, int] = field(default_factory=lambda: {"partner": 0, "sms": 0})
     redemptions: list[dict[str, str]] = field(default_factory=list)  # the partner's feed, in order
+    # The development credential (QUANYI_DEV_CREDENTIAL) that the control routes (/_sim/...) ask for in
+    # X-Dev-Credential, as the gateway's payment simulator does; empty: the control routes refuse everyone.
+    dev_credential: str = ""
 
 
 async def _fault(state: SimulatorState, service: str) -> web.Response | None:
@@ -79,6 +82,22 @@ async def _fault(state: SimulatorState, service: str) -> web.Response | None:
 
 def _authorized(state: SimulatorState, request: web.Request) -> bool:
     return secrets.compare_digest(request.headers.get("Authorization", ""), f"Bearer {state.api_key}")
+
+
+def _developer(state: SimulatorState, request: web.Request) -> bool:
+    given = request.headers.get("X-Dev-Credential", "").encode("utf-8", "replace")
+    return bool(state.dev_credential) and secrets.compare_digest(given, state.dev_credential.encode())
+
+
+@web.middleware
+async def _control_needs_the_credential(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith("/_sim/") and not _developer(request.app[STATE], request):
+        return web.json_response({"error": "dev_credential_required"}, status=401)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+STATE = web.AppKey("simulator_state", SimulatorState)
 
 
 def simulators_app(state: SimulatorState) -> web.Application:
@@ -143,7 +162,8 @@ def simulators_app(state: SimulatorState) -> web.Application:
             "topups": list(state.topups.values()), "messages": state.messages, "requests": state.requests,
         })
 
-    app = web.Application()
+    app = web.Application(middlewares=[_control_needs_the_credential])
+    app[STATE] = state
     app.router.add_post("/v1/topups", topup)
     app.router.add_post("/v1/messages", message)
     app.router.add_get("/v1/redemptions", feed)
