@@ -23,10 +23,15 @@ from tests.integration.harness import ADMIN_EMAIL, ADMIN_PASSWORD, PARTNER, PART
 
 RISK_LIMIT = 5
 PAYMENT_TTL_S = 60
-# fulfillment's partner top-up and SMS simulators (development only), inside fulfillment on this port.
-CHANNEL_SIM_PORT = free_port()
+# fulfillment's partner top-up and SMS simulators (development only) run inside fulfillment, on a port of
+# each stack's own (tests/security starts a second stack in the same session): channel_simulators_url(stack).
 PARTNER_API_KEY = "e2e-partner-api-key"
 PARTNER_ACCOUNT = "acct-e2e"
+
+
+def channel_simulators_url(stack: Stack) -> str:
+    """Where this stack's fulfillment serves its partner and SMS simulators."""
+    return f"http://{stack.config.extra_env['QUANYI_FULFILLMENT_SIMULATORS_LISTEN']}"
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +64,7 @@ def stack(
     pg_admin_url: str, stack_dir: Path, e2e_smtp: CapturingSmtpServer, e2e_broker: TansuBroker
 ) -> Iterator[Stack]:
     name = f"quanyi_e2e_{uuid.uuid4().hex[:12]}"
+    channel_sim_port = free_port()
     create_database(pg_admin_url, name)
     private_key, public_key = generate_keypair(stack_dir / "psp")
     config = StackConfig.with_free_ports(
@@ -85,11 +91,11 @@ def stack(
             "QUANYI_PAYMENT_QUERY_INTERVAL_S": "1",
             "QUANYI_REFUND_RETRY_S": "2",
             # Delivery channels on demand, against fulfillment's own simulators, with test-speed backoff.
-            "QUANYI_FULFILLMENT_SIMULATORS_LISTEN": f"127.0.0.1:{CHANNEL_SIM_PORT}",
+            "QUANYI_FULFILLMENT_SIMULATORS_LISTEN": f"127.0.0.1:{channel_sim_port}",
             "QUANYI_FULFILLMENT_SIMULATOR_ACCOUNTS": json.dumps([PARTNER_ACCOUNT]),
-            "QUANYI_PARTNER_API_URL": f"http://127.0.0.1:{CHANNEL_SIM_PORT}",
+            "QUANYI_PARTNER_API_URL": f"http://127.0.0.1:{channel_sim_port}",
             "QUANYI_PARTNER_API_KEY": PARTNER_API_KEY,
-            "QUANYI_SMS_API_URL": f"http://127.0.0.1:{CHANNEL_SIM_PORT}",
+            "QUANYI_SMS_API_URL": f"http://127.0.0.1:{channel_sim_port}",
             "QUANYI_SMS_API_KEY": PARTNER_API_KEY,
             "QUANYI_CHANNEL_MAX_ATTEMPTS": "3",
             "QUANYI_CHANNEL_RETRY_BASE_S": "0.05",

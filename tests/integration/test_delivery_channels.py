@@ -21,7 +21,7 @@ from quanyi_cli.stack import Stack
 from quanyi_platform.envelope import open_envelope
 
 from tests.integration import checks
-from tests.integration.conftest import CHANNEL_SIM_PORT, PARTNER_ACCOUNT
+from tests.integration.conftest import PARTNER_ACCOUNT, channel_simulators_url
 from tests.integration.harness import (
     admin,
     create_sku_with_keys,
@@ -32,7 +32,6 @@ from tests.integration.harness import (
     place_order,
 )
 
-SIM = f"http://127.0.0.1:{CHANNEL_SIM_PORT}"
 PHONE = "+8613912345678"
 
 
@@ -67,12 +66,13 @@ async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_
     [announced] = await _fulfillment_events(url, order_id, "ChannelDelivered")
     assert announced.channel == "email"
 
-    async with httpx.AsyncClient(base_url=SIM, timeout=10) as stranger:
+    sim_url = channel_simulators_url(stack)
+    async with httpx.AsyncClient(base_url=sim_url, timeout=10) as stranger:
         # The simulators' control routes are development tools: without the credential they refuse.
         r = await stranger.post("/_sim/faults", json={"service": "partner", "mode": "down"})
         assert r.status_code == 401, r.text
     developer = {"X-Dev-Credential": stack.config.dev_credential}
-    async with httpx.AsyncClient(base_url=SIM, timeout=10, headers=developer) as sim:
+    async with httpx.AsyncClient(base_url=sim_url, timeout=10, headers=developer) as sim:
         r = await sim.post("/_sim/faults", json={"service": "partner", "mode": "down"})
         assert r.status_code == 200, r.text
         body = {"channel": "activation", "target": PARTNER_ACCOUNT}
