@@ -4,10 +4,13 @@ buyer."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from quanyi.common.v1.envelope_pb2 import Envelope
 from quanyi.risk.v1 import events_pb2 as risk_events
 from quanyi_gateway.adapters.risk_flags import RISK_DECIDED, risk_flags_handler
@@ -15,6 +18,18 @@ from quanyi_gateway.application.limits import Backoff
 from quanyi_platform.consumer import ReceivedEvent
 
 from services.gateway.tests.integration.conftest import ADMIN_EMAIL, FakePeers
+
+# The limits count in fixed windows aligned to the epoch (adapters/limits.py): a test that crossed a window's
+# end would see its counts start again. Windows of an hour, and a test never starts in an hour's last minute.
+WINDOW_S = 3600
+MARGIN_S = 60
+
+
+@pytest.fixture(autouse=True)
+async def a_fresh_window() -> None:
+    left = WINDOW_S - time.time() % WINDOW_S
+    if left < MARGIN_S:
+        await asyncio.sleep(left + 0.5)  # waits on the clock itself: the next window has begun
 
 
 def limited(r: Any) -> int:
@@ -59,7 +74,7 @@ async def test_an_unlock_needs_the_admin_role(gw: Any) -> None:
 
 
 async def test_sign_ins_are_limited_per_account_and_per_ip(start_gateway: Any, make_settings: Any) -> None:
-    rules = {"login:account": {"limit": 3, "per_s": 60}, "login:ip": {"limit": 5, "per_s": 60}}
+    rules = {"login:account": {"limit": 3, "per_s": WINDOW_S}, "login:ip": {"limit": 5, "per_s": WINDOW_S}}
     gw = await start_gateway(make_settings(rate_limits=rules))
     await gw.register("a@example.com")
     for _ in range(3):
@@ -72,7 +87,7 @@ async def test_sign_ins_are_limited_per_account_and_per_ip(start_gateway: Any, m
 
 
 async def test_registrations_are_limited_per_ip(start_gateway: Any, make_settings: Any) -> None:
-    gw = await start_gateway(make_settings(rate_limits={"register:ip": {"limit": 2, "per_s": 60}}))
+    gw = await start_gateway(make_settings(rate_limits={"register:ip": {"limit": 2, "per_s": WINDOW_S}}))
     await gw.register("r1@example.com")
     await gw.register("r2@example.com")
     r = await gw.client.post("/v1/auth/register", json={"email": "r3@example.com", "password": "long-enough"})
@@ -85,7 +100,7 @@ async def test_registrations_are_limited_per_ip(start_gateway: Any, make_setting
 async def test_checkout_is_limited_per_account_and_a_flagged_buyer_gets_less(
     start_gateway: Any, make_settings: Any, fake: FakePeers
 ) -> None:
-    gw = await start_gateway(make_settings(rate_limits={"checkout:account": {"limit": 4, "per_s": 60}}))
+    gw = await start_gateway(make_settings(rate_limits={"checkout:account": {"limit": 4, "per_s": WINDOW_S}}))
     fake.add_sku("sku-a")
     body = {"items": [{"sku_id": "sku-a", "quantity": 1}]}
     _, alice = await gw.buyer("alice@example.com")
@@ -106,7 +121,7 @@ async def test_checkout_is_limited_per_account_and_a_flagged_buyer_gets_less(
 async def test_key_reveals_are_limited_per_account(
     start_gateway: Any, make_settings: Any, fake: FakePeers
 ) -> None:
-    gw = await start_gateway(make_settings(rate_limits={"reveal:account": {"limit": 2, "per_s": 60}}))
+    gw = await start_gateway(make_settings(rate_limits={"reveal:account": {"limit": 2, "per_s": WINDOW_S}}))
     _, auth = await gw.buyer("keys@example.com")
     for _ in range(2):
         assert (await gw.client.get("/v1/me/keys", headers=auth)).status_code == 200
@@ -117,7 +132,7 @@ async def test_key_reveals_are_limited_per_account(
 async def test_risk_holding_or_rejecting_an_order_tightens_the_buyers_limits(
     start_gateway: Any, make_settings: Any, fake: FakePeers
 ) -> None:
-    gw = await start_gateway(make_settings(rate_limits={"checkout:account": {"limit": 8, "per_s": 60}}))
+    gw = await start_gateway(make_settings(rate_limits={"checkout:account": {"limit": 8, "per_s": WINDOW_S}}))
     fake.add_sku("sku-a")
     held_id, held = await gw.buyer("held@example.com")
     fine_id, fine = await gw.buyer("fine@example.com")
