@@ -337,3 +337,71 @@ class BundleDefined(_message.Message):
     sku_id: str
     components: _containers.RepeatedCompositeFieldContainer[BundleComponent]
     def __init__(self, sku_id: _Optional[str] = ..., components: _Optional[_Iterable[_Union[BundleComponent, _Mapping]]] = ...) -> None: ...
+
+class HeldKey(_message.Message):
+    __slots__ = ("key_id", "sku_id", "pool_id", "line_no", "unit_no")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NO_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    sku_id: str
+    pool_id: str
+    line_no: int
+    unit_no: int
+    def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ...) -> None: ...
+
+class KeysDelivered(_message.Message):
+    __slots__ = ("order_id", "keys", "delivery_event_id")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    keys: _containers.RepeatedCompositeFieldContainer[HeldKey]
+    delivery_event_id: str
+    def __init__(self, order_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., delivery_event_id: _Optional[str] = ...) -> None: ...
+
+class KeysRedeemed(_message.Message):
+    __slots__ = ("order_id", "keys", "partner", "redeemed_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    keys: _containers.RepeatedCompositeFieldContainer[HeldKey]
+    partner: str
+    redeemed_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RefundKeysSettled(_message.Message):
+    __slots__ = ("order_id", "refund_id", "released", "voided", "redeemed", "actor", "override_redeemed", "note")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_REDEEMED_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    released: _containers.RepeatedCompositeFieldContainer[HeldKey]
+    voided: _containers.RepeatedCompositeFieldContainer[HeldKey]
+    redeemed: _containers.RepeatedCompositeFieldContainer[HeldKey]
+    actor: str
+    override_redeemed: bool
+    note: str
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., released: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., voided: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., redeemed: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., actor: _Optional[str] = ..., override_redeemed: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RefundKeysRefused(_message.Message):
+    __slots__ = ("order_id", "refund_id", "reason", "actor")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    reason: str
+    actor: str
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
