@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -45,9 +45,48 @@ def place_request(buyer: str, key: str, quantity: int = 1) -> pb.PlaceOrderReque
     )
 
 
+class Gate:
+    """Holds every unit of work at its start while closed (open by default), so a test can let calls queue."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def passed(self) -> None:
+        await self._open.wait()
+
+
+class GatedUnitOfWork(PgOrdersUnitOfWork):
+    def __init__(self, store: EventStore, pool: AsyncConnectionPool, gate: Gate) -> None:
+        super().__init__(store, pool=pool)
+        self._gate = gate
+
+    async def _begin(self) -> None:
+        await self._gate.passed()
+        await super()._begin()
+
+
 @pytest.fixture
-def entry(pool: AsyncConnectionPool, store: EventStore) -> OrdersEntry:
-    return OrdersEntry(lambda: PgOrdersUnitOfWork(store, pool=pool), max_group=64, max_in_flight=2)
+def gate() -> Gate:
+    return Gate()
+
+
+@pytest.fixture
+def entry(pool: AsyncConnectionPool, store: EventStore, gate: Gate) -> OrdersEntry:
+    return OrdersEntry(lambda: GatedUnitOfWork(store, pool, gate), max_group=64, max_in_flight=2)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -81,7 +120,7 @@ async def answer(call: Any) -> Any:
 
 
 async def test_a_burst_of_concurrent_calls_gets_the_answers_of_the_calls_one_after_the_other(
-    grouped: pb_grpc.OrdersServiceStub, entry: OrdersEntry, psp: Psp, probe: Any, database_url: str
+    grouped: pb_grpc.OrdersServiceStub, entry: OrdersEntry, gate: Gate, psp: Psp, probe: Any, database_url: str
 ) -> None:
     stub = grouped
     # Before the burst: 20 orders to pay, an order paid by t-paid with a notice whose nonce is then spent,
@@ -114,9 +153,17 @@ async def test_a_burst_of_concurrent_calls_gets_the_answers_of_the_calls_one_aft
         + [same_nonce, same_nonce]  # one notice twice
         + [psp.notice(t[n], txn_id=f"t-{n}") for n in range(18, 20)]
     )
-    replies = await asyncio.gather(
+    # The burst meets busy drainers (a group committing): the gate holds the first groups until calls have
+    # queued behind them, as they would behind a slow commit, however fast this machine answers.
+    gate.close()
+    burst = asyncio.gather(
         *[answer(stub.PlaceOrder(r)) for r in places], *[answer(stub.HandlePaymentNotice(r)) for r in notices]
     )
+    try:
+        await until(lambda: entry.placing.waiting >= 10 and entry.capturing.waiting >= 5, "calls queue")
+    finally:
+        gate.open()
+    replies = await burst
     placed, captured = replies[:len(places)], replies[len(places):]
 
     # Placing: each new key makes an order; a key twice in the burst makes one, the other call gets it

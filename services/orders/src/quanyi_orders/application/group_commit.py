@@ -46,6 +46,11 @@ class GroupCommit(Generic[C, R]):
         self.groups = 0
         self.calls = 0
 
+    @property
+    def waiting(self) -> int:
+        """Calls queued and not yet taken into a group."""
+        return len(self._queue)
+
     async def submit(self, command: C) -> R:
         """The command's result, decided in some group; raises the command's own refusal."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
