@@ -375,7 +375,7 @@ class KeysRedeemed(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RefundKeysSettled(_message.Message):
-    __slots__ = ("order_id", "refund_id", "released", "voided", "redeemed", "actor", "override_redeemed", "note")
+    __slots__ = ("order_id", "refund_id", "released", "voided", "redeemed", "actor", "override_redeemed", "note", "voided_undelivered")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     REFUND_ID_FIELD_NUMBER: _ClassVar[int]
     RELEASED_FIELD_NUMBER: _ClassVar[int]
@@ -384,6 +384,7 @@ class RefundKeysSettled(_message.Message):
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     OVERRIDE_REDEEMED_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_UNDELIVERED_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     refund_id: str
     released: _containers.RepeatedCompositeFieldContainer[HeldKey]
@@ -392,7 +393,8 @@ class RefundKeysSettled(_message.Message):
     actor: str
     override_redeemed: bool
     note: str
-    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., released: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., voided: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., redeemed: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., actor: _Optional[str] = ..., override_redeemed: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
+    voided_undelivered: _containers.RepeatedCompositeFieldContainer[HeldKey]
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., released: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., voided: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., redeemed: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ..., actor: _Optional[str] = ..., override_redeemed: _Optional[bool] = ..., note: _Optional[str] = ..., voided_undelivered: _Optional[_Iterable[_Union[HeldKey, _Mapping]]] = ...) -> None: ...
 
 class RefundKeysRefused(_message.Message):
     __slots__ = ("order_id", "refund_id", "reason", "actor")
