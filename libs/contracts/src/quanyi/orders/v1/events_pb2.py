@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/orders/v1/events.proto\x12\x10quanyi.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"k\n\tOrderLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xf4\x01\n\x0bOrderPlaced\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x17\n\x0b\x62uyer_email\x18\x06 \x01(\tB\x02\x18\x01\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12*\n\x06pay_by\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x16\n\x0erefused_reason\x18\x05 \x01(\t\"\xc6\x01\n\tOrderPaid\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x17\n\x0b\x62uyer_email\x18\x06 \x01(\tB\x02\x18\x01\x12\x17\n\x0fprovider_txn_id\x18\x07 \x01(\t\".\n\tOrderHeld\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa1\x01\n\rOrderRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12\x14\n\x0cwas_released\x18\x05 \x01(\x08\"\"\n\x0eOrderFulfilled\x12\x10\n\x08order_id\x18\x01 \x01(\t\"3\n\rOrderApproved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08reviewed\x18\x02 \x01(\x08\"v\n\x15PaymentNoticeAccepted\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\x11\n\tnotice_id\x18\x05 \x01(\t\"L\n\x0cOrderExpired\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x06pay_by\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\nRefundLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08released\x18\x05 \x01(\x05\x12\x0e\n\x06voided\x18\x06 \x01(\x05\x12\x10\n\x08redeemed\x18\x07 \x01(\x05\"\x9f\x02\n\x0fRefundRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\'\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x06 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12+\n\x05lines\x18\x07 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\x12\x19\n\x11override_redeemed\x18\t \x01(\x08\x12\x0c\n\x04note\x18\n \x01(\t\"\x88\x01\n\nRefundSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x33\n\x0fnext_attempt_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xea\x01\n\x0fRefundSucceeded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08provider\x18\x04 \x01(\t\x12+\n\x05lines\x18\x05 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\x1a\n\x12provider_refund_id\x18\x06 \x01(\t\x12.\n\x06reason\x18\x07 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\"?\n\x0bOrderQueued\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"S\n\x12QueueEntryResolved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t*\x9b\x02\n\x0cRefundReason\x12\x1d\n\x19REFUND_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REFUND_REASON_STOCK_SHORT\x10\x01\x12!\n\x1dREFUND_REASON_REVIEW_REJECTED\x10\x02\x12!\n\x1dREFUND_REASON_DELIVERY_FAILED\x10\x03\x12\x1a\n\x16REFUND_REASON_OPERATOR\x10\x04\x12!\n\x1dREFUND_REASON_AMOUNT_MISMATCH\x10\x05\x12#\n\x1fREFUND_REASON_ORDER_NOT_PAYABLE\x10\x06\x12#\n\x1fREFUND_REASON_DUPLICATE_PAYMENT\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/orders/v1/events.proto\x12\x10quanyi.orders.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"k\n\tOrderLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\x88\x02\n\x0bOrderPlaced\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x17\n\x0b\x62uyer_email\x18\x06 \x01(\tB\x02\x18\x01\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12*\n\x06pay_by\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nclient_tag\x18\t \x01(\t\"\x8f\x01\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x03 \x01(\t\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x16\n\x0erefused_reason\x18\x05 \x01(\t\"\xc6\x01\n\tOrderPaid\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05lines\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x17\n\x0b\x62uyer_email\x18\x06 \x01(\tB\x02\x18\x01\x12\x17\n\x0fprovider_txn_id\x18\x07 \x01(\t\".\n\tOrderHeld\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\"2\n\x0eOrderCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa1\x01\n\rOrderRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x04 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12\x14\n\x0cwas_released\x18\x05 \x01(\x08\"\"\n\x0eOrderFulfilled\x12\x10\n\x08order_id\x18\x01 \x01(\t\"3\n\rOrderApproved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08reviewed\x18\x02 \x01(\x08\"v\n\x15PaymentNoticeAccepted\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\x11\n\tnotice_id\x18\x05 \x01(\t\"L\n\x0cOrderExpired\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12*\n\x06pay_by\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\nRefundLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\'\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08released\x18\x05 \x01(\x05\x12\x0e\n\x06voided\x18\x06 \x01(\x05\x12\x10\n\x08redeemed\x18\x07 \x01(\x05\"\x9f\x02\n\x0fRefundRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x04 \x01(\t\x12\'\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\x06reason\x18\x06 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\x12+\n\x05lines\x18\x07 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\r\n\x05\x61\x63tor\x18\x08 \x01(\t\x12\x19\n\x11override_redeemed\x18\t \x01(\x08\x12\x0c\n\x04note\x18\n \x01(\t\"\x88\x01\n\nRefundSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x0f\n\x07outcome\x18\x04 \x01(\t\x12\x33\n\x0fnext_attempt_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xea\x01\n\x0fRefundSucceeded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\'\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08provider\x18\x04 \x01(\t\x12+\n\x05lines\x18\x05 \x03(\x0b\x32\x1c.quanyi.orders.v1.RefundLine\x12\x1a\n\x12provider_refund_id\x18\x06 \x01(\t\x12.\n\x06reason\x18\x07 \x01(\x0e\x32\x1e.quanyi.orders.v1.RefundReason\"?\n\x0bOrderQueued\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"S\n\x12QueueEntryResolved\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t*\x9b\x02\n\x0cRefundReason\x12\x1d\n\x19REFUND_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REFUND_REASON_STOCK_SHORT\x10\x01\x12!\n\x1dREFUND_REASON_REVIEW_REJECTED\x10\x02\x12!\n\x1dREFUND_REASON_DELIVERY_FAILED\x10\x03\x12\x1a\n\x16REFUND_REASON_OPERATOR\x10\x04\x12!\n\x1dREFUND_REASON_AMOUNT_MISMATCH\x10\x05\x12#\n\x1fREFUND_REASON_ORDER_NOT_PAYABLE\x10\x06\x12#\n\x1fREFUND_REASON_DUPLICATE_PAYMENT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,40 +37,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERPLACED'].fields_by_name['buyer_email']._serialized_options = b'\030\001'
   _globals['_ORDERPAID'].fields_by_name['buyer_email']._loaded_options = None
   _globals['_ORDERPAID'].fields_by_name['buyer_email']._serialized_options = b'\030\001'
-  _globals['_REFUNDREASON']._serialized_start=2344
-  _globals['_REFUNDREASON']._serialized_end=2627
+  _globals['_REFUNDREASON']._serialized_start=2364
+  _globals['_REFUNDREASON']._serialized_end=2647
   _globals['_ORDERLINE']._serialized_start=114
   _globals['_ORDERLINE']._serialized_end=221
   _globals['_ORDERPLACED']._serialized_start=224
-  _globals['_ORDERPLACED']._serialized_end=468
-  _globals['_PAYMENTCAPTURED']._serialized_start=471
-  _globals['_PAYMENTCAPTURED']._serialized_end=614
-  _globals['_ORDERPAID']._serialized_start=617
-  _globals['_ORDERPAID']._serialized_end=815
-  _globals['_ORDERHELD']._serialized_start=817
-  _globals['_ORDERHELD']._serialized_end=863
-  _globals['_ORDERCANCELLED']._serialized_start=865
-  _globals['_ORDERCANCELLED']._serialized_end=915
-  _globals['_ORDERREFUNDED']._serialized_start=918
-  _globals['_ORDERREFUNDED']._serialized_end=1079
-  _globals['_ORDERFULFILLED']._serialized_start=1081
-  _globals['_ORDERFULFILLED']._serialized_end=1115
-  _globals['_ORDERAPPROVED']._serialized_start=1117
-  _globals['_ORDERAPPROVED']._serialized_end=1168
-  _globals['_PAYMENTNOTICEACCEPTED']._serialized_start=1170
-  _globals['_PAYMENTNOTICEACCEPTED']._serialized_end=1288
-  _globals['_ORDEREXPIRED']._serialized_start=1290
-  _globals['_ORDEREXPIRED']._serialized_end=1366
-  _globals['_REFUNDLINE']._serialized_start=1369
-  _globals['_REFUNDLINE']._serialized_end=1525
-  _globals['_REFUNDREQUESTED']._serialized_start=1528
-  _globals['_REFUNDREQUESTED']._serialized_end=1815
-  _globals['_REFUNDSENT']._serialized_start=1818
-  _globals['_REFUNDSENT']._serialized_end=1954
-  _globals['_REFUNDSUCCEEDED']._serialized_start=1957
-  _globals['_REFUNDSUCCEEDED']._serialized_end=2191
-  _globals['_ORDERQUEUED']._serialized_start=2193
-  _globals['_ORDERQUEUED']._serialized_end=2256
-  _globals['_QUEUEENTRYRESOLVED']._serialized_start=2258
-  _globals['_QUEUEENTRYRESOLVED']._serialized_end=2341
+  _globals['_ORDERPLACED']._serialized_end=488
+  _globals['_PAYMENTCAPTURED']._serialized_start=491
+  _globals['_PAYMENTCAPTURED']._serialized_end=634
+  _globals['_ORDERPAID']._serialized_start=637
+  _globals['_ORDERPAID']._serialized_end=835
+  _globals['_ORDERHELD']._serialized_start=837
+  _globals['_ORDERHELD']._serialized_end=883
+  _globals['_ORDERCANCELLED']._serialized_start=885
+  _globals['_ORDERCANCELLED']._serialized_end=935
+  _globals['_ORDERREFUNDED']._serialized_start=938
+  _globals['_ORDERREFUNDED']._serialized_end=1099
+  _globals['_ORDERFULFILLED']._serialized_start=1101
+  _globals['_ORDERFULFILLED']._serialized_end=1135
+  _globals['_ORDERAPPROVED']._serialized_start=1137
+  _globals['_ORDERAPPROVED']._serialized_end=1188
+  _globals['_PAYMENTNOTICEACCEPTED']._serialized_start=1190
+  _globals['_PAYMENTNOTICEACCEPTED']._serialized_end=1308
+  _globals['_ORDEREXPIRED']._serialized_start=1310
+  _globals['_ORDEREXPIRED']._serialized_end=1386
+  _globals['_REFUNDLINE']._serialized_start=1389
+  _globals['_REFUNDLINE']._serialized_end=1545
+  _globals['_REFUNDREQUESTED']._serialized_start=1548
+  _globals['_REFUNDREQUESTED']._serialized_end=1835
+  _globals['_REFUNDSENT']._serialized_start=1838
+  _globals['_REFUNDSENT']._serialized_end=1974
+  _globals['_REFUNDSUCCEEDED']._serialized_start=1977
+  _globals['_REFUNDSUCCEEDED']._serialized_end=2211
+  _globals['_ORDERQUEUED']._serialized_start=2213
+  _globals['_ORDERQUEUED']._serialized_end=2276
+  _globals['_QUEUEENTRYRESOLVED']._serialized_start=2278
+  _globals['_QUEUEENTRYRESOLVED']._serialized_end=2361
 # @@protoc_insertion_point(module_scope)

@@ -43,7 +43,7 @@ class OrderLine(_message.Message):
     def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class OrderPlaced(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key", "pay_by")
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key", "pay_by", "client_tag")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class OrderPlaced(_message.Message):
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     PAY_BY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TAG_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     channel: str
@@ -60,7 +61,8 @@ class OrderPlaced(_message.Message):
     buyer_email: str
     idempotency_key: str
     pay_by: _timestamp_pb2.Timestamp
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    client_tag: str
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., client_tag: _Optional[str] = ...) -> None: ...
 
 class PaymentCaptured(_message.Message):
     __slots__ = ("order_id", "provider", "provider_txn_id", "amount", "refused_reason")

@@ -40,18 +40,20 @@ class Order(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., risk_decision: _Optional[str] = ..., channel: _Optional[str] = ..., created_at: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
-    __slots__ = ("buyer_id", "buyer_email", "channel", "items", "idempotency_key")
+    __slots__ = ("buyer_id", "buyer_email", "channel", "items", "idempotency_key", "client_ip")
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_IP_FIELD_NUMBER: _ClassVar[int]
     buyer_id: str
     buyer_email: str
     channel: str
     items: _containers.RepeatedCompositeFieldContainer[OrderItem]
     idempotency_key: str
-    def __init__(self, buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., channel: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    client_ip: str
+    def __init__(self, buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., channel: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., idempotency_key: _Optional[str] = ..., client_ip: _Optional[str] = ...) -> None: ...
 
 class PlaceOrderResponse(_message.Message):
     __slots__ = ("order", "replayed")
