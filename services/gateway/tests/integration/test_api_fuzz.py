@@ -14,6 +14,11 @@ from typing import Any
 
 import grpc
 import httpx
+
+# Imported here, in the main thread, not lazily inside the fuzzing thread: importing it runs ast.parse, and
+# CPython 3.11.7 keeps the AST constructor's recursion depth in interpreter-wide state, so a parse there,
+# racing a parse in another thread, fails with "AST constructor recursion depth mismatch" (seen in CI).
+import hypothesis.strategies._internal.random  # noqa: F401
 import pytest
 import schemathesis
 import uvicorn
