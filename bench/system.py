@@ -385,9 +385,10 @@ class Part:
                        **self.extra_env})
         self.stack = Stack(config)
         self.stack.log_dir.mkdir(parents=True, exist_ok=True)
-        base_env = {**os.environ, **config.env()}
         for service in services:
-            self.stack.start_one(service, {**base_env, "QUANYI_DATABASE_URL": self._role_url(service)})
+            # service_env: the service's identity token too (inventory reveals keys only to fulfillment).
+            env = {**os.environ, **config.service_env(service), "QUANYI_DATABASE_URL": self._role_url(service)}
+            self.stack.start_one(service, env)
         self.stack.wait_ready(120)
         self.conn = psycopg.connect(self.database_url, autocommit=True)
         self._meter()
