@@ -8,12 +8,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.quanyi-installed
 NODE_STAMP := node_modules/.package-lock.json
+# The browser tests' headless Chromium and a CJK font for its pages: Debian's packages (Playwright cannot
+# download its own browser here), installed by `make browser` when missing.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 CONTRACTS := libs/contracts/src/quanyi
 # mypy (strict): the platform, the CLI and every service, domain and adapters alike.
 MYPY_PATHS := libs/platform/src libs/cli/src $(wildcard services/*/src)
 
-.PHONY: venv proto proto-check buf-lint lint test run bench bench-quick bench-inventory bench-replay bench-import bench-ledger bench-allocate clean distclean
+.PHONY: venv proto proto-check buf-lint browser lint test run bench bench-quick bench-inventory bench-replay bench-import bench-ledger bench-allocate clean distclean
 
 ## venv: create .venv (Python 3.11) and install the pinned dependencies plus quanyi (editable).
 venv: $(VENV_STAMP)
@@ -56,8 +60,16 @@ lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy $(MYPY_PATHS)
 
+## browser: install Debian's chromium and a CJK font for the browser tests, only when missing (as root, or via sudo).
+browser: $(CHROMIUM) $(CJK_FONT)
+
+$(CHROMIUM) $(CJK_FONT):
+	@echo "installing Debian's chromium and fonts-wqy-zenhei for the browser tests"
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo -E ) apt-get install -y -qq chromium fonts-wqy-zenhei
+
 ## test: generated-code check, proto lint, ruff and mypy, then pytest (its summary is the last line; PYTEST_ARGS narrows it).
-test: $(VENV_STAMP)
+test: $(VENV_STAMP) $(CHROMIUM) $(CJK_FONT)
 	@$(MAKE) --no-print-directory proto-check buf-lint lint
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 

@@ -57,6 +57,8 @@ from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.privacy import Privacy
 from quanyi_gateway.application.redemptions import Redemptions
 from quanyi_gateway.config import Settings
+from quanyi_gateway.web import install as install_web
+from quanyi_gateway.web.headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +217,12 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)
+    # The web pages (storefront, user centre, back office) and their static files, outside /v1.
+    install_web(app, settings)
 
     # Added innermost first: Tracing wraps UnhandledErrors wraps AdmissionControl wraps BodyLimit wraps
-    # RefuseControlCharacters.
+    # RefuseControlCharacters wraps SecurityHeaders (the web's CSP and companions).
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RefuseControlCharacters)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, unlimited=admin_keys.KEY_FILES_PATH)
     app.add_middleware(

@@ -20,8 +20,20 @@ class MyKeys:
         self._deliveries = deliveries
         self._vault = vault
 
-    async def reveal(self, buyer: User, order_id: str = "") -> list[DeliveredKey]:
-        """The buyer's delivered keys, of one order when `order_id` is given.
+    async def delivered(self, buyer: User, order_id: str = "") -> list[Delivery]:
+        """The buyer's delivered keys without their plaintext (nothing is revealed or audited), of one
+        order when `order_id` is given (raises OrderNotFound when it is not the buyer's)."""
+        buyer_id = str(buyer.user_id)
+        if order_id:
+            await self._orders.buyers_own(buyer, order_id)
+        return [
+            d for d in await self._deliveries.of_buyer(buyer_id, order_id)
+            if d.buyer_id == buyer_id and (not order_id or d.order_id == order_id)
+        ]
+
+    async def reveal(self, buyer: User, order_id: str = "", key_id: str = "") -> list[DeliveredKey]:
+        """The buyer's delivered keys, of one order when `order_id` is given, only the key `key_id` when
+        that is given too (a reveal on click: only that key is revealed and audited).
 
         Raises OrderNotFound when that order is not the buyer's. Only keys that fulfillment delivered to
         this buyer are asked for, and only those inventory confirms for the order are returned.
@@ -32,7 +44,8 @@ class MyKeys:
         by_order: dict[str, dict[str, Delivery]] = defaultdict(dict)
         for d in await self._deliveries.of_buyer(buyer_id, order_id):
             if d.buyer_id == buyer_id and (not order_id or d.order_id == order_id):
-                by_order[d.order_id][d.key_id] = d
+                if not key_id or d.key_id == key_id:
+                    by_order[d.order_id][d.key_id] = d
         orders = list(by_order)
         revealed = await asyncio.gather(
             *(

@@ -20,6 +20,14 @@ class OrderQueries:
             raise OrderNotFound(order_id)
         return order
 
+    async def buyers_own(self, user: User, order_id: str) -> Order:
+        """The order when it is the user's own purchase (an administrator's too: no one else's). Raises
+        OrderNotFound otherwise, as for a missing one. For the buyer's pages, where an operator is a buyer."""
+        order = await self._orders.get(order_id)
+        if order is None or order.buyer_id != str(user.user_id):
+            raise OrderNotFound(order_id)
+        return order
+
     async def my_orders(self, user: User, limit: int) -> list[Order]:
         """The user's orders, newest first."""
         buyer_id = str(user.user_id)
