@@ -42,6 +42,7 @@ from quanyi_gateway.api.routes import (
     deliveries,
     health,
     me,
+    operators,
     orders,
     partners,
     payments,
@@ -213,7 +214,8 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.simulators_active:
         app.include_router(psp_sim_routes.router, dependencies=[DevCredential])
     for module in (
-        orders, payments, auth, catalog, me, partners, admin, admin_finance, admin_keys, privacy, deliveries
+        orders, payments, auth, catalog, me, partners, admin, admin_finance, admin_keys, privacy, deliveries,
+        operators,
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(health.router)

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import jwt
 
+from quanyi_gateway.application.roles import ROLES
+
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 _SALT_BYTES = 16
@@ -63,20 +65,21 @@ def needs_rehash(encoded: str, n: int) -> bool:
 
 TOKEN_ISSUER = "quanyi-gateway"
 _TOKEN_ALGORITHM = "HS256"
-_ROLES = frozenset({"buyer", "admin"})
 # Replicas' clocks may differ a little; a token is not refused for being issued a second "in the future".
 _CLOCK_LEEWAY_S = 5
 
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    """What a verified access token says: whose it is, their role, its id and its expiry (Unix seconds)."""
+    """What a verified access token says: whose it is, their role, its id, its expiry and when it was
+    issued (Unix seconds)."""
 
     user_id: uuid.UUID
     email: str
     role: str
     jti: str
     expires_at: int
+    issued_at: int = 0
 
 
 def issue_access_token(secret: str, user_id: uuid.UUID, email: str, role: str, now: int, ttl_s: int) -> str:
@@ -110,9 +113,11 @@ def read_access_token(secret: str, token: str) -> AccessClaims | None:
         )
         role = claims["role"]
         email = claims["email"]
-        if role not in _ROLES or not isinstance(email, str):
+        if role not in ROLES or not isinstance(email, str):
             return None
-        return AccessClaims(uuid.UUID(claims["sub"]), email, role, str(claims["jti"]), int(claims["exp"]))
+        return AccessClaims(
+            uuid.UUID(claims["sub"]), email, role, str(claims["jti"]), int(claims["exp"]), int(claims["iat"])
+        )
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
         return None
 

@@ -109,3 +109,39 @@ async def test_a_nonce_older_than_the_retention_is_forgotten(nonce_store: Any) -
     nonces = nonce_store(timedelta(0))  # a nonce that old would be refused as stale anyway
     assert await nonces.remember("acme", "n-1")
     assert await nonces.remember("acme", "n-1")
+
+
+async def test_operators_are_listed_given_roles_and_removed_but_never_buyers_or_the_configured_owner(
+    users: Any,
+) -> None:
+    admin = await users.upsert_admin("admin@example.com", "h")
+    buyer = await users.add("buyer@example.com", "h")
+    sam = await users.add("sam@example.com", "h", "read-only")
+    assert [(u.email, u.role) for u in await users.operators()] == [
+        ("admin@example.com", "admin"), ("sam@example.com", "read-only")
+    ]
+    changed = await users.set_operator_role(sam.user_id, "finance")
+    assert (changed.user_id, changed.role) == (sam.user_id, "finance")
+    assert (await users.credentials("sam@example.com")).user.role == "finance"
+    assert await users.set_operator_role(buyer.user_id, "owner") is None
+    assert await users.set_operator_role(admin.user_id, "support") is None
+    assert await users.remove_operator(buyer.user_id) is False
+    assert await users.remove_operator(admin.user_id) is False
+    assert await users.remove_operator(sam.user_id) is True
+    assert await users.credentials("sam@example.com") is None
+    assert [u.email for u in await users.operators()] == ["admin@example.com"]
+
+
+async def test_an_account_revocation_is_listed_as_one_and_only_moves_forward(revocations: Any) -> None:
+    account = uuid.uuid4()
+    first = datetime.now(UTC).replace(microsecond=0)
+    expiry = first + timedelta(hours=1)
+    await revocations.revoke_account(account, first + timedelta(seconds=10), expiry)
+    await revocations.revoke_account(account, first, expiry - timedelta(minutes=1))
+    (listed,) = await revocations.revoked_since(None)
+    assert (listed.jti, listed.account) == (str(account), True)
+    assert listed.revoked_at == first + timedelta(seconds=10) and listed.expires_at == expiry
+    await revocations.revoke_account(account, first + timedelta(seconds=20), expiry + timedelta(hours=1))
+    (listed,) = await revocations.revoked_since(first + timedelta(seconds=15))
+    assert listed.revoked_at == first + timedelta(seconds=20)
+    assert listed.expires_at == expiry + timedelta(hours=1)

@@ -63,6 +63,24 @@ class InMemoryUserRepository:
             if user.user_id == user_id:
                 self._by_email[key] = (user, password_hash)
 
+    async def operators(self) -> list[User]:
+        return sorted((u for u, _ in self._by_email.values() if u.role != "buyer"), key=lambda u: u.email)
+
+    async def set_operator_role(self, user_id: uuid.UUID, role: Role) -> User | None:
+        for key, (user, password_hash) in self._by_email.items():
+            if user.user_id == user_id and user.role not in ("buyer", "admin"):
+                changed = User(user.user_id, user.email, role)
+                self._by_email[key] = (changed, password_hash)
+                return changed
+        return None
+
+    async def remove_operator(self, user_id: uuid.UUID) -> bool:
+        for key, (user, _) in list(self._by_email.items()):
+            if user.user_id == user_id and user.role not in ("buyer", "admin"):
+                del self._by_email[key]
+                return True
+        return False
+
 
 class InMemoryRevocationStore:
     """A RevocationStore in a dict keyed by token id."""
@@ -73,6 +91,12 @@ class InMemoryRevocationStore:
 
     async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
         self._rows.setdefault(jti, Revocation(jti, expires_at, self._now()))
+
+    async def revoke_account(self, user_id: uuid.UUID, revoked_at: datetime, expires_at: datetime) -> None:
+        known = self._rows.get(str(user_id))
+        if known is not None:
+            revoked_at, expires_at = max(revoked_at, known.revoked_at), max(expires_at, known.expires_at)
+        self._rows[str(user_id)] = Revocation(str(user_id), expires_at, revoked_at, account=True)
 
     async def revoked_since(self, since: datetime | None) -> list[Revocation]:
         now = self._now()

@@ -57,6 +57,32 @@ class PostgresUserRepository:
             )
 
 
+    async def operators(self) -> list[User]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT user_id, email, role FROM users WHERE role <> 'buyer' ORDER BY email"
+            )
+            rows = await cur.fetchall()
+        return [_user(r) for r in rows]
+
+    async def set_operator_role(self, user_id: uuid.UUID, role: Role) -> User | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE users SET role = %s WHERE user_id = %s AND role NOT IN ('buyer', 'admin')"
+                " RETURNING user_id, email, role",
+                (role, user_id),
+            )
+            row = await cur.fetchone()
+        return _user(row) if row else None
+
+    async def remove_operator(self, user_id: uuid.UUID) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM users WHERE user_id = %s AND role NOT IN ('buyer', 'admin')", (user_id,)
+            )
+            return cur.rowcount == 1
+
+
 class PostgresRevocationStore:
     """A RevocationStore (see application.ports) on the `revoked_tokens` table."""
 
@@ -71,15 +97,27 @@ class PostgresRevocationStore:
                 (jti, user_id, expires_at),
             )
 
+    async def revoke_account(self, user_id: uuid.UUID, revoked_at: datetime, expires_at: datetime) -> None:
+        # The account's row is the one whose jti is the account's id.
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO revoked_tokens (jti, user_id, expires_at, revoked_at) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (jti) DO UPDATE SET"
+                " expires_at = greatest(revoked_tokens.expires_at, EXCLUDED.expires_at),"
+                " revoked_at = greatest(revoked_tokens.revoked_at, EXCLUDED.revoked_at)",
+                (user_id, user_id, expires_at, revoked_at),
+            )
+
     async def revoked_since(self, since: datetime | None) -> list[Revocation]:
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT jti::text AS jti, expires_at, revoked_at FROM revoked_tokens"
+                "SELECT jti::text AS jti, expires_at, revoked_at, jti = user_id AS account"
+                " FROM revoked_tokens"
                 " WHERE expires_at > now() AND (%(since)s::timestamptz IS NULL OR revoked_at >= %(since)s)",
                 {"since": since},
             )
             rows: list[Any] = await cur.fetchall()
-        return [Revocation(r["jti"], r["expires_at"], r["revoked_at"]) for r in rows]
+        return [Revocation(r["jti"], r["expires_at"], r["revoked_at"], r["account"]) for r in rows]
 
     async def purge_expired(self) -> int:
         async with self._pool.connection() as conn:

@@ -15,12 +15,14 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from quanyi_gateway import security
-from quanyi_gateway.application.errors import BadCredentials, EmailTaken
+from quanyi_gateway.application.errors import BadCredentials, ConfiguredOwner, EmailTaken, OperatorNotFound
 from quanyi_gateway.application.limits import Limits
 from quanyi_gateway.application.model import IssuedToken, Role, User
 from quanyi_gateway.application.ports import RevocationStore, UserRepository
+from quanyi_gateway.application.roles import OperatorRole
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,9 @@ class TokenRevocations:
     def __init__(self, store: RevocationStore, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._revoked: dict[str, float] = {}  # jti -> expiry (Unix seconds)
+        # jti -> expiry (Unix seconds); an account's id -> (expiry, when its tokens were revoked).
+        self._revoked: dict[str, float] = {}
+        self._accounts: dict[str, tuple[float, float]] = {}
         self._newest: datetime | None = None
         self._last_purge = 0.0
 
@@ -48,22 +52,46 @@ class TokenRevocations:
         """True when the token was revoked (at this replica, or at another one by the last refresh)."""
         return jti in self._revoked
 
+    def revoked_at(self, user_id: str) -> float | None:
+        """When every token the account held was last revoked (Unix seconds), or None."""
+        known = self._accounts.get(user_id)
+        return known[1] if known is not None else None
+
+    def issued_before_revocation(self, user_id: str, issued_at: int) -> bool:
+        """True when the account's tokens were revoked at or after this token was issued."""
+        revoked_at = self.revoked_at(user_id)
+        return revoked_at is not None and issued_at <= revoked_at
+
     async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: int) -> None:
         """Refuse this token from now on, here at once and at the other replicas by their next refresh."""
         await self._store.revoke(jti, user_id, datetime.fromtimestamp(expires_at, UTC))
         self._revoked[jti] = float(expires_at)
 
+    async def revoke_account(self, user_id: uuid.UUID, expires_at: int) -> None:
+        """Refuse every token of the account issued until now (not the ones issued later), here at once
+        and at the other replicas by their next refresh. `expires_at`: when the last of them expires."""
+        now = self._clock()
+        await self._store.revoke_account(
+            user_id, datetime.fromtimestamp(now, UTC), datetime.fromtimestamp(expires_at, UTC)
+        )
+        self._accounts[str(user_id)] = (float(expires_at), now)
+
     async def refresh(self) -> None:
         """Load the revocations recorded since the last refresh, and forget the ones that have expired."""
         since = self._newest - _RELOAD_OVERLAP if self._newest is not None else None
         for r in await self._store.revoked_since(since):
-            self._revoked[r.jti] = r.expires_at.timestamp()
+            if r.account:
+                self._accounts[r.jti] = (r.expires_at.timestamp(), r.revoked_at.timestamp())
+            else:
+                self._revoked[r.jti] = r.expires_at.timestamp()
             if self._newest is None or r.revoked_at > self._newest:
                 self._newest = r.revoked_at
         now = self._clock()
         expired = [jti for jti, exp in self._revoked.items() if exp <= now]
         for jti in expired:
             del self._revoked[jti]
+        for account in [a for a, (exp, _) in self._accounts.items() if exp <= now]:
+            del self._accounts[account]
         if now - self._last_purge >= _PURGE_EVERY_S:
             self._last_purge = now
             await self._store.purge_expired()
@@ -98,7 +126,8 @@ class Accounts:
         self._hash_n = hash_n
         self._ttl_s = token_ttl_s
         self._clock = clock
-        self._verified: dict[str, tuple[User, str, int]] = {}  # token -> (holder, jti, expiry)
+        # token -> (holder, jti, expiry, issued at)
+        self._verified: dict[str, tuple[User, str, int, int]] = {}
         # Verified against when the e-mail is unknown, so timing does not tell which addresses exist.
         self._dummy_hash = security.hash_password("not-a-password", hash_n)
 
@@ -117,6 +146,43 @@ class Accounts:
     async def ensure_admin(self, email: str, password: str) -> User:
         """Create the administrator, or reset its password to the configured one."""
         return await self._users.upsert_admin(email, await self._hash(password))
+
+    async def add_operator(self, email: str, password: str, role: OperatorRole) -> User:
+        """Create an operator's account with a role (an owner's act). Raises EmailTaken."""
+        user = await self._users.add(email, await self._hash(password), role)
+        if user is None:
+            raise EmailTaken(email)
+        return user
+
+    async def operators(self) -> list[User]:
+        """Every operator's account (the configured owner's too), by e-mail address."""
+        return await self._users.operators()
+
+    async def change_role(self, user_id: uuid.UUID, role: OperatorRole) -> User:
+        """Give an operator another role; the tokens they hold stop working (they carry the old role), and
+        they sign in again. Raises OperatorNotFound, ConfiguredOwner."""
+        user = await self._operator(user_id)
+        changed = await self._users.set_operator_role(user.user_id, role)
+        if changed is None:
+            raise OperatorNotFound(str(user_id))
+        await self.revoke_all(user_id)
+        return changed
+
+    async def remove_operator(self, user_id: uuid.UUID) -> None:
+        """Delete an operator's account; the tokens they hold stop working. Their name stays in the audit
+        trails as `role:id`. Raises OperatorNotFound, ConfiguredOwner."""
+        await self._operator(user_id)
+        if not await self._users.remove_operator(user_id):
+            raise OperatorNotFound(str(user_id))
+        await self.revoke_all(user_id)
+
+    async def _operator(self, user_id: uuid.UUID) -> User:
+        found = next((u for u in await self._users.operators() if u.user_id == user_id), None)
+        if found is None:
+            raise OperatorNotFound(str(user_id))
+        if found.role == "admin":
+            raise ConfiguredOwner(str(user_id))
+        return found
 
     async def sign_in(self, email: str, password: str, ip: str | None = None) -> IssuedToken:
         """A new signed access token for a correct e-mail and password. Raises BadCredentials, and
@@ -137,8 +203,14 @@ class Accounts:
         if security.needs_rehash(creds.password_hash, self._hash_n):
             await self._users.set_password_hash(creds.user.user_id, await self._hash(password))
         user = creds.user
+        issued_at = int(self._clock())
+        revoked_at = self._revocations.revoked_at(str(user.user_id))
+        if revoked_at is not None and issued_at <= revoked_at:
+            # Tokens are dated in whole seconds: one issued in the second its account's tokens were revoked
+            # (a role just changed) is dated the next second, or it would be refused with the old ones.
+            issued_at = int(revoked_at) + 1
         token = security.issue_access_token(
-            self._secret, user.user_id, user.email, user.role, int(self._clock()), self._ttl_s
+            self._secret, user.user_id, user.email, user.role, issued_at, self._ttl_s
         )
         return IssuedToken(token=token, expires_in=self._ttl_s)
 
@@ -153,23 +225,27 @@ class Accounts:
             claims = security.read_access_token(self._secret, token)
             if claims is None:
                 return None
-            role: Role = "admin" if claims.role == "admin" else "buyer"
-            known = (User(claims.user_id, claims.email, role), claims.jti, claims.expires_at)
+            role = cast(Role, claims.role)  # read_access_token accepts only known roles
+            user = User(claims.user_id, claims.email, role)
+            known = (user, claims.jti, claims.expires_at, claims.issued_at)
             if len(self._verified) >= _MAX_VERIFIED_TOKENS:
                 del self._verified[next(iter(self._verified))]
             self._verified[token] = known
-        user, jti, expires_at = known
+        user, jti, expires_at, issued_at = known
         if self._clock() >= expires_at:
             self._verified.pop(token, None)
             return None
-        if self._revocations.is_revoked(jti) or self._revocations.is_revoked(str(user.user_id)):
-            return None  # the token, or every token of the account (revoke_all), was revoked
+        if self._revocations.is_revoked(jti) or self._revocations.issued_before_revocation(
+            str(user.user_id), issued_at
+        ):
+            return None  # the token, or every token the account held (revoke_all), was revoked
         return user
 
     async def revoke_all(self, user_id: uuid.UUID) -> None:
-        """Refuse every token of this account issued until now (its erasure): one revocation under the
-        account's id, kept until the last of those tokens has expired."""
-        await self._revocations.revoke(str(user_id), user_id, int(self._clock()) + self._ttl_s + 1)
+        """Refuse every token of this account issued until now (its erasure, a change of its role): one
+        revocation under the account's id, kept until the last of those tokens has expired. Tokens issued
+        later are valid."""
+        await self._revocations.revoke_account(user_id, int(self._clock()) + self._ttl_s + 1)
 
     async def sign_out(self, token: str) -> bool:
         """Revoke the token; False when it was not a valid one (then nothing is recorded)."""

@@ -25,3 +25,11 @@ class OrderNotFound(Exception):
 
 class UnknownKey(Exception):
     """No key has this code."""
+
+
+class OperatorNotFound(Exception):
+    """No operator account has this id (a buyer's id is none either)."""
+
+
+class ConfiguredOwner(Exception):
+    """The owner configured by the environment (QUANYI_ADMIN_EMAIL) keeps its role and its account."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
-Role = Literal["buyer", "admin"]
+from quanyi_gateway.application.roles import Permission, allows, is_operator
+from quanyi_gateway.application.roles import Role as Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +27,18 @@ class User:
     role: Role
 
     @property
+    def is_operator(self) -> bool:
+        """An operator of any role (owner, operations, finance, support, read-only), not a buyer."""
+        return is_operator(self.role)
+
+    @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        """The same as `is_operator` (its name from before operators had roles)."""
+        return is_operator(self.role)
+
+    def can(self, permission: Permission) -> bool:
+        """True when the user's role holds the permission (a buyer holds none)."""
+        return allows(self.role, permission)
 
     @property
     def actor(self) -> str:
@@ -54,11 +64,13 @@ class IssuedToken:
 
 @dataclass(frozen=True, slots=True)
 class Revocation:
-    """A revoked access token: its id, until when it would have been valid, and when it was revoked."""
+    """A revoked access token: its id, until when it would have been valid, and when it was revoked; or,
+    with `account`, every token an account (whose id `jti` is then) held when it was revoked."""
 
     jti: str
     expires_at: datetime
     revoked_at: datetime
+    account: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,12 +49,29 @@ class UserRepository(Protocol):
         """Replace the account's password hash."""
         ...
 
+    async def operators(self) -> list[User]:
+        """Every account whose role is not a buyer's, by e-mail address."""
+        ...
+
+    async def set_operator_role(self, user_id: uuid.UUID, role: Role) -> User | None:
+        """Give an operator (not the configured `admin`) another role; None when no such operator."""
+        ...
+
+    async def remove_operator(self, user_id: uuid.UUID) -> bool:
+        """Delete an operator's account (not the configured `admin`); False when no such operator."""
+        ...
+
 
 class RevocationStore(Protocol):
     """Revoked access tokens, shared by every gateway replica."""
 
     async def revoke(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
         """Record the token as revoked; revoking it again changes nothing."""
+        ...
+
+    async def revoke_account(self, user_id: uuid.UUID, revoked_at: datetime, expires_at: datetime) -> None:
+        """Record that every token the account held at `revoked_at` is revoked, until `expires_at`; a later
+        call moves both forward (never back). Listed by `revoked_since` with `account` set, `jti` the id."""
         ...
 
     async def revoked_since(self, since: datetime | None) -> list[Revocation]:

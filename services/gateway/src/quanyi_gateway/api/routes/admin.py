@@ -13,16 +13,19 @@ from quanyi_gateway.adapters import mappers
 from quanyi_gateway.api import presenters
 from quanyi_gateway.api.deps import (
     AdminUser,
+    Allowed,
     JsonBody,
     LimitsDep,
     PartnerScopesDep,
     PeersDep,
     SettingsDep,
+    ensure_allowed,
     get_current_admin,
 )
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.api.validation import MAX_MONEY_MINOR, PathId, PathName
 from quanyi_gateway.application import model
+from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import (
     AccountUnlock,
     AccountUnlockPublic,
@@ -60,7 +63,12 @@ router = APIRouter(
 )
 
 
-@router.post("/products", status_code=201, dependencies=[JsonBody], responses=responses(400, 415, 422))
+@router.post(
+    "/products",
+    status_code=201,
+    dependencies=[Allowed(P.CATALOGUE_WRITE), JsonBody],
+    responses=responses(400, 415, 422),
+)
 async def create_product(body: ProductCreate, peers: PeersDep) -> ProductPublic:
     """Add a product."""
     reply = await peers.inventory.CreateProduct(
@@ -72,7 +80,7 @@ async def create_product(body: ProductCreate, peers: PeersDep) -> ProductPublic:
 @router.post(
     "/products/{product_id}/skus",
     status_code=201,
-    dependencies=[JsonBody],
+    dependencies=[Allowed(P.CATALOGUE_WRITE), JsonBody],
     responses=responses(400, 404, 415, 422),
 )
 async def create_sku(product_id: PathId, body: SkuCreate, peers: PeersDep) -> SkuPublic:
@@ -89,7 +97,10 @@ async def create_sku(product_id: PathId, body: SkuCreate, peers: PeersDep) -> Sk
 
 
 @router.post(
-    "/skus/{sku_id}/pools", status_code=201, dependencies=[JsonBody], responses=responses(400, 404, 415, 422)
+    "/skus/{sku_id}/pools",
+    status_code=201,
+    dependencies=[Allowed(P.CATALOGUE_WRITE), JsonBody],
+    responses=responses(400, 404, 415, 422),
 )
 async def create_pool(sku_id: PathId, body: PoolCreate, peers: PeersDep) -> PoolPublic:
     """Add a card-key pool that fills a SKU."""
@@ -97,7 +108,12 @@ async def create_pool(sku_id: PathId, body: PoolCreate, peers: PeersDep) -> Pool
     return PoolPublic(pool_id=reply.pool_id, sku_id=reply.sku_id, name=reply.name)
 
 
-@router.post("/pools/{pool_id}/imports", status_code=201, responses=responses(404, 413, 422))
+@router.post(
+    "/pools/{pool_id}/imports",
+    dependencies=[Allowed(P.KEYS_WRITE)],
+    status_code=201,
+    responses=responses(404, 413, 422),
+)
 async def import_keys(
     pool_id: PathId,
     file: Annotated[UploadFile, File(description="CSV, UTF-8, header row with columns code and password.")],
@@ -127,7 +143,7 @@ async def import_keys(
     )
 
 
-@router.get("/ledger/balances")
+@router.get("/ledger/balances", dependencies=[Allowed(P.FINANCE_READ)])
 async def ledger_balances(
     peers: PeersDep,
     account_prefix: Annotated[str, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:-]*$")] = "",
@@ -142,7 +158,7 @@ async def ledger_balances(
     )
 
 
-@router.get("/ledger/verify")
+@router.get("/ledger/verify", dependencies=[Allowed(P.FINANCE_READ)])
 async def ledger_verify(peers: PeersDep) -> JournalVerificationPublic:
     """Check that every journal entry balances and that the hash chain is intact."""
     reply = await peers.ledger.VerifyJournal(ledger_pb.VerifyJournalRequest())
@@ -150,7 +166,9 @@ async def ledger_verify(peers: PeersDep) -> JournalVerificationPublic:
 
 
 @router.post(
-    "/orders/{order_id}/review", dependencies=[JsonBody], responses=responses(400, 404, 409, 415, 422)
+    "/orders/{order_id}/review",
+    dependencies=[Allowed(P.ORDERS_REVIEW), JsonBody],
+    responses=responses(400, 404, 409, 415, 422),
 )
 async def review_order(
     order_id: PathId, body: ReviewCreate, admin: AdminUser, peers: PeersDep
@@ -163,7 +181,7 @@ async def review_order(
 
 
 @router.post(
-    "/orders/{order_id}/confirm-payment", dependencies=[JsonBody],
+    "/orders/{order_id}/confirm-payment", dependencies=[Allowed(P.PAYMENTS_CONFIRM), JsonBody],
     responses=responses(400, 404, 409, 415, 422),
 )
 async def confirm_payment(
@@ -179,7 +197,7 @@ async def confirm_payment(
 
 
 @router.post(
-    "/orders/{order_id}/refunds", status_code=201, dependencies=[JsonBody],
+    "/orders/{order_id}/refunds", status_code=201, dependencies=[Allowed(P.REFUNDS), JsonBody],
     responses=responses(400, 404, 409, 415, 422),
 )
 async def refund_order(
@@ -204,7 +222,7 @@ def _queue_entry(e: orders_pb.QueueEntry) -> QueueEntryPublic:
     )
 
 
-@router.get("/ops/queue", responses=responses(400, 422))
+@router.get("/ops/queue", dependencies=[Allowed(P.QUEUE_READ)], responses=responses(400, 422))
 async def exception_queue(
     peers: PeersDep, include_resolved: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[QueueEntryPublic]:
@@ -215,18 +233,28 @@ async def exception_queue(
     return [_queue_entry(e) for e in reply.entries]
 
 
-@router.post("/ops/queue/{order_id}", dependencies=[JsonBody], responses=responses(400, 404, 409, 415, 422))
+@router.post(
+    "/ops/queue/{order_id}",
+    dependencies=[Allowed(P.QUEUE_ACT, P.REFUNDS), JsonBody],
+    responses=responses(400, 404, 409, 415, 422),
+)
 async def act_on_queue_entry(
     order_id: PathId, body: QueueActionCreate, admin: AdminUser, peers: PeersDep
 ) -> QueueActionPublic:
-    """Act on an order in the exception queue: refund its remaining units, or resolve it (audited)."""
+    """Act on an order in the exception queue: refund its remaining units (the orders:refund permission),
+    or resolve it (queue:act), audited."""
+    ensure_allowed(admin, P.REFUNDS if body.action == "refund" else P.QUEUE_ACT)
     reply = await peers.orders.ActOnQueueEntry(orders_pb.ActOnQueueEntryRequest(
         order_id=order_id, action=body.action, actor=admin.actor, note=body.note,
     ))
     return QueueActionPublic(entry=_queue_entry(reply.entry), refund_id=reply.refund_id)
 
 
-@router.post("/accounts/unlock", dependencies=[JsonBody], responses=responses(400, 415, 422))
+@router.post(
+    "/accounts/unlock",
+    dependencies=[Allowed(P.ACCOUNTS_UNLOCK), JsonBody],
+    responses=responses(400, 415, 422),
+)
 async def unlock_account(body: AccountUnlock, limits: LimitsDep) -> AccountUnlockPublic:
     """Unlock an account locked by failed sign-ins (and reset its sign-in limit): it may sign in at once."""
     email = body.email.strip().lower()
@@ -239,7 +267,11 @@ def _known_partner(partner: str, settings: SettingsDep) -> str:
     return partner
 
 
-@router.get("/partners/{partner}/skus", responses=responses(404, 422))
+@router.get(
+    "/partners/{partner}/skus",
+    dependencies=[Allowed(P.PARTNERS_READ)],
+    responses=responses(404, 422),
+)
 async def partner_skus(
     partner: PathName, settings: SettingsDep, scopes: PartnerScopesDep
 ) -> PartnerSkusPublic:
@@ -249,7 +281,9 @@ async def partner_skus(
 
 
 @router.put(
-    "/partners/{partner}/skus", dependencies=[JsonBody], responses=responses(400, 404, 415, 422)
+    "/partners/{partner}/skus",
+    dependencies=[Allowed(P.PARTNERS_WRITE), JsonBody],
+    responses=responses(400, 404, 415, 422),
 )
 async def set_partner_skus(
     partner: PathName, body: PartnerSkusUpdate, settings: SettingsDep, scopes: PartnerScopesDep
@@ -262,7 +296,9 @@ async def set_partner_skus(
 
 
 @router.post(
-    "/partners/{partner}/skus", dependencies=[JsonBody], responses=responses(400, 404, 415, 422)
+    "/partners/{partner}/skus",
+    dependencies=[Allowed(P.PARTNERS_WRITE), JsonBody],
+    responses=responses(400, 404, 415, 422),
 )
 async def grant_partner_skus(
     partner: PathName, body: PartnerSkusUpdate, settings: SettingsDep, scopes: PartnerScopesDep

@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 from quanyi.common.v1.money_pb2 import Money
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
 
-from quanyi_gateway.api.deps import AdminUser, JsonBody, PeersDep, SettingsDep, get_current_admin
+from quanyi_gateway.api.deps import AdminUser, Allowed, JsonBody, PeersDep, SettingsDep, get_current_admin
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.api.validation import MAX_MONEY_MINOR
+from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import Currency
 
 router = APIRouter(
@@ -93,7 +94,7 @@ def _dict(message: object) -> dict[str, object]:
     return out
 
 
-@router.get("/balances")
+@router.get("/balances", dependencies=[Allowed(P.FINANCE_READ)])
 async def balances(
     peers: PeersDep, account_prefix: AccountPrefix = "", as_of: Instant = None
 ) -> dict[str, object]:
@@ -105,7 +106,7 @@ async def balances(
     return {"balances": [_dict(b) for b in reply.balances]}
 
 
-@router.get("/trial-balance")
+@router.get("/trial-balance", dependencies=[Allowed(P.FINANCE_READ)])
 async def trial_balance(peers: PeersDep, as_of: Instant = None) -> TrialBalancePublic:
     """Debit and credit totals of every account, as of an instant, and whether they balance."""
     request = pb.GetTrialBalanceRequest()
@@ -126,6 +127,7 @@ async def trial_balance(peers: PeersDep, as_of: Instant = None) -> TrialBalanceP
 
 @router.get(
     "/reports/sales",
+    dependencies=[Allowed(P.FINANCE_READ)],
     response_model=ReportPublic,
     responses={
         200: {
@@ -184,7 +186,12 @@ async def sales_report(
     )
 
 
-@router.post("/reconciliations", status_code=201, responses=responses(400, 413, 422))
+@router.post(
+    "/reconciliations",
+    dependencies=[Allowed(P.FINANCE_WRITE)],
+    status_code=201,
+    responses=responses(400, 413, 422),
+)
 async def reconcile(
     provider: Annotated[Literal["wechatpay", "alipay"], Form(description="The bill's layout.")],
     file: Annotated[UploadFile, File(description="The provider's daily trade bill, as downloaded.")],
@@ -208,7 +215,7 @@ async def reconcile(
     return _dict(reply)
 
 
-@router.get("/mismatches")
+@router.get("/mismatches", dependencies=[Allowed(P.FINANCE_READ)])
 async def mismatches(peers: PeersDep, include_resolved: bool = False) -> dict[str, object]:
     """The operations list: reconciliation mismatches, open until resolved."""
     reply = await peers.ledger.ListMismatches(pb.ListMismatchesRequest(include_resolved=include_resolved))
@@ -216,7 +223,9 @@ async def mismatches(peers: PeersDep, include_resolved: bool = False) -> dict[st
 
 
 @router.post(
-    "/mismatches/{mismatch_id}/resolution", dependencies=[JsonBody], responses=responses(404, 409, 415, 422)
+    "/mismatches/{mismatch_id}/resolution",
+    dependencies=[Allowed(P.FINANCE_WRITE), JsonBody],
+    responses=responses(404, 409, 415, 422),
 )
 async def resolve(
     mismatch_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9a-f-]+$")],
@@ -232,7 +241,7 @@ async def resolve(
     return _dict(reply.mismatch)
 
 
-@router.post("/chain-head", status_code=201)
+@router.post("/chain-head", dependencies=[Allowed(P.FINANCE_WRITE)], status_code=201)
 async def sign_chain_head(admin: AdminUser, peers: PeersDep) -> dict[str, object]:
     """Sign the journal's head (its last entry's seq and hash) with the ledger's Ed25519 key and export it;
     keep it to check the journal against later (`verify?head_seq=&head_hash=`)."""
@@ -240,7 +249,7 @@ async def sign_chain_head(admin: AdminUser, peers: PeersDep) -> dict[str, object
     return {**_dict(reply.head), "statement": reply.statement.decode()}
 
 
-@router.get("/verify")
+@router.get("/verify", dependencies=[Allowed(P.FINANCE_READ)])
 async def verify(
     peers: PeersDep,
     head_seq: Annotated[int, Query(ge=0)] = 0,
@@ -254,7 +263,7 @@ async def verify(
     return {"ok": reply.ok, "entries": reply.entries, "problems": list(reply.problems)}
 
 
-@router.get("/entries", responses=responses(422))
+@router.get("/entries", dependencies=[Allowed(P.FINANCE_READ)], responses=responses(422))
 async def entries(
     peers: PeersDep,
     order_id: Annotated[str, Query(max_length=64)] = "",

@@ -18,10 +18,19 @@ from pydantic import BaseModel, Field
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 
 from quanyi_gateway.adapters.key_files import GrpcKeyFileImporter
-from quanyi_gateway.api.deps import AdminUser, JsonBody, PeersDep, SettingsDep, get_current_admin
+from quanyi_gateway.api.deps import (
+    AdminUser,
+    Allowed,
+    JsonBody,
+    PeersDep,
+    SettingsDep,
+    ensure_allowed,
+    get_current_admin,
+)
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.application.key_files import KeyFileJob, KeyFileJobs, KeyFileRequest, remove_quietly
 from quanyi_gateway.application.model import Money
+from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import Currency
 
 router = APIRouter(
@@ -114,6 +123,7 @@ def _job(job: KeyFileJob) -> KeyFileJobPublic:
 
 @router.post(
     "/pools/{pool_id}/key-files",
+    dependencies=[Allowed(P.KEYS_WRITE)],
     status_code=202,
     responses=responses(404, 413, 422),
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}, "required": True}},
@@ -161,13 +171,13 @@ async def upload_key_file(
     return _job(job)
 
 
-@router.get("/key-files", responses=responses())
+@router.get("/key-files", dependencies=[Allowed(P.KEYS_READ)], responses=responses())
 async def list_key_file_jobs(jobs: KeyFileJobsDep) -> list[KeyFileJobPublic]:
     """The key file imports this gateway remembers, newest first."""
     return [_job(j) for j in jobs.list()]
 
 
-@router.get("/key-files/{job_id}", responses=responses(404))
+@router.get("/key-files/{job_id}", dependencies=[Allowed(P.KEYS_READ)], responses=responses(404))
 async def key_file_job(job_id: PathId, jobs: KeyFileJobsDep) -> KeyFileJobPublic:
     """A key file import: its progress while it runs, then its outcome (bad rows by line and reason)."""
     job = jobs.get(job_id)
@@ -176,7 +186,11 @@ async def key_file_job(job_id: PathId, jobs: KeyFileJobsDep) -> KeyFileJobPublic
     return _job(job)
 
 
-@router.post("/keys/rotate-master", dependencies=[JsonBody], responses=responses(409, 415, 422))
+@router.post(
+    "/keys/rotate-master",
+    dependencies=[Allowed(P.MASTER_KEY), JsonBody],
+    responses=responses(409, 415, 422),
+)
 async def rotate_master_key(body: RotateMaster, admin: AdminUser, peers: PeersDep) -> RotationPublic:
     """Re-wrap every batch's data key under a master key inventory holds; card keys are not touched."""
     reply = await peers.inventory.RotateMasterKey(
@@ -240,7 +254,9 @@ def _when(ts: Any) -> str:
 
 
 @router.post(
-    "/batches/{batch_id}/void", dependencies=[JsonBody], responses=responses(404, 409, 415, 422)
+    "/batches/{batch_id}/void",
+    dependencies=[Allowed(P.KEYS_WRITE), JsonBody],
+    responses=responses(404, 409, 415, 422),
 )
 async def void_batch(batch_id: PathId, body: BatchVoid, admin: AdminUser, peers: PeersDep) -> BatchKeysPublic:
     """Void an import batch: its available keys leave sale and wait in the recycle bin."""
@@ -250,7 +266,11 @@ async def void_batch(batch_id: PathId, body: BatchVoid, admin: AdminUser, peers:
     return BatchKeysPublic(batch_id=batch_id, keys=reply.keys)
 
 
-@router.post("/batches/{batch_id}/restore", responses=responses(404, 409))
+@router.post(
+    "/batches/{batch_id}/restore",
+    dependencies=[Allowed(P.KEYS_WRITE)],
+    responses=responses(404, 409),
+)
 async def restore_batch(batch_id: PathId, admin: AdminUser, peers: PeersDep) -> BatchKeysPublic:
     """Take a voided batch out of the recycle bin: its voided keys are available again."""
     reply = await peers.inventory.RestoreBatch(
@@ -264,7 +284,9 @@ class BatchMove(BaseModel):
 
 
 @router.post(
-    "/batches/{batch_id}/move", dependencies=[JsonBody], responses=responses(404, 409, 415, 422)
+    "/batches/{batch_id}/move",
+    dependencies=[Allowed(P.KEYS_WRITE), JsonBody],
+    responses=responses(404, 409, 415, 422),
 )
 async def move_batch(batch_id: PathId, body: BatchMove, admin: AdminUser, peers: PeersDep) -> BatchKeysPublic:
     """Move a batch's unsold keys to another pool, of the same SKU or another (refused when that SKU holds
@@ -275,7 +297,7 @@ async def move_batch(batch_id: PathId, body: BatchMove, admin: AdminUser, peers:
     return BatchKeysPublic(batch_id=batch_id, keys=reply.keys)
 
 
-@router.get("/batches", responses=responses(422))
+@router.get("/batches", dependencies=[Allowed(P.KEYS_READ)], responses=responses(422))
 async def list_batches(
     peers: PeersDep,
     pool_id: Annotated[str, Query(max_length=64)] = "",
@@ -304,6 +326,7 @@ async def list_batches(
 
 @router.get(
     "/keys/export",
+    dependencies=[Allowed(P.KEYS_READ)],
     responses=responses(422),
     response_class=StreamingResponse,
     openapi_extra={"responses": {"200": {"content": {"text/csv": {}}}}},
@@ -318,7 +341,10 @@ async def export_keys(
     with_codes: bool = False,
 ) -> StreamingResponse:
     """Keys by batch, pool, state and expiry, as CSV in key id order. No codes unless with_codes=true; an
-    export with codes is audited (who, which filter, how many) before its first key is sent."""
+    export with codes is audited (who, which filter, how many) before its first key is sent; it needs the
+    keys:codes permission."""
+    if with_codes:
+        ensure_allowed(admin, P.KEY_CODES)
     request = inventory_pb.ExportKeysRequest(
         batch_id=batch_id, pool_id=pool_id, state=state, with_codes=with_codes, actor=admin.actor
     )
@@ -352,7 +378,7 @@ async def export_keys(
     )
 
 
-@router.get("/pool-operations", responses=responses(422))
+@router.get("/pool-operations", dependencies=[Allowed(P.KEYS_READ)], responses=responses(422))
 async def pool_operations(
     peers: PeersDep,
     pool_id: Annotated[str, Query(max_length=64)] = "",

@@ -18,11 +18,20 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
 
-from quanyi_gateway.api.deps import AdminUser, CurrentUser, JsonBody, OrderQueriesDep, PeersDep, rate_limited
+from quanyi_gateway.api.deps import (
+    AdminUser,
+    Allowed,
+    CurrentUser,
+    JsonBody,
+    OrderQueriesDep,
+    PeersDep,
+    rate_limited,
+)
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.api.routes.orders import order_not_found
 from quanyi_gateway.api.validation import PathId
 from quanyi_gateway.application.errors import OrderNotFound
+from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import Input
 
 router = APIRouter(tags=["deliveries"], responses=responses(401, 503))
@@ -113,7 +122,7 @@ async def resend_my_order(
 
 @router.post(
     "/admin/orders/{order_id}/deliveries",
-    dependencies=[JsonBody],
+    dependencies=[Allowed(P.DELIVERIES), JsonBody],
     responses=responses(400, 403, 404, 415, 422),
 )
 async def redeliver_order(

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 
-from quanyi_gateway.api.deps import AdminUser, CurrentUser
+from quanyi_gateway.api.deps import AdminUser, Allowed, CurrentUser
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.application.privacy import BuyerNotFound, Erasure, Privacy
+from quanyi_gateway.application.roles import Permission as P
 
 router = APIRouter(tags=["privacy"])
 
@@ -49,7 +50,11 @@ async def erase_me(request: Request, user: CurrentUser, privacy: PrivacyDep) -> 
     return Response(status_code=204)
 
 
-@router.post("/admin/buyers/{buyer_id}/erasure", responses=responses(401, 403, 404))
+@router.post(
+    "/admin/buyers/{buyer_id}/erasure",
+    dependencies=[Allowed(P.BUYERS_ERASE)],
+    responses=responses(401, 403, 404),
+)
 async def erase_buyer(
     request: Request, admin: AdminUser, privacy: PrivacyDep, buyer_id: Annotated[uuid.UUID, Path()]
 ) -> ErasurePublic:
