@@ -20,6 +20,7 @@ from rich.table import Table
 
 from quanyi_cli import deliver as deliver_cli
 from quanyi_cli import keys as keys_cli
+from quanyi_cli import operators as operators_cli
 from quanyi_cli import ops as ops_cli
 from quanyi_cli.config import CliSettings
 from quanyi_cli.history import money_text
@@ -31,6 +32,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(ops_cli.app, name="ops")
+app.add_typer(operators_cli.app, name="operators")
 app.command("deliver")(deliver_cli.deliver)
 
 
