@@ -20,7 +20,11 @@ from quanyi_inventory.application.alerts import AlertChannel
 from quanyi_inventory.application.expire import run_sweeper
 from quanyi_inventory.config import DEV_MASTER_KEYS, Settings, load
 from quanyi_inventory.domain.custody import RevealPolicy
-from quanyi_inventory.entrypoints.consumers import order_paid_handler, stock_low_handler
+from quanyi_inventory.entrypoints.consumers import (
+    fulfillment_handler,
+    order_paid_handler,
+    stock_low_handler,
+)
 from quanyi_inventory.entrypoints.grpc_server import InventoryServicer
 from quanyi_inventory.projections import PROJECTIONS
 
@@ -112,9 +116,15 @@ async def start(settings: Settings) -> None:
     add_port(server, settings)
     await server.start()
     consumer = InboxConsumer(NAME, [topic_for("orders")], order_paid_handler(store), pool, settings)
+    # Fulfillment's reports get a consumer of their own: its topic's partitions are keyed otherwise
+    # (a Redeemed by key), and deliveries must not wait behind a backlog of payments.
+    deliveries = InboxConsumer(
+        f"{NAME}-fulfillment", [topic_for("fulfillment")], fulfillment_handler(store), pool, settings
+    )
     components = [
         Relay(pool, settings, store.topic, wakeup=store.appended).run(),
         consumer.run(),
+        deliveries.run(),
     ]
     channels = alert_channels(settings)
     if channels:
@@ -135,7 +145,7 @@ async def start(settings: Settings) -> None:
         server,
         components,
         [pool.close],
-        ready=[consumer.ready],
+        ready=[consumer.ready, deliveries.ready],
     )
 
 

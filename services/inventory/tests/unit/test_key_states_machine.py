@@ -1,9 +1,11 @@
 """A Hypothesis state machine over the key pool, on the in-memory fakes: imports with channels and validity
-windows, batches of paid orders at a moving clock, the expiry sweeper and master-key rotations. After every
-step: no key went out twice, none went out on another channel or outside its validity window at the time
-of its allocation, and each SKU's counts add up (available + reserved + expired = imported).
-
-Voids and refund releases are not modelled: this part of the issue records no such events yet."""
+windows, batches of paid orders at a moving clock, the expiry sweeper, master-key rotations, reveals,
+deliveries and redemptions, and refunds that release undelivered keys, recycle delivered or revealed ones
+and refuse redeemed ones without an override. After every step: no key is held by two orders at once, a
+key goes out again only after a refund released it, and never once recycled; none went out on another
+channel or outside its validity window at the time of its allocation; and each SKU's counts add up
+(available + reserved + delivered + expired + recycled + redeemed = imported, each as the keys' states
+say)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from quanyi_inventory.adapters.crypto import Keyring
@@ -22,9 +24,18 @@ from quanyi_inventory.adapters.memory import InMemoryInventory
 from quanyi_inventory.application import catalogue, import_keys, reveal, rotate
 from quanyi_inventory.application.allocate import allocate_paid_orders
 from quanyi_inventory.application.expire import sweep_all_expired
+from quanyi_inventory.application.key_life import change_held_keys
 from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.allocation import OrderLine, PaidOrder, Reserved
-from quanyi_inventory.domain.events import KeyReserved, KeysExpired, KeysImported
+from quanyi_inventory.domain.events import (
+    KeyReserved,
+    KeysDelivered,
+    KeysExpired,
+    KeysImported,
+    KeysRedeemed,
+    RefundKeysSettled,
+)
+from quanyi_inventory.domain.key_life import Deliver, Redeem, RefundUnits, SettleRefund
 from quanyi_inventory.domain.money import Money
 
 KEYS = Keyring({"k1": os.urandom(32), "k2": os.urandom(32)}, "k1")
@@ -47,6 +58,7 @@ class KeyPool(RuleBasedStateMachine):
         self.codes = 0
         self.allocated_at: dict[str, datetime] = {}
         self.master = "k1"
+        self.reports = 0
 
     @initialize(strategy=st.sampled_from(["fifo", "fefo"]))
     def catalogue(self, strategy: str) -> None:
@@ -63,6 +75,7 @@ class KeyPool(RuleBasedStateMachine):
             return sku.sku_id, pools
 
         self.sku, self.pools = run(make())
+        self.import_keys(0, 4, "", None, None)  # some stock from the start, so that orders hold keys early
 
     @rule(
         pool=st.integers(0, 1), n=st.integers(0, 4), channel=st.sampled_from(["", "", "app"]),
@@ -106,13 +119,54 @@ class KeyPool(RuleBasedStateMachine):
 
     @rule()
     def reveal_the_last_reserved_order(self) -> None:
-        if not self.allocated_at:
+        held = self._reserved()  # a refund may have taken every key of an order back
+        if not held:
             return
-        order_id = max(self.allocated_at, key=lambda o: int(o.split("-")[1]))
+        order_id = max(held, key=lambda o: int(o.split("-")[1]))
         keys = run(reveal.reveal_keys(
             self.store.uow(), KEYS, order_id=order_id, key_ids=[], actor="fulfillment", purpose="delivery"
         ))
         assert keys and all(k.code.startswith("C") for k in keys)
+
+    def _reserved(self) -> dict[str, list[str]]:
+        """The keys each order holds now (reserved, delivered or redeemed), by order."""
+        held: dict[str, list[str]] = {}
+        for k in sorted(self.store.uow().view().keys.values(), key=lambda k: k.key_id):
+            if k.order_id:
+                held.setdefault(k.order_id, []).append(k.key_id)
+        return held
+
+    @rule(which=st.integers(0, 100), n=st.integers(1, 2))
+    def deliver(self, which: int, n: int) -> None:
+        held = self._reserved()
+        if not held:
+            return
+        order_id = sorted(held)[which % len(held)]
+        self.reports += 1
+        command = Deliver(order_id, tuple(held[order_id][:n]), f"d-{self.reports}")
+        run(change_held_keys(self.store.uow(), [(command, Context(order_id))]))
+
+    @rule(which=st.integers(0, 100))
+    def redeem(self, which: int) -> None:
+        held = self._reserved()
+        if not held:
+            return
+        order_id = sorted(held)[which % len(held)]
+        self.reports += 1
+        command = Redeem(order_id, held[order_id][0], "partner", None, f"r-{self.reports}")
+        run(change_held_keys(self.store.uow(), [(command, Context(order_id))]))
+
+    @rule(which=st.integers(0, 100), units=st.integers(1, 2), override=st.booleans())
+    def refund(self, which: int, units: int, override: bool) -> None:
+        held = self._reserved()
+        if not held:
+            return
+        order_id = sorted(held)[which % len(held)]
+        self.reports += 1
+        command = SettleRefund(order_id, f"refund-{self.reports}", (RefundUnits(1, self.sku, units),), "ops",
+                               override, "", f"f-{self.reports}")
+        [outcome] = run(change_held_keys(self.store.uow(), [(command, Context(order_id))]))
+        event(type(outcome.event).__name__)
 
     def events(self) -> list[object]:
         return [from_proto(e.payload) for e in self.store.committed]
@@ -124,12 +178,20 @@ class KeyPool(RuleBasedStateMachine):
         batches = {e.batch_id: e for e in self.events() if isinstance(e, KeysImported)}
         batch_of = {m.key_id: m.batch_id for m in self.store.material.values()}
         holders: dict[str, str] = {}
+        recycled: set[str] = set()
         for event in self.events():
+            if isinstance(event, RefundKeysSettled):
+                for k in event.released:
+                    assert holders.pop(k.key_id) == event.order_id, "a refund released another order's key"
+                for k in (*event.voided, *event.voided_undelivered):
+                    assert holders.pop(k.key_id) == event.order_id, "a refund voided another order's key"
+                    recycled.add(k.key_id)
             if not isinstance(event, KeyReserved):
                 continue
             at = self.allocated_at[event.order_id]
             for key in event.keys:
                 assert key.key_id not in holders, "a key went out twice"
+                assert key.key_id not in recycled, "a recycled key went out again"
                 holders[key.key_id] = event.order_id
                 batch = batches[batch_of[key.key_id]]
                 assert batch.channel in ("", event.channel), "a key went out on another channel"
@@ -144,15 +206,27 @@ class KeyPool(RuleBasedStateMachine):
         imported = sum(e.imported for e in events if isinstance(e, KeysImported))
         reserved = sum(len(e.keys) for e in events if isinstance(e, KeyReserved))
         expired = sum(len(e.keys) for e in events if isinstance(e, KeysExpired))
+        delivered = sum(len(e.keys) for e in events if isinstance(e, KeysDelivered))
+        redeemed = sum(len(e.keys) for e in events if isinstance(e, KeysRedeemed))
+        settled = [e for e in events if isinstance(e, RefundKeysSettled)]
+        released = sum(len(e.released) for e in settled)
+        recycled_reserved = sum(len(e.voided_undelivered) for e in settled)
+        recycled_delivered = sum(len(e.voided) for e in settled)
         stock = self.store.uow().view().stock[self.sku]
-        assert (stock.available, stock.reserved) == (imported - reserved - expired, reserved)
+        available = imported - reserved - expired + released
+        holding = reserved - delivered - released - recycled_reserved
+        assert (stock.available, stock.reserved) == (available, holding)
         states = [k.state for k in self.store.uow().view().keys.values()]
         assert (states.count("available"), states.count("reserved"), states.count("expired")) == (
-            stock.available, reserved, expired
+            available, holding, expired
         )
+        assert states.count("delivered") == delivered - redeemed - recycled_delivered
+        assert states.count("redeemed") == redeemed
+        assert states.count("recycled") == recycled_reserved + recycled_delivered
+        assert len(states) == imported
 
 
 KeyPool.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 test_the_key_pool_never_hands_a_key_out_twice_nor_outside_its_channel_or_window = KeyPool.TestCase

@@ -26,6 +26,7 @@ from quanyi_inventory.application.ports import (
     Context,
     Expiry,
     FoundKey,
+    HeldKeys,
     InventoryUnitOfWork,
     KeyVault,
     Pool,
@@ -42,15 +43,22 @@ from quanyi_inventory.domain.events import (
     BundleDefined,
     Event,
     ExpiredKey,
+    HeldKey,
     KeyReserved,
+    KeysDelivered,
     KeysExpired,
     KeysImported,
+    KeysRedeemed,
+    KeysRevealed,
     PoolCreated,
     PoolPriorityChanged,
     ProductCreated,
     Recorded,
+    RefundKeysRefused,
+    RefundKeysSettled,
     SkuCreated,
 )
+from quanyi_inventory.domain.key_life import OrderKey, OrderKeys
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock
 
@@ -86,6 +94,7 @@ class KeyState:
     channel: str = ""
     valid_from: datetime | None = None
     expires_at: datetime | None = None
+    refund_id: str = ""
 
 
 @dataclass
@@ -100,6 +109,8 @@ class View:
     allocations: dict[str, Allocation] = field(default_factory=dict)
     bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
     pool_versions: dict[str, int] = field(default_factory=dict)
+    allocation_versions: dict[str, int] = field(default_factory=dict)
+    revealed: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, events: Sequence[StoredEvent], material: Mapping[str, Material]) -> View:
@@ -138,6 +149,15 @@ class View:
         elif isinstance(event, KeysExpired):
             for x in event.keys:
                 self.keys[x.key_id] = replace(self.keys[x.key_id], state="expired")
+        elif isinstance(event, KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused):
+            self.allocation_versions[event.order_id] = self.allocation_versions.get(event.order_id, 1) + 1
+            for key, to, refund_id in _moves(event):
+                state = self.keys[key.key_id]
+                if to in ("available", "recycled"):
+                    state = replace(state, order_id="", line_no=0, unit_no=0, reserved_at=None)
+                self.keys[key.key_id] = replace(state, state=to, refund_id=refund_id)
+        elif isinstance(event, KeysRevealed):
+            self.revealed.update(event.key_ids)
         elif isinstance(event, PoolPriorityChanged):
             self.pools[event.pool_id] = replace(self.pools[event.pool_id], priority=event.priority)
             self.pool_versions[event.pool_id] = self.pool_versions.get(event.pool_id, 1) + 1
@@ -152,9 +172,28 @@ class View:
                 self.allocations[order_id] = decided
 
 
+def _moves(
+    event: KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused,
+) -> list[tuple[HeldKey, str, str]]:
+    """(key, its new state, the refund that took it) of each key the event moves."""
+    if isinstance(event, KeysDelivered):
+        return [(k, "delivered", "") for k in event.keys]
+    if isinstance(event, KeysRedeemed):
+        return [(k, "redeemed", "") for k in event.keys]
+    if isinstance(event, RefundKeysRefused):
+        return []
+    return [
+        *((k, "available", "") for k in event.released),
+        *((k, "recycled", event.refund_id) for k in (*event.voided, *event.voided_undelivered)),
+        *((k, "redeemed", event.refund_id) for k in event.redeemed),
+    ]
+
+
 def _skus_of(event: Event) -> set[str]:
-    if isinstance(event, KeyReserved | KeysExpired):
+    if isinstance(event, KeyReserved | KeysExpired | KeysDelivered):
         return {k.sku_id for k in event.keys}
+    if isinstance(event, RefundKeysSettled):
+        return {k.sku_id for k in (*event.released, *event.voided_undelivered)}
     sku_id = getattr(event, "sku_id", None)
     return {sku_id} if isinstance(sku_id, str) else set()
 
@@ -210,6 +249,7 @@ class InMemoryInventoryUnitOfWork(InventoryUnitOfWork):
         self.catalogue = _Catalogue(self)
         self.stock = _Stock(self)
         self.allocations = _Allocations(self)
+        self.held_keys = _HeldKeys(self)
         self.vault = _Vault(self)
         self.expiry = _Expiry(self)
         self.imports = InMemoryKeyImports(self)
@@ -369,6 +409,27 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 
 # Rotations take turns on this lock, as Postgres makes them take turns on the rows of data_keys.
 _DATA_KEYS = "\0data_keys"
+
+
+class _HeldKeys(HeldKeys):
+    def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:
+        self._uow = uow
+
+    async def lock(self, order_ids: Collection[str]) -> dict[str, OrderKeys]:
+        view = self._uow.view()
+        wanted = [o for o in sorted(set(order_ids)) if o in view.allocations]
+        await self._uow.lock([f"order:{o}" for o in wanted])
+        out: dict[str, OrderKeys] = {}
+        for order_id in wanted:
+            held = tuple(
+                OrderKey(HeldKey(k.key_id, k.sku_id, k.pool_id, k.line_no, k.unit_no), k.state,
+                         k.key_id in view.revealed, bool(k.refund_id))
+                for k in sorted(view.keys.values(), key=lambda k: k.key_id)
+                if k.order_id == order_id and k.state in ("reserved", "delivered", "redeemed")
+            )
+            reserved = isinstance(view.allocations[order_id], allocation.Reserved)
+            out[order_id] = OrderKeys(order_id, view.allocation_versions.get(order_id, 1), reserved, held)
+        return out
 
 
 class _Expiry(Expiry):

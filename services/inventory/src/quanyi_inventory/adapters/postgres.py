@@ -22,6 +22,7 @@ from quanyi_inventory.application.ports import (
     Context,
     Expiry,
     FoundKey,
+    HeldKeys,
     InventoryUnitOfWork,
     KeyVault,
     Pool,
@@ -31,7 +32,15 @@ from quanyi_inventory.application.ports import (
     Stock,
 )
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, Reserved, Short
-from quanyi_inventory.domain.events import BundleComponent, ClaimedKey, ExpiredKey, Recorded, ShortLine
+from quanyi_inventory.domain.events import (
+    BundleComponent,
+    ClaimedKey,
+    ExpiredKey,
+    HeldKey,
+    Recorded,
+    ShortLine,
+)
+from quanyi_inventory.domain.key_life import OrderKey, OrderKeys
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock
@@ -396,6 +405,38 @@ class PgKeyVault(KeyVault):
         )
 
 
+class PgHeldKeys(HeldKeys):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def lock(self, order_ids: Collection[str]) -> dict[str, OrderKeys]:
+        ids = sorted(set(order_ids))
+        if not ids:
+            return {}
+        cur = await self._conn.execute(
+            "SELECT order_id, outcome, version FROM allocations WHERE order_id = ANY(%s)", (ids,)
+        )
+        found = {r["order_id"]: (r["outcome"] == "reserved", int(r["version"])) for r in await cur.fetchall()}
+        # Key id order: every writer that locks an order's keys takes them in one order.
+        cur = await self._conn.execute(
+            "SELECT k.key_id, k.sku_id, k.pool_id, k.order_id, k.line_no, k.unit_no, k.state,"
+            " k.refund_id IS NOT NULL AS refunded,"
+            " EXISTS (SELECT 1 FROM key_reveals r WHERE r.key_id = k.key_id) AS revealed"
+            " FROM keys k WHERE k.order_id = ANY(%s) ORDER BY k.key_id FOR UPDATE OF k",
+            (sorted(found),),
+        )
+        held: dict[str, list[OrderKey]] = {}
+        for r in await cur.fetchall():
+            key = HeldKey(r["key_id"], r["sku_id"], r["pool_id"], int(r["line_no"]), int(r["unit_no"]))
+            held.setdefault(r["order_id"], []).append(
+                OrderKey(key, r["state"], bool(r["revealed"]), bool(r["refunded"]))
+            )
+        return {
+            order_id: OrderKeys(order_id, version, reserved, tuple(held.get(order_id, ())))
+            for order_id, (reserved, version) in found.items()
+        }
+
+
 class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
     """A transaction of its own (`pool=`), or bound to a consumer's (`conn=`); its events go through
     `store`, which runs inventory's projections inline."""
@@ -407,6 +448,7 @@ class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
         self.catalogue = PgCatalogue(conn)
         self.stock = PgStock(conn)
         self.allocations = PgAllocations(conn)
+        self.held_keys = PgHeldKeys(conn)
         self.vault = PgKeyVault(conn)
         self.expiry = PgExpiry(conn)
         self.imports = PgKeyImports(conn)

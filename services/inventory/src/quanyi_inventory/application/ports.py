@@ -19,6 +19,7 @@ from quanyi_platform.uow import UnitOfWork
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
 from quanyi_inventory.domain.batches import BatchState
 from quanyi_inventory.domain.events import BundleComponent, ExpiredKey, Recorded
+from quanyi_inventory.domain.key_life import OrderKeys
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
@@ -187,6 +188,19 @@ class Allocations(ABC):
         stock is locked and their keys claimed (`needs[claim]` times each component's quantity), and its
         definition is returned in `bundles`.
         """
+
+
+class HeldKeys(ABC):
+    """The keys orders hold after their reservation (projections `allocations`, `keys`, `key_reveals`)."""
+
+    @abstractmethod
+    async def lock(self, order_ids: Collection[str]) -> dict[str, OrderKeys]:
+        """Each of `order_ids` that has an allocation: its Allocation stream's version, whether it was
+        reserved keys, and the keys it holds now (reserved, delivered or redeemed; a redeemed key a refund
+        took on an override is marked refunded), each with whether it was ever revealed.
+
+        Until this unit of work ends no other unit of work locks those keys (it waits), so a decision on
+        this state sees every change committed before it."""
 
 
 class KeyVault(ABC):
@@ -371,6 +385,7 @@ class InventoryUnitOfWork(UnitOfWork):
     catalogue: Catalogue
     stock: Stock
     allocations: Allocations
+    held_keys: HeldKeys
     vault: KeyVault
     expiry: Expiry
     imports: KeyImports

@@ -267,6 +267,63 @@ class KeysExported:
     keys: int
 
 
+@dataclass(frozen=True)
+class HeldKey:
+    """A key an order holds, as a change of its state names it (never the key itself)."""
+
+    key_id: str
+    sku_id: str
+    pool_id: str
+    line_no: int
+    unit_no: int
+
+
+@dataclass(frozen=True)
+class KeysDelivered:
+    """Fulfillment delivered these reserved keys of the order (reserved -> delivered)."""
+
+    order_id: str
+    keys: tuple[HeldKey, ...]
+    delivery_event_id: str = ""
+
+
+@dataclass(frozen=True)
+class KeysRedeemed:
+    """A partner redeemed these delivered keys of the order (delivered -> redeemed)."""
+
+    order_id: str
+    keys: tuple[HeldKey, ...]
+    partner: str
+    redeemed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefundKeysSettled:
+    """What a refund did to the keys of its units: `released` (reserved, never revealed) are available
+    again; `voided` (delivered) and `voided_undelivered` (reserved but revealed) are recycled, never sold
+    again; `redeemed` stay redeemed, refunded on the operator's override."""
+
+    order_id: str
+    refund_id: str
+    released: tuple[HeldKey, ...]
+    voided: tuple[HeldKey, ...]
+    voided_undelivered: tuple[HeldKey, ...]
+    redeemed: tuple[HeldKey, ...]
+    actor: str
+    override_redeemed: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RefundKeysRefused:
+    """A refund whose keys cannot be settled (a redeemed key without override, too few keys held)."""
+
+    order_id: str
+    refund_id: str
+    reason: str
+    actor: str = ""
+
+
 Event = (
     ProductCreated
     | SkuCreated
@@ -286,6 +343,10 @@ Event = (
     | KeysMoved
     | KeysRevealRefused
     | BundleDefined
+    | KeysDelivered
+    | KeysRedeemed
+    | RefundKeysSettled
+    | RefundKeysRefused
 )
 
 # Aggregate types, as they appear in the event store's envelopes.

@@ -13,9 +13,11 @@ from quanyi_inventory.domain.events import (
     SKU_STOCK,
     Event,
     KeyReserved,
+    KeysDelivered,
     KeysExpired,
     KeysImported,
     Recorded,
+    RefundKeysSettled,
     SkuCreated,
     StockLow,
     StockLowCleared,
@@ -51,6 +53,14 @@ def evolve(state: SkuStock | None, event: Event) -> SkuStock | None:
     if isinstance(event, KeyReserved):
         n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
         return replace(state, available=state.available - n, reserved=state.reserved + n) if n else state
+    if isinstance(event, KeysDelivered):
+        n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
+        return replace(state, reserved=state.reserved - n) if n else state
+    if isinstance(event, RefundKeysSettled):
+        # Released keys are available again; revealed ones leave `reserved` for good (recycled).
+        back = sum(1 for k in event.released if k.sku_id == state.sku_id)
+        gone = back + sum(1 for k in event.voided_undelivered if k.sku_id == state.sku_id)
+        return replace(state, available=state.available + back, reserved=state.reserved - gone)
     if isinstance(event, KeysExpired):
         n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
         return replace(state, available=state.available - n) if n else state

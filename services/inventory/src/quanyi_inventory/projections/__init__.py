@@ -13,6 +13,7 @@ from quanyi_inventory.projections.allocations import AllocationsProjection
 from quanyi_inventory.projections.bundles import BundlesProjection
 from quanyi_inventory.projections.catalogue import CatalogueProjection
 from quanyi_inventory.projections.key_batches import KeyBatchesProjection
+from quanyi_inventory.projections.key_life import RefundSettlementsProjection
 from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
 from quanyi_inventory.projections.keys import KeysProjection
 from quanyi_inventory.projections.pool_operations import PoolOperationsProjection
@@ -28,6 +29,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     AllocationsProjection(),
     KeyRevealsProjection(),
     PoolOperationsProjection(),
+    RefundSettlementsProjection(),
     StockProjection(),
 )
 
@@ -40,5 +42,6 @@ __all__ = [
     "KeyRevealsProjection",
     "KeysProjection",
     "PoolOperationsProjection",
+    "RefundSettlementsProjection",
     "StockProjection",
 ]

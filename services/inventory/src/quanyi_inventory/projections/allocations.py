@@ -1,4 +1,5 @@
-"""`allocations`: the outcome of each paid order (KeyReserved or StockShort), one INSERT per batch."""
+"""`allocations`: the outcome of each paid order (KeyReserved or StockShort), one INSERT per batch, and the
+version of its Allocation stream (the later key events: delivered, redeemed, refunds), one UPDATE."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from quanyi.inventory.v1 import events_pb2 as pb
 from quanyi_platform.projection import Projection, StoredEvent
 
 from quanyi_inventory.projections._events import KEY_RESERVED, STOCK_SHORT
+from quanyi_inventory.projections.key_life import KEY_LIFE, apply_to_allocations
 
 
 def _short_lines(short: pb.StockShort) -> str:
@@ -22,9 +24,17 @@ def _short_lines(short: pb.StockShort) -> str:
 class AllocationsProjection(Projection):
     name = "allocations"
     tables = ("allocations",)
-    handles = frozenset({KEY_RESERVED, STOCK_SHORT})
+    handles = frozenset({KEY_RESERVED, STOCK_SHORT}) | KEY_LIFE
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
+        later = [e for e in events if e.type in KEY_LIFE]
+        decided = [e for e in events if e.type not in KEY_LIFE]
+        if decided:
+            await self._decided(conn, decided)
+        if later:
+            await apply_to_allocations(conn, later)
+
+    async def _decided(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         rows = [
             (
                 e.payload.order_id,
@@ -35,8 +45,8 @@ class AllocationsProjection(Projection):
             for e in events
         ]
         await conn.execute(
-            "INSERT INTO allocations (order_id, outcome, short_lines, decided_at)"
-            " SELECT o, r, s::jsonb, d FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+            "INSERT INTO allocations (order_id, outcome, short_lines, decided_at, version)"
+            " SELECT o, r, s::jsonb, d, 1 FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])"
             " AS u(o, r, s, d)",
             ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from quanyi_platform.projection import Projection, StoredEvent
 
-from quanyi_inventory.projections import batch_keys
+from quanyi_inventory.projections import batch_keys, key_life
 from quanyi_inventory.projections._events import (
     KEY_RESERVED,
     KEYS_EXPIRED,
@@ -104,7 +104,13 @@ async def _expired(conn: Any, events: Sequence[StoredEvent]) -> None:
             )
 
 
-_APPLY = {KEYS_IMPORTED: _imported, KEY_RESERVED: _reserved, KEYS_EXPIRED: _expired, **batch_keys.HANDLERS}
+_APPLY = {
+    KEYS_IMPORTED: _imported,
+    KEY_RESERVED: _reserved,
+    KEYS_EXPIRED: _expired,
+    **batch_keys.HANDLERS,
+    **{t: key_life.apply_to_keys for t in key_life.KEY_LIFE},
+}
 
 
 class KeysProjection(Projection):

@@ -26,6 +26,7 @@ from quanyi_inventory.projections._events import (
     STOCK_LOW_CLEARED,
 )
 from quanyi_inventory.projections.batch_keys import BATCH_RESTORED, BATCH_VOIDED, KEYS_MOVED
+from quanyi_inventory.projections.key_life import KEYS_DELIVERED, KEYS_REDEEMED, REFUND_KEYS_SETTLED
 
 
 @dataclass
@@ -34,11 +35,24 @@ class _Change:
     reserved: int = 0
     expired: int = 0
     void: int = 0
+    delivered: int = 0
+    redeemed: int = 0
+    recycled: int = 0
     version: int = 0
     alerted: bool = False
 
 
-_COUNTS = ("available", "reserved", "expired", "void")
+_COUNTS = ("available", "reserved", "expired", "void", "delivered", "redeemed", "recycled")
+# What each list of keys of a key-life event moves: (field of the event, from count, to count).
+_KEY_LIFE_MOVES = {
+    pb.KeysDelivered: (("keys", "reserved", "delivered"),),
+    pb.KeysRedeemed: (("keys", "delivered", "redeemed"),),
+    pb.RefundKeysSettled: (
+        ("released", "reserved", "available"),
+        ("voided", "delivered", "recycled"),
+        ("voided_undelivered", "reserved", "recycled"),
+    ),
+}
 
 
 def _touched(
@@ -56,7 +70,7 @@ class StockProjection(Projection):
     tables = ("sku_stock", "pool_stock")
     handles = frozenset(
         {SKU_CREATED, POOL_CREATED, KEYS_IMPORTED, KEY_RESERVED, KEYS_EXPIRED, STOCK_LOW, STOCK_LOW_CLEARED,
-         BATCH_VOIDED, BATCH_RESTORED, KEYS_MOVED}
+         BATCH_VOIDED, BATCH_RESTORED, KEYS_MOVED, KEYS_DELIVERED, KEYS_REDEEMED, REFUND_KEYS_SETTLED}
     )
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
@@ -94,6 +108,12 @@ class StockProjection(Projection):
                     change.available -= int(p.keys)
                 for change in _touched(changes, by_pool, p.to_sku_id, p.to_pool_id):
                     change.available += int(p.keys)
+            elif isinstance(p, pb.KeysDelivered | pb.KeysRedeemed | pb.RefundKeysSettled):
+                for field, source, target in _KEY_LIFE_MOVES[type(p)]:
+                    for k in getattr(p, field):
+                        for change in _touched(changes, by_pool, k.sku_id, k.pool_id):
+                            setattr(change, source, getattr(change, source) - 1)
+                            setattr(change, target, getattr(change, target) + 1)
             elif isinstance(p, pb.StockLow | pb.StockLowCleared):
                 change = changes.setdefault(p.sku_id, _Change())
                 if e.aggregate_version > change.version:
@@ -122,18 +142,23 @@ class StockProjection(Projection):
             await conn.execute(
                 "WITH s AS (UPDATE sku_stock s SET available = s.available + c.available,"
                 " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
-                " void = s.void + c.void,"
+                " void = s.void + c.void, delivered = s.delivered + c.delivered,"
+                " redeemed = s.redeemed + c.redeemed, recycled = s.recycled + c.recycled,"
                 " low_stock_alerted = CASE WHEN c.version > s.stock_version THEN c.alerted"
                 " ELSE s.low_stock_alerted END,"
                 " stock_version = GREATEST(s.stock_version, c.version)"
                 " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                " %s::bigint[], %s::boolean[])"
-                " AS c(sku_id, available, reserved, expired, void, version, alerted)"
+                " %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
+                " AS c(sku_id, available, reserved, expired, void, delivered, redeemed, recycled, version,"
+                " alerted)"
                 " WHERE s.sku_id = c.sku_id RETURNING 1)"
                 " UPDATE pool_stock s SET available = s.available + c.available,"
-                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired, void = s.void + c.void"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
-                " AS c(pool_id, available, reserved, expired, void)"
+                " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
+                " void = s.void + c.void, delivered = s.delivered + c.delivered,"
+                " redeemed = s.redeemed + c.redeemed, recycled = s.recycled + c.recycled"
+                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+                " %s::bigint[], %s::bigint[], %s::bigint[])"
+                " AS c(pool_id, available, reserved, expired, void, delivered, redeemed, recycled)"
                 " WHERE s.pool_id = c.pool_id AND (SELECT count(*) FROM s) >= 0",
                 (
                     skus,
