@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 from quanyi_gateway.adapters.idempotency import PostgresIdempotencyStore
 from quanyi_gateway.adapters.limits import PostgresLimitStore
 from quanyi_gateway.adapters.memory import InMemoryPartnerScopes
@@ -123,3 +127,38 @@ async def test_a_partners_skus_are_granted_replaced_and_kept_apart(scopes: Any) 
     await scopes.replace("acme", [])
     assert await scopes.skus_of("acme") == frozenset()
     assert await scopes.skus_of("other") == {"s9"}
+
+
+class RoundTrips(AsyncConnection[Any]):
+    """Records, per statement it runs, whether the connection was left inside a transaction (then BEGIN
+    went before it and a COMMIT must follow: three round trips, not one)."""
+
+    left_open: ClassVar[list[bool]] = []
+
+    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        cur = await super().execute(query, params, **kwargs)
+        RoundTrips.left_open.append(self.info.transaction_status != TransactionStatus.IDLE)
+        return cur
+
+
+async def test_every_request_pays_one_round_trip_per_store_call(database_url: str) -> None:
+    """A checkout's rate-limit hit, its new key's claim and the completion each commit on their own."""
+    await db.migrate(database_url, NAME, ["quanyi_gateway.migrations"])
+    pool = AsyncConnectionPool(
+        database_url, connection_class=RoundTrips, min_size=1, max_size=1, open=False,
+        kwargs={"options": f"-c search_path={NAME}", "row_factory": dict_row, "autocommit": False},
+    )
+    await pool.open(wait=True)
+    try:
+        limits, keys = PostgresLimitStore(pool), PostgresIdempotencyStore(pool)
+        RoundTrips.left_open.clear()
+        counts, _ = await limits.hit([("checkout:account:u", 60)], "u")
+        claim = await keys.claim("u", "k", A, TTL, LEASE)
+        assert claim.generation is not None and [c.hits for c in counts] == [1]
+        await keys.complete("u", "k", claim.generation, StoredResponse(201, "application/json", b"{}"))
+        assert RoundTrips.left_open == [False, False, False]
+        assert (await keys.claim("u", "k", A, TTL, LEASE)).outcome == "replay"  # the row lock's path
+        async with pool.connection() as conn:  # back in the pool as it was: transactions implicit
+            assert conn.autocommit is False
+    finally:
+        await pool.close()

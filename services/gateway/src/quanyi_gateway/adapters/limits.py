@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from quanyi_gateway.adapters.autocommit import autocommit
 from quanyi_gateway.application.limits import Backoff, Count
 
 # One round trip: count the request in every bucket's current window, read the buyer's tightening.
@@ -34,7 +35,7 @@ class PostgresLimitStore:
 
     async def hit(self, buckets: Sequence[tuple[str, int]], buyer_id: str | None) -> tuple[list[Count], int]:
         params = {"buckets": [b for b, _ in buckets], "windows": [w for _, w in buckets], "buyer": buyer_id}
-        async with self._pool.connection() as conn:
+        async with autocommit(self._pool) as conn:  # every request pays it: one round trip, not three
             cur = await conn.execute(_HIT, params)
             rows: list[Any] = await cur.fetchall()
         counts = [Count(r["bucket"], r["hits"], float(r["resets_in_s"])) for r in rows]
@@ -42,7 +43,7 @@ class PostgresLimitStore:
         return counts, int(factor)
 
     async def login_locked_for(self, account: str) -> float:
-        async with self._pool.connection() as conn:
+        async with autocommit(self._pool) as conn:
             cur = await conn.execute(
                 "SELECT extract(epoch FROM locked_until - now()) AS s FROM login_failures"
                 " WHERE account = %s AND locked_until > now()",
