@@ -257,3 +257,15 @@ class QueueEntryResolved(_message.Message):
     actor: str
     note: str
     def __init__(self, order_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RefundKeysCleared(_message.Message):
+    __slots__ = ("order_id", "refund_id", "refused", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    refused: bool
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., refused: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
