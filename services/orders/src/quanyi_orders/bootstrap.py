@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as fulfillment_grpc
+from quanyi.inventory.v1 import inventory_service_pb2_grpc as inventory_grpc
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 from quanyi_platform import db, rpc, service
 from quanyi_platform.consumer import InboxConsumer
@@ -15,14 +16,17 @@ from quanyi_platform.eventstore import EventStore
 from quanyi_platform.relay import Relay
 
 from quanyi_orders.adapters.fulfillment import GrpcDeliveries
+from quanyi_orders.adapters.inventory import GrpcStockLevels
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.adapters.providers import Alipay, WechatPay
 from quanyi_orders.adapters.psp_signature import NoticeVerifier, load_public_key
 from quanyi_orders.application.entry import OrdersEntry
-from quanyi_orders.application.ports import Deliveries
+from quanyi_orders.application.holds import HoldPolicy
+from quanyi_orders.application.ports import Deliveries, StockLevels
 from quanyi_orders.application.providers import PaymentProvider
 from quanyi_orders.application.saga_steps import SagaSettings, SagaSteps
 from quanyi_orders.config import Settings, load
+from quanyi_orders.domain.holds import HoldCaps
 from quanyi_orders.entrypoints.consumers import CONSUMER, TOPICS, order_facts_handler
 from quanyi_orders.entrypoints.grpc_server import OrdersServicer
 from quanyi_orders.entrypoints.saga import SagaPollers
@@ -61,11 +65,22 @@ def providers(settings: Settings, http: aiohttp.ClientSession | None) -> dict[st
     }
 
 
+def hold_policy(settings: Settings, stock: StockLevels | None) -> HoldPolicy:
+    """The stock holds' caps and key; `stock` is consulted only when hold_check_stock is on."""
+    return HoldPolicy(
+        HoldCaps(settings.hold_max_per_buyer, settings.hold_max_per_client),
+        stock if settings.hold_check_stock else None,
+        settings.client_tag_key.get_secret_value().encode(),
+    )
+
+
 def servicer(
     pool: Any, store: EventStore, verifier: NoticeVerifier, settings: Settings | None = None,
     payment_providers: dict[str, PaymentProvider] | None = None, deliveries: Deliveries | None = None,
+    stock: StockLevels | None = None,
 ) -> OrdersServicer:
-    """The gRPC servicer; PlaceOrder and payment notices are group-committed (see application.entry)."""
+    """The gRPC servicer; PlaceOrder and payment notices are group-committed (see application.entry),
+    and every placement takes a stock hold (application.holds; availability from `stock` when given)."""
     settings = settings or Settings()
 
     def unit_of_work() -> PgOrdersUnitOfWork:
@@ -74,6 +89,7 @@ def servicer(
     entry = OrdersEntry(
         unit_of_work, max_group=settings.group_commit_max_calls,
         max_in_flight=settings.group_commit_in_flight, pay_within=timedelta(seconds=settings.payment_ttl_s),
+        holds=hold_policy(settings, stock),
     )
     return OrdersServicer(
         unit_of_work, verifier, entry, payment_providers, settings.refund_retry_s, deliveries
@@ -115,7 +131,10 @@ async def start(settings: Settings) -> None:
     server = rpc.server()
     fulfillment = rpc.channel(settings.fulfillment_grpc, settings.grpc_deadline_s)
     deliveries = GrpcDeliveries(fulfillment_grpc.FulfillmentServiceStub(fulfillment))
-    orders_servicer = servicer(pool, store, verifier, settings, payment_providers, deliveries)
+    inventory = rpc.channel(settings.inventory_grpc, settings.stock_level_deadline_s)
+    stock = GrpcStockLevels(inventory_grpc.InventoryServiceStub(inventory), settings.stock_level_cache_s,
+                            settings.stock_level_deadline_s)
+    orders_servicer = servicer(pool, store, verifier, settings, payment_providers, deliveries, stock)
     pb_grpc.add_OrdersServiceServicer_to_server(orders_servicer, server)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
@@ -128,7 +147,7 @@ async def start(settings: Settings) -> None:
             facts.run(),
             saga_pollers(pool, store, orders_servicer, payment_providers, settings).run(),
         ],
-        [pool.close, http.close, fulfillment.close],
+        [pool.close, http.close, fulfillment.close, inventory.close],
         ready=[facts.ready],
     )
 

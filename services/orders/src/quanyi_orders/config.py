@@ -6,6 +6,9 @@ from pydantic import Field, SecretStr, model_validator
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.psp import DEV_API_V3_KEY
 
+#: The development key of client tags; production refuses it (QUANYI_CLIENT_TAG_KEY).
+DEV_CLIENT_TAG_KEY = "quanyi-dev-client-tag-key-not-secret"
+
 
 class Settings(PlatformSettings):
     """Orders' settings: the platform's plus where it listens and how payment notices are verified."""
@@ -23,6 +26,18 @@ class Settings(PlatformSettings):
     # that finds a group free starts at once; the rest join the next group while those commit.
     group_commit_max_calls: int = 64
     group_commit_in_flight: int = 2
+
+    # Stock holds (application.holds): an unpaid order holds its units of each SKU until it is paid,
+    # cancelled, expired or refunded. At most this many open holds per buyer and per client address (0: no
+    # cap); a placement past what inventory has available minus what is held is refused. Inventory's
+    # levels are asked over gRPC, at most once a SKU per stock_level_cache_s, within stock_level_deadline_s.
+    hold_max_per_buyer: int = Field(default=10, ge=0)
+    hold_max_per_client: int = Field(default=50, ge=0)
+    hold_check_stock: bool = True
+    stock_level_cache_s: float = Field(default=1.0, ge=0)
+    stock_level_deadline_s: float = Field(default=1.0, gt=0)
+    # The key of the digest orders keeps of a client's address (HMAC-SHA256), never the address itself.
+    client_tag_key: SecretStr = SecretStr(DEV_CLIENT_TAG_KEY)
 
     # The order saga. An unpaid order expires this long after it is placed.
     payment_ttl_s: int = Field(default=900, ge=1)
@@ -71,6 +86,8 @@ class Settings(PlatformSettings):
             )
         if self.is_production and self.psp_api_v3_key.get_secret_value() == DEV_API_V3_KEY:
             raise ValueError("QUANYI_PSP_API_V3_KEY must be set in production")
+        if self.is_production and self.client_tag_key.get_secret_value() == DEV_CLIENT_TAG_KEY:
+            raise ValueError("QUANYI_CLIENT_TAG_KEY must be set in production")
         if len(self.psp_api_v3_key.get_secret_value().encode()) != 32:
             raise ValueError("QUANYI_PSP_API_V3_KEY must be 32 bytes")
         return self

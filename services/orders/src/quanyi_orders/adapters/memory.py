@@ -21,6 +21,7 @@ from quanyi_orders.adapters.proto_mapping import (
     notice_from_proto,
 )
 from quanyi_orders.application.ports import (
+    HoldRepository,
     IdempotencyKeyUsed,
     NoticeFacts,
     OrderRepository,
@@ -31,8 +32,12 @@ from quanyi_orders.application.ports import (
 )
 from quanyi_orders.domain import refund as refund_domain
 from quanyi_orders.domain.events import (
+    OrderCancelled,
+    OrderExpired,
+    OrderPaid,
     OrderPlaced,
     OrderQueued,
+    OrderRefunded,
     PaymentCaptured,
     PaymentNoticeAccepted,
     QueueEntryResolved,
@@ -40,6 +45,7 @@ from quanyi_orders.domain.events import (
     RefundSent,
     RefundSucceeded,
 )
+from quanyi_orders.domain.holds import Holds, units
 from quanyi_orders.domain.order import Order, Status, evolve
 from quanyi_orders.projections.orders import _due_change
 
@@ -55,6 +61,7 @@ class _Record:
         self.refunds: dict[str, refund_domain.Refund] = {}
         self.due: dict[tuple[str, str], datetime] = {}
         self.queue: dict[str, tuple[str, str, datetime, str | None, str | None]] = {}
+        self.holds: dict[str, tuple[str, str, dict[str, int]]] = {}  # order -> buyer, client, units
         for e in stored:
             self.add(e)
 
@@ -82,6 +89,10 @@ class _Record:
         if isinstance(ev, OrderPlaced) or ev.order_id in self.orders:
             # Like the projection's UPDATE, an event of an order that has no row changes no row.
             self.orders[ev.order_id] = evolve(self.orders.get(ev.order_id), ev)
+        if isinstance(ev, OrderPlaced):
+            self.holds[ev.order_id] = (ev.buyer_id, ev.client_tag, units(ev.lines))
+        elif isinstance(ev, OrderPaid | OrderCancelled | OrderExpired | OrderRefunded):
+            self.holds.pop(ev.order_id, None)
         if isinstance(ev, RefundRequested):
             self.refunds[ev.refund_id] = refund_domain.requested(ev)
         elif isinstance(ev, RefundSent | RefundSucceeded) and ev.refund_id in self.refunds:
@@ -200,6 +211,27 @@ class InMemorySagaRepository(SagaRepository):
         return [order_id for _, order_id in waiting[:limit]]
 
 
+class InMemoryHoldRepository(HoldRepository):
+    """The fake's holds: one process, one event loop; its unit of work takes no locks."""
+
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    async def lock_and_count(
+        self, sku_ids: Sequence[str], buyer_ids: Sequence[str], client_tags: Sequence[str]
+    ) -> Holds:
+        holds = Holds()
+        for buyer_id, client_tag, asked in _Record(self._log.all()).holds.values():
+            for sku_id, quantity in asked.items():
+                if sku_id in sku_ids:
+                    holds.by_sku[sku_id] = holds.by_sku.get(sku_id, 0) + quantity
+            if buyer_id in buyer_ids:
+                holds.by_buyer[buyer_id] = holds.by_buyer.get(buyer_id, 0) + 1
+            if client_tag and client_tag in client_tags:
+                holds.by_client[client_tag] = holds.by_client.get(client_tag, 0) + 1
+        return holds
+
+
 class InMemoryOrdersUnitOfWork(InMemoryUnitOfWork, OrdersUnitOfWork):
     """Orders' fake unit of work; units of work made on one log share its committed events."""
 
@@ -207,3 +239,4 @@ class InMemoryOrdersUnitOfWork(InMemoryUnitOfWork, OrdersUnitOfWork):
         super().__init__(events or InMemoryOrdersEventLog("orders"))
         self.orders = InMemoryOrderRepository(self.events)
         self.saga = InMemorySagaRepository(self.events)
+        self.holds = InMemoryHoldRepository(self.events)

@@ -31,6 +31,7 @@ from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.uow import EventLog, PgUnitOfWork
 
 from quanyi_orders.application.ports import (
+    HoldRepository,
     IdempotencyKeyUsed,
     NoticeFacts,
     OrderRepository,
@@ -40,6 +41,7 @@ from quanyi_orders.application.ports import (
     queue_entry,
 )
 from quanyi_orders.domain.events import OrderLine, RefundLine, RefundReason
+from quanyi_orders.domain.holds import Holds
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import Order, RiskDecision, Status
 from quanyi_orders.domain.refund import Refund, RefundStatus
@@ -260,6 +262,43 @@ class PgSagaRepository(SagaRepository):
         return [r["order_id"] for r in rows]
 
 
+# Transaction-scoped advisory locks, one per SKU, buyer and client address, taken in the order of their
+# 64-bit keys (so two placements never wait for each other in a cycle). The function runs after the sort.
+_LOCK_HOLDS = (
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(x, 0) AS k"
+    " FROM unnest(%s::text[]) AS x) AS h ORDER BY k"
+)
+# A statement of its own after the locks: its snapshot sees every hold committed before they were granted.
+_COUNT_HOLDS = (
+    "SELECT 's' AS kind, sku_id AS key, sum(quantity)::bigint AS n FROM stock_holds"
+    " WHERE sku_id = ANY(%s::text[]) GROUP BY sku_id"
+    " UNION ALL SELECT 'b', buyer_id, count(DISTINCT order_id) FROM stock_holds"
+    " WHERE buyer_id = ANY(%s::text[]) GROUP BY buyer_id"
+    " UNION ALL SELECT 'c', client_tag, count(DISTINCT order_id) FROM stock_holds"
+    " WHERE client_tag = ANY(%s::text[]) AND client_tag <> '' GROUP BY client_tag"
+)
+
+
+class PgHoldRepository(HoldRepository):
+    def __init__(self, uow: PgOrdersUnitOfWork) -> None:
+        self._uow = uow
+
+    async def lock_and_count(
+        self, sku_ids: Sequence[str], buyer_ids: Sequence[str], client_tags: Sequence[str]
+    ) -> Holds:
+        tags = [t for t in client_tags if t]
+        keys = [f"s:{s}" for s in sku_ids] + [f"b:{b}" for b in buyer_ids] + [f"c:{t}" for t in tags]
+        async with self._uow.statement(lock=True) as conn:
+            await conn.execute(_LOCK_HOLDS, (keys,))  # in a pipeline: one round trip with the count
+            cur = await conn.execute(_COUNT_HOLDS, (list(sku_ids), list(buyer_ids), tags))
+            rows: list[Any] = await cur.fetchall()
+        holds = Holds()
+        tables = {"s": holds.by_sku, "b": holds.by_buyer, "c": holds.by_client}
+        for r in rows:
+            tables[r["kind"]][r["key"]] = int(r["n"])
+        return holds
+
+
 class _PgOrdersEventLog(EventLog):
     def __init__(self, uow: PgOrdersUnitOfWork) -> None:
         self._uow = uow
@@ -285,6 +324,7 @@ class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
         self.events = _PgOrdersEventLog(self)
         self.orders = PgOrderRepository(self)
         self.saga = PgSagaRepository(self)
+        self.holds = PgHoldRepository(self)
 
     # -- own transaction -----------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ def event_to_proto(ev: events.Event) -> Message:
             return pb_events.OrderPlaced(
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email,
-                idempotency_key=ev.idempotency_key, pay_by=_ts(ev.pay_by),
+                idempotency_key=ev.idempotency_key, pay_by=_ts(ev.pay_by), client_tag=ev.client_tag,
             )
         case events.PaymentCaptured():
             return pb_events.PaymentCaptured(
@@ -157,6 +157,7 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
                 payload.order_id, payload.buyer_id, payload.buyer_email, payload.channel,
                 _lines_back(payload.lines), money_from_proto(payload.total), payload.idempotency_key,
                 occurred_at.astimezone(UTC), _ts_back(payload.pay_by) if payload.HasField("pay_by") else None,
+                payload.client_tag,
             )
         case pb_events.PaymentCaptured():
             return events.PaymentCaptured(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from quanyi_orders.application.group_commit import GroupCommit
+from quanyi_orders.application.holds import HoldPolicy
 from quanyi_orders.application.orders import (
     Captured,
     PaymentNotice,
@@ -28,16 +29,18 @@ from quanyi_orders.domain.errors import InvalidOrder
 
 
 class OrdersEntry:
-    """PlaceOrder and HandlePaymentNotice for the gRPC servicer, a group per unit of work."""
+    """PlaceOrder and HandlePaymentNotice for the gRPC servicer, a group per unit of work; with `holds`,
+    every placement takes a stock hold (application.holds), refused with HoldRefused past its caps."""
 
     def __init__(
         self, unit_of_work: Callable[[], OrdersUnitOfWork], *, max_group: int = 64, max_in_flight: int = 2,
-        pay_within: timedelta | None = None,
+        pay_within: timedelta | None = None, holds: HoldPolicy | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._pay_within = pay_within
+        self._holds = holds
         self.placing: GroupCommit[Placement, Placed] = GroupCommit(
-            lambda group: place_orders(unit_of_work(), group),
+            lambda group: place_orders(unit_of_work(), group, holds),
             max_group=max_group, max_in_flight=max_in_flight,
         )
         self.capturing: GroupCommit[PaymentNotice, Captured] = GroupCommit(
@@ -47,10 +50,13 @@ class OrdersEntry:
 
     async def place(self, cmd: PlaceOrder) -> Placed:
         """Place the order; one the domain refuses goes alone (its key may name an order placed before)."""
+        key = self._holds.client_key if self._holds is not None else b""
         try:
-            placement = prepare(cmd, pay_within=self._pay_within)
+            placement = prepare(cmd, pay_within=self._pay_within, client_key=key)
         except InvalidOrder:
-            return await place_order(self._unit_of_work(), cmd, pay_within=self._pay_within)
+            return await place_order(
+                self._unit_of_work(), cmd, pay_within=self._pay_within, holds=self._holds
+            )
         return await self.placing.submit(placement)
 
     async def capture(self, notice: PaymentNotice) -> Captured:

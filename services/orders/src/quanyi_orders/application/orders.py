@@ -15,10 +15,11 @@ from quanyi_platform.envelope import NewEvent, new_event_id
 from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
+from quanyi_orders.application import holds as stock_holds
 from quanyi_orders.application.errors import OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import IdempotencyKeyUsed, OrdersUnitOfWork
 from quanyi_orders.domain.errors import InvalidOrder, OrderError
-from quanyi_orders.domain.events import Event, PaymentCaptured, PaymentNoticeAccepted
+from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured, PaymentNoticeAccepted
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import CapturePayment, Order, Place, Review, decide, execute, fold
 
@@ -36,6 +37,8 @@ class PlaceOrder:
     channel: str
     lines: Sequence[tuple[str, int, Money]]
     idempotency_key: str
+    #: The buyer's client address, as the gateway saw it ("" when unknown): only its keyed digest is kept.
+    client_ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,17 +87,25 @@ class Placement:
     def key(self) -> tuple[str, str]:
         return self.order.buyer_id, self.order.idempotency_key
 
+    @property
+    def placed(self) -> OrderPlaced:
+        placed = self.events[0]
+        assert isinstance(placed, OrderPlaced)
+        return placed
+
 
 def prepare(
     cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None,
-    pay_within: timedelta | None = None,
+    pay_within: timedelta | None = None, client_key: bytes = b"",
 ) -> Placement:
     """Decide a PlaceOrder in memory (pure but for a new id and the clock); raises InvalidOrder. With
-    `pay_within` the order expires unless paid that long after it was placed."""
+    `pay_within` the order expires unless paid that long after it was placed; with `client_key` the order
+    records the keyed digest of its client address."""
     placed_at = now or datetime.now(UTC)
     order, events = execute(None, Place(
         order_id or new_event_id(), cmd.buyer_id, cmd.buyer_email, cmd.channel, cmd.lines,
         cmd.idempotency_key, placed_at, placed_at + pay_within if pay_within is not None else None,
+        stock_holds.client_tag(cmd.client_ip, client_key),
     ))
     assert order is not None
     return Placement(order, events)
@@ -102,23 +113,30 @@ def prepare(
 
 async def place_order(
     uow: OrdersUnitOfWork, cmd: PlaceOrder, *, now: datetime | None = None, order_id: str | None = None,
-    pay_within: timedelta | None = None,
+    pay_within: timedelta | None = None, holds: stock_holds.HoldPolicy | None = None,
 ) -> Placed:
-    """Place an order once per (buyer, idempotency key): the hot path, one append and nothing read.
+    """Place an order once per (buyer, idempotency key): without `holds`, the hot path, one append and
+    nothing read; with them, the stock hold is screened first (raises HoldRefused).
 
     A key used before returns the order it created, whatever the new request says.
     """
     try:
-        placement = prepare(cmd, now=now, order_id=order_id, pay_within=pay_within)
+        placement = prepare(cmd, now=now, order_id=order_id, pay_within=pay_within,
+                            client_key=holds.client_key if holds is not None else b"")
     except InvalidOrder:
         existing = await _by_key(uow, cmd)
         if existing is None:
             raise
         return Placed(existing, replayed=True)
-    return (await place_orders(uow, [placement]))[0]
+    outcome = (await place_orders(uow, [placement], holds))[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
-async def place_orders(uow: OrdersUnitOfWork, placements: Sequence[Placement]) -> list[Placed]:
+async def place_orders(
+    uow: OrdersUnitOfWork, placements: Sequence[Placement], holds: stock_holds.HoldPolicy | None = None,
+) -> list[Placed | Exception]:
     """Place several orders in one unit of work, each as if placed alone, one after the other.
 
     The first placement of a (buyer, key) creates its order and later ones in the group return it,
@@ -126,21 +144,40 @@ async def place_orders(uow: OrdersUnitOfWork, placements: Sequence[Placement]) -
     append is refused as a whole: one read finds the orders of the group's keys, those placements
     return them (replayed), and the rest are appended again. Raises (placing nothing) only when that
     does not settle within ATTEMPTS appends.
+
+    With `holds`, each new order takes a stock hold: the holds its placements meet are locked and
+    counted in the unit of work, and a placement that would hold more than inventory has available, or
+    one more than its buyer's or address's cap, gets HoldRefused as its outcome (unless its key names an
+    order placed before, which it then returns, replayed) and records nothing.
     """
     first: dict[tuple[str, str], Placement] = {}
     for p in placements:
         first.setdefault(p.key, p)
-    settled: dict[tuple[str, str], Placed] = {}
+    stock = await stock_holds.available(holds, [p.placed for p in first.values()]) if holds else {}
+    settled: dict[tuple[str, str], Placed | Exception] = {}
     for _ in range(ATTEMPTS):
-        todo = sorted((p for key, p in first.items() if key not in settled), key=lambda p: p.key)
+        todo = [p for key, p in first.items() if key not in settled]  # in arrival order
         if not todo:
             break
+        decided: dict[tuple[str, str], Placed | Exception] = {}
         try:
             async with uow:
-                await uow.events.append([
-                    ev for p in todo  # in key order: two groups never wait for each other's keys in a cycle
-                    for ev in order_new_events(p.order.order_id, 0, p.events, occurred_at=p.order.placed_at)
-                ])
+                if holds is not None:
+                    refused = await stock_holds.screen(uow, holds, [p.placed for p in todo], stock)
+                    if refused:
+                        keys = [p.key for p in todo if p.order.order_id in refused]
+                        taken = await uow.orders.by_idempotency_keys(keys)
+                        decided.update((key, Placed(order, replayed=True)) for key, order in taken.items())
+                        decided.update((p.key, refused[p.order.order_id]) for p in todo
+                                       if p.order.order_id in refused and p.key not in taken)
+                        todo = [p for p in todo if p.order.order_id not in refused]
+                if todo:
+                    await uow.events.append([
+                        # in key order: two groups never wait for each other's keys in a cycle
+                        ev for p in sorted(todo, key=lambda p: p.key) for ev in order_new_events(
+                            p.order.order_id, 0, p.events, occurred_at=p.order.placed_at
+                        )
+                    ])
                 await uow.commit()
         except ConcurrencyConflict:
             continue
@@ -149,15 +186,18 @@ async def place_orders(uow: OrdersUnitOfWork, placements: Sequence[Placement]) -
                 taken = await uow.orders.by_idempotency_keys([p.key for p in todo])
             settled.update((key, Placed(order, replayed=True)) for key, order in taken.items())
             continue
+        settled.update(decided)
         settled.update((p.key, Placed(p.order, replayed=False)) for p in todo)
         break
     else:
         if any(key not in settled for key in first):
             raise ConcurrencyConflict("placing the group did not settle")
-    return [
-        settled[p.key] if first[p.key] is p else Placed(settled[p.key].order, replayed=True)
-        for p in placements
-    ]
+    return [settled[p.key] if first[p.key] is p else _again(settled[p.key]) for p in placements]
+
+
+def _again(outcome: Placed | Exception) -> Placed | Exception:
+    """The outcome of a placement whose key an earlier one of its group used."""
+    return outcome if isinstance(outcome, Exception) else Placed(outcome.order, replayed=True)
 
 
 async def _by_key(uow: OrdersUnitOfWork, cmd: PlaceOrder) -> Order | None:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from quanyi_platform.uow import UnitOfWork
 
+from quanyi_orders.domain.holds import Holds
 from quanyi_orders.domain.order import Order
 from quanyi_orders.domain.refund import Refund
 
@@ -136,6 +137,30 @@ class SagaRepository(ABC):
         not cancelled, expired or refunded), oldest first."""
 
 
+class HoldRepository(ABC):
+    """The open stock holds of unpaid orders (the `stock_holds` projection)."""
+
+    @abstractmethod
+    async def lock_and_count(
+        self, sku_ids: Sequence[str], buyer_ids: Sequence[str], client_tags: Sequence[str]
+    ) -> Holds:
+        """Units held per SKU of `sku_ids`, and open holds per buyer and per client address given, counted
+        after locking each of them until the unit of work ends.
+
+        Guarantee: no other unit of work that locks one of them counts or adds holds of it meanwhile, so a
+        placement decided from these counts holds at commit. The locks are taken in one fixed order.
+        """
+
+
+class StockLevels(ABC):
+    """Inventory's available (unclaimed) units per SKU."""
+
+    @abstractmethod
+    async def available(self, sku_ids: Sequence[str]) -> dict[str, int]:
+        """Each SKU's available units as inventory tells them, possibly a moment old; a SKU inventory
+        could not be asked about (down, too slow, unknown) is left out rather than waited for."""
+
+
 class Deliveries(ABC):
     """Fulfillment's record of an order's delivered keys (its gRPC API)."""
 
@@ -155,3 +180,4 @@ class OrdersUnitOfWork(UnitOfWork):
 
     orders: OrderRepository
     saga: SagaRepository
+    holds: HoldRepository

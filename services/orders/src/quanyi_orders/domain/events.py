@@ -48,6 +48,9 @@ class OrderPlaced:
     placed_at: datetime
     #: The order expires unless paid by then; None: it never expires (placed before expiry existed).
     pay_by: datetime | None = None
+    #: A keyed digest of the client address it was placed from ("" when none was given): the stock holds
+    #: of unpaid orders are capped per address without the address entering an event.
+    client_tag: str = ""
 
 
 @dataclass(frozen=True)

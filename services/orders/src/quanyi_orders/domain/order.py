@@ -113,6 +113,7 @@ class Place:
     idempotency_key: str
     placed_at: datetime
     pay_by: datetime | None = None
+    client_tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def _placed(cmd: Place) -> OrderPlaced:
     # `buyer_email` stays in the types only for events of older releases, and is always empty.
     return OrderPlaced(
         cmd.order_id, cmd.buyer_id, "", cmd.channel, tuple(priced), total, cmd.idempotency_key,
-        cmd.placed_at, cmd.pay_by,
+        cmd.placed_at, cmd.pay_by, cmd.client_tag,
     )
 
 

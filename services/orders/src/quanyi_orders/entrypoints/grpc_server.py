@@ -21,6 +21,7 @@ from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork, QueueE
 from quanyi_orders.application.providers import PaymentProvider, RawNotice, find_payment
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import RefundSucceeded
+from quanyi_orders.domain.holds import HoldRefused
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (MalformedNotice, grpc.StatusCode.INVALID_ARGUMENT),
     (OrderNotFound, grpc.StatusCode.NOT_FOUND),
     (AmountMismatch, grpc.StatusCode.FAILED_PRECONDITION),
+    (HoldRefused, grpc.StatusCode.FAILED_PRECONDITION),
     (NotAllowed, grpc.StatusCode.FAILED_PRECONDITION),
     (PaymentBelongsToAnotherOrder, grpc.StatusCode.FAILED_PRECONDITION),
     (NoticeReplayed, grpc.StatusCode.ALREADY_EXISTS),
@@ -91,6 +93,7 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             channel=request.channel or "web",
             lines=[(i.sku_id, i.quantity, money_from_proto(i.unit_price)) for i in request.items],
             idempotency_key=request.idempotency_key,
+            client_ip=request.client_ip,
         )
         placed = await self._answer(context, self._entry.place(cmd))
         return pb.PlaceOrderResponse(order=order_to_proto(placed.order), replayed=placed.replayed)

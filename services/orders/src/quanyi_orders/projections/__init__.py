@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from quanyi_platform.projection import Projection
 
+from quanyi_orders.projections.holds import HoldsProjection
 from quanyi_orders.projections.orders import OrdersProjection
 from quanyi_orders.projections.queue import QueueProjection
 from quanyi_orders.projections.refunds import RefundsProjection
 
-PROJECTIONS: tuple[Projection, ...] = (OrdersProjection(), RefundsProjection(), QueueProjection())
+PROJECTIONS: tuple[Projection, ...] = (
+    OrdersProjection(), RefundsProjection(), QueueProjection(), HoldsProjection(),
+)
 
-__all__ = ["PROJECTIONS", "OrdersProjection", "QueueProjection", "RefundsProjection"]
+__all__ = ["PROJECTIONS", "HoldsProjection", "OrdersProjection", "QueueProjection", "RefundsProjection"]
