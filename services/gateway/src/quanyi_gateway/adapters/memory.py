@@ -186,7 +186,8 @@ class InMemoryOrders:
         self._by_key: dict[tuple[str, str], str] = {}
 
     async def place(
-        self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem]
+        self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem], *,
+        client_ip: str = "",
     ) -> PlacedOrder:
         key = (str(buyer.user_id), idempotency_key)
         if key in self._by_key:

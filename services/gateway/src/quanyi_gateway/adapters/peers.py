@@ -117,12 +117,15 @@ class GrpcOrders:
         self._orders = orders
 
     async def place(
-        self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem]
+        self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem], *,
+        client_ip: str = "",
     ) -> PlacedOrder:
         reply: orders_pb.PlaceOrderResponse = await self._orders.PlaceOrder(
             orders_pb.PlaceOrderRequest(
-                # The buyer's id only: orders, and every event, keep no personal data.
+                # The buyer's id only: orders, and every event, keep no personal data (of the client's
+                # address, orders keeps a keyed digest, to cap the stock held per address).
                 buyer_id=str(buyer.user_id),
+                client_ip=client_ip,
                 channel=channel,
                 idempotency_key=idempotency_key,
                 items=[mappers.order_item_pb(i) for i in items],

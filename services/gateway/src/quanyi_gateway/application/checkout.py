@@ -42,6 +42,8 @@ class PlaceOrder:
     buyer: User
     lines: tuple[OrderLine, ...]
     idempotency_key: str
+    #: The client's address as the gateway saw it ("" unknown): orders caps unpaid orders' stock holds by it.
+    client_ip: str = ""
 
 
 class Checkout:
@@ -59,4 +61,6 @@ class Checkout:
         skus = await self._catalogue.prices(sku_ids)
         items = [OrderItem(line.sku_id, line.quantity, skus[line.sku_id].price) for line in command.lines]
         channel = self._channels.of(command.buyer)
-        return await self._orders.place(command.buyer, channel, command.idempotency_key, items)
+        return await self._orders.place(
+            command.buyer, channel, command.idempotency_key, items, client_ip=command.client_ip
+        )

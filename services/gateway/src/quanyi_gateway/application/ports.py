@@ -108,6 +108,8 @@ class Orders(Protocol):
         channel: str,
         idempotency_key: str,
         items: Sequence[OrderItem],
+        *,
+        client_ip: str = "",
     ) -> PlacedOrder:
         """Place an order at these unit prices; the same (buyer, idempotency key) returns the same order."""
         ...

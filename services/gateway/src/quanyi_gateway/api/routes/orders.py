@@ -16,6 +16,7 @@ from quanyi_gateway.api.deps import (
     JsonBody,
     OrderQueriesDep,
     SettingsDep,
+    client_ip,
     rate_limited,
 )
 from quanyi_gateway.api.problems import Problem, from_rpc_error, problem_response, responses
@@ -71,6 +72,7 @@ async def place_order(
             lines=tuple(OrderLine(i.sku_id, i.quantity) for i in body.items),
             # A key reused after it expired is a new key for the orders service too.
             idempotency_key=f"{idempotency_key}@{generation.timestamp():.6f}",
+            client_ip=client_ip(request) or "",
         )
         try:
             placed = await checkout.place(command)
