@@ -10,6 +10,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from quanyi_gateway.adapters.autocommit import autocommit
 from quanyi_gateway.application.privacy import Erasure
 
 # An account-scoped rate counter's bucket ends with ":account:<address>" (application.limits).
@@ -23,7 +24,7 @@ class PostgresPrivacyStore:
         self._pool = pool
 
     async def look_up(self, buyer_ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, str], set[uuid.UUID]]:
-        async with self._pool.connection() as conn:
+        async with autocommit(self._pool) as conn:  # once per e-mail round of every fulfillment sender
             cur = await conn.execute(
                 "SELECT user_id AS id, email FROM users WHERE user_id = ANY(%(ids)s) AND role = 'buyer'"
                 " UNION ALL SELECT buyer_id, NULL FROM erasures WHERE buyer_id = ANY(%(ids)s)",
