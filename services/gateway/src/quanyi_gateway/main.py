@@ -22,6 +22,7 @@ from quanyi_gateway.adapters.nonces import PostgresNonceStore
 from quanyi_gateway.adapters.partner_scopes import PostgresPartnerScopes
 from quanyi_gateway.adapters.peers import GrpcCatalogue, GrpcDeliveries, GrpcKeyVault, GrpcOrders, Peers
 from quanyi_gateway.adapters.privacy import PostgresPrivacyStore
+from quanyi_gateway.adapters.refund_requests import PostgresRefundRequestStore
 from quanyi_gateway.adapters.risk_flags import risk_flags_consumer
 from quanyi_gateway.adapters.users import PostgresRevocationStore, PostgresUserRepository
 from quanyi_gateway.api import problems
@@ -47,6 +48,7 @@ from quanyi_gateway.api.routes import (
     partners,
     payments,
     privacy,
+    refund_requests,
 )
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
@@ -57,6 +59,7 @@ from quanyi_gateway.application.limits import Backoff, Limits, Rule
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.privacy import Privacy
 from quanyi_gateway.application.redemptions import Redemptions
+from quanyi_gateway.application.refund_requests import RefundRequests
 from quanyi_gateway.config import Settings
 from quanyi_gateway.web import install as install_web
 from quanyi_gateway.web.headers import SecurityHeaders
@@ -176,6 +179,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.resources = resources
         # Buyers' addresses for the services that write to them (gRPC), and erasure (routes/privacy.py).
         app.state.privacy = Privacy(PostgresPrivacyStore(pool))
+        # Buyers' refund requests (routes/refund_requests.py and the web's user centre).
+        app.state.refund_requests = RefundRequests(order_queries, PostgresRefundRequestStore(pool))
         contacts_server, app.state.contacts_port = await contacts_grpc.start_server(
             app.state.privacy, settings.gateway_grpc_listen
         )
@@ -218,6 +223,7 @@ def create_app(settings: Settings) -> FastAPI:
         operators,
     ):
         app.include_router(module.router, prefix="/v1")
+    app.include_router(refund_requests.router, prefix="/v1")
     app.include_router(health.router)
     # The web pages (storefront, user centre, back office) and their static files, outside /v1.
     install_web(app, settings)

@@ -63,6 +63,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/admin/orders/o-1/refunds", {"reason": "buyer asked"}, FIN),
     ("POST", "/v1/admin/orders/o-1/deliveries", {"channel": "sms", "target": "+8613800138000"}, OPS | {"support"}),
     ("GET", "/v1/admin/ops/queue", None, EVERYONE),
+    ("GET", "/v1/admin/refund-requests", None, EVERYONE),
     ("POST", "/v1/admin/ops/queue/o-1", {"action": "resolve", "note": "done"}, OPS | {"support"}),
     ("POST", "/v1/admin/ops/queue/o-1", {"action": "refund"}, FIN),
     ("POST", "/v1/admin/accounts/unlock", {"email": "buyer@example.com"}, OWNERS | {"support"}),

@@ -24,6 +24,7 @@ from quanyi_gateway.application.model import (
     OrderItem,
     PlacedOrder,
     Redemption,
+    RefundRequest,
     RevealedKey,
     Revocation,
     Role,
@@ -248,3 +249,23 @@ class InMemoryKeyVault:
             if key.code == code:
                 return FoundKey(key.key_id, order_id, key.sku_id)
         return None
+
+
+class InMemoryRefundRequestStore:
+    """A RefundRequestStore in a dict by order id."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, RefundRequest] = {}
+
+    async def add(self, request: RefundRequest) -> RefundRequest:
+        return self.requests.setdefault(request.order_id, request)
+
+    async def of_order(self, order_id: str) -> RefundRequest | None:
+        return self.requests.get(order_id)
+
+    async def of_buyer(self, buyer_id: str) -> list[RefundRequest]:
+        mine = [r for r in self.requests.values() if r.buyer_id == buyer_id]
+        return sorted(mine, key=lambda r: r.requested_at, reverse=True)
+
+    async def latest(self, limit: int) -> list[RefundRequest]:
+        return sorted(self.requests.values(), key=lambda r: r.requested_at, reverse=True)[:limit]

@@ -33,3 +33,12 @@ class OperatorNotFound(Exception):
 
 class ConfiguredOwner(Exception):
     """The owner configured by the environment (QUANYI_ADMIN_EMAIL) keeps its role and its account."""
+
+
+class NotRefundable(Exception):
+    """The order's money was not taken, or was returned already: there is nothing to ask back."""
+
+    def __init__(self, order_id: str, status: str) -> None:
+        super().__init__(f"order {order_id} is {status}")
+        self.order_id = order_id
+        self.status = status

@@ -189,3 +189,14 @@ class Redemption:
     order_id: str
     redeemed_at: str
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """A buyer's request for the refund of an order; `reason` is one of a fixed list (no free text)."""
+
+    request_id: str
+    order_id: str
+    buyer_id: str
+    reason: str
+    requested_at: datetime

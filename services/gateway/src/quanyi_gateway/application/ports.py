@@ -20,6 +20,7 @@ from quanyi_gateway.application.model import (
     OrderItem,
     PlacedOrder,
     Redemption,
+    RefundRequest,
     RevealedKey,
     Revocation,
     Role,
@@ -162,4 +163,25 @@ class PartnerScopes(Protocol):
 
     async def grant(self, partner: str, sku_ids: Sequence[str]) -> None:
         """Add these SKUs to the partner's (those it has stay)."""
+        ...
+
+
+class RefundRequestStore(Protocol):
+    """Buyers' refund requests, at most one per order, shared by every gateway replica."""
+
+    async def add(self, request: RefundRequest) -> RefundRequest:
+        """Keep the request; when the order has one already (a concurrent request too), that one is
+        returned and this one is not kept."""
+        ...
+
+    async def of_order(self, order_id: str) -> RefundRequest | None:
+        """The order's request, or None."""
+        ...
+
+    async def of_buyer(self, buyer_id: str) -> list[RefundRequest]:
+        """The buyer's requests, newest first."""
+        ...
+
+    async def latest(self, limit: int) -> list[RefundRequest]:
+        """The newest requests of every buyer, newest first."""
         ...

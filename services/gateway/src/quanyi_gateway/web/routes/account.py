@@ -4,18 +4,25 @@ inventory, through the same use case as GET /v1/me/keys), copy, resend on anothe
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Annotated, cast
 
 import grpc
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from quanyi_gateway.api.deps import client_ip
+from quanyi_gateway.api.problems import Problem
+from quanyi_gateway.api.routes.deliveries import ChannelDeliveryCreate
+from quanyi_gateway.api.routes.deliveries import _buyer_target_allowed as buyer_target_allowed
+from quanyi_gateway.api.routes.deliveries import _deliver as deliver_on_channel
 from quanyi_gateway.api.validation import PathId
-from quanyi_gateway.application.errors import OrderNotFound
+from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
 from quanyi_gateway.application.limits import RateLimited
 from quanyi_gateway.application.model import Delivery
+from quanyi_gateway.application.refund_requests import REASONS, Reason
 from quanyi_gateway.web.render import page
-from quanyi_gateway.web.routes.storefront import _rpc_error, _sku_names, resources
+from quanyi_gateway.web.routes.storefront import _rpc_error, _sku_names, refund_requests, resources
 from quanyi_gateway.web.session import CsrfProtected, WebError, WebUser
 
 router = APIRouter(include_in_schema=False)
@@ -72,3 +79,50 @@ async def reveal(request: Request, order_id: PathId, key_id: PathId, user: WebUs
         {"key_id": key.key_id, "code": key.code, "password": key.password},
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
+
+
+@router.post("/me/orders/{order_id}/refund-request", dependencies=[CsrfProtected])
+async def request_refund(
+    request: Request, order_id: PathId, user: WebUser, reason: Annotated[str, Form()] = "other"
+) -> Response:
+    """Ask for a refund (the use case of POST /v1/me/orders/{id}/refund-requests); an operator decides."""
+    if reason not in REASONS:
+        raise WebError(422, "refund.bad_reason")
+    try:
+        await refund_requests(request).request(user, order_id, cast(Reason, reason))
+    except OrderNotFound:
+        raise WebError(404, "error.order_not_found") from None
+    except NotRefundable:
+        raise WebError(409, "refund.not_refundable") from None
+    return RedirectResponse(f"/orders/{order_id}?done=refund-requested#actions", status_code=303)
+
+
+@router.post("/me/orders/{order_id}/resend", dependencies=[CsrfProtected])
+async def resend(
+    request: Request,
+    order_id: PathId,
+    user: WebUser,
+    channel: Annotated[str, Form()] = "",
+    target: Annotated[str, Form()] = "",
+) -> Response:
+    """Send the order's keys again on another channel (as POST /v1/me/orders/{id}/deliveries): the same
+    checks of the target, then fulfillment's DeliverOnChannel. The target is kept nowhere."""
+    r = resources(request)
+    try:
+        body = ChannelDeliveryCreate.model_validate({"channel": channel, "target": target})
+        buyer_target_allowed(body)
+    except (ValidationError, Problem):
+        raise WebError(422, "resend.bad_target") from None
+    try:
+        await r.limits.check("reveal", ip=client_ip(request), account=str(user.user_id),
+                             buyer_id=str(user.user_id))
+        await r.orders.buyers_own(user, order_id)
+        outcome = await deliver_on_channel(r.peers, order_id, body, f"buyer:{user.user_id}")
+    except RateLimited as exc:
+        raise WebError(429, "error.rate_limited", exc.retry_after_s) from None
+    except OrderNotFound:
+        raise WebError(404, "error.order_not_found") from None
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    done = "resent" if outcome.delivered else "resend-failed"
+    return RedirectResponse(f"/orders/{order_id}?done={done}#actions", status_code=303)

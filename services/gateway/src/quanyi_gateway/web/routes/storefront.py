@@ -17,6 +17,7 @@ from quanyi_gateway.application.checkout import OrderLine, PlaceOrder
 from quanyi_gateway.application.errors import BadCredentials, EmailTaken, OrderNotFound, UnknownSku
 from quanyi_gateway.application.limits import RateLimited
 from quanyi_gateway.application.model import Order, User
+from quanyi_gateway.application.refund_requests import REASONS, REFUNDABLE, RefundRequests
 from quanyi_gateway.models import Money, SimulatedPaymentCreate, TokenCreate, UserCreate
 from quanyi_gateway.web import i18n
 from quanyi_gateway.web.render import page, web
@@ -36,10 +37,17 @@ CATALOGUE_PAGE = 200
 MAX_QUANTITY = 20
 # Order states a page keeps watching; any other is where the order rests.
 MOVING = frozenset({"PENDING_PAYMENT", "CAPTURED", "PAID", "UNDER_REVIEW"})
+# What a form on the order page may report back (?done=...): a message id each.
+DONE = frozenset({"refund-requested", "resent", "resend-failed"})
 
 
 def resources(request: Request) -> Resources:
     found: Resources = request.app.state.resources
+    return found
+
+
+def refund_requests(request: Request) -> RefundRequests:
+    found: RefundRequests = request.app.state.refund_requests
     return found
 
 
@@ -203,7 +211,12 @@ async def _order_view(request: Request, user: User, order_id: str) -> dict[str, 
     order = await buyers_order(request, user, order_id)
     keys = await r.keys.delivered(user, order_id)
     names = await _sku_names(request, [i.sku_id for i in order.items])
-    return {"order": order, "keys": keys, "names": names, "moving": order.status in MOVING}
+    refund_request = (await refund_requests(request).of_buyer(user)).get(order_id)
+    return {
+        "order": order, "keys": keys, "names": names, "moving": order.status in MOVING,
+        "refund_request": refund_request, "refundable": order.status in REFUNDABLE,
+        "reasons": REASONS, "channels": ("sms", "webhook", "activation"),
+    }
 
 
 async def _sku_names(request: Request, sku_ids: list[str]) -> dict[str, str]:
@@ -215,10 +228,10 @@ async def _sku_names(request: Request, sku_ids: list[str]) -> dict[str, str]:
 
 
 @router.get("/orders/{order_id}")
-async def order_page(request: Request, order_id: PathId, user: WebUser) -> Response:
-    """An order: its state and keys, updated without a reload until it rests."""
+async def order_page(request: Request, order_id: PathId, user: WebUser, done: str = "") -> Response:
+    """An order: its state and keys, updated without a reload until it rests; refund request and resend."""
     view = await _order_view(request, user, order_id)
-    return page(request, "order.html", user, **view)
+    return page(request, "order.html", user, done=done if done in DONE else "", **view)
 
 
 @router.get("/orders/{order_id}/live")

@@ -1,0 +1,85 @@
+"""Refund requests: a buyer asks for their paid order's money back; operators see what was asked and
+refund through POST /v1/admin/orders/{id}/refunds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from quanyi_gateway.api.deps import Allowed, CurrentUser, JsonBody
+from quanyi_gateway.api.problems import Problem, responses
+from quanyi_gateway.api.routes.orders import order_not_found
+from quanyi_gateway.api.validation import PathId
+from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
+from quanyi_gateway.application.model import RefundRequest
+from quanyi_gateway.application.refund_requests import Reason, RefundRequests
+from quanyi_gateway.application.roles import Permission as P
+from quanyi_gateway.models import Input
+
+router = APIRouter(tags=["refund requests"], responses=responses(401, 503))
+
+
+def get_refund_requests(request: Request) -> RefundRequests:
+    found: RefundRequests = request.app.state.refund_requests
+    return found
+
+
+RefundRequestsDep = Annotated[RefundRequests, Depends(get_refund_requests)]
+
+
+class RefundRequestCreate(Input):
+    """Why the buyer wants their money back."""
+
+    reason: Reason = Field(description="not_received, not_working, wrong_item, changed_mind or other")
+
+
+class RefundRequestPublic(BaseModel):
+    request_id: str
+    order_id: str
+    buyer_id: str
+    reason: str
+    requested_at: str = Field(description="RFC 3339, UTC")
+
+
+def public(r: RefundRequest) -> RefundRequestPublic:
+    return RefundRequestPublic(
+        request_id=r.request_id, order_id=r.order_id, buyer_id=r.buyer_id, reason=r.reason,
+        requested_at=r.requested_at.isoformat(),
+    )
+
+
+def not_refundable(exc: NotRefundable) -> Problem:
+    return Problem(409, f"the order is {exc.status}: there is nothing to refund", slug="not-refundable")
+
+
+@router.post(
+    "/me/orders/{order_id}/refund-requests",
+    status_code=201,
+    dependencies=[JsonBody],
+    responses={200: {"description": "The earlier request, unchanged"}, **responses(404, 409, 415, 422)},
+)
+async def request_refund(
+    order_id: PathId, body: RefundRequestCreate, user: CurrentUser, requests: RefundRequestsDep,
+    response: Response,
+) -> RefundRequestPublic:
+    """Ask for a refund of your paid order; an operator decides. Asking again returns the first request
+    (200)."""
+    try:
+        asked, new = await requests.request(user, order_id, body.reason)
+    except OrderNotFound:
+        raise order_not_found() from None
+    except NotRefundable as exc:
+        raise not_refundable(exc) from None
+    if not new:
+        response.status_code = 200
+    return public(asked)
+
+
+@router.get("/admin/refund-requests", dependencies=[Allowed(P.ORDERS_READ)], responses=responses(403))
+async def list_refund_requests(
+    requests: RefundRequestsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[RefundRequestPublic]:
+    """Buyers' refund requests, newest first."""
+    return [public(r) for r in await requests.latest(limit)]
