@@ -378,7 +378,9 @@ class Part:
                        "QUANYI_PARTNER_SECRETS": json.dumps({PARTNER: PARTNER_SECRET}),
                        "QUANYI_PASSWORD_HASH_N": "1024", "QUANYI_RISK_MAX_ORDERS_PER_MINUTE": "1000000",
                        "QUANYI_LOG_LEVEL": "WARNING", "QUANYI_MAX_IN_FLIGHT": "4096",
-                       # The load comes from one address and a few buyers: the abuse limits would refuse it.
+                       # The load comes from one address and a few buyers: the abuse limits would refuse it,
+                       # and so would orders' caps of unpaid orders' stock holds per buyer and per address.
+                       "QUANYI_HOLD_MAX_PER_BUYER": "0", "QUANYI_HOLD_MAX_PER_CLIENT": "0",
                        "QUANYI_RATE_LIMITS": json.dumps({f"{a}:{s}": {"limit": 10**9, "per_s": 60}
                                                          for a in ("login", "register", "checkout", "reveal")
                                                          for s in ("ip", "account")}),

@@ -100,6 +100,9 @@ def stack(
             "QUANYI_CHANNEL_MAX_ATTEMPTS": "3",
             "QUANYI_CHANNEL_RETRY_BASE_S": "0.05",
             "QUANYI_CHANNEL_RETRY_CAP_S": "0.2",
+            # Every test client comes from 127.0.0.1: orders' cap of unpaid orders' stock holds per address
+            # would count them all as one client (the cap per buyer stays on).
+            "QUANYI_HOLD_MAX_PER_CLIENT": "0",
             # Every test client comes from 127.0.0.1: the per-IP abuse limits would count them all as one;
             # and every test signs the admin in. (Failed sign-ins still lock an account: tests/security.)
             "QUANYI_RATE_LIMITS": json.dumps(

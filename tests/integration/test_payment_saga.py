@@ -190,7 +190,8 @@ async def test_a_payment_for_a_cancelled_order_is_recorded_and_refunded(
 ) -> None:
     url = stack.config.database_url
     adm = await operator(http)
-    sku = await create_sku_with_keys(adm, fresh_keys(1), name="Sohu Video")
+    # A key for each order: an unpaid order holds its unit, so a second order of one key would be refused.
+    sku = await create_sku_with_keys(adm, fresh_keys(RISK_LIMIT + 1), name="Sohu Video")
     buyer = await new_buyer(http)
     orders = [(await place_order(buyer, sku["sku_id"])).json() for _ in range(RISK_LIMIT + 1)]
 

@@ -34,7 +34,7 @@ async def test_another_buyers_order_and_keys_are_answered_as_missing_ones_and_ch
     http: httpx.AsyncClient, stack: Stack
 ) -> None:
     adm = await admin(http)
-    keys = fresh_keys(1)
+    keys = fresh_keys(2)  # one for Alice, one that Bob's order below may hold
     sku = await create_sku_with_keys(adm, keys)
     alice, bob = await new_buyer(http), await new_buyer(http)
     key = uuid.uuid4().hex
