@@ -229,6 +229,10 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
         order.status = "PAID" if request.approve else "REFUNDED"
         return orders_pb.ReviewOrderResponse(order=order)
 
+    async def ListExceptionQueue(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("ListExceptionQueue")
+        return orders_pb.ListExceptionQueueResponse(entries=[])
+
 
 class FakeFulfillment(fulfillment_grpc.FulfillmentServiceServicer):
     def __init__(self, peers: FakePeers) -> None:

@@ -1,0 +1,514 @@
+"""The back office: operators' pages over the admin use cases, each checked against the operator's role.
+
+Every page and form names the permission it needs (`allowed(P.X)`), as the JSON admin routes do; the
+navigation shows only what the role may use, and the server refuses the rest (403 page). Pages pass
+requests through to the same peers' calls the admin API makes and render their answers; they decide
+nothing. Charts are server-side SVG (web/charts.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import grpc
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from google.protobuf.json_format import MessageToDict
+from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
+from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
+from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
+from quanyi.orders.v1 import orders_service_pb2 as orders_pb
+
+from quanyi_gateway.adapters import mappers
+from quanyi_gateway.api.deps import Resources
+from quanyi_gateway.api.routes.admin_keys import get_key_file_jobs
+from quanyi_gateway.api.validation import PathId
+from quanyi_gateway.application.errors import OrderNotFound
+from quanyi_gateway.application.key_files import KeyFileRequest, remove_quietly
+from quanyi_gateway.application.model import Money, User
+from quanyi_gateway.application.roles import Permission as P
+from quanyi_gateway.web import charts, i18n
+from quanyi_gateway.web.render import money, page
+from quanyi_gateway.web.session import CsrfProtected, WebError, require_user
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+# Stock at or below this many keys is marked low on the stock table (a display mark only; inventory's own
+# low-stock events use each SKU's threshold).
+LOW_STOCK = 10
+SKU_PAGE = 200
+CHANNELS = ("webhook", "sms", "activation")
+
+
+def allowed(permission: P) -> Any:
+    """A page's dependency: a signed-in operator whose role holds `permission` (else /login, or 403)."""
+
+    async def check(request: Request) -> User:
+        user = await require_user(request)
+        if not user.can(permission):
+            raise WebError(403, "error.forbidden")
+        return user
+
+    return Depends(check)
+
+
+def _resources(request: Request) -> Resources:
+    found: Resources = request.app.state.resources
+    return found
+
+
+def _rpc_error(exc: grpc.aio.AioRpcError) -> WebError:
+    code = exc.code()
+    if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
+        return WebError(409, "error.refused")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return WebError(404, "error.not_found")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return WebError(400, "error.refused")
+    return WebError(503, "error.unavailable", 2)
+
+
+def _admin_page(request: Request, template: str, user: User, **context: Any) -> HTMLResponse:
+    """A back-office page: `can(permission)` and `P` for the template, the section for the navigation."""
+    parts = request.url.path.split("/")
+    context.setdefault("done", "")
+    context.setdefault("created", "")
+    return page(
+        request, template, user, can=user.can, P=P, section=parts[2] if len(parts) > 2 else "home", **context
+    )
+
+
+def _back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+# Home: stock per SKU with low-stock marks, the queue's size.
+
+
+@router.get("")
+async def home(request: Request, user: Annotated[User, allowed(P.CATALOGUE_READ)]) -> HTMLResponse:
+    """Stock per SKU (low stock marked) and what waits in the exception queue."""
+    peers = _resources(request).peers
+    try:
+        skus = (await peers.inventory.ListSkus(inventory_pb.ListSkusRequest(page_size=SKU_PAGE))).skus
+        open_entries = None
+        if user.can(P.QUEUE_READ):
+            reply = await peers.orders.ListExceptionQueue(orders_pb.ListExceptionQueueRequest(limit=500))
+            open_entries = len(reply.entries)
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    stock = [mappers.sku_stock(s) for s in skus]
+    return _admin_page(
+        request, "admin/home.html", user, stock=stock, low=LOW_STOCK, open_entries=open_entries
+    )
+
+
+# Catalogue: products, SKUs (bundles are SKUs of other SKUs' keys) and pools.
+
+
+@router.get("/catalogue")
+async def catalogue(request: Request, user: Annotated[User, allowed(P.CATALOGUE_READ)]) -> HTMLResponse:
+    try:
+        skus = (
+            await _resources(request).peers.inventory.ListSkus(
+                inventory_pb.ListSkusRequest(page_size=SKU_PAGE)
+            )
+        ).skus
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    done = request.query_params.get("done", "")
+    return _admin_page(
+        request,
+        "admin/catalogue.html",
+        user,
+        stock=[mappers.sku_stock(s) for s in skus],
+        low=LOW_STOCK,
+        done=done,
+        created=request.query_params.get("id", ""),
+    )
+
+
+@router.post("/catalogue/products", dependencies=[CsrfProtected])
+async def create_product(
+    request: Request,
+    user: Annotated[User, allowed(P.CATALOGUE_WRITE)],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    kind: Annotated[str, Form(min_length=1, max_length=64)] = "card_key",
+) -> Response:
+    try:
+        reply = await _resources(request).peers.inventory.CreateProduct(
+            inventory_pb.CreateProductRequest(name=name.strip(), kind=kind.strip())
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _back(f"/admin/catalogue?done=product&id={reply.product_id}")
+
+
+@router.post("/catalogue/skus", dependencies=[CsrfProtected])
+async def create_sku(
+    request: Request,
+    user: Annotated[User, allowed(P.CATALOGUE_WRITE)],
+    product_id: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    price_minor: Annotated[int, Form(ge=0, le=10**12)],
+    currency: Annotated[str, Form(pattern=r"^[A-Z]{3}$")] = "CNY",
+    low_stock_threshold: Annotated[int, Form(ge=0, le=10**9)] = 0,
+) -> Response:
+    try:
+        reply = await _resources(request).peers.inventory.CreateSku(
+            inventory_pb.CreateSkuRequest(
+                product_id=product_id,
+                name=name.strip(),
+                price=mappers.money_pb(Money(price_minor, currency)),
+                low_stock_threshold=low_stock_threshold,
+            )
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _back(f"/admin/catalogue?done=sku&id={reply.sku.sku_id}")
+
+
+@router.post("/catalogue/pools", dependencies=[CsrfProtected])
+async def create_pool(
+    request: Request,
+    user: Annotated[User, allowed(P.CATALOGUE_WRITE)],
+    sku_id: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+) -> Response:
+    try:
+        reply = await _resources(request).peers.inventory.CreatePool(
+            inventory_pb.CreatePoolRequest(sku_id=sku_id, name=name.strip())
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _back(f"/admin/catalogue?done=pool&id={reply.pool_id}")
+
+
+# Keys: import a key file as a job with live progress and the per-row error report; batches; export.
+
+
+@router.get("/keys")
+async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) -> HTMLResponse:
+    jobs = (await get_key_file_jobs(request)).list()
+    pool_id = request.query_params.get("pool_id", "")
+    try:
+        batches = (
+            await _resources(request).peers.inventory.ListBatches(
+                inventory_pb.ListBatchesRequest(pool_id=pool_id, page_size=50)
+            )
+        ).batches
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _admin_page(
+        request,
+        "admin/keys.html",
+        user,
+        jobs=jobs,
+        pool_id=pool_id,
+        batches=[MessageToDict(b, preserving_proto_field_name=True) for b in batches],
+    )
+
+
+@router.post("/keys/import", dependencies=[CsrfProtected])
+async def import_keys(
+    request: Request,
+    user: Annotated[User, allowed(P.KEYS_WRITE)],
+    pool_id: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+    file: Annotated[UploadFile, File()],
+    unit_cost_minor: Annotated[int, Form(ge=0, le=10**12)] = 0,
+    currency: Annotated[str, Form(pattern=r"^[A-Z]{3}$")] = "CNY",
+    mode: Annotated[Literal["all_or_nothing", "valid_rows"], Form()] = "all_or_nothing",
+) -> Response:
+    """Start a key file import job (the same job the admin API runs) and follow it on its page."""
+    settings = _resources(request).settings
+    spool = tempfile.NamedTemporaryFile(
+        prefix="quanyi-upload-", dir=settings.key_file_dir or None, delete=False
+    )
+    path = Path(spool.name)
+    size = 0
+    try:
+        with spool:
+            while chunk := await file.read(1024 * 1024):
+                size += len(chunk)
+                if size > settings.max_key_file_bytes:
+                    raise WebError(413, "admin.keys.too_large")
+                spool.write(chunk)
+        if size == 0:
+            raise WebError(422, "admin.keys.empty")
+        name = Path(file.filename or "keys.csv").name[:200]
+        job = (await get_key_file_jobs(request)).start(
+            KeyFileRequest(pool_id, name, "", mode, Money(unit_cost_minor, currency), user.actor), path, size
+        )
+    except BaseException:
+        remove_quietly(path)
+        raise
+    return _back(f"/admin/keys/jobs/{job.job_id}")
+
+
+@router.get("/keys/jobs/{job_id}")
+async def key_job(
+    request: Request, job_id: PathId, user: Annotated[User, allowed(P.KEYS_READ)]
+) -> HTMLResponse:
+    job = (await get_key_file_jobs(request)).get(job_id)
+    if job is None:
+        raise WebError(404, "error.not_found")
+    return _admin_page(request, "admin/key_job.html", user, job=job)
+
+
+@router.get("/keys/jobs/{job_id}/live")
+async def key_job_live(
+    request: Request, job_id: PathId, user: Annotated[User, allowed(P.KEYS_READ)]
+) -> HTMLResponse:
+    """The job's progress and, once done, its outcome: the fragment the job page polls."""
+    job = (await get_key_file_jobs(request)).get(job_id)
+    if job is None:
+        raise WebError(404, "error.not_found")
+    return _admin_page(request, "admin/_key_job_live.html", user, job=job)
+
+
+# Orders: look one up, its facts, its journal entries; refund, review, re-drive.
+
+
+@router.get("/orders")
+async def orders(
+    request: Request,
+    user: Annotated[User, allowed(P.ORDERS_READ)],
+    order_id: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    if order_id.strip():
+        return _back(f"/admin/orders/{order_id.strip()}")
+    return _admin_page(request, "admin/orders.html", user)
+
+
+@router.get("/orders/{order_id}")
+async def order(
+    request: Request, order_id: PathId, user: Annotated[User, allowed(P.ORDERS_READ)]
+) -> HTMLResponse:
+    resources = _resources(request)
+    try:
+        found = await resources.orders.own_order(user, order_id)
+        entries: list[dict[str, Any]] = []
+        if user.can(P.AUDIT_READ) or user.can(P.FINANCE_READ):
+            reply = await resources.peers.ledger.ListEntries(
+                ledger_pb.ListEntriesRequest(correlation_id=order_id)
+            )
+            entries = [MessageToDict(e, preserving_proto_field_name=True) for e in reply.entries]
+    except OrderNotFound:
+        raise WebError(404, "error.order_not_found") from None
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _admin_page(
+        request,
+        "admin/order.html",
+        user,
+        order=found,
+        entries=entries,
+        channels=CHANNELS,
+        done=request.query_params.get("done", ""),
+    )
+
+
+@router.post("/orders/{order_id}/refund", dependencies=[CsrfProtected])
+async def refund(
+    request: Request,
+    order_id: PathId,
+    user: Annotated[User, allowed(P.REFUNDS)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    try:
+        await _resources(request).peers.orders.RefundOrder(
+            orders_pb.RefundOrderRequest(order_id=order_id, actor=user.actor, reason=reason.strip())
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _back(f"/admin/orders/{order_id}?done=refund")
+
+
+@router.post("/orders/{order_id}/review", dependencies=[CsrfProtected])
+async def review(
+    request: Request,
+    order_id: PathId,
+    user: Annotated[User, allowed(P.ORDERS_REVIEW)],
+    decision: Annotated[Literal["approve", "reject"], Form()],
+) -> Response:
+    try:
+        await _resources(request).peers.orders.ReviewOrder(
+            orders_pb.ReviewOrderRequest(
+                order_id=order_id, approve=decision == "approve", reviewer=user.actor
+            )
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _back(f"/admin/orders/{order_id}?done={decision}")
+
+
+@router.post("/orders/{order_id}/deliver", dependencies=[CsrfProtected])
+async def deliver(
+    request: Request,
+    order_id: PathId,
+    user: Annotated[User, allowed(P.DELIVERIES)],
+    channel: Annotated[Literal["webhook", "sms", "activation"], Form()],
+    target: Annotated[str, Form(min_length=1, max_length=500)],
+    back: Annotated[Literal["order", "queue"], Form()] = "order",
+) -> Response:
+    """Deliver the order's keys on a channel now: a re-drive, a switch of channel or a manual delivery."""
+    try:
+        reply = await _resources(request).peers.fulfillment.DeliverOnChannel(
+            fulfillment_pb.DeliverOnChannelRequest(order_id=order_id, channel=channel, target=target.strip()),
+            timeout=180,
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    done = "delivered" if reply.delivered else "not_delivered"
+    return _back(
+        f"/admin/queue?done={done}&order={order_id}"
+        if back == "queue"
+        else f"/admin/orders/{order_id}?done={done}"
+    )
+
+
+# The exception queue and its actions.
+
+
+@router.get("/queue")
+async def queue(
+    request: Request, user: Annotated[User, allowed(P.QUEUE_READ)], all: bool = False
+) -> HTMLResponse:
+    try:
+        reply = await _resources(request).peers.orders.ListExceptionQueue(
+            orders_pb.ListExceptionQueueRequest(include_resolved=all, limit=500)
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _admin_page(
+        request,
+        "admin/queue.html",
+        user,
+        entries=list(reply.entries),
+        include_resolved=all,
+        channels=CHANNELS,
+        done=request.query_params.get("done", ""),
+        done_order=request.query_params.get("order", ""),
+    )
+
+
+@router.post("/queue/{order_id}", dependencies=[CsrfProtected])
+async def act_on_queue_entry(
+    request: Request,
+    order_id: PathId,
+    user: Annotated[User, allowed(P.QUEUE_READ)],
+    action: Annotated[Literal["refund", "resolve"], Form()],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Refund the entry's remaining units (orders:refund) or mark it settled by hand (queue:act)."""
+    if not user.can(P.REFUNDS if action == "refund" else P.QUEUE_ACT):
+        raise WebError(403, "error.forbidden")
+    try:
+        await _resources(request).peers.orders.ActOnQueueEntry(
+            orders_pb.ActOnQueueEntryRequest(
+                order_id=order_id, action=action, actor=user.actor, note=note.strip()
+            )
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _back(f"/admin/queue?done={action}&order={order_id}")
+
+
+# Finance: charts of sales, refunds and margin, the trial balance, reconciliation results, exports.
+
+
+def _report(rows: Any, key: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"sales": 0, "refunds": 0, "margin": 0, "cost": 0})
+    for r in rows:
+        at = out[getattr(r, key) or "—"]
+        at["sales"] += r.sales_minor
+        at["refunds"] += r.refunds_minor
+        at["margin"] += r.margin_minor
+        at["cost"] += r.cost_minor
+    return dict(sorted(out.items()))
+
+
+@router.get("/finance")
+async def finance(request: Request, user: Annotated[User, allowed(P.FINANCE_READ)]) -> HTMLResponse:
+    ledger = _resources(request).peers.ledger
+    try:
+        by_day = (await ledger.GetReport(ledger_pb.GetReportRequest(period=ledger_pb.REPORT_PERIOD_DAY))).rows
+        by_channel = (await ledger.GetReport(ledger_pb.GetReportRequest(group_by=["channel"]))).rows
+        by_product = (await ledger.GetReport(ledger_pb.GetReportRequest(group_by=["product"]))).rows
+        trial = await ledger.GetTrialBalance(ledger_pb.GetTrialBalanceRequest())
+        mismatches = (
+            await ledger.ListMismatches(ledger_pb.ListMismatchesRequest(include_resolved=True))
+        ).mismatches
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    days = _report(by_day, "period")
+    channels = _report(by_channel, "channel")
+    products = _report(by_product, "product_id")
+    currency = next((r.currency for r in by_day), "CNY")
+
+    def label(v: float) -> str:
+        return money(Money(int(v), currency))
+
+    tr = i18n.translator(i18n.language(request))
+    sales_chart = charts.line_chart(
+        tr("admin.finance.sales_over_time"),
+        [
+            charts.Series(tr("admin.finance.sales"), [(d, v["sales"]) for d, v in days.items()]),
+            charts.Series(tr("admin.finance.refunds"), [(d, v["refunds"]) for d, v in days.items()]),
+            charts.Series(tr("admin.finance.margin"), [(d, max(v["margin"], 0)) for d, v in days.items()]),
+        ],
+        label,
+    )
+    channel_chart = charts.bar_chart(
+        tr("admin.finance.sales_by_channel"), [(c, v["sales"]) for c, v in channels.items()], label
+    )
+    product_chart = charts.bar_chart(
+        tr("admin.finance.margin_by_product"),
+        [(p[:8], max(v["margin"], 0)) for p, v in products.items()],
+        label,
+    )
+    return _admin_page(
+        request,
+        "admin/finance.html",
+        user,
+        days=days,
+        channels=channels,
+        products=products,
+        currency=currency,
+        sales_chart=sales_chart,
+        channel_chart=channel_chart,
+        product_chart=product_chart,
+        trial=trial,
+        mismatches=[MessageToDict(m, preserving_proto_field_name=True) for m in mismatches],
+    )
+
+
+@router.get("/finance/report.{fmt}")
+async def finance_export(
+    request: Request, fmt: Literal["csv", "xlsx"], user: Annotated[User, allowed(P.FINANCE_READ)]
+) -> Response:
+    """The sales report by day, SKU and channel as a CSV or XLSX file (the export is recorded in the
+    ledger with the operator as its actor)."""
+    formats = {"csv": ledger_pb.REPORT_FORMAT_CSV, "xlsx": ledger_pb.REPORT_FORMAT_XLSX}
+    try:
+        reply = await _resources(request).peers.ledger.GetReport(
+            ledger_pb.GetReportRequest(
+                period=ledger_pb.REPORT_PERIOD_DAY,
+                group_by=["sku", "channel"],
+                format=formats[fmt],
+                actor=user.actor,
+            )
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return Response(
+        content=reply.content,
+        media_type=reply.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{reply.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,121 @@
+"""The back office's pages check the operator's role on the server, as the admin API does: each role
+against each page and form → allowed or 403 (and nothing asked of a peer); a buyer gets 403, a visitor
+is sent to sign in. The gateway runs against real Postgres with its peers faked over real gRPC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from quanyi_gateway.application.roles import OPERATOR_ROLES
+from quanyi_gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
+
+PASSWORD = "operator-password"
+ROLES = ("admin", *OPERATOR_ROLES)
+OWNERS = {"admin", "owner"}
+OPS = OWNERS | {"operations"}
+FIN = OWNERS | {"finance"}
+EVERYONE = set(ROLES)
+NONCE = "n" * 32
+FILE = "file"
+
+PAGES: list[tuple[str, str, Any, set[str]]] = [
+    ("GET", "/admin", None, EVERYONE),
+    ("GET", "/admin/catalogue", None, EVERYONE),
+    ("POST", "/admin/catalogue/products", {"name": "Gift card", "kind": "card_key"}, OPS),
+    ("POST", "/admin/catalogue/skus", {"product_id": "p-1", "name": "100", "price_minor": "100"}, OPS),
+    ("POST", "/admin/catalogue/pools", {"sku_id": "s-1", "name": "main"}, OPS),
+    ("GET", "/admin/keys", None, OPS | {"read-only"}),
+    ("POST", "/admin/keys/import", FILE, OPS),
+    ("GET", "/admin/orders", None, EVERYONE),
+    ("GET", "/admin/orders/o-1", None, EVERYONE),
+    ("POST", "/admin/orders/o-1/refund", {"reason": "asked"}, FIN),
+    ("POST", "/admin/orders/o-1/review", {"decision": "approve"}, OPS),
+    ("POST", "/admin/orders/o-1/deliver", {"channel": "sms", "target": "+8613800138000"}, OPS | {"support"}),
+    ("GET", "/admin/queue", None, EVERYONE),
+    ("POST", "/admin/queue/o-1", {"action": "resolve"}, OPS | {"support"}),
+    ("POST", "/admin/queue/o-1", {"action": "refund"}, FIN),
+    ("GET", "/admin/finance", None, FIN | {"read-only"}),
+    ("GET", "/admin/finance/report.csv", None, FIN | {"read-only"}),
+]
+
+
+async def _sessions(gw: Any) -> dict[str, str]:
+    """role -> a session token, for an operator of each role the owner added through the API."""
+    owner = await gw.admin()
+    tokens = {"admin": owner["Authorization"].removeprefix("Bearer ")}
+    for role in OPERATOR_ROLES:
+        email = f"{role}@example.com"
+        r = await gw.client.post(
+            "/v1/admin/operators", json={"email": email, "password": PASSWORD, "role": role}, headers=owner
+        )
+        assert r.status_code == 201, r.text
+        tokens[role] = await gw.token(email, PASSWORD)
+    return tokens
+
+
+async def _send(gw: Any, method: str, path: str, body: Any, token: str | None) -> Any:
+    cookies = {CSRF_COOKIE: NONCE, **({SESSION_COOKIE: token} if token else {})}
+    gw.client.cookies.clear()
+    headers = {"X-CSRF-Token": gw.app.state.web.csrf.token(NONCE), "Accept": "text/html"}
+    if body == FILE:
+        return await gw.client.post(
+            path,
+            files={"file": ("keys.csv", b"code\nA\n", "text/csv")},
+            data={"pool_id": "pool-1", "unit_cost_minor": "100"},
+            headers=headers,
+            cookies=cookies,
+        )
+    if method == "POST":
+        return await gw.client.post(path, data=body, headers=headers, cookies=cookies)
+    return await gw.client.get(path, headers=headers, cookies=cookies)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_opens_exactly_the_back_office_pages_its_job_needs(gw: Any, fake: Any, role: str) -> None:
+    token = (await _sessions(gw))[role]
+    for method, path, body, allowed in PAGES:
+        fake.calls.clear()
+        r = await _send(gw, method, path, body, token)
+        label = f"{method} {path} {body or ''}"
+        if role in allowed:
+            assert r.status_code not in (401, 403) and "/login" not in r.headers.get("location", ""), (
+                f"{role} refused {label}: {r.status_code}"
+            )
+        else:
+            assert r.status_code == 403, f"{role} let through {label}: {r.status_code}"
+            assert fake.calls == [], f"{role}: {label} asked a peer before refusing"
+
+
+async def test_the_navigation_shows_only_what_the_role_may_use(gw: Any, fake: Any) -> None:
+    fake.add_sku("sku-a", available=3)
+    tokens = await _sessions(gw)
+    r = await _send(gw, "GET", "/admin", None, tokens["finance"])
+    assert r.status_code == 200
+    assert 'href="/admin/finance"' in r.text and 'href="/admin/keys"' not in r.text
+    r = await _send(gw, "GET", "/admin", None, tokens["operations"])
+    assert 'href="/admin/keys"' in r.text and 'href="/admin/finance"' not in r.text
+    # Three keys left: the stock table marks the SKU low.
+    assert "sku-a" in r.text and 'class="low"' in r.text
+
+
+async def test_a_buyer_gets_403_and_a_visitor_is_sent_to_sign_in(gw: Any, fake: Any) -> None:
+    _, buyer = await gw.buyer("buyer@example.com")
+    token = buyer["Authorization"].removeprefix("Bearer ")
+    for method, path, body, _ in PAGES:
+        assert (await _send(gw, method, path, body, token)).status_code == 403, path
+        r = await _send(gw, method, path, body, None)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), path
+    assert fake.calls == []
+
+
+async def test_a_form_without_the_csrf_token_is_refused(gw: Any, fake: Any) -> None:
+    token = (await _sessions(gw))["admin"]
+    gw.client.cookies.clear()
+    r = await gw.client.post(
+        "/admin/catalogue/products",
+        data={"name": "Gift card"},
+        cookies={SESSION_COOKIE: token, CSRF_COOKIE: NONCE},
+    )
+    assert r.status_code == 403
+    assert fake.calls == []
