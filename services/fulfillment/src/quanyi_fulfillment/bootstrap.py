@@ -77,6 +77,7 @@ def email_sender(
         batch_size=settings.email_batch_size,
         concurrency=settings.smtp_concurrency,
         idle_recheck_s=settings.email_idle_recheck_s,
+        gather_s=settings.email_gather_ms / 1000,
         instructions=settings.sku_instructions,
     )
 

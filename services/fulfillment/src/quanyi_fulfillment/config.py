@@ -38,6 +38,10 @@ class Settings(PlatformSettings):
     email_lease_s: float = 60.0
     # E-mails claimed per transaction.
     email_batch_size: int = 50
+    # Woken by a delivery, the sender waits this long before it claims, so that one round (two
+    # transactions, one address look-up at the gateway, one reveal at inventory) sends the e-mails of
+    # several consumer batches. The keys are in the user centre already; only the e-mail waits.
+    email_gather_ms: int = 100
     # An idle sender sleeps until woken by a delivery in this process or until the next e-mail falls due;
     # at most this long, to notice e-mails that another process queued and could not send.
     email_idle_recheck_s: float = 60.0

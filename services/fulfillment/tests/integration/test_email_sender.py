@@ -156,6 +156,30 @@ async def test_an_idle_sender_does_no_work_and_wakes_for_the_next_retry_by_itsel
     assert sent.attempt == 2
 
 
+async def test_deliveries_that_come_close_together_share_one_round_of_the_sender(
+    world: Any, smtp_server: CapturingSmtpServer
+) -> None:
+    counting = CountingUnitsOfWork(world.uow)
+    sender = world.sender(counting, email_gather_ms=1500)
+    running = asyncio.create_task(sender.run())
+    try:
+        await world.wait(lambda: _true(counting.opened >= 1))  # its first look finds nothing
+        idle_start = counting.opened
+        for _ in range(3):  # three consumer batches, each waking the sender as on_applied does
+            await world.handle(world.reserve(keys=1).record)
+            sender.wake(1)
+        await world.wait(lambda: _true(len(smtp_server.messages) == 3), 10)
+        await world.wait(lambda: _has_n(world, SENT, 3))
+        assert counting.opened - idle_start == 2  # one claim of all three, one record of their outcomes
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def _has_n(world: Any, event_type: str, n: int) -> bool:
+    return len(await world.events(event_type)) >= n
+
+
 async def _has(world: Any, event_type: str) -> bool:
     return bool(await world.events(event_type))
 
