@@ -212,16 +212,20 @@ class ListExceptionQueueResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[QueueEntry, _Mapping]]] = ...) -> None: ...
 
 class ActOnQueueEntryRequest(_message.Message):
-    __slots__ = ("order_id", "action", "actor", "note")
+    __slots__ = ("order_id", "action", "actor", "note", "channel", "target")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     action: str
     actor: str
     note: str
-    def __init__(self, order_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    channel: str
+    target: str
+    def __init__(self, order_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., channel: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
 
 class ActOnQueueEntryResponse(_message.Message):
     __slots__ = ("entry", "refund_id")

@@ -144,7 +144,9 @@ class OrdersServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ActOnQueueEntry(self, request, context):
-        """ActOnQueueEntry refunds or resolves an order in the exception queue; the action is recorded.
+        """ActOnQueueEntry acts on an order in the exception queue: refunds it, resolves it (delivered by hand), or
+        re-drives its delivery on its channel or switches it to another (through fulfillment, now; the entry is
+        resolved only when that channel delivered). The action is recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
