@@ -56,8 +56,10 @@ class EventStore:
                 "WITH x AS MATERIALIZED (SELECT pg_current_xact_id())"
                 " INSERT INTO events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type,"
                 " topic, correlation_id, envelope, occurred_at)"
-                " SELECT u.* FROM x, unnest(%s::uuid[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
-                " %s::text[], %s::text[], %s::bytea[], %s::timestamptz[]) AS u",
+                # Arrays go in binary (%b): psycopg's text form of a bytea[] escapes every byte, which cost
+                # ~50 µs of client CPU per event (timestamps ~20 µs); the binary form is 10-25 times cheaper.
+                " SELECT u.* FROM x, unnest(%b::uuid[], %b::text[], %b::text[], %b::bigint[], %b::text[],"
+                " %b::text[], %b::text[], %b::bytea[], %b::timestamptz[]) AS u",
                 (
                     [e.event_id for e in envs],
                     [e.aggregate_type for e in envs],

@@ -68,14 +68,28 @@ def orders(prefix: str, n: int, skus: list[str]) -> list[PaidOrder]:
 async def test_a_batch_of_paid_orders_costs_five_statements_whatever_its_size(
     pool: AsyncConnectionPool, store: EventStore, stock_sku: Any
 ) -> None:
-    a = await stock_sku([f"A-{i}" for i in range(200)], threshold=150)
+    a = await stock_sku([f"A-{i}" for i in range(200)])
     b = await stock_sku([f"B-{i}" for i in range(60)])
     one = await statements_of_a_batch(pool, store, orders("one", 1, [a]))
     many = await statements_of_a_batch(pool, store, orders("many", 100, [a, b]))  # 40 of them short of b
-    # Load (lock the SKUs, decided orders, claim keys); append the events; the projections keys,
-    # allocations and sku_stock (StockLow included), one statement each.
+    # Load (the SKUs' stock and claim locks, decided orders, claim keys); append the events; the
+    # projections keys, allocations and sku_stock, one statement each.
     assert len(one) == len(many) == 5, many
     assert many[0].startswith("WITH stock AS MATERIALIZED")
+
+
+async def test_a_low_stock_threshold_costs_one_statement_more_and_a_crossing_one_append(
+    pool: AsyncConnectionPool, store: EventStore, stock_sku: Any
+) -> None:
+    a = await stock_sku([f"A-{i}" for i in range(200)], threshold=150)
+    b = await stock_sku([f"B-{i}" for i in range(60)])
+    one = await statements_of_a_batch(pool, store, orders("one", 1, [a]))
+    many = await statements_of_a_batch(pool, store, orders("many", 100, [a, b]))  # a falls to 139
+    # The five, then a's stock locked after the append (exact counts) ...
+    assert len(one) == 6, one
+    assert one[5].startswith("SELECT sku_id, low_stock_threshold"), one
+    # ... and the StockLow it decides on them: its append and the sku_stock projection.
+    assert len(many) == 8, many
 
 
 async def test_a_reveal_costs_three_statements(

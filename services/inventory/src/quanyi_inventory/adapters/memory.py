@@ -361,6 +361,10 @@ class _Stock(Stock):
         view = self._uow.view()
         return {s: view.stock[s] for s in sorted(set(sku_ids)) if s in view.stock}
 
+    async def hold_claims(self, sku_ids: Collection[str]) -> None:
+        # The fake's allocations take the SKU's one lock for their whole unit of work.
+        await self._uow.lock(sku_ids)
+
 
 class _Allocations(Allocations):
     def __init__(self, uow: InMemoryInventoryUnitOfWork) -> None:

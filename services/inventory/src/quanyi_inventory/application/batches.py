@@ -40,8 +40,9 @@ async def _change(
     async with uow:
         state = await uow.batches.load(batch_id)
         if state is not None:
-            # The SKU's stock first, as allocations lock it: no key of the batch is claimed meanwhile, so
-            # the keys counted now are the keys the event moves.
+            # No allocation of the SKU runs meanwhile (claims held, then its stock locked), so the keys
+            # counted now are the keys the event moves.
+            await uow.stock.hold_claims([state.sku_id])
             await uow.stock.lock([state.sku_id])
             state = await uow.batches.load(batch_id)
         recorded = decide(state)
@@ -68,6 +69,7 @@ async def move_batch(uow: InventoryUnitOfWork, batch_id: str, to_pool_id: str, a
         state = await uow.batches.load(batch_id)
         target = await uow.catalogue.pool(to_pool_id)
         if state is not None and target is not None:
+            await uow.stock.hold_claims([state.sku_id, target.sku_id])
             await uow.stock.lock([state.sku_id, target.sku_id])
             state = await uow.batches.load(batch_id)
         recorded = rules.move(state, to_pool_id, target.sku_id if target else None, actor)

@@ -167,6 +167,12 @@ class Stock(ABC):
         taken on this state sees every change committed before it and none made after it.
         """
 
+    @abstractmethod
+    async def hold_claims(self, sku_ids: Collection[str]) -> None:
+        """Keep allocations away from the SKUs until this unit of work ends: waits for those in flight
+        to end and makes new ones wait. For a change that moves many of a SKU's available keys at once
+        (void, restore, move), which must find exactly the keys it counted. Call it before `lock`."""
+
 
 class Allocations(ABC):
     """Paid orders' allocations (projections `allocations`, `keys`, `stock`)."""
@@ -176,17 +182,20 @@ class Allocations(ABC):
         self, order_ids: Collection[str], needs: Mapping[Claim, int], now: datetime
     ) -> AllocationState:
         """Everything a batch of paid orders needs, in one read: the outcomes already decided for any of
-        `order_ids` (a Reserved one with its keys in (line, unit) order); the stock of the SKUs of `needs`,
-        locked as `Stock.lock` does; and for each (SKU, channel) of `needs` up to `needs[claim]` keys
-        that may go to an order of that channel at `now` (universal or of that channel, valid_from <= now
-        < expires_at), in hand-out order: the SKU's pools by ascending priority (then pool id), within a
-        pool oldest first (FIFO, key id) or earliest expiry first (FEFO, never-expiring last, then key id).
+        `order_ids` (a Reserved one with its keys in (line, unit) order); the stock of the SKUs of `needs`
+        as last committed (not locked: allocations of one SKU run side by side, and a decision on its
+        counts locks it with `Stock.lock` after the append); and for each (SKU, channel) of `needs` up
+        to `needs[claim]` keys that may go to an order of that channel at `now` (universal or of that
+        channel, valid_from <= now < expires_at), in hand-out order: the SKU's pools by ascending
+        priority (then pool id), within a pool oldest first (FIFO, key id) or earliest expiry first
+        (FEFO, never-expiring last, then key id).
 
         Guarantees: a key returned is available and no other unit of work can be handed it until this
-        one ends; keys reserved in this unit of work are not returned. The same universal key may be
-        returned for two channels of one SKU. A bundle SKU of `needs` stands for its components: their
-        stock is locked and their keys claimed (`needs[claim]` times each component's quantity), and its
-        definition is returned in `bundles`.
+        one ends (keys another allocation is claiming are passed over, never waited for); keys reserved
+        in this unit of work are not returned; no `Stock.hold_claims` of the SKUs runs meanwhile. The
+        same universal key may be returned for two channels of one SKU. A bundle SKU of `needs` stands
+        for its components: their keys are claimed (`needs[claim]` times each component's quantity),
+        and its definition is returned in `bundles`.
         """
 
 

@@ -46,7 +46,7 @@ class AllocationsProjection(Projection):
         ]
         await conn.execute(
             "INSERT INTO allocations (order_id, outcome, short_lines, decided_at, version)"
-            " SELECT o, r, s::jsonb, d, 1 FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+            " SELECT o, r, s::jsonb, d, 1 FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
             " AS u(o, r, s, d)",
             ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
         )

@@ -44,8 +44,8 @@ async def _imported(conn: Any, events: Sequence[StoredEvent]) -> None:
         " SELECT m.key_id, b.pool_id, b.sku_id, b.batch_id, 'available', COALESCE(m.unit_cost_minor, b.cost),"
         " b.currency, b.channel,"
         " COALESCE(m.valid_from, b.valid_from), COALESCE(m.expires_at, b.expires_at)"
-        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],"
-        " %s::timestamptz[], %s::timestamptz[])"
+        " FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[],"
+        " %b::timestamptz[], %b::timestamptz[])"
         " AS b(batch_id, pool_id, sku_id, cost, currency, channel, valid_from, expires_at)"
         " JOIN key_material m ON m.batch_id = b.batch_id"
         " ORDER BY m.key_id",
@@ -70,7 +70,7 @@ async def _reserved(conn: Any, events: Sequence[StoredEvent]) -> None:
         await cur.execute(
             "UPDATE keys k SET state = 'reserved', order_id = r.order_id, line_no = r.line_no,"
             " unit_no = r.unit_no, reserved_at = r.at"
-            " FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[], %s::timestamptz[])"
+            " FROM unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::timestamptz[])"
             " AS r(key_id, order_id, line_no, unit_no, at)"
             " WHERE k.key_id = r.key_id AND k.state = 'available'",
             (
@@ -94,7 +94,7 @@ async def _expired(conn: Any, events: Sequence[StoredEvent]) -> None:
     async with conn.cursor() as cur:
         await cur.execute(
             "UPDATE keys k SET state = 'expired', retired_at = x.at"
-            " FROM unnest(%s::text[], %s::timestamptz[]) AS x(key_id, at)"
+            " FROM unnest(%b::text[], %b::timestamptz[]) AS x(key_id, at)"
             " WHERE k.key_id = x.key_id AND k.state = 'available'",
             ([x[0] for x in expired], [x[1] for x in expired]),
         )

@@ -124,13 +124,13 @@ class StockProjection(Projection):
                 "INSERT INTO sku_stock (sku_id, low_stock_threshold, available, reserved, delivered,"
                 " redeemed, expired, void, recycled, low_stock_alerted, stock_version)"
                 " SELECT s, t, 0, 0, 0, 0, 0, 0, 0, false, 0"
-                " FROM unnest(%s::text[], %s::bigint[]) AS u(s, t)",
+                " FROM unnest(%b::text[], %b::bigint[]) AS u(s, t)",
                 ([c[0] for c in created], [c[1] for c in created]),
             )
         if pools:
             await conn.execute(
                 "INSERT INTO pool_stock (pool_id, sku_id, available, reserved, delivered, redeemed, expired,"
-                " void, recycled) SELECT p, s, 0, 0, 0, 0, 0, 0, 0 FROM unnest(%s::text[], %s::text[])"
+                " void, recycled) SELECT p, s, 0, 0, 0, 0, 0, 0, 0 FROM unnest(%b::text[], %b::text[])"
                 " AS u(p, s)",
                 ([p[0] for p in pools], [p[1] for p in pools]),
             )
@@ -147,8 +147,8 @@ class StockProjection(Projection):
                 " low_stock_alerted = CASE WHEN c.version > s.stock_version THEN c.alerted"
                 " ELSE s.low_stock_alerted END,"
                 " stock_version = GREATEST(s.stock_version, c.version)"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                " %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::boolean[])"
+                " FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+                " %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::boolean[])"
                 " AS c(sku_id, available, reserved, expired, void, delivered, redeemed, recycled, version,"
                 " alerted)"
                 " WHERE s.sku_id = c.sku_id RETURNING 1)"
@@ -156,8 +156,8 @@ class StockProjection(Projection):
                 " reserved = s.reserved + c.reserved, expired = s.expired + c.expired,"
                 " void = s.void + c.void, delivered = s.delivered + c.delivered,"
                 " redeemed = s.redeemed + c.redeemed, recycled = s.recycled + c.recycled"
-                " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
-                " %s::bigint[], %s::bigint[], %s::bigint[])"
+                " FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[],"
+                " %b::bigint[], %b::bigint[], %b::bigint[])"
                 " AS c(pool_id, available, reserved, expired, void, delivered, redeemed, recycled)"
                 " WHERE s.pool_id = c.pool_id AND (SELECT count(*) FROM s) >= 0",
                 (
