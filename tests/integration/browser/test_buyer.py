@@ -61,6 +61,7 @@ async def test_a_buyer_signs_up_buys_sees_the_key_appear_and_reveals_it(
     await expect(page.locator("[data-order-status]")).to_have_attribute("data-order-status", "FULFILLED")
     assert await page.evaluate("window.__sameDocument === true"), "the order page reloaded"
     assert appeared_s < 10, appeared_s
+    await expect(row.locator('td[data-label="有效期"]')).to_have_text("长期有效")
 
     # Reveal on click: the plaintext was nowhere on the page before; inventory audits the reveal.
     code, password = keys[0]

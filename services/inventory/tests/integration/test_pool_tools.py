@@ -63,6 +63,12 @@ async def test_an_export_has_no_codes_unless_asked_and_then_it_is_audited_first(
     soon = await _export(stub, pool_id=pool_id, expires_before={"seconds": 2_000_000_000})
     assert len(soon) == 1 and soon[0].expires_at.seconds < 2_000_000_000
     assert await _export(stub, pool_id=pool_id, state="reserved") == []
+    named = await _export(stub, key_ids=[plain[2].key_id, plain[0].key_id, "no-such-key"])
+    assert [(k.key_id, k.state, k.code) for k in named] == [(plain[0].key_id, "available", ""), (plain[2].key_id, "available", "")]
+    assert [k.expires_at for k in named] == [plain[0].expires_at, plain[2].expires_at]
+    with pytest.raises(grpc.aio.AioRpcError) as too_many:
+        await _export(stub, key_ids=[f"k{i}" for i in range(1001)])
+    assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert await _rows(pool, "SELECT * FROM pool_operations WHERE action = 'keys_exported'") == []
 
     with pytest.raises(grpc.aio.AioRpcError) as bad_state:

@@ -19,6 +19,7 @@ from quanyi_gateway.application.model import (
     Credentials,
     Delivery,
     FoundKey,
+    KeyFacts,
     Money,
     Order,
     OrderItem,
@@ -237,6 +238,7 @@ class InMemoryKeyVault:
     def __init__(self) -> None:
         self.keys: dict[str, tuple[RevealedKey, str]] = {}  # key_id -> (key, order_id)
         self.reveals: list[tuple[str, tuple[str, ...], str, str]] = []
+        self.facts: dict[str, KeyFacts] = {}  # a key's state and validity, when not the default
 
     async def reveal(
         self, order_id: str, key_ids: Sequence[str], actor: str, purpose: str
@@ -249,6 +251,9 @@ class InMemoryKeyVault:
             if key.code == code:
                 return FoundKey(key.key_id, order_id, key.sku_id)
         return None
+
+    async def describe(self, key_ids: Sequence[str]) -> list[KeyFacts]:
+        return [self.facts.get(k, KeyFacts(k, "delivered", None, None)) for k in key_ids if k in self.keys]
 
 
 class InMemoryRefundRequestStore:

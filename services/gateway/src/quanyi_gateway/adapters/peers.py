@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 
 import grpc
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
@@ -23,6 +24,7 @@ from quanyi_gateway.application.model import (
     CataloguePage,
     Delivery,
     FoundKey,
+    KeyFacts,
     Order,
     OrderItem,
     PlacedOrder,
@@ -32,6 +34,9 @@ from quanyi_gateway.application.model import (
     SkuStock,
     User,
 )
+
+# Inventory answers an export of named keys for at most 1000 at a time.
+DESCRIBE_CHUNK = 1000
 
 
 @dataclass
@@ -197,3 +202,19 @@ class GrpcKeyVault:
                 return None
             raise
         return FoundKey(reply.key_id, reply.order_id, reply.sku_id)
+
+    async def describe(self, key_ids: Sequence[str]) -> list[KeyFacts]:
+        # ExportKeys without codes, by key id: state and validity, no plaintext, nothing audited.
+        facts: list[KeyFacts] = []
+        for start in range(0, len(key_ids), DESCRIBE_CHUNK):
+            request = inventory_pb.ExportKeysRequest(key_ids=list(key_ids[start:start + DESCRIBE_CHUNK]))
+            async for page in self._inventory.ExportKeys(request):
+                facts.extend(
+                    KeyFacts(
+                        k.key_id, k.state,
+                        k.valid_from.ToDatetime(tzinfo=UTC) if k.HasField("valid_from") else None,
+                        k.expires_at.ToDatetime(tzinfo=UTC) if k.HasField("expires_at") else None,
+                    )
+                    for k in page.keys
+                )
+        return facts

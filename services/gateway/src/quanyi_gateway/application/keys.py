@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-from quanyi_gateway.application.model import DeliveredKey, Delivery, User
+from quanyi_gateway.application.model import DeliveredKey, Delivery, OwnedKey, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import Deliveries, KeyVault
 
@@ -20,15 +20,26 @@ class MyKeys:
         self._deliveries = deliveries
         self._vault = vault
 
-    async def delivered(self, buyer: User, order_id: str = "") -> list[Delivery]:
-        """The buyer's delivered keys without their plaintext (nothing is revealed or audited), of one
-        order when `order_id` is given (raises OrderNotFound when it is not the buyer's)."""
+    async def delivered(self, buyer: User, order_id: str = "") -> list[OwnedKey]:
+        """The buyer's delivered keys without their plaintext (nothing is revealed or audited), with their
+        redemption, state and validity; of one order when `order_id` is given (raises OrderNotFound when
+        it is not the buyer's)."""
         buyer_id = str(buyer.user_id)
         if order_id:
             await self._orders.buyers_own(buyer, order_id)
-        return [
+        deliveries = [
             d for d in await self._deliveries.of_buyer(buyer_id, order_id)
             if d.buyer_id == buyer_id and (not order_id or d.order_id == order_id)
+        ]
+        facts = {f.key_id: f for f in await self._vault.describe([d.key_id for d in deliveries])}
+        return [
+            OwnedKey(
+                d.order_id, d.key_id, d.sku_id, d.delivered_at, d.redeemed_at,
+                facts[d.key_id].state if d.key_id in facts else "",
+                facts[d.key_id].valid_from if d.key_id in facts else None,
+                facts[d.key_id].expires_at if d.key_id in facts else None,
+            )
+            for d in deliveries
         ]
 
     async def reveal(self, buyer: User, order_id: str = "", key_id: str = "") -> list[DeliveredKey]:

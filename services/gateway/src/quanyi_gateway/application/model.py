@@ -200,3 +200,29 @@ class RefundRequest:
     buyer_id: str
     reason: str
     requested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    """What inventory knows of a key, without its plaintext: its state and validity window (None: no
+    bound)."""
+
+    key_id: str
+    state: str
+    valid_from: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedKey:
+    """A buyer's delivered key for the user centre (no plaintext): delivery and redemption from
+    fulfillment, state and validity from inventory (empty / None when inventory did not say)."""
+
+    order_id: str
+    key_id: str
+    sku_id: str
+    delivered_at: str
+    redeemed_at: str
+    state: str
+    valid_from: datetime | None
+    expires_at: datetime | None

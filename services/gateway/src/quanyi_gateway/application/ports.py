@@ -16,6 +16,7 @@ from quanyi_gateway.application.model import (
     Credentials,
     Delivery,
     FoundKey,
+    KeyFacts,
     Order,
     OrderItem,
     PlacedOrder,
@@ -147,6 +148,10 @@ class KeyVault(Protocol):
 
     async def find(self, code: str) -> FoundKey | None:
         """The key with this code, or None."""
+        ...
+
+    async def describe(self, key_ids: Sequence[str]) -> list[KeyFacts]:
+        """The state and validity of those of `key_ids` that exist (nothing is revealed or audited)."""
         ...
 
 

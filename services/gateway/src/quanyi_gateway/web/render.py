@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,11 @@ def when(value: str | datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def day(value: datetime | None) -> str:
+    """A datetime as its UTC date, "2026-12-01"; empty for none."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d") if value else ""
+
+
 class Web:
     """The web's state, made once per application: templates, the CSRF signer, cookie flags."""
 
@@ -61,6 +66,7 @@ class Web:
         )
         self.env.filters["money"] = money
         self.env.filters["when"] = when
+        self.env.filters["day"] = day
         self.env.globals["static"] = self.static_url
         self.env.globals["languages"] = i18n.LANGUAGES
         self._versions: dict[str, str] = {}
@@ -89,7 +95,8 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """Render a page (or a fragment) with what every template may use:
-    t (translate), lang, user, csrf_token / csrf_field, dev (development environment), request, path."""
+    t (translate), lang, user, csrf_token / csrf_field, dev (development environment), simulators, now
+    (UTC), request, path."""
     w = web(request)
     lang = i18n.language(request)
     nonce = csrf_nonce(request)
@@ -103,6 +110,7 @@ def page(
         csrf_field=CSRF_FIELD,
         dev=w.settings.is_development,
         simulators=w.settings.simulators_active,
+        now=datetime.now(UTC),
         **context,
     )
     response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))

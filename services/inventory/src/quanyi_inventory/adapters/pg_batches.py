@@ -22,8 +22,16 @@ _WHERE = (
 )
 
 
+def _where(f: KeyFilter) -> str:
+    # Keys named by id are found through the primary key, whatever the other filters.
+    return _WHERE + (" AND k.key_id = ANY(%(ids)s::text[])" if f.key_ids else "")
+
+
 def _params(f: KeyFilter) -> dict[str, Any]:
-    return {"batch": f.batch_id, "pool": f.pool_id, "state": f.state, "before": f.expires_before}
+    return {
+        "batch": f.batch_id, "pool": f.pool_id, "state": f.state, "before": f.expires_before,
+        "ids": list(f.key_ids),
+    }
 
 
 class PgBatches(Batches):
@@ -90,7 +98,9 @@ class PgBatches(Batches):
         return 0
 
     async def count(self, selected: KeyFilter) -> int:
-        cur = await self._conn.execute("SELECT count(*) AS n FROM keys k" + _WHERE, _params(selected))
+        cur = await self._conn.execute(
+            "SELECT count(*) AS n FROM keys k" + _where(selected), _params(selected)
+        )
         row = await cur.fetchone()
         return int(row["n"]) if row else 0
 
@@ -103,7 +113,7 @@ class PgBatches(Batches):
         )
         cur = await self._conn.execute(
             "SELECT k.key_id, k.batch_id, k.pool_id, k.sku_id, k.state, k.valid_from, k.expires_at,"
-            " coalesce(k.order_id, '') AS order_id" + secret + _WHERE + " AND k.key_id > %(after)s"
+            " coalesce(k.order_id, '') AS order_id" + secret + _where(selected) + " AND k.key_id > %(after)s"
             " ORDER BY k.key_id LIMIT %(limit)s",
             {**_params(selected), "after": after, "limit": limit},
         )

@@ -310,6 +310,7 @@ class KeyFilter:
     pool_id: str = ""
     state: str = ""
     expires_before: datetime | None = None
+    key_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from quanyi_inventory.domain.batches import BatchStateConflict
 from quanyi_inventory.domain.errors import InvalidInput, NotFound
 
 MAX_PAGE = 200
+# An export of named keys names at most this many.
+MAX_KEY_IDS = 1000
 
 
 def _ts(at: datetime | None) -> Timestamp | None:
@@ -99,9 +101,12 @@ class PoolTools:
     async def ExportKeys(
         self, request: pb.ExportKeysRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ExportKeysResponse]:
+        if len(request.key_ids) > MAX_KEY_IDS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_KEY_IDS} key_ids")
         selected = KeyFilter(
             request.batch_id, request.pool_id, request.state,
             request.expires_before.ToDatetime(tzinfo=UTC) if request.HasField("expires_before") else None,
+            tuple(request.key_ids),
         )
         try:
             async for page in batches.export_keys(

@@ -391,20 +391,22 @@ class ListBatchesResponse(_message.Message):
     def __init__(self, batches: _Optional[_Iterable[_Union[KeyBatch, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportKeysRequest(_message.Message):
-    __slots__ = ("batch_id", "pool_id", "state", "expires_before", "with_codes", "actor")
+    __slots__ = ("batch_id", "pool_id", "state", "expires_before", "with_codes", "actor", "key_ids")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_BEFORE_FIELD_NUMBER: _ClassVar[int]
     WITH_CODES_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     pool_id: str
     state: str
     expires_before: _timestamp_pb2.Timestamp
     with_codes: bool
     actor: str
-    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., state: _Optional[str] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., with_codes: _Optional[bool] = ..., actor: _Optional[str] = ...) -> None: ...
+    key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, batch_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., state: _Optional[str] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., with_codes: _Optional[bool] = ..., actor: _Optional[str] = ..., key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportedKey(_message.Message):
     __slots__ = ("key_id", "batch_id", "pool_id", "sku_id", "state", "valid_from", "expires_at", "order_id", "code", "password")

@@ -19,7 +19,7 @@ from quanyi_gateway.api.routes.deliveries import _deliver as deliver_on_channel
 from quanyi_gateway.api.validation import PathId
 from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
 from quanyi_gateway.application.limits import RateLimited
-from quanyi_gateway.application.model import Delivery
+from quanyi_gateway.application.model import OwnedKey
 from quanyi_gateway.application.refund_requests import REASONS, Reason
 from quanyi_gateway.web.render import page
 from quanyi_gateway.web.routes.storefront import _rpc_error, _sku_names, refund_requests, resources
@@ -35,7 +35,7 @@ async def user_centre(request: Request, user: WebUser) -> Response:
     """Everything the buyer bought, newest first: each order with its keys, their state and history."""
     r = resources(request)
     orders = await r.orders.my_orders(user, MY_ORDERS)
-    keys_by_order: dict[str, list[Delivery]] = defaultdict(list)
+    keys_by_order: dict[str, list[OwnedKey]] = defaultdict(list)
     for d in await r.keys.delivered(user):
         keys_by_order[d.order_id].append(d)
     sku_ids = [i.sku_id for o in orders for i in o.items]
