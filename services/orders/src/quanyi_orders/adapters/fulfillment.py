@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import grpc
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 
-from quanyi_orders.application.ports import Deliveries
+from quanyi_orders.application.ports import ChannelOutcome, Deliveries
+from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
+
+#: A channel retries within its own bounded time (fulfillment's QUANYI_CHANNEL_TOTAL_S, 45 s by default).
+DELIVER_TIMEOUT_S = 180.0
 
 
 class GrpcDeliveries(Deliveries):
@@ -16,3 +21,17 @@ class GrpcDeliveries(Deliveries):
         request = pb.ListDeliveriesRequest(buyer_id=buyer_id, order_id=order_id)
         reply = await self._stub.ListDeliveries(request)
         return [(d.sku_id, bool(d.redeemed_at)) for d in reply.deliveries]
+
+    async def deliver(self, order_id: str, channel: str, target: str, requested_by: str) -> ChannelOutcome:
+        request = pb.DeliverOnChannelRequest(
+            order_id=order_id, channel=channel, target=target, requested_by=requested_by
+        )
+        try:
+            reply = await self._stub.DeliverOnChannel(request, timeout=DELIVER_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidOrder(exc.details() or "fulfillment refused the channel") from None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise NotAllowed("the order has no delivered keys to send on a channel") from None
+            raise
+        return ChannelOutcome(reply.delivered, reply.attempts, reply.reason)

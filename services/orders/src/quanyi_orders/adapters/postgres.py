@@ -243,7 +243,8 @@ class PgSagaRepository(SagaRepository):
             "SELECT q.order_id, q.reason, q.source, q.queued_at, q.resolution, q.actor, o.status"
             " FROM exception_queue q LEFT JOIN orders o ON o.order_id = q.order_id"
             " WHERE (%s = '' OR q.order_id = %s)"
-            " AND (%s OR (q.resolution IS NULL AND coalesce(o.status, '') NOT IN ('FULFILLED', 'REFUNDED')))"
+            " AND (%s OR (q.resolution IS NULL AND coalesce(o.status, '') <> 'REFUNDED'"
+            " AND (q.source = 'channel' OR coalesce(o.status, '') <> 'FULFILLED')))"
             " ORDER BY q.queued_at, q.order_id LIMIT %s",
             (order_id, order_id, include_resolved, limit),
         )

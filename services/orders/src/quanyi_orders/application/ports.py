@@ -102,10 +102,13 @@ def queue_entry(
     order_id: str, reason: str, source: str, queued_at: datetime, resolution: str | None, actor: str | None,
     order_status: str | None,
 ) -> QueueEntry:
-    """An entry as shown: an operator's resolution first, else the order's own end."""
+    """An entry as shown: an operator's resolution first, else the order's own end (a channel that gave up
+    after the order was fulfilled stays open until an operator acts or the order is refunded)."""
     if resolution:
         return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", resolution, actor or "")
     ended = {"FULFILLED": "delivered", "REFUNDED": "refunded"}.get(order_status or "")
+    if source == "channel" and ended == "delivered":
+        ended = None  # it was fulfilled before the channel gave up
     if ended:
         return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", ended, "system")
     return QueueEntry(order_id, reason, source, queued_at, "OPEN")
@@ -161,12 +164,27 @@ class StockLevels(ABC):
         could not be asked about (down, too slow, unknown) is left out rather than waited for."""
 
 
+@dataclass(frozen=True)
+class ChannelOutcome:
+    """How a delivery on a channel ended: `delivered`, after `attempts`, else why not (never a key)."""
+
+    delivered: bool
+    attempts: int
+    reason: str = ""
+
+
 class Deliveries(ABC):
-    """Fulfillment's record of an order's delivered keys (its gRPC API)."""
+    """Fulfillment's record of an order's delivered keys, and its channels (its gRPC API)."""
 
     @abstractmethod
     async def of_order(self, buyer_id: str, order_id: str) -> list[tuple[str, bool]]:
         """(SKU, redeemed) of each key delivered for the order."""
+
+    @abstractmethod
+    async def deliver(self, order_id: str, channel: str, target: str, requested_by: str) -> ChannelOutcome:
+        """Deliver the order's keys on `channel` to `target` now (fulfillment retries passing failures and
+        records the outcome). Raises InvalidOrder for a channel or target fulfillment refuses and NotAllowed
+        when the order has no keys in the user centre to deliver."""
 
 
 class OrdersUnitOfWork(UnitOfWork):

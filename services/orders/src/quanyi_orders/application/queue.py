@@ -4,8 +4,14 @@ An order is queued (OrderQueued) when fulfillment gives its delivery up (Deliver
 is not delivered within the delivery deadline (`due_events` 'order.deliver', from its payment, or from
 OrderPaid when a reviewer released it): a payment risk never decided on is caught too. It leaves
 the queue when it is delivered or refunded, or when an operator acts: "refund" (the order's remaining
-units, through the provider, as an operator's refund) or "resolve" (settled by hand). Every action is an
-event with the operator and the note. So no paid order is left without an owner (invariant I2).
+units, through the provider, as an operator's refund), "resolve" (settled by hand: delivered manually),
+"redrive" (the channel that gave up, again) or "switch" (another channel) — those two through fulfillment,
+now, resolving the entry only when the channel delivered. Every action is an event with the operator and
+the note. So no paid order is left without an owner (invariant I2).
+
+A fulfilled order is queued too when a further channel gives up later (source "channel": the e-mail, an
+SMS, the buyer's webhook or the partner's activation); its entry stays open although the order is
+fulfilled, until an operator acts or the order is refunded.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from quanyi_orders.domain.order import Order, Queue, decide
 from quanyi_orders.domain.refund import LineKeys, RefundOrder, decide_refund
 from quanyi_orders.projections.orders import DELIVER, DELIVERY_DEADLINE
 
-ACTIONS = ("refund", "resolve")
+ACTIONS = ("refund", "resolve", "redrive", "switch")
+CHANNEL_ACTIONS = ("redrive", "switch")
 MAX_LIST = 500
 UnitOfWorkFactory = Callable[[], OrdersUnitOfWork]
 
@@ -65,10 +72,12 @@ async def _open_entry(uow: OrdersUnitOfWork, order_id: str) -> QueueEntry:
 
 async def act_on_entry(
     unit_of_work: UnitOfWorkFactory, deliveries: Deliveries, order_id: str, action: str, actor: str,
-    note: str,
+    note: str, channel: str = "", target: str = "",
 ) -> tuple[QueueEntry, str]:
-    """Refund or resolve an open entry; returns the entry after it and the refund id ("" for resolve).
-    Raises OrderNotFound, NotAllowed (not queued, resolved already, the refund refused), InvalidOrder."""
+    """Act on an open entry; returns the entry after it and the refund id ("" but for refund). "redrive"
+    and "switch" deliver on `channel` to `target` first (the target goes to fulfillment only) and resolve
+    the entry only if it delivered. Raises OrderNotFound, NotAllowed (not queued, resolved already, the
+    refund refused, the channel failed again), InvalidOrder."""
     if action not in ACTIONS:
         raise InvalidOrder(f"the action must be one of {', '.join(ACTIONS)}")
     if not actor:
@@ -76,6 +85,18 @@ async def act_on_entry(
     keys: dict[int, LineKeys] = {}
     if action == "refund":
         keys = await line_keys(unit_of_work, deliveries, order_id)
+    if action in CHANNEL_ACTIONS:
+        if not channel:
+            raise InvalidOrder(f"{action} needs the channel to deliver on")
+        async with unit_of_work() as uow:
+            if await uow.orders.get(order_id) is None:
+                raise OrderNotFound(order_id)
+            await _open_entry(uow, order_id)
+        outcome = await deliveries.deliver(order_id, channel, target, f"operator:{actor}")
+        if not outcome.delivered:
+            raise NotAllowed(f"the {channel} delivery failed again after {outcome.attempts} attempts:"
+                             f" {outcome.reason}"[:500])
+        note = f"delivered on {channel}" + (f": {note}" if note else "")
     refund_id = new_event_id()
 
     async def attempt() -> str:

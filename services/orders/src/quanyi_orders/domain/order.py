@@ -41,6 +41,8 @@ from quanyi_orders.domain.events import (
 from quanyi_orders.domain.money import Money
 
 MAX_QUANTITY = 100
+#: The exception queue's source of a channel that gave up after the order was fulfilled.
+CHANNEL_SOURCE = "channel"
 _MAX_MINOR_UNITS = 2**63 - 1  # a Postgres bigint
 
 
@@ -159,7 +161,9 @@ class Expire:
 
 @dataclass(frozen=True)
 class Queue:
-    """A released order needs an operator: its delivery was given up, or its deadline passed."""
+    """A released order needs an operator: its delivery was given up, or its deadline passed. A delivery
+    given up after the order was fulfilled (the keys are in the user centre; the e-mail, an SMS, a webhook
+    or the partner's activation failed later) is queued as source "channel"."""
 
     reason: str
     source: str
@@ -208,8 +212,11 @@ def decide(order: Order | None, command: Command) -> list[Event]:
         case Expire():
             return _expire(order, command.now)
         case Queue():
-            # Only a paid order not yet delivered or refunded (released, or still waiting for risk) waits
-            # on an operator; one held for review is a reviewer's.
+            # A paid order not yet delivered or refunded (released, or still waiting for risk) waits on an
+            # operator; one held for review is a reviewer's. A fulfilled order whose further channel gave
+            # up waits on one too: the buyer was promised that channel.
+            if order.status is Status.FULFILLED and command.source == "delivery":
+                return [OrderQueued(order.order_id, command.reason, CHANNEL_SOURCE)]
             if order.status not in (Status.PAID, Status.CAPTURED):
                 return []
             return [OrderQueued(order.order_id, command.reason, command.source)]

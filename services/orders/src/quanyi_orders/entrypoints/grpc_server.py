@@ -209,11 +209,12 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "acting on the queue needs fulfillment's record")
             raise AssertionError("abort raises")
         entry, refund_id = await self._answer(context, queue.act_on_entry(
-            self._unit_of_work, deliveries, request.order_id, request.action, request.actor, request.note
+            self._unit_of_work, deliveries, request.order_id, request.action, request.actor, request.note,
+            request.channel, request.target,
         ))
-        log.info("exception queue entry acted on", extra={
+        log.info("exception queue entry acted on", extra={  # never the target: personal data
             "order_id": request.order_id, "action": request.action, "actor": request.actor,
-            "refund_id": refund_id,
+            "refund_id": refund_id, "channel": request.channel,
         })
         return pb.ActOnQueueEntryResponse(entry=_entry(entry), refund_id=refund_id)
 
