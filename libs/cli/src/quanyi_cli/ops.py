@@ -1,13 +1,16 @@
 """`quanyi ops`: the exception queue, through the gateway's admin API.
 
-`queue` lists the paid orders that need an operator (delivery given up, or not delivered by the deadline);
-`redrive ORDER_ID --action refund|resolve` acts on one: refund its remaining units through the payment
-provider, or mark it settled by hand. Every action is recorded with the operator and the note.
+`queue` lists the paid orders that need an operator (delivery given up, not delivered by the deadline, or a
+channel that gave up after the order was fulfilled); `redrive ORDER_ID --action ...` acts on one: refund its
+remaining units through the payment provider, resolve it (settled or delivered by hand), or deliver it
+again on its channel (redrive) or another (switch) with --channel and --target, the entry resolved only if
+the channel delivered. Every action is recorded with the operator and the note.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import closing
 from typing import Annotated, Any
 
@@ -55,8 +58,18 @@ def queue(
 @app.command("redrive")
 def redrive(
     order_id: Annotated[str, typer.Argument(help="The order in the queue.")],
-    action: Annotated[str, typer.Option(help="refund (its remaining units) or resolve (settled by hand).")],
+    action: Annotated[str, typer.Option(
+        help="refund (its remaining units), resolve (settled by hand), redrive (its channel again) or switch"
+        " (another channel)."
+    )],
     note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
+    channel: Annotated[
+        str, typer.Option(help="For redrive and switch: email, webhook, sms or activation.")
+    ] = "",
+    target: Annotated[str, typer.Option(
+        help="For redrive and switch: the URL, the phone number, the partner account; - reads stdin; empty"
+        " uses what the buyer keeps (the address for email)."
+    )] = "",
     gateway: Gateway = "http://127.0.0.1:8000",
     token: Token = "",
     admin_email: AdminEmail = "",
@@ -66,11 +79,17 @@ def redrive(
     ] = False,
 ) -> None:
     """Act on an order in the exception queue."""
-    if action not in ("refund", "resolve"):
-        err.print("[red]--action must be refund or resolve[/]")
+    if action not in ("refund", "resolve", "redrive", "switch"):
+        err.print("[red]--action must be refund, resolve, redrive or switch[/]")
         raise typer.Exit(2)
+    body: dict[str, str] = {"action": action, "note": note}
+    if action in ("redrive", "switch"):
+        if not channel:
+            err.print(f"[red]--action {action} needs --channel[/]")
+            raise typer.Exit(2)
+        body |= {"channel": channel, "target": sys.stdin.readline().strip() if target == "-" else target}
     with closing(admin_client(gateway, token, admin_email, admin_password)) as client:
-        r = client.post(f"/v1/admin/ops/queue/{order_id}", json={"action": action, "note": note})
+        r = client.post(f"/v1/admin/ops/queue/{order_id}", json=body, timeout=200)
     if r.status_code != 200:
         err.print(f"[red]{_problem(r)}[/]")
         raise typer.Exit(1)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from quanyi_gateway.api.validation import ID_PATTERN, MAX_MONEY_MINOR, refuse_control_characters
 
@@ -248,8 +256,28 @@ class QueueEntryPublic(BaseModel):
 
 
 class QueueActionCreate(Input):
-    action: Literal["refund", "resolve"]
+    action: Literal["refund", "resolve", "redrive", "switch"] = Field(
+        description="refund (its remaining units), resolve (settled or delivered by hand), redrive (the"
+        " channel that gave up, again) or switch (another channel); redrive and switch resolve the entry only"
+        " when the channel delivered"
+    )
     note: str = Field(default="", max_length=500)
+    channel: Literal["", "email", "webhook", "sms", "activation"] = Field(
+        default="", description="For redrive and switch: the channel to deliver on"
+    )
+    target: str = Field(
+        default="", max_length=2048,
+        description="For redrive and switch: the webhook's URL, the phone number in E.164 or the partner"
+        " account; empty uses what the buyer keeps (the e-mail address for email). Never stored.",
+    )
+
+    @model_validator(mode="after")
+    def _channel_only_for_deliveries(self) -> QueueActionCreate:
+        if self.action in ("redrive", "switch") and not self.channel:
+            raise ValueError("redrive and switch need the channel to deliver on")
+        if self.action not in ("redrive", "switch") and (self.channel or self.target):
+            raise ValueError("only redrive and switch take a channel and a target")
+        return self
 
 
 class QueueActionPublic(BaseModel):

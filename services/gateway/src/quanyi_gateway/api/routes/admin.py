@@ -55,6 +55,9 @@ from quanyi_gateway.models import (
     SkuPublic,
 )
 
+#: A re-drive waits for the channel, which retries within fulfillment's bounded time (as the resend routes).
+QUEUE_DELIVER_TIMEOUT_S = 180.0
+
 router = APIRouter(
     prefix="/admin",
     tags=["admin"],
@@ -242,11 +245,13 @@ async def act_on_queue_entry(
     order_id: PathId, body: QueueActionCreate, admin: AdminUser, peers: PeersDep
 ) -> QueueActionPublic:
     """Act on an order in the exception queue: refund its remaining units (the orders:refund permission),
-    or resolve it (queue:act), audited."""
+    resolve it, or re-drive its delivery on its channel or another (queue:act; answered once the channel
+    delivered, 409 if it failed again), audited."""
     ensure_allowed(admin, P.REFUNDS if body.action == "refund" else P.QUEUE_ACT)
     reply = await peers.orders.ActOnQueueEntry(orders_pb.ActOnQueueEntryRequest(
-        order_id=order_id, action=body.action, actor=admin.actor, note=body.note,
-    ))
+        order_id=order_id, action=body.action, actor=admin.actor, note=body.note, channel=body.channel,
+        target=body.target,  # personal data: passed through to fulfillment, kept nowhere
+    ), timeout=QUEUE_DELIVER_TIMEOUT_S if body.channel else None)
     return QueueActionPublic(entry=_queue_entry(reply.entry), refund_id=reply.refund_id)
 
 
