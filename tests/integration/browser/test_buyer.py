@@ -3,6 +3,7 @@ reveals it (audited) and copies it; the user centre lists it."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -12,7 +13,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 from quanyi_cli.stack import Stack
 
-from tests.integration.browser.conftest import shot
+from tests.integration.browser.conftest import ARTIFACTS, shot
 from tests.integration.checks import scalar
 from tests.integration.harness import admin, create_sku_with_keys, fresh_keys
 
@@ -43,6 +44,12 @@ async def test_a_buyer_signs_up_buys_sees_the_key_appear_and_reveals_it(
     await page.get_by_role("button", name="创建账户").click()
     await expect(page.locator(".who")).to_have_text(email)
 
+    # A second tab stays on the catalogue: its stock follows the sale without a reload.
+    shelf = await context.new_page()
+    await shelf.goto("/")
+    shelf_card = shelf.locator("li.card").filter(has=shelf.get_by_role("heading", name=f"{name} month"))
+    await expect(shelf_card.locator("[data-stock-for]")).to_have_text("库存 1")
+
     # Checkout: the order page, then the payment simulator (development) pays it.
     card = page.locator("li.card").filter(has=page.get_by_role("heading", name=f"{name} month"))
     await card.get_by_role("button", name="立即购买").click()
@@ -62,6 +69,10 @@ async def test_a_buyer_signs_up_buys_sees_the_key_appear_and_reveals_it(
     assert await page.evaluate("window.__sameDocument === true"), "the order page reloaded"
     assert appeared_s < 10, appeared_s
     await expect(row.locator('td[data-label="有效期"]')).to_have_text("长期有效")
+    _record_timing("paid_to_key_on_page_s", appeared_s)
+    await expect(shelf_card.locator("[data-stock-for]")).to_have_text("已售罄", timeout=10_000)
+    await expect(shelf_card.get_by_role("button")).to_be_disabled()
+    await shelf.close()
 
     # Reveal on click: the plaintext was nowhere on the page before; inventory audits the reveal.
     code, password = keys[0]
@@ -84,6 +95,13 @@ async def test_a_buyer_signs_up_buys_sees_the_key_appear_and_reveals_it(
     await expect(section.locator("table.keys tbody tr")).to_have_count(1)
     await expect(section.get_by_role("button", name="查看卡密")).to_be_visible()
     await shot(page, "buyer-signs-up-buys-reveals")
+
+
+def _record_timing(name: str, seconds: float) -> None:
+    """Keep a measured time beside the screenshots (.artifacts/browser/timings.jsonl)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (ARTIFACTS / "timings.jsonl").open("a") as out:
+        out.write(json.dumps({"metric": name, "seconds": round(seconds, 3), "at": time.time()}) + "\n")
 
 
 async def _reveal_audits(stack: Stack, order_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 from quanyi_gateway.application.model import Money
 from quanyi_gateway.config import Settings
 from quanyi_gateway.web import charts, i18n
-from quanyi_gateway.web.render import money, when
+from quanyi_gateway.web.render import STATIC_DIR, money, when
 from quanyi_gateway.web.session import Cookies, Csrf, new_nonce, safe_next
 
 REAL = {
@@ -92,3 +93,43 @@ def test_a_chart_is_an_accessible_svg_with_its_figures_in_words() -> None:
     assert "style=" not in svg and "<script" not in svg
     bars = charts.bar_chart("Refunds", [("a", 0), ("b", 5)])
     assert bars.count("<rect") == 2
+
+
+def _colours() -> dict[str, str]:
+    css = (STATIC_DIR / "app.css").read_text()
+    root = css[css.index(":root {"):css.index("}", css.index(":root {"))]
+    return dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{6})", root))
+
+
+def _luminance(hex_colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "background"),
+    [
+        ("ink", "paper"), ("ink", "wash"), ("muted", "paper"), ("muted", "wash"), ("brand", "paper"),
+        ("brand", "wash"), ("ok", "ok-wash"), ("warn", "warn-wash"), ("bad", "bad-wash"), ("ok", "paper"),
+        ("bad", "paper"), ("#ffffff", "brand"), ("#ffffff", "brand-dark"),
+    ],
+)
+def test_text_colours_meet_wcag_aa_on_their_backgrounds(text: str, background: str) -> None:
+    colours = _colours()
+    fg = text if text.startswith("#") else colours[text]
+    assert _contrast(fg, colours[background]) >= 4.5, (text, background)
+
+
+def test_the_focus_ring_and_chart_series_stand_out_from_the_page() -> None:
+    colours = _colours()
+    for name in ("focus", "series-0", "series-1", "series-2", "series-3"):
+        assert _contrast(colours[name], colours["paper"]) >= 3, name  # non-text contrast (1.4.11)
