@@ -102,6 +102,8 @@ def dev(
         console.print(
             f"\n[bold green]quanyi is running[/]: gateway {config.gateway_url}"
             f" (API docs {config.gateway_url}/docs)\n"
+            f"  web: storefront {config.gateway_url}/ · user centre {config.gateway_url}/me"
+            f" · back office {config.gateway_url}/admin\n"
             f"  gRPC {' · '.join(f'{n} :{p}' for n, p in config.grpc_ports.items())}\n"
             f"  broker {broker.bootstrap} · Postgres {_safe(database_url)} · SMTP 127.0.0.1:{smtp.port}"
             f" (mail in {data_dir / 'mail'}) · logs in {data_dir / 'logs'}\n  Ctrl-C stops everything.\n"
