@@ -192,3 +192,35 @@ async def test_an_idle_consumer_fetches_slowly_and_wakes_for_the_first_record(
         await asyncio.gather(task, return_exceptions=True)
     assert latency < 1.5
     assert woken_wait == settings.consumer_fetch_wait_ms
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int:
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await probe.start()
+    try:
+        return int(await probe.committed(TopicPartition(topic, 0)) or 0)
+    finally:
+        await probe.stop()
+
+
+async def test_a_consumer_commits_its_offsets_once_per_interval_and_the_rest_on_the_way_out(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"batch.commits.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap).model_copy(
+        update={"consumer_max_records": 10, "consumer_commit_interval_ms": 600_000}
+    )
+    await ensure_topics(settings, [topic], partitions=1)
+    await produce(broker.bootstrap, topic, [placed(f"o-{n}") for n in range(50)])
+    group = f"commits-{topic}"
+    consumer = InboxConsumer(group, [topic], BatchHandler(frozenset({PLACED}), set_wise), pool, settings)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_for(pool, "SELECT count(*) FROM effects", 50)
+        assert await scalar(pool, "SELECT count(*) FROM batches") >= 5  # batches of at most 10
+        # Only the first batch's offsets went to the broker: each commit is a round trip.
+        assert 0 < await committed(broker.bootstrap, group, topic) <= 10
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await committed(broker.bootstrap, group, topic) == 50  # committed on the way out

@@ -50,6 +50,11 @@ class PlatformSettings(BaseSettings):
     consumer_idle_after_ms: int = 2_000
     consumer_idle_fetch_wait_ms: int = 500
     consumer_max_records: int = 200
+    # A consumer commits its Kafka offsets at most this often (the last ones within this time after records
+    # stop; at once before a rebalance and on the way out). Each commit is a broker round trip (~0.3 ms of
+    # broker and client CPU here), and committing after every batch cost more than one per order. A crash
+    # re-reads at most this much; the inbox drops what was applied.
+    consumer_commit_interval_ms: int = 1_000
     # How often relays and consumers ask whether the broker lost its data (one small fetch each). A loss
     # is noticed this late at most; nothing is lost meanwhile (the store republishes), only delayed.
     broker_epoch_check_s: float = 5.0

@@ -65,13 +65,15 @@ class BatchHandler:
 
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Sets `ready` when the group hands this member its partitions."""
+    """Sets `ready` when the group hands this member its partitions; before it gives partitions up, the
+    offsets applied but not yet committed are committed (`flush`)."""
 
-    def __init__(self, ready: asyncio.Event) -> None:
+    def __init__(self, ready: asyncio.Event, flush: Callable[[], Awaitable[None]]) -> None:
         self._ready = ready
+        self._flush = flush
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        await self._flush()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._ready.set()
@@ -111,6 +113,8 @@ class InboxConsumer:
       redelivered event finds its row and is left out. Effects happen once however often the broker
       delivers.
     - The Kafka offset is committed only after that transaction, so a crash redelivers, never skips.
+      Offsets are committed at most every `consumer_commit_interval_ms` (the last ones within that time
+      after records stop), before a rebalance and on the way out.
     - Types the handler does not handle are skipped by their `type` header, undecoded (schemas evolve
       additively).
     - An event the handler rejects for good (any non-transient exception) is found by bisection and
@@ -145,6 +149,9 @@ class InboxConsumer:
         self.ready = asyncio.Event()
         self._on_applied = on_applied
         self._kafka: AIOKafkaConsumer | None = None
+        # Offsets whose batches have committed, not yet committed to the broker, and when to next.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._next_commit = 0.0
 
     @property
     def fetch_wait_ms(self) -> int | None:
@@ -168,7 +175,7 @@ class InboxConsumer:
             metadata_max_age_ms=5_000,
         )
         self._kafka = consumer
-        consumer.subscribe(self.topics, listener=_Assigned(self.ready))
+        consumer.subscribe(self.topics, listener=_Assigned(self.ready, lambda: self._commit(consumer)))
         await consumer.start()
         log.info("consumer started", extra={"consumer": self.name, "topics": ",".join(self.topics)})
         next_epoch_check = 0.0
@@ -189,6 +196,8 @@ class InboxConsumer:
                     await asyncio.sleep(0.5)
                     continue
                 if not batch:
+                    if self._uncommitted and time.monotonic() >= self._next_commit:
+                        await self._commit(consumer)  # records stopped: the last offsets within the interval
                     quiet_ms = (time.monotonic() - last_record) * 1000
                     if not idle and quiet_ms >= self._settings.consumer_idle_after_ms:
                         idle = _set_fetch_wait(consumer, self._settings.consumer_idle_fetch_wait_ms)
@@ -199,6 +208,10 @@ class InboxConsumer:
                 await self._process(consumer, batch)
         finally:
             try:
+                try:
+                    await self._commit(consumer)
+                except Exception as exc:  # on the way out: what is not committed is re-read and dropped
+                    log.info("last offset commit failed", extra={"error": repr(exc)})
                 await consumer.stop()
             finally:
                 await self._epoch.close()
@@ -220,6 +233,7 @@ class InboxConsumer:
         if self._known_epoch is not None:
             log.warning("broker lost its data: re-reading from the start", extra={"consumer": self.name})
             await ensure_topics(self._settings, self.topics)
+            self._uncommitted.clear()  # positions in the lost log: the re-read from the start sets new ones
             assigned = consumer.assignment()
             if assigned:
                 await consumer.seek_to_beginning(*assigned)
@@ -240,7 +254,16 @@ class InboxConsumer:
                 await asyncio.sleep(0.5)
         if applied and self._on_applied is not None:
             self._on_applied(applied)
-        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
+        self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs})
+        if time.monotonic() >= self._next_commit:
+            await self._commit(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit the offsets of the batches applied so far (their effects are committed already)."""
+        if not self._uncommitted:
+            return
+        self._next_commit = time.monotonic() + self._settings.consumer_commit_interval_ms / 1000
+        offsets, self._uncommitted = self._uncommitted, {}
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
