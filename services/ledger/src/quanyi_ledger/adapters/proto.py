@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -100,48 +101,59 @@ def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
     raise TypeError(f"the ledger posts no {type(payload).__name__}")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def datetime_of(ts: Timestamp) -> datetime:
+    """`ts` as an aware UTC datetime: Timestamp.ToDatetime(tzinfo=UTC) (microseconds, nanos truncated),
+    without its per-call conversions."""
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+
+
 def source_of(envelope: Envelope) -> posting.Source:
     """The event a fact came from. Its id in the canonical (lower-case) spelling, as Postgres returns it,
     so that the entry's hash recomputes the same from the journal."""
-    return posting.Source(str(uuid.UUID(envelope.event_id)), envelope.occurred_at.ToDatetime(tzinfo=UTC))
+    event_id = envelope.event_id
+    if not _CANONICAL_UUID.fullmatch(event_id):
+        event_id = str(uuid.UUID(event_id))
+    return posting.Source(event_id, datetime_of(envelope.occurred_at))
 
 
 # -- EntriesPosted ---------------------------------------------------------------------------------------
 
 
-def _timestamp(entry: RecordedEntry) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(entry.occurred_at)
-    return ts
-
-
 def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted:
-    return ledger_events.EntriesPosted(
-        entries=[
-            ledger_events.PostedEntry(
-                seq=e.rec.seq,
-                source_event_id=e.rec.source_event_id,
-                kind=e.rec.kind,
-                occurred_at=_timestamp(e.rec),
-                lines=[
-                    ledger_events.JournalLine(
-                        account=ln.account,
-                        debit_minor=ln.debit_minor,
-                        credit_minor=ln.credit_minor,
-                        currency=ln.currency,
-                        sku_id=ln.sku_id,
-                    )
-                    for ln in e.rec.lines
-                ],
-                prev_hash=e.rec.prev_hash,
-                hash=e.rec.hash,
-                memo=e.memo,
-                correlation_id=e.correlation_id,
-                reference=e.rec.reference,
+    # Built in place (add): a message passed to a constructor is copied into its parent, and this runs for
+    # every entry posted.
+    msg = ledger_events.EntriesPosted()
+    add_entry = msg.entries.add
+    for e in event.entries:
+        rec = e.rec
+        delta = rec.occurred_at - _EPOCH
+        out = add_entry(
+            seq=rec.seq,
+            source_event_id=rec.source_event_id,
+            kind=rec.kind,
+            prev_hash=rec.prev_hash,
+            hash=rec.hash,
+            memo=e.memo,
+            correlation_id=e.correlation_id,
+            reference=rec.reference,
+        )
+        out.occurred_at.SetInParent()
+        out.occurred_at.seconds = delta.days * 86_400 + delta.seconds
+        out.occurred_at.nanos = delta.microseconds * 1_000
+        add_line = out.lines.add
+        for ln in rec.lines:
+            add_line(
+                account=ln.account,
+                debit_minor=ln.debit_minor,
+                credit_minor=ln.credit_minor,
+                currency=ln.currency,
+                sku_id=ln.sku_id,
             )
-            for e in event.entries
-        ]
-    )
+    return msg
 
 
 def entries_posted_from_proto(payload: ledger_events.EntriesPosted) -> EntriesPosted:
@@ -233,9 +245,9 @@ EXPORT_AGGREGATE = "Export"
 
 
 def timestamp_of(t: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(t)
-    return ts
+    """Timestamp.FromDatetime(t) for an aware `t`, without its per-call conversions."""
+    delta = t - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1_000)
 
 
 def mismatch_to_proto(

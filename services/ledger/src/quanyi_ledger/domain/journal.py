@@ -43,12 +43,26 @@ class JournalLine:
         return cls(account, 0, amount.minor, amount.currency, sku_id)
 
 
+def _balanced(lines: tuple[JournalLine, ...]) -> bool:
+    """Whether every line is one positive side with an account and a currency, and debits equal credits
+    in every currency: the usual case, checked in one pass (posting and verification run it per entry)."""
+    net: dict[str, int] = {}
+    for ln in lines:
+        d, c = ln.debit_minor, ln.credit_minor
+        if not ln.account or not ln.currency or d < 0 or c < 0 or (d > 0) == (c > 0):
+            return False
+        net[ln.currency] = net.get(ln.currency, 0) + d - c
+    return not any(net.values())
+
+
 def entry_problems(lines: Iterable[JournalLine]) -> list[str]:
     """Why `lines` do not form a balanced entry; empty when they do.
 
     Used both to refuse a new entry and to verify recorded ones, which may have been tampered with.
     """
-    lines = list(lines)
+    lines = tuple(lines)
+    if len(lines) >= 2 and _balanced(lines):
+        return []
     problems: list[str] = []
     if len(lines) < 2:
         problems.append(f"{len(lines)} line(s); an entry needs at least 2")

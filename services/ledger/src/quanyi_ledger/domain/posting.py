@@ -291,7 +291,9 @@ def _split(amount: Money, lines: Sequence[SaleLine]) -> tuple[SaleLine, ...]:
     usable = [ln for ln in lines if ln.amount.currency == amount.currency and ln.amount.minor > 0]
     if not usable:
         return (SaleLine("", amount),)
-    shares = allocate(amount.minor, [ln.amount.minor for ln in usable])
+    weights = [ln.amount.minor for ln in usable]
+    # The usual sale: its lines add up to what was paid, and each line keeps its own amount.
+    shares = weights if sum(weights) == amount.minor else allocate(amount.minor, weights)
     merged: dict[str, int] = defaultdict(int)
     for ln, share in zip(usable, shares, strict=True):
         merged[ln.sku_id] += share
@@ -544,15 +546,20 @@ def entries_for(
     the books alone, so a redelivery cannot count a refund owed twice."""
     known = dict(books)
     seen = set(posted)
+    # Only the orders of facts that need a book keep one as the batch goes (the others' would never be read).
+    kept = {fact.order_id for fact, _ in facts if needs_book(fact)}
     out: list[JournalEntry | None] = []
     for fact, source in facts:
         if source.event_id in seen:
             out.append(None)
             continue
         seen.add(source.event_id)
-        entry = entry_for(complete(fact, known), source)
+        if fact.order_id in kept:
+            entry = entry_for(complete(fact, known), source)
+            note(known, fact)
+            if entry is not None:
+                note_entry(known, fact.order_id, entry)
+        else:
+            entry = entry_for(fact, source)
         out.append(entry)
-        note(known, fact)
-        if entry is not None and fact.order_id:
-            note_entry(known, fact.order_id, entry)
     return out
