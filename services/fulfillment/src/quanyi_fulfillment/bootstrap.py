@@ -21,6 +21,7 @@ from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.redemption_feed import PartnerRedemptionFeed
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
 from quanyi_fulfillment.adapters.webhook_client import WebhookClient
+from quanyi_fulfillment.application.channels import EmailOnDemand
 from quanyi_fulfillment.application.ports import (
     ChannelSender,
     ContactBook,
@@ -29,7 +30,7 @@ from quanyi_fulfillment.application.ports import (
     UnitOfWorkFactory,
 )
 from quanyi_fulfillment.config import Settings, load
-from quanyi_fulfillment.domain.delivery import ACTIVATION, SMS, WEBHOOK
+from quanyi_fulfillment.domain.delivery import ACTIVATION, EMAIL, SMS, WEBHOOK
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.consumers import key_reserved
 from quanyi_fulfillment.entrypoints.email_sender import EmailSender
@@ -146,8 +147,9 @@ async def start(settings: Settings) -> None:
         background.append(poller.run())
     server = rpc.server()
     servicer = FulfillmentServicer(
-        uow, inventory=GrpcInventory(inventory_channel), senders=channel_senders(settings, http),
-        instructions=settings.sku_instructions,
+        uow, inventory=GrpcInventory(inventory_channel),
+        senders={**channel_senders(settings, http), EMAIL: EmailOnDemand(mailer)},
+        instructions=settings.sku_instructions, contacts=GrpcContacts(gateway_channel),
     )
     pb_grpc.add_FulfillmentServiceServicer_to_server(servicer, server)
     server.add_insecure_port(settings.fulfillment_grpc_listen)

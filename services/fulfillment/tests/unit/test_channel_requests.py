@@ -56,7 +56,7 @@ def test_a_channel_that_gave_up_is_a_final_delivery_failed_naming_it() -> None:
     assert failed.event == DeliveryFailed("o-1", 5, "partner answered HTTP 503", True, T0, "activation")
 
 
-@pytest.mark.parametrize("channel", ["email", "user_center", "pigeon", ""])
+@pytest.mark.parametrize("channel", ["user_center", "pigeon", ""])
 def test_only_the_on_demand_channels_can_be_asked_for(channel: str) -> None:
     _, state = delivered()
     with pytest.raises(InvalidChannelRequest):

@@ -11,6 +11,10 @@ operator's re-drive after a channel gave up.
 
 A process that dies between 1 and 3 leaves a request without an outcome; the caller sees an error and may
 ask again (the partner's top-up is idempotent per key; a webhook carries one delivery id per order).
+
+A request without a target uses the one the buyer keeps with the gateway, asked at this moment like the
+delivery e-mail's address (BuyerContactsService) and dropped after the call: today the e-mail address, so
+an operator re-drives a delivery e-mail that gave up without ever seeing the address.
 """
 
 from __future__ import annotations
@@ -22,16 +26,21 @@ from datetime import datetime
 import uuid_utils
 
 from quanyi_fulfillment.application.ports import (
+    Address,
     ChannelAttempt,
     ChannelSender,
+    ContactBook,
     InventoryUnavailable,
     KeyRevealer,
+    Mailer,
+    MailNotSent,
     RevealRefused,
     UnitOfWorkFactory,
 )
 from quanyi_fulfillment.domain.aggregate import DeliveredKey, channel_outcome, request_channel
-from quanyi_fulfillment.domain.delivery import pair_secrets
-from quanyi_fulfillment.domain.errors import InvalidChannelRequest, RevealMismatch
+from quanyi_fulfillment.domain.delivery import EMAIL, KeyToSend, pair_secrets
+from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, RevealMismatch
+from quanyi_fulfillment.domain.mail import render_delivery, scrub
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,14 @@ async def deliver_on_channel(
     target: str,
     requested_by: str,
     clock: Callable[[], datetime],
+    contacts: ContactBook | None = None,
 ) -> ChannelResult:
-    """Deliver `order_id`'s keys on `channel` to `target` now. Raises DeliveryNotFound (no delivered keys)
-    and InvalidChannelRequest (unknown or unconfigured channel, empty target or requester)."""
-    now = clock()
+    """Deliver `order_id`'s keys on `channel` to `target` now (an empty target: the one the buyer keeps,
+    from `contacts`). Raises DeliveryNotFound (no delivered keys), InvalidChannelRequest (unknown or
+    unconfigured channel, no target given or kept, empty requester) and ContactsUnavailable."""
     if not target.strip():
-        raise InvalidChannelRequest("target is required")
+        target = await _kept_target(uow, contacts, order_id, channel)
+    now = clock()
     sender = senders.get(channel)
     async with uow() as work:
         state = (await work.deliveries.get_many([order_id])).get(order_id)
@@ -74,6 +85,40 @@ async def deliver_on_channel(
     return ChannelResult(
         requested[0].stream_id, attempt.failure is None, attempt.attempts, attempt.failure or ""
     )
+
+
+async def _kept_target(
+    uow: UnitOfWorkFactory, contacts: ContactBook | None, order_id: str, channel: str
+) -> str:
+    """The target the order's buyer keeps for `channel`, asked of the gateway now (never kept here)."""
+    if contacts is None or channel != EMAIL:
+        raise InvalidChannelRequest("target is required")
+    async with uow() as work:
+        state = (await work.deliveries.get_many([order_id])).get(order_id)
+    if state is None:
+        raise DeliveryNotFound(order_id)
+    found = (await contacts.contacts([state.buyer_id])).get(state.buyer_id)
+    if not isinstance(found, Address):
+        raise InvalidChannelRequest("the buyer keeps no e-mail address: give a target")
+    return found.email
+
+
+class EmailOnDemand:
+    """The e-mail as an on-demand channel (a re-drive after the delivery e-mail gave up, or a resend to
+    another address): the delivery e-mail, rendered as the sender renders it, handed to the mail server
+    once (the mailer keeps its connections; an operator re-drives again if it fails)."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self._mailer = mailer
+
+    async def send(
+        self, target: str, order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str]
+    ) -> ChannelAttempt:
+        try:
+            await self._mailer.send(target, render_delivery(order_id, keys, instructions))
+        except MailNotSent as exc:
+            return ChannelAttempt(1, scrub(exc.reason, keys))
+        return ChannelAttempt(1)
 
 
 async def _attempt(

@@ -17,8 +17,9 @@ EMAIL = "email"
 WEBHOOK = "webhook"
 SMS = "sms"
 ACTIVATION = "activation"  # a top-up of the buyer's account on the partner platform
-# The channels a buyer or an operator can ask for on demand (DeliverOnChannel).
-ON_DEMAND = (WEBHOOK, SMS, ACTIVATION)
+# The channels a buyer or an operator can ask for on demand (DeliverOnChannel); the e-mail for a re-drive
+# after the delivery e-mail gave up, or a resend to another address.
+ON_DEMAND = (EMAIL, WEBHOOK, SMS, ACTIVATION)
 
 
 @dataclass(frozen=True)

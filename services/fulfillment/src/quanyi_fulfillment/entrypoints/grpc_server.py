@@ -11,7 +11,13 @@ from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 
 from quanyi_fulfillment.adapters import mappers
 from quanyi_fulfillment.application.channels import deliver_on_channel
-from quanyi_fulfillment.application.ports import ChannelSender, KeyRevealer, UnitOfWorkFactory
+from quanyi_fulfillment.application.ports import (
+    ChannelSender,
+    ContactBook,
+    ContactsUnavailable,
+    KeyRevealer,
+    UnitOfWorkFactory,
+)
 from quanyi_fulfillment.application.queries import list_deliveries
 from quanyi_fulfillment.application.redeem import record_redemption
 from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, InvalidRedemption
@@ -27,7 +33,9 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
         inventory: KeyRevealer | None = None,
         senders: Mapping[str, ChannelSender] | None = None,
         instructions: Mapping[str, str] | None = None,
+        contacts: ContactBook | None = None,
     ) -> None:
+        self._contacts = contacts
         self._uow = uow
         self._clock = clock
         self._inventory = inventory
@@ -67,10 +75,12 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
         try:
             result = await deliver_on_channel(
                 self._uow, self._inventory, self._senders, self._instructions, request.order_id,
-                request.channel, request.target, request.requested_by, self._clock,
+                request.channel, request.target, request.requested_by, self._clock, self._contacts,
             )
         except InvalidChannelRequest as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ContactsUnavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the buyer's contacts could not be read; retry")
         except DeliveryNotFound:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no delivered order with this id")
         return pb.DeliverOnChannelResponse(
