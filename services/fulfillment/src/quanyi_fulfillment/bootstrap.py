@@ -16,7 +16,7 @@ from quanyi_platform.relay import Relay
 from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
 from quanyi_fulfillment.adapters.http_retry import RetryPolicy as HttpRetryPolicy
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
-from quanyi_fulfillment.adapters.partner_channels import PartnerTopUpClient, SmsProviderClient
+from quanyi_fulfillment.adapters.partner_channels import AppPushClient, PartnerTopUpClient, SmsProviderClient
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.redemption_feed import PartnerRedemptionFeed
 from quanyi_fulfillment.adapters.smtp_mailer import SmtpMailer
@@ -30,7 +30,7 @@ from quanyi_fulfillment.application.ports import (
     UnitOfWorkFactory,
 )
 from quanyi_fulfillment.config import Settings, load
-from quanyi_fulfillment.domain.delivery import ACTIVATION, EMAIL, SMS, WEBHOOK
+from quanyi_fulfillment.domain.delivery import ACTIVATION, APP, EMAIL, SMS, WEBHOOK
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.consumers import key_reserved
 from quanyi_fulfillment.entrypoints.email_sender import EmailSender
@@ -110,6 +110,10 @@ def channel_senders(settings: Settings, http: httpx.AsyncClient) -> dict[str, Ch
     if settings.sms_api_url:
         senders[SMS] = SmsProviderClient(
             http, settings.sms_api_url, settings.sms_api_key.get_secret_value(), policy
+        )
+    if settings.push_api_url:
+        senders[APP] = AppPushClient(
+            http, settings.push_api_url, settings.push_api_key.get_secret_value(), policy
         )
     return senders
 

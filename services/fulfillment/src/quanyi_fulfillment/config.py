@@ -61,6 +61,9 @@ class Settings(PlatformSettings):
     partner_api_key: SecretStr = SecretStr("")
     sms_api_url: str = ""
     sms_api_key: SecretStr = SecretStr("")
+    # The app's push service (the app channel: a push to the buyer's device; empty: off).
+    push_api_url: str = ""
+    push_api_key: SecretStr = SecretStr("")
     # Redemption sync: poll the partner's feed of used keys (partner_api_url) every redemption_poll_s
     # seconds (0: off), as partner `partner_name`, which may only report keys of `partner_skus`.
     redemption_poll_s: float = 0.0

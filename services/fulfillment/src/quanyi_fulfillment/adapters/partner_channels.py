@@ -1,12 +1,14 @@
-"""The partner's top-up API (one-click activation) and the SMS provider: channel adapters over HTTP.
+"""The partner's top-up API (one-click activation), the SMS provider and the app's push service: channel
+adapters over HTTP.
 
-Both post JSON with a bearer API key, with backoff and jitter between attempts (adapters.http_retry).
+All post JSON with a bearer API key, with backoff and jitter between attempts (adapters.http_retry).
 
 Activation tops up the buyer's account on the partner platform with each key of the order, one top-up per
 key, each under the idempotency key `<order_id>:<key_id>`: a retry, a re-drive after an outage or a
 resend never credits a key twice (the partner answers a repeated key with the first top-up). "Account not
 found" is a refusal, not retried. The SMS adapter sends one text with the keys and their instructions.
-Neither reason ever names the target (an account or phone number) nor a key.
+The push adapter tells the buyer's device (its push token) that the keys are in the app, never the keys
+(domain.push). No reason ever names the target (an account, a phone number, a device) nor a key.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from quanyi_fulfillment.adapters.http_retry import (
 )
 from quanyi_fulfillment.application.ports import ChannelAttempt
 from quanyi_fulfillment.domain.delivery import KeyToSend
+from quanyi_fulfillment.domain.push import push_message
 from quanyi_fulfillment.domain.sms import sms_text
 
 _KNOWN_ERRORS = {
     "account_not_found": "account not found",
     "invalid_number": "invalid number",
+    "invalid_device": "invalid device",
+    "device_not_registered": "device not registered",
     "unauthorized": "unauthorized",
 }
 
@@ -97,5 +102,31 @@ class SmsProviderClient:
 
         outcome = await post_with_retries(
             self._client, "sms provider", self._url, body, headers, self._policy, _named_refusal
+        )
+        return attempt_of(outcome)
+
+
+class AppPushClient:
+    """The app channel: a push to the buyer's device through the push service's HTTP API (the local
+    simulator in development and tests); `target` is the device's push token."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str, policy: RetryPolicy) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/v1/push"
+        self._api_key = api_key
+        self._policy = policy
+
+    async def send(
+        self, target: str, order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str]
+    ) -> ChannelAttempt:
+        body = json.dumps({"device": target, **push_message(order_id, keys)}).encode()
+
+        def headers() -> dict[str, str]:
+            # One push per order: a retry is the same push (the service drops a repeated collapse id).
+            return {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json",
+                    "Idempotency-Key": f"push:{order_id}"}
+
+        outcome = await post_with_retries(
+            self._client, "push service", self._url, body, headers, self._policy, _named_refusal
         )
         return attempt_of(outcome)

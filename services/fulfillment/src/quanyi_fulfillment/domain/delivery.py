@@ -17,9 +17,10 @@ EMAIL = "email"
 WEBHOOK = "webhook"
 SMS = "sms"
 ACTIVATION = "activation"  # a top-up of the buyer's account on the partner platform
+APP = "app"  # a push to the buyer's device in quanyi's app (the target: the device's push token)
 # The channels a buyer or an operator can ask for on demand (DeliverOnChannel); the e-mail for a re-drive
 # after the delivery e-mail gave up, or a resend to another address.
-ON_DEMAND = (EMAIL, WEBHOOK, SMS, ACTIVATION)
+ON_DEMAND = (EMAIL, WEBHOOK, SMS, ACTIVATION, APP)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Development-only simulators of the partner's top-up API and of an SMS provider (aiohttp).
+"""Development-only simulators of the partner's top-up API, an SMS provider and the app's push service
+(aiohttp).
 
 They run in the test process (tests start `simulators_app` on a local port) or, in a development stack, in
 the fulfillment process when QUANYI_SIMULATORS_ENABLED is set and QUANYI_FULFILLMENT_SIMULATORS_LISTEN
@@ -7,9 +8,11 @@ names a loopback address: nothing else reaches them, and a deployed fulfillment 
 Partner top-up (`POST /v1/topups`, bearer API key, `Idempotency-Key`): credits a known account with a key
 once; a repeated idempotency key answers the first top-up again (`"replayed": true`) and credits nothing;
 an unknown account is 404 `{"error": "account_not_found"}`. SMS (`POST /v1/messages`): accepts an E.164
-number, else 400 `{"error": "invalid_number"}`.
+number, else 400 `{"error": "invalid_number"}`. Push (`POST /v1/push`): accepts a device push token (16 to
+256 of letters, digits, `_:.-`), else 400 `{"error": "invalid_device"}`; a repeated Idempotency-Key is
+the same push, delivered once.
 
-Realistic failures, set through `POST /_sim/faults` `{"service": "partner"|"sms", "mode": "ok"|"down"|
+Realistic failures, set through `POST /_sim/faults` `{"service": "partner"|"sms"|"push", "mode": "ok"|"down"|
 "error"|"timeout", "count": n, "skip": m}`: "down" answers 503, "error" 500, and "timeout" holds the
 request past the client's timeout, for `count` requests (0: until reset) after the next `m` pass.
 `GET /_sim/state` shows the credited top-ups and the sent messages (for tests).
@@ -30,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9_:.-]{16,256}$")
 
 
 @dataclass
@@ -59,8 +63,11 @@ class SimulatorState:
     timeout_s: float = 30.0
     topups: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     messages: list[dict[str, str]] = field(default_factory=list)
-    faults: dict[str, Faults] = field(default_factory=lambda: {"partner": Faults(), "sms": Faults()})
-    requests: dict[str, int] = field(default_factory=lambda: {"partner": 0, "sms": 0})
+    pushes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
+    faults: dict[str, Faults] = field(
+        default_factory=lambda: {"partner": Faults(), "sms": Faults(), "push": Faults()}
+    )
+    requests: dict[str, int] = field(default_factory=lambda: {"partner": 0, "sms": 0, "push": 0})
     redemptions: list[dict[str, str]] = field(default_factory=list)  # the partner's feed, in order
     # The development credential (QUANYI_DEV_CREDENTIAL) that the control routes (/_sim/...) ask for in
     # X-Dev-Credential, as the gateway's payment simulator does; empty: the control routes refuse everyone.
@@ -130,6 +137,20 @@ def simulators_app(state: SimulatorState) -> web.Application:
         state.messages.append({"to": body["to"], "text": str(body.get("text", ""))})
         return web.json_response({"message_id": f"sms-{len(state.messages)}"})
 
+    async def push(request: web.Request) -> web.Response:
+        if (failed := await _fault(state, "push")) is not None:
+            return failed
+        if not _authorized(state, request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        body = await request.json()
+        if not isinstance(body.get("device"), str) or not _DEVICE.match(body["device"]):
+            return web.json_response({"error": "invalid_device"}, status=400)
+        key = request.headers.get("Idempotency-Key", "") or f"push-{len(state.pushes) + 1}"
+        if key not in state.pushes:
+            state.pushes[key] = {"device": body["device"], "title": str(body.get("title", "")),
+                                 "body": str(body.get("body", "")), "data": body.get("data", {})}
+        return web.json_response({"push_id": key})
+
     async def feed(request: web.Request) -> web.Response:
         if (failed := await _fault(state, "partner")) is not None:
             return failed
@@ -160,12 +181,14 @@ def simulators_app(state: SimulatorState) -> web.Application:
     async def show(_: web.Request) -> web.Response:
         return web.json_response({
             "topups": list(state.topups.values()), "messages": state.messages, "requests": state.requests,
+            "pushes": list(state.pushes.values()),
         })
 
     app = web.Application(middlewares=[_control_needs_the_credential])
     app[STATE] = state
     app.router.add_post("/v1/topups", topup)
     app.router.add_post("/v1/messages", message)
+    app.router.add_post("/v1/push", push)
     app.router.add_get("/v1/redemptions", feed)
     app.router.add_post("/_sim/redeem", redeem)
     app.router.add_post("/_sim/faults", faults)
