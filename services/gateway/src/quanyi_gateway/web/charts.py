@@ -102,6 +102,10 @@ def line_chart(
         ]
         dash = f' stroke-dasharray="{_DASHES[i % 4]}"' if _DASHES[i % 4] else ""
         parts.append(f'<polyline class="chart-line chart-series-{i % 4}" points="{" ".join(coords)}"{dash}/>')
+        # A dot per point: a series of one point (a single day) is still seen.
+        for c in coords:
+            cx, cy = c.split(",")
+            parts.append(f'<circle class="chart-dot chart-series-{i % 4}" cx="{cx}" cy="{cy}" r="3.5"/>')
     parts.append("</svg>")
     return Markup(f'<figure class="chart-figure">{"".join(parts)}{_legend(series)}</figure>')
 

@@ -466,9 +466,7 @@ async def finance(request: Request, user: Annotated[User, allowed(P.FINANCE_READ
         tr("admin.finance.sales_by_channel"), [(c, v["sales"]) for c, v in channels.items()], label
     )
     product_chart = charts.bar_chart(
-        tr("admin.finance.margin_by_product"),
-        [(p[:8], max(v["margin"], 0)) for p, v in products.items()],
-        label,
+        tr("admin.finance.sales_by_product"), [(p[:8], v["sales"]) for p, v in products.items()], label
     )
     return _admin_page(
         request,
