@@ -97,6 +97,8 @@ def stack(
             "QUANYI_PARTNER_API_KEY": PARTNER_API_KEY,
             "QUANYI_SMS_API_URL": f"http://127.0.0.1:{channel_sim_port}",
             "QUANYI_SMS_API_KEY": PARTNER_API_KEY,
+            "QUANYI_PUSH_API_URL": f"http://127.0.0.1:{channel_sim_port}",
+            "QUANYI_PUSH_API_KEY": PARTNER_API_KEY,
             "QUANYI_CHANNEL_MAX_ATTEMPTS": "3",
             "QUANYI_CHANNEL_RETRY_BASE_S": "0.05",
             "QUANYI_CHANNEL_RETRY_CAP_S": "0.2",

@@ -22,14 +22,15 @@ from quanyi_cli.keys import AdminEmail, AdminPassword, Gateway, Token, _problem,
 console = Console()
 err = Console(stderr=True)
 
-CHANNELS = ("webhook", "sms", "activation")
+CHANNELS = ("webhook", "sms", "activation", "app")
 
 
 def deliver(
     order_id: Annotated[str, typer.Argument(help="The order whose keys to deliver.")],
-    channel: Annotated[str, typer.Option(help="webhook, sms or activation.")],
+    channel: Annotated[str, typer.Option(help="webhook, sms, activation or app.")],
     target: Annotated[
-        str, typer.Option(help="The URL, the phone number, the partner account; - reads stdin.")
+        str, typer.Option(help="The URL, the phone number, the partner account, the device's push token;"
+                          " - reads stdin.")
     ],
     gateway: Gateway = "http://127.0.0.1:8000",
     token: Token = "",

@@ -64,7 +64,7 @@ def redrive(
     )],
     note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
     channel: Annotated[
-        str, typer.Option(help="For redrive and switch: email, webhook, sms or activation.")
+        str, typer.Option(help="For redrive and switch: email, webhook, sms, activation or app.")
     ] = "",
     target: Annotated[str, typer.Option(
         help="For redrive and switch: the URL, the phone number, the partner account; - reads stdin; empty"

@@ -262,13 +262,14 @@ class QueueActionCreate(Input):
         " when the channel delivered"
     )
     note: str = Field(default="", max_length=500)
-    channel: Literal["", "email", "webhook", "sms", "activation"] = Field(
+    channel: Literal["", "email", "webhook", "sms", "activation", "app"] = Field(
         default="", description="For redrive and switch: the channel to deliver on"
     )
     target: str = Field(
         default="", max_length=2048,
-        description="For redrive and switch: the webhook's URL, the phone number in E.164 or the partner"
-        " account; empty uses what the buyer keeps (the e-mail address for email). Never stored.",
+        description="For redrive and switch: the webhook's URL, the phone number in E.164, the partner"
+        " account or the device's push token; empty uses what the buyer keeps (the e-mail address for"
+        " email). Never stored.",
     )
 
     @model_validator(mode="after")

@@ -39,18 +39,20 @@ router = APIRouter(tags=["deliveries"], responses=responses(401, 503))
 DELIVER_TIMEOUT_S = 180.0
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9_:.-]{16,256}$")
 
 
 class ChannelDeliveryCreate(Input):
     """Where to send an order's keys again."""
 
-    channel: Literal["webhook", "sms", "activation"] = Field(
-        description="webhook (a signed POST), sms, or activation (a top-up of your account on the partner"
-        " platform)"
+    channel: Literal["webhook", "sms", "activation", "app"] = Field(
+        description="webhook (a signed POST), sms, activation (a top-up of your account on the partner"
+        " platform), or app (a push to your device telling it the keys are in the app)"
     )
     target: str = Field(
         min_length=1, max_length=2048,
-        description="The webhook's URL, the phone number in E.164 (+8613800138000), or the partner account",
+        description="The webhook's URL, the phone number in E.164 (+8613800138000), the partner account, or"
+        " the device's push token",
     )
 
     @model_validator(mode="after")
@@ -59,6 +61,8 @@ class ChannelDeliveryCreate(Input):
             raise ValueError("an sms target is a phone number in E.164 form, such as +8613800138000")
         if self.channel == "activation" and not _ACCOUNT.match(self.target):
             raise ValueError("an activation target is the account on the partner platform")
+        if self.channel == "app" and not _DEVICE.match(self.target):
+            raise ValueError("an app target is the device's push token")
         if self.channel == "webhook":
             url = urlsplit(self.target)
             if url.scheme not in ("http", "https") or not url.hostname:
