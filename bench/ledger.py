@@ -23,7 +23,9 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from aiokafka import ConsumerRecord
 from quanyi.common.v1.money_pb2 import Money
 from quanyi.fulfillment.v1 import events_pb2 as ff
@@ -44,6 +46,47 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CHANNELS = ("storefront", "app", "tmall")
 
 
+def backend_cpu_s(admin_url: str, name: str) -> float:
+    """CPU time (s) of the database's Postgres backends so far, from /proc (the server is local): a figure
+    that does not depend on how busy the machine is. 0 when the backends cannot be read."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    total = 0.0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+class StatementCounter:
+    """Counts the statements the process sends (each execute, each COPY, and each transaction's BEGIN and
+    COMMIT), by wrapping psycopg's async cursor while it is on."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self._on = False
+        counter = self
+        execute, copy = psycopg.AsyncCursor.execute, psycopg.AsyncCursor.copy
+
+        async def counted_execute(cur: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.statements += counter._on
+            return await execute(cur, *args, **kwargs)
+
+        def counted_copy(cur: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.statements += counter._on
+            return copy(cur, *args, **kwargs)
+
+        psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign,assignment]
+        psycopg.AsyncCursor.copy = counted_copy  # type: ignore[method-assign,assignment]
+
+    def on(self, on: bool) -> None:
+        self._on = on
+
+
+
+
 def _cny(minor: int) -> Money:
     return Money(minor_units=minor, currency="CNY")
 
@@ -51,7 +94,7 @@ def _cny(minor: int) -> Money:
 def _record(payload: object, order_id: str, n: int, at: datetime, topic: str) -> ConsumerRecord[bytes, bytes]:
     env = Envelope(
         event_id=str(uuid.UUID(int=n + 1)),
-        type=type_name(payload),  # type: ignore[arg-type]
+        type=type_name(payload),
         aggregate_type="Order",
         aggregate_id=order_id,
         aggregate_version=1,
@@ -113,7 +156,11 @@ async def main(verify_entries: int, batch: int, rate_entries: int) -> dict[str, 
         k = 0
         busy = 0.0
         cpu = 0.0
+        batches = 0
         rate: tuple[int, float] | None = None
+        counter = StatementCounter()
+        load_before = os.getloadavg()
+        server_before = backend_cpu_s(admin_url, name)
         started = time.perf_counter()
         try:
             with Progress(TextColumn("posting"), BarColumn(), MofNCompleteColumn(),
@@ -124,36 +171,60 @@ async def main(verify_entries: int, batch: int, rate_entries: int) -> dict[str, 
                     while len(records) < batch and posted + len(records) < verify_entries:
                         records.extend(order_records(k))
                         k += 1
+                    counter.on(True)
                     t, c = time.perf_counter(), time.process_time()
                     posted += await consumer.apply(records)
                     busy += time.perf_counter() - t
                     cpu += time.process_time() - c
+                    counter.on(False)
+                    batches += 1
                     if rate is None and posted >= rate_entries:
                         rate = (posted, busy)
+                        server_at_rate = backend_cpu_s(admin_url, name) - server_before
                     bar.update(task, completed=posted, rate=posted / busy)
+            server_cpu = backend_cpu_s(admin_url, name) - server_before
             if rate is None:
                 rate = (posted, busy)
+                server_at_rate = server_cpu
+            load_after = os.getloadavg()
             fill_s = time.perf_counter() - started
             postings_per_s = rate[0] / rate[1]
+            # Each batch is one transaction: its BEGIN and COMMIT come on top of the counted statements.
+            statements_per_batch = counter.statements / max(batches, 1) + 2
             print(f"posted {posted:,} entries ({k:,} orders, batches of {batch} records) in {fill_s:.1f} s;"
                   f" {postings_per_s:,.0f} entries/s over the first {rate[0]:,} (the consumer's apply),"
                   f" {posted / busy:,.0f} entries/s over all (target >= 10,000/s); the benchmark's own CPU"
                   f" {cpu:.1f} s ({cpu / busy:.0%} of the wall time, {cpu * 1e6 / posted:.0f} µs an entry),"
                   f" the rest is Postgres and waiting for a core")
-            t = time.perf_counter()
+            print(f"load-independent: client CPU {cpu * 1e6 / posted:.0f} µs an entry, Postgres CPU"
+                  f" {server_cpu * 1e6 / posted:.0f} µs an entry ({server_at_rate * 1e6 / rate[0]:.0f} over the"
+                  f" first {rate[0]:,}), {statements_per_batch:.1f} statements a batch of {batch} records;"
+                  f" load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+            server_before = backend_cpu_s(admin_url, name)
+            t, c = time.perf_counter(), time.process_time()
             result = await verify_journal(PgLedgerUnitOfWork(store, pool=pool))
             verify_s = time.perf_counter() - t
+            verify_cpu = time.process_time() - c
+            verify_server_cpu = backend_cpu_s(admin_url, name) - server_before
         finally:
             await pool.close()
         verify_1m_s = verify_s * 1_000_000 / max(result.entries, 1)
+        entries = max(result.entries, 1)
         print(f"verified {result.entries:,} entries in {verify_s:.1f} s ({result.entries / verify_s:,.0f}"
               f" entries/s): {'ok' if result.ok else 'BROKEN: ' + '; '.join(result.problems[:3])};"
-              f" 1,000,000 entries: {verify_1m_s:.1f} s")
+              f" 1,000,000 entries: {verify_1m_s:.1f} s; client CPU {verify_cpu * 1e6 / entries:.1f} µs,"
+              f" Postgres CPU {verify_server_cpu * 1e6 / entries:.1f} µs an entry;"
+              f" load average {os.getloadavg()[0]:.1f}")
         return {
             "benchmark": "ledger",
             "postings_per_s": round(postings_per_s, 1),
             "postings_per_s_all": round(posted / busy, 1),
             "client_cpu_us_per_entry": round(cpu * 1e6 / max(posted, 1), 1),
+            "postgres_cpu_us_per_entry": round(server_cpu * 1e6 / max(posted, 1), 1),
+            "statements_per_batch": round(statements_per_batch, 2),
+            "load_average": [round(load_before[0], 2), round(load_after[0], 2)],
+            "verify_client_cpu_us_per_entry": round(verify_cpu * 1e6 / entries, 2),
+            "verify_postgres_cpu_us_per_entry": round(verify_server_cpu * 1e6 / entries, 2),
             "verify_1m_s": round(verify_1m_s, 2),
             "verified_entries": result.entries,
             "verify_s": round(verify_s, 2),

@@ -329,3 +329,26 @@ async def test_reconciliations_record_list_and_resolve_alike(unit_of_work: UnitO
     async with unit_of_work() as uow:
         fees = [b for b in await uow.journal.totals() if b.account == "fees:psp:wechatpay"]
         assert [(b.balance_minor) for b in fees] == [3]
+
+
+async def test_the_chain_streams_every_entry_as_its_hash_covers_it_in_seq_order(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    first = entries_after(Chain(), 1, 2)
+    second = entries_after(Chain(first.last_seq, first.head.hash), 3)
+    for event in (first, second):
+        async with unit_of_work() as uow:
+            await uow.journal.append(event)
+            await uow.commit()
+    async with unit_of_work() as uow:
+        links = [link async for page in uow.journal.chain_pages() for link in page]
+    assert [link.seq for link in links] == [1, 2, 3]
+    recorded = [e.rec for e in (*first.entries, *second.entries)]
+    for link, rec in zip(links, recorded, strict=True):
+        assert (link.kind, link.source_event_id, link.occurred_at, link.prev_hash, link.hash) == (
+            rec.kind, rec.source_event_id, rec.occurred_at, rec.prev_hash, rec.hash
+        )
+        assert link.expected_hash() == rec.hash
+        assert sorted(link.lines) == sorted(
+            (ln.account, ln.currency, ln.debit_minor, ln.credit_minor, ln.sku_id) for ln in rec.lines
+        )

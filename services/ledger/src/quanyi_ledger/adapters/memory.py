@@ -23,7 +23,7 @@ from quanyi_ledger.application.ports import (
     Reconciliations,
 )
 from quanyi_ledger.domain import accounts, reports
-from quanyi_ledger.domain.chain import GENESIS_HASH
+from quanyi_ledger.domain.chain import GENESIS_HASH, ChainLink
 from quanyi_ledger.domain.journal import JournalEntry, entry_problems
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry, balances_of
 from quanyi_ledger.domain.posting import OrderBook, book_of
@@ -78,6 +78,20 @@ class InMemoryJournal(Journal):
         for entry in self._all():
             if entry.seq > after:
                 yield entry
+
+    async def chain_pages(self) -> AsyncIterator[Sequence[ChainLink]]:
+        page = [
+            ChainLink(
+                r.seq, r.kind, r.source_event_id, r.occurred_at,
+                tuple(
+                    (ln.account, ln.currency, ln.debit_minor, ln.credit_minor, ln.sku_id) for ln in r.lines
+                ),
+                r.prev_hash, r.hash, r.reference,
+            )
+            for r in (e.rec for e in self._all())
+        ]
+        if page:
+            yield page
 
     async def order_books(self, order_ids: Sequence[str]) -> dict[str, OrderBook]:
         wanted = set(order_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -23,7 +24,7 @@ from quanyi_ledger.application.ports import (
     Reconciliations,
 )
 from quanyi_ledger.domain import accounts
-from quanyi_ledger.domain.chain import GENESIS_HASH, RecordedEntry
+from quanyi_ledger.domain.chain import GENESIS_HASH, ChainLink, RecordedEntry
 from quanyi_ledger.domain.journal import JournalEntry, JournalLine
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry
 from quanyi_ledger.domain.posting import OrderBook, book_of
@@ -123,6 +124,56 @@ class PgJournal(Journal):
                 )
                 yield PostedEntry(rec, memo, correlation)
             after = last
+
+    async def chain_pages(self, page_size: int = 20_000) -> AsyncIterator[Sequence[ChainLink]]:
+        # Two server-side cursors in the caller's transaction, the entries and the lines each in its primary
+        # key's order, fetched in binary (no text to parse) and merged here: the cost of a page is the
+        # page's, however long the journal. The next page of entries is asked for before this one is handed
+        # out, so that Postgres reads it while the caller hashes.
+        entries = self._conn.cursor("journal_chain_entries", binary=True, row_factory=tuple_row)
+        lines = self._conn.cursor("journal_chain_lines", binary=True, row_factory=tuple_row)
+        following: asyncio.Future[list[tuple[Any, ...]]] | None = None
+        try:
+            await entries.execute(
+                "SELECT seq, kind, source_event_id::text, occurred_at, prev_hash, hash, reference"
+                " FROM journal_entries ORDER BY seq"
+            )
+            await lines.execute(
+                "SELECT entry_seq, account, currency, debit_minor, credit_minor, sku_id FROM journal_lines"
+                " ORDER BY entry_seq, line_no"
+            )
+            buffered: list[tuple[Any, ...]] = []
+            at = 0
+            lines_left = True
+            heads = await entries.fetchmany(page_size)
+            while heads:
+                last = heads[-1][0]
+                while lines_left and (not buffered or buffered[-1][0] <= last):
+                    more = await lines.fetchmany(page_size * 3)
+                    lines_left = bool(more)
+                    buffered = buffered[at:] + more
+                    at = 0
+                following = asyncio.ensure_future(entries.fetchmany(page_size))
+                await asyncio.sleep(0)  # let it send the FETCH before the caller takes the CPU
+                page: list[ChainLink] = []
+                n = len(buffered)
+                for seq, kind, source, occurred_at, prev_hash, hash_hex, reference in heads:
+                    while at < n and buffered[at][0] < seq:
+                        at += 1  # lines that name no entry
+                    start = at
+                    while at < n and buffered[at][0] == seq:
+                        at += 1
+                    rows = tuple(r[1:] for r in buffered[start:at])
+                    page.append(
+                        ChainLink(seq, kind, source, occurred_at, rows, prev_hash, hash_hex, reference)
+                    )
+                yield page
+                heads = await following
+        finally:
+            if following is not None and not following.done():
+                await asyncio.wait([following])  # the connection is busy until its answer is read
+            await entries.close()
+            await lines.close()
 
     async def order_books(self, order_ids: Sequence[str]) -> dict[str, OrderBook]:
         cur = await self._conn.execute(

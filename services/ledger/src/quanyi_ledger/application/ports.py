@@ -14,6 +14,7 @@ from datetime import datetime
 
 from quanyi_platform.uow import UnitOfWork
 
+from quanyi_ledger.domain.chain import ChainLink
 from quanyi_ledger.domain.ledger import AccountBalance, Chain, EntriesPosted, PostedEntry
 from quanyi_ledger.domain.posting import OrderBook
 from quanyi_ledger.domain.reconciliation import LedgerTxn, RowKind
@@ -49,6 +50,12 @@ class Journal(ABC):
     def entries(self, after: int = 0) -> AsyncIterator[PostedEntry]:
         """Every entry with seq > `after`, with its lines, in seq order, as recorded (which, if someone
         tampered with the storage, may no longer verify)."""
+
+    @abstractmethod
+    def chain_pages(self) -> AsyncIterator[Sequence[ChainLink]]:
+        """Every entry as the hash chain covers it (its lines as rows, no memo or correlation), in seq order,
+        a page at a time, as recorded: what verification streams and hashes. Lines that name no entry are
+        left out, as by `entries`."""
 
     @abstractmethod
     async def order_books(self, order_ids: Sequence[str]) -> dict[str, OrderBook]:

@@ -20,8 +20,9 @@ async def verify_journal(uow: LedgerUnitOfWork, head: tuple[int, str] | None = N
     verifier = ChainVerifier()
     async with uow:
         await uow.read_consistently()
-        async for entry in uow.journal.entries():
-            verifier.add(entry.rec)
+        async for page in uow.journal.chain_pages():
+            for link in page:
+                verifier.add_link(link)
         if head is not None:
             recorded = await uow.journal.hash_at(head[0])
             if recorded is None:

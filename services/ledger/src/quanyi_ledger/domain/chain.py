@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from quanyi_ledger.domain.journal import JournalEntry, JournalLine, entry_problems
 
@@ -20,6 +21,31 @@ GENESIS_HASH = "0" * 64
 
 
 _s = json.encoder.encode_basestring_ascii  # C: a JSON string, ASCII only
+
+
+# A line as the chain covers it: (account, currency, debit_minor, credit_minor, sku_id).
+LineRow = tuple[str, str, int, int, str]
+
+
+class ChainLink(NamedTuple):
+    """An entry as the chain covers it (no memo, no correlation), with its lines as plain rows: what
+    verification streams from storage and hashes, a million at a time, without building entry objects.
+    Not validated: it may have been tampered with."""
+
+    seq: int
+    kind: str
+    source_event_id: str
+    occurred_at: datetime
+    lines: tuple[LineRow, ...]
+    prev_hash: str
+    hash: str
+    reference: str = ""
+
+    def expected_hash(self) -> str:
+        text = _canonical(
+            self.seq, self.kind, self.source_event_id, self.occurred_at, sorted(self.lines), self.reference
+        )
+        return hashlib.sha256((self.prev_hash + text).encode("utf-8")).hexdigest()
 
 
 def _line(account: str, currency: str, debit: int, credit: int, sku: str) -> dict[str, object]:
@@ -42,16 +68,33 @@ def canonical(
     """The entry's content as JSON with sorted keys and lines, independent of line order and time zone:
     exactly `json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)` of the body
     (`canonical_json`), written out directly because it runs for every entry posted and verified."""
+    return _canonical(
+        seq,
+        kind,
+        source_event_id,
+        occurred_at,
+        sorted((ln.account, ln.currency, ln.debit_minor, ln.credit_minor, ln.sku_id) for ln in lines),
+        reference,
+    )
+
+
+def _canonical(
+    seq: int,
+    kind: str,
+    source_event_id: str,
+    occurred_at: datetime,
+    sorted_lines: Iterable[LineRow],
+    reference: str,
+) -> str:
     parts = []
-    for a, c, d, cr, sku in sorted(
-        (ln.account, ln.currency, ln.debit_minor, ln.credit_minor, ln.sku_id) for ln in lines
-    ):
+    for a, c, d, cr, sku in sorted_lines:
         line = f'{{"account":{_s(a)},"credit_minor":{int(cr)},"currency":{_s(c)},"debit_minor":{int(d)}'
         parts.append(line + (f',"sku":{_s(sku)}}}' if sku else "}"))
     ref = f',"reference":{_s(reference)}' if reference else ""
+    at = occurred_at if occurred_at.tzinfo is UTC else occurred_at.astimezone(UTC)
     return (
         f'{{"kind":{_s(kind)},"lines":[{",".join(parts)}],'
-        f'"occurred_at":{_s(occurred_at.astimezone(UTC).isoformat())}{ref},'
+        f'"occurred_at":{_s(at.isoformat())}{ref},'
         f'"seq":{int(seq)},"source_event_id":{_s(source_event_id)}}}'
     )
 
@@ -165,22 +208,32 @@ class ChainVerifier:
             self._omitted += 1
 
     def add(self, rec: RecordedEntry) -> None:
-        self.entries += 1
-        if rec.seq != self._expected_seq:
-            if rec.seq == self._expected_seq + 1:
-                self.problem(f"entry {self._expected_seq} is missing")
-            elif rec.seq > self._expected_seq:
-                self.problem(f"entries {self._expected_seq}..{rec.seq - 1} are missing")
-            else:
-                self.problem(f"entry {rec.seq} is out of order (expected {self._expected_seq})")
-        if rec.prev_hash != self._prev_hash:
-            self.problem(f"entry {rec.seq} does not link to the entry before it (prev_hash differs)")
-        if rec.expected_hash() != rec.hash:
-            self.problem(f"entry {rec.seq} was changed after it was posted (hash differs)")
+        self._check(rec.seq, rec.prev_hash, rec.hash, rec.expected_hash())
         for p in entry_problems(rec.lines):
             self.problem(f"entry {rec.seq} does not balance: {p}")
-        self._expected_seq = rec.seq + 1
-        self._prev_hash = rec.hash
+
+    def add_link(self, link: ChainLink) -> None:
+        """`add` for an entry streamed as a ChainLink: the same checks and problems."""
+        self._check(link.seq, link.prev_hash, link.hash, link.expected_hash())
+        if not balanced(link.lines):
+            for p in entry_problems(JournalLine(a, d, cr, c, sku) for a, c, d, cr, sku in link.lines):
+                self.problem(f"entry {link.seq} does not balance: {p}")
+
+    def _check(self, seq: int, prev_hash: str, hash_hex: str, expected_hash: str) -> None:
+        self.entries += 1
+        if seq != self._expected_seq:
+            if seq == self._expected_seq + 1:
+                self.problem(f"entry {self._expected_seq} is missing")
+            elif seq > self._expected_seq:
+                self.problem(f"entries {self._expected_seq}..{seq - 1} are missing")
+            else:
+                self.problem(f"entry {seq} is out of order (expected {self._expected_seq})")
+        if prev_hash != self._prev_hash:
+            self.problem(f"entry {seq} does not link to the entry before it (prev_hash differs)")
+        if expected_hash != hash_hex:
+            self.problem(f"entry {seq} was changed after it was posted (hash differs)")
+        self._expected_seq = seq + 1
+        self._prev_hash = hash_hex
 
     @property
     def last_seq(self) -> int:
@@ -191,6 +244,18 @@ class ChainVerifier:
         if self._omitted:
             problems.append(f"... and {self._omitted} more problem(s)")
         return Verification(ok=not problems, entries=self.entries, problems=tuple(problems))
+
+
+def balanced(lines: Iterable[LineRow]) -> bool:
+    """Whether `lines` form a balanced entry (entry_problems would find nothing), in one pass."""
+    net: dict[str, int] = {}
+    n = 0
+    for a, c, d, cr, _ in lines:
+        if not a or not c or d < 0 or cr < 0 or (d > 0) == (cr > 0):
+            return False
+        net[c] = net.get(c, 0) + d - cr
+        n += 1
+    return n >= 2 and not any(net.values())
 
 
 def verify(entries: Iterable[RecordedEntry]) -> Verification:
