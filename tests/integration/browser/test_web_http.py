@@ -204,3 +204,46 @@ async def test_a_buyer_asks_once_for_a_refund_of_a_paid_order_and_operators_see_
     listed = await (await admin(http)).get("/v1/admin/refund-requests")
     assert first.json() in listed.json()
     assert (await alice.get("/v1/admin/refund-requests")).status_code == 403
+
+
+async def test_a_buyer_buys_pays_resends_by_sms_and_asks_for_a_refund_through_the_web_forms(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    sku = await create_sku_with_keys(await admin(http), fresh_keys(1))
+    web = Browser(stack)
+    try:
+        await web.sign_up()
+        token = await web.token("/")
+        r = await web.http.post("/checkout", data={
+            "sku_id": sku["sku_id"], "quantity": "1", "request_id": uuid.uuid4().hex, "csrf_token": token,
+        })
+        assert r.status_code == 303, r.text
+        order_path = r.headers["location"]
+        order_id = order_path.rsplit("/", 1)[-1]
+        assert (await web.http.post(f"{order_path}/pay", data={"csrf_token": token})).status_code == 303
+
+        async def delivered() -> bool:
+            return "data-live-done" in (await web.http.get(f"{order_path}/live")).text
+
+        await eventually(delivered)
+        page = (await web.http.get(order_path)).text
+        assert 'data-order-status="FULFILLED"' in page and "table class=\"responsive keys\"" in page
+
+        r = await web.http.post(f"/me/orders/{order_id}/resend", data={
+            "channel": "sms", "target": "+8613800138000", "csrf_token": token,
+        })
+        assert r.status_code == 303 and "done=resent" in r.headers["location"], r.headers.get("location")
+        r = await web.http.post(f"/me/orders/{order_id}/resend", data={
+            "channel": "webhook", "target": "http://127.0.0.1/steal", "csrf_token": token,
+        })
+        assert r.status_code == 422  # a buyer's webhook goes to a public https host only
+
+        r = await web.http.post(f"/me/orders/{order_id}/refund-request", data={
+            "reason": "not_working", "csrf_token": token,
+        })
+        assert r.status_code == 303 and "done=refund-requested" in r.headers["location"]
+        me = (await web.http.get("/me")).text
+        assert "已申请退款" in me and "卡密无法使用" in me
+        assert 'action="/me/orders/' + order_id + '/refund-request"' not in (await web.http.get(order_path)).text
+    finally:
+        await web.close()

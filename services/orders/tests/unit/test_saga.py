@@ -129,7 +129,7 @@ async def test_a_released_order_not_delivered_by_its_deadline_is_queued_once_and
 async def test_refunding_a_queued_order_refunds_its_units_and_resolves_the_entry() -> None:
     from quanyi_orders.application import queue
     from quanyi_orders.application.reactions import OrderFact, apply_order_facts
-    from quanyi_orders.domain.order import Queue
+    from quanyi_orders.domain.order import Queue, RecordRefundKeys
 
     w = World()
     order_id = await released(w, "k1")
@@ -137,8 +137,25 @@ async def test_refunding_a_queued_order_refunds_its_units_and_resolves_the_entry
     entry, refund_id = await queue.act_on_entry(w.uow, NoDeliveries(), order_id, "refund", "ops", "no stock")
     assert (entry.status, entry.resolution) == ("RESOLVED", "refund") and refund_id
     assert await w.status(order_id) == Status.REFUNDED
+    # Its key must be taken back first: the refund waits for inventory's answer.
+    assert await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10) == []
+    await apply_order_facts(w.uow(), [OrderFact(order_id, RecordRefundKeys(refund_id), "e-3")])
     (refund,) = await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10)
     assert (refund.amount, [(ln.quantity, ln.released) for ln in refund.lines]) == (cny(1990), [(1, 1)])
+
+
+async def test_a_refund_whose_keys_inventory_refused_is_never_sent() -> None:
+    from quanyi_orders.application import queue
+    from quanyi_orders.application.reactions import OrderFact, apply_order_facts
+    from quanyi_orders.domain.order import Queue, RecordRefundKeys
+
+    w = World()
+    order_id = await released(w, "k1")
+    await apply_order_facts(w.uow(), [OrderFact(order_id, Queue("delivery given up", "delivery"), "e-2")])
+    _, refund_id = await queue.act_on_entry(w.uow, NoDeliveries(), order_id, "refund", "ops", "no stock")
+    answer = RecordRefundKeys(refund_id, refused=True, reason="a key was redeemed")
+    await apply_order_facts(w.uow(), [OrderFact(order_id, answer, "e-3")])
+    assert await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10) == []
 
 
 async def test_a_payment_risk_never_decides_on_is_queued_after_the_deadline_and_a_held_one_is_not() -> None:

@@ -1,4 +1,5 @@
-"""What other services report about orders (risk's decision, a shortage, a delivery), a batch at a time."""
+"""What other services report about orders (risk's decision, a shortage, a delivery, inventory's answer to a
+refund), a batch at a time."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from quanyi_orders.adapters.proto_mapping import order_new_events
 from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain.events import Event
-from quanyi_orders.domain.order import Queue, RecordDelivery, RecordRiskDecision, RecordStockShort, execute
+from quanyi_orders.domain.order import (
+    Queue,
+    RecordDelivery,
+    RecordRefundKeys,
+    RecordRiskDecision,
+    RecordStockShort,
+    execute,
+)
 
 
 @dataclass(frozen=True)
@@ -19,7 +27,7 @@ class OrderFact:
     """A command on an order, from an event of another service (`causation_id`)."""
 
     order_id: str
-    command: RecordRiskDecision | RecordStockShort | RecordDelivery | Queue
+    command: RecordRiskDecision | RecordStockShort | RecordDelivery | Queue | RecordRefundKeys
     causation_id: str
 
 

@@ -180,6 +180,17 @@ class RefundSucceeded:
 
 
 @dataclass(frozen=True)
+class RefundKeysCleared:
+    """Inventory answered a refund that names keys: taken back (the refund may go to the provider), or
+    `refused` with its `reason` (the refund is not sent)."""
+
+    order_id: str
+    refund_id: str
+    refused: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class OrderQueued:
     """A paid order needs an operator (`source`: "delivery" given up, or the "deadline" passed)."""
 
@@ -211,6 +222,7 @@ Event = (
     | RefundRequested
     | RefundSent
     | RefundSucceeded
+    | RefundKeysCleared
     | OrderQueued
     | QueueEntryResolved
 )

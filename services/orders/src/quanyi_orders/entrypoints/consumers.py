@@ -1,5 +1,6 @@
-"""Orders' consumer: translates a batch of RiskDecided, StockShort and KeyDelivered into one application
-call, nothing more.
+"""Orders' consumer: translates a batch of RiskDecided, StockShort, KeyDelivered, DeliveryFailed and
+inventory's answers to refunds (RefundKeysSettled, RefundKeysRefused) into one application call, nothing
+more.
 
 An event about an order this service does not know, or one the order refuses, fails the batch; the
 consumer then isolates it (bisection) and dead-letters it alone. A write conflict retries the batch.
@@ -22,6 +23,7 @@ from quanyi_orders.application.reactions import OrderFact, apply_order_facts
 from quanyi_orders.domain.order import (
     Queue,
     RecordDelivery,
+    RecordRefundKeys,
     RecordRiskDecision,
     RecordStockShort,
     RiskDecision,
@@ -32,6 +34,8 @@ TOPICS = [topic_for("inventory"), topic_for("fulfillment"), topic_for("risk")]
 
 RISK_DECIDED = risk_events.RiskDecided.DESCRIPTOR.full_name
 STOCK_SHORT = inventory_events.StockShort.DESCRIPTOR.full_name
+REFUND_KEYS_SETTLED = inventory_events.RefundKeysSettled.DESCRIPTOR.full_name
+REFUND_KEYS_REFUSED = inventory_events.RefundKeysRefused.DESCRIPTOR.full_name
 KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 DELIVERY_FAILED = fulfillment_events.DeliveryFailed.DESCRIPTOR.full_name
 
@@ -48,12 +52,15 @@ def order_fact(ev: ReceivedEvent) -> OrderFact | None:
         case risk_events.RiskDecided() as decided:
             if decided.decision not in _DECISIONS:
                 raise ValueError(f"RiskDecided without a decision for order {decided.order_id}")
-            command: RecordRiskDecision | RecordStockShort | RecordDelivery | Queue = RecordRiskDecision(
-                _DECISIONS[decided.decision], tuple(decided.reasons)
-            )
-            return OrderFact(decided.order_id, command, ev.event_id)
+            verdict = RecordRiskDecision(_DECISIONS[decided.decision], tuple(decided.reasons))
+            return OrderFact(decided.order_id, verdict, ev.event_id)
         case inventory_events.StockShort() as short:
             return OrderFact(short.order_id, RecordStockShort(), ev.event_id)
+        case inventory_events.RefundKeysSettled() as settled:
+            return OrderFact(settled.order_id, RecordRefundKeys(settled.refund_id), ev.event_id)
+        case inventory_events.RefundKeysRefused() as refused:
+            answer = RecordRefundKeys(refused.refund_id, refused=True, reason=refused.reason)
+            return OrderFact(refused.order_id, answer, ev.event_id)
         case fulfillment_events.KeyDelivered() as delivered:
             return OrderFact(delivered.order_id, RecordDelivery(), ev.event_id)
         case fulfillment_events.DeliveryFailed() as failed:
@@ -76,4 +83,5 @@ def order_facts_handler(unit_of_work: Callable[[AsyncConnection[Any]], OrdersUni
         except ConcurrencyConflict as exc:  # the orders are locked: only a stray writer gets here
             raise TransientError("an order changed meanwhile") from exc
 
-    return BatchHandler(frozenset({RISK_DECIDED, STOCK_SHORT, KEY_DELIVERED, DELIVERY_FAILED}), apply)
+    handles = {RISK_DECIDED, STOCK_SHORT, KEY_DELIVERED, DELIVERY_FAILED}
+    return BatchHandler(frozenset({*handles, REFUND_KEYS_SETTLED, REFUND_KEYS_REFUSED}), apply)

@@ -41,7 +41,10 @@ async def user_centre(request: Request, user: WebUser) -> Response:
     sku_ids = [i.sku_id for o in orders for i in o.items]
     sku_ids += [d.sku_id for ds in keys_by_order.values() for d in ds]
     names = await _sku_names(request, sku_ids)
-    return page(request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names)
+    asked = await refund_requests(request).of_buyer(user)
+    return page(
+        request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names, asked=asked
+    )
 
 
 @router.get("/me/keys/{key_id}")
