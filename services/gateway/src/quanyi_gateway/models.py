@@ -219,6 +219,13 @@ class OrderPublic(BaseModel):
     payment: PaymentInstructions | None = None
 
 
+class OrderPagePublic(BaseModel):
+    """A page of orders, newest first; pass `next_page_token` for the next (empty on the last page)."""
+
+    orders: list[OrderPublic]
+    next_page_token: str
+
+
 class ReviewCreate(Input):
     approve: bool
 

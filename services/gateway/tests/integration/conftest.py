@@ -229,6 +229,14 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
         order.status = "PAID" if request.approve else "REFUNDED"
         return orders_pb.ReviewOrderResponse(order=order)
 
+    async def SearchOrders(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("SearchOrders")
+        found = [
+            o for o in self.p.orders.values()
+            if (not request.channel or o.channel == request.channel) and (not request.status or o.status == request.status)
+        ]
+        return orders_pb.SearchOrdersResponse(orders=found[: request.limit or 50])
+
     async def ListExceptionQueue(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("ListExceptionQueue")
         return orders_pb.ListExceptionQueueResponse(entries=[])

@@ -28,6 +28,7 @@ PAGES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/admin/keys", None, OPS | {"read-only"}),
     ("POST", "/admin/keys/import", FILE, OPS),
     ("GET", "/admin/orders", None, EVERYONE),
+    ("GET", "/admin/orders?channel=tmall&status=PAID", None, EVERYONE),
     ("GET", "/admin/orders/o-1", None, EVERYONE),
     ("POST", "/admin/orders/o-1/refund", {"reason": "asked"}, FIN),
     ("POST", "/admin/orders/o-1/review", {"decision": "approve"}, OPS),
@@ -119,3 +120,24 @@ async def test_a_form_without_the_csrf_token_is_refused(gw: Any, fake: Any) -> N
     )
     assert r.status_code == 403
     assert fake.calls == []
+
+
+async def test_the_order_list_shows_every_buyers_orders_filtered_by_channel(gw: Any, fake: Any) -> None:
+    fake.add_sku("sku-a")
+    _, alice = await gw.buyer("alice@example.com")
+    _, bob = await gw.buyer("bob@example.com")
+    placed = []
+    for who in (alice, bob):
+        r = await gw.client.post(
+            "/v1/orders",
+            json={"items": [{"sku_id": "sku-a", "quantity": 1}]},
+            headers={**who, "Idempotency-Key": who["Authorization"][-12:]},
+        )
+        assert r.status_code == 201, r.text
+        placed.append(r.json()["order_id"])
+    token = (await _sessions(gw))["support"]
+    r = await _send(gw, "GET", "/admin/orders?channel=web", None, token)
+    assert r.status_code == 200
+    assert all(f'data-order="{o}"' in r.text for o in placed)
+    r = await _send(gw, "GET", "/admin/orders?channel=tmall", None, token)
+    assert not any(f'data-order="{o}"' in r.text for o in placed)

@@ -58,6 +58,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/admin/pool-operations", None, OPS_READ),
     ("GET", "/v1/admin/ledger/balances", None, FIN_READ),
     ("GET", "/v1/admin/ledger/verify", None, FIN_READ),
+    ("GET", "/v1/admin/orders?channel=web&status=PAID", None, EVERYONE),
     ("POST", "/v1/admin/orders/o-1/review", {"approve": True}, OPS),
     ("POST", "/v1/admin/orders/o-1/confirm-payment", {"provider": ""}, OPS | {"support"}),
     ("POST", "/v1/admin/orders/o-1/refunds", {"reason": "buyer asked"}, FIN),

@@ -246,3 +246,32 @@ async def test_orders_are_found_by_many_keys_at_once_and_unused_keys_are_left_ou
         found = await uow.orders.by_idempotency_keys([("b1", "k1"), ("b2", "k1"), ("b1", "k9"), ("b3", "k1")])
         assert found == {("b1", "k1"): first, ("b2", "k1"): second}
         assert await uow.orders.by_idempotency_keys([]) == {}
+
+
+async def test_every_buyers_orders_are_searched_by_channel_and_status_newest_first_a_page_at_a_time(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    from quanyi_orders.application.orders import search_orders
+    from quanyi_orders.domain.errors import InvalidOrder
+
+    for n in range(3):
+        await place(unit_of_work, f"o{n}", buyer_id=f"b{n}", key=f"k{n}", minutes=n)
+    tmall, events = execute(None, Place(
+        "t1", "b9", "", "tmall", [("sku-a", 1, Money(500, "CNY"))], "kt", T0 + timedelta(minutes=5),
+    ))
+    assert tmall is not None
+    async with unit_of_work() as uow:
+        await uow.events.append(order_new_events("t1", 0, events, occurred_at=tmall.placed_at))
+        await uow.commit()
+
+    page, token = await search_orders(unit_of_work(), "", "", 2, "")
+    assert [o.order_id for o in page] == ["t1", "o2"] and token
+    page, token = await search_orders(unit_of_work(), "", "", 2, token)
+    assert [o.order_id for o in page] == ["o1", "o0"] and token == ""
+    page, _ = await search_orders(unit_of_work(), "tmall", "", 10, "")
+    assert [o.order_id for o in page] == ["t1"]
+    page, _ = await search_orders(unit_of_work(), "web", "PENDING_PAYMENT", 10, "")
+    assert [o.order_id for o in page] == ["o2", "o1", "o0"]
+    assert (await search_orders(unit_of_work(), "", "FULFILLED", 10, ""))[0] == []
+    with pytest.raises(InvalidOrder):
+        await search_orders(unit_of_work(), "", "", 10, "not-a-token")

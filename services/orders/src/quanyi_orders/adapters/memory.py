@@ -172,6 +172,17 @@ class InMemoryOrderRepository(OrderRepository):
         mine.sort(key=lambda o: (o.placed_at, o.order_id), reverse=True)
         return mine[:limit]
 
+    async def search(
+        self, channel: str, status: str, limit: int, before: tuple[datetime, str] | None
+    ) -> list[Order]:
+        found = [
+            o for o in self._record().orders.values()
+            if (not channel or o.channel == channel) and (not status or o.status.value == status)
+            and (before is None or (o.placed_at, o.order_id) < before)
+        ]
+        found.sort(key=lambda o: (o.placed_at, o.order_id), reverse=True)
+        return found[:limit]
+
 
 class InMemorySagaRepository(SagaRepository):
     def __init__(self, log: InMemoryEventLog) -> None:

@@ -184,6 +184,20 @@ class PgOrderRepository(OrderRepository):
         )
         return _from_row(rows[0]) if rows else None
 
+    async def search(
+        self, channel: str, status: str, limit: int, before: tuple[datetime, str] | None
+    ) -> list[Order]:
+        at, after_id = before if before is not None else (None, "")
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM orders o"
+            " WHERE (%s = '' OR o.channel = %s) AND (%s = '' OR o.status = %s)"
+            " AND (%s::timestamptz IS NULL OR (o.created_at, o.order_id) < (%s::timestamptz, %s::text))"
+            " ORDER BY o.created_at DESC, o.order_id DESC LIMIT %s",
+            (channel, channel, status, status, at, at, after_id, limit),
+            lock=False,
+        )
+        return [_from_row(r) for r in rows]
+
     async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
         rows = await self._fetch(
             f"SELECT {_COLUMNS} FROM orders o WHERE o.buyer_id = %s"

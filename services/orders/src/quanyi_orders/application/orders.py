@@ -220,6 +220,29 @@ async def list_orders(uow: OrdersUnitOfWork, buyer_id: str, limit: int) -> list[
         return await uow.orders.list_for_buyer(buyer_id, limit)
 
 
+async def search_orders(
+    uow: OrdersUnitOfWork, channel: str, status: str, limit: int, page_token: str
+) -> tuple[list[Order], str]:
+    """A page of every buyer's orders, newest first, of a channel and in a status (empty: any), and the
+    token of the next page ("" on the last). The token is the last order's (placed_at, order_id); a token
+    that is not one raises InvalidOrder."""
+    limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
+    before = None
+    if page_token:
+        at, _, order_id = page_token.partition("|")
+        try:
+            before = (datetime.fromisoformat(at), order_id)
+        except ValueError:
+            raise InvalidOrder("page_token is not a page of this list") from None
+        if before[0].tzinfo is None or not order_id:
+            raise InvalidOrder("page_token is not a page of this list")
+    async with uow:
+        found = await uow.orders.search(channel, status, limit + 1, before)
+    page = found[:limit]
+    last = page[-1] if len(found) > limit else None
+    return page, (f"{last.placed_at.isoformat()}|{last.order_id}" if last is not None else "")
+
+
 async def capture_notified_payment(uow: OrdersUnitOfWork, notice: PaymentNotice) -> Captured:
     """Apply an authenticated payment notice: the notice, the payment and the order's events in one append.
 

@@ -83,6 +83,13 @@ class OrderRepository(ABC):
     async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
         """At most `limit` of the buyer's orders, newest first (then by order id, descending)."""
 
+    @abstractmethod
+    async def search(
+        self, channel: str, status: str, limit: int, before: tuple[datetime, str] | None
+    ) -> list[Order]:
+        """At most `limit` of every buyer's orders, newest first (then by order id, descending), of the
+        channel and in the status (empty: any), placed before `before` (placed_at, order_id) when given."""
+
 
 @dataclass(frozen=True)
 class QueueEntry:

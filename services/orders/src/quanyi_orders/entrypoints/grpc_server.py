@@ -112,6 +112,17 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
         found = await self._run(context, lambda uow: orders.list_orders(uow, request.buyer_id, request.limit))
         return pb.ListOrdersResponse(orders=[order_to_proto(o) for o in found])
 
+    async def SearchOrders(
+        self, request: pb.SearchOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchOrdersResponse:
+        found, token = await self._run(
+            context,
+            lambda uow: orders.search_orders(
+                uow, request.channel, request.status, request.limit, request.page_token
+            ),
+        )
+        return pb.SearchOrdersResponse(orders=[order_to_proto(o) for o in found], next_page_token=token)
+
     async def HandlePaymentNotice(
         self, request: pb.HandlePaymentNoticeRequest, context: grpc.aio.ServicerContext
     ) -> pb.HandlePaymentNoticeResponse:

@@ -89,6 +89,26 @@ class ListOrdersResponse(_message.Message):
     orders: _containers.RepeatedCompositeFieldContainer[Order]
     def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ...) -> None: ...
 
+class SearchOrdersRequest(_message.Message):
+    __slots__ = ("channel", "status", "limit", "page_token")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    status: str
+    limit: int
+    page_token: str
+    def __init__(self, channel: _Optional[str] = ..., status: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchOrdersResponse(_message.Message):
+    __slots__ = ("orders", "next_page_token")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[Order]
+    next_page_token: str
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class HandlePaymentNoticeRequest(_message.Message):
     __slots__ = ("provider", "body", "signature", "timestamp", "nonce", "serial")
     PROVIDER_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,11 @@ class OrdersServiceStub:
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListOrdersRequest.SerializeToString,
                 response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListOrdersResponse.FromString,
                 _registered_method=True)
+        self.SearchOrders = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/SearchOrders',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersResponse.FromString,
+                _registered_method=True)
         self.HandlePaymentNotice = channel.unary_unary(
                 '/quanyi.orders.v1.OrdersService/HandlePaymentNotice',
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.HandlePaymentNoticeRequest.SerializeToString,
@@ -102,6 +107,14 @@ class OrdersServiceServicer:
 
     def ListOrders(self, request, context):
         """ListOrders returns a buyer's orders, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchOrders(self, request, context):
+        """SearchOrders returns every buyer's orders from every channel, newest first, filtered by channel and
+        status, a page at a time (the operators' order list).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -169,6 +182,11 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.ListOrders,
                     request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListOrdersRequest.FromString,
                     response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'SearchOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchOrders,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersResponse.SerializeToString,
             ),
             'HandlePaymentNotice': grpc.unary_unary_rpc_method_handler(
                     servicer.HandlePaymentNotice,
@@ -283,6 +301,33 @@ class OrdersService:
             '/quanyi.orders.v1.OrdersService/ListOrders',
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListOrdersRequest.SerializeToString,
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/SearchOrders',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

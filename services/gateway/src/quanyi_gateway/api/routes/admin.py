@@ -35,6 +35,7 @@ from quanyi_gateway.models import (
     ImportPublic,
     JournalVerificationPublic,
     Money,
+    OrderPagePublic,
     OrderPublic,
     PartnerSkusPublic,
     PartnerSkusUpdate,
@@ -215,6 +216,24 @@ async def refund_order(
     return RefundPublic(
         refund_id=reply.refund_id,
         amount=Money(amount_minor=reply.amount.minor_units, currency=reply.amount.currency),
+    )
+
+
+@router.get("/orders", dependencies=[Allowed(P.ORDERS_READ)], responses=responses(400, 422))
+async def search_orders(
+    peers: PeersDep,
+    channel: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")] = "",
+    status: Annotated[str, Query(max_length=32, pattern=r"^[A-Z_]*$")] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=200)] = "",
+) -> OrderPagePublic:
+    """Orders from every channel and buyer, newest first, by channel and status, a page at a time."""
+    reply = await peers.orders.SearchOrders(orders_pb.SearchOrdersRequest(
+        channel=channel, status=status, limit=limit, page_token=page_token
+    ))
+    return OrderPagePublic(
+        orders=[presenters.order(mappers.order(o), with_payment=False) for o in reply.orders],
+        next_page_token=reply.next_page_token,
     )
 
 

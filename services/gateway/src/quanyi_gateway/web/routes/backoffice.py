@@ -41,6 +41,9 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 LOW_STOCK = 10
 SKU_PAGE = 200
 CHANNELS = ("webhook", "sms", "activation")
+ORDER_STATUSES = (
+    "PENDING_PAYMENT", "CAPTURED", "PAID", "UNDER_REVIEW", "FULFILLED", "REFUNDED", "CANCELLED", "EXPIRED",
+)
 
 
 def allowed(permission: P) -> Any:
@@ -277,10 +280,23 @@ async def orders(
     request: Request,
     user: Annotated[User, allowed(P.ORDERS_READ)],
     order_id: Annotated[str, Query(max_length=64)] = "",
+    channel: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")] = "",
+    status: Annotated[str, Query(max_length=32, pattern=r"^[A-Z_]*$")] = "",
+    page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
+    """Orders from every channel, newest first, filtered by channel and status; or one by its number."""
     if order_id.strip():
         return _back(f"/admin/orders/{order_id.strip()}")
-    return _admin_page(request, "admin/orders.html", user)
+    try:
+        reply = await _resources(request).peers.orders.SearchOrders(
+            orders_pb.SearchOrdersRequest(channel=channel, status=status, limit=50, page_token=page_token)
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+    return _admin_page(
+        request, "admin/orders.html", user, orders=[mappers.order(o) for o in reply.orders],
+        next_page_token=reply.next_page_token, channel=channel, status=status, statuses=ORDER_STATUSES,
+    )
 
 
 @router.get("/orders/{order_id}")
