@@ -22,7 +22,7 @@ from quanyi_gateway.application.limits import RateLimited
 from quanyi_gateway.application.model import OwnedKey
 from quanyi_gateway.application.refund_requests import REASONS, Reason
 from quanyi_gateway.web.render import page
-from quanyi_gateway.web.routes.storefront import _rpc_error, _sku_names, refund_requests, resources
+from quanyi_gateway.web.routes.storefront import refund_requests, resources, rpc_error, sku_names
 from quanyi_gateway.web.session import CsrfProtected, WebError, WebUser
 
 router = APIRouter(include_in_schema=False)
@@ -40,7 +40,7 @@ async def user_centre(request: Request, user: WebUser) -> Response:
         keys_by_order[d.order_id].append(d)
     sku_ids = [i.sku_id for o in orders for i in o.items]
     sku_ids += [d.sku_id for ds in keys_by_order.values() for d in ds]
-    names = await _sku_names(request, sku_ids)
+    names = await sku_names(request, sku_ids)
     asked = await refund_requests(request).of_buyer(user)
     return page(
         request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names, asked=asked
@@ -55,7 +55,7 @@ async def key_page(request: Request, key_id: PathId, user: WebUser) -> Response:
     if not found:
         raise WebError(404, "error.key_not_found")
     key = found[0]
-    names = await _sku_names(request, [key.sku_id])
+    names = await sku_names(request, [key.sku_id])
     return page(request, "key.html", user, key=key, names=names)
 
 
@@ -74,7 +74,7 @@ async def reveal(request: Request, order_id: PathId, key_id: PathId, user: WebUs
     except OrderNotFound:
         raise WebError(404, "error.key_not_found") from None
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise rpc_error(exc) from None
     if not revealed:
         raise WebError(404, "error.key_not_found")
     key = revealed[0]
@@ -126,6 +126,6 @@ async def resend(
     except OrderNotFound:
         raise WebError(404, "error.order_not_found") from None
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise rpc_error(exc) from None
     done = "resent" if outcome.delivered else "resend-failed"
     return RedirectResponse(f"/orders/{order_id}?done={done}#actions", status_code=303)

@@ -184,11 +184,11 @@ async def checkout(
     except UnknownSku:
         raise WebError(404, "error.unknown_sku") from None
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise rpc_error(exc) from None
     return seeother(f"/orders/{placed.order.order_id}")
 
 
-def _rpc_error(exc: grpc.aio.AioRpcError) -> WebError:
+def rpc_error(exc: grpc.aio.AioRpcError) -> WebError:
     code = exc.code()
     if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
         return WebError(409, "error.refused")
@@ -210,7 +210,7 @@ async def _order_view(request: Request, user: User, order_id: str) -> dict[str, 
     r = resources(request)
     order = await buyers_order(request, user, order_id)
     keys = await r.keys.delivered(user, order_id)
-    names = await _sku_names(request, [i.sku_id for i in order.items])
+    names = await sku_names(request, [i.sku_id for i in order.items])
     refund_request = (await refund_requests(request).of_buyer(user)).get(order_id)
     return {
         "order": order, "keys": keys, "names": names, "moving": order.status in MOVING,
@@ -219,7 +219,7 @@ async def _order_view(request: Request, user: User, order_id: str) -> dict[str, 
     }
 
 
-async def _sku_names(request: Request, sku_ids: list[str]) -> dict[str, str]:
+async def sku_names(request: Request, sku_ids: list[str]) -> dict[str, str]:
     try:
         skus = await resources(request).catalogue.prices(list(dict.fromkeys(sku_ids)))
     except UnknownSku:
