@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
+from psycopg import errors
+
 from quanyi_inventory.application.ports import KeyImports, StagedCheck, StagedRow
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.sealed import WrappedDataKey
@@ -49,13 +51,16 @@ _INSERT = (
     " expires_at, face_value_minor, unit_cost_minor, supplier)"
     " SELECT %s, key_id, %s, fingerprint, nonce, ciphertext, valid_from, expires_at, face_value_minor,"
     " unit_cost_minor, nullif(supplier, '') FROM import_chunk ORDER BY line"
-    " ON CONFLICT (fingerprint, sku_id) DO NOTHING"
 )
+# A chunk holding a code the SKU has (or an earlier row had) goes in again skipping those: the plain insert
+# is tried first because ON CONFLICT's speculative insertion costs a WAL record and a probe more per row.
+_INSERT_SKIPPING = _INSERT + " ON CONFLICT (fingerprint, sku_id) DO NOTHING"
 
 
 class PgKeyImports(KeyImports):
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self._staged = 0
         self._stored = 0
 
     async def stage(self, sku_id: str, batch_id: str, chunks: AsyncIterable[Sequence[StagedRow]]) -> None:
@@ -81,13 +86,22 @@ class PgKeyImports(KeyImports):
                     copy.set_types(_TYPES)
                     for row in chunk:
                         await copy.write_row(row)
-                await cur.execute(_INSERT, (batch_id, sku_id))
+                try:
+                    async with conn.transaction():
+                        await cur.execute(_INSERT, (batch_id, sku_id))
+                except errors.UniqueViolation:
+                    await cur.execute(_INSERT_SKIPPING, (batch_id, sku_id))
                 self._stored += max(int(cur.rowcount), 0)
+            self._staged += len(chunk)
             await conn.execute("INSERT INTO import_lines SELECT line, fingerprint FROM import_chunk")
             await conn.execute("TRUNCATE import_chunk")
-        await conn.execute("ANALYZE import_lines")
 
     async def check(self, sku_id: str, batch_id: str, limit: int) -> StagedCheck:
+        if self._stored == self._staged:
+            # Every row was stored: no code repeats within the file or one the SKU held (the unique
+            # index said so), so the file's million (line, fingerprint) pairs need no sorting or probing.
+            return StagedCheck(0, 0, [])
+        await self._conn.execute("ANALYZE import_lines")
         await self._conn.execute(_LATER)
         cur = await self._conn.execute(_CHECK, {"sku": sku_id, "batch": batch_id, "limit": limit})
         rows = await cur.fetchall()
