@@ -141,6 +141,10 @@ def event_to_proto(ev: events.Event) -> Message:
                 provider=ev.provider, lines=_refund_lines(ev.lines), provider_refund_id=ev.provider_refund_id,
                 reason=_REFUND_REASON[ev.reason],
             )
+        case events.RefundKeysCleared():
+            return pb_events.RefundKeysCleared(
+                order_id=ev.order_id, refund_id=ev.refund_id, refused=ev.refused, reason=ev.reason
+            )
         case events.OrderQueued():
             return pb_events.OrderQueued(order_id=ev.order_id, reason=ev.reason, source=ev.source)
         case events.QueueEntryResolved():
@@ -201,6 +205,10 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
                 _refund_lines_back(payload.lines), payload.provider_refund_id,
                 _REFUND_REASON_BACK[payload.reason],
             )
+        case pb_events.RefundKeysCleared():
+            return events.RefundKeysCleared(
+                payload.order_id, payload.refund_id, payload.refused, payload.reason
+            )
         case pb_events.OrderQueued():
             return events.OrderQueued(payload.order_id, payload.reason, payload.source)
         case pb_events.QueueEntryResolved():
@@ -215,7 +223,7 @@ ORDER_EVENT_TYPES = frozenset(
         pb_events.OrderPlaced, pb_events.PaymentCaptured, pb_events.OrderPaid, pb_events.OrderApproved,
         pb_events.OrderHeld, pb_events.OrderCancelled, pb_events.OrderRefunded, pb_events.OrderFulfilled,
         pb_events.OrderExpired, pb_events.RefundRequested, pb_events.RefundSent, pb_events.RefundSucceeded,
-        pb_events.OrderQueued, pb_events.QueueEntryResolved,
+        pb_events.OrderQueued, pb_events.QueueEntryResolved, pb_events.RefundKeysCleared,
     )
 )
 NOTICE_ACCEPTED = pb_events.PaymentNoticeAccepted.DESCRIPTOR.full_name

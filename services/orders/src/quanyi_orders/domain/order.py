@@ -32,6 +32,7 @@ from quanyi_orders.domain.events import (
     OrderRefunded,
     PaymentCaptured,
     QueueEntryResolved,
+    RefundKeysCleared,
     RefundLine,
     RefundReason,
     RefundRequested,
@@ -169,8 +170,18 @@ class Queue:
     source: str
 
 
+@dataclass(frozen=True)
+class RecordRefundKeys:
+    """Inventory's answer to a refund that names keys: RefundKeysSettled, or RefundKeysRefused (`reason`)."""
+
+    refund_id: str
+    refused: bool = False
+    reason: str = ""
+
+
 Command = (
     Place | CapturePayment | RecordRiskDecision | Review | RecordStockShort | RecordDelivery | Expire | Queue
+    | RecordRefundKeys
 )
 
 
@@ -211,6 +222,10 @@ def decide(order: Order | None, command: Command) -> list[Event]:
             return [OrderFulfilled(order.order_id)]
         case Expire():
             return _expire(order, command.now)
+        case RecordRefundKeys():
+            # Whatever the order's status: a refund that takes its last units refunds the order first.
+            reason = command.reason[:500]
+            return [RefundKeysCleared(order.order_id, command.refund_id, command.refused, reason)]
         case Queue():
             # A paid order not yet delivered or refunded (released, or still waiting for risk) waits on an
             # operator; one held for review is a reviewer's. A fulfilled order whose further channel gave
@@ -401,7 +416,8 @@ def _advance(phase: Phase, event: Event) -> Phase:
             return Phase(Status.FULFILLED, risk, txn, provider)
         case OrderExpired():
             return Phase(Status.EXPIRED, risk, txn, provider)
-        case RefundRequested() | RefundSent() | RefundSucceeded() | OrderQueued() | QueueEntryResolved():
+        case RefundRequested() | RefundSent() | RefundSucceeded() | RefundKeysCleared() | OrderQueued() \
+                | QueueEntryResolved():
             return phase  # the refund's progress and the exception queue: their own projections follow them
     raise TypeError(f"not an event of a placed order: {event!r}")
 

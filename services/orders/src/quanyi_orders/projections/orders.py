@@ -48,6 +48,7 @@ from quanyi_orders.domain.events import (
     OrderQueued,
     OrderRefunded,
     PaymentCaptured,
+    RefundKeysCleared,
     RefundRequested,
     RefundSent,
     RefundSucceeded,
@@ -113,6 +114,12 @@ _ENDS_DELIVERY = (OrderFulfilled, OrderRefunded, OrderQueued)
 DueChange = tuple[tuple[str, str], datetime | None]
 
 
+def names_keys(refund: RefundRequested) -> bool:
+    """Whether inventory must take keys back before the refund is sent: units whose keys were released,
+    voided or redeemed (an operator's refund; a shortage's or a refused payment's names none)."""
+    return any(ln.released or ln.voided or ln.redeemed for ln in refund.lines)
+
+
 def _due_change(event: Event, at: datetime) -> list[DueChange]:
     """The due_events rows an event sets (a time) or removes (None)."""
     match event:
@@ -127,7 +134,10 @@ def _due_change(event: Event, at: datetime) -> list[DueChange]:
         case OrderPaid():
             return [((EXPIRE, event.order_id), None), ((DELIVER, event.order_id), at + DELIVERY_DEADLINE)]
         case RefundRequested():
-            return [((REFUND, event.refund_id), at)]
+            # A refund that names keys waits for inventory to take them back (RefundKeysCleared).
+            return [] if names_keys(event) else [((REFUND, event.refund_id), at)]
+        case RefundKeysCleared():
+            return [] if event.refused else [((REFUND, event.refund_id), at)]
         case RefundSent():
             return [((REFUND, event.refund_id), event.next_attempt_at)]
         case RefundSucceeded():
