@@ -1,8 +1,9 @@
 """`quanyi audit key K` / `quanyi audit order O`: the audit trail of a key or an order, assembled from every
-service's event store (the read path of `quanyi history`) and the ledger's journal entries (its
-EntriesPosted events): who imported the key, when it was reserved, revealed (by which identity), delivered
-(to which buyer, over which channel), redeemed, refunded, and every operator action with its journal entry.
-The folding here is pure; the command reads the events."""
+service's event store (the read path of `quanyi history`), the ledger's journal entries (its
+EntriesPosted events) and, for a key, the batch that inventory's record of sealed keys files it under:
+who imported the key, when it was reserved, revealed (by which identity), delivered (to which buyer, over
+which channel), redeemed, refunded, and every operator action with its journal entry. The folding here
+is pure; the command reads the events."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from psycopg import connect
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -147,13 +149,32 @@ def _journal(events: Sequence[HistoryEvent], orders: set[str]) -> list[JournalLi
     return [out[s] for s in sorted(out)]
 
 
-def trail(subject: str, kind: str, events: Sequence[HistoryEvent]) -> Trail:
-    """The audit trail of an order or a key from the events that concern it (any services, any order)."""
+# Events about a whole import batch, which concern each of its keys.
+_BATCH_TYPES = frozenset({"KeysImported", "BatchVoided", "BatchRestored", "KeysMoved"})
+
+
+def trail(
+    subject: str, kind: str, events: Sequence[HistoryEvent], batch_id: str | None = None
+) -> Trail:
+    """The audit trail of an order or a key from the events that concern it (any services, any order).
+
+    For a key, `batch_id` is the import batch its record row belongs to (`key_batch`): its KeysImported,
+    and the batch's voids, restores and moves, are then the key's, exactly. Without it the import is
+    guessed from the pool the key was reserved from, and a note says so."""
     ordered = sorted(events, key=lambda e: (e.occurred_at, e.service, e.seq))
     notes: list[str] = []
     if kind == "order":
         mine = [e for e in ordered if e.short_type != "EntriesPosted"]
         orders = {subject}
+    elif batch_id:
+        batch = [e for e in ordered if e.short_type in _BATCH_TYPES and e.payload.get("batchId") == batch_id]
+        mine = [
+            e for e in ordered
+            if e in batch or (e.short_type != "EntriesPosted" and _mentions_key(e.payload, subject))
+        ]
+        orders = {e.correlation_id for e in mine if e.correlation_id and e not in batch} | {batch_id}
+        if not any(e.short_type == "KeysImported" for e in batch):
+            notes.append(f"the key is of batch {batch_id}, whose KeysImported is not in the event stores")
     else:
         mine = [e for e in ordered if e.short_type != "EntriesPosted" and _mentions_key(e.payload, subject)]
         orders = {e.correlation_id for e in mine if e.correlation_id}
@@ -170,10 +191,10 @@ def trail(subject: str, kind: str, events: Sequence[HistoryEvent]) -> Trail:
         elif imports:
             mine = imports + mine
             notes.append(
-                "the key came from one of these imports into its pool (KeysImported names no key ids)"
+                "the key came from one of these imports into its pool (the key is not in inventory's record)"
             )
         else:
-            notes.append("its import is not known from the events (KeysImported names no key ids)")
+            notes.append("its import is not known (the key is not in inventory's record)")
     lines = [AuditLine(e.occurred_at, e.service, *describe(e, subject), e.event_id) for e in mine]
     return Trail(subject, kind, lines, _journal(ordered, orders), notes)
 
@@ -197,14 +218,35 @@ def order(
     _show(order_id, "order", as_json)
 
 
+def key_batch(database_url: str, key_id: str) -> str | None:
+    """The import batch of `key_id`, from inventory's record of sealed keys (key_material), the append-only
+    rows its KeysImported points to: only the batch and key ids are read, never a ciphertext. None when
+    the record does not hold the key (or is not in this database)."""
+    with connect(database_url) as conn:
+        found = conn.execute("SELECT to_regclass('inventory.key_material')").fetchone()
+        if not found or not found[0]:
+            return None
+        row = conn.execute(
+            "SELECT batch_id FROM inventory.key_material WHERE key_id = %s LIMIT 1", (key_id,)
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
 def _show(subject: str, kind: str, as_json: bool) -> None:
     from quanyi_cli import main
 
-    events = main._history_events(main._database_url(), subject)
-    if not events:
+    url = main._database_url()
+    events = main._history_events(url, subject)
+    # A key no event names yet (in stock, never sold) still has the batch it was imported in.
+    batch_id = key_batch(url, subject) if kind == "key" else None
+    if not events and not batch_id:
         console.print(f"no events name {subject}")
         raise typer.Exit(1)
-    result = trail(subject, kind, [HistoryEvent(**e) for e in events])
+    if batch_id:
+        # The batch's own events (its import, voids, moves) and the ledger's entry of its cost.
+        seen = {(e["service"], e["seq"]) for e in events}
+        events += [e for e in main._history_events(url, batch_id) if (e["service"], e["seq"]) not in seen]
+    result = trail(subject, kind, [HistoryEvent(**e) for e in events], batch_id)
     if as_json:
         print(json.dumps(result.as_json(), ensure_ascii=False, default=str))
         return
