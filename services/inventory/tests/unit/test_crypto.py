@@ -1,8 +1,11 @@
 import base64
+import hmac
 import json
 import os
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from quanyi_inventory.adapters.crypto import DecryptionFailed, Keyring, KeyringError, SealedKey
 from quanyi_platform.config import DEV_MASTER_KEY
 
@@ -82,6 +85,18 @@ def test_fingerprints_are_equal_for_equal_codes_after_trimming_and_differ_by_cas
     assert ring.fingerprint("ABC-1") == ring.fingerprint("  ABC-1\t")
     assert ring.fingerprint("ABC-1") != ring.fingerprint("abc-1")
     assert len(ring.fingerprint("ABC-1")) == 32
+
+
+def test_a_fingerprint_is_hmac_sha256_of_the_code_under_the_key_derived_from_the_master_key() -> None:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"quanyi key fingerprint").derive(OLD)
+    for code in ["ABC-1", "", "x" * 300, "卡密-Ω"]:
+        assert keyring().fingerprint(code) == hmac.digest(derived, code.encode(), "sha256")
+
+
+def test_no_two_keys_of_a_batch_get_the_same_nonce_across_blocks_of_random_bytes() -> None:
+    data_key, _ = keyring().new_data_key("batch-n")
+    nonces = [data_key.seal(f"key-{i}", "C", "").nonce for i in range(10_000)]
+    assert len(set(nonces)) == len(nonces) and {len(n) for n in nonces} == {12}
 
 
 def test_the_fingerprint_key_follows_the_configured_master_key_not_the_active_one() -> None:
