@@ -39,7 +39,7 @@ class Deliveries(Projection):
         if redeemed:
             await conn.execute(
                 "UPDATE deliveries AS d SET redeemed_at = u.at, redeemed_by_partner = u.partner"
-                " FROM unnest(%s::text[], %s::timestamptz[], %s::text[]) AS u(key_id, at, partner)"
+                " FROM unnest(%b::text[], %b::timestamptz[], %b::text[]) AS u(key_id, at, partner)"
                 " WHERE d.key_id = u.key_id",
                 (
                     [r.key_id for r in redeemed],
@@ -54,8 +54,8 @@ class Deliveries(Projection):
             await conn.execute(
                 "INSERT INTO deliveries (order_id, key_id, sku_id, buyer_id, line_no, unit_no,"
                 " unit_cost_minor, currency, delivered_at)"
-                " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[],"
-                " %s::bigint[], %s::text[], %s::timestamptz[])",
+                " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::int[], %b::int[],"
+                " %b::bigint[], %b::text[], %b::timestamptz[])",
                 (
                     [d.order_id for d, _ in rows],
                     [k.key_id for _, k in rows],

@@ -73,8 +73,8 @@ class EmailOutbox(Projection):
             await conn.execute(
                 "INSERT INTO email_outbox (order_id, state, attempts, next_attempt_at,"
                 " last_error, lease, updated_at, version)"
-                " SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[],"
-                " %s::text[], %s::int[], %s::timestamptz[], %s::bigint[])",
+                " SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::timestamptz[],"
+                " %b::text[], %b::int[], %b::timestamptz[], %b::bigint[])",
                 _columns(queued),
             )
         if updated:
@@ -84,8 +84,8 @@ class EmailOutbox(Projection):
                 " next_attempt_at = coalesce(u.next_attempt_at, e.next_attempt_at),"
                 " last_error = coalesce(u.last_error, e.last_error), lease = coalesce(u.lease, e.lease),"
                 " updated_at = coalesce(u.updated_at, e.updated_at), version = u.version"
-                " FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::int[],"
-                " %s::timestamptz[], %s::bigint[])"
+                " FROM unnest(%b::text[], %b::text[], %b::int[], %b::timestamptz[], %b::text[], %b::int[],"
+                " %b::timestamptz[], %b::bigint[])"
                 " AS u(order_id, state, attempts, next_attempt_at, last_error, lease, updated_at, version)"
                 " WHERE e.order_id = u.order_id",
                 _columns(updated),

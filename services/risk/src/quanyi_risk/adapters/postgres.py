@@ -29,17 +29,17 @@ class PgVelocityWindows(VelocityWindows):
         # sharing buyers never wait on each other in a cycle. The key is the one risk has always used.
         await self._conn.execute(
             "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT"
-            " hashtextextended('risk:' || b, 0) AS k FROM unnest(%s::text[]) AS b ORDER BY k) AS keys",
+            " hashtextextended('risk:' || b, 0) AS k FROM unnest(%b::text[]) AS b ORDER BY k) AS keys",
             (buyers,),
         )
         # A new statement, so its snapshot holds what the lock holders before us committed.
         cur = await self._conn.execute(
             "SELECT v.order_id, v.buyer_id, v.placed_at"
-            " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS w(buyer_id, lo, hi)"
+            " FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[]) AS w(buyer_id, lo, hi)"
             " JOIN order_velocity v ON v.buyer_id = w.buyer_id AND v.placed_at > w.lo AND v.placed_at < w.hi"
             " UNION"
             " SELECT order_id, buyer_id, placed_at FROM order_velocity"
-            " WHERE order_id = ANY(%s::text[]) AND buyer_id = ANY(%s::text[])",
+            " WHERE order_id = ANY(%b::text[]) AND buyer_id = ANY(%b::text[])",
             (
                 buyers,
                 [spans[b][0] - window for b in buyers],

@@ -29,7 +29,7 @@ class DecisionsProjection(Projection):
             " SELECT u.order_id, u.buyer_id, u.decision,"
             " ARRAY(SELECT r.value FROM jsonb_array_elements_text(u.reasons::jsonb) WITH ORDINALITY"
             " AS r(value, n) ORDER BY r.n), u.decided_at"
-            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+            " FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::timestamptz[])"
             " AS u(order_id, buyer_id, decision, reasons, decided_at)"
             " ON CONFLICT (order_id) DO NOTHING",
             (

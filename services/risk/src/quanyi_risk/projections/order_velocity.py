@@ -25,7 +25,7 @@ class OrderVelocityProjection(Projection):
             return
         await conn.execute(
             "INSERT INTO order_velocity (order_id, buyer_id, placed_at)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[])"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[])"
             " ON CONFLICT (order_id) DO NOTHING",
             ([e.order_id for e in rows], [e.buyer_id for e in rows], [e.placed_at for e in rows]),
         )
