@@ -287,6 +287,10 @@ class FakeLedger(ledger_grpc.LedgerServiceServicer):
         self.p.calls.append("VerifyJournal")
         return ledger_pb.VerifyJournalResponse(ok=True, entries=3)
 
+    async def ListEntries(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("ListEntries")
+        return ledger_pb.ListEntriesResponse(entries=[])
+
 
 @pytest.fixture
 async def peers() -> AsyncIterator[tuple[FakePeers, str]]:

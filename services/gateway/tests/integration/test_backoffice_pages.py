@@ -36,6 +36,9 @@ PAGES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/admin/queue", None, EVERYONE),
     ("POST", "/admin/queue/o-1", {"action": "resolve"}, OPS | {"support"}),
     ("POST", "/admin/queue/o-1", {"action": "refund"}, FIN),
+    ("GET", "/admin/audit", None, EVERYONE),
+    ("POST", "/admin/audit", {"order_id": "o-1"}, EVERYONE),
+    ("POST", "/admin/audit", {"code": "NO-SUCH-CODE"}, EVERYONE),
     ("GET", "/admin/finance", None, FIN | {"read-only"}),
     ("GET", "/admin/finance/report.csv", None, FIN | {"read-only"}),
 ]
@@ -141,3 +144,15 @@ async def test_the_order_list_shows_every_buyers_orders_filtered_by_channel(gw: 
     assert all(f'data-order="{o}"' in r.text for o in placed)
     r = await _send(gw, "GET", "/admin/orders?channel=tmall", None, token)
     assert not any(f'data-order="{o}"' in r.text for o in placed)
+
+
+async def test_an_order_page_shows_its_delivered_keys_to_whoever_audits(gw: Any, fake: Any) -> None:
+    buyer_id, _ = await gw.buyer("carol@example.com")
+    key_id = fake.deliver("o-9", buyer_id, "sku-a", "SECRET-CODE-1")
+    tokens = await _sessions(gw)
+    r = await _send(gw, "GET", "/admin/orders/o-9", None, tokens["support"])
+    assert r.status_code == 200
+    assert f'id="key-{key_id}"' in r.text and "SECRET-CODE-1" not in r.text
+    # A key's code, posted, finds its order.
+    r = await _send(gw, "POST", "/admin/audit", {"code": "SECRET-CODE-1"}, tokens["read-only"])
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/orders/o-9#key-{key_id}"

@@ -42,7 +42,14 @@ LOW_STOCK = 10
 SKU_PAGE = 200
 CHANNELS = ("webhook", "sms", "activation")
 ORDER_STATUSES = (
-    "PENDING_PAYMENT", "CAPTURED", "PAID", "UNDER_REVIEW", "FULFILLED", "REFUNDED", "CANCELLED", "EXPIRED",
+    "PENDING_PAYMENT",
+    "CAPTURED",
+    "PAID",
+    "UNDER_REVIEW",
+    "FULFILLED",
+    "REFUNDED",
+    "CANCELLED",
+    "EXPIRED",
 )
 
 
@@ -294,8 +301,14 @@ async def orders(
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
     return _admin_page(
-        request, "admin/orders.html", user, orders=[mappers.order(o) for o in reply.orders],
-        next_page_token=reply.next_page_token, channel=channel, status=status, statuses=ORDER_STATUSES,
+        request,
+        "admin/orders.html",
+        user,
+        orders=[mappers.order(o) for o in reply.orders],
+        next_page_token=reply.next_page_token,
+        channel=channel,
+        status=status,
+        statuses=ORDER_STATUSES,
     )
 
 
@@ -312,6 +325,12 @@ async def order(
                 ledger_pb.ListEntriesRequest(correlation_id=order_id)
             )
             entries = [MessageToDict(e, preserving_proto_field_name=True) for e in reply.entries]
+        deliveries: list[Any] = []
+        if user.can(P.AUDIT_READ):
+            delivered = await resources.peers.fulfillment.ListDeliveries(
+                fulfillment_pb.ListDeliveriesRequest(buyer_id=found.buyer_id, order_id=order_id)
+            )
+            deliveries = [d for d in delivered.deliveries if d.order_id == order_id]
     except OrderNotFound:
         raise WebError(404, "error.order_not_found") from None
     except grpc.aio.AioRpcError as exc:
@@ -322,6 +341,7 @@ async def order(
         user,
         order=found,
         entries=entries,
+        deliveries=deliveries,
         channels=CHANNELS,
         done=request.query_params.get("done", ""),
     )
@@ -384,6 +404,41 @@ async def deliver(
         if back == "queue"
         else f"/admin/orders/{order_id}?done={done}"
     )
+
+
+# The audit lookup: an order by its number, a key by its code (posted, so a code never sits in a URL).
+
+
+@router.get("/audit")
+async def audit(request: Request, user: Annotated[User, allowed(P.AUDIT_READ)]) -> HTMLResponse:
+    return _admin_page(
+        request, "admin/audit.html", user, not_found=request.query_params.get("missing") == "1"
+    )
+
+
+@router.post("/audit", dependencies=[CsrfProtected])
+async def audit_lookup(
+    request: Request,
+    user: Annotated[User, allowed(P.AUDIT_READ)],
+    order_id: Annotated[str, Form(max_length=64)] = "",
+    code: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    """An order's page (its facts, deliveries and journal entries), found by its number or by a key's code."""
+    if order_id.strip():
+        return _back(f"/admin/orders/{order_id.strip()}")
+    if not code.strip():
+        return _back("/admin/audit")
+    try:
+        found = await _resources(request).peers.inventory.FindKey(
+            inventory_pb.FindKeyRequest(code=code.strip())
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return _back("/admin/audit?missing=1")
+        raise _rpc_error(exc) from None
+    if not found.order_id:
+        return _back(f"/admin/audit?missing=1&key={found.key_id}")
+    return _back(f"/admin/orders/{found.order_id}#key-{found.key_id}")
 
 
 # The exception queue and its actions.
