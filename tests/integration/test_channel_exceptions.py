@@ -1,7 +1,8 @@
-"""A channel that gives up after the order was fulfilled, end to end with services as processes: the
-partner's top-up API fails half-way through an order's keys (one credited, the next refused by an outage),
-fulfillment gives up (DeliveryFailed, final), and orders puts the fulfilled order in the exception queue
-(source "channel"), where it stays open. A re-drive from the queue while the partner is still down fails
+"""A channel that gives up after the order was fulfilled, end to end with services as processes. A bundle
+(two component SKUs' keys per unit) is bought and delivered to the user centre; the partner's top-up API
+fails half-way through its keys (one component credited, the next refused by an outage): a partial
+delivery. Fulfillment gives up (DeliveryFailed, final), and orders puts the fulfilled order in the exception
+queue (source "channel"), where it stays open. A re-drive from the queue while the partner is still down fails
 and leaves it open; after recovery the CLI's re-drive credits the remaining key, each key exactly once, and
 resolves the entry. Another such order is refunded from the queue instead: its keys are voided, the refund
 confirmed, and every paid order is still delivered, refunded or queued (I2). No account in tables or logs."""
@@ -35,10 +36,23 @@ from tests.integration.harness import (
 from tests.integration.test_payment_saga import paid_orders_accounted_for
 
 
+async def _bundle(adm: Client, name: str) -> str:
+    """A bundle SKU of two component SKUs, one key of each per unit (each component has one key)."""
+    parts = [await create_sku_with_keys(adm, fresh_keys(1), name=f"{name} part {n}") for n in (1, 2)]
+    r = await adm.post("/v1/admin/products", json={"name": name, "kind": "card_key"})
+    assert r.status_code == 201, r.text
+    r = await adm.post(f"/v1/admin/products/{r.json()['product_id']}/skus", json={
+        "name": f"{name} bundle", "price": {"amount_minor": 2990, "currency": "CNY"},
+        "components": [{"sku_id": p["sku_id"], "quantity": 1} for p in parts],
+    })
+    assert r.status_code == 201, r.text
+    return str(r.json()["sku_id"])
+
+
 async def _fulfilled_order(http: httpx.AsyncClient, adm: Client, name: str) -> tuple[Client, str]:
-    sku = await create_sku_with_keys(adm, fresh_keys(2), name=name)
+    sku_id = await _bundle(adm, name)
     buyer = await new_buyer(http)
-    r = await place_order(buyer, sku["sku_id"], quantity=2)
+    r = await place_order(buyer, sku_id)
     assert r.status_code == 201, r.text
     order = r.json()
     assert (await pay(http, order)).status_code == 200
@@ -81,11 +95,13 @@ async def test_a_channel_that_gives_up_after_fulfilment_is_queued_then_redriven_
     developer = {"X-Dev-Credential": stack.config.dev_credential}
     async with httpx.AsyncClient(base_url=channel_simulators_url(stack), timeout=10, headers=developer) as sim:
         credited_before = len((await sim.get("/_sim/state")).json()["topups"])
-        buyer, order_id = await _fulfilled_order(http, adm, "Tencent Video bundle")
+        buyer, order_id = await _fulfilled_order(http, adm, "Tencent Video")
         entry = await _half_credited(adm, sim, order_id)
         assert entry["source"] == "channel" and entry["reason"].startswith("activation delivery given up")
         assert await order_status(buyer, order_id) == "FULFILLED"  # the keys are in the user centre
         assert len((await sim.get("/_sim/state")).json()["topups"]) == credited_before + 1  # partial
+        keys = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()
+        assert len({k["sku_id"] for k in keys}) == 2  # a key of each component, both in the user centre
 
         # Still down: the re-drive fails again, and the entry stays open.
         redrive = {"action": "redrive", "channel": "activation", "target": PARTNER_ACCOUNT}
@@ -109,10 +125,10 @@ async def test_a_channel_that_gives_up_after_fulfilment_is_queued_then_redriven_
         codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()]
         topups = (await sim.get("/_sim/state")).json()["topups"]
         mine = [t["code"] for t in topups if t["code"] in codes]
-        assert sorted(mine) == sorted(codes)  # each key credited exactly once, the first before the outage
+        assert sorted(mine) == sorted(codes)  # each component's key credited once, the first before the outage
 
         # Another order half-credited, refunded from the queue instead.
-        other_buyer, other = await _fulfilled_order(http, adm, "Mango TV bundle")
+        other_buyer, other = await _fulfilled_order(http, adm, "Mango TV")
         await _half_credited(adm, sim, other)
         await sim.post("/_sim/faults", json={"service": "partner", "mode": "ok"})
         r = await adm.post(f"/v1/admin/ops/queue/{other}", json={"action": "refund", "note": "partner gave up"})

@@ -113,10 +113,20 @@ class ProductPublic(BaseModel):
     kind: str
 
 
+class BundleComponentCreate(Input):
+    sku_id: Id = Field(description="A component SKU (one with key pools of its own, not a bundle)")
+    quantity: int = Field(default=1, ge=1, le=100, description="Keys of it per unit of the bundle")
+
+
 class SkuCreate(Input):
     name: Name
     price: Money
     low_stock_threshold: int = Field(default=0, ge=0, le=1_000_000_000)
+    components: list[BundleComponentCreate] = Field(
+        default_factory=list, max_length=20,
+        description="When given, the SKU is a bundle of these SKUs' keys: a paid unit gets each component's"
+        " keys, delivered and tracked one by one",
+    )
 
 
 class SkuPublic(BaseModel):

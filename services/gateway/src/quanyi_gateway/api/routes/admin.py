@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
 from quanyi.orders.v1 import orders_service_pb2 as orders_pb
@@ -88,13 +89,15 @@ async def create_product(body: ProductCreate, peers: PeersDep) -> ProductPublic:
     responses=responses(400, 404, 415, 422),
 )
 async def create_sku(product_id: PathId, body: SkuCreate, peers: PeersDep) -> SkuPublic:
-    """Add a SKU to a product, priced in minor units."""
+    """Add a SKU to a product, priced in minor units; with components, a bundle of other SKUs' keys."""
     reply = await peers.inventory.CreateSku(
         inventory_pb.CreateSkuRequest(
             product_id=product_id,
             name=body.name,
             price=mappers.money_pb(presenters.money_in(body.price)),
             low_stock_threshold=body.low_stock_threshold,
+            components=[inventory_events.BundleComponent(sku_id=c.sku_id, quantity=c.quantity)
+                        for c in body.components],
         )
     )
     return presenters.sku(mappers.sku_stock(reply.sku))
