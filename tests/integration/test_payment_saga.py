@@ -291,7 +291,30 @@ async def test_partial_then_full_refunds_of_delivered_keys_void_them_and_a_redee
     assert await events_of(url, order["order_id"], "RefundSucceeded") == 2
     r = await adm.post(f"/v1/admin/orders/{order['order_id']}/refunds", json={})
     assert r.status_code == 409, r.text  # nothing left to refund
+    # Inventory took the keys back before each refund went out: the delivered ones are recycled (never sold
+    # again), the redeemed one stays redeemed under the audited override.
+    assert await inventory_keys(url, order["order_id"]) == (["recycled", "recycled", "redeemed"], [
+        ("settled", 0, 1, 0, False), ("settled", 0, 1, 1, True)])
     await paid_orders_accounted_for(url)
+
+
+async def inventory_keys(url: str, order_id: str) -> tuple[list[str], list[tuple[str, int, int, int, bool]]]:
+    """The states of the keys refunds took from the order (by refund_id) or it still holds, and inventory's
+    answer to each refund (outcome, released, voided, redeemed, override)."""
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT s.outcome, s.released, s.voided, s.redeemed, s.override_redeemed, s.refund_id"
+            " FROM inventory.refund_settlements s WHERE s.order_id = %s ORDER BY s.settled_at", (order_id,)
+        )
+        settled = await cur.fetchall()
+        cur = await conn.execute(
+            "SELECT state FROM inventory.keys WHERE order_id = %s OR refund_id = ANY(%s) ORDER BY state",
+            (order_id, [r[5] for r in settled]),
+        )
+        states = [r[0] for r in await cur.fetchall()]
+    return states, [(r[0], r[1], r[2], r[3], r[4]) for r in settled]
 
 
 async def test_an_operator_confirms_a_payment_whose_notice_was_lost(
