@@ -36,6 +36,7 @@ PAGES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/admin/queue", None, EVERYONE),
     ("POST", "/admin/queue/o-1", {"action": "resolve"}, OPS | {"support"}),
     ("POST", "/admin/queue/o-1", {"action": "refund"}, FIN),
+    ("POST", "/admin/queue/o-1", {"action": "switch", "channel": "sms", "target": "+8613800138000"}, OPS | {"support"}),
     ("GET", "/admin/audit", None, EVERYONE),
     ("POST", "/admin/audit", {"order_id": "o-1"}, EVERYONE),
     ("POST", "/admin/audit", {"code": "NO-SUCH-CODE"}, EVERYONE),

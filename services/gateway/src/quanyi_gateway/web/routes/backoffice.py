@@ -460,7 +460,7 @@ async def queue(
         user,
         entries=list(reply.entries),
         include_resolved=all,
-        channels=CHANNELS,
+        channels=("email", *CHANNELS),
         done=request.query_params.get("done", ""),
         done_order=request.query_params.get("order", ""),
     )
@@ -471,21 +471,34 @@ async def act_on_queue_entry(
     request: Request,
     order_id: PathId,
     user: Annotated[User, allowed(P.QUEUE_READ)],
-    action: Annotated[Literal["refund", "resolve"], Form()],
+    action: Annotated[Literal["refund", "resolve", "redrive", "switch"], Form()],
     note: Annotated[str, Form(max_length=500)] = "",
+    channel: Annotated[Literal["", "email", "webhook", "sms", "activation"], Form()] = "",
+    target: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Refund the entry's remaining units (orders:refund) or mark it settled by hand (queue:act)."""
-    if not user.can(P.REFUNDS if action == "refund" else P.QUEUE_ACT):
+    """Refund the entry's remaining units (orders:refund), mark it settled by hand (queue:act), or deliver
+    it again on its channel or another one (orders:deliver; resolved once that channel delivered)."""
+    needs = {"refund": P.REFUNDS, "resolve": P.QUEUE_ACT}.get(action, P.DELIVERIES)
+    if not user.can(needs):
         raise WebError(403, "error.forbidden")
     try:
-        await _resources(request).peers.orders.ActOnQueueEntry(
+        reply = await _resources(request).peers.orders.ActOnQueueEntry(
             orders_pb.ActOnQueueEntryRequest(
-                order_id=order_id, action=action, actor=user.actor, note=note.strip()
-            )
+                order_id=order_id,
+                action=action,
+                actor=user.actor,
+                note=note.strip(),
+                channel=channel,
+                target=target.strip(),
+            ),
+            timeout=180,
         )
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
-    return _back(f"/admin/queue?done={action}&order={order_id}")
+    done: str = action
+    if action in ("redrive", "switch"):
+        done = "delivered" if reply.entry.status != "OPEN" else "not_delivered"
+    return _back(f"/admin/queue?done={done}&order={order_id}")
 
 
 # Finance: charts of sales, refunds and margin, the trial balance, reconciliation results, exports.
