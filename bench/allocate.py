@@ -110,6 +110,37 @@ async def fill_pool(pool: AsyncConnectionPool, uow: Any, pool_id: str, sku_id: s
         progress(f"  {made:,} keys in the pool")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process on this machine (a Postgres backend, or this process)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backends_cpu(pool: AsyncConnectionPool) -> tuple[float, dict[str, int]]:
+    """CPU seconds of this database's backends (the benchmark's connections), and its row writes and
+    transactions so far."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+        pids = [r["pid"] for r in await cur.fetchall()]
+        cur = await conn.execute(
+            "SELECT (SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables) AS writes,"
+            " xact_commit + xact_rollback AS xacts FROM pg_stat_database WHERE datname = current_database()"
+        )
+        row = await cur.fetchone()
+        await conn.rollback()
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # not on this machine, or gone
+    return total, {"writes": int(row["writes"] or 0), "xacts": int(row["xacts"])}
+
+
 async def consume(pool: AsyncConnectionPool, handler: Any, queue: asyncio.Queue[list[ReceivedEvent]],
                   latencies: list[float]) -> None:
     while True:
@@ -155,8 +186,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         swept = await sweep_all_expired(uow, clock=lambda: now)
         sweep_s = time.perf_counter() - started
         progress(f"sweeper: {swept:,} keys expired in {sweep_s:.2f} s")
+        # As a pool imported some time ago would be: vacuumed (its visibility map set), so autovacuum's
+        # first pass over the freshly written table does not run inside the timed window.
         async with pool.connection() as conn:
-            await conn.execute("ANALYZE keys")
+            await conn.set_autocommit(True)
+            await conn.execute("VACUUM ANALYZE keys")
+            await conn.set_autocommit(False)
 
         order_ids = [f"bench-{n:07d}" for n in range(args.orders)]
         queue: asyncio.Queue[list[ReceivedEvent]] = asyncio.Queue()
@@ -165,9 +200,19 @@ async def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         handler = order_paid_handler(store)
         latencies: list[float] = []
         progress(f"claims: {args.orders:,} orders, {args.consumers} consumers, batches of {args.batch} ...")
+        # Every consumer's connection open before the window, so its backend's CPU is counted.
+        held = [await pool.getconn() for _ in range(args.consumers)]
+        for conn in held:
+            await pool.putconn(conn)
+        pg_before, stats_before = await backends_cpu(pool)
+        own_before = cpu_seconds(os.getpid())
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         await asyncio.gather(*(consume(pool, handler, queue, latencies) for _ in range(args.consumers)))
         claim_s = time.perf_counter() - started
+        own_cpu = cpu_seconds(os.getpid()) - own_before
+        pg_after, stats_after = await backends_cpu(pool)
+        load_after = os.getloadavg()[0]
 
         counts = await one(pool, "SELECT count(*) AS keys, count(DISTINCT order_id) AS orders,"
                                  " max(expires_at) AS latest FROM keys WHERE state = 'reserved'")
@@ -197,6 +242,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "claims_per_s": round(counts["keys"] / claim_s, 1),
         "batch_p50_ms": round(1000 * latencies[len(latencies) // 2], 1),
         "batch_p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+        # Load-independent figures: CPU per claim of the consumers' process (Python: decoding, deciding,
+        # building events) and of their Postgres backends, and the work Postgres did per claim.
+        "client_cpu_us_per_claim": round(1e6 * own_cpu / counts["keys"], 1),
+        "pg_cpu_us_per_claim": round(1e6 * (pg_after - pg_before) / counts["keys"], 1),
+        "pg_row_writes_per_claim": round((stats_after["writes"] - stats_before["writes"]) / counts["keys"], 2),
+        "transactions": stats_after["xacts"] - stats_before["xacts"],
+        "load_average": [round(load_before, 1), round(load_after, 1)],
+        "cpu_cores": os.cpu_count(),
         "pool_fill_s": round(fill_s, 1),
         "expired_swept": swept,
         "sweep_keys_per_s": round(swept / sweep_s, 1) if sweep_s > 0 and swept else 0,
@@ -239,6 +292,10 @@ def main() -> None:
     print(f"\nclaims: {result['claims']:,} in {result['seconds']:.2f} s = {result['claims_per_s']:,.0f}/s"
           f" ({args.consumers} consumers, batches of {args.batch}, FEFO, {args.keys:,}-key pool);"
           f" batch p50 {result['batch_p50_ms']} ms, p99 {result['batch_p99_ms']} ms")
+    print(f"CPU per claim: {result['client_cpu_us_per_claim']} µs in this process,"
+          f" {result['pg_cpu_us_per_claim']} µs in Postgres; {result['pg_row_writes_per_claim']} row writes"
+          f" per claim; load average {result['load_average'][0]} -> {result['load_average'][1]}"
+          f" on {result['cpu_cores']} cores")
     print(f"checks: {result['checks']}")
     print(json.dumps(result))
     if not result["ok"]:
