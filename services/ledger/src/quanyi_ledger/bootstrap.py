@@ -21,6 +21,7 @@ from quanyi_ledger.adapters.signing import Ed25519Signer
 from quanyi_ledger.application.signing import sign_head
 from quanyi_ledger.application.upgrade import announce_unannounced
 from quanyi_ledger.config import Settings, load
+from quanyi_ledger.domain.posting import ChannelTerms
 from quanyi_ledger.entrypoints.consumers import batch_handler
 from quanyi_ledger.entrypoints.grpc_server import LedgerServicer
 from quanyi_ledger.projections import PROJECTIONS
@@ -56,7 +57,8 @@ async def start(settings: Settings) -> None:
     server.add_insecure_port(settings.ledger_grpc_listen)
     await server.start()
     topics = [topic_for("orders"), topic_for("fulfillment"), topic_for("inventory")]
-    consumer = InboxConsumer(NAME, topics, batch_handler(bound), pool, settings)
+    terms = ChannelTerms(dict(settings.ledger_commission_bps))
+    consumer = InboxConsumer(NAME, topics, batch_handler(bound, terms), pool, settings)
     await service.run_service(
         NAME,
         server,

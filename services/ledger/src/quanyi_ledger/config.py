@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
 from quanyi_platform.config import PlatformSettings
 
 
@@ -14,6 +17,9 @@ class Settings(PlatformSettings):
     ledger_signing_key_file: str = ""
     # How often the service signs the chain head by itself (nightly by default); 0 turns it off.
     ledger_sign_every_s: float = 86_400.0
+    # The commission each sales channel's partner earns, in basis points of what the buyer paid, e.g.
+    # {"tmall": 500} (JSON in QUANYI_LEDGER_COMMISSION_BPS); posted with each sale, given back with refunds.
+    ledger_commission_bps: dict[str, Annotated[int, Field(ge=0, le=10_000)]] = Field(default_factory=dict)
 
 
 def load() -> Settings:

@@ -4,7 +4,9 @@ interleaved across orders and split into random batches, posted through the appl
 - every entry balances;
 - the trial balance sums to zero in every currency;
 - I4 holds exactly: revenue per channel = paid − refunded, and cost of goods sold per channel = the cost of
-  the keys delivered; clearing per provider = captured − paid back; refunds owed = decided − paid back.
+  the keys delivered; clearing per provider (a channel's receivable for a payment the channel collected)
+  = captured − paid back; refunds owed = decided − paid back;
+- a channel's commission (its terms) = its share of each sale less the same share of each refund decided.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from quanyi_ledger.adapters.memory import InMemoryLedger, InMemoryLedgerUnitOfWork
 from quanyi_ledger.application.posting import HeardFact, post_facts
-from quanyi_ledger.domain import posting
+from quanyi_ledger.domain import accounts, posting
 from quanyi_ledger.domain.journal import Money, entry_problems
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CNY = "CNY"
 CHANNELS = ["storefront", "app", "tmall"]
-PROVIDERS = ["wechatpay", "alipay"]
+PROVIDERS = ["wechatpay", "alipay", "channel:tmall"]
+TERMS = posting.ChannelTerms({"tmall": 500, "app": 125})
 SKUS = ["sku-a", "sku-b", "sku-c"]
 
 
@@ -38,6 +41,8 @@ class Expected:
     paid_back: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     owed: int = 0
     commissions: int = 0
+    channel_commissions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    partner_commissions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 @st.composite
@@ -66,6 +71,7 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
         return facts, exp
     facts.append(posting.OrderPaid(order_id, channel, total, lines))
     exp.paid[channel] += total.minor
+    exp.channel_commissions[channel] += TERMS.commission(channel, total).minor
     sold = posting.sale_lines(posting.OrderPaid(order_id, channel, total, lines))
     if draw(st.booleans()):
         costs = [Money(draw(st.integers(0, 400)), CNY) for _ in sold]
@@ -75,10 +81,12 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
         amount = Money(draw(st.integers(0, 300)), CNY)
         facts.append(posting.CommissionAccrued(order_id, channel, "partner-1", amount))
         exp.commissions += amount.minor
+        exp.partner_commissions[channel] += amount.minor
     refund = draw(st.sampled_from(["none", "full", "partial"]))
     if refund == "full":
         facts.append(posting.OrderRefunded(order_id, channel, total, was_released=True))
         exp.refunded[channel] += total.minor
+        exp.channel_commissions[channel] -= TERMS.commission(channel, total).minor
         if draw(st.booleans()):
             facts.append(posting.RefundSucceeded(order_id, f"r{n}", provider, total))
             exp.paid_back[provider] += total.minor
@@ -98,6 +106,7 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
         if rest and draw(st.booleans()):
             # The last units: the order's refund says only its amount; the provider's confirmation its lines.
             facts.append(posting.OrderRefunded(order_id, channel, Money(rest, CNY), was_released=True))
+            exp.channel_commissions[channel] -= TERMS.commission(channel, Money(rest, CNY)).minor
             lines_left = tuple(posting.SaleLine(sku, Money(m, CNY)) for sku, m in left.items() if m)
             facts.append(posting.RefundSucceeded(order_id, f"r{n}.last", provider, Money(rest, CNY), lines_left))
             exp.refunded[channel] += rest
@@ -110,7 +119,8 @@ def scenario(draw: st.DrawFn) -> tuple[list[list[HeardFact]], Expected]:
     stories = [draw(order_story(n)) for n in range(draw(st.integers(1, 6)))]
     exp = Expected()
     for _, e in stories:
-        for attr in ("paid", "refunded", "cogs", "captured", "paid_back"):
+        for attr in ("paid", "refunded", "cogs", "captured", "paid_back", "channel_commissions",
+                     "partner_commissions"):
             for k, v in getattr(e, attr).items():
                 getattr(exp, attr)[k] += v
         exp.owed += e.owed
@@ -149,7 +159,7 @@ def test_every_entry_balances_the_trial_balance_is_zero_and_i4_holds_exactly(
 
     async def run() -> None:
         for batch in batches:
-            await post_facts(InMemoryLedgerUnitOfWork(db), batch)
+            await post_facts(InMemoryLedgerUnitOfWork(db), batch, TERMS)
 
     asyncio.run(run())
     for entry in db.journal:
@@ -177,7 +187,13 @@ def test_every_entry_balances_the_trial_balance_is_zero_and_i4_holds_exactly(
         assert revenue == exp.paid[channel] - exp.refunded[channel]
         assert net(totals, f"cogs:{channel}") == exp.cogs[channel]
     for provider in PROVIDERS:
-        assert net(totals, f"clearing:psp:{provider}") == exp.captured[provider] - exp.paid_back[provider]
+        assert net(totals, accounts.clearing(provider)) == exp.captured[provider] - exp.paid_back[provider]
+    assert accounts.clearing("channel:tmall") == "receivables:channel:tmall"
+    for channel in CHANNELS:
+        accrued = -net(totals, f"payables:commissions:{channel}")
+        assert accrued == exp.channel_commissions[channel] and accrued >= 0
+        expense = net(totals, f"expense:commissions:{channel}")
+        assert expense == accrued + exp.partner_commissions[channel]
     assert -net(totals, "payables:refunds") == exp.owed
     assert -net(totals, "payables:commissions:partner-1") == exp.commissions
     assert net(totals, "deposits:buyers") == 0

@@ -20,8 +20,11 @@ class HeardFact:
     correlation_id: str = ""
 
 
-async def post_facts(uow: LedgerUnitOfWork, facts: Sequence[HeardFact]) -> EntriesPosted | None:
-    """Post every fact of `facts` that has something to post, in order, in one unit of work.
+async def post_facts(
+    uow: LedgerUnitOfWork, facts: Sequence[HeardFact], terms: posting.ChannelTerms = posting.NO_TERMS
+) -> EntriesPosted | None:
+    """Post every fact of `facts` that has something to post, in order, in one unit of work, by the posting
+    rules and the sales channels' `terms` (commissions).
 
     One read loads the chain's end (serialising posters) and which facts it has posted; a refund's
     missing details come from the order's earlier entries (one read for the batch's refunds, see
@@ -36,7 +39,7 @@ async def post_facts(uow: LedgerUnitOfWork, facts: Sequence[HeardFact]) -> Entri
         chain = await uow.journal.load([f.source.event_id for f in facts])
         orders = sorted({f.fact.order_id for f in facts if posting.needs_book(f.fact)})
         books = await uow.journal.order_books(orders) if orders else {}
-        entries = posting.entries_for([(f.fact, f.source) for f in facts], books, chain.posted)
+        entries = posting.entries_for([(f.fact, f.source) for f in facts], books, chain.posted, terms)
         commands = [
             Post(entry, f.correlation_id)
             for f, entry in zip(facts, entries, strict=True)

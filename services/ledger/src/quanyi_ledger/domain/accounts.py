@@ -25,7 +25,16 @@ def _name(part: str) -> str:
     return part or UNKNOWN
 
 
+# A payment the sales channel collected itself (a marketplace that pays the operator out later) is captured
+# with the provider "channel:<channel>": its money is a receivable from the channel, not a PSP's clearing.
+CHANNEL_PROVIDER = "channel:"
+
+
 def clearing(provider: str) -> str:
+    """Where a payment captured by `provider` is held until it settles: the PSP's clearing account, or the
+    channel's receivable for a payment a channel collected ("channel:<channel>")."""
+    if provider.startswith(CHANNEL_PROVIDER) and provider != CHANNEL_PROVIDER:
+        return channel_receivable(provider[len(CHANNEL_PROVIDER):])
     return f"clearing:psp:{_name(provider)}"
 
 
@@ -64,9 +73,12 @@ def channel_of(account: str) -> str | None:
 
 
 def provider_of_clearing(account: str) -> str | None:
-    """The provider whose clearing account `account` is, or None."""
+    """The provider whose clearing account (or channel receivable) `account` is, or None."""
     prefix = "clearing:psp:"
-    return account[len(prefix):] if account.startswith(prefix) else None
+    if account.startswith(prefix):
+        return account[len(prefix):]
+    receivable = "receivables:channel:"
+    return CHANNEL_PROVIDER + account[len(receivable):] if account.startswith(receivable) else None
 
 
 CHART: tuple[tuple[str, str, str], ...] = (
@@ -80,9 +92,12 @@ CHART: tuple[tuple[str, str, str], ...] = (
     (PAYABLES_KEY_SUPPLIERS, "liability", "the cost of imported keys, owed to suppliers"),
     ("cogs:<channel>", "expense", "cost of the keys delivered, per channel and SKU"),
     (EXPENSE_COUPONS, "expense", "coupons the operator funds"),
-    ("expense:commissions:<channel>", "expense", "commissions earned by a channel's partners"),
-    ("payables:commissions:<partner>", "liability", "commissions owed to a partner"),
+    ("expense:commissions:<channel>", "expense",
+     "commissions earned by a channel's partner on its sales (QUANYI_LEDGER_COMMISSION_BPS), less refunds"),
+    ("payables:commissions:<partner>", "liability",
+     "commissions owed to a partner (a channel's partner by the channel's name)"),
     (LIABILITY_POINTS, "liability", "loyalty points awarded, not yet spent"),
-    ("receivables:channel:<channel>", "asset", "money a marketplace channel collected for us"),
+    ("receivables:channel:<channel>", "asset",
+     "money a marketplace channel collected for us (payments captured by provider channel:<channel>)"),
     (EXPENSE_RECONCILIATION, "expense", "differences written off when a mismatch is resolved"),
 )

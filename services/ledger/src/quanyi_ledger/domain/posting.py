@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from quanyi_ledger.domain import accounts
@@ -52,6 +52,23 @@ class Source:
 
     event_id: str
     occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ChannelTerms:
+    """What the sales channels' contracts say, as the ledger posts them: the commission a channel's partner
+    earns on a sale, in basis points of what the buyer paid (``{"tmall": 500}`` is 5%). A sale on such a
+    channel accrues its commission in the sale's own entry (one event, one entry); a refund of the sale
+    gives back the same share of what it refunds. Channels not named earn nothing."""
+
+    commission_bps: Mapping[str, int] = field(default_factory=dict)
+
+    def commission(self, channel: str, amount: Money) -> Money:
+        """The commission on `amount` sold (or refunded) on `channel`, rounded down to a minor unit."""
+        return Money(amount.minor * self.commission_bps.get(channel, 0) // 10_000, amount.currency)
+
+
+NO_TERMS = ChannelTerms()
 
 
 @dataclass(frozen=True)
@@ -355,33 +372,50 @@ def payment_captured(fact: PaymentCaptured, source: Source) -> JournalEntry | No
     )
 
 
-def order_paid(fact: OrderPaid, source: Source) -> JournalEntry | None:
-    """Dr deposits:buyers / Cr revenue:<channel> per SKU: the order is sold."""
+def order_paid(fact: OrderPaid, source: Source, terms: ChannelTerms = NO_TERMS) -> JournalEntry | None:
+    """Dr deposits:buyers / Cr revenue:<channel> per SKU: the order is sold. On a channel whose partner
+    earns a commission (`terms`), also Dr expense:commissions:<channel> / Cr
+    payables:commissions:<channel>."""
     if fact.total.minor == 0:
         return None
-    return _entry(
-        KIND_SALE,
-        source,
-        f"order {fact.order_id}: sold on {_channel(fact.channel)}",
-        [
-            JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total),
-            *(
-                JournalLine.credit(revenue_account(fact.channel), ln.amount, ln.sku_id)
-                for ln in sale_lines(fact)
-            ),
-        ],
-    )
+    lines = [
+        JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total),
+        *(
+            JournalLine.credit(revenue_account(fact.channel), ln.amount, ln.sku_id)
+            for ln in sale_lines(fact)
+        ),
+    ]
+    memo = f"order {fact.order_id}: sold on {_channel(fact.channel)}"
+    commission = terms.commission(fact.channel, fact.total)
+    if commission.minor:
+        lines += _commission(fact.channel, commission)
+        memo += f", commission {commission.minor} {commission.currency}"
+    return _entry(KIND_SALE, source, memo, lines)
 
 
-def order_refunded(fact: OrderRefunded, source: Source) -> JournalEntry | None:
+def _commission(channel: str, amount: Money, back: bool = False) -> list[JournalLine]:
+    """The commission `amount` of `channel`'s partner accrued (or, `back`, given back by a refund)."""
+    expense, payable = accounts.commissions_expense(channel), accounts.commissions_payable(channel)
+    if back:
+        return [JournalLine.debit(payable, amount), JournalLine.credit(expense, amount)]
+    return [JournalLine.debit(expense, amount), JournalLine.credit(payable, amount)]
+
+
+def order_refunded(
+    fact: OrderRefunded, source: Source, terms: ChannelTerms = NO_TERMS
+) -> JournalEntry | None:
     """Cr payables:refunds, against refunds:<channel> per SKU when the order had been sold (a reversal of
-    the sale), else against deposits:buyers. Call `complete` first to fill in the SKUs."""
+    the sale, which also gives back the commission's share of it, `terms`), else against deposits:buyers.
+    Call `complete` first to fill in the SKUs."""
     if fact.amount.minor == 0:
         return None
     credit = JournalLine.credit(accounts.PAYABLES_REFUNDS, fact.amount)
     if fact.was_released:
         memo = f"order {fact.order_id}: refund of a sale on {_channel(fact.channel)}"
         debits = _reversal(fact.channel, fact.amount, fact.lines)
+        commission = terms.commission(fact.channel, fact.amount)
+        if commission.minor:
+            debits += _commission(fact.channel, commission, back=True)
     else:
         memo = f"order {fact.order_id}: deposit returned before sale"
         debits = [JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.amount)]
@@ -507,15 +541,16 @@ def adjustment(fact: Adjustment, source: Source) -> JournalEntry | None:
     )
 
 
-def entry_for(fact: Fact, source: Source) -> JournalEntry | None:
-    """The entry that posts `fact` (heard as the event `source`), by the rule for its kind; None when there
-    is nothing to post. Raises UnbalancedEntry when the fact cannot make a balanced entry."""
+def entry_for(fact: Fact, source: Source, terms: ChannelTerms = NO_TERMS) -> JournalEntry | None:
+    """The entry that posts `fact` (heard as the event `source`), by the rule for its kind and the channels'
+    `terms`; None when there is nothing to post. Raises UnbalancedEntry when the fact cannot make a
+    balanced entry."""
     if isinstance(fact, PaymentCaptured):
         return payment_captured(fact, source)
     if isinstance(fact, OrderPaid):
-        return order_paid(fact, source)
+        return order_paid(fact, source, terms)
     if isinstance(fact, OrderRefunded):
-        return order_refunded(fact, source)
+        return order_refunded(fact, source, terms)
     if isinstance(fact, RefundSucceeded):
         return refund_succeeded(fact, source)
     if isinstance(fact, KeysImported):
@@ -540,6 +575,7 @@ def entries_for(
     facts: Sequence[tuple[Fact, Source]],
     books: Mapping[str, OrderBook],
     posted: frozenset[str] = frozenset(),
+    terms: ChannelTerms = NO_TERMS,
 ) -> list[JournalEntry | None]:
     """Each fact's entry, in order: a fact sees its order's book as the facts before it left it. A fact
     whose source is in `posted` (the journal has it) or came earlier in `facts` makes no entry and leaves
@@ -555,11 +591,11 @@ def entries_for(
             continue
         seen.add(source.event_id)
         if fact.order_id in kept:
-            entry = entry_for(complete(fact, known), source)
+            entry = entry_for(complete(fact, known), source, terms)
             note(known, fact)
             if entry is not None:
                 note_entry(known, fact.order_id, entry)
         else:
-            entry = entry_for(fact, source)
+            entry = entry_for(fact, source, terms)
         out.append(entry)
     return out
