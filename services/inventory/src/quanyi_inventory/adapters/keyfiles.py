@@ -7,10 +7,13 @@ Each reader yields (line number, fields as text). Errors name a line, never a fi
 from __future__ import annotations
 
 import csv
-from collections.abc import Generator, Iterator
+import hashlib
+import io
+from collections.abc import Callable, Generator, Iterator
 from datetime import date, datetime, time
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
+
+from quanyi_platform.spool import EncryptedSpool, SpoolDamaged
 
 from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.keyrows import Columns, is_blank
@@ -20,11 +23,12 @@ Records = Generator[Record, None, None]
 
 
 class KeyFileReader:
-    """The rows of one file; `columns` after the header; `position` is how far into the file (bytes) it
-    has read (approximate, for progress; 0 where unknown)."""
+    """The rows of one file (`open` gives its bytes, a new seekable binary file each call); `columns` after
+    the header; `position` is how far into the file (bytes) it has read (approximate, for progress; 0
+    where unknown)."""
 
-    def __init__(self, path: Path, fmt: str) -> None:
-        self._path = path
+    def __init__(self, open: Callable[[], BinaryIO], fmt: str) -> None:
+        self._open = open
         self._fmt = fmt
         self._fh: IO[Any] | None = None
         self.columns = Columns.code_only()
@@ -65,7 +69,7 @@ class KeyFileReader:
             records.close()
 
     def _delimited(self, delimiter: str) -> Records:
-        with self._path.open(encoding="utf-8-sig", newline="") as fh:
+        with io.TextIOWrapper(self._open(), encoding="utf-8-sig", newline="") as fh:
             self._fh = fh
             reader = csv.reader(fh, delimiter=delimiter, strict=True)
             try:
@@ -73,11 +77,13 @@ class KeyFileReader:
                     yield reader.line_num, record
             except csv.Error:
                 raise InvalidInput(f"the file is not valid CSV (line {reader.line_num + 1})") from None
+            except SpoolDamaged:
+                raise InvalidInput("the received file was damaged on disk; upload it again") from None
             except UnicodeDecodeError:
                 raise InvalidInput(f"the file is not UTF-8 text (near line {reader.line_num + 1})") from None
 
     def _text(self) -> Records:
-        with self._path.open(encoding="utf-8-sig", newline=None) as fh:
+        with io.TextIOWrapper(self._open(), encoding="utf-8-sig", newline=None) as fh:
             self._fh = fh
             line = 0
             try:
@@ -85,12 +91,14 @@ class KeyFileReader:
                     yield line, [text.rstrip("\r\n")]
             except UnicodeDecodeError:
                 raise InvalidInput(f"the file is not UTF-8 text (near line {line + 1})") from None
+            except SpoolDamaged:
+                raise InvalidInput("the received file was damaged on disk; upload it again") from None
 
     def _xlsx(self) -> Records:
         from openpyxl import load_workbook
         from openpyxl.utils.exceptions import InvalidFileException
 
-        with self._path.open("rb") as fh:
+        with self._open() as fh:
             self._fh = fh
             try:
                 book = load_workbook(fh, read_only=True, data_only=True)
@@ -122,31 +130,31 @@ def _cell(value: object) -> str:
 
 
 class SpooledFile:
-    """A received file on local disk, with its SHA-256 and size; removed by `close`."""
+    """A received file on local disk, with its SHA-256 and size; removed by `close`. It holds card keys, so
+    it is written encrypted under a key of its own that only this process holds (EncryptedSpool)."""
 
     def __init__(self, directory: str | None = None) -> None:
-        import hashlib
-        import tempfile
-
-        handle = tempfile.NamedTemporaryFile(prefix="quanyi-keys-", dir=directory, delete=False)
-        self._fh = handle
-        self.path = Path(handle.name)
+        self._spool = EncryptedSpool(directory, prefix="quanyi-keys-")
         self._hash = hashlib.sha256()
-        self.size = 0
+
+    @property
+    def size(self) -> int:
+        return self._spool.size
 
     def write(self, chunk: bytes) -> None:
-        self._fh.write(chunk)
+        self._spool.write(chunk)
         self._hash.update(chunk)
-        self.size += len(chunk)
 
     def finish(self) -> None:
-        self._fh.close()
+        self._spool.finish()
+
+    def open(self) -> BinaryIO:
+        """The file's bytes, decrypted as they are read."""
+        return self._spool.open()
 
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
-        self.path.unlink(missing_ok=True)
+        self._spool.close()

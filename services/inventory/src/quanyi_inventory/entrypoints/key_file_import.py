@@ -1,7 +1,8 @@
 """ImportKeyFile on the wire: a header, the file in chunks; progress back, then the result.
 
-The file is spooled to local disk as it arrives (hashed on the way), so neither the client's pace nor the
-file's size changes what the service holds in memory; the import then reads it back row by row.
+The file is spooled to local disk as it arrives (hashed on the way, and encrypted under a key of its own
+that only this call holds: it is full of card keys), so neither the client's pace nor the file's size
+changes what the service holds in memory; the import then reads it back row by row and deletes it.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ async def serve(
             last = now
             updates.put_nowait(p)
 
-        reader = KeyFileReader(spooled.path, fmt)
+        reader = KeyFileReader(spooled.open, fmt)
         task = asyncio.ensure_future(import_file.import_key_file(uow, keys, reader, request, progress))
         try:
             while not task.done():
