@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -377,12 +378,15 @@ class InboxConsumer:
     async def _claim(self, conn: AsyncConnection[Any], event_ids: list[str]) -> set[str]:
         if not event_ids:
             return set()
+        # The ids travel as one JSON text and come back as text: psycopg's text dumping of a list (a regex
+        # per element) and a UUID object per returned row cost more client CPU than the claim itself.
         cur = await conn.execute(
-            "INSERT INTO inbox (consumer, event_id) SELECT %s, unnest(%s::uuid[])"
-            " ON CONFLICT DO NOTHING RETURNING event_id",
-            (self.name, event_ids),
+            "INSERT INTO inbox (consumer, event_id)"
+            " SELECT %s, e::uuid FROM json_array_elements_text(%s::json) AS e"
+            " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id",
+            (self.name, json.dumps(event_ids)),
         )
-        return {str(r["event_id"]) for r in await cur.fetchall()}
+        return {r["event_id"] for r in await cur.fetchall()}
 
     async def _dead_letter(
         self,
