@@ -1,10 +1,9 @@
-"""The KeyFileImporter port on inventory's ImportKeyFile stream: the file goes in chunks read from disk
-(flat memory), progress and the outcome come back."""
+"""The KeyFileImporter port on inventory's ImportKeyFile stream: the file goes in chunks read from its
+encrypted spool (flat memory), progress and the outcome come back."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import grpc
 from quanyi.inventory.v1 import inventory_service_pb2 as pb
@@ -17,6 +16,7 @@ from quanyi_gateway.application.key_files import (
     KeyFileProgress,
     KeyFileRefused,
     KeyFileRequest,
+    SpooledUpload,
 )
 
 CHUNK_BYTES = 1024 * 1024
@@ -32,7 +32,7 @@ class GrpcKeyFileImporter:
         self._timeout_s = timeout_s
 
     async def run(
-        self, request: KeyFileRequest, path: Path, on_progress: Callable[[KeyFileProgress], None]
+        self, request: KeyFileRequest, upload: SpooledUpload, on_progress: Callable[[KeyFileProgress], None]
     ) -> KeyFileOutcome:
         async def messages() -> AsyncIterator[pb.ImportKeyFileRequest]:
             yield pb.ImportKeyFileRequest(
@@ -42,7 +42,7 @@ class GrpcKeyFileImporter:
                     mode=_MODES.get(request.mode, pb.IMPORT_MODE_ALL_OR_NOTHING),
                 )
             )
-            with path.open("rb") as fh:
+            with upload.open() as fh:
                 while chunk := fh.read(CHUNK_BYTES):
                     yield pb.ImportKeyFileRequest(chunk=chunk)
 

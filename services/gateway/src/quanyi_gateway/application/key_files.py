@@ -1,5 +1,5 @@
-"""Key file imports as jobs: an upload is spooled to local disk, then imported by inventory in the
-background while its progress can be asked for.
+"""Key file imports as jobs: an upload is spooled to local disk (encrypted: it holds card keys), then
+imported by inventory in the background while its progress can be asked for.
 
 Jobs live in this gateway process (a restarted gateway forgets them; the import itself is recorded by
 inventory as KeysImported, with the file's SHA-256). At most `kept` finished jobs are remembered.
@@ -8,15 +8,12 @@ inventory as KeysImported, with the file's SHA-256). At most `kept` finished job
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from quanyi_platform.envelope import new_event_id
 
@@ -72,11 +69,19 @@ class KeyFileRefused(Exception):
         self.status = status
 
 
+class SpooledUpload(Protocol):
+    """An upload on local disk (quanyi_platform.spool.EncryptedSpool): read by `open`, deleted by `close`."""
+
+    def open(self) -> BinaryIO: ...
+
+    def close(self) -> None: ...
+
+
 class KeyFileImporter(Protocol):
-    """Inventory's ImportKeyFile: streams the file at `path` and reports progress as inventory reads it."""
+    """Inventory's ImportKeyFile: streams the spooled file and reports progress as inventory reads it."""
 
     async def run(
-        self, request: KeyFileRequest, path: Path, on_progress: Callable[[KeyFileProgress], None]
+        self, request: KeyFileRequest, upload: SpooledUpload, on_progress: Callable[[KeyFileProgress], None]
     ) -> KeyFileOutcome:
         """The outcome; KeyFileRefused when inventory refuses the file as a whole."""
         ...
@@ -101,12 +106,6 @@ class KeyFileJob:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
-def remove_quietly(path: Path) -> None:
-    """Remove a spooled file; gone already is fine."""
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(path)
-
-
 class KeyFileJobs:
     def __init__(self, importer: KeyFileImporter, kept: int = 200) -> None:
         self._importer = importer
@@ -120,22 +119,22 @@ class KeyFileJobs:
         """The jobs remembered, newest first."""
         return list(reversed(self._jobs.values()))
 
-    def start(self, request: KeyFileRequest, path: Path, size: int) -> KeyFileJob:
-        """Run the import of the spooled file `path` (removed when the job ends) in the background."""
+    def start(self, request: KeyFileRequest, upload: SpooledUpload, size: int) -> KeyFileJob:
+        """Run the import of the spooled `upload` (deleted when the job ends) in the background."""
         job = KeyFileJob(new_event_id(), request.pool_id, request.file_name, request.actor, size,
                          datetime.now(UTC))
         self._jobs[job.job_id] = job
         self._forget_old()
-        job.task = asyncio.create_task(self._run(job, request, path), name=f"key-file-{job.job_id}")
+        job.task = asyncio.create_task(self._run(job, request, upload), name=f"key-file-{job.job_id}")
         return job
 
-    async def _run(self, job: KeyFileJob, request: KeyFileRequest, path: Path) -> None:
+    async def _run(self, job: KeyFileJob, request: KeyFileRequest, upload: SpooledUpload) -> None:
         def progress(p: KeyFileProgress) -> None:
             job.stage, job.rows_read, job.bytes_read = p.stage, p.rows_read, p.bytes_read
             job.bytes_total = p.bytes_total or job.bytes_total
 
         try:
-            job.outcome = await self._importer.run(request, path, progress)
+            job.outcome = await self._importer.run(request, upload, progress)
             job.status, job.stage = "done", "done"
             job.rows_read = job.outcome.rows
         except KeyFileRefused as exc:
@@ -148,7 +147,7 @@ class KeyFileJobs:
             job.status, job.error, job.error_status = "failed", "the import failed; try again", 503
         finally:
             job.finished_at = datetime.now(UTC)
-            remove_quietly(path)
+            upload.close()
 
     def _forget_old(self) -> None:
         finished = [j for j in self._jobs.values() if j.status != "running"]

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
+from quanyi_platform.spool import EncryptedSpool
 
 from quanyi_gateway.adapters.key_files import GrpcKeyFileImporter
 from quanyi_gateway.api.deps import (
@@ -28,7 +27,7 @@ from quanyi_gateway.api.deps import (
     get_current_admin,
 )
 from quanyi_gateway.api.problems import Problem, responses
-from quanyi_gateway.application.key_files import KeyFileJob, KeyFileJobs, KeyFileRequest, remove_quietly
+from quanyi_gateway.application.key_files import KeyFileJob, KeyFileJobs, KeyFileRequest
 from quanyi_gateway.application.model import Money
 from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import Currency
@@ -146,26 +145,22 @@ async def upload_key_file(
     Columns: code; optional password, face_value, unit_cost, valid_from, expires_at, supplier. The
     answer is the job; follow it at /v1/admin/key-files/{job_id}."""
     limit = settings.max_key_file_bytes
-    spool = tempfile.NamedTemporaryFile(
-        prefix="quanyi-upload-", dir=settings.key_file_dir or None, delete=False
-    )
-    path = FsPath(spool.name)
-    size = 0
+    # Encrypted under a key of its own, held only in memory, until the job ends: the file is card keys.
+    spool = EncryptedSpool(settings.key_file_dir or None, prefix="quanyi-upload-")
     try:
-        with spool:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise Problem(413, f"the file is larger than {limit} bytes", slug="too-large")
-                spool.write(chunk)
-        if size == 0:
+        async for chunk in request.stream():
+            if spool.size + len(chunk) > limit:
+                raise Problem(413, f"the file is larger than {limit} bytes", slug="too-large")
+            spool.write(chunk)
+        spool.finish()
+        if spool.size == 0:
             raise Problem(422, "the file is empty", slug="invalid-file")
         job = jobs.start(
             KeyFileRequest(pool_id, file_name, format, mode, Money(unit_cost_minor, currency), admin.actor),
-            path, size,
+            spool, spool.size,
         )
     except BaseException:
-        remove_quietly(path)
+        spool.close()
         raise
     response.headers["Location"] = f"/v1/admin/key-files/{job.job_id}"
     return _job(job)

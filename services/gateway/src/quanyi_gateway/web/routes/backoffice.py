@@ -8,7 +8,6 @@ nothing. Charts are server-side SVG (web/charts.py).
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,13 +20,14 @@ from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
 from quanyi.orders.v1 import orders_service_pb2 as orders_pb
+from quanyi_platform.spool import EncryptedSpool
 
 from quanyi_gateway.adapters import mappers
 from quanyi_gateway.api.deps import Resources
 from quanyi_gateway.api.routes.admin_keys import get_key_file_jobs
 from quanyi_gateway.api.validation import PathId
 from quanyi_gateway.application.errors import OrderNotFound
-from quanyi_gateway.application.key_files import KeyFileRequest, remove_quietly
+from quanyi_gateway.application.key_files import KeyFileRequest
 from quanyi_gateway.application.model import Money, User
 from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.web import charts, i18n
@@ -234,26 +234,23 @@ async def import_keys(
 ) -> Response:
     """Start a key file import job (the same job the admin API runs) and follow it on its page."""
     settings = _resources(request).settings
-    spool = tempfile.NamedTemporaryFile(
-        prefix="quanyi-upload-", dir=settings.key_file_dir or None, delete=False
-    )
-    path = Path(spool.name)
-    size = 0
+    # Encrypted under a key of its own, held only in memory, until the job ends: the file is card keys.
+    spool = EncryptedSpool(settings.key_file_dir or None, prefix="quanyi-upload-")
     try:
-        with spool:
-            while chunk := await file.read(1024 * 1024):
-                size += len(chunk)
-                if size > settings.max_key_file_bytes:
-                    raise WebError(413, "admin.keys.too_large")
-                spool.write(chunk)
-        if size == 0:
+        while chunk := await file.read(1024 * 1024):
+            if spool.size + len(chunk) > settings.max_key_file_bytes:
+                raise WebError(413, "admin.keys.too_large")
+            spool.write(chunk)
+        spool.finish()
+        if spool.size == 0:
             raise WebError(422, "admin.keys.empty")
         name = Path(file.filename or "keys.csv").name[:200]
         job = (await get_key_file_jobs(request)).start(
-            KeyFileRequest(pool_id, name, "", mode, Money(unit_cost_minor, currency), user.actor), path, size
+            KeyFileRequest(pool_id, name, "", mode, Money(unit_cost_minor, currency), user.actor), spool,
+            spool.size,
         )
     except BaseException:
-        remove_quietly(path)
+        spool.close()
         raise
     return _back(f"/admin/keys/jobs/{job.job_id}")
 
