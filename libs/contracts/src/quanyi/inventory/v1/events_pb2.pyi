@@ -407,3 +407,65 @@ class RefundKeysRefused(_message.Message):
     reason: str
     actor: str
     def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class KeyFileImportStarted(_message.Message):
+    __slots__ = ("job_id", "pool_id", "file_name", "actor", "bytes_total")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    pool_id: str
+    file_name: str
+    actor: str
+    bytes_total: int
+    def __init__(self, job_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., file_name: _Optional[str] = ..., actor: _Optional[str] = ..., bytes_total: _Optional[int] = ...) -> None: ...
+
+class KeyFileImportProgressed(_message.Message):
+    __slots__ = ("job_id", "stage", "rows_read", "bytes_read")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_READ_FIELD_NUMBER: _ClassVar[int]
+    BYTES_READ_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    stage: str
+    rows_read: int
+    bytes_read: int
+    def __init__(self, job_id: _Optional[str] = ..., stage: _Optional[str] = ..., rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ...) -> None: ...
+
+class ImportBadRow(_message.Message):
+    __slots__ = ("line", "reason")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    reason: str
+    def __init__(self, line: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class KeyFileImportFinished(_message.Message):
+    __slots__ = ("job_id", "failed", "error", "batch_id", "imported", "duplicates_in_file", "duplicates_in_pool", "rejected", "rows", "file_sha256", "aborted", "bad_rows")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_IN_FILE_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_IN_POOL_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    BAD_ROWS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    failed: bool
+    error: str
+    batch_id: str
+    imported: int
+    duplicates_in_file: int
+    duplicates_in_pool: int
+    rejected: int
+    rows: int
+    file_sha256: str
+    aborted: bool
+    bad_rows: _containers.RepeatedCompositeFieldContainer[ImportBadRow]
+    def __init__(self, job_id: _Optional[str] = ..., failed: _Optional[bool] = ..., error: _Optional[str] = ..., batch_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates_in_file: _Optional[int] = ..., duplicates_in_pool: _Optional[int] = ..., rejected: _Optional[int] = ..., rows: _Optional[int] = ..., file_sha256: _Optional[str] = ..., aborted: _Optional[bool] = ..., bad_rows: _Optional[_Iterable[_Union[ImportBadRow, _Mapping]]] = ...) -> None: ...

@@ -226,20 +226,22 @@ class FindKeyResponse(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., order_id: _Optional[str] = ..., sku_id: _Optional[str] = ...) -> None: ...
 
 class ImportKeyFileHeader(_message.Message):
-    __slots__ = ("pool_id", "format", "file_name", "unit_cost", "actor", "mode")
+    __slots__ = ("pool_id", "format", "file_name", "unit_cost", "actor", "mode", "job_id")
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     UNIT_COST_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     pool_id: str
     format: str
     file_name: str
     unit_cost: _money_pb2.Money
     actor: str
     mode: ImportMode
-    def __init__(self, pool_id: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., actor: _Optional[str] = ..., mode: _Optional[_Union[ImportMode, str]] = ...) -> None: ...
+    job_id: str
+    def __init__(self, pool_id: _Optional[str] = ..., format: _Optional[str] = ..., file_name: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., actor: _Optional[str] = ..., mode: _Optional[_Union[ImportMode, str]] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class ImportKeyFileRequest(_message.Message):
     __slots__ = ("header", "chunk")
@@ -280,18 +282,74 @@ class ImportKeyFileResult(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., imported: _Optional[int] = ..., duplicates_in_file: _Optional[int] = ..., duplicates_in_pool: _Optional[int] = ..., rejected: _Optional[int] = ..., rows: _Optional[int] = ..., file_sha256: _Optional[str] = ..., aborted: _Optional[bool] = ..., bad_rows: _Optional[_Iterable[_Union[BadRow, _Mapping]]] = ...) -> None: ...
 
 class ImportKeyFileResponse(_message.Message):
-    __slots__ = ("rows_read", "bytes_read", "bytes_total", "stage", "result")
+    __slots__ = ("rows_read", "bytes_read", "bytes_total", "stage", "result", "job_id")
     ROWS_READ_FIELD_NUMBER: _ClassVar[int]
     BYTES_READ_FIELD_NUMBER: _ClassVar[int]
     BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     rows_read: int
     bytes_read: int
     bytes_total: int
     stage: str
     result: ImportKeyFileResult
-    def __init__(self, rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ..., bytes_total: _Optional[int] = ..., stage: _Optional[str] = ..., result: _Optional[_Union[ImportKeyFileResult, _Mapping]] = ...) -> None: ...
+    job_id: str
+    def __init__(self, rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ..., bytes_total: _Optional[int] = ..., stage: _Optional[str] = ..., result: _Optional[_Union[ImportKeyFileResult, _Mapping]] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class KeyFileImport(_message.Message):
+    __slots__ = ("job_id", "pool_id", "file_name", "actor", "status", "stage", "rows_read", "bytes_read", "bytes_total", "created_at", "finished_at", "result", "error")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_READ_FIELD_NUMBER: _ClassVar[int]
+    BYTES_READ_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    pool_id: str
+    file_name: str
+    actor: str
+    status: str
+    stage: str
+    rows_read: int
+    bytes_read: int
+    bytes_total: int
+    created_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    result: ImportKeyFileResult
+    error: str
+    def __init__(self, job_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., file_name: _Optional[str] = ..., actor: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ..., bytes_total: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[ImportKeyFileResult, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class GetKeyFileImportRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetKeyFileImportResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: KeyFileImport
+    def __init__(self, job: _Optional[_Union[KeyFileImport, _Mapping]] = ...) -> None: ...
+
+class ListKeyFileImportsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListKeyFileImportsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[KeyFileImport]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[KeyFileImport, _Mapping]]] = ...) -> None: ...
 
 class RotateMasterKeyRequest(_message.Message):
     __slots__ = ("master_key_id", "actor")

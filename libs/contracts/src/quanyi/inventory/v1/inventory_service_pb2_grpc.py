@@ -90,6 +90,16 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileResponse.FromString,
                 _registered_method=True)
+        self.GetKeyFileImport = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/GetKeyFileImport',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetKeyFileImportRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetKeyFileImportResponse.FromString,
+                _registered_method=True)
+        self.ListKeyFileImports = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/ListKeyFileImports',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListKeyFileImportsRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListKeyFileImportsResponse.FromString,
+                _registered_method=True)
         self.RotateMasterKey = channel.unary_unary(
                 '/quanyi.inventory.v1.InventoryService/RotateMasterKey',
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.RotateMasterKeyRequest.SerializeToString,
@@ -211,6 +221,22 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetKeyFileImport(self, request, context):
+        """GetKeyFileImport answers a key file import job as inventory recorded it (KeyFileImportStarted,
+        KeyFileImportProgressed, KeyFileImportFinished): its progress while it runs, then its outcome, also
+        after the caller that started it went away.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeyFileImports(self, request, context):
+        """ListKeyFileImports lists the most recent key file import jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateMasterKey(self, request, context):
         """RotateMasterKey re-wraps every batch's data key under a master key the service holds; the card keys'
         rows are not touched. The rotation is recorded as DataKeysRewrapped.
@@ -319,6 +345,16 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.ImportKeyFile,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileResponse.SerializeToString,
+            ),
+            'GetKeyFileImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKeyFileImport,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetKeyFileImportRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetKeyFileImportResponse.SerializeToString,
+            ),
+            'ListKeyFileImports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeyFileImports,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListKeyFileImportsRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListKeyFileImportsResponse.SerializeToString,
             ),
             'RotateMasterKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateMasterKey,
@@ -654,6 +690,60 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/ImportKeyFile',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ImportKeyFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKeyFileImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/GetKeyFileImport',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetKeyFileImportRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetKeyFileImportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeyFileImports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/ListKeyFileImports',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListKeyFileImportsRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListKeyFileImportsResponse.FromString,
             options,
             channel_credentials,
             insecure,
