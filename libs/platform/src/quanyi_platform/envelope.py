@@ -55,9 +55,11 @@ class NewEvent:
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def seal(event: NewEvent, producer: str) -> Envelope:
-    """Wrap `event` in an envelope carrying the current trace context."""
-    carrier = telemetry.inject_headers()
+def seal(event: NewEvent, producer: str, carrier: dict[str, str] | None = None) -> Envelope:
+    """Wrap `event` in an envelope carrying the current trace context (`carrier`, when the caller took it
+    once for many events: telemetry.inject_headers())."""
+    if carrier is None:
+        carrier = telemetry.inject_headers()
     env = Envelope(
         event_id=event.event_id,
         type=type_name(event.payload),

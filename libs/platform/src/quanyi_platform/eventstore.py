@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
+from quanyi_platform import telemetry
 from quanyi_platform.envelope import Envelope, NewEvent, seal
 from quanyi_platform.projection import Projection, StoredEvent, project
 
@@ -48,7 +49,8 @@ class EventStore:
     async def append(self, conn: AsyncConnection[Any], events: Sequence[NewEvent]) -> list[Envelope]:
         if not events:
             return []
-        envs = [seal(e, self.producer) for e in events]
+        carrier = telemetry.inject_headers()  # one trace context for the whole append
+        envs = [seal(e, self.producer, carrier) for e in events]
         try:
             await conn.execute(
                 # The CTE takes the transaction's id before nextval() draws a seq: the relay relies on
