@@ -48,6 +48,7 @@ class FakeContacts(contacts_grpc.BuyerContactsServiceServicer):
 
     def __init__(self) -> None:
         self.emails: dict[str, str] = {}
+        self.targets: dict[str, list[tuple[str, str]]] = {}  # buyer id -> kept (channel, target)
         self.erased: set[str] = set()
         self.calls: list[contacts_pb.GetContactsRequest] = []
 
@@ -61,7 +62,9 @@ class FakeContacts(contacts_grpc.BuyerContactsServiceServicer):
                 out.append(contacts_pb.BuyerContact(buyer_id=buyer_id, status=contacts_pb.CONTACT_STATUS_ERASED))
             elif self.emails.get(buyer_id):
                 out.append(contacts_pb.BuyerContact(
-                    buyer_id=buyer_id, email=self.emails[buyer_id], status=contacts_pb.CONTACT_STATUS_ACTIVE
+                    buyer_id=buyer_id, email=self.emails[buyer_id], status=contacts_pb.CONTACT_STATUS_ACTIVE,
+                    targets=[contacts_pb.DeliveryTarget(channel=c, target=t)
+                             for c, t in self.targets.get(buyer_id, [])],
                 ))
             else:
                 out.append(contacts_pb.BuyerContact(buyer_id=buyer_id, status=contacts_pb.CONTACT_STATUS_UNKNOWN))

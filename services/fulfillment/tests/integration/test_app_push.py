@@ -10,12 +10,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 from quanyi_fulfillment import bootstrap
+from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
 from quanyi_fulfillment.entrypoints.grpc_server import FulfillmentServicer
 from quanyi_fulfillment.entrypoints.simulators import Faults, SimulatorState, start_simulators
@@ -40,7 +42,7 @@ async def push(world: Any) -> AsyncIterator[tuple[pb_grpc.FulfillmentServiceStub
     http = httpx.AsyncClient()
     servicer = FulfillmentServicer(
         world.uow, inventory=GrpcInventory(world.inventory_channel),
-        senders=bootstrap.channel_senders(settings, http),
+        senders=bootstrap.channel_senders(settings, http), contacts=GrpcContacts(world.gateway_channel),
     )
     server = rpc.server()
     pb_grpc.add_FulfillmentServiceServicer_to_server(servicer, server)
@@ -88,5 +90,27 @@ async def test_the_app_channel_pushes_to_the_device_without_a_key_and_a_redrive_
 
     bad = await client.DeliverOnChannel(ask(reserved.order_id, "not a token"))
     assert (bad.delivered, bad.attempts, bad.reason) == (False, 1, "push service refused: invalid device")
+    for table in ("events", "deliveries"):
+        assert DEVICE not in repr(await world.rows(f"SELECT * FROM {table}"))
+
+
+async def test_a_redrive_without_a_target_pushes_to_the_device_the_buyer_keeps_with_the_gateway(
+    world: Any, push: tuple[pb_grpc.FulfillmentServiceStub, SimulatorState]
+) -> None:
+    client, sim = push
+    reserved = world.reserve(keys=1, email="kept@example.com", buyer_id="buyer-kept")
+    await world.handle(reserved.record)
+    world.inventory.contacts.targets["buyer-kept"] = [("sms", "+8613800138000"), ("app", DEVICE)]
+    sent = await client.DeliverOnChannel(ask(reserved.order_id, target=""))
+    assert sent.delivered, sent.reason
+    [pushed] = sim.pushes.values()
+    assert pushed["device"] == DEVICE  # asked of the gateway at the moment of sending, kept nowhere here
+
+    other = world.reserve(keys=1, email="plain@example.com", buyer_id="buyer-plain")  # keeps no device
+    await world.handle(other.record)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await client.DeliverOnChannel(ask(other.order_id, target=""))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "keeps no app target" in (refused.value.details() or "")
     for table in ("events", "deliveries"):
         assert DEVICE not in repr(await world.rows(f"SELECT * FROM {table}"))

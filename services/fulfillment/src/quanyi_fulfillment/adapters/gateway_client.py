@@ -40,7 +40,8 @@ class GrpcContacts:
                 raise ContactsUnavailable(f"gateway GetContacts: {exc.code().name}") from exc
             for contact in response.contacts:
                 if contact.status == contacts_pb.CONTACT_STATUS_ACTIVE and contact.email:
-                    found[contact.buyer_id] = Address(contact.email)
+                    kept = tuple((t.channel, t.target) for t in contact.targets)
+                    found[contact.buyer_id] = Address(contact.email, kept)
                 else:
                     found[contact.buyer_id] = NoAddress(
                         _REASONS.get(contact.status, "the buyer has no e-mail address")

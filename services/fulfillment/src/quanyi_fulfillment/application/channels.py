@@ -12,9 +12,10 @@ operator's re-drive after a channel gave up.
 A process that dies between 1 and 3 leaves a request without an outcome; the caller sees an error and may
 ask again (the partner's top-up is idempotent per key; a webhook carries one delivery id per order).
 
-A request without a target uses the one the buyer keeps with the gateway, asked at this moment like the
-delivery e-mail's address (BuyerContactsService) and dropped after the call: today the e-mail address, so
-an operator re-drives a delivery e-mail that gave up without ever seeing the address.
+A request without a target uses the one the buyer keeps with the gateway for that channel, asked at this
+moment like the delivery e-mail's address (BuyerContactsService) and dropped after the call: the e-mail
+address, or a kept phone number, webhook URL, partner account or device. So an operator re-drives a
+channel that gave up without ever seeing the buyer's target.
 """
 
 from __future__ import annotations
@@ -91,16 +92,18 @@ async def _kept_target(
     uow: UnitOfWorkFactory, contacts: ContactBook | None, order_id: str, channel: str
 ) -> str:
     """The target the order's buyer keeps for `channel`, asked of the gateway now (never kept here)."""
-    if contacts is None or channel != EMAIL:
+    if contacts is None:
         raise InvalidChannelRequest("target is required")
     async with uow() as work:
         state = (await work.deliveries.get_many([order_id])).get(order_id)
     if state is None:
         raise DeliveryNotFound(order_id)
     found = (await contacts.contacts([state.buyer_id])).get(state.buyer_id)
-    if not isinstance(found, Address):
-        raise InvalidChannelRequest("the buyer keeps no e-mail address: give a target")
-    return found.email
+    kept = found.target(channel) if isinstance(found, Address) else None
+    if not kept:
+        what = "e-mail address" if channel == EMAIL else f"{channel} target"
+        raise InvalidChannelRequest(f"the buyer keeps no {what}: give a target")
+    return kept
 
 
 class EmailOnDemand:

@@ -51,9 +51,16 @@ class ContactsUnavailable(TransientError):
 
 @dataclass(frozen=True)
 class Address:
-    """Where to write to a buyer."""
+    """Where to write to a buyer, and the delivery targets they keep on other channels (channel, target)."""
 
     email: str
+    targets: tuple[tuple[str, str], ...] = ()
+
+    def target(self, channel: str) -> str | None:
+        """Where the buyer keeps `channel`'s deliveries (the address for the e-mail), if anywhere."""
+        if channel == "email":
+            return self.email
+        return next((target for kept, target in self.targets if kept == channel and target), None)
 
 
 @dataclass(frozen=True)

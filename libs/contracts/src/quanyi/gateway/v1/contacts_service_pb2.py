@@ -24,21 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quanyi/gateway/v1/contacts_service.proto\x12\x11quanyi.gateway.v1\"8\n\x12GetContactsRequest\x12\x11\n\tbuyer_ids\x18\x01 \x03(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"a\n\x0c\x42uyerContact\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .quanyi.gateway.v1.ContactStatus\"H\n\x13GetContactsResponse\x12\x31\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x1f.quanyi.gateway.v1.BuyerContact*\x81\x01\n\rContactStatus\x12\x1e\n\x1a\x43ONTACT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTACT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16\x43ONTACT_STATUS_UNKNOWN\x10\x02\x12\x19\n\x15\x43ONTACT_STATUS_ERASED\x10\x03\x32t\n\x14\x42uyerContactsService\x12\\\n\x0bGetContacts\x12%.quanyi.gateway.v1.GetContactsRequest\x1a&.quanyi.gateway.v1.GetContactsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quanyi/gateway/v1/contacts_service.proto\x12\x11quanyi.gateway.v1\"8\n\x12GetContactsRequest\x12\x11\n\tbuyer_ids\x18\x01 \x03(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"1\n\x0e\x44\x65liveryTarget\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"\x95\x01\n\x0c\x42uyerContact\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .quanyi.gateway.v1.ContactStatus\x12\x32\n\x07targets\x18\x04 \x03(\x0b\x32!.quanyi.gateway.v1.DeliveryTarget\"H\n\x13GetContactsResponse\x12\x31\n\x08\x63ontacts\x18\x01 \x03(\x0b\x32\x1f.quanyi.gateway.v1.BuyerContact*\x81\x01\n\rContactStatus\x12\x1e\n\x1a\x43ONTACT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTACT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16\x43ONTACT_STATUS_UNKNOWN\x10\x02\x12\x19\n\x15\x43ONTACT_STATUS_ERASED\x10\x03\x32t\n\x14\x42uyerContactsService\x12\\\n\x0bGetContacts\x12%.quanyi.gateway.v1.GetContactsRequest\x1a&.quanyi.gateway.v1.GetContactsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.gateway.v1.contacts_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTACTSTATUS']._serialized_start=295
-  _globals['_CONTACTSTATUS']._serialized_end=424
+  _globals['_CONTACTSTATUS']._serialized_start=399
+  _globals['_CONTACTSTATUS']._serialized_end=528
   _globals['_GETCONTACTSREQUEST']._serialized_start=63
   _globals['_GETCONTACTSREQUEST']._serialized_end=119
-  _globals['_BUYERCONTACT']._serialized_start=121
-  _globals['_BUYERCONTACT']._serialized_end=218
-  _globals['_GETCONTACTSRESPONSE']._serialized_start=220
-  _globals['_GETCONTACTSRESPONSE']._serialized_end=292
-  _globals['_BUYERCONTACTSSERVICE']._serialized_start=426
-  _globals['_BUYERCONTACTSSERVICE']._serialized_end=542
+  _globals['_DELIVERYTARGET']._serialized_start=121
+  _globals['_DELIVERYTARGET']._serialized_end=170
+  _globals['_BUYERCONTACT']._serialized_start=173
+  _globals['_BUYERCONTACT']._serialized_end=322
+  _globals['_GETCONTACTSRESPONSE']._serialized_start=324
+  _globals['_GETCONTACTSRESPONSE']._serialized_end=396
+  _globals['_BUYERCONTACTSSERVICE']._serialized_start=530
+  _globals['_BUYERCONTACTSSERVICE']._serialized_end=646
 # @@protoc_insertion_point(module_scope)

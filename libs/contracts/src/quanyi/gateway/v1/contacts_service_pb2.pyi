@@ -26,15 +26,25 @@ class GetContactsRequest(_message.Message):
     purpose: str
     def __init__(self, buyer_ids: _Optional[_Iterable[str]] = ..., purpose: _Optional[str] = ...) -> None: ...
 
+class DeliveryTarget(_message.Message):
+    __slots__ = ("channel", "target")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    target: str
+    def __init__(self, channel: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+
 class BuyerContact(_message.Message):
-    __slots__ = ("buyer_id", "email", "status")
+    __slots__ = ("buyer_id", "email", "status", "targets")
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
     buyer_id: str
     email: str
     status: ContactStatus
-    def __init__(self, buyer_id: _Optional[str] = ..., email: _Optional[str] = ..., status: _Optional[_Union[ContactStatus, str]] = ...) -> None: ...
+    targets: _containers.RepeatedCompositeFieldContainer[DeliveryTarget]
+    def __init__(self, buyer_id: _Optional[str] = ..., email: _Optional[str] = ..., status: _Optional[_Union[ContactStatus, str]] = ..., targets: _Optional[_Iterable[_Union[DeliveryTarget, _Mapping]]] = ...) -> None: ...
 
 class GetContactsResponse(_message.Message):
     __slots__ = ("contacts",)
