@@ -21,12 +21,18 @@ document.addEventListener("change", (event) => {
 
 // <section data-live="URL" data-live-ms="400">: replace its content with the fragment at URL until the
 // fragment says data-live-done. Used by the order page to show delivery without a reload.
+// The fragment may ask for another pace (data-live-next-ms: slower while an order awaits payment); a hidden
+// tab asks nothing until it is shown again.
 function startLive(el) {
   const url = el.dataset.live;
-  const every = Number(el.dataset.liveMs || 500);
+  const pace = () => Number(el.querySelector("[data-live-next-ms]")?.dataset.liveNextMs || el.dataset.liveMs || 500);
   let stopped = false;
   const tick = async () => {
     if (stopped) return;
+    if (document.hidden) {
+      setTimeout(tick, pace());
+      return;
+    }
     try {
       const reply = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } });
       if (reply.ok) {
@@ -38,9 +44,9 @@ function startLive(el) {
         if (el.querySelector("[data-live-done]")) stopped = true;
       }
     } catch (_) { /* the next tick tries again */ }
-    if (!stopped) setTimeout(tick, every);
+    if (!stopped) setTimeout(tick, pace());
   };
-  if (!el.querySelector("[data-live-done]")) setTimeout(tick, every);
+  if (!el.querySelector("[data-live-done]")) setTimeout(tick, pace());
 }
 document.querySelectorAll("[data-live]").forEach(startLive);
 
@@ -49,6 +55,10 @@ function startStock(el) {
   const url = el.dataset.stock;
   const every = Number(el.dataset.stockMs || 5000);
   const tick = async () => {
+    if (document.hidden) {
+      setTimeout(tick, every);
+      return;
+    }
     try {
       const reply = await fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } });
       if (reply.ok) {
