@@ -352,3 +352,20 @@ async def test_the_chain_streams_every_entry_as_its_hash_covers_it_in_seq_order(
         assert sorted(link.lines) == sorted(
             (ln.account, ln.currency, ln.debit_minor, ln.credit_minor, ln.sku_id) for ln in rec.lines
         )
+
+
+@pytest.mark.parametrize("extends_the_chain", [True, False])
+async def test_work_done_while_the_journal_writes_runs_once_whether_or_not_the_write_is_refused(
+    unit_of_work: UnitOfWorkFactory, extends_the_chain: bool
+) -> None:
+    event = entries_after(Chain() if extends_the_chain else Chain(7, "f" * 64), 1, 2)
+    calls: list[int] = []
+    async with unit_of_work() as uow:
+        if extends_the_chain:
+            await uow.journal.append(event, while_writing=lambda: calls.append(len(calls)))
+            await uow.commit()
+        else:
+            with pytest.raises(JournalRefused):
+                await uow.journal.append(event, while_writing=lambda: calls.append(len(calls)))
+    assert calls == [0]
+    assert [e.seq for e in await committed(unit_of_work)] == ([1, 2] if extends_the_chain else [])

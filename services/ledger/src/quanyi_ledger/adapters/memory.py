@@ -6,7 +6,7 @@ serialisation that Journal.load promises holds trivially.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -55,7 +55,9 @@ class InMemoryJournal(Journal):
             return Chain(0, GENESIS_HASH, posted)
         return Chain(entries[-1].seq, entries[-1].rec.hash, posted)
 
-    async def append(self, event: EntriesPosted) -> None:
+    async def append(self, event: EntriesPosted, while_writing: Callable[[], None] | None = None) -> None:
+        if while_writing is not None:
+            while_writing()
         entries = self._all()
         seq, prev_hash = (entries[-1].seq, entries[-1].rec.hash) if entries else (0, GENESIS_HASH)
         sources = {e.rec.source_event_id for e in entries}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,7 +72,7 @@ class PgJournal(Journal):
         row: Any = await cur.fetchone()
         return Chain(int(row["seq"]), str(row["hash"]), frozenset(row["posted"]))
 
-    async def append(self, event: EntriesPosted) -> None:
+    async def append(self, event: EntriesPosted, while_writing: Callable[[], None] | None = None) -> None:
         try:
             await self._conn.execute(_STAGING)
             cur = self._conn.cursor()
@@ -92,7 +92,16 @@ class PgJournal(Journal):
                         await copy.write_row(
                             (seq, no, ln.account, ln.debit_minor, ln.credit_minor, ln.currency, ln.sku_id)
                         )
-            await self._conn.execute(_APPEND)
+            if while_writing is None:
+                await self._conn.execute(_APPEND)
+            else:
+                # Send the statement, then do the caller's work while Postgres inserts and checks the batch.
+                writing = asyncio.ensure_future(self._conn.execute(_APPEND))
+                await asyncio.sleep(0)
+                try:
+                    while_writing()
+                finally:
+                    await writing
         except (errors.RaiseException, errors.UniqueViolation, errors.CheckViolation) as exc:
             # The transaction is aborted now: the unit of work can only roll back.
             raise JournalRefused(exc.diag.message_primary or str(exc)) from exc

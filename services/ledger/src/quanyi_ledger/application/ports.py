@@ -8,7 +8,7 @@ the guarantees stated here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,13 +37,16 @@ class Journal(ABC):
         """
 
     @abstractmethod
-    async def append(self, event: EntriesPosted) -> None:
+    async def append(self, event: EntriesPosted, while_writing: Callable[[], None] | None = None) -> None:
         """Append the event's entries and their lines, in one write.
 
         Raises JournalRefused, appending nothing, when the first entry does not follow the chain's end
         (seq and prev_hash), the entries are not linked one to the next, an entry has fewer than two
         lines or does not balance in a currency, or a source event is posted already. The entries
         become permanent with the unit of work; nothing can change or remove them afterwards.
+
+        `while_writing`, when given, is called once while the storage writes (work that does not use the
+        unit of work, done meanwhile instead of after), whether or not the write succeeds.
         """
 
     @abstractmethod

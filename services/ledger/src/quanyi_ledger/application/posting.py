@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from quanyi_platform.envelope import NewEvent
+
 from quanyi_ledger.adapters.proto import entries_posted_events
 from quanyi_ledger.application.ports import LedgerUnitOfWork
 from quanyi_ledger.domain import posting
@@ -62,6 +64,9 @@ async def post(
     event = decide(chain, commands)
     if event is None:
         return None
-    await uow.journal.append(event)
-    await uow.events.append(entries_posted_events(event))
+    # The events are built while the journal writes the entries (the same content, as the contract's
+    # EntriesPosted): client and database work side by side.
+    events: list[NewEvent] = []
+    await uow.journal.append(event, while_writing=lambda: events.extend(entries_posted_events(event)))
+    await uow.events.append(events)
     return event
