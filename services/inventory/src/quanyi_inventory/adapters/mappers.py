@@ -12,6 +12,8 @@ from quanyi.inventory.v1 import events_pb2 as pb
 from quanyi_platform.envelope import NewEvent
 
 from quanyi_inventory.adapters.batch_mappers import tool_event_from_proto, tool_event_to_proto
+from quanyi_inventory.adapters.import_job_mappers import PROTOS as JOB_PROTOS
+from quanyi_inventory.adapters.import_job_mappers import job_event_from_proto, job_event_to_proto
 from quanyi_inventory.adapters.key_life_mappers import PROTOS as KEY_LIFE_PROTOS
 from quanyi_inventory.adapters.key_life_mappers import key_life_from_proto, key_life_to_proto
 from quanyi_inventory.application.ports import Context
@@ -27,6 +29,9 @@ from quanyi_inventory.domain.events import (
     Event,
     ExpiredKey,
     ImportSource,
+    KeyFileImportFinished,
+    KeyFileImportProgressed,
+    KeyFileImportStarted,
     KeyReserved,
     KeysDelivered,
     KeysExpired,
@@ -133,6 +138,8 @@ def to_proto(event: Event) -> Message:
         return tool_event_to_proto(event)
     if isinstance(event, KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused):
         return key_life_to_proto(event)
+    if isinstance(event, KeyFileImportStarted | KeyFileImportProgressed | KeyFileImportFinished):
+        return job_event_to_proto(event)
     if isinstance(event, KeysImported):
         return pb.KeysImported(
             batch_id=event.batch_id, pool_id=event.pool_id, sku_id=event.sku_id, imported=event.imported,
@@ -215,6 +222,8 @@ def from_proto(message: Message) -> Event | None:
         return tool_event_from_proto(m)
     if isinstance(m, KEY_LIFE_PROTOS):
         return key_life_from_proto(m)
+    if isinstance(m, JOB_PROTOS):
+        return job_event_from_proto(m)
     if isinstance(m, pb.KeysImported):
         return KeysImported(
             m.batch_id, m.pool_id, m.sku_id, int(m.imported), int(m.duplicates), int(m.rejected),

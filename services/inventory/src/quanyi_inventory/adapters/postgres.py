@@ -23,6 +23,8 @@ from quanyi_inventory.application.ports import (
     Expiry,
     FoundKey,
     HeldKeys,
+    ImportJob,
+    ImportJobs,
     InventoryUnitOfWork,
     KeyVault,
     Pool,
@@ -37,6 +39,8 @@ from quanyi_inventory.domain.events import (
     ClaimedKey,
     ExpiredKey,
     HeldKey,
+    ImportBadRow,
+    KeyFileImportFinished,
     Recorded,
     ShortLine,
 )
@@ -465,6 +469,43 @@ class PgHeldKeys(HeldKeys):
         }
 
 
+def _import_job(r: Any) -> ImportJob:
+    outcome = None
+    if r["status"] == "failed":
+        outcome = KeyFileImportFinished(r["job_id"], True, r["error"])
+    elif r.get("result") is not None:
+        o = r["result"]
+        outcome = KeyFileImportFinished(
+            r["job_id"], False, "", o["batch_id"], int(o["imported"]), int(o["duplicates_in_file"]),
+            int(o["duplicates_in_pool"]), int(o["rejected"]), int(o["rows"]), o["file_sha256"],
+            bool(o["aborted"]), tuple(ImportBadRow(int(line), str(reason)) for line, reason in o["bad_rows"]),
+        )
+    return ImportJob(
+        r["job_id"], r["pool_id"], r["file_name"], r["actor"], r["status"], r["stage"], int(r["rows_read"]),
+        int(r["bytes_read"]), int(r["bytes_total"]), r["created_at"], r["finished_at"], r["error"], outcome,
+    )
+
+
+class PgImportJobs(ImportJobs):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def get(self, job_id: str) -> ImportJob | None:
+        cur = await self._conn.execute("SELECT * FROM key_file_imports WHERE job_id = %s", (job_id,))
+        row = await cur.fetchone()
+        return None if row is None else _import_job(row)
+
+    async def recent(self, limit: int) -> list[ImportJob]:
+        cur = await self._conn.execute(
+            "SELECT job_id, pool_id, file_name, actor, status, stage, rows_read, bytes_read, bytes_total,"
+            " created_at, finished_at, error,"
+            " CASE WHEN result IS NULL THEN NULL ELSE result || '{\"bad_rows\": []}'::jsonb END AS result"
+            " FROM key_file_imports ORDER BY created_at DESC, job_id DESC LIMIT %s",
+            (limit,),
+        )
+        return [_import_job(r) for r in await cur.fetchall()]
+
+
 class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
     """A transaction of its own (`pool=`), or bound to a consumer's (`conn=`); its events go through
     `store`, which runs inventory's projections inline."""
@@ -477,6 +518,7 @@ class PgInventoryUnitOfWork(PgUnitOfWork, InventoryUnitOfWork):
         self.stock = PgStock(conn)
         self.allocations = PgAllocations(conn)
         self.held_keys = PgHeldKeys(conn)
+        self.import_jobs = PgImportJobs(conn)
         self.vault = PgKeyVault(conn)
         self.expiry = PgExpiry(conn)
         self.imports = PgKeyImports(conn)

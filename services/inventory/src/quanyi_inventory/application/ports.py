@@ -18,7 +18,7 @@ from quanyi_platform.uow import UnitOfWork
 
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
 from quanyi_inventory.domain.batches import BatchState
-from quanyi_inventory.domain.events import BundleComponent, ExpiredKey, Recorded
+from quanyi_inventory.domain.events import BundleComponent, ExpiredKey, KeyFileImportFinished, Recorded
 from quanyi_inventory.domain.key_life import OrderKeys
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
@@ -212,6 +212,37 @@ class HeldKeys(ABC):
         this state sees every change committed before it."""
 
 
+@dataclass(frozen=True)
+class ImportJob:
+    """A key file import job as inventory recorded it; `outcome` once it is done (or failed)."""
+
+    job_id: str
+    pool_id: str
+    file_name: str
+    actor: str
+    status: str
+    stage: str
+    rows_read: int
+    bytes_read: int
+    bytes_total: int
+    created_at: datetime
+    finished_at: datetime | None
+    error: str
+    outcome: KeyFileImportFinished | None = None
+
+
+class ImportJobs(ABC):
+    """Key file import jobs (projection `key_file_imports`)."""
+
+    @abstractmethod
+    async def get(self, job_id: str) -> ImportJob | None:
+        """The job with its outcome (bad rows included); None when unknown."""
+
+    @abstractmethod
+    async def recent(self, limit: int) -> list[ImportJob]:
+        """Up to `limit` jobs, newest first, without their bad rows."""
+
+
 class KeyVault(ABC):
     """The record of imported keys: sealed keys and wrapped data keys (never a plaintext)."""
 
@@ -396,6 +427,7 @@ class InventoryUnitOfWork(UnitOfWork):
     stock: Stock
     allocations: Allocations
     held_keys: HeldKeys
+    import_jobs: ImportJobs
     vault: KeyVault
     expiry: Expiry
     imports: KeyImports

@@ -21,3 +21,7 @@ class Unauthenticated(InventoryError):
 
 class PermissionDenied(InventoryError):
     """The caller's identity may not do this (maps to PERMISSION_DENIED)."""
+
+
+class AlreadyExists(InventoryError):
+    """The named thing exists already (maps to ALREADY_EXISTS)."""

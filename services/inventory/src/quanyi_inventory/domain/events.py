@@ -324,6 +324,49 @@ class RefundKeysRefused:
     actor: str = ""
 
 
+@dataclass(frozen=True)
+class KeyFileImportStarted:
+    """A key file import job began (its file received): version 1 of its KeyFileImport stream."""
+
+    job_id: str
+    pool_id: str
+    file_name: str
+    actor: str
+    bytes_total: int
+
+
+@dataclass(frozen=True)
+class KeyFileImportProgressed:
+    job_id: str
+    stage: str
+    rows_read: int
+    bytes_read: int
+
+
+@dataclass(frozen=True)
+class ImportBadRow:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeyFileImportFinished:
+    """A job ended: its outcome, or (`failed`) why not."""
+
+    job_id: str
+    failed: bool
+    error: str = ""
+    batch_id: str = ""
+    imported: int = 0
+    duplicates_in_file: int = 0
+    duplicates_in_pool: int = 0
+    rejected: int = 0
+    rows: int = 0
+    file_sha256: str = ""
+    aborted: bool = False
+    bad_rows: tuple[ImportBadRow, ...] = ()
+
+
 Event = (
     ProductCreated
     | SkuCreated
@@ -347,6 +390,9 @@ Event = (
     | KeysRedeemed
     | RefundKeysSettled
     | RefundKeysRefused
+    | KeyFileImportStarted
+    | KeyFileImportProgressed
+    | KeyFileImportFinished
 )
 
 # Aggregate types, as they appear in the event store's envelopes.
@@ -361,6 +407,7 @@ KEY_REVEAL = "KeyReveal"
 KEY_ROTATION = "KeyRotation"
 EXPIRY_SWEEP = "ExpirySweep"
 BUNDLE = "Bundle"
+KEY_FILE_IMPORT = "KeyFileImport"
 
 
 @dataclass(frozen=True)

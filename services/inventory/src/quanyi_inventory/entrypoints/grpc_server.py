@@ -16,7 +16,7 @@ from quanyi_platform.identity import ServiceTokens, peer_identity
 
 from quanyi_inventory.adapters.crypto import KeyringError
 from quanyi_inventory.adapters.mappers import strategy_from_proto
-from quanyi_inventory.application import catalogue, import_keys, reveal, rotate
+from quanyi_inventory.application import catalogue, import_jobs, import_keys, reveal, rotate
 from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
 from quanyi_inventory.domain.custody import RevealPolicy
@@ -224,6 +224,18 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
             self._uow, self._keyring, request_iterator, context, max_rows=self._import_max_rows
         ):
             yield response
+
+    async def GetKeyFileImport(
+        self, request: pb.GetKeyFileImportRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetKeyFileImportResponse:
+        job = await self._run(context, import_jobs.get_job(self._uow(), request.job_id))
+        return pb.GetKeyFileImportResponse(job=key_file_import.job_to_proto(job))
+
+    async def ListKeyFileImports(
+        self, request: pb.ListKeyFileImportsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListKeyFileImportsResponse:
+        jobs = await self._run(context, import_jobs.recent_jobs(self._uow(), request.limit))
+        return pb.ListKeyFileImportsResponse(jobs=[key_file_import.job_to_proto(j) for j in jobs])
 
     async def RotateMasterKey(
         self, request: pb.RotateMasterKeyRequest, context: grpc.aio.ServicerContext

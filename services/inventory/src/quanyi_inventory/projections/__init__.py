@@ -13,6 +13,7 @@ from quanyi_inventory.projections.allocations import AllocationsProjection
 from quanyi_inventory.projections.bundles import BundlesProjection
 from quanyi_inventory.projections.catalogue import CatalogueProjection
 from quanyi_inventory.projections.key_batches import KeyBatchesProjection
+from quanyi_inventory.projections.key_file_imports import KeyFileImportsProjection
 from quanyi_inventory.projections.key_life import RefundSettlementsProjection
 from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
 from quanyi_inventory.projections.keys import KeysProjection
@@ -30,6 +31,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     KeyRevealsProjection(),
     PoolOperationsProjection(),
     RefundSettlementsProjection(),
+    KeyFileImportsProjection(),
     StockProjection(),
 )
 
@@ -39,6 +41,7 @@ __all__ = [
     "BundlesProjection",
     "CatalogueProjection",
     "KeyBatchesProjection",
+    "KeyFileImportsProjection",
     "KeyRevealsProjection",
     "KeysProjection",
     "PoolOperationsProjection",
