@@ -230,9 +230,13 @@ async def test_a_buyer_buys_pays_resends_by_sms_and_asks_for_a_refund_through_th
         assert 'data-order-status="FULFILLED"' in page and "table class=\"responsive keys\"" in page
 
         r = await web.http.post(f"/me/orders/{order_id}/resend", data={
-            "channel": "sms", "target": "+8613800138000", "csrf_token": token,
+            "channel": "sms", "target": "+8613912345678", "csrf_token": token,
         })
         assert r.status_code == 303 and "done=resent" in r.headers["location"], r.headers.get("location")
+        history = (await web.http.get(order_path)).text
+        assert 'data-channel="sms" data-outcome="requested"' in history and "由你申请" in history
+        assert 'data-channel="sms" data-outcome="delivered"' in history
+        assert "+8613912345678" not in history  # the target is kept nowhere
         r = await web.http.post(f"/me/orders/{order_id}/resend", data={
             "channel": "webhook", "target": "http://127.0.0.1/steal", "csrf_token": token,
         })

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi_fulfillment.adapters.memory import InMemoryFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.application.ports import FulfillmentUnitOfWork
+from quanyi_fulfillment.application.queries import ChannelStep, channel_history
 from quanyi_fulfillment.domain.aggregate import (
     Delivery,
     EmailStatus,
@@ -24,7 +25,13 @@ from quanyi_fulfillment.domain.aggregate import (
 )
 from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
 from quanyi_fulfillment.domain.errors import KeyAlreadyDelivered
-from quanyi_fulfillment.domain.events import Recorded
+from quanyi_fulfillment.domain.events import (
+    CHANNEL_REQUEST,
+    ChannelDelivered,
+    ChannelRequested,
+    DeliveryFailed,
+    Recorded,
+)
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.testing.contracts import EventLogContract, Versions
@@ -258,3 +265,24 @@ async def test_a_key_redeemed_twice_at_once_is_a_conflict(unit_of_work: UnitOfWo
 
     key = (await load(unit_of_work, "o-1"))["o-1"].key("k-1")
     assert key is not None and (key.redeemed_by_partner, key.redeemed_at) == ("tmall", at(5))
+
+
+async def test_an_orders_channel_steps_are_read_from_its_own_events_in_order(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    await delivered(unit_of_work, reservation("o-hist", "k-h1"))
+    await delivered(unit_of_work, reservation("o-other", "k-h2"))
+    await record(unit_of_work, [
+        Recorded(CHANNEL_REQUEST, "req-1", 1, ChannelRequested("o-hist", "sms", "buyer:b1", at(5))),
+        Recorded(CHANNEL_REQUEST, "req-1", 2, ChannelDelivered("o-hist", "sms", 2, at(6))),
+        Recorded(CHANNEL_REQUEST, "req-2", 1, ChannelRequested("o-other", "sms", "buyer:b2", at(7))),
+        Recorded(CHANNEL_REQUEST, "req-3", 1, ChannelRequested("o-hist", "activation", "ops:x", at(8))),
+        Recorded(CHANNEL_REQUEST, "req-3", 2, DeliveryFailed("o-hist", 3, "partner down", True, at(9), "activation")),
+    ])
+    assert await channel_history(unit_of_work, "o-hist") == [
+        ChannelStep("sms", "requested", at(5), requested_by="buyer:b1"),
+        ChannelStep("sms", "delivered", at(6), 2),
+        ChannelStep("activation", "requested", at(8), requested_by="ops:x"),
+        ChannelStep("activation", "failed", at(9), 3, True),
+    ]
+    assert await channel_history(unit_of_work, "o-unknown") == []

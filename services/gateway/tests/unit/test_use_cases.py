@@ -20,7 +20,7 @@ from quanyi_gateway.application.accounts import Accounts, TokenRevocations
 from quanyi_gateway.application.checkout import Checkout, OrderLine, PlaceOrder
 from quanyi_gateway.application.errors import BadCredentials, OrderNotFound, UnknownKey, UnknownSku
 from quanyi_gateway.application.keys import MyKeys
-from quanyi_gateway.application.model import Delivery, RevealedKey, User
+from quanyi_gateway.application.model import ChannelStep, Delivery, KeyFacts, RevealedKey, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.redemptions import RecordRedemption, Redemptions
 
@@ -217,3 +217,31 @@ async def test_a_code_of_a_sku_outside_the_partners_is_answered_as_an_unknown_co
     assert not any(d.redeemed_at for d in deliveries.deliveries)
     await scopes.grant("acme", ["sku-b"])
     assert (await redemptions.record(RecordRedemption("acme", "THEIRS"))).order_id == "o-1"
+
+
+async def test_a_buyer_sees_their_keys_state_validity_and_channel_history_without_a_reveal() -> None:
+    catalogue, orders, deliveries, vault = InMemoryCatalogue(), InMemoryOrders(), InMemoryDeliveries(), InMemoryKeyVault()
+    catalogue.put("a", 1)
+    placed = await Checkout(catalogue, orders).place(PlaceOrder(ALICE, (OrderLine("a", 1),), "k"))
+    order_id = placed.order.order_id
+    key_id = deliver(deliveries, vault, order_id, ALICE, "C1")
+    until = datetime(2027, 1, 1, tzinfo=UTC)
+    vault.facts[key_id] = KeyFacts(key_id, "delivered", None, until)
+    deliveries.steps += [
+        (order_id, ChannelStep("sms", "requested", "2026-12-01T01:00:00Z", 0, False, f"buyer:{ALICE.user_id}")),
+        (order_id, ChannelStep("activation", "requested", "2026-12-01T01:01:00Z", 0, False, "ops:someone")),
+        (order_id, ChannelStep("activation", "failed", "2026-12-01T01:02:00Z", 3, True, "")),
+    ]
+    my = MyKeys(OrderQueries(orders), deliveries, vault)
+
+    [owned] = await my.delivered(ALICE, order_id)
+    assert (owned.key_id, owned.state, owned.expires_at, owned.valid_from) == (key_id, "delivered", until, None)
+    steps = await my.channel_history(ALICE, order_id)
+    assert [(s.channel, s.outcome, s.requested_by) for s in steps] == [
+        ("sms", "requested", "buyer"), ("activation", "requested", "support"), ("activation", "failed", ""),
+    ]
+    assert vault.reveals == []  # nothing was revealed to show any of it
+    with pytest.raises(OrderNotFound):
+        await my.channel_history(BOB, order_id)
+    with pytest.raises(OrderNotFound):
+        await my.delivered(BOB, order_id)

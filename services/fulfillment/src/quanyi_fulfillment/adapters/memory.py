@@ -40,6 +40,12 @@ class InMemoryDeliveryRepository:
         ]
         return sorted(found, key=lambda d: (d.delivered_at, d.order_id))
 
+    async def order_events(self, order_id: str) -> list[Recorded]:
+        return [
+            r for e in self._log.all()
+            if e.envelope.correlation_id == order_id and (r := codec.recorded_of(e)) is not None
+        ]
+
     async def claim_due(self, now: datetime, limit: int) -> DueEmails:
         waiting = [
             (d.email.next_attempt_at, d.order_id, d)

@@ -9,7 +9,9 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from quanyi_platform.envelope import open_envelope
 from quanyi_platform.eventstore import EventStore
+from quanyi_platform.projection import StoredEvent
 from quanyi_platform.uow import PgUnitOfWork
 
 from quanyi_fulfillment.adapters import codec
@@ -89,6 +91,21 @@ class PgDeliveryRepository:
             (buyer_id, order_id, order_id),
         )
         return _deliveries(await cur.fetchall())
+
+    async def order_events(self, order_id: str) -> list[Recorded]:
+        cur = await self._conn.execute(
+            "SELECT seq, envelope, occurred_at FROM events WHERE correlation_id = %s ORDER BY seq",
+            (order_id,),
+        )
+        found: list[Recorded] = []
+        for row in await cur.fetchall():
+            envelope, payload = open_envelope(bytes(row["envelope"]))
+            if payload is None:
+                continue
+            recorded = codec.recorded_of(StoredEvent(envelope, payload, row["occurred_at"], row["seq"]))
+            if recorded is not None:
+                found.append(recorded)
+        return found
 
     async def claim_due(self, now: datetime, limit: int) -> DueEmails:
         # One statement: lock the due e-mails (skipping those another claim holds), read their deliveries,

@@ -126,6 +126,11 @@ class DeliveryRepository(Protocol):
         """A buyer's deliveries (only `order_id`'s when given), oldest delivered first."""
         ...
 
+    async def order_events(self, order_id: str) -> list[Recorded]:
+        """Every event recorded for the order (correlated with it: its delivery, its channel requests),
+        in the order they were recorded. A read of the record itself, for history; no projection."""
+        ...
+
     async def claim_due(self, now: datetime, limit: int) -> DueEmails:
         """Up to `limit` deliveries whose e-mail is due by `now` (pending, or sending with a lapsed lease),
         oldest due first. They are held until the unit of work ends: a concurrent claim skips them rather

@@ -18,10 +18,10 @@ from quanyi_fulfillment.application.ports import (
     KeyRevealer,
     UnitOfWorkFactory,
 )
-from quanyi_fulfillment.application.queries import list_deliveries
+from quanyi_fulfillment.application.queries import channel_history, list_deliveries
 from quanyi_fulfillment.application.redeem import record_redemption
 from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, InvalidRedemption
-from quanyi_fulfillment.domain.redemption import parse_report
+from quanyi_fulfillment.domain.redemption import parse_report, rfc3339
 
 
 class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
@@ -49,6 +49,20 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
         found = await list_deliveries(self._uow, request.buyer_id, request.order_id or None)
         return pb.ListDeliveriesResponse(deliveries=[mappers.delivery(d, k) for d in found for k in d.keys])
+
+    async def ListChannelEvents(
+        self, request: pb.ListChannelEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListChannelEventsResponse:
+        if not request.order_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_id is required")
+        steps = await channel_history(self._uow, request.order_id)
+        return pb.ListChannelEventsResponse(events=[
+            pb.ChannelEvent(
+                channel=s.channel, outcome=s.outcome, at=rfc3339(s.at), attempt=s.attempt, final=s.final,
+                requested_by=s.requested_by,
+            )
+            for s in steps
+        ])
 
     async def RecordRedemption(
         self, request: pb.RecordRedemptionRequest, context: grpc.aio.ServicerContext

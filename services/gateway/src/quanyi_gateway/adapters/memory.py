@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from quanyi_gateway.application.errors import UnknownSku
 from quanyi_gateway.application.model import (
     CataloguePage,
+    ChannelStep,
     Credentials,
     Delivery,
     FoundKey,
@@ -216,6 +217,7 @@ class InMemoryDeliveries:
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
+        self.steps: list[tuple[str, ChannelStep]] = []  # (order id, step)
 
     async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
         return [
@@ -230,6 +232,9 @@ class InMemoryDeliveries:
                 self.deliveries[i] = replace(d, redeemed_at=redeemed_at)
                 return Redemption(key_id, d.order_id, redeemed_at, duplicate=False)
         raise LookupError("key not delivered")
+
+    async def channel_steps(self, order_id: str) -> list[ChannelStep]:
+        return [s for o, s in self.steps if o == order_id]
 
 
 class InMemoryKeyVault:

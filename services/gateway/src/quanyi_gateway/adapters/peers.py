@@ -22,6 +22,7 @@ from quanyi_gateway.adapters import mappers
 from quanyi_gateway.application.errors import UnknownSku
 from quanyi_gateway.application.model import (
     CataloguePage,
+    ChannelStep,
     Delivery,
     FoundKey,
     KeyFacts,
@@ -174,6 +175,14 @@ class GrpcDeliveries:
         )
         d = reply.delivery
         return Redemption(d.key_id or key_id, d.order_id, d.redeemed_at, reply.duplicate)
+
+    async def channel_steps(self, order_id: str) -> list[ChannelStep]:
+        reply: fulfillment_pb.ListChannelEventsResponse = await self._fulfillment.ListChannelEvents(
+            fulfillment_pb.ListChannelEventsRequest(order_id=order_id)
+        )
+        return [
+            ChannelStep(e.channel, e.outcome, e.at, e.attempt, e.final, e.requested_by) for e in reply.events
+        ]
 
 
 class GrpcKeyVault:

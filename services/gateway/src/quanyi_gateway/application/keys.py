@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import replace
 
-from quanyi_gateway.application.model import DeliveredKey, Delivery, OwnedKey, User
+from quanyi_gateway.application.model import ChannelStep, DeliveredKey, Delivery, OwnedKey, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import Deliveries, KeyVault
 
@@ -40,6 +41,23 @@ class MyKeys:
                 facts[d.key_id].expires_at if d.key_id in facts else None,
             )
             for d in deliveries
+        ]
+
+    async def channel_history(self, buyer: User, order_id: str) -> list[ChannelStep]:
+        """The buyer's order's deliveries on its channels (requests, deliveries, failures), oldest first;
+        who asked is "buyer" for this buyer and "support" for anyone else. Raises OrderNotFound when the
+        order is not theirs."""
+        await self._orders.buyers_own(buyer, order_id)
+        me = f"buyer:{buyer.user_id}"
+
+        def asked_by(requested_by: str) -> str:
+            if not requested_by:
+                return ""
+            return "buyer" if requested_by == me else "support"
+
+        return [
+            replace(s, requested_by=asked_by(s.requested_by))
+            for s in await self._deliveries.channel_steps(order_id)
         ]
 
     async def reveal(self, buyer: User, order_id: str = "", key_id: str = "") -> list[DeliveredKey]:

@@ -203,6 +203,19 @@ class RefundRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelStep:
+    """One step of an order's delivery on a channel (e-mail, SMS, webhook, activation, app): "requested",
+    "delivered" or "failed" (`final`: no more attempts), at an RFC 3339 time; who asked, for a request."""
+
+    channel: str
+    outcome: str
+    at: str
+    attempt: int
+    final: bool
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeyFacts:
     """What inventory knows of a key, without its plaintext: its state and validity window (None: no
     bound)."""

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from quanyi_gateway.application.model import (
     CataloguePage,
+    ChannelStep,
     Credentials,
     Delivery,
     FoundKey,
@@ -134,6 +135,10 @@ class Deliveries(Protocol):
 
     async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
         """Record that a delivered key was redeemed; a second report is a duplicate, not an error."""
+        ...
+
+    async def channel_steps(self, order_id: str) -> list[ChannelStep]:
+        """The order's deliveries on its channels, oldest first: requests, deliveries and failures."""
         ...
 
 

@@ -75,3 +75,31 @@ class DeliverOnChannelResponse(_message.Message):
     attempts: int
     reason: str
     def __init__(self, delivered: _Optional[bool] = ..., attempts: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListChannelEventsRequest(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class ChannelEvent(_message.Message):
+    __slots__ = ("channel", "outcome", "at", "attempt", "final", "requested_by")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    outcome: str
+    at: str
+    attempt: int
+    final: bool
+    requested_by: str
+    def __init__(self, channel: _Optional[str] = ..., outcome: _Optional[str] = ..., at: _Optional[str] = ..., attempt: _Optional[int] = ..., final: _Optional[bool] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class ListChannelEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ChannelEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[ChannelEvent, _Mapping]]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class FulfillmentServiceStub:
                 request_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelRequest.SerializeToString,
                 response_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelResponse.FromString,
                 _registered_method=True)
+        self.ListChannelEvents = channel.unary_unary(
+                '/quanyi.fulfillment.v1.FulfillmentService/ListChannelEvents',
+                request_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListChannelEventsRequest.SerializeToString,
+                response_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListChannelEventsResponse.FromString,
+                _registered_method=True)
 
 
 class FulfillmentServiceServicer:
@@ -79,6 +84,14 @@ class FulfillmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListChannelEvents(self, request, context):
+        """ListChannelEvents returns an order's deliveries on its channels (e-mail, SMS, webhook, activation on
+        the partner platform, app): each request, delivery and failure, oldest first. Never a target or a key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FulfillmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +109,11 @@ def add_FulfillmentServiceServicer_to_server(servicer, server):
                     servicer.DeliverOnChannel,
                     request_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelRequest.FromString,
                     response_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelResponse.SerializeToString,
+            ),
+            'ListChannelEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChannelEvents,
+                    request_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListChannelEventsRequest.FromString,
+                    response_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListChannelEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +198,33 @@ class FulfillmentService:
             '/quanyi.fulfillment.v1.FulfillmentService/DeliverOnChannel',
             quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelRequest.SerializeToString,
             quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.DeliverOnChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChannelEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.fulfillment.v1.FulfillmentService/ListChannelEvents',
+            quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListChannelEventsRequest.SerializeToString,
+            quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListChannelEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

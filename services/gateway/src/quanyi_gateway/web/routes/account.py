@@ -56,7 +56,8 @@ async def key_page(request: Request, key_id: PathId, user: WebUser) -> Response:
         raise WebError(404, "error.key_not_found")
     key = found[0]
     names = await sku_names(request, [key.sku_id])
-    return page(request, "key.html", user, key=key, names=names)
+    steps = await r.keys.channel_history(user, key.order_id)
+    return page(request, "key.html", user, key=key, names=names, steps=steps)
 
 
 @router.post("/me/orders/{order_id}/keys/{key_id}/reveal", dependencies=[CsrfProtected])

@@ -231,7 +231,8 @@ async def sku_names(request: Request, sku_ids: list[str]) -> dict[str, str]:
 async def order_page(request: Request, order_id: PathId, user: WebUser, done: str = "") -> Response:
     """An order: its state and keys, updated without a reload until it rests; refund request and resend."""
     view = await _order_view(request, user, order_id)
-    return page(request, "order.html", user, done=done if done in DONE else "", **view)
+    steps = await resources(request).keys.channel_history(user, order_id)
+    return page(request, "order.html", user, done=done if done in DONE else "", steps=steps, **view)
 
 
 @router.get("/orders/{order_id}/live")
