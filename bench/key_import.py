@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
+import psycopg
 from quanyi_cli.stack import Stack, StackConfig
 from quanyi_gateway.psp_sim import generate_keypair
 from quanyi_platform.infra.postgres import create_database, database_url_for, drop_database, ensure_postgres
@@ -93,6 +95,28 @@ def setup_pool(gateway: str) -> tuple[str, str]:
     return sku["sku_id"], pool["pool_id"]
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def backends_cpu_s(admin_url: str, database: str) -> float:
+    """CPU seconds of the database's client backends now alive (the services' pooled connections)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            (database,),
+        )]
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_s(pid)
+        except psutil.Error:
+            pass  # gone, or on another machine
+    return total
+
+
 def run_cli(gateway: str, file: Path, pool_id: str) -> tuple[dict[str, Any], float, float, int]:
     """Run `quanyi keys import`; its JSON, wall seconds, peak RSS (MB) and exit code."""
     env = {**os.environ, "QUANYI_GATEWAY_URL": gateway, "QUANYI_ADMIN_EMAIL": ADMIN_EMAIL,
@@ -146,7 +170,16 @@ def main(keys: int) -> dict[str, Any]:
         size = write_keys(file, keys)
         print(f"wrote {keys:,} keys ({size / 1e6:,.1f} MB) in {time.perf_counter() - t:.1f} s", flush=True)
 
+        procs = {n: stack.procs[n].pid for n in ("inventory", "gateway")}
+        before = {n: cpu_s(pid) for n, pid in procs.items()}
+        pg_before = backends_cpu_s(admin_url, name)
+        cli_before = os.times().children_user + os.times().children_system
+        load_before = os.getloadavg()[0]
         result, seconds, cli_rss, code = run_cli(config.gateway_url, file, pool_id)
+        cpu = {n: cpu_s(pid) - before[n] for n, pid in procs.items()}
+        cpu["postgres"] = backends_cpu_s(admin_url, name) - pg_before
+        cpu["cli"] = os.times().children_user + os.times().children_system - cli_before
+        load_after = os.getloadavg()[0]
         if code != 0 or result.get("imported") != keys:
             raise RuntimeError(f"the import did not store every key: {result}")
         inventory_rss = peak_rss_mb(stack.procs["inventory"].pid)
@@ -163,6 +196,10 @@ def main(keys: int) -> dict[str, Any]:
             "peak_rss_mb": round(max(cli_rss, inventory_rss, gateway_rss), 1),
             "peak_rss_mb_by_process": {"cli": round(cli_rss, 1), "gateway": round(gateway_rss, 1),
                                        "inventory": round(inventory_rss, 1)},
+            # Load-independent: CPU µs per key of each process (Postgres: the services' backends).
+            "cpu_us_per_key": {n: round(1e6 * c / keys, 1) for n, c in cpu.items()},
+            "load_average": [round(load_before, 1), round(load_after, 1)],
+            "cpu_cores": os.cpu_count(),
             "available_after": available,
             "reimport_seconds": round(again_s, 2),
             "reimport_stored": again.get("imported"),
@@ -172,6 +209,8 @@ def main(keys: int) -> dict[str, Any]:
         print(f"imported {keys:,} keys through the CLI in {seconds:.1f} s ({out['keys_per_s']:,.0f} keys/s);"
               f" peak RSS: CLI {cli_rss:.0f} MB, gateway {gateway_rss:.0f} MB, inventory {inventory_rss:.0f} MB"
               f" (targets: < {TARGET_SECONDS:.0f} s, < {TARGET_RSS_MB:.0f} MB)")
+        print("CPU per key: " + ", ".join(f"{n} {v} µs" for n, v in out["cpu_us_per_key"].items())
+              + f"; load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores")
         print(f"re-import of the same file (all-or-nothing): {again_s:.1f} s, stored {again.get('imported')},"
               f" exit {again_code}; available keys: {available:,}")
         return out
