@@ -176,9 +176,10 @@ async def checkout(
     try:
         await r.limits.check("checkout", ip=client_ip(request), account=str(user.user_id),
                              buyer_id=str(user.user_id))
-        placed = await r.checkout.place(
-            PlaceOrder(buyer=user, lines=(OrderLine(sku_id, quantity),), idempotency_key=f"web:{request_id}")
-        )
+        placed = await r.checkout.place(PlaceOrder(
+            buyer=user, lines=(OrderLine(sku_id, quantity),), idempotency_key=f"web:{request_id}",
+            client_ip=client_ip(request) or "",  # orders caps unpaid orders' stock holds per address
+        ))
     except RateLimited as exc:
         raise WebError(429, "error.rate_limited", exc.retry_after_s) from None
     except UnknownSku:
