@@ -248,6 +248,7 @@ async def test_a_buyer_buys_pays_resends_by_sms_and_asks_for_a_refund_through_th
         assert r.status_code == 303 and "done=refund-requested" in r.headers["location"]
         me = (await web.http.get("/me")).text
         assert "已申请退款" in me and "卡密无法使用" in me
+        assert 'data-channel="sms" data-outcome="delivered"' in me  # the channel history, in the list too
         assert 'action="/me/orders/' + order_id + '/refund-request"' not in (await web.http.get(order_path)).text
     finally:
         await web.close()

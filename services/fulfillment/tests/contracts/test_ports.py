@@ -279,10 +279,13 @@ async def test_an_orders_channel_steps_are_read_from_its_own_events_in_order(
         Recorded(CHANNEL_REQUEST, "req-3", 1, ChannelRequested("o-hist", "activation", "ops:x", at(8))),
         Recorded(CHANNEL_REQUEST, "req-3", 2, DeliveryFailed("o-hist", 3, "partner down", True, at(9), "activation")),
     ])
-    assert await channel_history(unit_of_work, "o-hist") == [
-        ChannelStep("sms", "requested", at(5), requested_by="buyer:b1"),
-        ChannelStep("sms", "delivered", at(6), 2),
-        ChannelStep("activation", "requested", at(8), requested_by="ops:x"),
-        ChannelStep("activation", "failed", at(9), 3, True),
-    ]
-    assert await channel_history(unit_of_work, "o-unknown") == []
+    assert await channel_history(unit_of_work, ["o-hist", "o-other", "o-unknown"]) == {
+        "o-hist": [
+            ChannelStep("sms", "requested", at(5), requested_by="buyer:b1"),
+            ChannelStep("sms", "delivered", at(6), 2),
+            ChannelStep("activation", "requested", at(8), requested_by="ops:x"),
+            ChannelStep("activation", "failed", at(9), 3, True),
+        ],
+        "o-other": [ChannelStep("sms", "requested", at(7), requested_by="buyer:b2")],
+    }
+    assert await channel_history(unit_of_work, ["o-unknown"]) == {}

@@ -241,6 +241,8 @@ async def test_a_buyer_sees_their_keys_state_validity_and_channel_history_withou
         ("sms", "requested", "buyer"), ("activation", "requested", "support"), ("activation", "failed", ""),
     ]
     assert vault.reveals == []  # nothing was revealed to show any of it
+    assert (await my.channel_histories(ALICE, [placed.order])) == {order_id: steps}
+    assert await my.channel_histories(BOB, [placed.order]) == {}  # not Bob's order: nothing asked
     with pytest.raises(OrderNotFound):
         await my.channel_history(BOB, order_id)
     with pytest.raises(OrderNotFound):

@@ -40,10 +40,11 @@ class InMemoryDeliveryRepository:
         ]
         return sorted(found, key=lambda d: (d.delivered_at, d.order_id))
 
-    async def order_events(self, order_id: str) -> list[Recorded]:
+    async def order_events(self, order_ids: Collection[str]) -> list[Recorded]:
+        wanted = set(order_ids)
         return [
             r for e in self._log.all()
-            if e.envelope.correlation_id == order_id and (r := codec.recorded_of(e)) is not None
+            if e.envelope.correlation_id in wanted and (r := codec.recorded_of(e)) is not None
         ]
 
     async def claim_due(self, now: datetime, limit: int) -> DueEmails:

@@ -92,10 +92,11 @@ class PgDeliveryRepository:
         )
         return _deliveries(await cur.fetchall())
 
-    async def order_events(self, order_id: str) -> list[Recorded]:
+    async def order_events(self, order_ids: Collection[str]) -> list[Recorded]:
         cur = await self._conn.execute(
-            "SELECT seq, envelope, occurred_at FROM events WHERE correlation_id = %s ORDER BY seq",
-            (order_id,),
+            "SELECT seq, envelope, occurred_at FROM events WHERE correlation_id = ANY(%s::text[])"
+            " ORDER BY seq",
+            (list(order_ids),),
         )
         found: list[Recorded] = []
         for row in await cur.fetchall():

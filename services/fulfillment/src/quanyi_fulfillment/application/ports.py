@@ -126,9 +126,9 @@ class DeliveryRepository(Protocol):
         """A buyer's deliveries (only `order_id`'s when given), oldest delivered first."""
         ...
 
-    async def order_events(self, order_id: str) -> list[Recorded]:
-        """Every event recorded for the order (correlated with it: its delivery, its channel requests),
-        in the order they were recorded. A read of the record itself, for history; no projection."""
+    async def order_events(self, order_ids: Collection[str]) -> list[Recorded]:
+        """Every event recorded for these orders (correlated with one: its delivery, its channel
+        requests), in the order they were recorded. A read of the record itself, for history."""
         ...
 
     async def claim_due(self, now: datetime, limit: int) -> DueEmails:

@@ -3,7 +3,7 @@ deliveries on its channels."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -45,7 +45,11 @@ def channel_steps(records: Iterable[Recorded]) -> list[ChannelStep]:
     return steps
 
 
-async def channel_history(uow: UnitOfWorkFactory, order_id: str) -> list[ChannelStep]:
-    """The order's deliveries on its channels, oldest first (nothing for an unknown order)."""
+async def channel_history(uow: UnitOfWorkFactory, order_ids: Collection[str]) -> dict[str, list[ChannelStep]]:
+    """Each order's deliveries on its channels, oldest first (an unknown order has none)."""
     async with uow() as work:
-        return channel_steps(await work.deliveries.order_events(order_id))
+        records = await work.deliveries.order_events(order_ids)
+    by_order: dict[str, list[Recorded]] = {}
+    for r in records:
+        by_order.setdefault(r.order_id, []).append(r)
+    return {o: steps for o, rs in by_order.items() if (steps := channel_steps(rs))}

@@ -23,6 +23,9 @@ from quanyi_fulfillment.application.redeem import record_redemption
 from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, InvalidRedemption
 from quanyi_fulfillment.domain.redemption import parse_report, rfc3339
 
+# ListChannelEvents answers for at most this many orders at once.
+MAX_HISTORY_ORDERS = 500
+
 
 class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
     def __init__(
@@ -53,15 +56,20 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
     async def ListChannelEvents(
         self, request: pb.ListChannelEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListChannelEventsResponse:
-        if not request.order_id:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "order_id is required")
-        steps = await channel_history(self._uow, request.order_id)
+        named = [request.order_id] if request.order_id else []
+        order_ids = list(dict.fromkeys([*named, *request.order_ids]))
+        if not order_ids or len(order_ids) > MAX_HISTORY_ORDERS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"name 1 to {MAX_HISTORY_ORDERS} orders"
+            )
+        history = await channel_history(self._uow, order_ids)
         return pb.ListChannelEventsResponse(events=[
             pb.ChannelEvent(
-                channel=s.channel, outcome=s.outcome, at=rfc3339(s.at), attempt=s.attempt, final=s.final,
-                requested_by=s.requested_by,
+                order_id=order_id, channel=s.channel, outcome=s.outcome, at=rfc3339(s.at), attempt=s.attempt,
+                final=s.final, requested_by=s.requested_by,
             )
-            for s in steps
+            for order_id in order_ids
+            for s in history.get(order_id, [])
         ])
 
     async def RecordRedemption(

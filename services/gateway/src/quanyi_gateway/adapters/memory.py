@@ -233,8 +233,12 @@ class InMemoryDeliveries:
                 return Redemption(key_id, d.order_id, redeemed_at, duplicate=False)
         raise LookupError("key not delivered")
 
-    async def channel_steps(self, order_id: str) -> list[ChannelStep]:
-        return [s for o, s in self.steps if o == order_id]
+    async def channel_steps(self, order_ids: Sequence[str]) -> dict[str, list[ChannelStep]]:
+        found: dict[str, list[ChannelStep]] = {}
+        for o, s in self.steps:
+            if o in order_ids:
+                found.setdefault(o, []).append(s)
+        return found
 
 
 class InMemoryKeyVault:

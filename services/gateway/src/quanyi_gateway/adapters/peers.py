@@ -36,8 +36,10 @@ from quanyi_gateway.application.model import (
     User,
 )
 
-# Inventory answers an export of named keys for at most 1000 at a time.
+# Inventory answers an export of named keys for at most 1000 at a time; fulfillment the channel history of
+# at most 500 orders.
 DESCRIBE_CHUNK = 1000
+HISTORY_CHUNK = 500
 
 
 @dataclass
@@ -176,13 +178,18 @@ class GrpcDeliveries:
         d = reply.delivery
         return Redemption(d.key_id or key_id, d.order_id, d.redeemed_at, reply.duplicate)
 
-    async def channel_steps(self, order_id: str) -> list[ChannelStep]:
-        reply: fulfillment_pb.ListChannelEventsResponse = await self._fulfillment.ListChannelEvents(
-            fulfillment_pb.ListChannelEventsRequest(order_id=order_id)
-        )
-        return [
-            ChannelStep(e.channel, e.outcome, e.at, e.attempt, e.final, e.requested_by) for e in reply.events
-        ]
+    async def channel_steps(self, order_ids: Sequence[str]) -> dict[str, list[ChannelStep]]:
+        steps: dict[str, list[ChannelStep]] = {}
+        for start in range(0, len(order_ids), HISTORY_CHUNK):
+            chunk = list(order_ids[start:start + HISTORY_CHUNK])
+            reply: fulfillment_pb.ListChannelEventsResponse = await self._fulfillment.ListChannelEvents(
+                fulfillment_pb.ListChannelEventsRequest(order_ids=chunk)
+            )
+            for e in reply.events:
+                steps.setdefault(e.order_id, []).append(
+                    ChannelStep(e.channel, e.outcome, e.at, e.attempt, e.final, e.requested_by)
+                )
+        return steps
 
 
 class GrpcKeyVault:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 
-from quanyi_gateway.application.model import ChannelStep, DeliveredKey, Delivery, OwnedKey, User
+from quanyi_gateway.application.model import ChannelStep, DeliveredKey, Delivery, Order, OwnedKey, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import Deliveries, KeyVault
 
@@ -48,6 +49,14 @@ class MyKeys:
         who asked is "buyer" for this buyer and "support" for anyone else. Raises OrderNotFound when the
         order is not theirs."""
         await self._orders.buyers_own(buyer, order_id)
+        return (await self._histories(buyer, [order_id])).get(order_id, [])
+
+    async def channel_histories(self, buyer: User, orders: Sequence[Order]) -> dict[str, list[ChannelStep]]:
+        """The same for several of the buyer's orders at once (others' orders are left out)."""
+        mine = [o.order_id for o in orders if o.buyer_id == str(buyer.user_id)]
+        return await self._histories(buyer, mine) if mine else {}
+
+    async def _histories(self, buyer: User, order_ids: Sequence[str]) -> dict[str, list[ChannelStep]]:
         me = f"buyer:{buyer.user_id}"
 
         def asked_by(requested_by: str) -> str:
@@ -55,10 +64,10 @@ class MyKeys:
                 return ""
             return "buyer" if requested_by == me else "support"
 
-        return [
-            replace(s, requested_by=asked_by(s.requested_by))
-            for s in await self._deliveries.channel_steps(order_id)
-        ]
+        return {
+            order_id: [replace(s, requested_by=asked_by(s.requested_by)) for s in steps]
+            for order_id, steps in (await self._deliveries.channel_steps(order_ids)).items()
+        }
 
     async def reveal(self, buyer: User, order_id: str = "", key_id: str = "") -> list[DeliveredKey]:
         """The buyer's delivered keys, of one order when `order_id` is given, only the key `key_id` when

@@ -137,8 +137,9 @@ class Deliveries(Protocol):
         """Record that a delivered key was redeemed; a second report is a duplicate, not an error."""
         ...
 
-    async def channel_steps(self, order_id: str) -> list[ChannelStep]:
-        """The order's deliveries on its channels, oldest first: requests, deliveries and failures."""
+    async def channel_steps(self, order_ids: Sequence[str]) -> dict[str, list[ChannelStep]]:
+        """Each order's deliveries on its channels, oldest first: requests, deliveries and failures (an
+        order with none is left out)."""
         ...
 
 

@@ -77,26 +77,30 @@ class DeliverOnChannelResponse(_message.Message):
     def __init__(self, delivered: _Optional[bool] = ..., attempts: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListChannelEventsRequest(_message.Message):
-    __slots__ = ("order_id",)
+    __slots__ = ("order_id", "order_ids")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
     order_id: str
-    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+    order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, order_id: _Optional[str] = ..., order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ChannelEvent(_message.Message):
-    __slots__ = ("channel", "outcome", "at", "attempt", "final", "requested_by")
+    __slots__ = ("channel", "outcome", "at", "attempt", "final", "requested_by", "order_id")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     channel: str
     outcome: str
     at: str
     attempt: int
     final: bool
     requested_by: str
-    def __init__(self, channel: _Optional[str] = ..., outcome: _Optional[str] = ..., at: _Optional[str] = ..., attempt: _Optional[int] = ..., final: _Optional[bool] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    order_id: str
+    def __init__(self, channel: _Optional[str] = ..., outcome: _Optional[str] = ..., at: _Optional[str] = ..., attempt: _Optional[int] = ..., final: _Optional[bool] = ..., requested_by: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
 
 class ListChannelEventsResponse(_message.Message):
     __slots__ = ("events",)

@@ -42,8 +42,10 @@ async def user_centre(request: Request, user: WebUser) -> Response:
     sku_ids += [d.sku_id for ds in keys_by_order.values() for d in ds]
     names = await sku_names(request, sku_ids)
     asked = await refund_requests(request).of_buyer(user)
+    histories = await r.keys.channel_histories(user, orders)
     return page(
-        request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names, asked=asked
+        request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names, asked=asked,
+        histories=histories,
     )
 
 
