@@ -216,6 +216,8 @@ async def measure(part: Part, label: str, offered: float | None, drive: Callable
         "cpu_ms_per_order": cpu_ms,
         "cpu_cores_used": round(cpu["total"] / cpu["wall_s"], 2),
         "other_processes_cores": round(cpu["others"] / cpu["wall_s"], 2),
+        # The machine is shared: a throughput or CPU figure means little without how busy it was.
+        "load_average": round(os.getloadavg()[0], 1),
         "pg_statements_per_order": statements_per_order(stmt_a, stmt_b, figures["delivered"], part.counter.exact),
     }
     if profile is not None:
@@ -233,7 +235,8 @@ def report(r: dict[str, Any]) -> None:
         f" / p99 {fmt(r['p99'])} ms")
     cpu = r["cpu_ms_per_order"]
     log(f"  CPU {fmt(cpu['total'])} ms/order (" + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items() if k != "total")
-        + f"); stack used {r['cpu_cores_used']} cores, other processes {r['other_processes_cores']}")
+        + f"); stack used {r['cpu_cores_used']} cores, other processes {r['other_processes_cores']}"
+        + (f", load average {r['load_average']}" if "load_average" in r else ""))
     st = r["pg_statements_per_order"]
     log(f"  Postgres {fmt(st['total'])} {st['unit']}/order (" + ", ".join(
         f"{k} {v:g}" for k, v in st["by_service"].items()) + ")")
