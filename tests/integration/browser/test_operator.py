@@ -7,6 +7,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -101,6 +102,16 @@ async def test_an_operator_imports_keys_refunds_an_order_works_the_queue_and_rea
     bad_rows = page.locator("table.bad-rows tbody tr")
     await expect(bad_rows).to_have_count(2)
     await expect(bad_rows.first.locator("td").first).to_have_text(str(GOOD_ROWS // 2 + 2))
+
+    # Export the pool's keys (no codes) from the keys page.
+    await page.get_by_role("navigation", name="管理后台导航").get_by_role("link", name="卡密").click()
+    await page.locator("#e-pool").fill(sku["pool_id"])
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="导出 CSV（不含卡密）").click()
+    saved = await (await download_info.value).path()
+    exported = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
+    assert exported[0].startswith("key_id,") and "code" not in exported[0].split(",")
+    assert len(exported) == 1 + 3 + GOOD_ROWS
 
     # Refund a delivered order from its page.
     buyer = await new_buyer(http)

@@ -27,6 +27,8 @@ PAGES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/admin/catalogue/pools", {"sku_id": "s-1", "name": "main"}, OPS),
     ("GET", "/admin/keys", None, OPS | {"read-only"}),
     ("POST", "/admin/keys/import", FILE, OPS),
+    ("GET", "/admin/keys/export.csv?pool_id=pool-1", None, OPS | {"read-only"}),
+    ("POST", "/admin/keys/export.csv", {"pool_id": "pool-1"}, OPS),
     ("GET", "/admin/orders", None, EVERYONE),
     ("GET", "/admin/orders?channel=tmall&status=PAID", None, EVERYONE),
     ("GET", "/admin/orders/o-1", None, EVERYONE),

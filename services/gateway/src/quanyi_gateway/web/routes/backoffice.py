@@ -24,6 +24,7 @@ from quanyi_platform.spool import EncryptedSpool
 
 from quanyi_gateway.adapters import mappers
 from quanyi_gateway.api.deps import Resources
+from quanyi_gateway.api.routes import admin_keys
 from quanyi_gateway.api.routes.admin_keys import get_key_file_jobs
 from quanyi_gateway.api.validation import PathId
 from quanyi_gateway.application.errors import OrderNotFound
@@ -274,6 +275,42 @@ async def key_job_live(
     if job is None:
         raise WebError(404, "error.not_found")
     return _admin_page(request, "admin/_key_job_live.html", user, job=job)
+
+
+async def _export(
+    request: Request, user: User, pool_id: str, batch_id: str, state: admin_keys.KeyState, codes: bool
+) -> Response:
+    try:
+        return await admin_keys.export_keys(
+            user, _resources(request).peers, batch_id, pool_id, state, None, codes
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise _rpc_error(exc) from None
+
+
+@router.get("/keys/export.csv")
+async def export_keys(
+    request: Request,
+    user: Annotated[User, allowed(P.KEYS_READ)],
+    pool_id: Annotated[str, Query(max_length=64)] = "",
+    batch_id: Annotated[str, Query(max_length=64)] = "",
+    state: Annotated[admin_keys.KeyState, Query()] = "",
+) -> Response:
+    """Keys by pool, batch and state as CSV, without their codes (as the admin API's export)."""
+    return await _export(request, user, pool_id, batch_id, state, False)
+
+
+@router.post("/keys/export.csv", dependencies=[CsrfProtected])
+async def export_keys_with_codes(
+    request: Request,
+    user: Annotated[User, allowed(P.KEY_CODES)],
+    pool_id: Annotated[str, Form(max_length=64)] = "",
+    batch_id: Annotated[str, Form(max_length=64)] = "",
+    state: Annotated[admin_keys.KeyState, Form()] = "",
+) -> Response:
+    """The same with the keys' codes (keys:codes; audited by inventory before the first key is sent): a
+    form post, so no other site can start one."""
+    return await _export(request, user, pool_id, batch_id, state, True)
 
 
 # Orders: look one up, its facts, its journal entries; refund, review, re-drive.
