@@ -36,6 +36,18 @@ def _quanyi(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def _recorded_job(stack: Stack, job_id: str) -> tuple[str, int] | None:
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(stack.config.database_url) as conn:
+        cur = await conn.execute(
+            "SELECT status, (result->>'imported')::int FROM inventory.key_file_imports WHERE job_id = %s",
+            (job_id,),
+        )
+        row = await cur.fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
 async def _sku_and_pool(http: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
     adm = await admin(http)
     r = await adm.post("/v1/admin/products", json={"name": "Key files", "kind": "card_key"})
@@ -82,6 +94,8 @@ async def test_the_cli_imports_a_key_file_as_a_job_and_reports_bad_rows_by_line(
     jobs = (await adm.get("/v1/admin/key-files")).json()
     assert jobs[0]["job_id"] == out["job_id"] and jobs[0]["status"] == "done"
     assert jobs[0]["result"]["file_sha256"] == out["file_sha256"]
+    # Inventory recorded the job under the gateway's id: a restarted gateway still answers it from there.
+    assert await _recorded_job(stack, out["job_id"]) == ("done", 3)
 
     async def available() -> bool:
         r = await http.get(f"/v1/skus/{sku['sku_id']}")

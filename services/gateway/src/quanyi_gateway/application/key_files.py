@@ -1,13 +1,16 @@
 """Key file imports as jobs: an upload is spooled to local disk (encrypted: it holds card keys), then
 imported by inventory in the background while its progress can be asked for.
 
-Jobs live in this gateway process (a restarted gateway forgets them; the import itself is recorded by
-inventory as KeysImported, with the file's SHA-256). At most `kept` finished jobs are remembered.
+A job runs in this gateway process, under an id it gives inventory, which records the job's progress and
+outcome (KeyFileImportStarted ... Finished) once the file has reached it: a job this process does not know
+(it restarted, or another gateway started it) is asked of inventory (`KeyFileHistory`). At most `kept`
+finished jobs are remembered here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -78,12 +81,26 @@ class SpooledUpload(Protocol):
 
 
 class KeyFileImporter(Protocol):
-    """Inventory's ImportKeyFile: streams the spooled file and reports progress as inventory reads it."""
+    """Inventory's ImportKeyFile: streams the spooled file as job `job_id` and reports progress as
+    inventory reads it."""
 
     async def run(
-        self, request: KeyFileRequest, upload: SpooledUpload, on_progress: Callable[[KeyFileProgress], None]
+        self, request: KeyFileRequest, upload: SpooledUpload, on_progress: Callable[[KeyFileProgress], None],
+        job_id: str,
     ) -> KeyFileOutcome:
         """The outcome; KeyFileRefused when inventory refuses the file as a whole."""
+        ...
+
+
+class KeyFileHistory(Protocol):
+    """The jobs inventory recorded (GetKeyFileImport, ListKeyFileImports)."""
+
+    async def get(self, job_id: str) -> KeyFileJob | None:
+        """The job; None when inventory has no record of it."""
+        ...
+
+    async def recent(self, limit: int) -> list[KeyFileJob]:
+        """Up to `limit` jobs, newest first, without their bad rows."""
         ...
 
 
@@ -107,9 +124,12 @@ class KeyFileJob:
 
 
 class KeyFileJobs:
-    def __init__(self, importer: KeyFileImporter, kept: int = 200) -> None:
+    def __init__(
+        self, importer: KeyFileImporter, kept: int = 200, history: KeyFileHistory | None = None
+    ) -> None:
         self._importer = importer
         self._kept = kept
+        self._history = history
         self._jobs: OrderedDict[str, KeyFileJob] = OrderedDict()
 
     def get(self, job_id: str) -> KeyFileJob | None:
@@ -118,6 +138,22 @@ class KeyFileJobs:
     def list(self) -> list[KeyFileJob]:
         """The jobs remembered, newest first."""
         return list(reversed(self._jobs.values()))
+
+    async def find(self, job_id: str) -> KeyFileJob | None:
+        """The job, from this process while it remembers it, else as inventory recorded it."""
+        job = self._jobs.get(job_id)
+        if job is None and self._history is not None:
+            job = await self._history.get(job_id)
+        return job
+
+    async def everything(self) -> builtins.list[KeyFileJob]:
+        """The jobs this process remembers and those inventory recorded, newest first."""
+        mine = self.list()
+        if self._history is None:
+            return mine
+        known = {j.job_id for j in mine}
+        recorded = [j for j in await self._history.recent(self._kept) if j.job_id not in known]
+        return sorted([*mine, *recorded], key=lambda j: j.created_at, reverse=True)
 
     def start(self, request: KeyFileRequest, upload: SpooledUpload, size: int) -> KeyFileJob:
         """Run the import of the spooled `upload` (deleted when the job ends) in the background."""
@@ -134,7 +170,7 @@ class KeyFileJobs:
             job.bytes_total = p.bytes_total or job.bytes_total
 
         try:
-            job.outcome = await self._importer.run(request, upload, progress)
+            job.outcome = await self._importer.run(request, upload, progress, job.job_id)
             job.status, job.stage = "done", "done"
             job.rows_read = job.outcome.rows
         except KeyFileRefused as exc:

@@ -51,7 +51,7 @@ async def get_key_file_jobs(request: Request) -> KeyFileJobs:
         importer = GrpcKeyFileImporter(
             request.app.state.resources.peers.inventory, settings.key_file_import_timeout_s
         )
-        jobs = KeyFileJobs(importer, settings.key_file_jobs_kept)
+        jobs = KeyFileJobs(importer, settings.key_file_jobs_kept, history=importer)
         request.app.state.key_file_jobs = jobs
     return jobs
 
@@ -168,14 +168,14 @@ async def upload_key_file(
 
 @router.get("/key-files", dependencies=[Allowed(P.KEYS_READ)], responses=responses())
 async def list_key_file_jobs(jobs: KeyFileJobsDep) -> list[KeyFileJobPublic]:
-    """The key file imports this gateway remembers, newest first."""
-    return [_job(j) for j in jobs.list()]
+    """The key file imports, newest first: those this gateway runs and those inventory recorded."""
+    return [_job(j) for j in await jobs.everything()]
 
 
 @router.get("/key-files/{job_id}", dependencies=[Allowed(P.KEYS_READ)], responses=responses(404))
 async def key_file_job(job_id: PathId, jobs: KeyFileJobsDep) -> KeyFileJobPublic:
     """A key file import: its progress while it runs, then its outcome (bad rows by line and reason)."""
-    job = jobs.get(job_id)
+    job = await jobs.find(job_id)
     if job is None:
         raise Problem(404, "no such import job", slug="not-found")
     return _job(job)
