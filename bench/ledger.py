@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import time
@@ -152,6 +153,7 @@ async def main(verify_entries: int, batch: int, rate_entries: int) -> dict[str, 
             pool,
             PlatformSettings(database_url=url),
         )
+        gc.freeze()  # as the service does once it has started (quanyi_ledger.bootstrap)
         posted = 0
         k = 0
         busy = 0.0

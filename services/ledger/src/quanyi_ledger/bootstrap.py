@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +60,9 @@ async def start(settings: Settings) -> None:
     topics = [topic_for("orders"), topic_for("fulfillment"), topic_for("inventory")]
     terms = ChannelTerms(dict(settings.ledger_commission_bps))
     consumer = InboxConsumer(NAME, topics, batch_handler(bound, terms), pool, settings)
+    # What start-up made (modules, clients, pools) lives as long as the process: frozen, the cyclic
+    # collector stops walking it on every full collection (~10% of posting's client CPU, measured).
+    gc.freeze()
     await service.run_service(
         NAME,
         server,
