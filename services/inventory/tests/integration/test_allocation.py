@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from psycopg_pool import AsyncConnectionPool
 from quanyi.inventory.v1 import events_pb2 as inventory_events
+from quanyi_inventory.application import batches as batches_rules
+from quanyi_inventory.application import catalogue
 from quanyi_inventory.application.allocate import allocate_paid_orders
 from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.allocation import OrderLine, PaidOrder, Reserved, Short
 from quanyi_inventory.domain.events import ALLOCATION, KeyReserved, Recorded
+from quanyi_inventory.domain.money import Money
 from quanyi_inventory.projections._events import ProjectionError
 from quanyi_platform.envelope import open_envelope
 
@@ -192,3 +195,44 @@ async def test_the_keys_projection_refuses_to_reserve_a_key_twice(
         async with uow() as unit:
             await unit.record([again])
     assert [r["order_id"] for r in await reserved_rows(pool)] == ["o-1"]
+
+
+async def test_a_batch_voided_while_orders_are_claimed_voids_exactly_the_keys_no_order_took(
+    pool: AsyncConnectionPool, uow: UowFactory, keyring: Any, paid: Any, pay: Pay
+) -> None:
+    """Allocations of one SKU run side by side; a void takes the SKU's claim lock exclusively, so it counts
+    and moves exactly the batch's keys that no allocation holds, whichever commits first."""
+    product = await catalogue.create_product(uow(), name="Race", kind="card_key")
+    sku = await catalogue.create_sku(uow(), product_id=product.product_id, name="Race 10",
+                                     price=Money(1000, "CNY"), low_stock_threshold=0)
+    key_pool = await catalogue.create_pool(uow(), sku_id=sku.sku_id, name="main")
+    first = await import_codes(uow, keyring, key_pool.pool_id, [f"V1-{i:03d}" for i in range(60)])
+    second = await import_codes(uow, keyring, key_pool.pool_id, [f"V2-{i:03d}" for i in range(60)])
+
+    batches = [[paid(f"race-{b}-{i}", [(sku.sku_id, 1)]) for i in range(10)] for b in range(8)]
+    results = await asyncio.gather(
+        *(pay(*batch) for batch in batches),
+        batches_rules.void_batch(uow(), second.batch_id, actor="op", reason="leaked"),
+    )
+
+    voided = results[-1]
+    reserved = await of_type(pool, inventory_events.KeyReserved)
+    short = await of_type(pool, inventory_events.StockShort)
+    key_ids = [k.key_id for r in reserved for k in r.keys]
+    assert len(reserved) + len(short) == 80 and len(key_ids) == len(set(key_ids)) == len(reserved)
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT batch_id, state, count(*) AS n FROM keys GROUP BY batch_id, state ORDER BY 1, 2"
+        )
+        counts = {(r["batch_id"], r["state"]): int(r["n"]) for r in await cur.fetchall()}
+        cur = await conn.execute("SELECT available, reserved, void FROM sku_stock WHERE sku_id = %s", (sku.sku_id,))
+        stock = await cur.fetchone()
+    taken_from_second = counts.get((second.batch_id, "reserved"), 0)
+    assert voided == 60 - taken_from_second == counts.get((second.batch_id, "void"), 0)
+    assert counts.get((second.batch_id, "available"), 0) == 0
+    assert counts.get((first.batch_id, "reserved"), 0) == len(reserved) - taken_from_second
+    assert (stock["available"], stock["reserved"], stock["void"]) == (
+        counts.get((first.batch_id, "available"), 0), len(reserved), voided
+    )
+    # An order is short only when no key was left for it (the void went first and took its keys).
+    assert not short or stock["available"] == 0
