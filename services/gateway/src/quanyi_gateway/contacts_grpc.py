@@ -22,7 +22,7 @@ _STATUS = {
 
 
 class BuyerContactsServicer(pb_grpc.BuyerContactsServiceServicer):
-    """Translates GetContacts into Privacy.contacts; logs how many and why, never an address."""
+    """Translates GetContacts into Privacy.contacts; logs how many and why, never an address or a target."""
 
     def __init__(self, privacy: Privacy) -> None:
         self._privacy = privacy
@@ -37,7 +37,10 @@ class BuyerContactsServicer(pb_grpc.BuyerContactsServiceServicer):
         log.info("buyer contacts read", extra={"buyers": len(contacts), "purpose": request.purpose[:64]})
         return pb.GetContactsResponse(
             contacts=[
-                pb.BuyerContact(buyer_id=c.buyer_id, email=c.email, status=_STATUS[c.status])
+                pb.BuyerContact(
+                    buyer_id=c.buyer_id, email=c.email, status=_STATUS[c.status],
+                    targets=[pb.DeliveryTarget(channel=ch, target=t) for ch, t in c.targets],
+                )
                 for c in contacts
             ]
         )

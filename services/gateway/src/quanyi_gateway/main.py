@@ -15,6 +15,7 @@ from quanyi_platform import db
 
 from quanyi_gateway import contacts_grpc, psp_sim
 from quanyi_gateway.adapters.catalogue_cache import CachedCatalogue
+from quanyi_gateway.adapters.delivery_targets import PostgresDeliveryTargetStore
 from quanyi_gateway.adapters.idempotency import PostgresIdempotencyStore
 from quanyi_gateway.adapters.inventory_feed import InventoryFeed
 from quanyi_gateway.adapters.limits import PostgresLimitStore
@@ -41,6 +42,7 @@ from quanyi_gateway.api.routes import (
     auth,
     catalog,
     deliveries,
+    delivery_targets,
     health,
     me,
     operators,
@@ -53,6 +55,7 @@ from quanyi_gateway.api.routes import (
 from quanyi_gateway.api.routes import psp_sim as psp_sim_routes
 from quanyi_gateway.application.accounts import Accounts, TokenRevocations
 from quanyi_gateway.application.checkout import Channels, Checkout
+from quanyi_gateway.application.delivery_targets import DeliveryTargets
 from quanyi_gateway.application.idempotency import Idempotency
 from quanyi_gateway.application.keys import MyKeys
 from quanyi_gateway.application.limits import Backoff, Limits, Rule
@@ -179,6 +182,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.resources = resources
         # Buyers' addresses for the services that write to them (gRPC), and erasure (routes/privacy.py).
         app.state.privacy = Privacy(PostgresPrivacyStore(pool))
+        # The delivery targets a buyer keeps (routes/delivery_targets.py), answered with the contacts.
+        app.state.delivery_targets = DeliveryTargets(PostgresDeliveryTargetStore(pool))
         # Buyers' refund requests (routes/refund_requests.py and the web's user centre).
         app.state.refund_requests = RefundRequests(order_queries, PostgresRefundRequestStore(pool))
         contacts_server, app.state.contacts_port = await contacts_grpc.start_server(
@@ -224,6 +229,7 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(module.router, prefix="/v1")
     app.include_router(refund_requests.router, prefix="/v1")
+    app.include_router(delivery_targets.router, prefix="/v1")
     app.include_router(health.router)
     # The web pages (storefront, user centre, back office) and their static files, outside /v1.
     install_web(app, settings)

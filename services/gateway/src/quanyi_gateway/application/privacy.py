@@ -29,11 +29,23 @@ class ContactStatus(Enum):
 
 @dataclass(frozen=True)
 class BuyerContact:
-    """Where a buyer can be reached; `email` is empty unless ACTIVE."""
+    """Where a buyer can be reached; `email` is empty and `targets` none unless ACTIVE. `targets` are the
+    delivery targets the buyer keeps, as (channel, target) pairs by channel name."""
 
     buyer_id: str
     email: str
     status: ContactStatus
+    targets: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class KnownBuyers:
+    """What one look-up found: the e-mail address and kept delivery targets of each buyer with an account,
+    and the ids whose buyer was erased."""
+
+    emails: dict[uuid.UUID, str]
+    erased: set[uuid.UUID]
+    targets: dict[uuid.UUID, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -56,15 +68,16 @@ class TooManyBuyers(ValueError):
 class PrivacyStore(Protocol):
     """The gateway's accounts seen for contacts and erasure (Postgres, or the in-memory fake)."""
 
-    async def look_up(self, buyer_ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, str], set[uuid.UUID]]:
-        """In one read: the e-mail address of each of these ids that is a buyer's account, and those of
-        them whose buyer was erased."""
+    async def look_up(self, buyer_ids: Sequence[uuid.UUID]) -> KnownBuyers:
+        """In one read: the e-mail address and kept delivery targets of each of these ids that is a
+        buyer's account, and those of them whose buyer was erased."""
         ...
 
     async def erase(self, buyer_id: uuid.UUID, requested_by: str, at: datetime) -> Erasure | None:
-        """In one transaction: delete the buyer's account (not an admin's) and the rows keyed by its
-        address (failed sign-ins, per-account rate counters), and record the erasure. An id erased before
-        returns that first record and changes nothing; an id that is no buyer's returns None."""
+        """In one transaction: delete the buyer's account (not an admin's), its kept delivery targets and
+        the rows keyed by its address (failed sign-ins, per-account rate counters), and record the erasure.
+        An id erased before returns that first record and changes nothing; an id that is no buyer's returns
+        None."""
         ...
 
 
@@ -91,12 +104,14 @@ class Privacy:
             raise TooManyBuyers(f"at most {MAX_CONTACTS} buyer ids per call")
         parsed = {b: _uuid(b) for b in buyer_ids}
         ids = sorted({u for u in parsed.values() if u is not None})
-        emails, erased = await self._store.look_up(ids) if ids else ({}, set())
+        found = await self._store.look_up(ids) if ids else KnownBuyers({}, set(), {})
         out = []
         for text, parsed_id in parsed.items():
-            if parsed_id is not None and parsed_id in emails:
-                out.append(BuyerContact(text, emails[parsed_id], ContactStatus.ACTIVE))
-            elif parsed_id is not None and parsed_id in erased:
+            if parsed_id is not None and parsed_id in found.emails:
+                out.append(BuyerContact(
+                    text, found.emails[parsed_id], ContactStatus.ACTIVE, found.targets.get(parsed_id, ())
+                ))
+            elif parsed_id is not None and parsed_id in found.erased:
                 out.append(BuyerContact(text, "", ContactStatus.ERASED))
             else:
                 out.append(BuyerContact(text, "", ContactStatus.UNKNOWN))
