@@ -156,6 +156,10 @@ async def test_an_operator_imports_keys_refunds_an_order_works_the_queue_and_rea
             stack.start_one("fulfillment")
             await asyncio.to_thread(stack.wait_ready, 90)
 
+    # The overview charts the stock per SKU.
+    await page.get_by_role("link", name="概览").click()
+    await expect(page.locator("#stock-chart svg[role=img]")).to_be_visible()
+
     # Read the sales chart: today's sales, refunds and margin, as a chart and as a table.
     await page.get_by_role("link", name="财务").click()
     chart = page.locator("#sales-chart svg[role=img]")

@@ -159,3 +159,15 @@ async def test_an_order_page_shows_its_delivered_keys_to_whoever_audits(gw: Any,
     # A key's code, posted, finds its order.
     r = await _send(gw, "POST", "/admin/audit", {"code": "SECRET-CODE-1"}, tokens["read-only"])
     assert r.status_code == 303 and r.headers["location"] == f"/admin/orders/o-9#key-{key_id}"
+
+
+async def test_the_overview_charts_stock_per_sku_and_the_latest_orders_delivery_times(gw: Any, fake: Any) -> None:
+    fake.add_sku("sku-a", available=7)
+    buyer_id, _ = await gw.buyer("dan@example.com")
+    fake.deliver("o-7", buyer_id, "sku-a", "CODE-7")
+    fake.orders["o-7"].created_at = "2025-12-31T23:59:58+00:00"  # delivered two seconds later
+    tokens = await _sessions(gw)
+    r = await _send(gw, "GET", "/admin", None, tokens["owner"])
+    assert r.status_code == 200
+    assert 'id="stock-chart"' in r.text and 'id="latency-chart"' in r.text
+    assert "23:59:58 2.0 s" in r.text  # the chart's text description: when placed, how long it took

@@ -8,7 +8,9 @@ nothing. Charts are server-side SVG (web/charts.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -41,6 +43,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 # low-stock events use each SKU's threshold).
 LOW_STOCK = 10
 SKU_PAGE = 200
+# The delivery latency chart covers this many of the latest delivered orders.
+LATENCY_ORDERS = 30
 CHANNELS = ("webhook", "sms", "activation")
 ORDER_STATUSES = (
     "PENDING_PAYMENT",
@@ -112,9 +116,58 @@ async def home(request: Request, user: Annotated[User, allowed(P.CATALOGUE_READ)
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
     stock = [mappers.sku_stock(s) for s in skus]
-    return _admin_page(
-        request, "admin/home.html", user, stock=stock, low=LOW_STOCK, open_entries=open_entries
+    tr = i18n.translator(i18n.language(request))
+    stock_chart = charts.bar_chart(
+        tr("admin.stock.title"), [(s.sku.name[:12], float(s.available)) for s in stock], lambda v: f"{v:,.0f}"
     )
+    latency_chart = None
+    if user.can(P.ORDERS_READ):
+        latencies = await _delivery_latencies(_resources(request))
+        if latencies:
+            latency_chart = charts.line_chart(
+                tr("admin.home.latency"),
+                [charts.Series(tr("admin.home.latency_series"), latencies)],
+                lambda v: f"{v:.1f} s",
+            )
+    return _admin_page(
+        request,
+        "admin/home.html",
+        user,
+        stock=stock,
+        low=LOW_STOCK,
+        open_entries=open_entries,
+        stock_chart=stock_chart,
+        latency_chart=latency_chart,
+    )
+
+
+async def _delivery_latencies(resources: Resources) -> list[tuple[str, float]]:
+    """Seconds from placement to the first key delivered, for the latest delivered orders, oldest first."""
+    try:
+        found = await resources.peers.orders.SearchOrders(
+            orders_pb.SearchOrdersRequest(status="FULFILLED", limit=LATENCY_ORDERS)
+        )
+    except grpc.aio.AioRpcError:
+        return []
+    gate = asyncio.Semaphore(8)
+
+    async def latency(o: Any) -> tuple[str, float] | None:
+        async with gate:
+            try:
+                reply = await resources.peers.fulfillment.ListDeliveries(
+                    fulfillment_pb.ListDeliveriesRequest(buyer_id=o.buyer_id, order_id=o.order_id)
+                )
+            except grpc.aio.AioRpcError:
+                return None
+        times = [d.delivered_at for d in reply.deliveries if d.order_id == o.order_id and d.delivered_at]
+        if not times or not o.created_at:
+            return None
+        placed = datetime.fromisoformat(o.created_at)
+        delivered = min(datetime.fromisoformat(t) for t in times)
+        return placed.strftime("%H:%M:%S"), max((delivered - placed).total_seconds(), 0.0)
+
+    measured = await asyncio.gather(*(latency(o) for o in reversed(found.orders)))
+    return [m for m in measured if m is not None]
 
 
 # Catalogue: products, SKUs (bundles are SKUs of other SKUs' keys) and pools.
@@ -217,6 +270,7 @@ async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) ->
         request,
         "admin/keys.html",
         user,
+        max_mb=_resources(request).settings.max_body_bytes // 2**20,
         jobs=jobs,
         pool_id=pool_id,
         batches=[MessageToDict(b, preserving_proto_field_name=True) for b in batches],
@@ -247,7 +301,8 @@ async def import_keys(
             raise WebError(422, "admin.keys.empty")
         name = Path(file.filename or "keys.csv").name[:200]
         job = (await get_key_file_jobs(request)).start(
-            KeyFileRequest(pool_id, name, "", mode, Money(unit_cost_minor, currency), user.actor), spool,
+            KeyFileRequest(pool_id, name, "", mode, Money(unit_cost_minor, currency), user.actor),
+            spool,
             spool.size,
         )
     except BaseException:
