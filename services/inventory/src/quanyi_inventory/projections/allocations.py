@@ -35,18 +35,20 @@ class AllocationsProjection(Projection):
             await apply_to_allocations(conn, later)
 
     async def _decided(self, conn: Any, events: Sequence[StoredEvent]) -> None:
+        # One JSON text of [order, outcome, short lines, time] rows (json.dumps is C; arrays cost ~1 µs an
+        # element to dump).
         rows = [
-            (
+            [
                 e.payload.order_id,
                 "short" if isinstance(e.payload, pb.StockShort) else "reserved",
                 _short_lines(e.payload) if isinstance(e.payload, pb.StockShort) else None,
-                e.occurred_at,
-            )
+                e.occurred_at.isoformat(),
+            ]
             for e in events
         ]
         await conn.execute(
             "INSERT INTO allocations (order_id, outcome, short_lines, decided_at, version)"
-            " SELECT o, r, s::jsonb, d, 1 FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[])"
-            " AS u(o, r, s, d)",
-            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
+            " SELECT r->>0, r->>1, (r->>2)::jsonb, (r->>3)::timestamptz, 1"
+            " FROM json_array_elements(%s::json) AS j(r)",
+            (json.dumps(rows),),
         )

@@ -10,6 +10,7 @@ imported, is refused: the store would be inconsistent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import groupby
@@ -63,23 +64,21 @@ async def _imported(conn: Any, events: Sequence[StoredEvent]) -> None:
 
 
 async def _reserved(conn: Any, events: Sequence[StoredEvent]) -> None:
-    reserved = [(k, e) for e in events for k in e.payload.keys]
+    # One JSON text of [key, order, line, unit, time] rows: json.dumps is C, while dumping five arrays costs
+    # ~1 µs an element even in binary (every claim of the batch is a row here).
+    reserved: list[list[str | int]] = []
+    for e in events:
+        order_id, at = e.payload.order_id, e.occurred_at.isoformat()
+        reserved.extend([k.key_id, order_id, k.line_no, k.unit_no, at] for k in e.payload.keys)
     if not reserved:
         return
     async with conn.cursor() as cur:
         await cur.execute(
-            "UPDATE keys k SET state = 'reserved', order_id = r.order_id, line_no = r.line_no,"
-            " unit_no = r.unit_no, reserved_at = r.at"
-            " FROM unnest(%b::text[], %b::text[], %b::int[], %b::int[], %b::timestamptz[])"
-            " AS r(key_id, order_id, line_no, unit_no, at)"
-            " WHERE k.key_id = r.key_id AND k.state = 'available'",
-            (
-                [k.key_id for k, _ in reserved],
-                [e.payload.order_id for _, e in reserved],
-                [k.line_no for k, _ in reserved],
-                [k.unit_no for k, _ in reserved],
-                [e.occurred_at for _, e in reserved],
-            ),
+            "UPDATE keys k SET state = 'reserved', order_id = r->>1, line_no = (r->>2)::int,"
+            " unit_no = (r->>3)::int, reserved_at = (r->>4)::timestamptz"
+            " FROM json_array_elements(%s::json) AS j(r)"
+            " WHERE k.key_id = r->>0 AND k.state = 'available'",
+            (json.dumps(reserved),),
         )
         if cur.rowcount != len(reserved):
             raise ProjectionError(
