@@ -171,3 +171,13 @@ async def test_the_overview_charts_stock_per_sku_and_the_latest_orders_delivery_
     assert r.status_code == 200
     assert 'id="stock-chart"' in r.text and 'id="latency-chart"' in r.text
     assert "23:59:58 2.0 s" in r.text  # the chart's text description: when placed, how long it took
+
+
+async def test_a_bundle_sku_is_made_from_its_components_and_a_malformed_list_is_refused(gw: Any, fake: Any) -> None:
+    token = (await _sessions(gw))["operations"]
+    form = {"product_id": "p-1", "name": "Duo", "price_minor": "3000", "components": "s-1:2, s-2"}
+    r = await _send(gw, "POST", "/admin/catalogue/skus", form, token)
+    assert r.status_code == 303 and r.headers["location"].startswith("/admin/catalogue?done=sku")
+    fake.calls.clear()
+    r = await _send(gw, "POST", "/admin/catalogue/skus", {**form, "components": "s-1:none"}, token)
+    assert r.status_code == 400 and fake.calls == []

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from google.protobuf.json_format import MessageToDict
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
+from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 from quanyi.ledger.v1 import ledger_service_pb2 as ledger_pb
 from quanyi.orders.v1 import orders_service_pb2 as orders_pb
@@ -220,19 +221,34 @@ async def create_sku(
     price_minor: Annotated[int, Form(ge=0, le=10**12)],
     currency: Annotated[str, Form(pattern=r"^[A-Z]{3}$")] = "CNY",
     low_stock_threshold: Annotated[int, Form(ge=0, le=10**9)] = 0,
+    components: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    """A SKU; with components ("sku-a:1, sku-b:2": each SKU and its keys per unit), a bundle of them."""
     try:
+        parts = [_component(c) for c in components.replace("\n", ",").split(",") if c.strip()]
         reply = await _resources(request).peers.inventory.CreateSku(
             inventory_pb.CreateSkuRequest(
                 product_id=product_id,
                 name=name.strip(),
                 price=mappers.money_pb(Money(price_minor, currency)),
                 low_stock_threshold=low_stock_threshold,
+                components=parts,
             )
         )
+    except ValueError:
+        raise WebError(400, "admin.catalogue.bad_components") from None
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
     return _back(f"/admin/catalogue?done=sku&id={reply.sku.sku_id}")
+
+
+def _component(text: str) -> inventory_events.BundleComponent:
+    """ "sku-a:2" (or "sku-a" for one) as a bundle's component; ValueError when it is not one."""
+    sku_id, _, quantity = text.strip().partition(":")
+    count = int(quantity) if quantity.strip() else 1
+    if not sku_id.strip() or count < 1 or len(sku_id) > 64:
+        raise ValueError(text)
+    return inventory_events.BundleComponent(sku_id=sku_id.strip(), quantity=count)
 
 
 @router.post("/catalogue/pools", dependencies=[CsrfProtected])
