@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_fulfillment.entrypoints.consumers import key_reserved
 from quanyi_fulfillment.entrypoints.email_sender import EmailSender
 from quanyi_fulfillment.entrypoints.grpc_server import FulfillmentServicer
+from quanyi_fulfillment.entrypoints.kept_channel_sender import KeptChannelSender
 from quanyi_fulfillment.entrypoints.redemption_poller import RedemptionPoller
 from quanyi_fulfillment.entrypoints.simulators import SimulatorState, start_simulators
 from quanyi_fulfillment.projections import PROJECTIONS
@@ -69,16 +70,36 @@ def email_sender(
     mailer: Mailer,
     settings: Settings,
     contacts: ContactBook,
+    on_kept: Callable[[], None] | None = None,
 ) -> EmailSender:
     policy = RetryPolicy(settings.smtp_max_attempts, settings.smtp_retry_base_s, settings.smtp_retry_cap_s)
     return EmailSender(
         uow, inventory, mailer, policy,
         contacts=contacts,
+        on_kept=on_kept,
         lease_s=settings.email_lease_s,
         batch_size=settings.email_batch_size,
         concurrency=settings.smtp_concurrency,
         idle_recheck_s=settings.email_idle_recheck_s,
         gather_s=settings.email_gather_ms / 1000,
+        instructions=settings.sku_instructions,
+    )
+
+
+def kept_channel_sender(
+    uow: UnitOfWorkFactory,
+    inventory: KeyRevealer,
+    contacts: ContactBook,
+    senders: Mapping[str, ChannelSender],
+    settings: Settings,
+) -> KeptChannelSender:
+    """Delivers on the channels buyers keep targets for (the configured ones among `senders`)."""
+    return KeptChannelSender(
+        uow, inventory, contacts, senders,
+        lease_s=settings.kept_channel_lease_s,
+        batch_size=settings.kept_channel_batch_size,
+        concurrency=settings.smtp_concurrency,
+        idle_recheck_s=settings.kept_channel_idle_recheck_s,
         instructions=settings.sku_instructions,
     )
 
@@ -126,10 +147,14 @@ async def start(settings: Settings) -> None:
     inventory_channel = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
     mailer = smtp_mailer(settings)
     gateway_channel = rpc.channel(settings.gateway_grpc, settings.grpc_deadline_s)
-    sender = email_sender(
-        uow, GrpcInventory(inventory_channel), mailer, settings, GrpcContacts(gateway_channel)
-    )
     http = httpx.AsyncClient()
+    senders = channel_senders(settings, http)
+    kept = kept_channel_sender(
+        uow, GrpcInventory(inventory_channel), GrpcContacts(gateway_channel), senders, settings
+    )
+    sender = email_sender(
+        uow, GrpcInventory(inventory_channel), mailer, settings, GrpcContacts(gateway_channel), kept.wake
+    )
     closers: list[Callable[[], Awaitable[object]]] = [http.aclose]
     if settings.simulators_active:
         host, _, port = settings.fulfillment_simulators_listen.rpartition(":")
@@ -152,7 +177,7 @@ async def start(settings: Settings) -> None:
     server = rpc.server()
     servicer = FulfillmentServicer(
         uow, inventory=GrpcInventory(inventory_channel),
-        senders={**channel_senders(settings, http), EMAIL: EmailOnDemand(mailer)},
+        senders={**senders, EMAIL: EmailOnDemand(mailer)},
         instructions=settings.sku_instructions, contacts=GrpcContacts(gateway_channel),
     )
     pb_grpc.add_FulfillmentServiceServicer_to_server(servicer, server)
@@ -164,7 +189,7 @@ async def start(settings: Settings) -> None:
         server,
         [
             Relay(pool, settings, store.topic, wakeup=store.appended).run(), reserved.run(), sender.run(),
-            *background,
+            kept.run(), *background,
         ],
         [mailer.aclose, inventory_channel.close, gateway_channel.close, *closers, pool.close],
         ready=[reserved.ready],

@@ -54,6 +54,15 @@ class Settings(PlatformSettings):
     channel_timeout_s: float = 10.0
     # No new attempt after this long: DeliverOnChannel answers within about this (plus one timeout) per post.
     channel_total_s: float = 45.0
+    # Delivery on the channels a buyer keeps a target for (webhook, sms, activation, app), scheduled with
+    # the delivery e-mail's first attempt. A claim holds a delivery this long (keep it above
+    # channel_total_s plus a timeout: the channel's own retries run inside it); if its outcome is not
+    # recorded by then (the sender died, or the gateway or inventory could not be asked), it is due again.
+    kept_channel_lease_s: float = 120.0
+    kept_channel_batch_size: int = 50
+    # An idle kept-channel sender sleeps until the e-mail sender of its process schedules deliveries or the
+    # next claim lapses; at most this long, to notice deliveries another process scheduled.
+    kept_channel_idle_recheck_s: float = 60.0
     # The signed webhook: HMAC-SHA256 key shared with the receivers (empty: the channel is off).
     webhook_signing_secret: SecretStr = SecretStr("")
     # The partner platform's top-up API (one-click activation) and the SMS provider (empty: off).

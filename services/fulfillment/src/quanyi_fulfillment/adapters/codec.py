@@ -12,6 +12,8 @@ from quanyi_platform.projection import StoredEvent
 
 from quanyi_fulfillment.domain.delivery import EMAIL, Money, ReservedKey
 from quanyi_fulfillment.domain.events import (
+    ChannelAttemptStarted,
+    ChannelCancelled,
     ChannelDelivered,
     ChannelRequested,
     DeliveryFailed,
@@ -41,11 +43,13 @@ EMAIL_CANCELLED = pb.EmailCancelled.DESCRIPTOR.full_name
 CHANNEL_DELIVERED = pb.ChannelDelivered.DESCRIPTOR.full_name
 CHANNEL_REQUESTED = pb.ChannelRequested.DESCRIPTOR.full_name
 UNDELIVERED_KEY_REDEEMED = pb.UndeliveredKeyRedeemed.DESCRIPTOR.full_name
+CHANNEL_ATTEMPT_STARTED = pb.ChannelAttemptStarted.DESCRIPTOR.full_name
+CHANNEL_CANCELLED = pb.ChannelCancelled.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
     EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED, CHANNEL_DELIVERED,
-    CHANNEL_REQUESTED, UNDELIVERED_KEY_REDEEMED,
+    CHANNEL_REQUESTED, UNDELIVERED_KEY_REDEEMED, CHANNEL_ATTEMPT_STARTED, CHANNEL_CANCELLED,
 })
 
 
@@ -105,6 +109,13 @@ def payload(event: Event) -> Message:
             return pb.ChannelRequested(
                 order_id=event.order_id, channel=event.channel, requested_by=event.requested_by
             )
+        case ChannelAttemptStarted():
+            return pb.ChannelAttemptStarted(
+                order_id=event.order_id, channel=event.channel, lease=event.lease,
+                lease_expires_at=rfc3339(event.lease_expires_at),
+            )
+        case ChannelCancelled():
+            return pb.ChannelCancelled(order_id=event.order_id, channel=event.channel, reason=event.reason)
         case UndeliveredKeyRedeemed():
             return pb.UndeliveredKeyRedeemed(
                 key_id=event.key_id, partner=event.partner, redeemed_at=rfc3339(event.redeemed_at)
@@ -156,6 +167,12 @@ def event_of(message: Message, at: datetime) -> Event | None:
             return ChannelDelivered(message.order_id, message.channel, message.attempt, at)
         case pb.ChannelRequested():
             return ChannelRequested(message.order_id, message.channel, message.requested_by, at)
+        case pb.ChannelAttemptStarted():
+            return ChannelAttemptStarted(
+                message.order_id, message.channel, message.lease, _time(message.lease_expires_at), at
+            )
+        case pb.ChannelCancelled():
+            return ChannelCancelled(message.order_id, message.channel, message.reason, at)
         case pb.UndeliveredKeyRedeemed():
             return UndeliveredKeyRedeemed(message.key_id, message.partner, _time(message.redeemed_at), at)
         case pb.Redeemed():

@@ -13,10 +13,11 @@ from datetime import datetime
 from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
 
 from quanyi_fulfillment.adapters import codec
-from quanyi_fulfillment.application.ports import DueEmails, FulfillmentUnitOfWork
+from quanyi_fulfillment.application.ports import DueEmails, DueKept, FulfillmentUnitOfWork
 from quanyi_fulfillment.domain.aggregate import Delivery, EmailStatus, fold
 from quanyi_fulfillment.domain.errors import KeyAlreadyDelivered
-from quanyi_fulfillment.domain.events import KeyDelivered, Recorded
+from quanyi_fulfillment.domain.events import KEPT_CHANNEL, KeyDelivered, Recorded
+from quanyi_fulfillment.domain.kept_channels import KeptDelivery, KeptStatus, evolve_kept
 
 
 class InMemoryDeliveryRepository:
@@ -62,14 +63,44 @@ class InMemoryDeliveryRepository:
         return {k: d.order_id for d in self._all().values() for k in d.key_ids}
 
 
+class InMemoryKeptChannelRepository:
+    """The kept-channel queue folded from the fake log (domain.kept_channels.evolve_kept)."""
+
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    def _in_hand(self) -> dict[tuple[str, str], KeptDelivery]:
+        states: dict[str, KeptDelivery | None] = {}
+        for e in self._log.all():
+            r = codec.recorded_of(e)
+            if r is not None and r.stream == KEPT_CHANNEL:
+                states[r.stream_id] = evolve_kept(states.get(r.stream_id), r)
+        return {
+            (s.order_id, s.channel): s
+            for s in states.values()
+            if s is not None and s.status is not KeptStatus.DONE
+        }
+
+    async def claim_due(self, now: datetime, limit: int) -> DueKept:
+        waiting = sorted(self._in_hand().values(), key=lambda s: (s.due_at, s.order_id, s.channel))
+        later = [s.due_at for s in waiting if s.due_at > now]
+        return DueKept([s for s in waiting if s.due_at <= now][:limit], min(later) if later else None)
+
+    async def get_many(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], KeptDelivery]:
+        in_hand = self._in_hand()
+        return {k: in_hand[k] for k in keys if k in in_hand}
+
+
 class InMemoryFulfillmentUnitOfWork(InMemoryUnitOfWork, FulfillmentUnitOfWork):
     """Give every unit of work of one test the same InMemoryEventLog."""
 
     deliveries: InMemoryDeliveryRepository
+    kept: InMemoryKeptChannelRepository
 
     def __init__(self, events: InMemoryEventLog | None = None) -> None:
         super().__init__(events)
         self.deliveries = InMemoryDeliveryRepository(self.events)
+        self.kept = InMemoryKeptChannelRepository(self.events)
 
     async def record(self, records: Sequence[Recorded]) -> None:
         if not records:

@@ -15,10 +15,11 @@ from quanyi_platform.projection import StoredEvent
 from quanyi_platform.uow import PgUnitOfWork
 
 from quanyi_fulfillment.adapters import codec
-from quanyi_fulfillment.application.ports import DueEmails, FulfillmentUnitOfWork
+from quanyi_fulfillment.application.ports import DueEmails, DueKept, FulfillmentUnitOfWork
 from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery, Email, EmailStatus
 from quanyi_fulfillment.domain.delivery import Money
 from quanyi_fulfillment.domain.events import Recorded
+from quanyi_fulfillment.domain.kept_channels import KeptDelivery, KeptStatus
 
 _COLUMNS = (
     "d.order_id, d.key_id, d.sku_id, d.buyer_id, d.line_no, d.unit_no, d.unit_cost_minor, d.currency,"
@@ -132,6 +133,48 @@ class PgDeliveryRepository:
         return DueEmails(_deliveries(rows), rows[0]["next_due"] if rows else None)
 
 
+def _kept(row: Any) -> KeptDelivery:
+    return KeptDelivery(
+        row["order_id"], row["channel"], KeptStatus(row["state"]), row["due_at"], row["lease"],
+        int(row["version"]),
+    )
+
+
+class PgKeptChannelRepository:
+    """KeptChannelRepository over the `kept_channels` projection."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def claim_due(self, now: datetime, limit: int) -> DueKept:
+        # One statement, as the e-mail's claim: the due rows locked (skipping those another claim holds)
+        # and the next due time of the others; the outer join keeps that one row when nothing is due.
+        cur = await self._conn.execute(
+            "WITH due AS ("
+            "  SELECT order_id, channel, state, due_at, lease, version FROM kept_channels"
+            "  WHERE due_at <= %(now)s ORDER BY due_at, order_id, channel LIMIT %(limit)s"
+            "  FOR UPDATE SKIP LOCKED"
+            "), later AS (SELECT min(due_at) AS next_due FROM kept_channels WHERE due_at > %(now)s)"
+            " SELECT later.next_due, due.* FROM later LEFT JOIN due ON true"
+            " ORDER BY due.due_at, due.order_id, due.channel",
+            {"now": now, "limit": limit},
+        )
+        rows = await cur.fetchall()
+        return DueKept(
+            [_kept(r) for r in rows if r["order_id"] is not None], rows[0]["next_due"] if rows else None
+        )
+
+    async def get_many(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], KeptDelivery]:
+        if not keys:
+            return {}
+        cur = await self._conn.execute(
+            "SELECT k.* FROM kept_channels AS k JOIN unnest(%s::text[], %s::text[]) AS u(order_id, channel)"
+            " ON k.order_id = u.order_id AND k.channel = u.channel",
+            ([o for o, _ in keys], [c for _, c in keys]),
+        )
+        return {(r["order_id"], r["channel"]): _kept(r) for r in await cur.fetchall()}
+
+
 class PgFulfillmentUnitOfWork(PgUnitOfWork, FulfillmentUnitOfWork):
     """A transaction on a pooled connection (`pool=`), or bound to a consumer's transaction (`conn=`).
 
@@ -139,12 +182,14 @@ class PgFulfillmentUnitOfWork(PgUnitOfWork, FulfillmentUnitOfWork):
     """
 
     deliveries: PgDeliveryRepository
+    kept: PgKeptChannelRepository
 
     def __init__(self, store: EventStore, pool: Any = None, conn: Any = None) -> None:
         super().__init__(store, pool=pool, conn=conn)
 
     def _bind(self, conn: Any) -> None:
         self.deliveries = PgDeliveryRepository(conn)
+        self.kept = PgKeptChannelRepository(conn)
 
     async def record(self, records: Sequence[Recorded]) -> None:
         if records:

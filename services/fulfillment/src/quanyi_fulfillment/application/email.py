@@ -133,8 +133,10 @@ async def attempt_emails(
         found = await contacts.contacts(sorted({c.delivery.buyer_id for c in claims}))
     except ContactsUnavailable:
         return [Postponed("gateway unavailable") for _ in claims]
+    # The channels each buyer keeps a target for ride on the outcome (names only): the first attempt's
+    # outcome schedules the order's delivery on them, with no look-up of its own.
     addressed = [
-        (c, contact.email)
+        (c, contact.email, tuple(channel for channel, target in contact.targets if target))
         for c in claims
         if isinstance(contact := found.get(c.delivery.buyer_id), Address)
     ]
@@ -146,36 +148,37 @@ async def attempt_emails(
     if addressed:
         try:
             revealed = await inventory.reveal_orders(
-                [(c.order_id, [k.key_id for k in c.delivery.keys]) for c, _ in addressed]
+                [(c.order_id, [k.key_id for k in c.delivery.keys]) for c, _, _ in addressed]
             )
         except InventoryUnavailable:
             revealed = [InventoryUnavailable("inventory unavailable") for _ in addressed]
         sent = await asyncio.gather(
             *(
-                _attempt(mailer, c, to, r, instructions)
-                for (c, to), r in zip(addressed, revealed, strict=True)
+                _attempt(mailer, c, to, r, instructions, kept)
+                for (c, to, kept), r in zip(addressed, revealed, strict=True)
             )
         )
-        outcomes.update((c.order_id, o) for (c, _), o in zip(addressed, sent, strict=True))
+        outcomes.update((c.order_id, o) for (c, _, _), o in zip(addressed, sent, strict=True))
     return [outcomes[c.order_id] for c in claims]
 
 
 async def _attempt(
-    mailer: Mailer, claim: Claim, to: str, revealed: RevealOutcome, instructions: Mapping[str, str] | None
+    mailer: Mailer, claim: Claim, to: str, revealed: RevealOutcome, instructions: Mapping[str, str] | None,
+    kept: tuple[str, ...] = (),
 ) -> Outcome:
     if isinstance(revealed, InventoryUnavailable):
         return Postponed("inventory unavailable")
     if isinstance(revealed, RevealRefused):
-        return Failed(f"keys could not be revealed: {revealed}")
+        return Failed(f"keys could not be revealed: {revealed}", kept)
     try:
         failure = await send_keys(mailer, to, claim.delivery, revealed, instructions)
     except RevealMismatch as exc:
-        return Failed(f"keys could not be revealed: {exc}")
+        return Failed(f"keys could not be revealed: {exc}", kept)
     except Exception as exc:
         # An attempt that broke is a failed attempt; the type names the cause without quoting it.
         log.error("e-mail attempt broke", extra={"order_id": claim.order_id, "error": type(exc).__name__})
-        return Failed(f"error: {type(exc).__name__}")
-    return Sent() if failure is None else Failed(failure)
+        return Failed(f"error: {type(exc).__name__}", kept)
+    return Sent(kept) if failure is None else Failed(failure, kept)
 
 
 async def record_outcomes(

@@ -18,6 +18,7 @@ from quanyi_platform.uow import UnitOfWork
 from quanyi_fulfillment.domain.aggregate import Delivery
 from quanyi_fulfillment.domain.delivery import KeyToSend, RevealedSecret
 from quanyi_fulfillment.domain.events import Recorded
+from quanyi_fulfillment.domain.kept_channels import KeptDelivery
 from quanyi_fulfillment.domain.mail import MailContent
 
 
@@ -138,10 +139,33 @@ class DeliveryRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class DueKept:
+    """Deliveries on kept channels that are due, claimed for the unit of work, and when the next falls due."""
+
+    deliveries: list[KeptDelivery]
+    next_due: datetime | None
+
+
+class KeptChannelRepository(Protocol):
+    """The kept-channel queue as its projection holds it (domain.kept_channels: a loaded KeptDelivery
+    equals the fold of its stream). Nothing here writes."""
+
+    async def claim_due(self, now: datetime, limit: int) -> DueKept:
+        """Up to `limit` deliveries due by `now` (requested, or claimed with a lapsed lease), oldest due
+        first, held until the unit of work ends: a concurrent claim skips them rather than waiting."""
+        ...
+
+    async def get_many(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], KeptDelivery]:
+        """The deliveries in hand of these (order id, channel) pairs, in one read."""
+        ...
+
+
 class FulfillmentUnitOfWork(UnitOfWork):
     """One transaction over fulfillment's event store and its projections."""
 
     deliveries: DeliveryRepository
+    kept: KeptChannelRepository
 
     @abstractmethod
     async def record(self, records: Sequence[Recorded]) -> None:

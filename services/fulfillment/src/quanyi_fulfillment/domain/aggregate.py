@@ -31,8 +31,11 @@ from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelReq
 from quanyi_fulfillment.domain.events import (
     CHANNEL_REQUEST,
     DELIVERY,
+    KEPT_CHANNEL,
     REDEMPTION,
     REDEMPTION_ALERT,
+    ChannelAttemptStarted,
+    ChannelCancelled,
     ChannelDelivered,
     ChannelRequested,
     DeliveryFailed,
@@ -202,7 +205,7 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
                 for k in state.keys
             ]
             return replace(state, keys=tuple(keys))
-        case ChannelRequested() | UndeliveredKeyRedeemed():
+        case ChannelRequested() | ChannelAttemptStarted() | ChannelCancelled() | UndeliveredKeyRedeemed():
             return state  # their own streams
         case DeliveryFailed() | ChannelDelivered():
             # On the order's Delivery stream (the e-mail's), or a channel request's own stream.
@@ -277,14 +280,19 @@ def start_attempt(state: Delivery, now: datetime, lease_s: float) -> list[Record
 
 @dataclass(frozen=True)
 class Sent:
-    """The mail server accepted the e-mail."""
+    """The mail server accepted the e-mail. `kept`: the channels the buyer keeps a target for, as the
+    round's contacts said (channel names only), delivered on automatically after the first attempt."""
+
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Failed:
-    """The attempt failed (the mail server, or the keys could not be revealed). `reason` holds no key."""
+    """The attempt failed (the mail server, or the keys could not be revealed). `reason` holds no key;
+    `kept` as for Sent."""
 
     reason: str
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,17 +317,24 @@ def record_outcome(
     state: Delivery, lease: int, outcome: Outcome, policy: RetryPolicy, now: datetime
 ) -> list[Recorded]:
     """The events that end claim `lease` with `outcome`; nothing when that claim is no longer the open one
-    (another sender took the e-mail after the lease ran out, and its outcome counts)."""
+    (another sender took the e-mail after the lease ran out, and its outcome counts).
+
+    The first counted attempt (sent or failed: once per order) also schedules the order's delivery on each
+    channel the buyer keeps a target for (`outcome.kept`): a ChannelRequested on the order's KeptChannel
+    stream of that channel, due at once (kept_channels.schedule)."""
     email = state.email
     if email is None or email.status is not EmailStatus.SENDING or email.lease != lease:
         return []
     attempt = email.attempts + 1
     order_id = state.order_id
+    kept: list[Recorded] = []
+    if isinstance(outcome, Sent | Failed) and attempt == 1:
+        kept = schedule_kept(state, outcome.kept, now)
     match outcome:
         case Sent():
             return _next(state, [
                 EmailSent(order_id, attempt, lease, now), ChannelDelivered(order_id, EMAIL, attempt, now)
-            ])
+            ]) + kept
         case Unreachable():
             return _next(state, [EmailCancelled(order_id, attempt, lease, outcome.reason, now)])
         case Postponed():
@@ -333,11 +348,30 @@ def record_outcome(
                 return _next(state, [
                     EmailGivenUp(order_id, attempt, lease, outcome.reason, now),
                     DeliveryFailed(order_id, attempt, outcome.reason, True, now, EMAIL),
-                ])
+                ]) + kept
             return _next(state, [
                 EmailAttemptFailed(order_id, attempt, lease, outcome.reason, step.at, True, now),
                 DeliveryFailed(order_id, attempt, outcome.reason, False, now, EMAIL),
-            ])
+            ]) + kept
+
+
+# Channels delivered on automatically when the buyer keeps a target for them (not the e-mail: that is
+# the delivery e-mail itself).
+KEPT = tuple(c for c in ON_DEMAND if c != EMAIL)
+
+
+def schedule_kept(state: Delivery, channels: Iterable[str], now: datetime) -> list[Recorded]:
+    """ChannelRequested (version 1 of the KeptChannel stream "<order_id>:<channel>") for each channel the
+    buyer keeps a target for that fulfillment delivers on, asked for at the buyer's standing request
+    ("buyer:<id>"). The stream id makes it once per order and channel."""
+    wanted = sorted({c for c in channels if c in KEPT})
+    return [
+        Recorded(
+            KEPT_CHANNEL, f"{state.order_id}:{c}", 1,
+            ChannelRequested(state.order_id, c, f"buyer:{state.buyer_id}", now),
+        )
+        for c in wanted
+    ]
 
 
 def redeem(

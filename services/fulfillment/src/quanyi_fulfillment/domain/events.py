@@ -23,6 +23,10 @@ REDEMPTION = "Redemption"
 REDEMPTION_ALERT = "RedemptionAlert"
 # One stream per on-demand channel request: ChannelRequested (version 1), then its outcome (version 2).
 CHANNEL_REQUEST = "ChannelRequest"
+# One stream per order and channel the buyer keeps a target for, delivered automatically (id
+# "<order_id>:<channel>"): ChannelRequested (version 1, due at once), ChannelAttemptStarted per claim,
+# then ChannelDelivered, DeliveryFailed (final) or ChannelCancelled.
+KEPT_CHANNEL = "KeptChannel"
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,29 @@ class ChannelRequested:
 
 
 @dataclass(frozen=True)
+class ChannelAttemptStarted:
+    """A sender claimed the order's delivery on a kept `channel` (claim number `lease`) until
+    `lease_expires_at`."""
+
+    order_id: str
+    channel: str
+    lease: int
+    lease_expires_at: datetime
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChannelCancelled:
+    """The delivery on a kept `channel` ends without an attempt, outside the exception queue: the buyer no
+    longer keeps a target for it, or the channel is not configured. `reason` names no target."""
+
+    order_id: str
+    channel: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class UndeliveredKeyRedeemed:
     """An alert: a partner reported redeemed (at `redeemed_at`) a key fulfillment never delivered. It
     belongs to no order (`order_id` is empty)."""
@@ -169,7 +196,7 @@ EmailEvent = (
 )
 Event = (
     KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed
-    | UndeliveredKeyRedeemed
+    | UndeliveredKeyRedeemed | ChannelAttemptStarted | ChannelCancelled
 )
 
 

@@ -19,6 +19,7 @@ from quanyi_fulfillment.application.email import (
 )
 from quanyi_fulfillment.application.ports import ContactBook, KeyRevealer, Mailer, UnitOfWorkFactory
 from quanyi_fulfillment.domain.aggregate import Failed
+from quanyi_fulfillment.domain.events import KEPT_CHANNEL
 from quanyi_fulfillment.domain.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ class EmailSender:
         gather_s: float = 0.0,
         instructions: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_kept: Callable[[], None] | None = None,
     ) -> None:
         self._uow = uow
+        self._on_kept = on_kept
         self._inventory = inventory
         self._contacts = contacts
         self._mailer = mailer
@@ -158,6 +161,8 @@ class EmailSender:
             outcomes = [Failed(f"error: {type(exc).__name__}") for _ in claims]
         recorded = await record_outcomes(self._uow, list(zip(claims, outcomes, strict=True)), self._policy,
                                          self._clock())
+        if self._on_kept is not None and any(r.stream == KEPT_CHANNEL for r in recorded):
+            self._on_kept()  # deliveries on kept channels were scheduled: wake their sender
         return bool(retry_times(recorded))
 
     async def _sleep(self) -> None:

@@ -151,6 +151,28 @@ class ChannelRequested(_message.Message):
     requested_by: str
     def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
+class ChannelAttemptStarted(_message.Message):
+    __slots__ = ("order_id", "channel", "lease", "lease_expires_at")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    lease: int
+    lease_expires_at: str
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., lease: _Optional[int] = ..., lease_expires_at: _Optional[str] = ...) -> None: ...
+
+class ChannelCancelled(_message.Message):
+    __slots__ = ("order_id", "channel", "reason")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    reason: str
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class UndeliveredKeyRedeemed(_message.Message):
     __slots__ = ("key_id", "partner", "redeemed_at")
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
