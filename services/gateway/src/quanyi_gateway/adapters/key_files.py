@@ -72,7 +72,8 @@ class GrpcKeyFileImporter:
         try:
             reply = await self._stub.GetKeyFileImport(pb.GetKeyFileImportRequest(job_id=job_id), timeout=10)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT,
+                              grpc.StatusCode.UNIMPLEMENTED):  # UNIMPLEMENTED: an inventory without jobs
                 return None
             raise
         return _job(reply.job)

@@ -152,7 +152,12 @@ class KeyFileJobs:
         if self._history is None:
             return mine
         known = {j.job_id for j in mine}
-        recorded = [j for j in await self._history.recent(self._kept) if j.job_id not in known]
+        try:
+            recent = await self._history.recent(self._kept)
+        except Exception:  # the list still shows this process's jobs while inventory cannot answer
+            log.warning("inventory's record of import jobs is unavailable", exc_info=True)
+            recent = []
+        recorded = [j for j in recent if j.job_id not in known]
         return sorted([*mine, *recorded], key=lambda j: j.created_at, reverse=True)
 
     def start(self, request: KeyFileRequest, upload: SpooledUpload, size: int) -> KeyFileJob:

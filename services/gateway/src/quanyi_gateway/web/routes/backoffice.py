@@ -272,7 +272,7 @@ async def create_pool(
 
 @router.get("/keys")
 async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) -> HTMLResponse:
-    jobs = (await get_key_file_jobs(request)).list()
+    jobs = await (await get_key_file_jobs(request)).everything()
     pool_id = request.query_params.get("pool_id", "")
     try:
         batches = (
@@ -331,7 +331,7 @@ async def import_keys(
 async def key_job(
     request: Request, job_id: PathId, user: Annotated[User, allowed(P.KEYS_READ)]
 ) -> HTMLResponse:
-    job = (await get_key_file_jobs(request)).get(job_id)
+    job = await (await get_key_file_jobs(request)).find(job_id)
     if job is None:
         raise WebError(404, "error.not_found")
     return _admin_page(request, "admin/key_job.html", user, job=job)
@@ -342,7 +342,7 @@ async def key_job_live(
     request: Request, job_id: PathId, user: Annotated[User, allowed(P.KEYS_READ)]
 ) -> HTMLResponse:
     """The job's progress and, once done, its outcome: the fragment the job page polls."""
-    job = (await get_key_file_jobs(request)).get(job_id)
+    job = await (await get_key_file_jobs(request)).find(job_id)
     if job is None:
         raise WebError(404, "error.not_found")
     return _admin_page(request, "admin/_key_job_live.html", user, job=job)
