@@ -15,7 +15,8 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, settings
+from hypothesis import event as note_event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from quanyi_inventory.adapters.crypto import Keyring
@@ -166,7 +167,7 @@ class KeyPool(RuleBasedStateMachine):
         command = SettleRefund(order_id, f"refund-{self.reports}", (RefundUnits(1, self.sku, units),), "ops",
                                override, "", f"f-{self.reports}")
         [outcome] = run(change_held_keys(self.store.uow(), [(command, Context(order_id))]))
-        event(type(outcome.event).__name__)
+        note_event(type(outcome.event).__name__)
 
     def events(self) -> list[object]:
         return [from_proto(e.payload) for e in self.store.committed]
