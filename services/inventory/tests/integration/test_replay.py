@@ -3,8 +3,8 @@ its topic equal the live tables.
 
 The flow runs the service's parts as the process does, on real Postgres and the real broker: the gRPC API
 (catalogue, imports with duplicates, reveals), the OrderPaid consumer fed through the broker (paid orders,
-short ones, a redelivery, a repeated OrderPaid, several lines), the relay publishing inventory's events, and
-a master-key rotation.
+short ones, a redelivery, a repeated OrderPaid, several lines), the relay publishing inventory's events, a
+master-key rotation, and deliveries, a redemption and refunds of the keys sold (through the handlers).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from quanyi_inventory.application.ports import Context
 from quanyi_inventory.application.rotate import rotate_master_key
 from quanyi_inventory.config import DEV_MASTER_KEY_ID, DEV_MASTER_KEYS, Settings
 from quanyi_inventory.domain.allocation import OrderLine, PaidOrder
-from quanyi_inventory.entrypoints.consumers import order_paid_handler
+from quanyi_inventory.entrypoints.consumers import fulfillment_handler, order_paid_handler
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.envelope import kafka_headers, new_event_id
 from quanyi_platform.eventstore import EventStore, topic_for
@@ -38,6 +38,8 @@ from quanyi_platform.kafka import ensure_topics
 from quanyi_platform.relay import Relay
 from quanyi_platform.replay import ServiceProjections, digest_of, drop_shadow, rebuild, swap, verify
 from quanyi_platform.testing.replay import assert_replay_matches_live
+
+from .test_key_life import delivered, redeemed, refund_requested
 
 Stub = pb_grpc.InventoryServiceStub
 
@@ -142,6 +144,25 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
         ))
         assert await rotate_master_key(PgInventoryUnitOfWork(store, pool=pool), rotated) == 3
 
+        # After the reservation: deliveries, a redemption heard first, and refunds (one releasing keys, one
+        # recycling revealed ones, one refused for a redeemed key), as fulfillment and orders report them.
+        def keys_of(order_id: str) -> Awaitable[list[Any]]:
+            return _keys_of(pool, order_id)
+
+        two, three = await keys_of("o-2"), await keys_of("o-3")
+        async with pool.connection() as conn, conn.transaction():
+            await fulfillment_handler(store).apply(conn, [
+                redeemed("o-2", two[0]), delivered("o-2", two), delivered("o-3", three),
+            ])
+        async with pool.connection() as conn, conn.transaction():
+            await order_paid_handler(store).apply(conn, [
+                refund_requested("o-2", steam, 1, redeemed=1),
+                refund_requested("o-multi", steam, 2, released=2),
+                refund_requested("late-0", steam, 2, released=2),
+            ])
+        assert await count(pool, "SELECT count(*) FROM refund_settlements") == 3
+        assert await count(pool, "SELECT count(*) FROM keys WHERE state = 'recycled'") == 2
+
         assert await count(pool, "SELECT count(*) FROM events WHERE event_type LIKE '%%StockLowCleared'") == 1
         assert await count(pool, "SELECT count(*) FROM allocations WHERE outcome = 'short'") == 3
         comparisons = await assert_replay_matches_live(database_url, "inventory", kafka_bootstrap=broker.bootstrap)
@@ -162,6 +183,12 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
     assert "pool_stock" in tables and tables["pool_operations"] > 0 and "bundle_components" in tables
     assert "refund_settlements" in tables and "key_file_imports" in tables
     assert [len(c.tables) for c in comparisons] == [13, 13]
+
+
+async def _keys_of(pool: AsyncConnectionPool, order_id: str) -> list[Any]:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT key_id FROM keys WHERE order_id = %s ORDER BY unit_no", (order_id,))
+        return [r["key_id"] for r in await cur.fetchall()]
 
 
 async def _decided(pool: AsyncConnectionPool, order_ids: set[str]) -> bool:
