@@ -252,3 +252,19 @@ async def test_a_buyer_buys_pays_resends_by_sms_and_asks_for_a_refund_through_th
         assert 'action="/me/orders/' + order_id + '/refund-request"' not in (await web.http.get(order_path)).text
     finally:
         await web.close()
+
+
+async def test_a_checkout_refused_for_stock_says_why_on_its_409_page(http: httpx.AsyncClient, stack: Stack) -> None:
+    sku = await create_sku_with_keys(await admin(http), fresh_keys(1))
+    web = Browser(stack)
+    try:
+        await web.sign_up()
+        token = await web.token("/")
+        r = await web.http.post("/checkout", data={
+            "sku_id": sku["sku_id"], "quantity": "2", "request_id": uuid.uuid4().hex, "csrf_token": token,
+        })
+        assert r.status_code == 409, r.text
+        assert "该操作当前无法完成" in r.text  # the page's own words, then the refusal's reason
+        assert f"SKU {sku['sku_id']}: 1 available, 2 asked" in r.text
+    finally:
+        await web.close()

@@ -22,7 +22,7 @@ def install(app: FastAPI) -> None:
         user = await session_user(request)
         return page(
             request, "error.html", user, status_code=exc.status, headers=headers,
-            status=exc.status, message_id=exc.message_id,
+            status=exc.status, message_id=exc.message_id, detail=exc.detail,
         )
 
     app.add_exception_handler(LoginRequired, on_login_required)

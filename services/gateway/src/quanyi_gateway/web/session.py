@@ -44,13 +44,17 @@ class LoginRequired(Exception):
 
 
 class WebError(Exception):
-    """An error page: the status and a message id of the catalogue (web/locales)."""
+    """An error page: the status and a message id of the catalogue (web/locales); `detail`, when given, is
+    a peer's reason shown beneath it as is (a refusal's, which is short and safe to show)."""
 
-    def __init__(self, status: int, message_id: str, retry_after_s: int | None = None) -> None:
+    def __init__(
+        self, status: int, message_id: str, retry_after_s: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message_id)
         self.status = status
         self.message_id = message_id
         self.retry_after_s = retry_after_s
+        self.detail = detail
 
 
 class Csrf:

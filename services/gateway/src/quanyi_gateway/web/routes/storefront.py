@@ -185,14 +185,16 @@ async def checkout(
     except UnknownSku:
         raise WebError(404, "error.unknown_sku") from None
     except grpc.aio.AioRpcError as exc:
-        raise rpc_error(exc) from None
+        # A refusal says why (a stock hold: "0 available, 1 asked"; the caps on unpaid orders), as the API's
+        # 409 does.
+        raise rpc_error(exc, with_reason=True) from None
     return seeother(f"/orders/{placed.order.order_id}")
 
 
-def rpc_error(exc: grpc.aio.AioRpcError) -> WebError:
+def rpc_error(exc: grpc.aio.AioRpcError, with_reason: bool = False) -> WebError:
     code = exc.code()
     if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
-        return WebError(409, "error.refused")
+        return WebError(409, "error.refused", detail=(exc.details() or "")[:300] if with_reason else "")
     if code == grpc.StatusCode.NOT_FOUND:
         return WebError(404, "error.not_found")
     return WebError(503, "error.unavailable", 2)
