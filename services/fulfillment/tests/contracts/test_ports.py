@@ -32,6 +32,14 @@ from quanyi_fulfillment.domain.events import (
     DeliveryFailed,
     Recorded,
 )
+from quanyi_fulfillment.domain.kept_channels import (
+    KeptCancelled,
+    KeptDelivered,
+    KeptStatus,
+    evolve_kept,
+    finish_kept,
+    start_kept,
+)
 from quanyi_fulfillment.domain.retry import RetryPolicy
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.testing.contracts import EventLogContract, Versions
@@ -289,3 +297,37 @@ async def test_an_orders_channel_steps_are_read_from_its_own_events_in_order(
         "o-other": [ChannelStep("sms", "requested", at(7), requested_by="buyer:b2")],
     }
     assert await channel_history(unit_of_work, ["o-unknown"]) == {}
+
+
+async def test_kept_channel_deliveries_are_claimed_when_due_and_leave_the_queue_with_their_outcome(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    state = await delivered(unit_of_work, reservation("o-kept", "k-kept-1"))
+    claimed = evolve_all(state, start_attempt(state, at(1), 30))
+    assert claimed is not None and claimed.email is not None
+    await record(unit_of_work, record_outcome(claimed, claimed.email.lease, Sent(("sms", "app")), POLICY, at(2)))
+
+    async with unit_of_work() as uow:
+        due = await uow.kept.claim_due(at(1), 10)
+        assert (due.deliveries, due.next_due) == ([], at(2))  # not due before it was requested
+        due = await uow.kept.claim_due(at(3), 10)
+    assert [(d.channel, d.status, d.version) for d in due.deliveries] == [
+        ("app", KeptStatus.PENDING, 1), ("sms", KeptStatus.PENDING, 1)
+    ]
+    app, sms = due.deliveries
+    started = start_kept(app, at(3), 30) + start_kept(sms, at(3), 30)
+    await record(unit_of_work, started)
+    async with unit_of_work() as uow:
+        assert (await uow.kept.claim_due(at(4), 10)).deliveries == []  # held until at(33)
+        lapsed = await uow.kept.claim_due(at(33), 1)
+        loaded = await uow.kept.get_many([("o-kept", "app"), ("o-kept", "sms"), ("o-kept", "webhook")])
+    app_after, sms_after = (evolve_kept(s, r) for s, r in zip((app, sms), started, strict=True))
+    assert app_after is not None and sms_after is not None
+    assert loaded == {("o-kept", "app"): app_after, ("o-kept", "sms"): sms_after}
+    assert [d.channel for d in lapsed.deliveries] == ["app"]
+
+    await record(unit_of_work, finish_kept(app_after, 1, KeptDelivered(1), at(5))
+                 + finish_kept(sms_after, 1, KeptCancelled("the buyer keeps no sms target"), at(5)))
+    async with unit_of_work() as uow:
+        assert (await uow.kept.claim_due(at(1000), 10)).deliveries == []
+        assert await uow.kept.get_many([("o-kept", "app"), ("o-kept", "sms")]) == {}
