@@ -21,6 +21,7 @@ from quanyi_fulfillment import bootstrap
 from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
 from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
 from quanyi_fulfillment.application.kept_channels import claim_due_kept
+from quanyi_fulfillment.application.queries import channel_history
 from quanyi_fulfillment.entrypoints.kept_channel_sender import KeptChannelSender
 from quanyi_fulfillment.entrypoints.simulators import Faults, SimulatorState, start_simulators
 from quanyi_platform.infra.ports import free_port
@@ -161,6 +162,10 @@ async def test_a_channel_that_stays_down_is_given_up_for_the_exception_queue_and
     [(_, cancelled)] = await _of(world, CANCELLED, dropped.order_id)
     assert cancelled.channel == "app" and "keeps no app target" in cancelled.reason
     assert await _of(world, FAILED, dropped.order_id) == []  # not an exception-queue entry
+    history = (await channel_history(world.uow, [dropped.order_id]))[dropped.order_id]
+    assert [(s.channel, s.outcome) for s in history if s.channel == "app"] == [
+        ("app", "requested"), ("app", "cancelled")
+    ]
     assert kept.sim.pushes == {} and kept.sim.messages == []
     assert await world.rows("SELECT * FROM kept_channels") == []
 

@@ -10,7 +10,13 @@ from typing import Literal
 
 from quanyi_fulfillment.application.ports import UnitOfWorkFactory
 from quanyi_fulfillment.domain.aggregate import Delivery
-from quanyi_fulfillment.domain.events import ChannelDelivered, ChannelRequested, DeliveryFailed, Recorded
+from quanyi_fulfillment.domain.events import (
+    ChannelCancelled,
+    ChannelDelivered,
+    ChannelRequested,
+    DeliveryFailed,
+    Recorded,
+)
 
 
 async def list_deliveries(uow: UnitOfWorkFactory, buyer_id: str, order_id: str | None) -> list[Delivery]:
@@ -21,10 +27,11 @@ async def list_deliveries(uow: UnitOfWorkFactory, buyer_id: str, order_id: str |
 
 @dataclass(frozen=True)
 class ChannelStep:
-    """One step of an order's delivery on a channel: asked for, delivered, or failed (`final`: given up)."""
+    """One step of an order's delivery on a channel: asked for, delivered, failed (`final`: given up), or
+    cancelled (a kept channel whose target the buyer no longer keeps)."""
 
     channel: str
-    outcome: Literal["requested", "delivered", "failed"]
+    outcome: Literal["requested", "delivered", "failed", "cancelled"]
     at: datetime
     attempt: int = 0
     final: bool = False
@@ -42,6 +49,8 @@ def channel_steps(records: Iterable[Recorded]) -> list[ChannelStep]:
             steps.append(ChannelStep(e.channel, "delivered", e.at, e.attempt))
         elif isinstance(e, DeliveryFailed):
             steps.append(ChannelStep(e.channel, "failed", e.at, e.attempt, e.final))
+        elif isinstance(e, ChannelCancelled):
+            steps.append(ChannelStep(e.channel, "cancelled", e.at))
     return steps
 
 
