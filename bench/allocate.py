@@ -122,7 +122,10 @@ async def backends_cpu(pool: AsyncConnectionPool) -> tuple[float, dict[str, int]
     transactions so far."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            # Every client backend, this one too: the pool may answer the two samples on different
+            # connections, and one left out of the first only would bring all its past CPU (the fill's)
+            # into the difference.
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
             " AND backend_type = 'client backend'"
         )
         pids = [r["pid"] for r in await cur.fetchall()]
@@ -189,7 +192,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         # As a pool imported some time ago would be: vacuumed (its visibility map set) and checkpointed, so
         # neither autovacuum's first pass over the freshly written table nor the writing out of the fill's
         # dirty pages (and the full-page images of the pages first touched after a checkpoint) lands in the
-        # timed window. Without them the claims' Postgres CPU measured ~250 µs a claim, with them ~65.
+        # timed window.
         async with pool.connection() as conn:
             await conn.set_autocommit(True)
             await conn.execute("VACUUM ANALYZE keys")
