@@ -55,6 +55,7 @@ class FakePeers:
     reveals: list[inventory_pb.RevealKeysRequest] = field(default_factory=list)
     notices: list[orders_pb.HandlePaymentNoticeRequest] = field(default_factory=list)
     imports: list[inventory_pb.ImportKeysRequest] = field(default_factory=list)
+    batches: list[inventory_pb.KeyBatch] = field(default_factory=list)
     psp_public_key: RSAPublicKey | None = None
     # When set, HandlePaymentNotice aborts with this code.
     notice_error: grpc.StatusCode | None = None
@@ -140,6 +141,11 @@ class FakeInventory(inventory_grpc.InventoryServiceServicer):
             duplicates=0,
             rejected=[inventory_pb.RejectedRow(row=len(rows) + 1, reason="empty code")],
         )
+
+    async def ListBatches(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("ListBatches")
+        batches = [b for b in self.p.batches if not request.pool_id or b.pool_id == request.pool_id]
+        return inventory_pb.ListBatchesResponse(batches=batches)
 
     async def RevealKeys(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("RevealKeys")

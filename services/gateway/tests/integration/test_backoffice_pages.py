@@ -181,3 +181,23 @@ async def test_a_bundle_sku_is_made_from_its_components_and_a_malformed_list_is_
     fake.calls.clear()
     r = await _send(gw, "POST", "/admin/catalogue/skus", {**form, "components": "s-1:none"}, token)
     assert r.status_code == 400 and fake.calls == []
+
+
+async def test_the_keys_page_sums_each_pools_stock_over_its_batches_and_marks_the_low_ones(gw: Any, fake: Any) -> None:
+    from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
+
+    fake.batches = [
+        inventory_pb.KeyBatch(batch_id="b-1", pool_id="pool-full", sku_id="s-1", imported=100,
+                              keys_by_state={"available": 60, "delivered": 40}),
+        inventory_pb.KeyBatch(batch_id="b-2", pool_id="pool-full", sku_id="s-1", imported=50,
+                              keys_by_state={"available": 50}),
+        inventory_pb.KeyBatch(batch_id="b-3", pool_id="pool-low", sku_id="s-2", imported=5,
+                              keys_by_state={"available": 2, "delivered": 3}),
+    ]
+    r = await _send(gw, "GET", "/admin/keys", None, (await _sessions(gw))["read-only"])
+    assert r.status_code == 200
+    table = r.text[r.text.index('class="responsive pools"') :].split("</table>")[0]
+    rows = {("pool-low" if "pool-low" in row else "pool-full"): row for row in table.split("<tr")[2:]}
+    assert "110" in rows["pool-full"] and not rows["pool-full"].startswith(' class="low"')  # 60 + 50 available
+    assert rows["pool-low"].startswith(' class="low"')
+    assert 'action="/admin/keys/import"' not in r.text  # read-only: no import form

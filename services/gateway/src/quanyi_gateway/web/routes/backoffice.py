@@ -44,6 +44,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 # low-stock events use each SKU's threshold).
 LOW_STOCK = 10
 SKU_PAGE = 200
+# The keys page sums the pools' stock over at most this many pages of 200 batches.
+BATCH_PAGES = 10
 # The delivery latency chart covers this many of the latest delivered orders.
 LATENCY_ORDERS = 30
 CHANNELS = ("webhook", "sms", "activation")
@@ -274,14 +276,26 @@ async def create_pool(
 async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) -> HTMLResponse:
     jobs = await (await get_key_file_jobs(request)).everything()
     pool_id = request.query_params.get("pool_id", "")
+    batches: list[Any] = []
+    token = ""
     try:
-        batches = (
-            await _resources(request).peers.inventory.ListBatches(
-                inventory_pb.ListBatchesRequest(pool_id=pool_id, page_size=50)
+        for _ in range(BATCH_PAGES):
+            page = await _resources(request).peers.inventory.ListBatches(
+                inventory_pb.ListBatchesRequest(pool_id=pool_id, page_size=200, page_token=token)
             )
-        ).batches
+            batches.extend(page.batches)
+            token = page.next_page_token
+            if not token:
+                break
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
+    pools: dict[str, dict[str, Any]] = {}
+    for b in batches:
+        pool = pools.setdefault(b.pool_id, {"sku_id": b.sku_id, "batches": 0, "imported": 0, "states": {}})
+        pool["batches"] += 1
+        pool["imported"] += b.imported
+        for state, n in b.keys_by_state.items():
+            pool["states"][state] = pool["states"].get(state, 0) + n
     return _admin_page(
         request,
         "admin/keys.html",
@@ -289,7 +303,10 @@ async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) ->
         max_mb=_resources(request).settings.max_body_bytes // 2**20,
         jobs=jobs,
         pool_id=pool_id,
-        batches=[MessageToDict(b, preserving_proto_field_name=True) for b in batches],
+        batches=batches[:100],
+        pools=dict(sorted(pools.items())),
+        low=LOW_STOCK,
+        partial=bool(token),
     )
 
 
