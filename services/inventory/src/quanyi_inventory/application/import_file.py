@@ -27,7 +27,7 @@ from quanyi_inventory.domain.money import Money
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 20_000
 # Bad rows listed in a result (all are counted).
 MAX_LISTED = 1_000
 
