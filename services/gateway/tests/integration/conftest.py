@@ -235,6 +235,16 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
         order.status = "PAID" if request.approve else "REFUNDED"
         return orders_pb.ReviewOrderResponse(order=order)
 
+    async def GetOrderHistory(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("GetOrderHistory")
+        if request.order_id not in self.p.orders:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such order")
+        placed = orders_pb.OrderHistoryEvent(
+            event_id="e-1", type="quanyi.orders.v1.OrderPlaced", occurred_at="2026-01-01T00:00:00+00:00",
+            payload_json=json.dumps({"orderId": request.order_id, "total": {"minorUnits": "1990", "currency": "CNY"}}),
+        )
+        return orders_pb.GetOrderHistoryResponse(events=[placed])
+
     async def SearchOrders(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("SearchOrders")
         found = [

@@ -156,6 +156,7 @@ async def test_an_order_page_shows_its_delivered_keys_to_whoever_audits(gw: Any,
     r = await _send(gw, "GET", "/admin/orders/o-9", None, tokens["support"])
     assert r.status_code == 200
     assert f'id="key-{key_id}"' in r.text and "SECRET-CODE-1" not in r.text
+    assert "OrderPlaced" in r.text and "total=¥19.90" in r.text  # the order's recorded history
     # A key's code, posted, finds its order.
     r = await _send(gw, "POST", "/admin/audit", {"code": "SECRET-CODE-1"}, tokens["read-only"])
     assert r.status_code == 303 and r.headers["location"] == f"/admin/orders/o-9#key-{key_id}"

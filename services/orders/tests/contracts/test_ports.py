@@ -275,3 +275,25 @@ async def test_every_buyers_orders_are_searched_by_channel_and_status_newest_fir
     assert (await search_orders(unit_of_work(), "", "FULFILLED", 10, ""))[0] == []
     with pytest.raises(InvalidOrder):
         await search_orders(unit_of_work(), "", "", 10, "not-a-token")
+
+
+async def test_an_orders_history_is_its_recorded_events_in_order_and_none_for_an_unknown_order(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    import json
+
+    from quanyi_orders.application.errors import OrderNotFound
+    from quanyi_orders.application.orders import order_history
+
+    order = await place(unit_of_work, "o1")
+    async with unit_of_work() as uow:
+        await capture(uow, order)
+        await uow.commit()
+    await place(unit_of_work, "other", buyer_id="b2")
+    history = await order_history(unit_of_work(), "o1")
+    types = [e.type.rsplit(".", 1)[-1] for e in history]
+    assert types[0] == "OrderPlaced" and "PaymentCaptured" in types
+    assert all(e.event_id and e.occurred_at.tzinfo is not None for e in history)
+    assert json.loads(history[0].payload_json)["orderId"] == "o1"
+    with pytest.raises(OrderNotFound):
+        await order_history(unit_of_work(), "nope")

@@ -14,6 +14,7 @@ from quanyi_platform.eventstore import ConcurrencyConflict
 from quanyi_platform.projection import StoredEvent
 from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
 
+from quanyi_orders.adapters.history import history_event
 from quanyi_orders.adapters.proto_mapping import (
     NOTICE_ACCEPTED,
     ORDER_EVENT_TYPES,
@@ -21,6 +22,7 @@ from quanyi_orders.adapters.proto_mapping import (
     notice_from_proto,
 )
 from quanyi_orders.application.ports import (
+    HistoryEvent,
     HoldRepository,
     IdempotencyKeyUsed,
     NoticeFacts,
@@ -171,6 +173,12 @@ class InMemoryOrderRepository(OrderRepository):
         mine = [o for o in self._record().orders.values() if o.buyer_id == buyer_id]
         mine.sort(key=lambda o: (o.placed_at, o.order_id), reverse=True)
         return mine[:limit]
+
+    async def history(self, order_id: str) -> list[HistoryEvent]:
+        return [
+            history_event(e.envelope.SerializeToString(), e.occurred_at)
+            for e in self._log.all() if e.envelope.correlation_id == order_id
+        ]
 
     async def search(
         self, channel: str, status: str, limit: int, before: tuple[datetime, str] | None

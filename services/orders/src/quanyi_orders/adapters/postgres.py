@@ -30,7 +30,9 @@ from quanyi_platform.envelope import Envelope, NewEvent
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.uow import EventLog, PgUnitOfWork
 
+from quanyi_orders.adapters.history import history_event
 from quanyi_orders.application.ports import (
+    HistoryEvent,
     HoldRepository,
     IdempotencyKeyUsed,
     NoticeFacts,
@@ -183,6 +185,13 @@ class PgOrderRepository(OrderRepository):
             lock=False,
         )
         return _from_row(rows[0]) if rows else None
+
+    async def history(self, order_id: str) -> list[HistoryEvent]:
+        rows = await self._fetch(
+            "SELECT envelope, occurred_at FROM events WHERE correlation_id = %s ORDER BY seq", (order_id,),
+            lock=False,
+        )
+        return [history_event(bytes(r["envelope"]), r["occurred_at"]) for r in rows]
 
     async def search(
         self, channel: str, status: str, limit: int, before: tuple[datetime, str] | None

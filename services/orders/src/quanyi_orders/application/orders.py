@@ -17,7 +17,7 @@ from quanyi_platform.eventstore import ConcurrencyConflict
 from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
 from quanyi_orders.application import holds as stock_holds
 from quanyi_orders.application.errors import OrderNotFound, PaymentBelongsToAnotherOrder
-from quanyi_orders.application.ports import IdempotencyKeyUsed, OrdersUnitOfWork
+from quanyi_orders.application.ports import HistoryEvent, IdempotencyKeyUsed, OrdersUnitOfWork
 from quanyi_orders.domain.errors import InvalidOrder, OrderError
 from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured, PaymentNoticeAccepted
 from quanyi_orders.domain.money import Money
@@ -218,6 +218,15 @@ async def list_orders(uow: OrdersUnitOfWork, buyer_id: str, limit: int) -> list[
     limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
     async with uow:
         return await uow.orders.list_for_buyer(buyer_id, limit)
+
+
+async def order_history(uow: OrdersUnitOfWork, order_id: str) -> list[HistoryEvent]:
+    """The order's recorded events, oldest first. Raises OrderNotFound when it has none."""
+    async with uow:
+        found = await uow.orders.history(order_id)
+    if not found:
+        raise OrderNotFound(order_id)
+    return found
 
 
 async def search_orders(

@@ -84,11 +84,27 @@ class OrderRepository(ABC):
         """At most `limit` of the buyer's orders, newest first (then by order id, descending)."""
 
     @abstractmethod
+    async def history(self, order_id: str) -> list[HistoryEvent]:
+        """Every event recorded for the order (its own, its payments' and refunds'), in the order they were
+        recorded; empty for an order that does not exist."""
+
+    @abstractmethod
     async def search(
         self, channel: str, status: str, limit: int, before: tuple[datetime, str] | None
     ) -> list[Order]:
         """At most `limit` of every buyer's orders, newest first (then by order id, descending), of the
         channel and in the status (empty: any), placed before `before` (placed_at, order_id) when given."""
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One recorded event of an order, its payload as protobuf's JSON mapping (ids and amounts only)."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    causation_id: str
+    payload_json: str
 
 
 @dataclass(frozen=True)

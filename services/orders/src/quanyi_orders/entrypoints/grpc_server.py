@@ -112,6 +112,20 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
         found = await self._run(context, lambda uow: orders.list_orders(uow, request.buyer_id, request.limit))
         return pb.ListOrdersResponse(orders=[order_to_proto(o) for o in found])
 
+    async def GetOrderHistory(
+        self, request: pb.GetOrderHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOrderHistoryResponse:
+        found = await self._run(context, lambda uow: orders.order_history(uow, request.order_id))
+        return pb.GetOrderHistoryResponse(
+            events=[
+                pb.OrderHistoryEvent(
+                    event_id=e.event_id, type=e.type, occurred_at=e.occurred_at.isoformat(),
+                    causation_id=e.causation_id, payload_json=e.payload_json,
+                )
+                for e in found
+            ]
+        )
+
     async def SearchOrders(
         self, request: pb.SearchOrdersRequest, context: grpc.aio.ServicerContext
     ) -> pb.SearchOrdersResponse:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%quanyi/orders/v1/orders_service.proto\x12\x10quanyi.orders.v1\x1a\x1cquanyi/common/v1/money.proto\"Z\n\tOrderItem\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12+\n\nunit_price\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xdc\x01\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderItem\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rrisk_decision\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x0f\n\x07version\x18\t \x01(\x03\"\xa7\x01\n\x11PlaceOrderRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x17\n\x0b\x62uyer_email\x18\x02 \x01(\tB\x02\x18\x01\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderItem\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x11\n\tclient_ip\x18\x06 \x01(\t\"N\n\x12PlaceOrderResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\":\n\x10GetOrderResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\"4\n\x11ListOrdersRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"=\n\x12ListOrdersResponse\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.quanyi.orders.v1.Order\"Y\n\x13SearchOrdersRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"X\n\x14SearchOrdersResponse\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.quanyi.orders.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x81\x01\n\x1aHandlePaymentNoticeRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\t\x12\r\n\x05nonce\x18\x05 \x01(\t\x12\x0e\n\x06serial\x18\x06 \x01(\t\"B\n\x1bHandlePaymentNoticeResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"I\n\x12ReviewOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x10\n\x08reviewer\x18\x03 \x01(\t\"=\n\x13ReviewOrderResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\"J\n\x15\x43onfirmPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"a\n\x16\x43onfirmPaymentResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\x12\x0c\n\x04paid\x18\x02 \x01(\x08\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"6\n\x11RefundLineRequest\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"\x94\x01\n\x12RefundOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x32\n\x05lines\x18\x02 \x03(\x0b\x32#.quanyi.orders.v1.RefundLineRequest\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x19\n\x11override_redeemed\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"Q\n\x13RefundOrderResponse\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\x84\x01\n\nQueueEntry\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x11\n\tqueued_at\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x12\n\nresolution\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\"D\n\x19ListExceptionQueueRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\r\n\x05limit\x18\x02 \x01(\x05\"K\n\x1aListExceptionQueueResponse\x12-\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1c.quanyi.orders.v1.QueueEntry\"x\n\x16\x41\x63tOnQueueEntryRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0e\n\x06target\x18\x06 \x01(\t\"Y\n\x17\x41\x63tOnQueueEntryResponse\x12+\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x1c.quanyi.orders.v1.QueueEntry\x12\x11\n\trefund_id\x18\x02 \x01(\t2\xdd\x07\n\rOrdersService\x12W\n\nPlaceOrder\x12#.quanyi.orders.v1.PlaceOrderRequest\x1a$.quanyi.orders.v1.PlaceOrderResponse\x12Q\n\x08GetOrder\x12!.quanyi.orders.v1.GetOrderRequest\x1a\".quanyi.orders.v1.GetOrderResponse\x12W\n\nListOrders\x12#.quanyi.orders.v1.ListOrdersRequest\x1a$.quanyi.orders.v1.ListOrdersResponse\x12]\n\x0cSearchOrders\x12%.quanyi.orders.v1.SearchOrdersRequest\x1a&.quanyi.orders.v1.SearchOrdersResponse\x12r\n\x13HandlePaymentNotice\x12,.quanyi.orders.v1.HandlePaymentNoticeRequest\x1a-.quanyi.orders.v1.HandlePaymentNoticeResponse\x12Z\n\x0bReviewOrder\x12$.quanyi.orders.v1.ReviewOrderRequest\x1a%.quanyi.orders.v1.ReviewOrderResponse\x12\x63\n\x0e\x43onfirmPayment\x12\'.quanyi.orders.v1.ConfirmPaymentRequest\x1a(.quanyi.orders.v1.ConfirmPaymentResponse\x12Z\n\x0bRefundOrder\x12$.quanyi.orders.v1.RefundOrderRequest\x1a%.quanyi.orders.v1.RefundOrderResponse\x12o\n\x12ListExceptionQueue\x12+.quanyi.orders.v1.ListExceptionQueueRequest\x1a,.quanyi.orders.v1.ListExceptionQueueResponse\x12\x66\n\x0f\x41\x63tOnQueueEntry\x12(.quanyi.orders.v1.ActOnQueueEntryRequest\x1a).quanyi.orders.v1.ActOnQueueEntryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%quanyi/orders/v1/orders_service.proto\x12\x10quanyi.orders.v1\x1a\x1cquanyi/common/v1/money.proto\"Z\n\tOrderItem\x12\x0e\n\x06sku_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12+\n\nunit_price\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\xdc\x01\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderItem\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rrisk_decision\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x0f\n\x07version\x18\t \x01(\x03\"\xa7\x01\n\x11PlaceOrderRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x17\n\x0b\x62uyer_email\x18\x02 \x01(\tB\x02\x18\x01\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12*\n\x05items\x18\x04 \x03(\x0b\x32\x1b.quanyi.orders.v1.OrderItem\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x11\n\tclient_ip\x18\x06 \x01(\t\"N\n\x12PlaceOrderResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\x12\x10\n\x08replayed\x18\x02 \x01(\x08\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\":\n\x10GetOrderResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\"4\n\x11ListOrdersRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"=\n\x12ListOrdersResponse\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.quanyi.orders.v1.Order\"Y\n\x13SearchOrdersRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"*\n\x16GetOrderHistoryRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"t\n\x11OrderHistoryEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0boccurred_at\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x04 \x01(\t\x12\x14\n\x0cpayload_json\x18\x05 \x01(\t\"N\n\x17GetOrderHistoryResponse\x12\x33\n\x06\x65vents\x18\x01 \x03(\x0b\x32#.quanyi.orders.v1.OrderHistoryEvent\"X\n\x14SearchOrdersResponse\x12\'\n\x06orders\x18\x01 \x03(\x0b\x32\x17.quanyi.orders.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x81\x01\n\x1aHandlePaymentNoticeRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\t\x12\r\n\x05nonce\x18\x05 \x01(\t\x12\x0e\n\x06serial\x18\x06 \x01(\t\"B\n\x1bHandlePaymentNoticeResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"I\n\x12ReviewOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x10\n\x08reviewer\x18\x03 \x01(\t\"=\n\x13ReviewOrderResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\"J\n\x15\x43onfirmPaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"a\n\x16\x43onfirmPaymentResponse\x12&\n\x05order\x18\x01 \x01(\x0b\x32\x17.quanyi.orders.v1.Order\x12\x0c\n\x04paid\x18\x02 \x01(\x08\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"6\n\x11RefundLineRequest\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x10\n\x08quantity\x18\x02 \x01(\x05\"\x94\x01\n\x12RefundOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x32\n\x05lines\x18\x02 \x03(\x0b\x32#.quanyi.orders.v1.RefundLineRequest\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x19\n\x11override_redeemed\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"Q\n\x13RefundOrderResponse\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\'\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x17.quanyi.common.v1.Money\"\x84\x01\n\nQueueEntry\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x11\n\tqueued_at\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x12\n\nresolution\x18\x06 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x07 \x01(\t\"D\n\x19ListExceptionQueueRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\r\n\x05limit\x18\x02 \x01(\x05\"K\n\x1aListExceptionQueueResponse\x12-\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1c.quanyi.orders.v1.QueueEntry\"x\n\x16\x41\x63tOnQueueEntryRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0e\n\x06target\x18\x06 \x01(\t\"Y\n\x17\x41\x63tOnQueueEntryResponse\x12+\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x1c.quanyi.orders.v1.QueueEntry\x12\x11\n\trefund_id\x18\x02 \x01(\t2\xc5\x08\n\rOrdersService\x12W\n\nPlaceOrder\x12#.quanyi.orders.v1.PlaceOrderRequest\x1a$.quanyi.orders.v1.PlaceOrderResponse\x12Q\n\x08GetOrder\x12!.quanyi.orders.v1.GetOrderRequest\x1a\".quanyi.orders.v1.GetOrderResponse\x12W\n\nListOrders\x12#.quanyi.orders.v1.ListOrdersRequest\x1a$.quanyi.orders.v1.ListOrdersResponse\x12]\n\x0cSearchOrders\x12%.quanyi.orders.v1.SearchOrdersRequest\x1a&.quanyi.orders.v1.SearchOrdersResponse\x12\x66\n\x0fGetOrderHistory\x12(.quanyi.orders.v1.GetOrderHistoryRequest\x1a).quanyi.orders.v1.GetOrderHistoryResponse\x12r\n\x13HandlePaymentNotice\x12,.quanyi.orders.v1.HandlePaymentNoticeRequest\x1a-.quanyi.orders.v1.HandlePaymentNoticeResponse\x12Z\n\x0bReviewOrder\x12$.quanyi.orders.v1.ReviewOrderRequest\x1a%.quanyi.orders.v1.ReviewOrderResponse\x12\x63\n\x0e\x43onfirmPayment\x12\'.quanyi.orders.v1.ConfirmPaymentRequest\x1a(.quanyi.orders.v1.ConfirmPaymentResponse\x12Z\n\x0bRefundOrder\x12$.quanyi.orders.v1.RefundOrderRequest\x1a%.quanyi.orders.v1.RefundOrderResponse\x12o\n\x12ListExceptionQueue\x12+.quanyi.orders.v1.ListExceptionQueueRequest\x1a,.quanyi.orders.v1.ListExceptionQueueResponse\x12\x66\n\x0f\x41\x63tOnQueueEntry\x12(.quanyi.orders.v1.ActOnQueueEntryRequest\x1a).quanyi.orders.v1.ActOnQueueEntryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,36 +52,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTORDERSRESPONSE']._serialized_end=866
   _globals['_SEARCHORDERSREQUEST']._serialized_start=868
   _globals['_SEARCHORDERSREQUEST']._serialized_end=957
-  _globals['_SEARCHORDERSRESPONSE']._serialized_start=959
-  _globals['_SEARCHORDERSRESPONSE']._serialized_end=1047
-  _globals['_HANDLEPAYMENTNOTICEREQUEST']._serialized_start=1050
-  _globals['_HANDLEPAYMENTNOTICEREQUEST']._serialized_end=1179
-  _globals['_HANDLEPAYMENTNOTICERESPONSE']._serialized_start=1181
-  _globals['_HANDLEPAYMENTNOTICERESPONSE']._serialized_end=1247
-  _globals['_REVIEWORDERREQUEST']._serialized_start=1249
-  _globals['_REVIEWORDERREQUEST']._serialized_end=1322
-  _globals['_REVIEWORDERRESPONSE']._serialized_start=1324
-  _globals['_REVIEWORDERRESPONSE']._serialized_end=1385
-  _globals['_CONFIRMPAYMENTREQUEST']._serialized_start=1387
-  _globals['_CONFIRMPAYMENTREQUEST']._serialized_end=1461
-  _globals['_CONFIRMPAYMENTRESPONSE']._serialized_start=1463
-  _globals['_CONFIRMPAYMENTRESPONSE']._serialized_end=1560
-  _globals['_REFUNDLINEREQUEST']._serialized_start=1562
-  _globals['_REFUNDLINEREQUEST']._serialized_end=1616
-  _globals['_REFUNDORDERREQUEST']._serialized_start=1619
-  _globals['_REFUNDORDERREQUEST']._serialized_end=1767
-  _globals['_REFUNDORDERRESPONSE']._serialized_start=1769
-  _globals['_REFUNDORDERRESPONSE']._serialized_end=1850
-  _globals['_QUEUEENTRY']._serialized_start=1853
-  _globals['_QUEUEENTRY']._serialized_end=1985
-  _globals['_LISTEXCEPTIONQUEUEREQUEST']._serialized_start=1987
-  _globals['_LISTEXCEPTIONQUEUEREQUEST']._serialized_end=2055
-  _globals['_LISTEXCEPTIONQUEUERESPONSE']._serialized_start=2057
-  _globals['_LISTEXCEPTIONQUEUERESPONSE']._serialized_end=2132
-  _globals['_ACTONQUEUEENTRYREQUEST']._serialized_start=2134
-  _globals['_ACTONQUEUEENTRYREQUEST']._serialized_end=2254
-  _globals['_ACTONQUEUEENTRYRESPONSE']._serialized_start=2256
-  _globals['_ACTONQUEUEENTRYRESPONSE']._serialized_end=2345
-  _globals['_ORDERSSERVICE']._serialized_start=2348
-  _globals['_ORDERSSERVICE']._serialized_end=3337
+  _globals['_GETORDERHISTORYREQUEST']._serialized_start=959
+  _globals['_GETORDERHISTORYREQUEST']._serialized_end=1001
+  _globals['_ORDERHISTORYEVENT']._serialized_start=1003
+  _globals['_ORDERHISTORYEVENT']._serialized_end=1119
+  _globals['_GETORDERHISTORYRESPONSE']._serialized_start=1121
+  _globals['_GETORDERHISTORYRESPONSE']._serialized_end=1199
+  _globals['_SEARCHORDERSRESPONSE']._serialized_start=1201
+  _globals['_SEARCHORDERSRESPONSE']._serialized_end=1289
+  _globals['_HANDLEPAYMENTNOTICEREQUEST']._serialized_start=1292
+  _globals['_HANDLEPAYMENTNOTICEREQUEST']._serialized_end=1421
+  _globals['_HANDLEPAYMENTNOTICERESPONSE']._serialized_start=1423
+  _globals['_HANDLEPAYMENTNOTICERESPONSE']._serialized_end=1489
+  _globals['_REVIEWORDERREQUEST']._serialized_start=1491
+  _globals['_REVIEWORDERREQUEST']._serialized_end=1564
+  _globals['_REVIEWORDERRESPONSE']._serialized_start=1566
+  _globals['_REVIEWORDERRESPONSE']._serialized_end=1627
+  _globals['_CONFIRMPAYMENTREQUEST']._serialized_start=1629
+  _globals['_CONFIRMPAYMENTREQUEST']._serialized_end=1703
+  _globals['_CONFIRMPAYMENTRESPONSE']._serialized_start=1705
+  _globals['_CONFIRMPAYMENTRESPONSE']._serialized_end=1802
+  _globals['_REFUNDLINEREQUEST']._serialized_start=1804
+  _globals['_REFUNDLINEREQUEST']._serialized_end=1858
+  _globals['_REFUNDORDERREQUEST']._serialized_start=1861
+  _globals['_REFUNDORDERREQUEST']._serialized_end=2009
+  _globals['_REFUNDORDERRESPONSE']._serialized_start=2011
+  _globals['_REFUNDORDERRESPONSE']._serialized_end=2092
+  _globals['_QUEUEENTRY']._serialized_start=2095
+  _globals['_QUEUEENTRY']._serialized_end=2227
+  _globals['_LISTEXCEPTIONQUEUEREQUEST']._serialized_start=2229
+  _globals['_LISTEXCEPTIONQUEUEREQUEST']._serialized_end=2297
+  _globals['_LISTEXCEPTIONQUEUERESPONSE']._serialized_start=2299
+  _globals['_LISTEXCEPTIONQUEUERESPONSE']._serialized_end=2374
+  _globals['_ACTONQUEUEENTRYREQUEST']._serialized_start=2376
+  _globals['_ACTONQUEUEENTRYREQUEST']._serialized_end=2496
+  _globals['_ACTONQUEUEENTRYRESPONSE']._serialized_start=2498
+  _globals['_ACTONQUEUEENTRYRESPONSE']._serialized_end=2587
+  _globals['_ORDERSSERVICE']._serialized_start=2590
+  _globals['_ORDERSSERVICE']._serialized_end=3683
 # @@protoc_insertion_point(module_scope)

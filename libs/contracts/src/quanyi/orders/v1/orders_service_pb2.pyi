@@ -101,6 +101,32 @@ class SearchOrdersRequest(_message.Message):
     page_token: str
     def __init__(self, channel: _Optional[str] = ..., status: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
+class GetOrderHistoryRequest(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class OrderHistoryEvent(_message.Message):
+    __slots__ = ("event_id", "type", "occurred_at", "causation_id", "payload_json")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    CAUSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    occurred_at: str
+    causation_id: str
+    payload_json: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[str] = ..., causation_id: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
+
+class GetOrderHistoryResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[OrderHistoryEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[OrderHistoryEvent, _Mapping]]] = ...) -> None: ...
+
 class SearchOrdersResponse(_message.Message):
     __slots__ = ("orders", "next_page_token")
     ORDERS_FIELD_NUMBER: _ClassVar[int]

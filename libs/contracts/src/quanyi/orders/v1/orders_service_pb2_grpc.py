@@ -55,6 +55,11 @@ class OrdersServiceStub:
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersRequest.SerializeToString,
                 response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersResponse.FromString,
                 _registered_method=True)
+        self.GetOrderHistory = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/GetOrderHistory',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.GetOrderHistoryRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.GetOrderHistoryResponse.FromString,
+                _registered_method=True)
         self.HandlePaymentNotice = channel.unary_unary(
                 '/quanyi.orders.v1.OrdersService/HandlePaymentNotice',
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.HandlePaymentNoticeRequest.SerializeToString,
@@ -115,6 +120,13 @@ class OrdersServiceServicer:
     def SearchOrders(self, request, context):
         """SearchOrders returns every buyer's orders from every channel, newest first, filtered by channel and
         status, a page at a time (the operators' order list).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrderHistory(self, request, context):
+        """GetOrderHistory returns the order's events as orders recorded them, oldest first; NOT_FOUND when none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -187,6 +199,11 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.SearchOrders,
                     request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersRequest.FromString,
                     response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersResponse.SerializeToString,
+            ),
+            'GetOrderHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrderHistory,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.GetOrderHistoryRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.GetOrderHistoryResponse.SerializeToString,
             ),
             'HandlePaymentNotice': grpc.unary_unary_rpc_method_handler(
                     servicer.HandlePaymentNotice,
@@ -328,6 +345,33 @@ class OrdersService:
             '/quanyi.orders.v1.OrdersService/SearchOrders',
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersRequest.SerializeToString,
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.SearchOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrderHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/GetOrderHistory',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.GetOrderHistoryRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.GetOrderHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,6 +9,7 @@ nothing. Charts are server-side SVG (web/charts.py).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -448,11 +449,16 @@ async def order(
             )
             entries = [MessageToDict(e, preserving_proto_field_name=True) for e in reply.entries]
         deliveries: list[Any] = []
+        history: list[dict[str, str]] = []
         if user.can(P.AUDIT_READ):
             delivered = await resources.peers.fulfillment.ListDeliveries(
                 fulfillment_pb.ListDeliveriesRequest(buyer_id=found.buyer_id, order_id=order_id)
             )
             deliveries = [d for d in delivered.deliveries if d.order_id == order_id]
+            recorded = await resources.peers.orders.GetOrderHistory(
+                orders_pb.GetOrderHistoryRequest(order_id=order_id)
+            )
+            history = [_history_line(e, order_id) for e in recorded.events]
     except OrderNotFound:
         raise WebError(404, "error.order_not_found") from None
     except grpc.aio.AioRpcError as exc:
@@ -464,9 +470,33 @@ async def order(
         order=found,
         entries=entries,
         deliveries=deliveries,
+        history=history,
         channels=CHANNELS,
         done=request.query_params.get("done", ""),
     )
+
+
+def _history_line(event: orders_pb.OrderHistoryEvent, order_id: str) -> dict[str, str]:
+    """An event of the order on one line: when, what, and its payload's fields (money as "¥19.90", lists by
+    their length, the order's own id left out)."""
+    try:
+        payload = json.loads(event.payload_json or "{}")
+    except ValueError:
+        payload = {}
+    parts = []
+    for key, value in payload.items():
+        if value == order_id:
+            continue
+        if isinstance(value, dict) and set(value) == {"minorUnits", "currency"}:
+            text = money(Money(int(value["minorUnits"]), str(value["currency"])))
+        elif isinstance(value, list):
+            text = f"[{len(value)}]"
+        elif isinstance(value, dict):
+            text = "{…}"
+        else:
+            text = str(value)
+        parts.append(f"{key}={text}")
+    return {"at": event.occurred_at, "what": event.type.rsplit(".", 1)[-1], "details": " ".join(parts)}
 
 
 @router.post("/orders/{order_id}/refund", dependencies=[CsrfProtected])
