@@ -240,12 +240,6 @@ async def test_a_batch_voided_while_orders_are_claimed_voids_exactly_the_keys_no
     assert not short or stock["available"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known limitation: claims pass over keys a concurrent allocation holds (SKIP LOCKED); near the end of"
-    " the stock an order is answered StockShort even if that allocation then rolls back. Waiting for"
-    " them instead needs the first pass's keys released first (a savepoint), or waiting allocations"
-    " deadlock on each other's keys (tried: the 200-for-100 race above deadlocked)."
-))
 async def test_an_order_waits_for_the_last_key_another_allocation_holds_and_gets_it_when_that_one_rolls_back(
     pool: AsyncConnectionPool, uow: UowFactory, store: EventStore, stock_sku: Any
 ) -> None:
@@ -260,7 +254,7 @@ async def test_an_order_waits_for_the_last_key_another_allocation_holds_and_gets
             assert isinstance(first["o-first"], Reserved)
             second = asyncio.create_task(allocate_paid_orders(uow(), [order("o-second", (sku, 1))]))
             async with pool.connection() as watcher:
-                for _ in range(40):  # until the second allocation waits for the held key's row lock
+                for _ in range(200):  # until the second allocation waits for the held key's row lock
                     cur = await watcher.execute(
                         "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
                         " AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"

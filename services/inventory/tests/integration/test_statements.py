@@ -72,10 +72,14 @@ async def test_a_batch_of_paid_orders_costs_five_statements_whatever_its_size(
     b = await stock_sku([f"B-{i}" for i in range(60)])
     one = await statements_of_a_batch(pool, store, orders("one", 1, [a]))
     many = await statements_of_a_batch(pool, store, orders("many", 100, [a, b]))  # 40 of them short of b
-    # Load (the SKUs' stock and claim locks, decided orders, claim keys); append the events; the
-    # projections keys, allocations and sku_stock, one statement each.
-    assert len(one) == len(many) == 5, many
-    assert many[0].startswith("WITH stock AS MATERIALIZED")
+    # A savepoint and the load (the SKUs' stock and claim locks, decided orders, claim keys) in one round
+    # trip; append the events; the projections keys, allocations and sku_stock, one statement each.
+    assert len(one) == 6, one
+    assert one[:2] == ["SAVEPOINT allocation_claim", many[1]] and many[1].startswith("WITH stock AS MATERIALIZED")
+    # 40 of `many` found too few keys of b: back to the savepoint, and the load again, waiting for keys
+    # held by allocations in flight (none here), before they are answered StockShort.
+    assert len(many) == 8, many
+    assert many[2].startswith("ROLLBACK TO SAVEPOINT") and many[3] == many[1]
 
 
 async def test_a_low_stock_threshold_costs_one_statement_more_and_a_crossing_one_append(
@@ -85,11 +89,12 @@ async def test_a_low_stock_threshold_costs_one_statement_more_and_a_crossing_one
     b = await stock_sku([f"B-{i}" for i in range(60)])
     one = await statements_of_a_batch(pool, store, orders("one", 1, [a]))
     many = await statements_of_a_batch(pool, store, orders("many", 100, [a, b]))  # a falls to 139
-    # The five, then a's stock locked after the append (exact counts) ...
-    assert len(one) == 6, one
-    assert one[5].startswith("SELECT sku_id, low_stock_threshold"), one
-    # ... and the StockLow it decides on them: its append and the sku_stock projection.
-    assert len(many) == 8, many
+    # The six, then a's stock locked after the append (exact counts) ...
+    assert len(one) == 7, one
+    assert one[6].startswith("SELECT sku_id, low_stock_threshold"), one
+    # ... and (b short: the waiting load, as above) the StockLow it decides on them: its append and the
+    # sku_stock projection.
+    assert len(many) == 11, many
 
 
 async def test_a_reveal_costs_three_statements(

@@ -9,6 +9,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import errors
+from quanyi_platform.consumer import TransientError
 from quanyi_platform.eventstore import EventStore
 from quanyi_platform.uow import PgUnitOfWork
 
@@ -226,6 +228,10 @@ CROSS JOIN LATERAL (
 """
 
 
+# The same load, waiting for keys other allocations hold instead of passing over them.
+_LOAD_WAITING = _LOAD_FOR_ALLOCATION.replace("FOR UPDATE SKIP LOCKED", "FOR UPDATE")
+
+
 class PgAllocations(Allocations):
     def __init__(self, conn: Any) -> None:
         self._conn = conn
@@ -234,29 +240,45 @@ class PgAllocations(Allocations):
         self, order_ids: Collection[str], needs: Mapping[Claim, int], now: datetime
     ) -> AllocationState:
         claims = sorted(needs)
+        params = {
+            "claims_lock": CLAIMS_LOCK,
+            "skus": sorted({sku for sku, _ in claims}),
+            "claim_skus": [sku for sku, _ in claims],
+            "channels": [channel for _, channel in claims],
+            "counts": [needs[c] for c in claims],
+            "orders": sorted(set(order_ids)),
+            "now": now,
+        }
+        # The first pass passes over keys a concurrent allocation holds. When it finds fewer keys than
+        # asked, those may yet come back (that allocation may roll back), so the keys it took are released
+        # (back to the savepoint) and a second pass waits for the held ones in hand-out order: waiting
+        # allocations then hold nothing taken out of order, so they never wait for each other in a cycle.
         # Planned afresh each time (prepare=False), never as a generic plan: psycopg prepares a statement
         # after five runs, and a generic plan made while `allocations` was small kept a sequential scan of
         # it (each decided order compared with the batch's ids) for the connection's life: 37 ms of a
-        # batch's load at 55,000 orders decided. Planning it costs ~0.5 ms.
-        cur = await self._conn.execute(
-            _LOAD_FOR_ALLOCATION,
-            {
-                "claims_lock": CLAIMS_LOCK,
-                "skus": sorted({sku for sku, _ in claims}),
-                "claim_skus": [sku for sku, _ in claims],
-                "channels": [channel for _, channel in claims],
-                "counts": [needs[c] for c in claims],
-                "orders": sorted(set(order_ids)),
-                "now": now,
-            },
-            prepare=False,
-        )
+        # batch's load at 55,000 orders decided. Planning it costs ~0.5 ms. The savepoint goes in the same
+        # round trip (a pipeline).
+        async with self._conn.pipeline():
+            await self._conn.execute("SAVEPOINT allocation_claim", prepare=False)
+            cur = await self._conn.execute(_LOAD_FOR_ALLOCATION, params, prepare=False)
+        state = self._state(await cur.fetchall())
+        if _fewer_than_asked(state, needs):
+            await self._conn.execute("ROLLBACK TO SAVEPOINT allocation_claim")
+            try:
+                cur = await self._conn.execute(_LOAD_WAITING, params, prepare=False)
+            except errors.DeadlockDetected as exc:  # claims of several SKUs scanned in other orders
+                raise TransientError("two allocations waited for each other's keys") from exc
+            state = self._state(await cur.fetchall())
+        return state
+
+    @staticmethod
+    def _state(rows: Sequence[Any]) -> AllocationState:
         stock: dict[str, SkuStock] = {}
         outcomes: dict[str, Any] = {}
         held: dict[str, list[ClaimedKey]] = {}
         ranked: dict[Claim, list[tuple[int, AvailableKey]]] = {}
         parts: dict[str, list[tuple[int, BundleComponent]]] = {}
-        for r in await cur.fetchall():
+        for r in rows:
             kind = r["kind"]
             if kind == "stock":
                 stock[r["id"]] = SkuStock(
@@ -289,6 +311,19 @@ class PgAllocations(Allocations):
         available = {c: [k for _, k in sorted(keys, key=lambda x: x[0])] for c, keys in ranked.items()}
         bundles = {sku: tuple(c for _, c in sorted(p, key=lambda x: x[0])) for sku, p in parts.items()}
         return AllocationState(decided, stock, available, bundles)
+
+
+def _fewer_than_asked(state: AllocationState, needs: Mapping[Claim, int]) -> bool:
+    """Some (SKU, channel) of known stock got fewer keys than the claim asked for (a bundle's as its
+    components')."""
+    asked: dict[Claim, int] = {}
+    for (sku_id, channel), n in needs.items():
+        parts = [(c.sku_id, c.quantity) for c in state.bundles.get(sku_id, ())] or [(sku_id, 1)]
+        for part, per_unit in parts:
+            asked[(part, channel)] = asked.get((part, channel), 0) + n * per_unit
+    return any(
+        len(state.available.get(claim, ())) < n for claim, n in asked.items() if claim[0] in state.stock
+    )
 
 
 class PgExpiry(Expiry):
