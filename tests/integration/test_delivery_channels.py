@@ -73,17 +73,28 @@ async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_
         assert r.status_code == 401, r.text
     developer = {"X-Dev-Credential": stack.config.dev_credential}
     async with httpx.AsyncClient(base_url=sim_url, timeout=10, headers=developer) as sim:
+        # The simulators serve the whole session's stack: this test counts only what appears after its start.
+        seen = (await sim.get("/_sim/state")).json()
+        topups_before = {t["topup_id"] for t in seen["topups"]}
+        messages_before = len(seen["messages"])
+
+        async def new_topups() -> list[dict[str, str]]:
+            state = (await sim.get("/_sim/state")).json()
+            return [t for t in state["topups"] if t["topup_id"] not in topups_before]
+
         r = await sim.post("/_sim/faults", json={"service": "partner", "mode": "down"})
         assert r.status_code == 200, r.text
-        body = {"channel": "activation", "target": PARTNER_ACCOUNT}
-        given_up = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
-        assert given_up.status_code == 200, given_up.text
-        assert given_up.json() == {"delivered": False, "attempts": 3, "reason": "partner answered HTTP 503"}
-        [failed] = await _fulfillment_events(url, order_id, "DeliveryFailed")
-        assert (failed.channel, failed.final, failed.attempt) == ("activation", True, 3)
-        assert (await sim.get("/_sim/state")).json()["topups"] == []
+        try:
+            body = {"channel": "activation", "target": PARTNER_ACCOUNT}
+            given_up = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
+            assert given_up.status_code == 200, given_up.text
+            assert given_up.json() == {"delivered": False, "attempts": 3, "reason": "partner answered HTTP 503"}
+            [failed] = await _fulfillment_events(url, order_id, "DeliveryFailed")
+            assert (failed.channel, failed.final, failed.attempt) == ("activation", True, 3)
+            assert await new_topups() == []
+        finally:  # the next test on this stack meets a partner that answers
+            await sim.post("/_sim/faults", json={"service": "partner", "mode": "ok"})
 
-        await sim.post("/_sim/faults", json={"service": "partner", "mode": "ok"})
         # The operator's re-drive with the CLI (the target on standard input, out of the shell's history).
         env = {**os.environ, "QUANYI_GATEWAY_URL": stack.config.gateway_url, "QUANYI_ADMIN_TOKEN": adm.token}
         done = await asyncio.to_thread(
@@ -96,15 +107,15 @@ async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_
         assert json.loads(done.stdout) == {"delivered": True, "attempts": 2, "reason": ""}  # a top-up per key
         again = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
         assert again.json()["delivered"] is True
-        state = (await sim.get("/_sim/state")).json()
+        credited = await new_topups()
         codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()]
-        assert sorted(t["code"] for t in state["topups"]) == sorted(codes)  # each key credited exactly once
-        assert {t["account"] for t in state["topups"]} == {PARTNER_ACCOUNT}
+        assert sorted(t["code"] for t in credited) == sorted(codes)  # each key credited exactly once
+        assert {t["account"] for t in credited} == {PARTNER_ACCOUNT}
 
         resent = await buyer.post(f"/v1/me/orders/{order_id}/deliveries", json={"channel": "sms", "target": PHONE})
         assert resent.status_code == 200, resent.text
         assert resent.json()["delivered"] is True
-        [message] = (await sim.get("/_sim/state")).json()["messages"]
+        [message] = (await sim.get("/_sim/state")).json()["messages"][messages_before:]
         assert message["to"] == PHONE and all(c in message["text"] for c in codes)
 
     channels = sorted(e.channel for e in await _fulfillment_events(url, order_id, "ChannelDelivered"))
