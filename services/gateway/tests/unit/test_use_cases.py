@@ -58,6 +58,20 @@ async def test_a_signed_out_token_is_refused_here_at_once_and_at_another_replica
     assert b.authenticate(token) is None
 
 
+async def test_a_token_dated_past_one_revocation_still_falls_to_the_next_in_the_same_second() -> None:
+    now = [1_000.3]
+    revocations = TokenRevocations(InMemoryRevocationStore(), clock=lambda: now[0])
+    account = uuid.uuid4()
+    await revocations.revoke_account(account, 5_000)  # a role changed at 1000.3
+    # A sign-in at 1000.5 is dated 1001 (the second of the revocation refuses its own tokens) ...
+    assert revocations.issued_before_revocation(str(account), 1_000)
+    assert not revocations.issued_before_revocation(str(account), 1_001)
+    now[0] = 1_000.9  # ... and the operator is removed before 1001 comes
+    await revocations.revoke_account(account, 5_000)
+    assert revocations.issued_before_revocation(str(account), 1_001)
+    assert not revocations.issued_before_revocation(str(account), 1_002)
+
+
 async def test_signing_out_a_forged_token_records_nothing() -> None:
     store = InMemoryRevocationStore()
     acc = accounts(InMemoryUserRepository(), TokenRevocations(store))

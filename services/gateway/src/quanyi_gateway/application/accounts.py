@@ -71,6 +71,11 @@ class TokenRevocations:
         """Refuse every token of the account issued until now (not the ones issued later), here at once
         and at the other replicas by their next refresh. `expires_at`: when the last of them expires."""
         now = self._clock()
+        known = self.revoked_at(str(user_id))
+        if known is not None:
+            # A token issued in the second of the last revocation is dated the next second (see sign-in):
+            # the cut-off must reach past that second, or such a token outlives this revocation.
+            now = max(now, float(int(known) + 1))
         await self._store.revoke_account(
             user_id, datetime.fromtimestamp(now, UTC), datetime.fromtimestamp(expires_at, UTC)
         )
