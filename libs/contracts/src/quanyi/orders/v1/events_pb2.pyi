@@ -21,6 +21,12 @@ class RefundReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUND_REASON_AMOUNT_MISMATCH: _ClassVar[RefundReason]
     REFUND_REASON_ORDER_NOT_PAYABLE: _ClassVar[RefundReason]
     REFUND_REASON_DUPLICATE_PAYMENT: _ClassVar[RefundReason]
+
+class CouponKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COUPON_KIND_UNSPECIFIED: _ClassVar[CouponKind]
+    COUPON_KIND_FIXED: _ClassVar[CouponKind]
+    COUPON_KIND_PERCENT: _ClassVar[CouponKind]
 REFUND_REASON_UNSPECIFIED: RefundReason
 REFUND_REASON_STOCK_SHORT: RefundReason
 REFUND_REASON_REVIEW_REJECTED: RefundReason
@@ -29,6 +35,9 @@ REFUND_REASON_OPERATOR: RefundReason
 REFUND_REASON_AMOUNT_MISMATCH: RefundReason
 REFUND_REASON_ORDER_NOT_PAYABLE: RefundReason
 REFUND_REASON_DUPLICATE_PAYMENT: RefundReason
+COUPON_KIND_UNSPECIFIED: CouponKind
+COUPON_KIND_FIXED: CouponKind
+COUPON_KIND_PERCENT: CouponKind
 
 class OrderLine(_message.Message):
     __slots__ = ("line_no", "sku_id", "quantity", "unit_price")
@@ -43,7 +52,7 @@ class OrderLine(_message.Message):
     def __init__(self, line_no: _Optional[int] = ..., sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class OrderPlaced(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key", "pay_by", "client_tag")
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "idempotency_key", "pay_by", "client_tag", "coupon_code", "discount")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +62,8 @@ class OrderPlaced(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     PAY_BY_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TAG_FIELD_NUMBER: _ClassVar[int]
+    COUPON_CODE_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     channel: str
@@ -62,7 +73,9 @@ class OrderPlaced(_message.Message):
     idempotency_key: str
     pay_by: _timestamp_pb2.Timestamp
     client_tag: str
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., client_tag: _Optional[str] = ...) -> None: ...
+    coupon_code: str
+    discount: _money_pb2.Money
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., pay_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., client_tag: _Optional[str] = ..., coupon_code: _Optional[str] = ..., discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class PaymentCaptured(_message.Message):
     __slots__ = ("order_id", "provider", "provider_txn_id", "amount", "refused_reason")
@@ -79,7 +92,7 @@ class PaymentCaptured(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., provider: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refused_reason: _Optional[str] = ...) -> None: ...
 
 class OrderPaid(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "provider_txn_id")
+    __slots__ = ("order_id", "buyer_id", "channel", "lines", "total", "buyer_email", "provider_txn_id", "discount")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +100,7 @@ class OrderPaid(_message.Message):
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_TXN_ID_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     channel: str
@@ -94,7 +108,8 @@ class OrderPaid(_message.Message):
     total: _money_pb2.Money
     buyer_email: str
     provider_txn_id: str
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., provider_txn_id: _Optional[str] = ...) -> None: ...
+    discount: _money_pb2.Money
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., channel: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., buyer_email: _Optional[str] = ..., provider_txn_id: _Optional[str] = ..., discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class OrderHeld(_message.Message):
     __slots__ = ("order_id", "reasons")
@@ -269,3 +284,39 @@ class RefundKeysCleared(_message.Message):
     refused: bool
     reason: str
     def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., refused: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CouponCreated(_message.Message):
+    __slots__ = ("code", "kind", "amount_off", "percent_off_bps", "max_discount", "min_order", "sku_ids", "valid_from", "expires_at", "total_cap", "per_buyer_cap", "actor")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_OFF_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_OFF_BPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    MIN_ORDER_FIELD_NUMBER: _ClassVar[int]
+    SKU_IDS_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CAP_FIELD_NUMBER: _ClassVar[int]
+    PER_BUYER_CAP_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    kind: CouponKind
+    amount_off: _money_pb2.Money
+    percent_off_bps: int
+    max_discount: _money_pb2.Money
+    min_order: _money_pb2.Money
+    sku_ids: _containers.RepeatedScalarFieldContainer[str]
+    valid_from: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    total_cap: int
+    per_buyer_cap: int
+    actor: str
+    def __init__(self, code: _Optional[str] = ..., kind: _Optional[_Union[CouponKind, str]] = ..., amount_off: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., percent_off_bps: _Optional[int] = ..., max_discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., min_order: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., sku_ids: _Optional[_Iterable[str]] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_cap: _Optional[int] = ..., per_buyer_cap: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class CouponDisabled(_message.Message):
+    __slots__ = ("code", "actor")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    actor: str
+    def __init__(self, code: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...

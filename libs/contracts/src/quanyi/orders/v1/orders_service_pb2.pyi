@@ -18,7 +18,7 @@ class OrderItem(_message.Message):
     def __init__(self, sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "status", "items", "total", "risk_decision", "channel", "created_at", "version")
+    __slots__ = ("order_id", "buyer_id", "status", "items", "total", "risk_decision", "channel", "created_at", "version", "coupon_code", "discount")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,8 @@ class Order(_message.Message):
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    COUPON_CODE_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     status: str
@@ -37,23 +39,27 @@ class Order(_message.Message):
     channel: str
     created_at: str
     version: int
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., risk_decision: _Optional[str] = ..., channel: _Optional[str] = ..., created_at: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    coupon_code: str
+    discount: _money_pb2.Money
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., risk_decision: _Optional[str] = ..., channel: _Optional[str] = ..., created_at: _Optional[str] = ..., version: _Optional[int] = ..., coupon_code: _Optional[str] = ..., discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
-    __slots__ = ("buyer_id", "buyer_email", "channel", "items", "idempotency_key", "client_ip")
+    __slots__ = ("buyer_id", "buyer_email", "channel", "items", "idempotency_key", "client_ip", "coupon_code")
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     CLIENT_IP_FIELD_NUMBER: _ClassVar[int]
+    COUPON_CODE_FIELD_NUMBER: _ClassVar[int]
     buyer_id: str
     buyer_email: str
     channel: str
     items: _containers.RepeatedCompositeFieldContainer[OrderItem]
     idempotency_key: str
     client_ip: str
-    def __init__(self, buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., channel: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., idempotency_key: _Optional[str] = ..., client_ip: _Optional[str] = ...) -> None: ...
+    coupon_code: str
+    def __init__(self, buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., channel: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., idempotency_key: _Optional[str] = ..., client_ip: _Optional[str] = ..., coupon_code: _Optional[str] = ...) -> None: ...
 
 class PlaceOrderResponse(_message.Message):
     __slots__ = ("order", "replayed")
@@ -280,3 +286,77 @@ class ActOnQueueEntryResponse(_message.Message):
     entry: QueueEntry
     refund_id: str
     def __init__(self, entry: _Optional[_Union[QueueEntry, _Mapping]] = ..., refund_id: _Optional[str] = ...) -> None: ...
+
+class Coupon(_message.Message):
+    __slots__ = ("code", "kind", "amount_off", "percent_off_bps", "max_discount", "min_order", "sku_ids", "valid_from", "expires_at", "total_cap", "per_buyer_cap", "disabled", "uses", "created_at", "created_by")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_OFF_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_OFF_BPS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    MIN_ORDER_FIELD_NUMBER: _ClassVar[int]
+    SKU_IDS_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CAP_FIELD_NUMBER: _ClassVar[int]
+    PER_BUYER_CAP_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    kind: str
+    amount_off: _money_pb2.Money
+    percent_off_bps: int
+    max_discount: _money_pb2.Money
+    min_order: _money_pb2.Money
+    sku_ids: _containers.RepeatedScalarFieldContainer[str]
+    valid_from: str
+    expires_at: str
+    total_cap: int
+    per_buyer_cap: int
+    disabled: bool
+    uses: int
+    created_at: str
+    created_by: str
+    def __init__(self, code: _Optional[str] = ..., kind: _Optional[str] = ..., amount_off: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., percent_off_bps: _Optional[int] = ..., max_discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., min_order: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., sku_ids: _Optional[_Iterable[str]] = ..., valid_from: _Optional[str] = ..., expires_at: _Optional[str] = ..., total_cap: _Optional[int] = ..., per_buyer_cap: _Optional[int] = ..., disabled: _Optional[bool] = ..., uses: _Optional[int] = ..., created_at: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
+
+class CreateCouponRequest(_message.Message):
+    __slots__ = ("coupon", "actor")
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    coupon: Coupon
+    actor: str
+    def __init__(self, coupon: _Optional[_Union[Coupon, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class CreateCouponResponse(_message.Message):
+    __slots__ = ("coupon",)
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    coupon: Coupon
+    def __init__(self, coupon: _Optional[_Union[Coupon, _Mapping]] = ...) -> None: ...
+
+class ListCouponsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListCouponsResponse(_message.Message):
+    __slots__ = ("coupons",)
+    COUPONS_FIELD_NUMBER: _ClassVar[int]
+    coupons: _containers.RepeatedCompositeFieldContainer[Coupon]
+    def __init__(self, coupons: _Optional[_Iterable[_Union[Coupon, _Mapping]]] = ...) -> None: ...
+
+class DisableCouponRequest(_message.Message):
+    __slots__ = ("code", "actor")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    actor: str
+    def __init__(self, code: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class DisableCouponResponse(_message.Message):
+    __slots__ = ("coupon",)
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    coupon: Coupon
+    def __init__(self, coupon: _Optional[_Union[Coupon, _Mapping]] = ...) -> None: ...

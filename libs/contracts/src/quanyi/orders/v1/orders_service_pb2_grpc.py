@@ -90,6 +90,21 @@ class OrdersServiceStub:
                 request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryRequest.SerializeToString,
                 response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryResponse.FromString,
                 _registered_method=True)
+        self.CreateCoupon = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/CreateCoupon',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.CreateCouponRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.CreateCouponResponse.FromString,
+                _registered_method=True)
+        self.ListCoupons = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/ListCoupons',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListCouponsRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListCouponsResponse.FromString,
+                _registered_method=True)
+        self.DisableCoupon = channel.unary_unary(
+                '/quanyi.orders.v1.OrdersService/DisableCoupon',
+                request_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.DisableCouponRequest.SerializeToString,
+                response_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.DisableCouponResponse.FromString,
+                _registered_method=True)
 
 
 class OrdersServiceServicer:
@@ -177,6 +192,27 @@ class OrdersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCoupon(self, request, context):
+        """CreateCoupon defines a coupon; ALREADY_EXISTS when its code (compared case-insensitively) is taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCoupons(self, request, context):
+        """ListCoupons lists every coupon with its uses, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableCoupon(self, request, context):
+        """DisableCoupon stops a coupon from being applied to new orders; NOT_FOUND for an unknown code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrdersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -234,6 +270,21 @@ def add_OrdersServiceServicer_to_server(servicer, server):
                     servicer.ActOnQueueEntry,
                     request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryRequest.FromString,
                     response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryResponse.SerializeToString,
+            ),
+            'CreateCoupon': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCoupon,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.CreateCouponRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.CreateCouponResponse.SerializeToString,
+            ),
+            'ListCoupons': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCoupons,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListCouponsRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListCouponsResponse.SerializeToString,
+            ),
+            'DisableCoupon': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableCoupon,
+                    request_deserializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.DisableCouponRequest.FromString,
+                    response_serializer=quanyi_dot_orders_dot_v1_dot_orders__service__pb2.DisableCouponResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -534,6 +585,87 @@ class OrdersService:
             '/quanyi.orders.v1.OrdersService/ActOnQueueEntry',
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryRequest.SerializeToString,
             quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ActOnQueueEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCoupon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/CreateCoupon',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.CreateCouponRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.CreateCouponResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCoupons(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/ListCoupons',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListCouponsRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.ListCouponsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableCoupon(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.orders.v1.OrdersService/DisableCoupon',
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.DisableCouponRequest.SerializeToString,
+            quanyi_dot_orders_dot_v1_dot_orders__service__pb2.DisableCouponResponse.FromString,
             options,
             channel_credentials,
             insecure,
