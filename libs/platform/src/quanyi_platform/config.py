@@ -61,6 +61,12 @@ class PlatformSettings(BaseSettings):
     grpc_deadline_s: float = 5.0
     orders_grpc: str = "127.0.0.1:50051"
     inventory_grpc: str = "127.0.0.1:50052"
+    # Production: calls to inventory over mutual TLS (PEM paths): the CA that signed inventory's server
+    # certificate, and this service's client certificate (its identity is the subject common name, e.g.
+    # CN=fulfillment) and key. Empty CA: plaintext, identity by service_token (development).
+    inventory_grpc_tls_ca: str = ""
+    grpc_tls_cert: str = ""
+    grpc_tls_key: str = Field(default="", repr=False)
     fulfillment_grpc: str = "127.0.0.1:50053"
     ledger_grpc: str = "127.0.0.1:50054"
     risk_grpc: str = "127.0.0.1:50055"

@@ -59,12 +59,13 @@ class ServiceTokens:
 
 def peer_identity(context: Any, tokens: ServiceTokens) -> str | None:
     """The caller's identity on a gRPC server: the verified client certificate's common name when the
-    call came over mTLS, else the identity whose token the call carries; None when neither proves one."""
+    call came over mTLS, else the identity whose token the call carries; None when neither proves one.
+    Over TLS the certificate is the only proof: a token beside it (or a certificate without a common
+    name) proves nothing, so a caller with a certificate of its own cannot borrow a stolen token."""
     auth = context.auth_context() or {}
     if auth.get("transport_security_type") == [b"ssl"]:
         names = auth.get("x509_common_name") or []
-        if names:
-            return bytes(names[0]).decode()
+        return bytes(names[0]).decode() if names else None
     for key, value in context.invocation_metadata() or ():
         if key == TOKEN_HEADER:
             return tokens.identify(value)

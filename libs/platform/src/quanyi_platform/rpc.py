@@ -6,6 +6,8 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
 from quanyi_platform import identity, telemetry
+from quanyi_platform.config import PlatformSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +62,48 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[
         return await continuation(details, request)
 
 
-def channel(target: str, deadline_s: float = 5.0, token: str | None = None) -> grpc.aio.Channel:
-    """An insecure channel (mTLS is the mesh's job in the cluster) with tracing and default deadlines; its
-    calls carry `token` (default: this process's, `use_service_token`) as the caller's service identity."""
-    return grpc.aio.insecure_channel(
-        target,
-        interceptors=[_ClientInterceptor(deadline_s, _service_token if token is None else token)],
-        options=[
-            ("grpc.enable_retries", 1),
-            ("grpc.keepalive_time_ms", 30_000),
-            # Spread calls over every address the name resolves to (pods behind a headless Service).
-            ("grpc.lb_policy_name", "round_robin"),
-        ],
-    )
+@dataclass(frozen=True)
+class ClientTls:
+    """A client's side of mutual TLS (PEM bytes): the CA that signed the server's certificate, and this
+    service's own certificate and key, whose subject common name is its identity (identity.peer_identity)."""
+
+    ca: bytes
+    cert: bytes
+    key: bytes = field(repr=False)
+
+    @classmethod
+    def from_files(cls, ca: str, cert: str, key: str) -> ClientTls | None:
+        """From PEM paths; None when no CA is configured (plaintext). A CA without both certificate and
+        key is refused: a server that requires client certificates would refuse every call."""
+        if not ca:
+            return None
+        if not cert or not key:
+            raise ValueError("mutual TLS needs this service's certificate and key besides the CA")
+        return cls(Path(ca).read_bytes(), Path(cert).read_bytes(), Path(key).read_bytes())
+
+
+def inventory_tls(settings: PlatformSettings) -> ClientTls | None:
+    """This service's mutual TLS to inventory (inventory_grpc_tls_ca, grpc_tls_cert/_key), or None."""
+    return ClientTls.from_files(settings.inventory_grpc_tls_ca, settings.grpc_tls_cert, settings.grpc_tls_key)
+
+
+def channel(
+    target: str, deadline_s: float = 5.0, token: str | None = None, tls: ClientTls | None = None
+) -> grpc.aio.Channel:
+    """A channel with tracing and default deadlines; its calls carry `token` (default: this process's,
+    `use_service_token`) as the caller's service identity. Plaintext (mTLS is the mesh's job in the
+    cluster), or mutual TLS with `tls`, where the certificate is the identity a server believes."""
+    interceptors = [_ClientInterceptor(deadline_s, _service_token if token is None else token)]
+    options = [
+        ("grpc.enable_retries", 1),
+        ("grpc.keepalive_time_ms", 30_000),
+        # Spread calls over every address the name resolves to (pods behind a headless Service).
+        ("grpc.lb_policy_name", "round_robin"),
+    ]
+    if tls is None:
+        return grpc.aio.insecure_channel(target, interceptors=interceptors, options=options)
+    credentials = grpc.ssl_channel_credentials(tls.ca, private_key=tls.key, certificate_chain=tls.cert)
+    return grpc.aio.secure_channel(target, credentials, interceptors=interceptors, options=options)
 
 
 class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

@@ -144,7 +144,9 @@ async def start(settings: Settings) -> None:
     pool = await db.create_pool(settings.database_url, NAME, settings.db_pool_min, settings.db_pool_max)
     store = event_store()
     uow = unit_of_work(store, pool)
-    inventory_channel = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
+    inventory_channel = rpc.channel(
+        settings.inventory_grpc, settings.grpc_deadline_s, tls=rpc.inventory_tls(settings)
+    )
     mailer = smtp_mailer(settings)
     gateway_channel = rpc.channel(settings.gateway_grpc, settings.grpc_deadline_s)
     http = httpx.AsyncClient()

@@ -52,7 +52,9 @@ async def start(settings: Settings) -> None:
         signer = Ed25519Signer.generate()
         log.warning("no ledger_signing_key_file: chain heads are signed with a key of this process only")
     server = rpc.server()
-    inventory = rpc.channel(settings.inventory_grpc, settings.grpc_deadline_s)
+    inventory = rpc.channel(
+        settings.inventory_grpc, settings.grpc_deadline_s, tls=rpc.inventory_tls(settings)
+    )
     catalogue = GrpcCatalogue(inventory_grpc.InventoryServiceStub(inventory))
     pb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(pooled, signer, catalogue), server)
     server.add_insecure_port(settings.ledger_grpc_listen)

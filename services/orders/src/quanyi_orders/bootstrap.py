@@ -131,7 +131,9 @@ async def start(settings: Settings) -> None:
     server = rpc.server()
     fulfillment = rpc.channel(settings.fulfillment_grpc, settings.grpc_deadline_s)
     deliveries = GrpcDeliveries(fulfillment_grpc.FulfillmentServiceStub(fulfillment))
-    inventory = rpc.channel(settings.inventory_grpc, settings.stock_level_deadline_s)
+    inventory = rpc.channel(
+        settings.inventory_grpc, settings.stock_level_deadline_s, tls=rpc.inventory_tls(settings)
+    )
     stock = GrpcStockLevels(inventory_grpc.InventoryServiceStub(inventory), settings.stock_level_cache_s,
                             settings.stock_level_deadline_s)
     orders_servicer = servicer(pool, store, verifier, settings, payment_providers, deliveries, stock)

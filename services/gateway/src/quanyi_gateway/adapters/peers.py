@@ -60,7 +60,9 @@ class Peers:
         token = settings.service_token.get_secret_value()
         channels = {
             "orders": rpc.channel(settings.orders_grpc, deadline, token=token),
-            "inventory": rpc.channel(settings.inventory_grpc, deadline, token=token),
+            "inventory": rpc.channel(
+                settings.inventory_grpc, deadline, token=token, tls=rpc.inventory_tls(settings)
+            ),
             "fulfillment": rpc.channel(settings.fulfillment_grpc, deadline, token=token),
             "ledger": rpc.channel(settings.ledger_grpc, deadline, token=token),
         }
