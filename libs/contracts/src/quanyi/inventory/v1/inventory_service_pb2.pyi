@@ -22,18 +22,20 @@ IMPORT_MODE_ALL_OR_NOTHING: ImportMode
 IMPORT_MODE_VALID_ROWS: ImportMode
 
 class Sku(_message.Message):
-    __slots__ = ("sku_id", "product_id", "name", "price", "available")
+    __slots__ = ("sku_id", "product_id", "name", "price", "available", "low_stock_threshold")
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     sku_id: str
     product_id: str
     name: str
     price: _money_pb2.Money
     available: int
-    def __init__(self, sku_id: _Optional[str] = ..., product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., available: _Optional[int] = ...) -> None: ...
+    low_stock_threshold: int
+    def __init__(self, sku_id: _Optional[str] = ..., product_id: _Optional[str] = ..., name: _Optional[str] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., available: _Optional[int] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
 
 class CreateProductRequest(_message.Message):
     __slots__ = ("name", "kind")
