@@ -62,6 +62,15 @@ async def test_a_sku_is_created_for_a_product_and_read_back_with_its_stock(stub:
     assert sku.available == 2
 
 
+async def test_a_sku_is_read_back_with_its_own_low_stock_threshold_alone_and_in_the_listing(
+    stub: Stub,
+) -> None:
+    sku_id, _ = await new_pool(stub, threshold=7)
+    assert (await stub.GetSku(pb.GetSkuRequest(sku_id=sku_id))).sku.low_stock_threshold == 7
+    listed = {s.sku_id: s for s in (await stub.ListSkus(pb.ListSkusRequest(page_size=200))).skus}
+    assert listed[sku_id].low_stock_threshold == 7
+
+
 async def test_bad_catalogue_requests_are_refused_with_the_right_status(stub: Stub) -> None:
     product = await stub.CreateProduct(pb.CreateProductRequest(name="Game", kind=""))
     assert product.kind == "card_key"

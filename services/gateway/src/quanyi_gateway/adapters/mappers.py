@@ -31,7 +31,7 @@ def sku(s: inventory_pb.Sku) -> Sku:
 
 
 def sku_stock(s: inventory_pb.Sku) -> SkuStock:
-    return SkuStock(sku(s), s.available)
+    return SkuStock(sku(s), s.available, s.low_stock_threshold)
 
 
 def order(o: orders_pb.Order) -> Order:

@@ -85,10 +85,12 @@ class Sku:
 
 @dataclass(frozen=True, slots=True)
 class SkuStock:
-    """A SKU with the number of keys available now."""
+    """A SKU with the number of keys available now, and the number at or below which its stock is low (0:
+    never low; inventory raises StockLow once per fall to it)."""
 
     sku: Sku
     available: int
+    low_stock_threshold: int = 0
 
 
 @dataclass(frozen=True, slots=True)

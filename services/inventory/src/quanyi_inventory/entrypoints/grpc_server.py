@@ -43,6 +43,7 @@ def _sku(sku: Sku) -> pb.Sku:
         name=sku.name,
         price=money_pb2.Money(minor_units=sku.price.minor_units, currency=sku.price.currency),
         available=sku.available,
+        low_stock_threshold=sku.low_stock_threshold,
     )
 
 

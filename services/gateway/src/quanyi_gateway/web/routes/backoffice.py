@@ -41,9 +41,6 @@ from quanyi_gateway.web.session import CsrfProtected, WebError, require_user
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
-# Stock at or below this many keys is marked low on the stock table (a display mark only; inventory's own
-# low-stock events use each SKU's threshold).
-LOW_STOCK = 10
 SKU_PAGE = 200
 # The keys page sums the pools' stock over at most this many pages of 200 batches.
 BATCH_PAGES = 10
@@ -138,7 +135,6 @@ async def home(request: Request, user: Annotated[User, allowed(P.CATALOGUE_READ)
         "admin/home.html",
         user,
         stock=stock,
-        low=LOW_STOCK,
         open_entries=open_entries,
         stock_chart=stock_chart,
         latency_chart=latency_chart,
@@ -193,7 +189,6 @@ async def catalogue(request: Request, user: Annotated[User, allowed(P.CATALOGUE_
         "admin/catalogue.html",
         user,
         stock=[mappers.sku_stock(s) for s in skus],
-        low=LOW_STOCK,
         done=done,
         created=request.query_params.get("id", ""),
     )
@@ -288,6 +283,11 @@ async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) ->
             token = page.next_page_token
             if not token:
                 break
+        # A pool is marked low by its SKU's own threshold (0: never).
+        skus = await _resources(request).peers.inventory.ListSkus(
+            inventory_pb.ListSkusRequest(page_size=SKU_PAGE)
+        )
+        thresholds = {s.sku_id: s.low_stock_threshold for s in skus.skus}
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
     pools: dict[str, dict[str, Any]] = {}
@@ -306,7 +306,7 @@ async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) ->
         pool_id=pool_id,
         batches=batches[:100],
         pools=dict(sorted(pools.items())),
-        low=LOW_STOCK,
+        thresholds=thresholds,
         partial=bool(token),
     )
 
