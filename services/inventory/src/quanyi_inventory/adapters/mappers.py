@@ -20,12 +20,15 @@ from quanyi_inventory.application.ports import Context
 from quanyi_inventory.domain.events import (
     FEFO,
     FIFO,
+    MEMBERSHIP,
+    POINTS,
     BatchRestored,
     BatchVoided,
     BundleComponent,
     BundleDefined,
     ClaimedKey,
     DataKeysRewrapped,
+    Entitlement,
     Event,
     ExpiredKey,
     ImportSource,
@@ -47,6 +50,7 @@ from quanyi_inventory.domain.events import (
     Recorded,
     RefundKeysRefused,
     RefundKeysSettled,
+    ReservedEntitlement,
     RewrappedBatch,
     ShortLine,
     SkuCreated,
@@ -125,7 +129,10 @@ def to_proto(event: Event) -> Message:
     if isinstance(event, BundleDefined):
         return pb.BundleDefined(
             sku_id=event.sku_id,
-            components=[pb.BundleComponent(sku_id=c.sku_id, quantity=c.quantity) for c in event.components],
+            components=[
+                *(pb.BundleComponent(sku_id=c.sku_id, quantity=c.quantity) for c in event.components),
+                *(entitlement_to_proto(e) for e in event.entitlements),
+            ],
         )
     if isinstance(event, PoolPriorityChanged):
         return pb.PoolPriorityChanged(pool_id=event.pool_id, sku_id=event.sku_id, priority=event.priority)
@@ -160,6 +167,7 @@ def to_proto(event: Event) -> Message:
                 )
                 for k in event.keys
             ],
+            entitlements=[_reserved_entitlement(r) for r in event.entitlements],
         )
     if isinstance(event, StockShort):
         return pb.StockShort(
@@ -207,9 +215,8 @@ def from_proto(message: Message) -> Event | None:
     if isinstance(m, pb.PoolCreated):
         return PoolCreated(m.pool_id, m.sku_id, m.name, int(m.priority))
     if isinstance(m, pb.BundleDefined):
-        return BundleDefined(
-            m.sku_id, tuple(BundleComponent(c.sku_id, int(c.quantity)) for c in m.components)
-        )
+        keys, entitlements = components_from_proto(m.components)
+        return BundleDefined(m.sku_id, keys, entitlements)
     if isinstance(m, pb.PoolPriorityChanged):
         return PoolPriorityChanged(m.pool_id, m.sku_id, int(m.priority))
     if isinstance(m, pb.KeysExpired):
@@ -238,6 +245,14 @@ def from_proto(message: Message) -> Event | None:
                 ClaimedKey(k.key_id, k.sku_id, k.line_no, k.unit_no, int(k.unit_cost.minor_units),
                            k.unit_cost.currency, k.pool_id)
                 for k in m.keys
+            ),
+            tuple(
+                ReservedEntitlement(
+                    r.line_no, r.unit_no, r.bundle_sku_id,
+                    _entitlement(r.points if r.HasField("points") else None,
+                                 r.membership if r.HasField("membership") else None),
+                )
+                for r in m.entitlements
             ),
         )
     if isinstance(m, pb.StockShort):
@@ -277,3 +292,58 @@ def new_events(
         )
         for change in changes
     ]
+
+
+# -- bundle components ---------------------------------------------------------------------------------
+
+
+def entitlement_to_proto(e: Entitlement) -> pb.BundleComponent:
+    """A points or membership component as a BundleComponent (no SKU, quantity 1)."""
+    value = money_pb2.Money(minor_units=e.value_minor, currency=e.currency)
+    if e.kind == POINTS:
+        return pb.BundleComponent(quantity=1, points=pb.PointsComponent(points=e.points, value=value))
+    return pb.BundleComponent(
+        quantity=1, membership=pb.MembershipComponent(plan=e.plan, days=e.days, cost=value)
+    )
+
+
+def _reserved_entitlement(r: ReservedEntitlement) -> pb.ReservedEntitlement:
+    c = entitlement_to_proto(r.entitlement)
+    out = pb.ReservedEntitlement(line_no=r.line_no, unit_no=r.unit_no, bundle_sku_id=r.bundle_sku_id)
+    if r.entitlement.kind == POINTS:
+        out.points.CopyFrom(c.points)
+    else:
+        out.membership.CopyFrom(c.membership)
+    return out
+
+
+def _entitlement(
+    points: pb.PointsComponent | None, membership: pb.MembershipComponent | None
+) -> Entitlement:
+    if points is not None:
+        return Entitlement(
+            POINTS, points=int(points.points), value_minor=int(points.value.minor_units),
+            currency=points.value.currency,
+        )
+    m = membership or pb.MembershipComponent()
+    return Entitlement(
+        MEMBERSHIP, plan=m.plan, days=int(m.days), value_minor=int(m.cost.minor_units),
+        currency=m.cost.currency,
+    )
+
+
+def components_from_proto(
+    components: Sequence[pb.BundleComponent],
+) -> tuple[tuple[BundleComponent, ...], tuple[Entitlement, ...]]:
+    """A bundle's components split into key components and points/membership components (each in the
+    order given). A component that sets neither points nor a membership is keys of its SKU."""
+    keys: list[BundleComponent] = []
+    entitlements: list[Entitlement] = []
+    for c in components:
+        if c.HasField("points") or c.HasField("membership"):
+            entitlements.append(_entitlement(
+                c.points if c.HasField("points") else None, c.membership if c.HasField("membership") else None
+            ))
+        else:
+            keys.append(BundleComponent(c.sku_id, int(c.quantity)))
+    return tuple(keys), tuple(entitlements)

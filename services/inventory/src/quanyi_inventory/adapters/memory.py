@@ -37,10 +37,12 @@ from quanyi_inventory.application.ports import (
 )
 from quanyi_inventory.domain import allocation, stock
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, usable
+from quanyi_inventory.domain.catalogue import UNLIMITED
 from quanyi_inventory.domain.events import (
     FEFO,
     BundleComponent,
     BundleDefined,
+    Entitlement,
     Event,
     ExpiredKey,
     HeldKey,
@@ -108,6 +110,7 @@ class View:
     keys: dict[str, KeyState] = field(default_factory=dict)
     allocations: dict[str, Allocation] = field(default_factory=dict)
     bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
+    entitlements: dict[str, tuple[Entitlement, ...]] = field(default_factory=dict)
     pool_versions: dict[str, int] = field(default_factory=dict)
     allocation_versions: dict[str, int] = field(default_factory=dict)
     revealed: set[str] = field(default_factory=set)
@@ -128,7 +131,10 @@ class View:
         if isinstance(event, ProductCreated):
             self.products[event.product_id] = event
         elif isinstance(event, BundleDefined):
-            self.bundles[event.sku_id] = event.components
+            if event.components:
+                self.bundles[event.sku_id] = event.components
+            if event.entitlements:
+                self.entitlements[event.sku_id] = event.entitlements
         elif isinstance(event, SkuCreated):
             self.skus[event.sku_id] = event
         elif isinstance(event, PoolCreated):
@@ -321,6 +327,8 @@ def _sku(view: View, sku_id: str) -> Sku | None:
     state = view.stock[sku_id]
     parts = view.bundles.get(sku_id, ())
     available = min(view.stock[c.sku_id].available // c.quantity for c in parts) if parts else state.available
+    if not parts and sku_id in view.entitlements:
+        available = UNLIMITED
     return Sku(sku_id, created.product_id, created.name, created.price, state.low_stock_threshold, available)
 
 
@@ -337,6 +345,10 @@ class _Catalogue(Catalogue):
     async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
         view = self._uow.view()
         return {s: view.bundles[s] for s in sku_ids if s in view.bundles}
+
+    async def entitlements(self, sku_ids: Collection[str]) -> dict[str, tuple[Entitlement, ...]]:
+        view = self._uow.view()
+        return {s: view.entitlements[s] for s in sku_ids if s in view.entitlements}
 
     async def skus_after(self, after: str, limit: int) -> list[Sku]:
         view = self._uow.view()
@@ -393,7 +405,10 @@ class _Allocations(Allocations):
             ]
             free.sort(key=lambda k: _hand_out_order(view, k, fefo))
             available[(sku_id, channel)] = free[:n]
-        return AllocationState(decided, state, {c: keys for c, keys in available.items() if keys}, bundles)
+        entitlements = {sku: view.entitlements[sku] for sku, _ in needs if sku in view.entitlements}
+        return AllocationState(
+            decided, state, {c: keys for c, keys in available.items() if keys}, bundles, entitlements
+        )
 
 
 def _available(k: KeyState) -> AvailableKey:

@@ -36,9 +36,11 @@ from quanyi_inventory.application.ports import (
     Stock,
 )
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, Reserved, Short
+from quanyi_inventory.domain.catalogue import UNLIMITED
 from quanyi_inventory.domain.events import (
     BundleComponent,
     ClaimedKey,
+    Entitlement,
     ExpiredKey,
     HeldKey,
     ImportBadRow,
@@ -52,12 +54,16 @@ from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock
 
 # A bundle's availability is that of its scarcest component: whole bundles its components' keys make.
+# Points and memberships are unlimited.
 _SKU = (
     "SELECT s.sku_id, s.product_id, s.name, s.price_minor, s.currency, st.low_stock_threshold,"
-    " coalesce(b.available, st.available) AS available"
+    " coalesce(b.available, e.available, st.available) AS available"
     " FROM skus s JOIN sku_stock st ON st.sku_id = s.sku_id"
     " LEFT JOIN LATERAL (SELECT min(cs.available / bc.quantity) AS available FROM bundle_components bc"
     " JOIN sku_stock cs ON cs.sku_id = bc.component_sku_id WHERE bc.bundle_sku_id = s.sku_id) b ON true"
+    # A bundle of points and memberships only is unlimited.
+    f" LEFT JOIN LATERAL (SELECT {UNLIMITED}::bigint AS available FROM bundle_entitlements be"
+    " WHERE be.bundle_sku_id = s.sku_id LIMIT 1) e ON true"
 )
 
 
@@ -98,6 +104,19 @@ class PgCatalogue(Catalogue):
         for r in await cur.fetchall():
             part = BundleComponent(r["component_sku_id"], int(r["quantity"]))
             found.setdefault(r["bundle_sku_id"], []).append(part)
+        return {sku: tuple(parts) for sku, parts in found.items()}
+
+    async def entitlements(self, sku_ids: Collection[str]) -> dict[str, tuple[Entitlement, ...]]:
+        cur = await self._conn.execute(
+            "SELECT bundle_sku_id, kind, points, plan, days, value_minor, currency FROM bundle_entitlements"
+            " WHERE bundle_sku_id = ANY(%s::text[]) ORDER BY bundle_sku_id, position",
+            (sorted(set(sku_ids)),),
+        )
+        found: dict[str, list[Entitlement]] = {}
+        for r in await cur.fetchall():
+            found.setdefault(r["bundle_sku_id"], []).append(Entitlement(
+                r["kind"], int(r["points"]), r["plan"], int(r["days"]), int(r["value_minor"]), r["currency"]
+            ))
         return {sku: tuple(parts) for sku, parts in found.items()}
 
     async def skus_after(self, after: str, limit: int) -> list[Sku]:
@@ -198,6 +217,10 @@ SELECT 'bundle', bundle_sku_id, component_sku_id, NULL, NULL, NULL, NULL, NULL, 
        NULL, NULL, NULL, NULL
 FROM bundle_components WHERE bundle_sku_id = ANY(%(skus)b::text[])
 UNION ALL
+SELECT 'entitle', bundle_sku_id, kind, plan, currency, NULL, NULL, NULL, NULL, position, days, points,
+       value_minor, NULL, NULL
+FROM bundle_entitlements WHERE bundle_sku_id = ANY(%(skus)b::text[])
+UNION ALL
 SELECT 'held', key_id, sku_id, currency, order_id, pool_id, NULL, NULL, NULL, line_no, unit_no,
        unit_cost_minor, NULL, NULL, NULL
 FROM keys WHERE order_id = ANY(%(orders)b::text[])
@@ -278,6 +301,7 @@ class PgAllocations(Allocations):
         held: dict[str, list[ClaimedKey]] = {}
         ranked: dict[Claim, list[tuple[int, AvailableKey]]] = {}
         parts: dict[str, list[tuple[int, BundleComponent]]] = {}
+        extras: dict[str, list[tuple[int, Entitlement]]] = {}
         for r in rows:
             kind = r["kind"]
             if kind == "stock":
@@ -288,6 +312,10 @@ class PgAllocations(Allocations):
                 outcomes[r["id"]] = (r["t1"], r["j"])
             elif kind == "bundle":
                 parts.setdefault(r["id"], []).append((int(r["n1"]), BundleComponent(r["t1"], int(r["n2"]))))
+            elif kind == "entitle":
+                extras.setdefault(r["id"], []).append((int(r["n1"]), Entitlement(
+                    r["t1"], int(r["n3"]), r["t2"], int(r["n2"]), int(r["n4"]), r["t3"]
+                )))
             elif kind == "held":
                 held.setdefault(r["t3"], []).append(
                     ClaimedKey(r["id"], r["t1"], int(r["n1"]), int(r["n2"]), int(r["n3"]), r["t2"], r["t4"])
@@ -310,15 +338,18 @@ class PgAllocations(Allocations):
                 decided[order_id] = Reserved(tuple(held_keys))
         available = {c: [k for _, k in sorted(keys, key=lambda x: x[0])] for c, keys in ranked.items()}
         bundles = {sku: tuple(c for _, c in sorted(p, key=lambda x: x[0])) for sku, p in parts.items()}
-        return AllocationState(decided, stock, available, bundles)
+        entitlements = {sku: tuple(e for _, e in sorted(p, key=lambda x: x[0])) for sku, p in extras.items()}
+        return AllocationState(decided, stock, available, bundles, entitlements)
 
 
 def _fewer_than_asked(state: AllocationState, needs: Mapping[Claim, int]) -> bool:
     """Some (SKU, channel) of known stock got fewer keys than the claim asked for (a bundle's as its
-    components')."""
+    components'; a bundle of points and memberships only asks for no key)."""
     asked: dict[Claim, int] = {}
     for (sku_id, channel), n in needs.items():
-        parts = [(c.sku_id, c.quantity) for c in state.bundles.get(sku_id, ())] or [(sku_id, 1)]
+        parts = [(c.sku_id, c.quantity) for c in state.bundles.get(sku_id, ())]
+        if not parts and sku_id not in state.entitlements:
+            parts = [(sku_id, 1)]
         for part, per_unit in parts:
             asked[(part, channel)] = asked.get((part, channel), 0) + n * per_unit
     return any(

@@ -48,7 +48,9 @@ async def allocate_paid_orders(
         now = clock()
         state = await uow.allocations.load(list(contexts), claims_needed(commands), now)
         # No stock given: the counts read are not locked, so StockLow waits for the locked row below.
-        decision = allocate(commands, state.decided, {}, state.available, now, state.bundles)
+        decision = allocate(
+            commands, state.decided, {}, state.available, now, state.bundles, state.entitlements
+        )
         await uow.record(decision.recorded, by_cause=contexts)
         await uow.record(await _low_stock(uow, decision.recorded, state.stock), by_cause=contexts)
         await uow.commit()

@@ -10,7 +10,13 @@ from quanyi_platform.envelope import new_event_id
 from quanyi_inventory.application.ports import Context, InventoryUnitOfWork, Pool, Sku
 from quanyi_inventory.domain import catalogue
 from quanyi_inventory.domain.errors import InvalidInput, NotFound
-from quanyi_inventory.domain.events import BundleComponent, PoolCreated, ProductCreated, SkuCreated
+from quanyi_inventory.domain.events import (
+    BundleComponent,
+    Entitlement,
+    PoolCreated,
+    ProductCreated,
+    SkuCreated,
+)
 from quanyi_inventory.domain.money import Money
 
 
@@ -33,23 +39,26 @@ async def create_sku(
     low_stock_threshold: int,
     allocation_strategy: str = "fifo",
     components: Sequence[BundleComponent] = (),
+    entitlements: Sequence[Entitlement] = (),
 ) -> Sku:
     """Record SkuCreated for a new SKU of an existing product; it starts with no keys. With `components`
     it is a bundle of those SKUs' keys (BundleDefined in the same unit of work); they must exist and not
-    be bundles themselves."""
+    be bundles themselves. `entitlements` are its points and membership components (a bundle may be
+    made of those only)."""
     recorded = [catalogue.create_sku(
         new_event_id(), product_id, name, price, low_stock_threshold, allocation_strategy
     )]
     sku_id = recorded[0].aggregate_id
-    if components:
-        recorded.append(catalogue.define_bundle(sku_id, components))
+    if components or entitlements:
+        recorded.append(catalogue.define_bundle(sku_id, components, entitlements))
     async with uow:
         if not await uow.catalogue.product_exists(product_id):
             raise NotFound("no such product")
         for component in components:
             if await uow.catalogue.sku(component.sku_id) is None:
                 raise NotFound("no such component SKU")
-        if components and await uow.catalogue.bundles([c.sku_id for c in components]):
+        parts = [c.sku_id for c in components]
+        if parts and (await uow.catalogue.bundles(parts) or await uow.catalogue.entitlements(parts)):
             raise InvalidInput("a bundle's components must not be bundles")
         await uow.record(recorded, Context(correlation_id=sku_id))
         await uow.commit()

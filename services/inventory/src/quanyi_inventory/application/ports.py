@@ -18,7 +18,13 @@ from quanyi_platform.uow import UnitOfWork
 
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim
 from quanyi_inventory.domain.batches import BatchState
-from quanyi_inventory.domain.events import BundleComponent, ExpiredKey, KeyFileImportFinished, Recorded
+from quanyi_inventory.domain.events import (
+    BundleComponent,
+    Entitlement,
+    ExpiredKey,
+    KeyFileImportFinished,
+    Recorded,
+)
 from quanyi_inventory.domain.key_life import OrderKeys
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
@@ -54,13 +60,15 @@ class AllocationState:
 
     `decided`: the orders that already have an outcome. `stock`: the current stock of each known SKU of
     the batch. `available`: per (SKU, channel), keys free to claim for it, in hand-out order, at most as
-    many as asked. `bundles`: the components of each bundle SKU of the batch.
+    many as asked. `bundles`: the key components of each bundle SKU of the batch; `entitlements`: its
+    points and membership components.
     """
 
     decided: dict[str, Allocation]
     stock: dict[str, SkuStock]
     available: dict[Claim, list[AvailableKey]]
     bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
+    entitlements: dict[str, tuple[Entitlement, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,10 @@ class Catalogue(ABC):
     @abstractmethod
     async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
         """The components of each bundle among `sku_ids` (SKUs that are not bundles are left out)."""
+
+    @abstractmethod
+    async def entitlements(self, sku_ids: Collection[str]) -> dict[str, tuple[Entitlement, ...]]:
+        """The points and membership components of those of `sku_ids` that are bundles with some."""
 
     @abstractmethod
     async def skus_after(self, after: str, limit: int) -> list[Sku]:

@@ -16,9 +16,11 @@ from quanyi_inventory.domain.events import (
     ALLOCATION,
     BundleComponent,
     ClaimedKey,
+    Entitlement,
     Event,
     KeyReserved,
     Recorded,
+    ReservedEntitlement,
     ShortLine,
     StockShort,
 )
@@ -99,9 +101,11 @@ Claim = tuple[str, str]
 
 @dataclass(frozen=True)
 class Reserved:
-    """Every unit of the order has its key, in (line, unit) order."""
+    """Every unit of the order has its key, in (line, unit) order, and its bundles' points and
+    memberships."""
 
     keys: tuple[ClaimedKey, ...]
+    entitlements: tuple[ReservedEntitlement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def evolve(state: Allocation | None, event: Event) -> Allocation | None:
     if state is not None:
         return state
     if isinstance(event, KeyReserved):
-        return Reserved(event.keys)
+        return Reserved(event.keys, event.entitlements)
     if isinstance(event, StockShort):
         return Short(event.lines)
     return None
@@ -209,6 +213,7 @@ def allocate(
     available: Mapping[Claim, Sequence[AvailableKey]],
     now: datetime,
     bundles: Mapping[str, Sequence[BundleComponent]] | None = None,
+    entitlements: Mapping[str, Sequence[Entitlement]] | None = None,
 ) -> BatchAllocation:
     """Decide a batch of paid orders in order, all or nothing per order.
 
@@ -218,10 +223,13 @@ def allocate(
     goes out at most once, only to an order of its channel (universal keys to any) and only when valid at
     `now`. A line that finds too few keys makes its order short; the keys it would have taken stay for the
     next orders. A line of a bundle SKU (`bundles`: its components) takes every component's keys, all or
-    none; short, it names how many whole bundles were found. Raises InvalidInput for an order that can
-    never be filled correctly (`lines_to_fill`).
+    none; short, it names how many whole bundles were found. A bundle's points and memberships
+    (`entitlements`) are unlimited: each unit of the line reserves them (numbered on after the line's keys)
+    when its keys are found, and a bundle of those only needs no key. Raises InvalidInput for an order
+    that can never be filled correctly (`lines_to_fill`).
     """
     bundles = bundles or {}
+    entitlements = entitlements or {}
     taken: set[str] = set()
     cursor: dict[Claim, int] = {}
     after = dict(stock)
@@ -239,11 +247,15 @@ def allocate(
         lines = lines_to_fill(order.lines)
         taking: set[str] = set()
         claimed: list[ClaimedKey] = []
+        reserved: list[ReservedEntitlement] = []
         short: list[ShortLine] = []
         for line in lines:
             # A bundle's line takes every component's keys (its own ReservedKeys, units numbered on
             # through the components) or none; a plain SKU is a bundle of itself.
-            parts = [(c.sku_id, c.quantity) for c in bundles.get(line.sku_id, ())] or [(line.sku_id, 1)]
+            extras = entitlements.get(line.sku_id, ())
+            parts = [(c.sku_id, c.quantity) for c in bundles.get(line.sku_id, ())]
+            if not parts and not extras:
+                parts = [(line.sku_id, 1)]
             got_parts: list[list[AvailableKey]] = []
             complete = line.quantity
             for sku_id, per_unit in parts:
@@ -263,9 +275,15 @@ def allocate(
             if complete < line.quantity:
                 short.append(ShortLine(line.line_no, line.sku_id, line.quantity, complete))
                 continue
+            line_keys = [k for got in got_parts for k in got]
             claimed.extend(
                 ClaimedKey(k.key_id, k.sku_id, line.line_no, unit, k.unit_cost_minor, k.currency, k.pool_id)
-                for unit, k in enumerate((k for got in got_parts for k in got), start=1)
+                for unit, k in enumerate(line_keys, start=1)
+            )
+            units = (e for e in extras for _ in range(line.quantity))
+            reserved.extend(
+                ReservedEntitlement(line.line_no, unit, line.sku_id, e)
+                for unit, e in enumerate(units, start=len(line_keys) + 1)
             )
         outcome: Allocation
         event: Event
@@ -274,9 +292,10 @@ def allocate(
             event = StockShort(order.order_id, tuple(short))
         else:
             taken |= taking
-            outcome = Reserved(tuple(claimed))
+            outcome = Reserved(tuple(claimed), tuple(reserved))
             event = KeyReserved(
-                order.order_id, order.buyer_id, order.buyer_email, order.channel, tuple(claimed)
+                order.order_id, order.buyer_id, order.buyer_email, order.channel, tuple(claimed),
+                tuple(reserved),
             )
             for k in claimed:
                 reserved_of[k.sku_id] = reserved_of.get(k.sku_id, 0) + 1

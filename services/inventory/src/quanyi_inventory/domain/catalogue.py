@@ -9,12 +9,15 @@ from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.events import (
     BUNDLE,
     FIFO,
+    MEMBERSHIP,
+    POINTS,
     POOL,
     PRODUCT,
     SKU,
     STRATEGIES,
     BundleComponent,
     BundleDefined,
+    Entitlement,
     PoolCreated,
     PoolPriorityChanged,
     ProductCreated,
@@ -132,14 +135,48 @@ MAX_BUNDLE_COMPONENTS = 20
 MAX_COMPONENT_QUANTITY = 100
 
 
-def define_bundle(sku_id: str, components: Sequence[BundleComponent]) -> Recorded:
-    """BundleDefined for a SKU made of other SKUs' keys: at least one component, each SKU once, not the
-    bundle itself, 1 to MAX_COMPONENT_QUANTITY keys of each per unit."""
-    if not 1 <= len(components) <= MAX_BUNDLE_COMPONENTS:
+# The availability of a bundle of points and memberships only (they are unlimited): int32's largest.
+UNLIMITED = 2**31 - 1
+MAX_POINTS = 10**9
+MAX_MEMBERSHIP_DAYS = 3660
+MAX_VALUE_MINOR = 10**12
+
+
+def check_entitlement(e: Entitlement) -> None:
+    """Raise InvalidInput unless `e` is 1..MAX_POINTS points or a named plan of 1..MAX_MEMBERSHIP_DAYS
+    days, with a value (or cost) of 0..MAX_VALUE_MINOR minor units in a three-letter currency (any, at 0)."""
+    if e.kind == POINTS:
+        if not 1 <= e.points <= MAX_POINTS:
+            raise InvalidInput(f"a points component gives 1 to {MAX_POINTS} points per unit")
+    elif e.kind == MEMBERSHIP:
+        if not e.plan.strip() or len(e.plan) > 64:
+            raise InvalidInput("a membership component names its plan (at most 64 characters)")
+        if not 1 <= e.days <= MAX_MEMBERSHIP_DAYS:
+            raise InvalidInput(f"a membership component gives 1 to {MAX_MEMBERSHIP_DAYS} days per unit")
+    else:
+        raise InvalidInput("a bundle component is keys of a SKU, points or a membership")
+    if not 0 <= e.value_minor <= MAX_VALUE_MINOR:
+        raise InvalidInput(f"a component's value is 0 to {MAX_VALUE_MINOR} minor units")
+    if e.value_minor and not (len(e.currency) == 3 and e.currency.isalpha() and e.currency.isupper()):
+        raise InvalidInput("a component's value needs a currency (ISO 4217, e.g. CNY)")
+
+
+def define_bundle(
+    sku_id: str, components: Sequence[BundleComponent], entitlements: Sequence[Entitlement] = ()
+) -> Recorded:
+    """BundleDefined for a SKU made of other SKUs' keys and of points and memberships: at least one
+    component, each SKU once, not the bundle itself, 1 to MAX_COMPONENT_QUANTITY keys of each per unit;
+    each plan once (see `check_entitlement` for points and memberships)."""
+    if not 1 <= len(components) + len(entitlements) <= MAX_BUNDLE_COMPONENTS:
         raise InvalidInput(f"a bundle has 1 to {MAX_BUNDLE_COMPONENTS} components")
+    for e in entitlements:
+        check_entitlement(e)
+    plans = [e.plan for e in entitlements if e.kind == MEMBERSHIP]
+    if len(set(plans)) != len(plans):
+        raise InvalidInput("a bundle names each membership plan once")
     ids = [c.sku_id for c in components]
     if len(set(ids)) != len(ids) or sku_id in ids:
         raise InvalidInput("a bundle names each component SKU once, and not itself")
     if any(not 1 <= c.quantity <= MAX_COMPONENT_QUANTITY for c in components):
         raise InvalidInput(f"a bundle takes 1 to {MAX_COMPONENT_QUANTITY} keys of each component")
-    return Recorded(BUNDLE, sku_id, 1, BundleDefined(sku_id, tuple(components)))
+    return Recorded(BUNDLE, sku_id, 1, BundleDefined(sku_id, tuple(components), tuple(entitlements)))

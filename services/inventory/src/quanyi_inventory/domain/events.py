@@ -76,12 +76,43 @@ class BundleComponent:
     quantity: int
 
 
+POINTS = "points"
+MEMBERSHIP = "membership"
+ENTITLEMENT_KINDS = (POINTS, MEMBERSHIP)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """A bundle's component that is not a key, per unit of the bundle: `points` points worth `value_minor`
+    (kind POINTS), or `days` days of membership in `plan` costing the operator `value_minor` (kind
+    MEMBERSHIP; 0: nothing). Unlimited: it never makes a bundle short."""
+
+    kind: str
+    points: int = 0
+    plan: str = ""
+    days: int = 0
+    value_minor: int = 0
+    currency: str = ""
+
+
+@dataclass(frozen=True)
+class ReservedEntitlement:
+    """A bundle's points or membership reserved for one unit (numbered on after the line's keys) of a
+    line of an order."""
+
+    line_no: int
+    unit_no: int
+    bundle_sku_id: str
+    entitlement: Entitlement
+
+
 @dataclass(frozen=True)
 class BundleDefined:
-    """SKU `sku_id` is a bundle of these components' keys."""
+    """SKU `sku_id` is a bundle of these components' keys and of these points and memberships."""
 
     sku_id: str
     components: tuple[BundleComponent, ...]
+    entitlements: tuple[Entitlement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,13 +174,15 @@ class KeysExpired:
 
 @dataclass(frozen=True)
 class KeyReserved:
-    """Every unit of a paid order got its key: `keys` in (line, unit) order."""
+    """Every unit of a paid order got its key: `keys` in (line, unit) order, and its bundles' points and
+    memberships `entitlements` (in (line, unit) order)."""
 
     order_id: str
     buyer_id: str
     buyer_email: str
     channel: str
     keys: tuple[ClaimedKey, ...]
+    entitlements: tuple[ReservedEntitlement, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,12 @@ from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from quanyi_platform.identity import ServiceTokens, peer_identity
 
 from quanyi_inventory.adapters.crypto import KeyringError
-from quanyi_inventory.adapters.mappers import strategy_from_proto
+from quanyi_inventory.adapters.mappers import components_from_proto, strategy_from_proto
 from quanyi_inventory.application import catalogue, import_jobs, import_keys, reveal, rotate
 from quanyi_inventory.application.ports import InventoryUnitOfWork, Keys, Sku
 from quanyi_inventory.domain import catalogue as rules
 from quanyi_inventory.domain.custody import RevealPolicy
 from quanyi_inventory.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from quanyi_inventory.domain.events import BundleComponent
 from quanyi_inventory.entrypoints import key_file_import
 from quanyi_inventory.entrypoints.pool_tools import PoolTools
 
@@ -115,6 +114,7 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
         async def create() -> Sku:
             if not request.HasField("price"):
                 raise InvalidInput("price is required")
+            keys, entitlements = components_from_proto(request.components)
             return await catalogue.create_sku(
                 self._uow(),
                 product_id=request.product_id,
@@ -122,7 +122,8 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
                 price=_money(request.price, "price"),
                 low_stock_threshold=request.low_stock_threshold,
                 allocation_strategy=strategy_from_proto(request.allocation_strategy),
-                components=[BundleComponent(c.sku_id, c.quantity) for c in request.components],
+                components=keys,
+                entitlements=entitlements,
             )
 
         return pb.CreateSkuResponse(sku=_sku(await self._run(context, create())))
