@@ -169,3 +169,94 @@ async def test_a_channel_that_stays_down_is_given_up_for_the_exception_queue_and
     assert kept.sim.pushes == {} and kept.sim.messages == []
     assert await world.rows("SELECT * FROM kept_channels") == []
 
+
+
+async def test_an_sms_whose_answer_was_lost_is_retried_under_its_out_id_and_sent_once(
+    world: Any, kept: Kept
+) -> None:
+    reserved = await _delivered_with_email(world, "buyer-lost", [("sms", PHONE)])
+    kept.sim.faults["sms"] = Faults("lost", count=1)  # the provider sends, its answer never arrives
+
+    assert await kept.sender(world).run_once() == 1
+
+    [text] = kept.sim.messages  # the retry carried the same out_id: the provider did not send it again
+    assert kept.sim.requests["sms"] == 2 and text["out_id"].startswith("qy-") and PHONE not in text["out_id"]
+    delivered = [(e.aggregate_type, p.channel) for e, p in await _of(world, DELIVERED, reserved.order_id)]
+    assert delivered.count(("KeptChannel", "sms")) == 1
+
+
+_ONE_ROUND = """
+import asyncio
+from quanyi_fulfillment import bootstrap
+from quanyi_fulfillment.adapters.gateway_client import GrpcContacts
+from quanyi_fulfillment.adapters.inventory_client import GrpcInventory
+from quanyi_fulfillment.config import load
+from quanyi_platform import db, rpc
+import httpx
+
+async def main() -> None:
+    settings = load()
+    pool = await db.create_pool(settings.database_url, "fulfillment", 1, 2)
+    async with httpx.AsyncClient() as http:
+        sender = bootstrap.kept_channel_sender(
+            bootstrap.unit_of_work(bootstrap.event_store(), pool),
+            GrpcInventory(rpc.channel(settings.inventory_grpc, 10)),
+            GrpcContacts(rpc.channel(settings.gateway_grpc, 10)),
+            bootstrap.channel_senders(settings, http), settings,
+        )
+        print("claimed", await sender.run_once(), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_sender_killed_between_sending_an_sms_and_recording_it_leaves_one_sms_after_the_next_round(
+    world: Any, kept: Kept, database_url: str
+) -> None:
+    """A real process sends the SMS and is killed (SIGKILL) before it records the send; once its claim's
+    lease runs out another sender delivers again under the same out_id: the buyer gets one SMS, and the
+    delivery is recorded once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    reserved = await _delivered_with_email(world, "buyer-killed", [("sms", PHONE)])
+    kept.sim.timeout_s = 5.0
+    kept.sim.faults["sms"] = Faults("lost")  # the provider sends; the sender waits for the answer
+    env = {
+        **os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "QUANYI_DATABASE_URL": database_url,
+        "QUANYI_INVENTORY_GRPC": world.settings.inventory_grpc, "QUANYI_GATEWAY_GRPC": world.settings.gateway_grpc,
+        "QUANYI_SMS_API_URL": kept.settings.sms_api_url, "QUANYI_SMS_API_KEY": API_KEY,
+        "QUANYI_KEPT_CHANNEL_LEASE_S": "1.5", "QUANYI_CHANNEL_TIMEOUT_S": "60", "QUANYI_CHANNEL_TOTAL_S": "120",
+    }
+    proc = subprocess.Popen([sys.executable, "-c", _ONE_ROUND], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        await world.wait(lambda: _true(len(kept.sim.messages) == 1), 60)  # sent, not yet recorded
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    recorded = await _of(world, DELIVERED, reserved.order_id)
+    assert [e for e, _ in recorded if e.aggregate_type == "KeptChannel"] == []  # the send was never recorded
+    [(_, started)] = await _of(world, STARTED, reserved.order_id)
+    assert started.lease == 1
+    kept.sim.faults["sms"] = Faults()
+
+    async def delivered_again() -> bool:  # due once the dead sender's lease has run out
+        return await kept.sender(world, kept_channel_lease_s=30).run_once() == 1
+
+    await world.wait(delivered_again, 30)
+
+    [text] = kept.sim.messages
+    assert text["to"] == PHONE and all(code in text["text"] for code in reserved.codes)
+    assert kept.sim.requests["sms"] == 2  # asked twice, sent once
+    assert [p.lease for _, p in await _of(world, STARTED, reserved.order_id)] == [1, 2]
+    delivered = [(e.aggregate_type, p.channel) for e, p in await _of(world, DELIVERED, reserved.order_id)]
+    assert delivered.count(("KeptChannel", "sms")) == 1
+    assert await world.rows("SELECT * FROM kept_channels") == []
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -27,7 +27,7 @@ from quanyi_fulfillment.adapters.http_retry import (
 from quanyi_fulfillment.application.ports import ChannelAttempt
 from quanyi_fulfillment.domain.delivery import KeyToSend
 from quanyi_fulfillment.domain.push import push_message
-from quanyi_fulfillment.domain.sms import sms_text
+from quanyi_fulfillment.domain.sms import sms_out_id, sms_text
 
 _KNOWN_ERRORS = {
     "account_not_found": "account not found",
@@ -84,7 +84,10 @@ class PartnerTopUpClient:
 
 
 class SmsProviderClient:
-    """The SMS channel through a provider's HTTP API (the local simulator in development and tests)."""
+    """The SMS channel through a provider's HTTP API (the local simulator in development and tests). Each
+    text carries `out_id` (domain.sms.sms_out_id: one per order and number), so a provider that keeps
+    caller ids sends it once, retried or re-sent after a crash; one that only echoes it (Aliyun's OutId,
+    Tencent's SessionContext) makes the channel at-least-once (README, "Delivery channels")."""
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str, policy: RetryPolicy) -> None:
         self._client = client
@@ -95,7 +98,10 @@ class SmsProviderClient:
     async def send(
         self, target: str, order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str]
     ) -> ChannelAttempt:
-        body = json.dumps({"to": target, "text": sms_text(order_id, keys, instructions)}).encode()
+        body = json.dumps({
+            "to": target, "text": sms_text(order_id, keys, instructions),
+            "out_id": sms_out_id(order_id, target),
+        }).encode()
 
         def headers() -> dict[str, str]:
             return {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json"}

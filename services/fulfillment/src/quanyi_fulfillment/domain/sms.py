@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 from quanyi_fulfillment.domain.delivery import KeyToSend
+
+
+def sms_out_id(order_id: str, target: str) -> str:
+    """The caller's id of the order's SMS to `target` (Aliyun's OutId, Tencent's SessionContext): the same
+    for every send of one order's keys to one number, so a provider that remembers it sends the text once
+    however often it is asked (a retry after a lost answer, a sender that died before it recorded the
+    send). The number enters only as a digest, and the id goes nowhere but to the provider, which has the
+    number anyway."""
+    digest = hashlib.sha256(f"sms\n{order_id}\n{target}".encode()).hexdigest()[:32]
+    return f"qy-{digest}"
 
 
 def sms_text(order_id: str, keys: Sequence[KeyToSend], instructions: Mapping[str, str]) -> str:

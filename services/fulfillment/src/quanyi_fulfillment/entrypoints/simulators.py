@@ -8,13 +8,16 @@ names a loopback address: nothing else reaches them, and a deployed fulfillment 
 Partner top-up (`POST /v1/topups`, bearer API key, `Idempotency-Key`): credits a known account with a key
 once; a repeated idempotency key answers the first top-up again (`"replayed": true`) and credits nothing;
 an unknown account is 404 `{"error": "account_not_found"}`. SMS (`POST /v1/messages`): accepts an E.164
-number, else 400 `{"error": "invalid_number"}`. Push (`POST /v1/push`): accepts a device push token (16 to
-256 of letters, digits, `_:.-`), else 400 `{"error": "invalid_device"}`; a repeated Idempotency-Key is
-the same push, delivered once.
+number, else 400 `{"error": "invalid_number"}`; a repeated `out_id` (the caller's id of the message) is the
+same message, sent once: the first answer again, with `"replayed": true`. Push (`POST /v1/push`): accepts
+a device push token (16 to 256 of letters, digits, `_:.-`), else 400 `{"error": "invalid_device"}`; a
+repeated Idempotency-Key is the same push, delivered once.
 
 Realistic failures, set through `POST /_sim/faults` `{"service": "partner"|"sms"|"push", "mode": "ok"|"down"|
-"error"|"timeout", "count": n, "skip": m}`: "down" answers 503, "error" 500, and "timeout" holds the
-request past the client's timeout, for `count` requests (0: until reset) after the next `m` pass.
+"error"|"timeout"|"lost", "count": n, "skip": m}`: "down" answers 503, "error" 500, "timeout" holds the
+request past the client's timeout, and "lost" does the work (sends the SMS) and then holds the answer past
+the client's timeout (the provider acted, the caller never heard), for `count` requests (0: until reset)
+after the next `m` pass.
 `GET /_sim/state` shows the credited top-ups and the sent messages (for tests).
 
 Redemption feed (`GET /v1/redemptions?since=<cursor>`, bearer API key): the keys the partner saw used, in
@@ -63,6 +66,7 @@ class SimulatorState:
     timeout_s: float = 30.0
     topups: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     messages: list[dict[str, str]] = field(default_factory=list)
+    sent_by_out_id: dict[str, str] = field(default_factory=dict)  # the caller's id -> the message id
     pushes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     faults: dict[str, Faults] = field(
         default_factory=lambda: {"partner": Faults(), "sms": Faults(), "push": Faults()}
@@ -76,7 +80,11 @@ class SimulatorState:
 
 async def _fault(state: SimulatorState, service: str) -> web.Response | None:
     state.requests[service] += 1
-    match state.faults[service].next_fault():
+    return await _faulty_answer(state, state.faults[service].next_fault())
+
+
+async def _faulty_answer(state: SimulatorState, mode: str) -> web.Response | None:
+    match mode:
         case "down":
             return web.json_response({"error": "unavailable"}, status=503)
         case "error":
@@ -127,15 +135,26 @@ def simulators_app(state: SimulatorState) -> web.Application:
         return web.json_response(done | {"replayed": False})
 
     async def message(request: web.Request) -> web.Response:
-        if (failed := await _fault(state, "sms")) is not None:
+        state.requests["sms"] += 1
+        mode = state.faults["sms"].next_fault()
+        if mode != "lost" and (failed := await _faulty_answer(state, mode)) is not None:
             return failed
         if not _authorized(state, request):
             return web.json_response({"error": "unauthorized"}, status=401)
         body = await request.json()
         if not isinstance(body.get("to"), str) or not _E164.match(body["to"]):
             return web.json_response({"error": "invalid_number"}, status=400)
-        state.messages.append({"to": body["to"], "text": str(body.get("text", ""))})
-        return web.json_response({"message_id": f"sms-{len(state.messages)}"})
+        out_id = body.get("out_id") if isinstance(body.get("out_id"), str) else ""
+        replayed = bool(out_id) and out_id in state.sent_by_out_id
+        if not replayed:
+            state.messages.append({"to": body["to"], "text": str(body.get("text", "")), "out_id": out_id})
+            if out_id:
+                state.sent_by_out_id[out_id] = f"sms-{len(state.messages)}"
+        if mode == "lost":  # sent; the answer never reaches the caller
+            await asyncio.sleep(state.timeout_s)
+            return web.json_response({"error": "late"}, status=504)
+        message_id = state.sent_by_out_id[out_id] if out_id else f"sms-{len(state.messages)}"
+        return web.json_response({"message_id": message_id, "replayed": replayed})
 
     async def push(request: web.Request) -> web.Response:
         if (failed := await _fault(state, "push")) is not None:
@@ -173,7 +192,7 @@ def simulators_app(state: SimulatorState) -> web.Application:
     async def faults(request: web.Request) -> web.Response:
         body = await request.json()
         service, mode = body.get("service"), body.get("mode", "ok")
-        if service not in state.faults or mode not in ("ok", "down", "error", "timeout"):
+        if service not in state.faults or mode not in ("ok", "down", "error", "timeout", "lost"):
             return web.json_response({"error": "bad_fault"}, status=400)
         state.faults[service] = Faults(mode, int(body.get("count", 0)), int(body.get("skip", 0)))
         return web.json_response({"service": service, "mode": mode})
