@@ -21,9 +21,46 @@ document.addEventListener("change", (event) => {
 
 // <section data-live="URL" data-live-ms="400">: replace its content with the fragment at URL until the
 // fragment says data-live-done. Used by the order page to show delivery without a reload.
-// The fragment may ask for another pace (data-live-next-ms: slower while an order awaits payment); a hidden
-// tab asks nothing until it is shown again.
+// With data-live-stream="URL" the server sends each new fragment as a server-sent event ("fragment", then
+// "done"); when the stream cannot be opened (no EventSource, a proxy that refuses it, an error before its
+// first event) the page polls the fragment instead.
+function startLiveStream(el) {
+  if (el.querySelector("[data-live-done]")) return;
+  if (!el.dataset.liveStream || typeof EventSource !== "function") {
+    startLive(el);
+    return;
+  }
+  const source = new EventSource(el.dataset.liveStream);
+  let heard = false;
+  const fallBack = () => {
+    source.close();
+    if (!el.querySelector("[data-live-done]")) startLive(el);
+  };
+  // Nothing heard within 3 s: the stream is not getting through; poll instead.
+  const watchdog = setTimeout(() => { if (!heard) fallBack(); }, 3000);
+  source.addEventListener("fragment", (message) => {
+    heard = true;
+    clearTimeout(watchdog);
+    if (message.data !== el.dataset.liveLast) {
+      el.dataset.liveLast = message.data;
+      el.innerHTML = message.data;
+    }
+    if (el.querySelector("[data-live-done]")) source.close();
+  });
+  source.addEventListener("done", () => source.close());
+  // EventSource reconnects by itself after a stream ends; it gives up (CLOSED) on an answer that is not a
+  // stream, such as a sign-in page or an error.
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) {
+      clearTimeout(watchdog);
+      fallBack();
+    }
+  });
+  el.dataset.liveVia = "stream";
+}
+
 function startLive(el) {
+  el.dataset.liveVia = "poll";
   const url = el.dataset.live;
   const pace = () => Number(el.querySelector("[data-live-next-ms]")?.dataset.liveNextMs || el.dataset.liveMs || 500);
   let stopped = false;
@@ -48,7 +85,7 @@ function startLive(el) {
   };
   if (!el.querySelector("[data-live-done]")) setTimeout(tick, pace());
 }
-document.querySelectorAll("[data-live]").forEach(startLive);
+document.querySelectorAll("[data-live]").forEach(startLiveStream);
 
 // Catalogue stock: <ul data-stock="URL"> refreshes every [data-stock-for=SKU] from {sku_id: available}.
 function startStock(el) {
