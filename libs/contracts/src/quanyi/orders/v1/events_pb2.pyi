@@ -285,6 +285,20 @@ class RefundKeysCleared(_message.Message):
     reason: str
     def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., refused: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class RefundDeclined(_message.Message):
+    __slots__ = ("order_id", "refund_id", "action", "actor", "note")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund_id: str
+    action: str
+    actor: str
+    note: str
+    def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
 class CouponCreated(_message.Message):
     __slots__ = ("code", "kind", "amount_off", "percent_off_bps", "max_discount", "min_order", "sku_ids", "valid_from", "expires_at", "total_cap", "per_buyer_cap", "actor")
     CODE_FIELD_NUMBER: _ClassVar[int]
