@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -54,10 +55,14 @@ async def run_service(
     then close `closers` (channels, the pool) in order.
 
     The server reports itself ready (health service rpc.READY) once every event in `ready` is set: the
-    consumers have joined their groups."""
+    consumers have joined their groups. Then what start-up made (modules, clients, pools, the consumers'
+    group state) is frozen: it lives as long as the process, and the cyclic collector no longer walks it
+    in every full collection (measured in the ledger: ~10% of its client CPU per posting)."""
 
     async def report_ready() -> None:
         await asyncio.gather(*(event.wait() for event in ready))
+        gc.collect()
+        gc.freeze()
         await rpc.set_ready(server, True)
         log.info("%s ready", name)
         await asyncio.Future()  # a component runs until cancelled
