@@ -39,9 +39,13 @@ class OrdersEntry:
         self._unit_of_work = unit_of_work
         self._pay_within = pay_within
         self._holds = holds
+        # With holds, placement groups run one at a time: a second group would only wait inside Postgres
+        # for the first's hold locks (per SKU, buyer and address) until its commit, holding a pooled
+        # connection and a backend meanwhile; here its calls wait for free and join the next, larger group.
+        # The locks stay: they order the groups of other replicas.
         self.placing: GroupCommit[Placement, Placed] = GroupCommit(
             lambda group: place_orders(unit_of_work(), group, holds),
-            max_group=max_group, max_in_flight=max_in_flight,
+            max_group=max_group, max_in_flight=1 if holds is not None else max_in_flight,
         )
         self.capturing: GroupCommit[PaymentNotice, Captured] = GroupCommit(
             lambda group: capture_notified_payments(unit_of_work(), group),
