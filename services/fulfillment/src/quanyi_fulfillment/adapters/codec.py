@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.fulfillment.v1 import events_pb2 as pb
 from quanyi_platform.envelope import NewEvent
@@ -25,6 +26,8 @@ from quanyi_fulfillment.domain.events import (
     EmailSent,
     Event,
     KeyDelivered,
+    MembershipGranted,
+    PointsCredited,
     Recorded,
     Redeemed,
     UndeliveredKeyRedeemed,
@@ -45,11 +48,14 @@ CHANNEL_REQUESTED = pb.ChannelRequested.DESCRIPTOR.full_name
 UNDELIVERED_KEY_REDEEMED = pb.UndeliveredKeyRedeemed.DESCRIPTOR.full_name
 CHANNEL_ATTEMPT_STARTED = pb.ChannelAttemptStarted.DESCRIPTOR.full_name
 CHANNEL_CANCELLED = pb.ChannelCancelled.DESCRIPTOR.full_name
+POINTS_CREDITED = pb.PointsCredited.DESCRIPTOR.full_name
+MEMBERSHIP_GRANTED = pb.MembershipGranted.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
     EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED, CHANNEL_DELIVERED,
     CHANNEL_REQUESTED, UNDELIVERED_KEY_REDEEMED, CHANNEL_ATTEMPT_STARTED, CHANNEL_CANCELLED,
+    POINTS_CREDITED, MEMBERSHIP_GRANTED,
 })
 
 
@@ -57,9 +63,40 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _money(m: Money) -> money_pb2.Money:
+    return money_pb2.Money(minor_units=m.minor_units, currency=m.currency)
+
+
+def _ts(at: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(at)
+    return ts
+
+
+def _from_ts(ts: Timestamp) -> datetime:
+    at: datetime = ts.ToDatetime(tzinfo=UTC)
+    return at
+
+
 def payload(event: Event) -> Message:
     """The protobuf payload of a domain event (its `at` travels as the envelope's occurred_at)."""
     match event:
+        case PointsCredited():
+            return pb.PointsCredited(
+                order_id=event.order_id, line_no=event.line_no, unit_no=event.unit_no,
+                buyer_id=event.buyer_id,
+                points=event.points, value=_money(event.value), sales_channel=event.sales_channel,
+                bundle_sku_id=event.bundle_sku_id,
+            )
+        case MembershipGranted():
+            return pb.MembershipGranted(
+                order_id=event.order_id, line_no=event.line_no, unit_no=event.unit_no,
+                buyer_id=event.buyer_id,
+                plan=event.plan, days=event.days, valid_from=_ts(event.valid_from),
+                valid_until=_ts(event.valid_until), cost=_money(event.cost),
+                sales_channel=event.sales_channel,
+                bundle_sku_id=event.bundle_sku_id,
+            )
         case KeyDelivered():
             return pb.KeyDelivered(
                 order_id=event.order_id,
@@ -130,6 +167,19 @@ def payload(event: Event) -> Message:
 def event_of(message: Message, at: datetime) -> Event | None:
     """The domain event of a payload that happened at `at`; None for a type fulfillment does not record."""
     match message:
+        case pb.PointsCredited():
+            return PointsCredited(
+                message.order_id, message.line_no, message.unit_no, message.buyer_id, int(message.points),
+                Money(int(message.value.minor_units), message.value.currency), message.sales_channel,
+                message.bundle_sku_id, at,
+            )
+        case pb.MembershipGranted():
+            return MembershipGranted(
+                message.order_id, message.line_no, message.unit_no, message.buyer_id, message.plan,
+                message.days, _from_ts(message.valid_from), _from_ts(message.valid_until),
+                Money(int(message.cost.minor_units), message.cost.currency), message.sales_channel,
+                message.bundle_sku_id, at,
+            )
         case pb.KeyDelivered():
             keys = tuple(
                 ReservedKey(

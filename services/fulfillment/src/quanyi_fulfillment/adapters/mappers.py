@@ -6,7 +6,14 @@ from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 
 from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery
-from quanyi_fulfillment.domain.delivery import Money, Reservation, ReservedKey
+from quanyi_fulfillment.domain.delivery import (
+    MEMBERSHIP,
+    POINTS,
+    Money,
+    Reservation,
+    ReservedEntitlement,
+    ReservedKey,
+)
 from quanyi_fulfillment.domain.redemption import rfc3339
 
 
@@ -25,6 +32,18 @@ def reservation(msg: inventory_events.KeyReserved) -> Reservation:
             for k in msg.keys
         ),
         sales_channel=msg.channel,
+        entitlements=tuple(
+            ReservedEntitlement(
+                e.line_no, e.unit_no, e.bundle_sku_id, POINTS, int(e.points.points), "", 0,
+                Money(int(e.points.value.minor_units), e.points.value.currency),
+            )
+            if e.HasField("points")
+            else ReservedEntitlement(
+                e.line_no, e.unit_no, e.bundle_sku_id, MEMBERSHIP, 0, e.membership.plan, e.membership.days,
+                Money(int(e.membership.cost.minor_units), e.membership.cost.currency),
+            )
+            for e in msg.entitlements
+        ),
     )
 
 

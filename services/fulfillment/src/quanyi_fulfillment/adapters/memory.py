@@ -13,10 +13,25 @@ from datetime import datetime
 from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
 
 from quanyi_fulfillment.adapters import codec
-from quanyi_fulfillment.application.ports import DueEmails, DueKept, FulfillmentUnitOfWork
+from quanyi_fulfillment.application.ports import (
+    BuyerEntitlements,
+    DueEmails,
+    DueKept,
+    FulfillmentUnitOfWork,
+    MembershipGrant,
+    PointsCredit,
+)
+from quanyi_fulfillment.domain import entitlements
 from quanyi_fulfillment.domain.aggregate import Delivery, EmailStatus, fold
+from quanyi_fulfillment.domain.entitlements import Membership, PlanKey
 from quanyi_fulfillment.domain.errors import KeyAlreadyDelivered
-from quanyi_fulfillment.domain.events import KEPT_CHANNEL, KeyDelivered, Recorded
+from quanyi_fulfillment.domain.events import (
+    KEPT_CHANNEL,
+    KeyDelivered,
+    MembershipGranted,
+    PointsCredited,
+    Recorded,
+)
 from quanyi_fulfillment.domain.kept_channels import KeptDelivery, KeptStatus, evolve_kept
 
 
@@ -91,16 +106,63 @@ class InMemoryKeptChannelRepository:
         return {k: in_hand[k] for k in keys if k in in_hand}
 
 
+class InMemoryEntitlementRepository:
+    """Points and memberships folded from the fake log (domain.entitlements)."""
+
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    def _records(self) -> list[Recorded]:
+        return [
+            r for e in self._log.all()
+            if (r := codec.recorded_of(e)) is not None
+            and isinstance(r.event, PointsCredited | MembershipGranted)
+        ]
+
+    async def memberships(self, keys: Collection[PlanKey]) -> dict[PlanKey, Membership]:
+        states = entitlements.fold(self._records())
+        return {k: states[k] for k in keys if k in states}
+
+    async def granted_orders(self, order_ids: Collection[str]) -> set[str]:
+        return {r.order_id for r in self._records()} & set(order_ids)
+
+    async def for_buyer(self, buyer_id: str) -> BuyerEntitlements:
+        records = self._records()
+        credits = [
+            r.event for r in records if isinstance(r.event, PointsCredited) and r.event.buyer_id == buyer_id
+        ]
+        grants = sorted(
+            ((r.event, r.version) for r in records
+             if isinstance(r.event, MembershipGranted) and r.event.buyer_id == buyer_id),
+            key=lambda x: (x[0].plan, x[1]),
+        )
+        states = entitlements.fold(records)
+        return BuyerEntitlements(
+            sum(c.points for c in credits),
+            [
+                PointsCredit(c.order_id, c.line_no, c.unit_no, c.points, c.at)
+                for c in sorted(credits, key=lambda c: (c.at, c.order_id, c.line_no, c.unit_no))
+            ],
+            [states[k] for k in sorted(states) if k[0] == buyer_id],
+            [
+                MembershipGrant(g.order_id, g.line_no, g.unit_no, g.plan, g.days, g.valid_from, g.valid_until)
+                for g, _ in grants
+            ],
+        )
+
+
 class InMemoryFulfillmentUnitOfWork(InMemoryUnitOfWork, FulfillmentUnitOfWork):
     """Give every unit of work of one test the same InMemoryEventLog."""
 
     deliveries: InMemoryDeliveryRepository
     kept: InMemoryKeptChannelRepository
+    entitlements: InMemoryEntitlementRepository
 
     def __init__(self, events: InMemoryEventLog | None = None) -> None:
         super().__init__(events)
         self.deliveries = InMemoryDeliveryRepository(self.events)
         self.kept = InMemoryKeptChannelRepository(self.events)
+        self.entitlements = InMemoryEntitlementRepository(self.events)
 
     async def record(self, records: Sequence[Recorded]) -> None:
         if not records:

@@ -15,9 +15,17 @@ from quanyi_platform.projection import StoredEvent
 from quanyi_platform.uow import PgUnitOfWork
 
 from quanyi_fulfillment.adapters import codec
-from quanyi_fulfillment.application.ports import DueEmails, DueKept, FulfillmentUnitOfWork
+from quanyi_fulfillment.application.ports import (
+    BuyerEntitlements,
+    DueEmails,
+    DueKept,
+    FulfillmentUnitOfWork,
+    MembershipGrant,
+    PointsCredit,
+)
 from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery, Email, EmailStatus
 from quanyi_fulfillment.domain.delivery import Money
+from quanyi_fulfillment.domain.entitlements import Membership, PlanKey
 from quanyi_fulfillment.domain.events import Recorded
 from quanyi_fulfillment.domain.kept_channels import KeptDelivery, KeptStatus
 
@@ -175,6 +183,69 @@ class PgKeptChannelRepository:
         return {(r["order_id"], r["channel"]): _kept(r) for r in await cur.fetchall()}
 
 
+class PgEntitlementRepository:
+    """EntitlementRepository over the `entitlements` projection's tables."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def memberships(self, keys: Collection[PlanKey]) -> dict[PlanKey, Membership]:
+        ordered = sorted(set(keys))
+        cur = await self._conn.execute(
+            "SELECT m.* FROM memberships AS m JOIN unnest(%s::text[], %s::text[]) AS u(buyer_id, plan)"
+            " ON m.buyer_id = u.buyer_id AND m.plan = u.plan",
+            ([b for b, _ in ordered], [p for _, p in ordered]),
+        )
+        return {
+            (r["buyer_id"], r["plan"]): Membership(
+                r["buyer_id"], r["plan"], r["valid_until"], int(r["version"])
+            )
+            for r in await cur.fetchall()
+        }
+
+    async def granted_orders(self, order_ids: Collection[str]) -> set[str]:
+        cur = await self._conn.execute(
+            "SELECT order_id FROM points_credits WHERE order_id = ANY(%(o)s::text[])"
+            " UNION SELECT order_id FROM membership_grants WHERE order_id = ANY(%(o)s::text[])",
+            {"o": sorted(set(order_ids))},
+        )
+        return {r["order_id"] for r in await cur.fetchall()}
+
+    async def for_buyer(self, buyer_id: str) -> BuyerEntitlements:
+        b = {"b": buyer_id}
+        async with self._conn.pipeline():
+            balance = await self._conn.execute("SELECT points FROM points_balances WHERE buyer_id = %(b)s", b)
+            credits = await self._conn.execute(
+                "SELECT * FROM points_credits WHERE buyer_id = %(b)s"
+                " ORDER BY credited_at, order_id, line_no, unit_no", b,
+            )
+            plans = await self._conn.execute(
+                "SELECT * FROM memberships WHERE buyer_id = %(b)s ORDER BY plan", b
+            )
+            grants = await self._conn.execute(
+                "SELECT * FROM membership_grants WHERE buyer_id = %(b)s ORDER BY plan, version", b
+            )
+        row = await balance.fetchone()
+        return BuyerEntitlements(
+            int(row["points"]) if row else 0,
+            [
+                PointsCredit(r["order_id"], r["line_no"], r["unit_no"], int(r["points"]), r["credited_at"])
+                for r in await credits.fetchall()
+            ],
+            [
+                Membership(r["buyer_id"], r["plan"], r["valid_until"], int(r["version"]))
+                for r in await plans.fetchall()
+            ],
+            [
+                MembershipGrant(
+                    r["order_id"], r["line_no"], r["unit_no"], r["plan"], r["days"], r["valid_from"],
+                    r["valid_until"],
+                )
+                for r in await grants.fetchall()
+            ],
+        )
+
+
 class PgFulfillmentUnitOfWork(PgUnitOfWork, FulfillmentUnitOfWork):
     """A transaction on a pooled connection (`pool=`), or bound to a consumer's transaction (`conn=`).
 
@@ -183,6 +254,7 @@ class PgFulfillmentUnitOfWork(PgUnitOfWork, FulfillmentUnitOfWork):
 
     deliveries: PgDeliveryRepository
     kept: PgKeptChannelRepository
+    entitlements: PgEntitlementRepository
 
     def __init__(self, store: EventStore, pool: Any = None, conn: Any = None) -> None:
         super().__init__(store, pool=pool, conn=conn)
@@ -190,6 +262,7 @@ class PgFulfillmentUnitOfWork(PgUnitOfWork, FulfillmentUnitOfWork):
     def _bind(self, conn: Any) -> None:
         self.deliveries = PgDeliveryRepository(conn)
         self.kept = PgKeptChannelRepository(conn)
+        self.entitlements = PgEntitlementRepository(conn)
 
     async def record(self, records: Sequence[Recorded]) -> None:
         if records:

@@ -17,6 +17,7 @@ from quanyi_platform.uow import UnitOfWork
 
 from quanyi_fulfillment.domain.aggregate import Delivery
 from quanyi_fulfillment.domain.delivery import KeyToSend, RevealedSecret
+from quanyi_fulfillment.domain.entitlements import Membership, PlanKey
 from quanyi_fulfillment.domain.events import Recorded
 from quanyi_fulfillment.domain.kept_channels import KeptDelivery
 from quanyi_fulfillment.domain.mail import MailContent
@@ -161,11 +162,63 @@ class KeptChannelRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PointsCredit:
+    """A PointsCredited as the user centre shows it."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    points: int
+    credited_at: datetime
+
+
+@dataclass(frozen=True)
+class MembershipGrant:
+    """A MembershipGranted as the user centre shows it."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    plan: str
+    days: int
+    valid_from: datetime
+    valid_until: datetime
+
+
+@dataclass(frozen=True)
+class BuyerEntitlements:
+    """A buyer's points balance and memberships (by plan), with the credits and grants (oldest first)."""
+
+    points_balance: int
+    credits: list[PointsCredit]
+    memberships: list[Membership]
+    grants: list[MembershipGrant]
+
+
+class EntitlementRepository(Protocol):
+    """Bundles' points and memberships as their projections hold them (a loaded Membership equals the
+    fold of its stream: domain.entitlements). Nothing here writes."""
+
+    async def memberships(self, keys: Collection[PlanKey]) -> dict[PlanKey, Membership]:
+        """The current membership of each (buyer, plan) that has one, in one read."""
+        ...
+
+    async def granted_orders(self, order_ids: Collection[str]) -> set[str]:
+        """Those of `order_ids` whose points or memberships were granted."""
+        ...
+
+    async def for_buyer(self, buyer_id: str) -> BuyerEntitlements:
+        """The buyer's points balance, memberships, credits and grants."""
+        ...
+
+
 class FulfillmentUnitOfWork(UnitOfWork):
     """One transaction over fulfillment's event store and its projections."""
 
     deliveries: DeliveryRepository
     kept: KeptChannelRepository
+    entitlements: EntitlementRepository
 
     @abstractmethod
     async def record(self, records: Sequence[Recorded]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from quanyi_fulfillment.application.ports import UnitOfWorkFactory
+from quanyi_fulfillment.application.ports import BuyerEntitlements, UnitOfWorkFactory
 from quanyi_fulfillment.domain.aggregate import Delivery
 from quanyi_fulfillment.domain.events import (
     ChannelCancelled,
@@ -17,6 +17,12 @@ from quanyi_fulfillment.domain.events import (
     DeliveryFailed,
     Recorded,
 )
+
+
+async def list_entitlements(uow: UnitOfWorkFactory, buyer_id: str) -> BuyerEntitlements:
+    """The buyer's points balance and memberships, with the credits and grants they came from."""
+    async with uow() as work:
+        return await work.entitlements.for_buyer(buyer_id)
 
 
 async def list_deliveries(uow: UnitOfWorkFactory, buyer_id: str, order_id: str | None) -> list[Delivery]:

@@ -48,6 +48,8 @@ from quanyi_fulfillment.domain.events import (
     EmailSent,
     Event,
     KeyDelivered,
+    MembershipGranted,
+    PointsCredited,
     Recorded,
     Redeemed,
     UndeliveredKeyRedeemed,
@@ -205,7 +207,10 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
                 for k in state.keys
             ]
             return replace(state, keys=tuple(keys))
-        case ChannelRequested() | ChannelAttemptStarted() | ChannelCancelled() | UndeliveredKeyRedeemed():
+        case (
+            ChannelRequested() | ChannelAttemptStarted() | ChannelCancelled() | UndeliveredKeyRedeemed()
+            | PointsCredited() | MembershipGranted()
+        ):
             return state  # their own streams
         case DeliveryFailed() | ChannelDelivered():
             # On the order's Delivery stream (the e-mail's), or a channel request's own stream.
@@ -244,13 +249,15 @@ def _next(state: Delivery, events: list[Event]) -> list[Recorded]:
 
 
 def deliver(current: Delivery | None, reservation: Reservation, now: datetime) -> list[Recorded]:
-    """Deliver an order's reserved keys once: KeyDelivered (version 1) and, for a buyer with an id,
-    EmailQueued (due now). Already delivered with these keys -> nothing.
+    """Deliver an order's reserved keys once: KeyDelivered (version 1) and, for a buyer with an id and
+    keys to mail, EmailQueued (due now). Already delivered with these keys -> nothing. An order of a
+    bundle's points and memberships only is delivered with no key and no e-mail (its entitlements are
+    granted beside it: domain.entitlements).
 
     Raises InvalidReservation or ConflictingReservation (see `decide`).
     """
     decision = decide(reservation, current.key_ids if current is not None else ())
-    if decision is Decision.ALREADY_DELIVERED:
+    if decision is Decision.ALREADY_DELIVERED or (current is not None and not reservation.keys):
         return []
     order_id = reservation.order_id
     delivered = KeyDelivered(
@@ -262,7 +269,7 @@ def deliver(current: Delivery | None, reservation: Reservation, now: datetime) -
         at=now,
     )
     records = [Recorded(DELIVERY, order_id, 1, delivered)]
-    if reservation.buyer_id:
+    if reservation.buyer_id and reservation.keys:
         records.append(Recorded(DELIVERY, order_id, 2, EmailQueued(order_id, now)))
     return records
 

@@ -40,15 +40,36 @@ class ReservedKey:
     unit_cost: Money
 
 
+POINTS = "points"
+MEMBERSHIP = "membership"
+
+
+@dataclass(frozen=True)
+class ReservedEntitlement:
+    """A bundle's points (kind POINTS: `points` worth `value`) or membership (kind MEMBERSHIP: `days` of
+    `plan`, costing the operator `value`) reserved for one unit of one order line."""
+
+    line_no: int
+    unit_no: int
+    bundle_sku_id: str
+    kind: str
+    points: int
+    plan: str
+    days: int
+    value: Money
+
+
 @dataclass(frozen=True)
 class Reservation:
     """An order whose every unit has a key: what KeyReserved says. It names the buyer by id only: their
-    address is the gateway's to know (quanyi.gateway.v1.BuyerContactsService), asked when the e-mail goes."""
+    address is the gateway's to know (quanyi.gateway.v1.BuyerContactsService), asked when the e-mail goes.
+    `entitlements` are its bundles' points and memberships (an order of only those has no key)."""
 
     order_id: str
     buyer_id: str
     keys: tuple[ReservedKey, ...]
     sales_channel: str
+    entitlements: tuple[ReservedEntitlement, ...] = ()
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -79,7 +100,7 @@ def decide(reservation: Reservation, delivered_key_ids: Iterable[str]) -> Decisi
     ids = reservation.key_ids
     if not reservation.order_id:
         raise InvalidReservation("reservation without an order id")
-    if not ids:
+    if not ids and not reservation.entitlements:
         raise InvalidReservation(f"order {reservation.order_id}: reservation without keys")
     if len(set(ids)) != len(ids):
         raise InvalidReservation(f"order {reservation.order_id}: a key is reserved twice")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from quanyi_fulfillment.domain.delivery import EMAIL, ReservedKey
+from quanyi_fulfillment.domain.delivery import EMAIL, Money, ReservedKey
 
 DELIVERY = "Delivery"
 REDEMPTION = "Redemption"
@@ -27,6 +27,10 @@ CHANNEL_REQUEST = "ChannelRequest"
 # "<order_id>:<channel>"): ChannelRequested (version 1, due at once), ChannelAttemptStarted per claim,
 # then ChannelDelivered, DeliveryFailed (final) or ChannelCancelled.
 KEPT_CHANNEL = "KeptChannel"
+# One stream per bundle points component delivered ("<order_id>:<line_no>:<unit_no>"): PointsCredited once.
+ENTITLEMENT = "Entitlement"
+# One stream per buyer and membership plan ("<buyer_id>:<plan>"): each MembershipGranted a version.
+MEMBERSHIP_STREAM = "Membership"
 
 
 @dataclass(frozen=True)
@@ -191,12 +195,49 @@ class Redeemed:
     at: datetime
 
 
+@dataclass(frozen=True)
+class PointsCredited:
+    """A bundle's points of one unit of an order line credited to the buyer (stream ENTITLEMENT
+    "<order>:<line>:<unit>", version 1), worth `value` (the operator's accounting value)."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    buyer_id: str
+    points: int
+    value: Money
+    sales_channel: str
+    bundle_sku_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MembershipGranted:
+    """A bundle's membership of one unit of an order line granted to the buyer from `valid_from` to
+    `valid_until` (stream MEMBERSHIP "<buyer>:<plan>": grants of one plan are versions of it, each starting
+    when the one before ends). `cost` is what it costs the operator (0: nothing)."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    buyer_id: str
+    plan: str
+    days: int
+    valid_from: datetime
+    valid_until: datetime
+    cost: Money
+    sales_channel: str
+    bundle_sku_id: str
+    at: datetime
+
+
 EmailEvent = (
     EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
 )
+EntitlementEvent = PointsCredited | MembershipGranted
 Event = (
     KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed
-    | UndeliveredKeyRedeemed | ChannelAttemptStarted | ChannelCancelled
+    | UndeliveredKeyRedeemed | ChannelAttemptStarted | ChannelCancelled | EntitlementEvent
 )
 
 

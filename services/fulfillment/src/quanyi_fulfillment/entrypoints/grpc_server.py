@@ -18,7 +18,7 @@ from quanyi_fulfillment.application.ports import (
     KeyRevealer,
     UnitOfWorkFactory,
 )
-from quanyi_fulfillment.application.queries import channel_history, list_deliveries
+from quanyi_fulfillment.application.queries import channel_history, list_deliveries, list_entitlements
 from quanyi_fulfillment.application.redeem import record_redemption
 from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, InvalidRedemption
 from quanyi_fulfillment.domain.redemption import parse_report, rfc3339
@@ -52,6 +52,33 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
         found = await list_deliveries(self._uow, request.buyer_id, request.order_id or None)
         return pb.ListDeliveriesResponse(deliveries=[mappers.delivery(d, k) for d in found for k in d.keys])
+
+    async def ListEntitlements(
+        self, request: pb.ListEntitlementsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListEntitlementsResponse:
+        if not request.buyer_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
+        found = await list_entitlements(self._uow, request.buyer_id)
+        return pb.ListEntitlementsResponse(
+            points_balance=found.points_balance,
+            credits=[
+                pb.PointsCredit(
+                    order_id=c.order_id, line_no=c.line_no, unit_no=c.unit_no, points=c.points,
+                    credited_at=rfc3339(c.credited_at),
+                )
+                for c in found.credits
+            ],
+            memberships=[
+                pb.Membership(plan=m.plan, valid_until=rfc3339(m.valid_until)) for m in found.memberships
+            ],
+            grants=[
+                pb.MembershipGrant(
+                    order_id=g.order_id, line_no=g.line_no, unit_no=g.unit_no, plan=g.plan, days=g.days,
+                    valid_from=rfc3339(g.valid_from), valid_until=rfc3339(g.valid_until),
+                )
+                for g in found.grants
+            ],
+        )
 
     async def ListChannelEvents(
         self, request: pb.ListChannelEventsRequest, context: grpc.aio.ServicerContext

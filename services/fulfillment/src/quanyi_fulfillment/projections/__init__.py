@@ -10,8 +10,9 @@ from quanyi_platform.projection import Projection
 
 from quanyi_fulfillment.projections.deliveries import Deliveries
 from quanyi_fulfillment.projections.email_outbox import EmailOutbox
+from quanyi_fulfillment.projections.entitlements import Entitlements
 from quanyi_fulfillment.projections.kept_channels import KeptChannels
 
-PROJECTIONS: tuple[Projection, ...] = (Deliveries(), EmailOutbox(), KeptChannels())
+PROJECTIONS: tuple[Projection, ...] = (Deliveries(), EmailOutbox(), KeptChannels(), Entitlements())
 
-__all__ = ["PROJECTIONS", "Deliveries", "EmailOutbox", "KeptChannels"]
+__all__ = ["PROJECTIONS", "Deliveries", "EmailOutbox", "Entitlements", "KeptChannels"]
