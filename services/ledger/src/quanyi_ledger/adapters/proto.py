@@ -37,8 +37,11 @@ ORDER_REFUNDED = orders_events.OrderRefunded.DESCRIPTOR.full_name
 REFUND_SUCCEEDED = orders_events.RefundSucceeded.DESCRIPTOR.full_name
 KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 KEYS_IMPORTED = inventory_events.KeysImported.DESCRIPTOR.full_name
+POINTS_CREDITED = fulfillment_events.PointsCredited.DESCRIPTOR.full_name
+MEMBERSHIP_GRANTED = fulfillment_events.MembershipGranted.DESCRIPTOR.full_name
 FACT_TYPES = frozenset(
-    {PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, REFUND_SUCCEEDED, KEY_DELIVERED, KEYS_IMPORTED}
+    {PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, REFUND_SUCCEEDED, KEY_DELIVERED, KEYS_IMPORTED,
+     POINTS_CREDITED, MEMBERSHIP_GRANTED}
 )
 
 
@@ -93,6 +96,17 @@ def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
         costs = [_money(k.unit_cost) for k in payload.keys]
         skus = [k.sku_id for k in payload.keys]
         return posting.KeyDelivered(payload.order_id, payload.sales_channel, costs, skus), payload.order_id
+    if isinstance(payload, fulfillment_events.PointsCredited):
+        credited = posting.PointsCredited(
+            payload.order_id, payload.line_no, payload.unit_no, int(payload.points), _money(payload.value)
+        )
+        return credited, payload.order_id
+    if isinstance(payload, fulfillment_events.MembershipGranted):
+        granted = posting.MembershipGranted(
+            payload.order_id, payload.line_no, payload.unit_no, payload.plan, payload.sales_channel,
+            _money(payload.cost), payload.bundle_sku_id,
+        )
+        return granted, payload.order_id
     if isinstance(payload, inventory_events.KeysImported):
         imported = posting.KeysImported(
             payload.batch_id, payload.sku_id, int(payload.imported), _money(payload.unit_cost), payload.actor

@@ -18,6 +18,8 @@ INVENTORY_KEYS = "inventory:keys"
 PAYABLES_KEY_SUPPLIERS = "payables:key_suppliers"
 EXPENSE_COUPONS = "expense:coupons"
 LIABILITY_POINTS = "liability:points"
+EXPENSE_POINTS = "expense:points"
+PAYABLES_MEMBERSHIPS = "payables:memberships"
 EXPENSE_RECONCILIATION = "expense:reconciliation"
 
 
@@ -97,6 +99,9 @@ CHART: tuple[tuple[str, str, str], ...] = (
     ("payables:commissions:<partner>", "liability",
      "commissions owed to a partner (a channel's partner by the channel's name)"),
     (LIABILITY_POINTS, "liability", "loyalty points awarded, not yet spent"),
+    (EXPENSE_POINTS, "expense", "the value of loyalty points credited with bundles (PointsCredited)"),
+    (PAYABLES_MEMBERSHIPS, "liability",
+     "the cost of memberships granted with bundles, owed to their provider (MembershipGranted)"),
     ("receivables:channel:<channel>", "asset",
      "money a marketplace channel collected for us (payments captured by provider channel:<channel>)"),
     (EXPENSE_RECONCILIATION, "expense", "differences written off when a mismatch is resolved"),

@@ -32,6 +32,8 @@ KIND_REFUND = "refund"
 KIND_REFUND_PAID = "refund_paid"
 KIND_KEY_COST = "key_cost"
 KIND_KEY_IMPORT = "key_import"
+KIND_POINTS = "points_credited"
+KIND_MEMBERSHIP_COST = "membership_cost"
 KIND_COMMISSION = "commission"
 KIND_FEES = "psp_fees"
 KIND_ADJUSTMENT = "reconciliation_adjustment"
@@ -150,6 +152,31 @@ class KeyDelivered:
 
 
 @dataclass(frozen=True)
+class PointsCredited:
+    """A bundle's points credited to a buyer with an order's delivery, worth `value` (fulfillment's
+    PointsCredited: one per unit of the line)."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    points: int
+    value: Money
+
+
+@dataclass(frozen=True)
+class MembershipGranted:
+    """A bundle's membership granted with an order's delivery, costing the operator `cost` (0: nothing)."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    plan: str
+    sales_channel: str
+    cost: Money
+    sku_id: str = ""
+
+
+@dataclass(frozen=True)
 class CommissionAccrued:
     order_id: str
     channel: str
@@ -193,6 +220,8 @@ Fact = (
     | RefundSucceeded
     | KeysImported
     | KeyDelivered
+    | PointsCredited
+    | MembershipGranted
     | CommissionAccrued
     | FeesCharged
     | Adjustment
@@ -493,6 +522,38 @@ def key_delivered(fact: KeyDelivered, source: Source) -> JournalEntry | None:
     return _entry(KIND_KEY_COST, source, f"order {fact.order_id}: cost of {n} key(s) delivered", lines)
 
 
+def points_credited(fact: PointsCredited, source: Source) -> JournalEntry | None:
+    """Dr expense:points / Cr liability:points at the points' value: the operator owes the buyer what the
+    points are worth until they are spent. None when they are worth 0."""
+    if fact.value.minor == 0:
+        return None
+    return _entry(
+        KIND_POINTS,
+        source,
+        f"order {fact.order_id}: {fact.points} point(s) credited (line {fact.line_no}, unit {fact.unit_no})",
+        [
+            JournalLine.debit(accounts.EXPENSE_POINTS, fact.value),
+            JournalLine.credit(accounts.LIABILITY_POINTS, fact.value),
+        ],
+    )
+
+
+def membership_granted(fact: MembershipGranted, source: Source) -> JournalEntry | None:
+    """Dr cogs:<channel> / Cr payables:memberships at the membership's cost, as a key's cost is posted;
+    None when it costs nothing."""
+    if fact.cost.minor == 0:
+        return None
+    return _entry(
+        KIND_MEMBERSHIP_COST,
+        source,
+        f"order {fact.order_id}: cost of a {fact.plan} membership (line {fact.line_no}, unit {fact.unit_no})",
+        [
+            JournalLine.debit(cogs_account(fact.sales_channel), fact.cost, fact.sku_id),
+            JournalLine.credit(accounts.PAYABLES_MEMBERSHIPS, fact.cost),
+        ],
+    )
+
+
 def commission_accrued(fact: CommissionAccrued, source: Source) -> JournalEntry | None:
     """Dr expense:commissions:<channel> / Cr payables:commissions:<partner>."""
     if fact.amount.minor == 0:
@@ -557,6 +618,10 @@ def entry_for(fact: Fact, source: Source, terms: ChannelTerms = NO_TERMS) -> Jou
         return keys_imported(fact, source)
     if isinstance(fact, KeyDelivered):
         return key_delivered(fact, source)
+    if isinstance(fact, PointsCredited):
+        return points_credited(fact, source)
+    if isinstance(fact, MembershipGranted):
+        return membership_granted(fact, source)
     if isinstance(fact, CommissionAccrued):
         return commission_accrued(fact, source)
     if isinstance(fact, FeesCharged):
