@@ -35,13 +35,15 @@ from quanyi_gateway.application.errors import OrderNotFound
 from quanyi_gateway.application.key_files import KeyFileRequest
 from quanyi_gateway.application.model import Money, User
 from quanyi_gateway.application.roles import Permission as P
-from quanyi_gateway.web import charts, i18n
+from quanyi_gateway.web import charts, i18n, paging
 from quanyi_gateway.web.render import money, page
 from quanyi_gateway.web.session import CsrfProtected, WebError, require_user
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 SKU_PAGE = 200
+ORDERS_PAGE = 50
+BATCHES_PAGE = 50
 # The keys page sums the pools' stock over at most this many pages of 200 batches.
 BATCH_PAGES = 10
 # The delivery latency chart covers this many of the latest delivered orders.
@@ -269,12 +271,21 @@ async def create_pool(
 
 
 @router.get("/keys")
-async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) -> HTMLResponse:
+async def keys(
+    request: Request,
+    user: Annotated[User, allowed(P.KEYS_READ)],
+    pool_id: Annotated[str, Query(max_length=64)] = "",
+    page_token: Annotated[str, Query(max_length=200)] = "",
+    back: Annotated[list[str] | None, Query(max_length=paging.MAX_BACK + 1)] = None,
+) -> HTMLResponse:
     jobs = await (await get_key_file_jobs(request)).everything()
-    pool_id = request.query_params.get("pool_id", "")
     batches: list[Any] = []
     token = ""
     try:
+        # The batches listed, a page at a time (next and previous links over inventory's keyset pages).
+        listed = await _resources(request).peers.inventory.ListBatches(
+            inventory_pb.ListBatchesRequest(pool_id=pool_id, page_size=BATCHES_PAGE, page_token=page_token)
+        )
         for _ in range(BATCH_PAGES):
             page = await _resources(request).peers.inventory.ListBatches(
                 inventory_pb.ListBatchesRequest(pool_id=pool_id, page_size=200, page_token=token)
@@ -304,7 +315,10 @@ async def keys(request: Request, user: Annotated[User, allowed(P.KEYS_READ)]) ->
         max_mb=_resources(request).settings.max_body_bytes // 2**20,
         jobs=jobs,
         pool_id=pool_id,
-        batches=batches[:100],
+        batches=list(listed.batches),
+        batches_pager=paging.pager(
+            "/admin/keys", {"pool_id": pool_id}, page_token, back or [], listed.next_page_token
+        ),
         pools=dict(sorted(pools.items())),
         thresholds=thresholds,
         partial=bool(token),
@@ -413,13 +427,16 @@ async def orders(
     channel: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")] = "",
     status: Annotated[str, Query(max_length=32, pattern=r"^[A-Z_]*$")] = "",
     page_token: Annotated[str, Query(max_length=200)] = "",
+    back: Annotated[list[str] | None, Query(max_length=paging.MAX_BACK + 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = ORDERS_PAGE,
 ) -> Response:
-    """Orders from every channel, newest first, filtered by channel and status; or one by its number."""
+    """Orders from every channel, newest first, filtered by channel and status, a page at a time (next and
+    previous links over orders' keyset pages); or one by its number."""
     if order_id.strip():
         return _back(f"/admin/orders/{order_id.strip()}")
     try:
         reply = await _resources(request).peers.orders.SearchOrders(
-            orders_pb.SearchOrdersRequest(channel=channel, status=status, limit=50, page_token=page_token)
+            orders_pb.SearchOrdersRequest(channel=channel, status=status, limit=limit, page_token=page_token)
         )
     except grpc.aio.AioRpcError as exc:
         raise _rpc_error(exc) from None
@@ -428,7 +445,13 @@ async def orders(
         "admin/orders.html",
         user,
         orders=[mappers.order(o) for o in reply.orders],
-        next_page_token=reply.next_page_token,
+        pager=paging.pager(
+            "/admin/orders",
+            {"channel": channel, "status": status, "limit": "" if limit == ORDERS_PAGE else str(limit)},
+            page_token,
+            back or [],
+            reply.next_page_token,
+        ),
         channel=channel,
         status=status,
         statuses=ORDER_STATUSES,
