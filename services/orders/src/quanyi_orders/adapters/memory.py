@@ -14,6 +14,7 @@ from quanyi_platform.eventstore import ConcurrencyConflict
 from quanyi_platform.projection import StoredEvent
 from quanyi_platform.uow import InMemoryEventLog, InMemoryUnitOfWork
 
+from quanyi_orders.adapters import coupon_mapping
 from quanyi_orders.adapters.history import history_event
 from quanyi_orders.adapters.proto_mapping import (
     NOTICE_ACCEPTED,
@@ -22,6 +23,7 @@ from quanyi_orders.adapters.proto_mapping import (
     notice_from_proto,
 )
 from quanyi_orders.application.ports import (
+    CouponRepository,
     HistoryEvent,
     HoldRepository,
     IdempotencyKeyUsed,
@@ -32,7 +34,9 @@ from quanyi_orders.application.ports import (
     SagaRepository,
     queue_entry,
 )
+from quanyi_orders.domain import coupon as coupon_domain
 from quanyi_orders.domain import refund as refund_domain
+from quanyi_orders.domain.coupon import Coupon, CouponCreated, Usage, code_key
 from quanyi_orders.domain.events import (
     OrderCancelled,
     OrderExpired,
@@ -251,6 +255,59 @@ class InMemoryHoldRepository(HoldRepository):
         return holds
 
 
+class InMemoryCouponRepository(CouponRepository):
+    """The fake's coupons and uses, folded from the log as the `coupons` projection folds them."""
+
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    def _fold(self) -> tuple[dict[str, Coupon], dict[str, tuple[str, str, bool]]]:
+        coupons: dict[str, Coupon] = {}
+        uses: dict[str, tuple[str, str, bool]] = {}  # order -> coupon key, buyer, released
+        for e in self._log.all():
+            if e.type in (coupon_mapping.CREATED, coupon_mapping.DISABLED):
+                ev = coupon_mapping.event_from_proto(e.payload, e.occurred_at)
+                key = code_key(ev.terms.code if isinstance(ev, CouponCreated) else ev.code)
+                coupons[key] = coupon_domain.evolve(coupons.get(key), ev)
+            elif e.type in ORDER_EVENT_TYPES:
+                order_ev = event_from_proto(e.payload, e.occurred_at)
+                if isinstance(order_ev, OrderPlaced) and order_ev.coupon_code and order_ev.discount:
+                    uses[order_ev.order_id] = (code_key(order_ev.coupon_code), order_ev.buyer_id, False)
+                elif order_ev.order_id in uses and (
+                    isinstance(order_ev, OrderCancelled | OrderExpired | OrderRefunded)
+                    or (isinstance(order_ev, OrderPaid) and order_ev.discount is not None)
+                ):
+                    key, buyer, _ = uses[order_ev.order_id]
+                    uses[order_ev.order_id] = (key, buyer, not isinstance(order_ev, OrderPaid))
+        return coupons, uses
+
+    async def get(self, key: str) -> Coupon | None:
+        return self._fold()[0].get(key)
+
+    async def lock_and_count(
+        self, keys: Sequence[str], buyer_ids: Sequence[str]
+    ) -> dict[str, tuple[Coupon, Usage]]:
+        coupons, uses = self._fold()
+        found = {k: (coupons[k], Usage()) for k in keys if k in coupons}
+        for key, buyer, released in uses.values():
+            if key in found and not released:
+                usage = found[key][1]
+                usage.total += 1
+                if buyer in buyer_ids:
+                    usage.by_buyer = usage.by_buyer or {}
+                    usage.by_buyer[buyer] = usage.of(buyer) + 1
+        return found
+
+    async def list(self, limit: int) -> list[tuple[Coupon, int]]:
+        coupons, uses = self._fold()
+        held: dict[str, int] = {}
+        for key, _, released in uses.values():
+            if not released:
+                held[key] = held.get(key, 0) + 1
+        ordered = sorted(coupons.items(), key=lambda kv: (-kv[1].created_at.timestamp(), kv[0]))
+        return [(c, held.get(k, 0)) for k, c in ordered[:limit]]
+
+
 class InMemoryOrdersUnitOfWork(InMemoryUnitOfWork, OrdersUnitOfWork):
     """Orders' fake unit of work; units of work made on one log share its committed events."""
 
@@ -259,3 +316,4 @@ class InMemoryOrdersUnitOfWork(InMemoryUnitOfWork, OrdersUnitOfWork):
         self.orders = InMemoryOrderRepository(self.events)
         self.saga = InMemorySagaRepository(self.events)
         self.holds = InMemoryHoldRepository(self.events)
+        self.coupons = InMemoryCouponRepository(self.events)

@@ -31,6 +31,7 @@ from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.uow import EventLog, PgUnitOfWork
 
 from quanyi_orders.adapters.history import history_event
+from quanyi_orders.adapters.postgres_coupons import PgCouponRepository
 from quanyi_orders.application.ports import (
     HistoryEvent,
     HoldRepository,
@@ -349,6 +350,7 @@ class PgOrdersUnitOfWork(PgUnitOfWork, OrdersUnitOfWork):
         self.orders = PgOrderRepository(self)
         self.saga = PgSagaRepository(self)
         self.holds = PgHoldRepository(self)
+        self.coupons = PgCouponRepository(self)
 
     # -- own transaction -----------------------------------------------------------------------------
 

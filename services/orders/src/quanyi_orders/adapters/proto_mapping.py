@@ -70,6 +70,10 @@ def money_from_proto(m: money_pb2.Money) -> Money:
     return Money(int(m.minor_units), m.currency)
 
 
+def _money(m: Money | None) -> money_pb2.Money | None:
+    return money_to_proto(m) if m is not None else None
+
+
 def _lines(lines: tuple[events.OrderLine, ...]) -> list[pb_events.OrderLine]:
     return [
         pb_events.OrderLine(
@@ -97,6 +101,7 @@ def event_to_proto(ev: events.Event) -> Message:
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email,
                 idempotency_key=ev.idempotency_key, pay_by=_ts(ev.pay_by), client_tag=ev.client_tag,
+                coupon_code=ev.coupon_code, discount=_money(ev.discount),
             )
         case events.PaymentCaptured():
             return pb_events.PaymentCaptured(
@@ -107,6 +112,7 @@ def event_to_proto(ev: events.Event) -> Message:
             return pb_events.OrderPaid(
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email, provider_txn_id=ev.txn_id,
+                discount=_money(ev.discount),
             )
         case events.OrderApproved():
             return pb_events.OrderApproved(order_id=ev.order_id, reviewed=ev.reviewed)
@@ -161,7 +167,8 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
                 payload.order_id, payload.buyer_id, payload.buyer_email, payload.channel,
                 _lines_back(payload.lines), money_from_proto(payload.total), payload.idempotency_key,
                 occurred_at.astimezone(UTC), _ts_back(payload.pay_by) if payload.HasField("pay_by") else None,
-                payload.client_tag,
+                payload.client_tag, payload.coupon_code,
+                money_from_proto(payload.discount) if payload.HasField("discount") else None,
             )
         case pb_events.PaymentCaptured():
             return events.PaymentCaptured(
@@ -172,6 +179,7 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
             return events.OrderPaid(
                 payload.order_id, payload.buyer_id, payload.buyer_email, payload.channel,
                 _lines_back(payload.lines), money_from_proto(payload.total), payload.provider_txn_id,
+                money_from_proto(payload.discount) if payload.HasField("discount") else None,
             )
         case pb_events.OrderApproved():
             return events.OrderApproved(payload.order_id, payload.reviewed)
@@ -295,4 +303,5 @@ def order_to_proto(order: Order) -> pb.Order:
         channel=order.channel,
         created_at=order.placed_at.isoformat(),
         version=order.version,
+        discount=_money(order.discount),
     )

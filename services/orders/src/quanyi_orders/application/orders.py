@@ -16,6 +16,7 @@ from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_events
 from quanyi_orders.application import holds as stock_holds
+from quanyi_orders.application.coupons import screen as coupon_screen
 from quanyi_orders.application.errors import OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import HistoryEvent, IdempotencyKeyUsed, OrdersUnitOfWork
 from quanyi_orders.domain.errors import InvalidOrder, OrderError
@@ -39,6 +40,8 @@ class PlaceOrder:
     idempotency_key: str
     #: The buyer's client address, as the gateway saw it ("" when unknown): only its keyed digest is kept.
     client_ip: str = ""
+    #: A coupon code the buyer typed (any case; "" for none): decided in the unit of work (coupons.screen).
+    coupon_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class Placement:
 
     order: Order
     events: list[Event]
+    #: The coupon the buyer named, and the command that placed the order (decided again with a discount).
+    coupon_code: str = ""
+    command: Place | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -102,13 +108,15 @@ def prepare(
     `pay_within` the order expires unless paid that long after it was placed; with `client_key` the order
     records the keyed digest of its client address."""
     placed_at = now or datetime.now(UTC)
-    order, events = execute(None, Place(
+    place = Place(
         order_id or new_event_id(), cmd.buyer_id, cmd.buyer_email, cmd.channel, cmd.lines,
         cmd.idempotency_key, placed_at, placed_at + pay_within if pay_within is not None else None,
         stock_holds.client_tag(cmd.client_ip, client_key),
-    ))
+    )
+    order, events = execute(None, place)
     assert order is not None
-    return Placement(order, events)
+    code = cmd.coupon_code.strip()
+    return Placement(order, events, code, place) if code else Placement(order, events)
 
 
 async def place_order(
@@ -171,6 +179,14 @@ async def place_orders(
                         decided.update((p.key, refused[p.order.order_id]) for p in todo
                                        if p.order.order_id in refused and p.key not in taken)
                         todo = [p for p in todo if p.order.order_id not in refused]
+                if any(p.coupon_code for p in todo):
+                    todo, refused_coupon = await coupon_screen(uow, todo)
+                    if refused_coupon:
+                        keys = [p.key for p in first.values() if p.order.order_id in refused_coupon]
+                        taken = await uow.orders.by_idempotency_keys(keys)
+                        decided.update((key, Placed(order, replayed=True)) for key, order in taken.items())
+                        decided.update((p.key, refused_coupon[p.order.order_id]) for p in first.values()
+                                       if p.order.order_id in refused_coupon and p.key not in taken)
                 if todo:
                     await uow.events.append([
                         # in key order: two groups never wait for each other's keys in a cycle

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from quanyi_platform.uow import UnitOfWork
 
+from quanyi_orders.domain.coupon import Coupon, Usage
 from quanyi_orders.domain.holds import Holds
 from quanyi_orders.domain.order import Order
 from quanyi_orders.domain.refund import Refund
@@ -178,6 +179,31 @@ class HoldRepository(ABC):
         """
 
 
+class CouponRepository(ABC):
+    """The operator's coupons and the uses orders hold of them (the `coupons` projection)."""
+
+    @abstractmethod
+    async def get(self, key: str) -> Coupon | None:
+        """The coupon whose case-folded code is `key` (with its version), or None."""
+
+    @abstractmethod
+    async def lock_and_count(
+        self, keys: Sequence[str], buyer_ids: Sequence[str]
+    ) -> dict[str, tuple[Coupon, Usage]]:
+        """The coupons of `keys` that exist, each with the uses held of it (in all, and by each buyer of
+        `buyer_ids`), counted
+        after locking each coupon until the unit of work ends.
+
+        Guarantee: no other unit of work that locks one of them counts or takes uses of it meanwhile, so a
+        placement decided from these counts holds at commit (two placements racing for a coupon's last use:
+        exactly one gets it). The locks are taken in one fixed order.
+        """
+
+    @abstractmethod
+    async def list(self, limit: int) -> list[tuple[Coupon, int]]:
+        """At most `limit` coupons, newest first, each with how many orders hold a use of it."""
+
+
 class StockLevels(ABC):
     """Inventory's available (unclaimed) units per SKU."""
 
@@ -222,3 +248,4 @@ class OrdersUnitOfWork(UnitOfWork):
     orders: OrderRepository
     saga: SagaRepository
     holds: HoldRepository
+    coupons: CouponRepository

@@ -51,6 +51,9 @@ class OrderPlaced:
     #: A keyed digest of the client address it was placed from ("" when none was given): the stock holds
     #: of unpaid orders are capped per address without the address entering an event.
     client_tag: str = ""
+    #: The coupon applied ("" for none) and what it took off the lines' sum: `total` is what the buyer pays.
+    coupon_code: str = ""
+    discount: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class OrderPaid:
     lines: tuple[OrderLine, ...]
     total: Money
     txn_id: str
+    #: What a coupon took off the lines' sum (None: no coupon); `total` is what was paid.
+    discount: Money | None = None
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,20 @@ class Order:
     refused_txn_ids: frozenset[str] = frozenset()
 
     @property
+    def gross(self) -> Money:
+        """The sum of the lines, before any coupon."""
+        total = Money.zero(self.total.currency)
+        for line in self.lines:
+            total = total + line.subtotal
+        return total
+
+    @property
+    def discount(self) -> Money | None:
+        """What a coupon took off the lines' sum (None: nothing): `total` is the lines' sum less it."""
+        off = self.gross.minor_units - self.total.minor_units
+        return Money(off, self.total.currency) if off > 0 else None
+
+    @property
     def phase(self) -> Phase:
         return Phase(self.status, self.risk_decision, self.captured_txn_id, self.captured_provider,
                      self.refused_txn_ids)
@@ -117,6 +131,9 @@ class Place:
     placed_at: datetime
     pay_by: datetime | None = None
     client_tag: str = ""
+    #: A coupon the order takes, and what it takes off (decided by domain.coupon against its uses).
+    coupon_code: str = ""
+    discount: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -264,11 +281,18 @@ def _placed(cmd: Place) -> OrderPlaced:
         raise InvalidOrder("the order total is too large")
     if cmd.pay_by is not None and cmd.pay_by <= cmd.placed_at:
         raise InvalidOrder("an order must be payable for some time")
+    discount = cmd.discount
+    if discount is not None:
+        if not cmd.coupon_code or discount.currency != currency:
+            raise InvalidOrder("a discount comes from a coupon, in the order's currency")
+        if not 0 < discount.minor_units < total.minor_units:
+            raise InvalidOrder("a coupon takes off more than nothing and less than the whole order")
+        total = Money(total.minor_units - discount.minor_units, currency)
     # No personal data in events: the buyer is their id (the gateway keeps the address; fulfillment asks it).
     # `buyer_email` stays in the types only for events of older releases, and is always empty.
     return OrderPlaced(
         cmd.order_id, cmd.buyer_id, "", cmd.channel, tuple(priced), total, cmd.idempotency_key,
-        cmd.placed_at, cmd.pay_by, cmd.client_tag,
+        cmd.placed_at, cmd.pay_by, cmd.client_tag, cmd.coupon_code if discount is not None else "", discount,
     )
 
 
@@ -352,7 +376,8 @@ def _review(order: Order, approve: bool) -> list[Event]:
 
 def _paid(order: Order, txn_id: str) -> OrderPaid:
     return OrderPaid(
-        order.order_id, order.buyer_id, order.buyer_email, order.channel, order.lines, order.total, txn_id
+        order.order_id, order.buyer_id, order.buyer_email, order.channel, order.lines, order.total, txn_id,
+        order.discount,
     )
 
 

@@ -11,14 +11,16 @@ import grpc
 from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 
+from quanyi_orders.adapters.coupon_mapping import coupon_to_proto, terms_from_request
 from quanyi_orders.adapters.proto_mapping import money_from_proto, money_to_proto, order_to_proto
 from quanyi_orders.adapters.psp_notice import MalformedNotice, parse_notice
 from quanyi_orders.adapters.psp_signature import NoticeRejected, NoticeVerifier
-from quanyi_orders.application import orders, queue, refunds, saga
+from quanyi_orders.application import coupons, orders, queue, refunds, saga
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.application.errors import NoticeReplayed, OrderNotFound, PaymentBelongsToAnotherOrder
 from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork, QueueEntry
 from quanyi_orders.application.providers import PaymentProvider, RawNotice, find_payment
+from quanyi_orders.domain.coupon import CouponExists, CouponNotFound, CouponRefused
 from quanyi_orders.domain.errors import AmountMismatch, InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import RefundSucceeded
 from quanyi_orders.domain.holds import HoldRefused
@@ -34,6 +36,9 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (OrderNotFound, grpc.StatusCode.NOT_FOUND),
     (AmountMismatch, grpc.StatusCode.FAILED_PRECONDITION),
     (HoldRefused, grpc.StatusCode.FAILED_PRECONDITION),
+    (CouponRefused, grpc.StatusCode.FAILED_PRECONDITION),
+    (CouponExists, grpc.StatusCode.ALREADY_EXISTS),
+    (CouponNotFound, grpc.StatusCode.NOT_FOUND),
     (NotAllowed, grpc.StatusCode.FAILED_PRECONDITION),
     (PaymentBelongsToAnotherOrder, grpc.StatusCode.FAILED_PRECONDITION),
     (NoticeReplayed, grpc.StatusCode.ALREADY_EXISTS),
@@ -94,9 +99,43 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
             lines=[(i.sku_id, i.quantity, money_from_proto(i.unit_price)) for i in request.items],
             idempotency_key=request.idempotency_key,
             client_ip=request.client_ip,
+            coupon_code=request.coupon_code,
         )
         placed = await self._answer(context, self._entry.place(cmd))
-        return pb.PlaceOrderResponse(order=order_to_proto(placed.order), replayed=placed.replayed)
+        answer = order_to_proto(placed.order)
+        if placed.order.discount is not None:
+            # The stored order keeps its discount (total = lines less it); the code the caller named.
+            answer.coupon_code = request.coupon_code.strip()
+        return pb.PlaceOrderResponse(order=answer, replayed=placed.replayed)
+
+    async def CreateCoupon(
+        self, request: pb.CreateCouponRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateCouponResponse:
+        if not request.actor:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "actor is required")
+        try:
+            terms = terms_from_request(request.coupon)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise AssertionError("abort raises") from exc
+        coupon = await self._run(context, lambda uow: coupons.create_coupon(uow, terms, request.actor))
+        return pb.CreateCouponResponse(coupon=coupon_to_proto(coupon, 0))
+
+    async def ListCoupons(
+        self, request: pb.ListCouponsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCouponsResponse:
+        found = await self._run(context, lambda uow: coupons.list_coupons(uow, request.limit))
+        return pb.ListCouponsResponse(coupons=[coupon_to_proto(c, uses) for c, uses in found])
+
+    async def DisableCoupon(
+        self, request: pb.DisableCouponRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DisableCouponResponse:
+        if not request.actor:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "actor is required")
+        coupon, uses = await self._run(
+            context, lambda uow: coupons.disable_coupon(uow, request.code, request.actor)
+        )
+        return pb.DisableCouponResponse(coupon=coupon_to_proto(coupon, uses))
 
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext

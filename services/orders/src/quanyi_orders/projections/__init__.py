@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from quanyi_platform.projection import Projection
 
+from quanyi_orders.projections.coupons import CouponsProjection
 from quanyi_orders.projections.holds import HoldsProjection
 from quanyi_orders.projections.orders import OrdersProjection
 from quanyi_orders.projections.queue import QueueProjection
 from quanyi_orders.projections.refunds import RefundsProjection
 
 PROJECTIONS: tuple[Projection, ...] = (
-    OrdersProjection(), RefundsProjection(), QueueProjection(), HoldsProjection(),
+    OrdersProjection(), RefundsProjection(), QueueProjection(), HoldsProjection(), CouponsProjection(),
 )
 
-__all__ = ["PROJECTIONS", "HoldsProjection", "OrdersProjection", "QueueProjection", "RefundsProjection"]
+__all__ = [
+    "PROJECTIONS", "CouponsProjection", "HoldsProjection", "OrdersProjection", "QueueProjection",
+    "RefundsProjection",
+]
