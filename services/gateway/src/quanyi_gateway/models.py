@@ -326,6 +326,42 @@ class DeliveredKeyPublic(BaseModel):
     redeemed_at: str | None
 
 
+class PointsCreditPublic(BaseModel):
+    """Points a bundle credited, with the order (line and unit) they came from."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    points: int
+    credited_at: str
+
+
+class MyPointsPublic(BaseModel):
+    """The buyer's points balance and the credits that make it, oldest first."""
+
+    balance: int
+    credits: list[PointsCreditPublic]
+
+
+class MembershipGrantPublic(BaseModel):
+    """A grant of a membership by a bundle, with the order (line and unit) it came from."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    days: int
+    valid_from: str
+    valid_until: str
+
+
+class MembershipPublic(BaseModel):
+    """A membership of a plan, valid until the end of its last grant (grants of a plan stack)."""
+
+    plan: str
+    valid_until: str
+    grants: list[MembershipGrantPublic]
+
+
 # Partners
 
 

@@ -51,6 +51,7 @@ class FakePeers:
     keys: dict[str, inventory_pb.RevealedKey] = field(default_factory=dict)
     key_orders: dict[str, str] = field(default_factory=dict)
     deliveries: list[fulfillment_pb.Delivery] = field(default_factory=list)
+    entitlements: dict[str, fulfillment_pb.ListEntitlementsResponse] = field(default_factory=dict)  # by buyer
     channel_requests: list[fulfillment_pb.DeliverOnChannelRequest] = field(default_factory=list)
     reveals: list[inventory_pb.RevealKeysRequest] = field(default_factory=list)
     notices: list[orders_pb.HandlePaymentNoticeRequest] = field(default_factory=list)
@@ -280,6 +281,10 @@ class FakeFulfillment(fulfillment_grpc.FulfillmentServiceServicer):
                     d.redeemed_at = request.redeemed_at
                 return fulfillment_pb.RecordRedemptionResponse(delivery=d, duplicate=duplicate)
         await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "key not delivered")
+
+    async def ListEntitlements(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("ListEntitlements")
+        return self.p.entitlements.get(request.buyer_id, fulfillment_pb.ListEntitlementsResponse())
 
     async def DeliverOnChannel(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("DeliverOnChannel")

@@ -19,6 +19,7 @@ from quanyi_gateway.application.model import (
     ChannelStep,
     Credentials,
     Delivery,
+    Entitlements,
     FoundKey,
     KeyFacts,
     Money,
@@ -218,6 +219,10 @@ class InMemoryDeliveries:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self.steps: list[tuple[str, ChannelStep]] = []  # (order id, step)
+        self.entitled: dict[str, Entitlements] = {}  # by buyer
+
+    async def entitlements(self, buyer_id: str) -> Entitlements:
+        return self.entitled.get(buyer_id, Entitlements(0))
 
     async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
         return [

@@ -24,11 +24,15 @@ from quanyi_gateway.application.model import (
     CataloguePage,
     ChannelStep,
     Delivery,
+    Entitlements,
     FoundKey,
     KeyFacts,
+    Membership,
+    MembershipGrant,
     Order,
     OrderItem,
     PlacedOrder,
+    PointsCredit,
     Redemption,
     RevealedKey,
     Sku,
@@ -192,6 +196,24 @@ class GrpcDeliveries:
                     ChannelStep(e.channel, e.outcome, e.at, e.attempt, e.final, e.requested_by)
                 )
         return steps
+
+
+    async def entitlements(self, buyer_id: str) -> Entitlements:
+        reply: fulfillment_pb.ListEntitlementsResponse = await self._fulfillment.ListEntitlements(
+            fulfillment_pb.ListEntitlementsRequest(buyer_id=buyer_id)
+        )
+        return Entitlements(
+            int(reply.points_balance),
+            tuple(
+                PointsCredit(c.order_id, c.line_no, c.unit_no, int(c.points), c.credited_at)
+                for c in reply.credits
+            ),
+            tuple(Membership(m.plan, m.valid_until) for m in reply.memberships),
+            tuple(
+                MembershipGrant(g.order_id, g.line_no, g.unit_no, g.plan, g.days, g.valid_from, g.valid_until)
+                for g in reply.grants
+            ),
+        )
 
 
 class GrpcKeyVault:

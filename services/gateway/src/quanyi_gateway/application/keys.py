@@ -7,7 +7,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from quanyi_gateway.application.model import ChannelStep, DeliveredKey, Delivery, Order, OwnedKey, User
+from quanyi_gateway.application.model import (
+    ChannelStep,
+    DeliveredKey,
+    Delivery,
+    Entitlements,
+    Order,
+    OwnedKey,
+    User,
+)
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import Deliveries, KeyVault
 
@@ -43,6 +51,10 @@ class MyKeys:
             )
             for d in deliveries
         ]
+
+    async def entitlements(self, buyer: User) -> Entitlements:
+        """The buyer's points balance and memberships from bundles, with the orders they came from."""
+        return await self._deliveries.entitlements(str(buyer.user_id))
 
     async def channel_history(self, buyer: User, order_id: str) -> list[ChannelStep]:
         """The buyer's order's deliveries on its channels (requests, deliveries, failures), oldest first;

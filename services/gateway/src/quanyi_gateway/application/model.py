@@ -241,3 +241,45 @@ class OwnedKey:
     state: str
     valid_from: datetime | None
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PointsCredit:
+    """Points a bundle credited to the buyer (fulfillment's PointsCredited), with the order they came from."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    points: int
+    credited_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipGrant:
+    """A membership a bundle granted (fulfillment's MembershipGranted), with the order it came from."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    plan: str
+    days: int
+    valid_from: str
+    valid_until: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A buyer's membership of a plan: valid until the end of its last grant."""
+
+    plan: str
+    valid_until: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlements:
+    """A buyer's points balance and memberships, with the credits and grants that make them."""
+
+    points_balance: int
+    credits: tuple[PointsCredit, ...] = ()
+    memberships: tuple[Membership, ...] = ()
+    grants: tuple[MembershipGrant, ...] = ()

@@ -16,6 +16,7 @@ from quanyi_gateway.application.model import (
     ChannelStep,
     Credentials,
     Delivery,
+    Entitlements,
     FoundKey,
     KeyFacts,
     Order,
@@ -140,6 +141,10 @@ class Deliveries(Protocol):
     async def channel_steps(self, order_ids: Sequence[str]) -> dict[str, list[ChannelStep]]:
         """Each order's deliveries on its channels, oldest first: requests, deliveries and failures (an
         order with none is left out)."""
+        ...
+
+    async def entitlements(self, buyer_id: str) -> Entitlements:
+        """The buyer's points balance and memberships from bundles, with their credits and grants."""
         ...
 
 

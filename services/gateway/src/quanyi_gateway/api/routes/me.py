@@ -11,7 +11,14 @@ from quanyi_gateway.api.deps import CurrentUser, MyKeysDep, OrderQueriesDep, rat
 from quanyi_gateway.api.problems import responses
 from quanyi_gateway.api.routes.orders import order_not_found
 from quanyi_gateway.application.errors import OrderNotFound
-from quanyi_gateway.models import DeliveredKeyPublic, OrderPublic
+from quanyi_gateway.models import (
+    DeliveredKeyPublic,
+    MembershipGrantPublic,
+    MembershipPublic,
+    MyPointsPublic,
+    OrderPublic,
+    PointsCreditPublic,
+)
 
 router = APIRouter(prefix="/me", tags=["me"], responses=responses(401, 404, 503))
 
@@ -39,3 +46,41 @@ async def my_keys(
     except OrderNotFound:
         raise order_not_found() from None  # someone else's order is a 404, like a missing one
     return [presenters.delivered_key(k) for k in revealed]
+
+
+@router.get("/points")
+async def my_points(user: CurrentUser, keys: MyKeysDep) -> MyPointsPublic:
+    """The buyer's points balance from bundles, with each credit and the order it came from."""
+    found = await keys.entitlements(user)
+    return MyPointsPublic(
+        balance=found.points_balance,
+        credits=[
+            PointsCreditPublic(
+                order_id=c.order_id, line_no=c.line_no, unit_no=c.unit_no, points=c.points,
+                credited_at=c.credited_at,
+            )
+            for c in found.credits
+        ],
+    )
+
+
+@router.get("/memberships")
+async def my_memberships(user: CurrentUser, keys: MyKeysDep) -> list[MembershipPublic]:
+    """The buyer's memberships from bundles by plan (valid until the end of the last grant; grants of a
+    plan stack), each with its grants and the orders they came from."""
+    found = await keys.entitlements(user)
+    return [
+        MembershipPublic(
+            plan=m.plan,
+            valid_until=m.valid_until,
+            grants=[
+                MembershipGrantPublic(
+                    order_id=g.order_id, line_no=g.line_no, unit_no=g.unit_no, days=g.days,
+                    valid_from=g.valid_from, valid_until=g.valid_until,
+                )
+                for g in found.grants
+                if g.plan == m.plan
+            ],
+        )
+        for m in found.memberships
+    ]

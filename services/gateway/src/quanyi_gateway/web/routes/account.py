@@ -43,9 +43,10 @@ async def user_centre(request: Request, user: WebUser) -> Response:
     names = await sku_names(request, sku_ids)
     asked = await refund_requests(request).of_buyer(user)
     histories = await r.keys.channel_histories(user, orders)
+    entitled = await r.keys.entitlements(user)
     return page(
         request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names, asked=asked,
-        histories=histories,
+        histories=histories, entitled=entitled,
     )
 
 
