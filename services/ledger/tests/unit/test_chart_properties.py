@@ -3,8 +3,9 @@ interleaved across orders and split into random batches, posted through the appl
 
 - every entry balances;
 - the trial balance sums to zero in every currency;
-- I4 holds exactly: revenue per channel = paid − refunded, and cost of goods sold per channel = the cost of
-  the keys delivered; clearing per provider (a channel's receivable for a payment the channel collected)
+- I4 holds exactly: revenue per channel − its coupon expense = paid − refunded (a sale with a coupon is
+  posted gross, its discount as coupon expense, and refunds give back a proportional share of it), and
+  cost of goods sold per channel = the cost of the keys delivered; clearing per provider (a channel's receivable for a payment the channel collected)
   = captured − paid back; refunds owed = decided − paid back;
 - a channel's commission (its terms) = its share of each sale less the same share of each refund decided.
 """
@@ -56,8 +57,14 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
         posting.SaleLine(sku, Money(draw(st.integers(1, 5_000)), CNY))
         for sku in draw(st.lists(st.sampled_from(SKUS), min_size=1, max_size=3, unique=True))
     )
-    total = Money(sum(ln.amount.minor for ln in lines) - draw(st.integers(0, 50)), CNY)
-    total = Money(max(total.minor, 1), CNY)
+    gross = sum(ln.amount.minor for ln in lines)
+    discount: Money | None = None
+    if gross > 1 and draw(st.booleans()):
+        # A coupon: the buyer pays the lines less the discount (at least one fen).
+        discount = Money(draw(st.integers(1, gross - 1)), CNY)
+        total = Money(gross - discount.minor, CNY)
+    else:
+        total = Money(max(gross - draw(st.integers(0, 50)), 1), CNY)
     facts: list[posting.Fact] = [posting.PaymentCaptured(order_id, provider, f"t{n}", total)]
     exp.captured[provider] += total.minor
     if draw(st.booleans()) and draw(st.booleans()):
@@ -69,10 +76,10 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
         else:
             exp.owed += total.minor
         return facts, exp
-    facts.append(posting.OrderPaid(order_id, channel, total, lines))
+    facts.append(posting.OrderPaid(order_id, channel, total, lines, discount))
     exp.paid[channel] += total.minor
     exp.channel_commissions[channel] += TERMS.commission(channel, total).minor
-    sold = posting.sale_lines(posting.OrderPaid(order_id, channel, total, lines))
+    sold = posting.sale_lines(posting.OrderPaid(order_id, channel, total, lines, discount))
     if draw(st.booleans()):
         costs = [Money(draw(st.integers(0, 400)), CNY) for _ in sold]
         facts.append(posting.KeyDelivered(order_id, channel, costs, [ln.sku_id for ln in sold]))
@@ -93,7 +100,9 @@ def order_story(draw: st.DrawFn, n: int) -> tuple[list[posting.Fact], Expected]:
         else:
             exp.owed += total.minor
     elif refund == "partial":
-        left = {ln.sku_id: ln.amount.minor for ln in sold}
+        # What was paid per SKU (the sale's lines less the coupon's share), refunded a part at a time.
+        paid_lines = posting.sale_lines(posting.OrderPaid(order_id, channel, total, lines))
+        left = {ln.sku_id: ln.amount.minor for ln in paid_lines}
         for k in range(draw(st.integers(1, 3))):
             sku = draw(st.sampled_from(sorted(left)))
             amount = draw(st.integers(0, left[sku]))
@@ -184,7 +193,9 @@ def test_every_entry_balances_the_trial_balance_is_zero_and_i4_holds_exactly(
 
     for channel in CHANNELS:
         revenue = -net(totals, f"revenue:{channel}") - net(totals, f"refunds:{channel}")
-        assert revenue == exp.paid[channel] - exp.refunded[channel]
+        coupons = net(totals, accounts.coupons_expense(channel))
+        assert revenue - coupons == exp.paid[channel] - exp.refunded[channel]
+        assert coupons >= 0
         assert net(totals, f"cogs:{channel}") == exp.cogs[channel]
     for provider in PROVIDERS:
         assert net(totals, accounts.clearing(provider)) == exp.captured[provider] - exp.paid_back[provider]

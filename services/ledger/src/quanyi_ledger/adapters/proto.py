@@ -78,7 +78,8 @@ def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
     if isinstance(payload, orders_events.OrderPaid):
         # The channel is the one the order arrived on, as orders recorded it from the gateway's route.
         paid = posting.OrderPaid(
-            payload.order_id, payload.channel, _money(payload.total), _sale_lines(payload.lines)
+            payload.order_id, payload.channel, _money(payload.total), _sale_lines(payload.lines),
+            _money(payload.discount) if payload.HasField("discount") else None,
         )
         return paid, payload.order_id
     if isinstance(payload, orders_events.OrderRefunded):

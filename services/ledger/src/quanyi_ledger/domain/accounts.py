@@ -5,7 +5,9 @@ revenue and payables negative.
 
 The channel is where the order arrived (the gateway's storefront route or an authenticated channel
 integration), as the order's events carry it; a fact without one posts to ``<kind>:unknown``.
-Revenue of a channel = credit balance of ``revenue:<channel>`` − debit balance of ``refunds:<channel>`` (I4).
+Revenue of a channel = credit balance of ``revenue:<channel>`` − debit balance of ``refunds:<channel>``;
+revenue is posted gross of coupons, so what buyers paid on a channel less what was refunded to them =
+that revenue − the balance of ``expense:coupons:<channel>`` (I4).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def cogs(channel: str) -> str:
     return f"cogs:{_name(channel)}"
 
 
+def coupons_expense(channel: str) -> str:
+    """What the operator funds of its coupons on a channel's sales (``expense:coupons:<channel>``)."""
+    return f"{EXPENSE_COUPONS}:{_name(channel)}"
+
+
 def commissions_expense(channel: str) -> str:
     return f"expense:commissions:{_name(channel)}"
 
@@ -93,7 +100,8 @@ CHART: tuple[tuple[str, str, str], ...] = (
     (INVENTORY_KEYS, "asset", "card keys in stock at cost, per SKU"),
     (PAYABLES_KEY_SUPPLIERS, "liability", "the cost of imported keys, owed to suppliers"),
     ("cogs:<channel>", "expense", "cost of the keys delivered, per channel and SKU"),
-    (EXPENSE_COUPONS, "expense", "coupons the operator funds"),
+    ("expense:coupons:<channel>", "expense",
+     "coupons the operator funds: what they took off each sale on the channel, less refunds' shares"),
     ("expense:commissions:<channel>", "expense",
      "commissions earned by a channel's partner on its sales (QUANYI_LEDGER_COMMISSION_BPS), less refunds"),
     ("payables:commissions:<partner>", "liability",

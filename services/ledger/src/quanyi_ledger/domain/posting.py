@@ -12,6 +12,14 @@ owed for its order (an operator's partial refund, decided by no OrderRefunded) r
 
 Facts that do not say everything are completed from what the ledger posted for the order before (its
 `OrderBook`: the payment's provider, the sale's channel and lines, the refunds owed): `complete`.
+
+Coupons. A sale with a coupon is posted gross: Cr revenue:<channel> per SKU for what the lines were priced
+at, Dr deposits:buyers for what the buyer paid and Dr expense:coupons:<channel> for the discount the
+operator funds. A refund of such an order reverses proportionally: of refunds that add up to R of the P
+paid, the coupon expense given back is floor(R × discount / P) in all (cumulative, so the refund of the
+whole order gives back exactly the discount), and each refund reverses its amount plus its share of that
+from revenue (Dr refunds:<channel> R + share / Cr expense:coupons:<channel> share / Cr payables:refunds
+or clearing R). So revenue − refunds − coupon expense of a channel = paid − refunded (I4).
 """
 
 from __future__ import annotations
@@ -100,6 +108,8 @@ class OrderPaid:
     channel: str
     total: Money
     lines: tuple[SaleLine, ...] = ()
+    #: What a coupon took off the lines (None: none): they were sold for `total` plus it.
+    discount: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,8 @@ class OrderRefunded:
     amount: Money
     was_released: bool
     lines: tuple[SaleLine, ...] = ()
+    #: The coupon expense this refund gives back (`complete` fills it from the order's book).
+    coupon_back: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,8 @@ class RefundSucceeded:
     lines: tuple[SaleLine, ...] = ()
     channel: str = ""
     owed: int = 0
+    #: The coupon expense the part of it that reverses the sale gives back (from the book: `complete`).
+    coupon_back: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,6 +253,21 @@ class OrderBook:
     refunds_owed: int = 0
     # What its sale has been reversed by so far, per SKU (the refunds:<channel> debits).
     refunded: tuple[SaleLine, ...] = ()
+    # The coupon's discount on the sale (its expense:coupons debit), and what refunds gave back of it.
+    discount: int = 0
+    discount_back: int = 0
+
+    def coupon_share(self, refund: int) -> int:
+        """The coupon expense a refund of `refund` (of what the buyer paid) gives back: the cumulative
+        floor(refunded × discount / paid) less what earlier refunds gave back."""
+        if self.discount <= 0 or refund <= 0:
+            return 0
+        paid = sum(ln.amount.minor for ln in self.sale_lines) - self.discount
+        if paid <= 0:
+            return 0
+        before = sum(ln.amount.minor for ln in self.refunded) - self.discount_back
+        after = min(paid, before + refund)
+        return max(0, min(self.discount, after * self.discount // paid) - self.discount_back)
 
     def unrefunded(self) -> tuple[SaleLine, ...]:
         """The sale's lines less what was refunded of each SKU (what a refund without lines returns)."""
@@ -264,12 +293,24 @@ def _reversals(entry: JournalEntry) -> tuple[SaleLine, ...]:
     )
 
 
+def _coupon_lines(entry: JournalEntry) -> tuple[int, int]:
+    """The coupon expense `entry` debits (a sale's discount) and credits (what a refund gives back)."""
+    debit = credit = 0
+    for ln in entry.lines:
+        if ln.account.startswith(accounts.EXPENSE_COUPONS + ":"):
+            debit += ln.debit_minor
+            credit += ln.credit_minor
+    return debit, credit
+
+
 def note_entry(books: dict[str, OrderBook], order_id: str, entry: JournalEntry) -> None:
     """Update `books` with the sale reversals `entry` (posted for `order_id`) makes."""
     reversed_ = _reversals(entry)
     if reversed_:
         book = books.get(order_id, OrderBook())
-        books[order_id] = replace(book, refunded=book.refunded + reversed_)
+        _, back = _coupon_lines(entry)
+        books[order_id] = replace(book, refunded=book.refunded + reversed_,
+                                  discount_back=book.discount_back + back)
 
 
 def note(books: dict[str, OrderBook], fact: Fact) -> None:
@@ -282,7 +323,8 @@ def note(books: dict[str, OrderBook], fact: Fact) -> None:
         owed = book.refunds_owed + (fact.amount.minor if fact.refused else 0)
         book = replace(book, provider=provider, refunds_owed=owed)
     elif isinstance(fact, OrderPaid):
-        book = replace(book, channel=fact.channel, sale_lines=sale_lines(fact))
+        book = replace(book, channel=fact.channel, sale_lines=sale_lines(fact),
+                       discount=fact.discount.minor if fact.discount is not None else 0)
     elif isinstance(fact, OrderRefunded):
         book = replace(book, refunds_owed=book.refunds_owed + fact.amount.minor)
     elif isinstance(fact, RefundSucceeded):
@@ -313,7 +355,9 @@ def book_of(entries: Iterable[JournalEntry]) -> OrderBook:
             )
             channel = next((accounts.channel_of(ln.account) or "" for ln in entry.lines
                             if ln.account.startswith("revenue:")), "")
-            book = replace(book, channel=channel, sale_lines=lines)
+            book = replace(book, channel=channel, sale_lines=lines, discount=_coupon_lines(entry)[0])
+        else:
+            book = replace(book, discount_back=book.discount_back + _coupon_lines(entry)[1])
         book = replace(book, refunded=book.refunded + _reversals(entry))
     return replace(book, refunds_owed=max(0, owed))
 
@@ -347,8 +391,37 @@ def _split(amount: Money, lines: Sequence[SaleLine]) -> tuple[SaleLine, ...]:
 
 
 def sale_lines(fact: OrderPaid) -> tuple[SaleLine, ...]:
-    """What each SKU of the order was sold for: its lines' prices, scaled to the total paid."""
+    """What each SKU of the order was sold for: its lines' prices, scaled to the total paid plus the
+    coupon's discount (the lines' own sum, for an order placed with a coupon)."""
+    if fact.discount is not None and fact.discount.minor:
+        return _split(Money(fact.total.minor + fact.discount.minor, fact.total.currency), fact.lines)
     return _split(fact.total, fact.lines)
+
+
+def _gross_lines(book: OrderBook, lines: Sequence[SaleLine], gross: Money) -> tuple[SaleLine, ...]:
+    """A discounted order's refund reversal of `gross` (the refund plus its coupon share) per SKU: in
+    proportion to the refund's `lines` (else what is left of the sale), no SKU past what is left of its
+    sale; rounding's excess moves to SKUs with room left."""
+    left = {ln.sku_id: ln.amount.minor for ln in book.unrefunded() if ln.amount.currency == gross.currency}
+    split = _split(gross, tuple(lines) or book.unrefunded())
+    out: dict[str, int] = {}
+    excess = 0
+    for ln in split:
+        room = left.get(ln.sku_id, ln.amount.minor) - out.get(ln.sku_id, 0)
+        take = max(0, min(ln.amount.minor, room))
+        out[ln.sku_id] = out.get(ln.sku_id, 0) + take
+        excess += ln.amount.minor - take
+    for sku, have in left.items():
+        if not excess:
+            break
+        more = min(excess, have - out.get(sku, 0))
+        if more > 0:
+            out[sku] = out.get(sku, 0) + more
+            excess -= more
+    if excess:  # nothing is left of the sale to take it: the first line carries it
+        first = next(iter(out), "")
+        out[first] = out.get(first, 0) + excess
+    return tuple(SaleLine(sku, Money(m, gross.currency)) for sku, m in out.items() if m)
 
 
 def complete(fact: Fact, books: Mapping[str, OrderBook]) -> Fact:
@@ -360,14 +433,24 @@ def complete(fact: Fact, books: Mapping[str, OrderBook]) -> Fact:
         # order refunded unit by unit); the whole sale when nothing was refunded before.
         lines = fact.lines or (_split(fact.amount, book.unrefunded() or book.sale_lines)
                                if fact.was_released else ())
-        return replace(fact, lines=lines)
+        back = book.coupon_share(fact.amount.minor) if fact.was_released else 0
+        if back:
+            lines = _gross_lines(book, lines, Money(fact.amount.minor + back, fact.amount.currency))
+        return replace(fact, lines=lines, coupon_back=back)
     if isinstance(fact, RefundSucceeded):
         book = books.get(fact.order_id, OrderBook())
+        rest = fact.amount.minor - min(book.refunds_owed, fact.amount.minor)
+        back = book.coupon_share(rest)
+        lines = fact.lines
+        if back:
+            lines = _gross_lines(book, lines, Money(rest + back, fact.amount.currency))
         return replace(
             fact,
+            lines=lines,
             channel=fact.channel or book.channel,
             owed=book.refunds_owed,
             provider=fact.provider or book.provider,
+            coupon_back=back,
         )
     return fact
 
@@ -407,14 +490,18 @@ def order_paid(fact: OrderPaid, source: Source, terms: ChannelTerms = NO_TERMS) 
     payables:commissions:<channel>."""
     if fact.total.minor == 0:
         return None
+    discount = fact.discount if fact.discount is not None and fact.discount.minor else None
     lines = [
         JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total),
+        *([JournalLine.debit(accounts.coupons_expense(fact.channel), discount)] if discount else []),
         *(
             JournalLine.credit(revenue_account(fact.channel), ln.amount, ln.sku_id)
             for ln in sale_lines(fact)
         ),
     ]
     memo = f"order {fact.order_id}: sold on {_channel(fact.channel)}"
+    if discount:
+        memo += f", coupon {discount.minor} {discount.currency}"
     commission = terms.commission(fact.channel, fact.total)
     if commission.minor:
         lines += _commission(fact.channel, commission)
@@ -441,7 +528,7 @@ def order_refunded(
     credit = JournalLine.credit(accounts.PAYABLES_REFUNDS, fact.amount)
     if fact.was_released:
         memo = f"order {fact.order_id}: refund of a sale on {_channel(fact.channel)}"
-        debits = _reversal(fact.channel, fact.amount, fact.lines)
+        debits = _reversal(fact.channel, fact.amount, fact.lines, fact.coupon_back)
         commission = terms.commission(fact.channel, fact.amount)
         if commission.minor:
             debits += _commission(fact.channel, commission, back=True)
@@ -451,13 +538,20 @@ def order_refunded(
     return _entry(KIND_REFUND, source, memo, [*debits, credit])
 
 
-def _reversal(channel: str, amount: Money, lines: Sequence[SaleLine]) -> list[JournalLine]:
-    """Debits of refunds:<channel> for `amount`, per SKU as `lines` split it."""
-    split = tuple(lines) or (SaleLine("", amount),)
-    if sum(ln.amount.minor for ln in split) != amount.minor:
-        split = _split(amount, split)
+def _reversal(
+    channel: str, amount: Money, lines: Sequence[SaleLine], coupon_back: int = 0
+) -> list[JournalLine]:
+    """Debits of refunds:<channel> for `amount` plus `coupon_back`, per SKU as `lines` split it, and the
+    credit of expense:coupons:<channel> that gives `coupon_back` back (a coupon's share of the refund)."""
+    gross = Money(amount.minor + coupon_back, amount.currency)
+    split = tuple(lines) or (SaleLine("", gross),)
+    if sum(ln.amount.minor for ln in split) != gross.minor:
+        split = _split(gross, split)
     account = refunds_account(channel)
-    return [JournalLine.debit(account, ln.amount, ln.sku_id) for ln in split if ln.amount.minor]
+    out = [JournalLine.debit(account, ln.amount, ln.sku_id) for ln in split if ln.amount.minor]
+    if coupon_back:
+        out.append(JournalLine.credit(accounts.coupons_expense(channel), Money(coupon_back, amount.currency)))
+    return out
 
 
 def refund_succeeded(fact: RefundSucceeded, source: Source) -> JournalEntry | None:
@@ -472,7 +566,7 @@ def refund_succeeded(fact: RefundSucceeded, source: Source) -> JournalEntry | No
     if from_owed:
         debits.append(JournalLine.debit(accounts.PAYABLES_REFUNDS, Money(from_owed, fact.amount.currency)))
     if rest:
-        debits += _reversal(fact.channel, Money(rest, fact.amount.currency), fact.lines)
+        debits += _reversal(fact.channel, Money(rest, fact.amount.currency), fact.lines, fact.coupon_back)
     return _entry(
         KIND_REFUND_PAID,
         source,
