@@ -113,9 +113,36 @@ class ProductPublic(BaseModel):
     kind: str
 
 
+class PointsComponentCreate(Input):
+    points: int = Field(ge=1, le=1_000_000_000, description="Points credited to the buyer per unit")
+    value: Money | None = Field(
+        default=None, description="What those points are worth (posted to the points liability); none: 0"
+    )
+
+
+class MembershipComponentCreate(Input):
+    plan: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["vip"])
+    days: int = Field(ge=1, le=3660, description="Days of the plan per unit (grants of a plan stack)")
+    cost: Money | None = Field(
+        default=None, description="What a unit's membership costs the operator (posted like a key's cost)"
+    )
+
+
 class BundleComponentCreate(Input):
-    sku_id: Id = Field(description="A component SKU (one with key pools of its own, not a bundle)")
+    """One of: keys of a component SKU (`sku_id`, `quantity`), points, or a membership."""
+
+    sku_id: Id | None = Field(
+        default=None, description="A component SKU (one with key pools of its own, not a bundle)"
+    )
     quantity: int = Field(default=1, ge=1, le=100, description="Keys of it per unit of the bundle")
+    points: PointsComponentCreate | None = None
+    membership: MembershipComponentCreate | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> BundleComponentCreate:
+        if sum(x is not None for x in (self.sku_id, self.points, self.membership)) != 1:
+            raise ValueError("a component is exactly one of sku_id, points and membership")
+        return self
 
 
 class SkuCreate(Input):
@@ -124,8 +151,8 @@ class SkuCreate(Input):
     low_stock_threshold: int = Field(default=0, ge=0, le=1_000_000_000)
     components: list[BundleComponentCreate] = Field(
         default_factory=list, max_length=20,
-        description="When given, the SKU is a bundle of these SKUs' keys: a paid unit gets each component's"
-        " keys, delivered and tracked one by one",
+        description="When given, the SKU is a bundle of these components (other SKUs' keys, points,"
+        " memberships): a paid unit gets every component, each delivered and tracked on its own",
     )
 
 

@@ -45,3 +45,40 @@ async def test_a_buyer_sees_their_points_balance_and_memberships_with_the_orders
     assert (await gw.client.get("/v1/me/memberships", headers=other)).json() == []
     anonymous = await gw.client.get("/v1/me/points")
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_bundle_component_is_exactly_one_of_keys_points_and_a_membership(gw: Any, fake: Any) -> None:
+    admin = await gw.admin()
+    url = "/v1/admin/products/p-1/skus"
+    price = {"amount_minor": 5000, "currency": "CNY"}
+    for bad in [
+        {"sku_id": "s-1", "points": {"points": 5}},
+        {},
+        {"points": {"points": 0}},
+        {"membership": {"plan": "vip", "days": 0}},
+        {"membership": {"plan": "v i p", "days": 3}},
+    ]:
+        r = await gw.client.post(url, json={"name": "Box", "price": price, "components": [bad]}, headers=admin)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (bad, r.text)
+    good = [
+        {"sku_id": "s-1", "quantity": 2},
+        {"points": {"points": 500, "value": {"amount_minor": 250, "currency": "CNY"}}},
+        {"membership": {"plan": "vip", "days": 30}},
+    ]
+    r = await gw.client.post(url, json={"name": "Box", "price": price, "components": good}, headers=admin)
+    assert r.status_code == 201, r.text
+
+
+def test_the_back_office_form_reads_keys_points_and_membership_components() -> None:
+    import pytest
+    from quanyi_gateway.web.routes.backoffice import _component
+
+    keys, points, vip = (_component(t, "CNY") for t in ("s-1:2", "points:500:250", "membership:vip:30"))
+    assert (keys.sku_id, keys.quantity) == ("s-1", 2)
+    assert (points.points.points, points.points.value.minor_units, points.points.value.currency) == (
+        500, 250, "CNY"
+    )
+    assert (vip.membership.plan, vip.membership.days) == ("vip", 30)
+    for bad in ("points:x", "membership:vip", "membership::3", "points:1:2:3"):
+        with pytest.raises(ValueError):
+            _component(bad)

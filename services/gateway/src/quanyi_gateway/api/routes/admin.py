@@ -32,6 +32,7 @@ from quanyi_gateway.models import (
     AccountUnlockPublic,
     BalancePublic,
     BalancesPublic,
+    BundleComponentCreate,
     Currency,
     ImportPublic,
     JournalVerificationPublic,
@@ -96,11 +97,26 @@ async def create_sku(product_id: PathId, body: SkuCreate, peers: PeersDep) -> Sk
             name=body.name,
             price=mappers.money_pb(presenters.money_in(body.price)),
             low_stock_threshold=body.low_stock_threshold,
-            components=[inventory_events.BundleComponent(sku_id=c.sku_id, quantity=c.quantity)
-                        for c in body.components],
+            components=[_component(c) for c in body.components],
         )
     )
     return presenters.sku(mappers.sku_stock(reply.sku))
+
+
+def _component(c: BundleComponentCreate) -> inventory_events.BundleComponent:
+    """A bundle's component as inventory takes it: keys of a SKU, points, or a membership."""
+    if c.points is not None:
+        value = mappers.money_pb(presenters.money_in(c.points.value)) if c.points.value else None
+        return inventory_events.BundleComponent(
+            quantity=1, points=inventory_events.PointsComponent(points=c.points.points, value=value)
+        )
+    if c.membership is not None:
+        m = c.membership
+        cost = mappers.money_pb(presenters.money_in(m.cost)) if m.cost else None
+        return inventory_events.BundleComponent(
+            quantity=1, membership=inventory_events.MembershipComponent(plan=m.plan, days=m.days, cost=cost)
+        )
+    return inventory_events.BundleComponent(sku_id=c.sku_id, quantity=c.quantity)
 
 
 @router.post(

@@ -223,9 +223,10 @@ async def create_sku(
     low_stock_threshold: Annotated[int, Form(ge=0, le=10**9)] = 0,
     components: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """A SKU; with components ("sku-a:1, sku-b:2": each SKU and its keys per unit), a bundle of them."""
+    """A SKU; with components ("sku-a:1, sku-b:2": each SKU and its keys per unit; "points:500:250": 500
+    points worth 250 minor units; "membership:vip:30": 30 days of vip), a bundle of them."""
     try:
-        parts = [_component(c) for c in components.replace("\n", ",").split(",") if c.strip()]
+        parts = [_component(c, currency) for c in components.replace("\n", ",").split(",") if c.strip()]
         reply = await _resources(request).peers.inventory.CreateSku(
             inventory_pb.CreateSkuRequest(
                 product_id=product_id,
@@ -242,8 +243,24 @@ async def create_sku(
     return _back(f"/admin/catalogue?done=sku&id={reply.sku.sku_id}")
 
 
-def _component(text: str) -> inventory_events.BundleComponent:
-    """ "sku-a:2" (or "sku-a" for one) as a bundle's component; ValueError when it is not one."""
+def _component(text: str, currency: str = "CNY") -> inventory_events.BundleComponent:
+    """ "sku-a:2" (or "sku-a" for one), "points:N[:VALUE]" (N points per unit worth VALUE minor units of
+    `currency`) or "membership:PLAN:DAYS[:COST]" as a bundle's component; ValueError when it is not one."""
+    kind, _, rest = text.strip().partition(":")
+    if kind in ("points", "membership"):
+        fields = [f.strip() for f in rest.split(":")]
+        if kind == "points" and 1 <= len(fields) <= 2:
+            value = Money(int(fields[1]) if len(fields) == 2 else 0, currency)
+            return inventory_events.BundleComponent(quantity=1, points=inventory_events.PointsComponent(
+                points=int(fields[0]), value=mappers.money_pb(value)
+            ))
+        if kind == "membership" and 2 <= len(fields) <= 3 and fields[0]:
+            cost = Money(int(fields[2]) if len(fields) == 3 else 0, currency)
+            membership = inventory_events.MembershipComponent(
+                plan=fields[0], days=int(fields[1]), cost=mappers.money_pb(cost)
+            )
+            return inventory_events.BundleComponent(quantity=1, membership=membership)
+        raise ValueError(text)
     sku_id, _, quantity = text.strip().partition(":")
     count = int(quantity) if quantity.strip() else 1
     if not sku_id.strip() or count < 1 or len(sku_id) > 64:
