@@ -240,6 +240,11 @@ def report(r: dict[str, Any]) -> None:
     st = r["pg_statements_per_order"]
     log(f"  Postgres {fmt(st['total'])} {st['unit']}/order (" + ", ".join(
         f"{k} {v:g}" for k, v in st["by_service"].items()) + ")")
+    if st.get("ms_by_service"):
+        slowest = st["slowest"][0] if st["slowest"] else None
+        log("  statement time ms/order, lock waits included (" + ", ".join(
+            f"{k} {v:.2f}" for k, v in st["ms_by_service"].items()) + ")"
+            + (f"; slowest {slowest['ms_per_order']:.2f} {slowest['service']}: {slowest['query'][:70]}" if slowest else ""))
     extras = []
     if r["place_ms_p50"] is not None:
         extras.append(f"place p50 {fmt(r['place_ms_p50'])} / p99 {fmt(r['place_ms_p99'])} ms")

@@ -219,6 +219,9 @@ class StatementSample:
     per_service: dict[str, float]
     by_query: dict[tuple[str, int], tuple[str, float]] = field(default_factory=dict)
     dealloc: int = 0
+    #: Milliseconds of execution per service (top level; lock waits included), and per statement.
+    ms_per_service: dict[str, float] = field(default_factory=dict)
+    ms_by_query: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
 class StatementCounter:
@@ -239,20 +242,24 @@ class StatementCounter:
     def sample(self, conn: psycopg.Connection[Any]) -> StatementSample:
         if self.exact:
             rows = conn.execute(
-                "SELECT r.rolname, s.queryid, s.toplevel, s.calls, left(s.query, 160)"
+                "SELECT r.rolname, s.queryid, s.toplevel, s.calls, left(s.query, 160), s.total_exec_time"
                 " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
                 " WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchall()
             per: dict[str, float] = {}
             by_query: dict[tuple[str, int], tuple[str, float]] = {}
-            for role, queryid, toplevel, calls, query in rows:
+            ms: dict[str, float] = {}
+            ms_by_query: dict[tuple[str, int], float] = {}
+            for role, queryid, toplevel, calls, query, exec_ms in rows:
                 service = role[len(ROLE_PREFIX):] if role.startswith(ROLE_PREFIX) else f"({role})"
                 key = service if toplevel else f"{service} (nested)"
                 per[key] = per.get(key, 0.0) + calls
                 if toplevel:
                     by_query[(service, int(queryid or 0))] = (" ".join(str(query).split()), float(calls))
+                    ms[service] = ms.get(service, 0.0) + float(exec_ms)
+                    ms_by_query[(service, int(queryid or 0))] = float(exec_ms)
             row = conn.execute("SELECT dealloc FROM pg_stat_statements_info").fetchone()
-            return StatementSample(per, by_query, int(row[0]) if row else 0)
+            return StatementSample(per, by_query, int(row[0]) if row else 0, ms, ms_by_query)
         # Fallback. Backends report their counters at most once a second (idle ones within ten), so the
         # caller waits before sampling (see settle_s).
         xacts = conn.execute(
@@ -289,6 +296,24 @@ def statements_per_order(a: StatementSample, b: StatementSample, orders: int, ex
         "by_service": services,
         "top": [{"service": s, "per_order": round(c, 2), "query": q} for s, q, c in top if c > 0.005],
         "evicted_entries": b.dealloc - a.dealloc,
+        **statement_time_per_order(a, b, n),
+    }
+
+
+def statement_time_per_order(a: StatementSample, b: StatementSample, n: int) -> dict[str, Any]:
+    """Milliseconds of statement execution per order, per service and the slowest statements. It counts
+    lock waits: a statement whose time is far above its work waits for another transaction, often one
+    that holds a lock through its commit's flush (empty without pg_stat_statements)."""
+    if not b.ms_per_service:
+        return {}
+    by_service = {k: round((v - a.ms_per_service.get(k, 0.0)) / n, 3) for k, v in sorted(b.ms_per_service.items())}
+    slowest = sorted(
+        ((key[0], b.by_query[key][0], (ms - a.ms_by_query.get(key, 0.0)) / n) for key, ms in b.ms_by_query.items()),
+        key=lambda item: -item[2],
+    )[:8]
+    return {
+        "ms_by_service": {k: v for k, v in by_service.items() if v > 0.0005},
+        "slowest": [{"service": s, "ms_per_order": round(t, 3), "query": q} for s, q, t in slowest if t > 0.0005],
     }
 
 
