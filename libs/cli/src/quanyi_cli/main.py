@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from quanyi_cli import coupons as coupons_cli
 from quanyi_cli import deliver as deliver_cli
 from quanyi_cli import keys as keys_cli
 from quanyi_cli import operators as operators_cli
@@ -33,6 +34,7 @@ console = Console()
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(ops_cli.app, name="ops")
 app.add_typer(operators_cli.app, name="operators")
+app.add_typer(coupons_cli.app, name="coupons")
 app.command("deliver")(deliver_cli.deliver)
 
 

@@ -37,6 +37,7 @@ from quanyi_gateway.api.middleware import (
 )
 from quanyi_gateway.api.routes import (
     admin,
+    admin_coupons,
     admin_finance,
     admin_keys,
     auth,
@@ -230,6 +231,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     app.include_router(refund_requests.router, prefix="/v1")
     app.include_router(delivery_targets.router, prefix="/v1")
+    app.include_router(admin_coupons.router, prefix="/v1")
     app.include_router(health.router)
     # The web pages (storefront, user centre, back office) and their static files, outside /v1.
     install_web(app, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -225,6 +226,10 @@ class OrderCreate(Input):
     and buyer are never taken from the body (a body naming them is refused)."""
 
     items: list[OrderItemCreate] = Field(min_length=1, max_length=50)
+    coupon_code: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", examples=["SPRING10"],
+        description="A coupon code (any case); a code the order cannot take refuses it with a 409 and why.",
+    )
 
 
 class OrderItemPublic(BaseModel):
@@ -254,6 +259,8 @@ class OrderPublic(BaseModel):
     created_at: str
     version: int
     payment: PaymentInstructions | None = None
+    discount: Money | None = Field(None, description="What the coupon took off the items; total is paid.")
+    coupon_code: str | None = None
 
 
 class OrderPagePublic(BaseModel):
@@ -300,10 +307,12 @@ class QueueEntryPublic(BaseModel):
 
 
 class QueueActionCreate(Input):
-    action: Literal["refund", "resolve", "redrive", "switch"] = Field(
+    action: Literal["refund", "resolve", "redrive", "switch", "override", "decline"] = Field(
         description="refund (its remaining units), resolve (settled or delivered by hand), redrive (the"
         " channel that gave up, again) or switch (another channel); redrive and switch resolve the entry only"
-        " when the channel delivered"
+        " when the channel delivered. For a refund inventory refused (source refund): override (refund the"
+        " same units despite the redeemed key, audited) or decline (close it, the money stays with the"
+        " sale); both need a note"
     )
     note: str = Field(default="", max_length=500)
     channel: Literal["", "email", "webhook", "sms", "activation", "app"] = Field(
@@ -458,3 +467,45 @@ class SimulatedPaymentPublic(BaseModel):
 class HealthPublic(BaseModel):
     status: str
     checks: dict[str, bool] | None = None
+
+
+# Coupons
+
+
+class CouponCreate(Input):
+    """A coupon: `fixed` (amount_off) or `percent` (percent_off_bps, rounded down to a fen, at most
+    max_discount). Caps of 0 mean none; times are RFC 3339 with a zone."""
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", examples=["SPRING10"])
+    kind: Literal["fixed", "percent"]
+    amount_off: Money | None = None
+    percent_off_bps: int = Field(0, ge=0, le=10_000, examples=[1000])
+    max_discount: Money | None = None
+    min_order: Money | None = None
+    sku_ids: list[str] = Field(default_factory=list, max_length=100)
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
+    total_cap: int = Field(0, ge=0, le=2**31 - 1)
+    per_buyer_cap: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class CouponPublic(BaseModel):
+    code: str
+    kind: str
+    amount_off: Money | None = None
+    percent_off_bps: int
+    max_discount: Money | None = None
+    min_order: Money | None = None
+    sku_ids: list[str]
+    valid_from: str
+    expires_at: str
+    total_cap: int
+    per_buyer_cap: int
+    disabled: bool
+    uses: int = Field(description="Orders that hold a use now (placed, not cancelled, expired or refunded).")
+    created_at: str
+    created_by: str
+
+
+class CouponsPublic(BaseModel):
+    coupons: list[CouponPublic]

@@ -90,6 +90,10 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ),
     ("PUT", f"/v1/admin/operators/{uuid.UUID(int=1)}/role", {"role": "finance"}, OWNERS),
     ("DELETE", f"/v1/admin/operators/{uuid.UUID(int=1)}", None, OWNERS),
+    # Coupons: operations define and disable them; finance and read-only operators list them; support none.
+    ("POST", "/v1/admin/coupons", {"code": "SPRING10", "kind": "percent", "percent_off_bps": 1000}, OPS),
+    ("GET", "/v1/admin/coupons", None, OPS | {"finance", "read-only"}),
+    ("POST", "/v1/admin/coupons/SPRING10/disable", None, OPS),
 ]
 
 

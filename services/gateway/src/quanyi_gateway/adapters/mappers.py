@@ -45,6 +45,8 @@ def order(o: orders_pb.Order) -> Order:
         channel=o.channel,
         created_at=o.created_at,
         version=o.version,
+        discount=money(o.discount) if o.HasField("discount") else None,
+        coupon_code=o.coupon_code,
     )
 
 

@@ -191,7 +191,7 @@ class InMemoryOrders:
 
     async def place(
         self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem], *,
-        client_ip: str = "",
+        client_ip: str = "", coupon_code: str = "",
     ) -> PlacedOrder:
         key = (str(buyer.user_id), idempotency_key)
         if key in self._by_key:

@@ -132,7 +132,7 @@ class GrpcOrders:
 
     async def place(
         self, buyer: User, channel: str, idempotency_key: str, items: Sequence[OrderItem], *,
-        client_ip: str = "",
+        client_ip: str = "", coupon_code: str = "",
     ) -> PlacedOrder:
         reply: orders_pb.PlaceOrderResponse = await self._orders.PlaceOrder(
             orders_pb.PlaceOrderRequest(
@@ -143,6 +143,7 @@ class GrpcOrders:
                 channel=channel,
                 idempotency_key=idempotency_key,
                 items=[mappers.order_item_pb(i) for i in items],
+                coupon_code=coupon_code,
             )
         )
         return PlacedOrder(mappers.order(reply.order), reply.replayed)

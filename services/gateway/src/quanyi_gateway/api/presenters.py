@@ -47,6 +47,8 @@ def order(o: model.Order, with_payment: bool | None = None) -> models.OrderPubli
         created_at=o.created_at,
         version=o.version,
         payment=payment(o) if include else None,
+        discount=money(o.discount) if o.discount is not None else None,
+        coupon_code=o.coupon_code or None,
     )
 
 

@@ -44,6 +44,8 @@ class PlaceOrder:
     idempotency_key: str
     #: The client's address as the gateway saw it ("" unknown): orders caps unpaid orders' stock holds by it.
     client_ip: str = ""
+    #: A coupon code the buyer typed ("" none): orders decides it, and refuses the order if it cannot take it.
+    coupon_code: str = ""
 
 
 class Checkout:
@@ -62,5 +64,6 @@ class Checkout:
         items = [OrderItem(line.sku_id, line.quantity, skus[line.sku_id].price) for line in command.lines]
         channel = self._channels.of(command.buyer)
         return await self._orders.place(
-            command.buyer, channel, command.idempotency_key, items, client_ip=command.client_ip
+            command.buyer, channel, command.idempotency_key, items, client_ip=command.client_ip,
+            coupon_code=command.coupon_code,
         )

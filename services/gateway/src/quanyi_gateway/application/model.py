@@ -123,6 +123,9 @@ class Order:
     channel: str
     created_at: str
     version: int
+    #: What a coupon took off the items' sum (None: none); `total` is what the buyer pays.
+    discount: Money | None = None
+    coupon_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,8 +114,10 @@ class Orders(Protocol):
         items: Sequence[OrderItem],
         *,
         client_ip: str = "",
+        coupon_code: str = "",
     ) -> PlacedOrder:
-        """Place an order at these unit prices; the same (buyer, idempotency key) returns the same order."""
+        """Place an order at these unit prices; the same (buyer, idempotency key) returns the same order.
+        A coupon code the order cannot take refuses it (FAILED_PRECONDITION, with the reason)."""
         ...
 
     async def get(self, order_id: str) -> Order | None:

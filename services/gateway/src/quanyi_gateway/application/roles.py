@@ -43,13 +43,15 @@ class Permission(StrEnum):
     ACCOUNTS_UNLOCK = "accounts:unlock"
     BUYERS_ERASE = "buyers:erase"
     OPERATORS_MANAGE = "operators:manage"
+    COUPONS_READ = "coupons:read"
+    COUPONS_WRITE = "coupons:write"
 
 
 P = Permission
 _READS = frozenset(
     {
         P.CATALOGUE_READ, P.KEYS_READ, P.ORDERS_READ, P.QUEUE_READ, P.FINANCE_READ, P.AUDIT_READ,
-        P.PARTNERS_READ,
+        P.PARTNERS_READ, P.COUPONS_READ,
     }
 )
 _OWNER = frozenset(Permission)
@@ -62,13 +64,13 @@ PERMISSIONS: dict[str, frozenset[Permission]] = {
     "operations": (_READS - {P.FINANCE_READ})
     | {
         P.CATALOGUE_WRITE, P.KEYS_WRITE, P.KEY_CODES, P.ORDERS_REVIEW, P.PAYMENTS_CONFIRM, P.DELIVERIES,
-        P.QUEUE_ACT, P.PARTNERS_WRITE,
+        P.QUEUE_ACT, P.PARTNERS_WRITE, P.COUPONS_WRITE,
     },
     # Reports, the ledger, reconciliation and refunds, and the orders and audit trails behind them.
     "finance": frozenset(
         {
             P.CATALOGUE_READ, P.ORDERS_READ, P.QUEUE_READ, P.FINANCE_READ, P.FINANCE_WRITE, P.REFUNDS,
-            P.AUDIT_READ,
+            P.AUDIT_READ, P.COUPONS_READ,
         }
     ),
     # Buyers' questions: orders, the exception queue's actions but refunds, resends, audit lookups, a

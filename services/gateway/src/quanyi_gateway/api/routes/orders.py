@@ -73,6 +73,7 @@ async def place_order(
             # A key reused after it expired is a new key for the orders service too.
             idempotency_key=f"{idempotency_key}@{generation.timestamp():.6f}",
             client_ip=client_ip(request) or "",
+            coupon_code=body.coupon_code or "",
         )
         try:
             placed = await checkout.place(command)
