@@ -234,8 +234,8 @@ def fold(records: Iterable[Recorded]) -> dict[str, Delivery]:
     """Every order's state from its events (in store order)."""
     states: dict[str, Delivery] = {}
     for r in records:
-        if isinstance(r.event, UndeliveredKeyRedeemed):
-            continue  # an alert about a key of no delivery
+        if isinstance(r.event, UndeliveredKeyRedeemed | PointsCredited | MembershipGranted):
+            continue  # an alert about a key of no delivery; a bundle's grants (their own streams)
         states[r.order_id] = evolve(states.get(r.order_id), r)
     return states
 
