@@ -224,3 +224,48 @@ async def test_a_consumer_commits_its_offsets_once_per_interval_and_the_rest_on_
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert await committed(broker.bootstrap, group, topic) == 50  # committed on the way out
+
+
+async def test_the_next_batch_is_decoded_and_prepared_while_the_last_one_applies_and_batches_apply_in_order(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"batch.pipelined.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap).model_copy(update={"consumer_max_records": 10})
+    await ensure_topics(settings, [topic], partitions=1)
+    ids = [f"o-{n:03d}" for n in range(60)]
+    await produce(broker.bootstrap, topic, [placed(i) for i in ids])
+    applied_order: list[str] = []
+    prepared_seen: dict[str, Any] = {}
+    prepared = ahead = 0
+
+    def prepare(envelope: Any, payload: Any) -> str:
+        # Applied one batch at a time, a prepare is at most one batch (10) ahead of what was applied;
+        # pipelined, the batch before is still applying while this one is prepared.
+        nonlocal prepared, ahead
+        prepared += 1
+        ahead = max(ahead, prepared - len(applied_order))
+        if payload.order_id == "o-013":
+            raise ValueError("prepare may fail: apply then does the work itself")
+        return f"prepared {payload.order_id}"
+
+    async def apply(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
+        await set_wise(conn, events)
+        await asyncio.sleep(0.05)  # a slow transaction: the next batch is fetched and decoded meanwhile
+        applied_order.extend(e.payload.order_id for e in events)
+        prepared_seen.update({e.payload.order_id: e.prepared for e in events})
+
+    consumer = InboxConsumer(
+        f"pipelined-{topic}", [topic], BatchHandler(frozenset({PLACED}), apply, prepare), pool, settings
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await wait_for(pool, "SELECT count(*) FROM effects", 60)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await scalar(pool, "SELECT max(times) FROM effects") == 1
+    assert applied_order == ids  # one batch after the other, in topic order
+    assert prepared_seen["o-013"] is None
+    assert all(prepared_seen[i] == f"prepared {i}" for i in ids if i != "o-013")
+    assert ahead > 10
+    assert await committed(broker.bootstrap, f"pipelined-{topic}", topic) == 60

@@ -39,6 +39,9 @@ class ReceivedEvent:
     topic: str
     partition: int
     offset: int
+    # What the handler's `prepare` made of the event outside the transaction (None without one, or when
+    # it failed: `apply` then does that work itself, inside the transaction, where a failure is isolated).
+    prepared: Any = None
 
     @property
     def event_id(self) -> str:
@@ -47,8 +50,6 @@ class ReceivedEvent:
     @property
     def correlation_id(self) -> str:
         return str(self.envelope.correlation_id)
-
-
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,31 @@ class BatchHandler:
 
     handles: frozenset[str]
     apply: Callable[[AsyncConnection[Any], list[ReceivedEvent]], Awaitable[None]]
+    # Optional work per event that needs no database (turning the payload into the handler's own terms):
+    # it runs as the batch is decoded, outside the transaction, so the consumer does it for the next batch
+    # while Postgres writes the previous one. Its result reaches `apply` as `ReceivedEvent.prepared`. It
+    # must be pure; an exception leaves `prepared` None, and `apply` must then do the work itself.
+    prepare: Callable[[Envelope, Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """A fetched batch, decoded: the events the handler handles, and the records that are no events."""
+
+    events: list[ReceivedEvent]
+    unreadable: list[tuple[ConsumerRecord, str]]
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A batch whose transaction runs in `task`, and the records it came as (for their offsets)."""
+
+    task: asyncio.Task[None]
+    batch: Mapping[TopicPartition, list[ConsumerRecord]]
+
+
+# Records decoded between two yields to the event loop (InboxConsumer.decode): ~1-2 ms of work.
+_DECODE_CHUNK = 64
 
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -182,9 +208,14 @@ class InboxConsumer:
         next_epoch_check = 0.0
         last_record = time.monotonic()
         idle = False
+        # The batch being applied (its transaction in flight) while the next one is fetched and decoded.
+        inflight: _InFlight | None = None
         try:
             while True:
                 if time.monotonic() >= next_epoch_check:
+                    # A re-read from the start moves the positions: nothing may be in flight then.
+                    await self._finish(consumer, inflight)
+                    inflight = None
                     await self._check_epoch(consumer)
                     next_epoch_check = time.monotonic() + self._settings.broker_epoch_check_s
                 try:
@@ -197,7 +228,10 @@ class InboxConsumer:
                     await asyncio.sleep(0.5)
                     continue
                 if not batch:
-                    if self._uncommitted and time.monotonic() >= self._next_commit:
+                    if inflight is not None and inflight.task.done():
+                        await self._finish(consumer, inflight)
+                        inflight = None
+                    if inflight is None and self._uncommitted and time.monotonic() >= self._next_commit:
                         await self._commit(consumer)  # records stopped: the last offsets within the interval
                     quiet_ms = (time.monotonic() - last_record) * 1000
                     if not idle and quiet_ms >= self._settings.consumer_idle_after_ms:
@@ -206,10 +240,15 @@ class InboxConsumer:
                 last_record = time.monotonic()
                 if idle:
                     idle = not _set_fetch_wait(consumer, self._settings.consumer_fetch_wait_ms)
-                await self._process(consumer, batch)
+                # Decoded (and prepared) while the previous batch's transaction runs; applied after it.
+                decoded = await self.decode([r for tp_records in batch.values() for r in tp_records])
+                await self._finish(consumer, inflight)
+                inflight = _InFlight(asyncio.create_task(self._apply_retrying(decoded)), batch)
+                await asyncio.sleep(0)  # it sends its first statement before the next batch is fetched
         finally:
             try:
                 try:
+                    await self._finish(consumer, inflight, cancel=True)
                     await self._commit(consumer)
                 except Exception as exc:  # on the way out: what is not committed is re-read and dropped
                     log.info("last offset commit failed", extra={"error": repr(exc)})
@@ -240,13 +279,11 @@ class InboxConsumer:
                 await consumer.seek_to_beginning(*assigned)
         self._known_epoch = epoch
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord]]
-    ) -> None:
-        records = [r for tp_records in batch.values() for r in tp_records]
+    async def _apply_retrying(self, decoded: DecodedBatch) -> None:
+        """Apply a decoded batch, again after a pause while it fails for a passing reason."""
         while True:
             try:
-                applied = await self.apply(records)
+                applied = await self.apply_decoded(decoded)
                 break
             except Exception as exc:
                 if not _is_transient(exc):
@@ -255,7 +292,23 @@ class InboxConsumer:
                 await asyncio.sleep(0.5)
         if applied and self._on_applied is not None:
             self._on_applied(applied)
-        self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs})
+
+    async def _finish(
+        self, consumer: AIOKafkaConsumer, inflight: _InFlight | None, cancel: bool = False
+    ) -> None:
+        """Wait for the batch in flight (a failure for good stops the consumer), then note its offsets and
+        commit them when due. `cancel`: on the way out, stop it first; its offsets are then not noted."""
+        if inflight is None:
+            return
+        if cancel and not inflight.task.done():
+            inflight.task.cancel()
+            try:
+                await inflight.task
+            except asyncio.CancelledError:
+                return
+        else:
+            await inflight.task
+        self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in inflight.batch.items() if recs})
         if time.monotonic() >= self._next_commit:
             await self._commit(consumer)
 
@@ -273,9 +326,19 @@ class InboxConsumer:
 
     async def apply(self, records: Sequence[ConsumerRecord]) -> int:
         """Apply a batch in one transaction; returns how many events took effect. Public for tests."""
+        return await self.apply_decoded(await self.decode(records))
+
+    async def decode(self, records: Sequence[ConsumerRecord]) -> DecodedBatch:
+        """The batch's events that the handler handles, decoded and prepared (BatchHandler.prepare), and
+        the records that are not events at all. No database work: the consumer decodes the next batch
+        while the previous one's transaction runs, so this yields to the event loop now and then, letting
+        that transaction's round trips go on."""
         events: list[ReceivedEvent] = []
         unreadable: list[tuple[ConsumerRecord, str]] = []
-        for rec in records:
+        prepare = self.handler.prepare
+        for i, rec in enumerate(records):
+            if i % _DECODE_CHUNK == _DECODE_CHUNK - 1:
+                await asyncio.sleep(0)
             if not self._may_handle(rec):
                 continue  # known from its `type` header alone: not decoded
             try:
@@ -285,7 +348,18 @@ class InboxConsumer:
                 continue
             if payload is None or env.type not in self.handled_types:
                 continue
-            events.append(ReceivedEvent(env, payload, rec.topic, rec.partition, rec.offset))
+            prepared = None
+            if prepare is not None:
+                try:
+                    prepared = prepare(env, payload)
+                except Exception:  # the handler meets it again in the transaction, where it is isolated
+                    prepared = None
+            events.append(ReceivedEvent(env, payload, rec.topic, rec.partition, rec.offset, prepared))
+        return DecodedBatch(events, unreadable)
+
+    async def apply_decoded(self, decoded: DecodedBatch) -> int:
+        """Apply a decoded batch in one transaction; returns how many events took effect."""
+        events, unreadable = decoded.events, decoded.unreadable
         if not events and not unreadable:
             return 0
         try:
@@ -361,8 +435,14 @@ class InboxConsumer:
                 },
             )
             await self._dead_letter(
-                conn, ev.event_id, ev.envelope.type, ev.topic, ev.partition, ev.offset,
-                ev.envelope.SerializeToString(), repr(exc),
+                conn,
+                ev.event_id,
+                ev.envelope.type,
+                ev.topic,
+                ev.partition,
+                ev.offset,
+                ev.envelope.SerializeToString(),
+                repr(exc),
             )
             return 0
 
