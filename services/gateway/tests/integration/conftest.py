@@ -65,13 +65,16 @@ class FakePeers:
     slow: asyncio.Event = field(default_factory=asyncio.Event)
     get_sku_called: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def add_sku(self, sku_id: str, price_minor: int = 1000, available: int = 10) -> None:
+    def add_sku(
+        self, sku_id: str, price_minor: int = 1000, available: int = 10, low_stock_threshold: int = 0
+    ) -> None:
         self.skus[sku_id] = inventory_pb.Sku(
             sku_id=sku_id,
             product_id="p-1",
             name=sku_id,
             price=money_pb2.Money(minor_units=price_minor, currency="CNY"),
             available=available,
+            low_stock_threshold=low_stock_threshold,
         )
 
     def deliver(self, order_id: str, buyer_id: str, sku_id: str, code: str, password: str = "") -> str:

@@ -95,15 +95,16 @@ async def test_each_role_opens_exactly_the_back_office_pages_its_job_needs(gw: A
 
 
 async def test_the_navigation_shows_only_what_the_role_may_use(gw: Any, fake: Any) -> None:
-    fake.add_sku("sku-a", available=3)
+    fake.add_sku("sku-a", available=3, low_stock_threshold=5)
+    fake.add_sku("sku-b", available=3, low_stock_threshold=2)
     tokens = await _sessions(gw)
     r = await _send(gw, "GET", "/admin", None, tokens["finance"])
     assert r.status_code == 200
     assert 'href="/admin/finance"' in r.text and 'href="/admin/keys"' not in r.text
     r = await _send(gw, "GET", "/admin", None, tokens["operations"])
     assert 'href="/admin/keys"' in r.text and 'href="/admin/finance"' not in r.text
-    # Three keys left: the stock table marks the SKU low.
-    assert "sku-a" in r.text and 'class="low"' in r.text
+    # Three keys left: the stock table marks the SKU low at five, not the one low at two.
+    assert '<tr data-sku="sku-a" class="low">' in r.text and '<tr data-sku="sku-b">' in r.text
 
 
 async def test_a_buyer_gets_403_and_a_visitor_is_sent_to_sign_in(gw: Any, fake: Any) -> None:
@@ -187,6 +188,9 @@ async def test_a_bundle_sku_is_made_from_its_components_and_a_malformed_list_is_
 async def test_the_keys_page_sums_each_pools_stock_over_its_batches_and_marks_the_low_ones(gw: Any, fake: Any) -> None:
     from quanyi.inventory.v1 import inventory_service_pb2 as inventory_pb
 
+    # Each pool is marked low by its SKU's own threshold.
+    fake.add_sku("s-1", available=110, low_stock_threshold=100)
+    fake.add_sku("s-2", available=2, low_stock_threshold=5)
     fake.batches = [
         inventory_pb.KeyBatch(batch_id="b-1", pool_id="pool-full", sku_id="s-1", imported=100,
                               keys_by_state={"available": 60, "delivered": 40}),
