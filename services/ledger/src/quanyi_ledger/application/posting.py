@@ -20,6 +20,8 @@ class HeardFact:
     fact: posting.Fact
     source: posting.Source
     correlation_id: str = ""
+    # The fact's entry made ahead of time (posting.premade, by the same channel terms), or None.
+    made: posting.Premade = None
 
 
 async def post_facts(
@@ -41,7 +43,9 @@ async def post_facts(
         chain = await uow.journal.load([f.source.event_id for f in facts])
         orders = sorted({f.fact.order_id for f in facts if posting.needs_book(f.fact)})
         books = await uow.journal.order_books(orders) if orders else {}
-        entries = posting.entries_for([(f.fact, f.source) for f in facts], books, chain.posted, terms)
+        entries = posting.entries_for(
+            [(f.fact, f.source) for f in facts], books, chain.posted, terms, [f.made for f in facts]
+        )
         commands = [
             Post(entry, f.correlation_id)
             for f, entry in zip(facts, entries, strict=True)

@@ -730,21 +730,39 @@ def needs_book(fact: Fact) -> bool:
     return isinstance(fact, RefundSucceeded)
 
 
+# An entry made ahead of time by `premade`: a 1-tuple of what entry_for returned; None when not made.
+Premade = tuple[JournalEntry | None] | None
+
+
+def premade(fact: Fact, source: Source, terms: ChannelTerms = NO_TERMS) -> Premade:
+    """`fact`'s entry when it can be made before the journal is read (it needs no order book), else None;
+    None too when the rule refuses it (UnbalancedEntry, a ValueError: entries_for then meets it itself).
+    The consumer makes the next batch's entries this way while Postgres writes the batch before."""
+    if needs_book(fact):
+        return None
+    try:
+        return (entry_for(fact, source, terms),)
+    except ValueError:
+        return None
+
+
 def entries_for(
     facts: Sequence[tuple[Fact, Source]],
     books: Mapping[str, OrderBook],
     posted: frozenset[str] = frozenset(),
     terms: ChannelTerms = NO_TERMS,
+    made: Sequence[Premade] | None = None,
 ) -> list[JournalEntry | None]:
     """Each fact's entry, in order: a fact sees its order's book as the facts before it left it. A fact
     whose source is in `posted` (the journal has it) or came earlier in `facts` makes no entry and leaves
-    the books alone, so a redelivery cannot count a refund owed twice."""
+    the books alone, so a redelivery cannot count a refund owed twice. `made[i]`, when not None, is fact
+    i's entry as `premade` made it by the same `terms` (used unless its order keeps a book in the batch)."""
     known = dict(books)
     seen = set(posted)
     # Only the orders of facts that need a book keep one as the batch goes (the others' would never be read).
     kept = {fact.order_id for fact, _ in facts if needs_book(fact)}
     out: list[JournalEntry | None] = []
-    for fact, source in facts:
+    for i, (fact, source) in enumerate(facts):
         if source.event_id in seen:
             out.append(None)
             continue
@@ -755,6 +773,7 @@ def entries_for(
             if entry is not None:
                 note_entry(known, fact.order_id, entry)
         else:
-            entry = entry_for(fact, source, terms)
+            ahead = made[i] if made is not None else None
+            entry = ahead[0] if ahead is not None else entry_for(fact, source, terms)
         out.append(entry)
     return out
