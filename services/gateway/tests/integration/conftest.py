@@ -174,6 +174,7 @@ class FakeInventory(inventory_grpc.InventoryServiceServicer):
 class FakeOrders(orders_grpc.OrdersServiceServicer):
     def __init__(self, peers: FakePeers) -> None:
         self.p = peers
+        self.coupons: dict[str, Any] = {}
 
     async def PlaceOrder(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("PlaceOrder")
@@ -248,6 +249,27 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
             payload_json=json.dumps({"orderId": request.order_id, "total": {"minorUnits": "1990", "currency": "CNY"}}),
         )
         return orders_pb.GetOrderHistoryResponse(events=[placed])
+
+    async def CreateCoupon(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("CreateCoupon")
+        coupon = orders_pb.Coupon()
+        coupon.CopyFrom(request.coupon)
+        coupon.created_by = request.actor
+        self.coupons[coupon.code.lower()] = coupon
+        return orders_pb.CreateCouponResponse(coupon=coupon)
+
+    async def ListCoupons(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("ListCoupons")
+        return orders_pb.ListCouponsResponse(coupons=list(self.coupons.values()))
+
+    async def DisableCoupon(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("DisableCoupon")
+        coupon = self.coupons.get(request.code.lower())
+        if coupon is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such coupon")
+            raise AssertionError("abort raises")
+        coupon.disabled = True
+        return orders_pb.DisableCouponResponse(coupon=coupon)
 
     async def SearchOrders(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("SearchOrders")

@@ -44,6 +44,9 @@ PAGES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/admin/audit", {"code": "NO-SUCH-CODE"}, EVERYONE),
     ("GET", "/admin/finance", None, FIN | {"read-only"}),
     ("GET", "/admin/finance/report.csv", None, FIN | {"read-only"}),
+    ("GET", "/admin/coupons", None, OPS | {"finance", "read-only"}),
+    ("POST", "/admin/coupons", {"code": "SPRING10", "kind": "percent", "off": "1000"}, OPS),
+    ("POST", "/admin/coupons/SPRING10/disable", {}, OPS),
 ]
 
 
@@ -206,3 +209,24 @@ async def test_the_keys_page_sums_each_pools_stock_over_its_batches_and_marks_th
     assert "110" in rows["pool-full"] and not rows["pool-full"].startswith(' class="low"')  # 60 + 50 available
     assert rows["pool-low"].startswith(' class="low"')
     assert 'action="/admin/keys/import"' not in r.text  # read-only: no import form
+
+
+async def test_the_coupons_page_lists_coupons_creates_one_from_its_form_and_disables_it(gw: Any, fake: Any) -> None:
+    tokens = await _sessions(gw)
+    r = await _send(gw, "POST", "/admin/coupons", {
+        "code": "Spring10", "kind": "percent", "off": "1000", "max_discount": "500", "total_cap": "100",
+        "valid_from": "2026-12-01T00:00",
+    }, tokens["operations"])
+    assert r.status_code == 303 and r.headers["location"] == "/admin/coupons?done=coupon&code=Spring10"
+    r = await _send(gw, "GET", "/admin/coupons", None, tokens["finance"])
+    assert r.status_code == 200
+    assert "Spring10" in r.text and "10.0%" in r.text and "0 / 100" in r.text
+    assert 'action="/admin/coupons"' not in r.text  # finance reads, never creates
+    r = await _send(gw, "GET", "/admin/coupons", None, tokens["operations"])
+    assert 'action="/admin/coupons"' in r.text and 'action="/admin/coupons/Spring10/disable"' in r.text
+    assert "<script" not in r.text.split("<main", 1)[-1]
+    r = await _send(gw, "POST", "/admin/coupons/Spring10/disable", {}, tokens["operations"])
+    assert r.status_code == 303
+    r = await _send(gw, "POST", "/admin/coupons", {"code": "bad code", "kind": "percent", "off": "1"},
+                    tokens["operations"])
+    assert r.status_code in (400, 422)

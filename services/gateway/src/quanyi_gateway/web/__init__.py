@@ -12,13 +12,20 @@ from starlette.staticfiles import StaticFiles
 from quanyi_gateway.config import Settings
 from quanyi_gateway.web import errors
 from quanyi_gateway.web.render import STATIC_DIR, Web
-from quanyi_gateway.web.routes import account, backoffice, delivery_targets, live, storefront
+from quanyi_gateway.web.routes import (
+    account,
+    backoffice,
+    backoffice_coupons,
+    delivery_targets,
+    live,
+    storefront,
+)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Serve the web pages, their static files (under /static) and their HTML error pages."""
     app.state.web = Web(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (storefront, live, account, delivery_targets, backoffice):
+    for module in (storefront, live, account, delivery_targets, backoffice, backoffice_coupons):
         app.include_router(module.router)
     errors.install(app)

@@ -169,9 +169,11 @@ async def checkout(
     sku_id: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
     request_id: Annotated[str, Form(min_length=16, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],
     quantity: Annotated[int, Form(ge=1, le=MAX_QUANTITY)] = 1,
+    coupon_code: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = "",
 ) -> Response:
     """Place an order (the checkout use case, as POST /v1/orders). The page's request id is the
-    idempotency key: a form sent twice places one order."""
+    idempotency key: a form sent twice places one order. A coupon the order cannot take refuses it with the
+    reason (409)."""
     r = resources(request)
     try:
         await r.limits.check("checkout", ip=client_ip(request), account=str(user.user_id),
@@ -179,6 +181,7 @@ async def checkout(
         placed = await r.checkout.place(PlaceOrder(
             buyer=user, lines=(OrderLine(sku_id, quantity),), idempotency_key=f"web:{request_id}",
             client_ip=client_ip(request) or "",  # orders caps unpaid orders' stock holds per address
+            coupon_code=coupon_code.strip(),
         ))
     except RateLimited as exc:
         raise WebError(429, "error.rate_limited", exc.retry_after_s) from None
