@@ -107,3 +107,20 @@ def test_folding_the_recorded_decisions_gives_each_orders_outcome_and_no_key_goe
                 assert len(got) == line.quantity * len(EXTRAS.get(line.sku_id, ()))
                 units = [k.unit_no for k in outcome.keys if k.line_no == line.line_no] + [e.unit_no for e in got]
                 assert sorted(units) == list(range(1, len(units) + 1))
+
+
+def test_a_refund_of_a_bundle_takes_back_only_its_keys_and_one_of_points_and_memberships_only_none() -> None:
+    from quanyi_inventory.domain.events import HeldKey, RefundKeysSettled
+    from quanyi_inventory.domain.key_life import OrderKey, OrderKeys, RefundUnits, SettleRefund, decide
+
+    game_key = OrderKey(HeldKey("k1", "game", "p1", 1, 1), "delivered")
+    state = OrderKeys("o-1", 2, True, (game_key,))
+    bundles = {"box": (BundleComponent("game", 1),), "perks": ()}  # as Catalogue.bundles answers them
+    refund = SettleRefund("o-1", "r-1", (RefundUnits(1, "box", 1), RefundUnits(2, "perks", 3)), "system",
+                          False, "", "e-1")
+    [settled] = decide(state, refund, bundles)
+    assert isinstance(settled, RefundKeysSettled)
+    assert [k.key_id for k in settled.voided] == ["k1"] and not settled.released
+    only = SettleRefund("o-2", "r-2", (RefundUnits(1, "perks", 1),), "system", False, "", "e-2")
+    [nothing] = decide(OrderKeys("o-2", 2, True, ()), only, bundles)
+    assert isinstance(nothing, RefundKeysSettled) and not (nothing.voided or nothing.released)

@@ -344,11 +344,7 @@ class _Catalogue(Catalogue):
 
     async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
         view = self._uow.view()
-        return {s: view.bundles[s] for s in sku_ids if s in view.bundles}
-
-    async def entitlements(self, sku_ids: Collection[str]) -> dict[str, tuple[Entitlement, ...]]:
-        view = self._uow.view()
-        return {s: view.entitlements[s] for s in sku_ids if s in view.entitlements}
+        return {s: view.bundles.get(s, ()) for s in sku_ids if s in view.bundles or s in view.entitlements}
 
     async def skus_after(self, after: str, limit: int) -> list[Sku]:
         view = self._uow.view()

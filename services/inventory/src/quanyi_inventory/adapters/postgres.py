@@ -95,28 +95,18 @@ class PgCatalogue(Catalogue):
         return None if row is None else _sku(row)
 
     async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
+        # A bundle of points and memberships only has no key component: it is a bundle of none.
         cur = await self._conn.execute(
-            "SELECT bundle_sku_id, component_sku_id, quantity FROM bundle_components"
-            " WHERE bundle_sku_id = ANY(%s::text[]) ORDER BY bundle_sku_id, position",
-            (sorted(set(sku_ids)),),
+            "SELECT bundle_sku_id, component_sku_id, quantity, position FROM bundle_components"
+            " WHERE bundle_sku_id = ANY(%(s)s::text[]) UNION ALL SELECT DISTINCT bundle_sku_id, NULL::text,"
+            " NULL::int, 0 FROM bundle_entitlements WHERE bundle_sku_id = ANY(%(s)s::text[]) ORDER BY 1, 4",
+            {"s": sorted(set(sku_ids))},
         )
         found: dict[str, list[BundleComponent]] = {}
         for r in await cur.fetchall():
-            part = BundleComponent(r["component_sku_id"], int(r["quantity"]))
-            found.setdefault(r["bundle_sku_id"], []).append(part)
-        return {sku: tuple(parts) for sku, parts in found.items()}
-
-    async def entitlements(self, sku_ids: Collection[str]) -> dict[str, tuple[Entitlement, ...]]:
-        cur = await self._conn.execute(
-            "SELECT bundle_sku_id, kind, points, plan, days, value_minor, currency FROM bundle_entitlements"
-            " WHERE bundle_sku_id = ANY(%s::text[]) ORDER BY bundle_sku_id, position",
-            (sorted(set(sku_ids)),),
-        )
-        found: dict[str, list[Entitlement]] = {}
-        for r in await cur.fetchall():
-            found.setdefault(r["bundle_sku_id"], []).append(Entitlement(
-                r["kind"], int(r["points"]), r["plan"], int(r["days"]), int(r["value_minor"]), r["currency"]
-            ))
+            parts = found.setdefault(r["bundle_sku_id"], [])
+            if r["component_sku_id"] is not None:
+                parts.append(BundleComponent(r["component_sku_id"], int(r["quantity"])))
         return {sku: tuple(parts) for sku, parts in found.items()}
 
     async def skus_after(self, after: str, limit: int) -> list[Sku]:

@@ -58,7 +58,7 @@ async def create_sku(
             if await uow.catalogue.sku(component.sku_id) is None:
                 raise NotFound("no such component SKU")
         parts = [c.sku_id for c in components]
-        if parts and (await uow.catalogue.bundles(parts) or await uow.catalogue.entitlements(parts)):
+        if parts and await uow.catalogue.bundles(parts):
             raise InvalidInput("a bundle's components must not be bundles")
         await uow.record(recorded, Context(correlation_id=sku_id))
         await uow.commit()

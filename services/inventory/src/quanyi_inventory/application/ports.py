@@ -153,11 +153,8 @@ class Catalogue(ABC):
 
     @abstractmethod
     async def bundles(self, sku_ids: Collection[str]) -> dict[str, tuple[BundleComponent, ...]]:
-        """The components of each bundle among `sku_ids` (SKUs that are not bundles are left out)."""
-
-    @abstractmethod
-    async def entitlements(self, sku_ids: Collection[str]) -> dict[str, tuple[Entitlement, ...]]:
-        """The points and membership components of those of `sku_ids` that are bundles with some."""
+        """The key components of each bundle among `sku_ids` (SKUs that are not bundles are left out; a
+        bundle of points and memberships only has none)."""
 
     @abstractmethod
     async def skus_after(self, after: str, limit: int) -> list[Sku]:

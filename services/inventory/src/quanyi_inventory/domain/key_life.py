@@ -188,7 +188,9 @@ def _settle(
     voided_undelivered: list[HeldKey] = []
     redeemed: list[HeldKey] = []
     for line in command.lines:
-        parts = [(c.sku_id, c.quantity) for c in bundles.get(line.sku_id, ())] or [(line.sku_id, 1)]
+        # A bundle's line takes its key components' keys (none for a bundle of points and memberships).
+        components = bundles.get(line.sku_id)
+        parts = [(c.sku_id, c.quantity) for c in components] if components is not None else [(line.sku_id, 1)]
         for sku_id, per_unit in parts:
             need = line.units * per_unit
             held = [
