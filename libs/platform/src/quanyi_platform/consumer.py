@@ -228,9 +228,11 @@ class InboxConsumer:
                     await asyncio.sleep(0.5)
                     continue
                 if not batch:
-                    if inflight is not None and inflight.task.done():
-                        await self._finish(consumer, inflight)
-                        inflight = None
+                    if inflight is not None:
+                        last_record = time.monotonic()  # quiet only from when the last batch is applied
+                        if inflight.task.done():
+                            await self._finish(consumer, inflight)
+                            inflight = None
                     if inflight is None and self._uncommitted and time.monotonic() >= self._next_commit:
                         await self._commit(consumer)  # records stopped: the last offsets within the interval
                     quiet_ms = (time.monotonic() - last_record) * 1000
