@@ -80,13 +80,14 @@ def sales(
         )
         if any(getattr(r, attr) for r in reply.rows)
     ]
-    table = Table(*(n for n, _ in keys), "sales", "refunds", "cost", "margin", title="sales")
+    table = Table(*(n for n, _ in keys), "sales", "refunds", "discounts", "cost", "margin", title="sales")
     for r in reply.rows:
         c = r.currency
         table.add_row(
             *(escape(getattr(r, attr)) or "—" for _, attr in keys),
             money_text(r.sales_minor, c),
             money_text(r.refunds_minor, c),
+            money_text(r.discounts_minor, c),
             money_text(r.cost_minor, c),
             money_text(r.margin_minor, c),
         )

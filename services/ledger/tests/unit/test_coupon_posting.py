@@ -78,3 +78,23 @@ def test_refunds_of_a_discounted_order_give_back_the_coupon_expense_in_proportio
     assert "expense:coupons:web" not in totals  # the whole discount came back
     assert totals.get("clearing:psp:psp-sim", 0) == 0
     assert -totals["revenue:web"] - totals["refunds:web"] == 0
+
+
+def test_the_sales_report_shows_a_coupons_discount_per_sku_and_takes_it_from_the_margin() -> None:
+    from quanyi_ledger.domain.chain import RecordedEntry
+    from quanyi_ledger.domain.reports import ReportQuery, report
+
+    db = InMemoryLedger()
+
+    async def run() -> None:
+        await post_facts(InMemoryLedgerUnitOfWork(db), [
+            heard(1, posting.PaymentCaptured("o1", "psp-sim", "t1", Money(3333, CNY))),
+            heard(2, posting.OrderPaid("o1", "web", Money(3333, CNY), LINES, Money(667, CNY))),
+        ])
+
+    asyncio.run(run())
+    entries: list[RecordedEntry] = [e.rec for e in db.journal]
+    rows = report(entries, ReportQuery(group_by=frozenset({"sku", "channel"})))
+    by_sku = {r.sku_id: (r.sales_minor, r.discounts_minor, r.margin_minor) for r in rows}
+    # 667 split 3:1 over what the SKUs sold for (largest remainder first).
+    assert by_sku == {"sku-a": (3000, 500, 2500), "sku-b": (1000, 167, 833)}

@@ -14,7 +14,7 @@ from quanyi_ledger.domain.reports import ReportRow
 
 HEADER = [
     "period", "channel", "product", "sku", "currency", "sales_minor", "refunds_minor", "cost_minor",
-    "margin_minor",
+    "margin_minor", "discounts_minor",
 ]
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -22,7 +22,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _cells(r: ReportRow) -> list[str | int]:
     return [r.period, r.channel, r.product_id, r.sku_id, r.currency, r.sales_minor, r.refunds_minor,
-            r.cost_minor, r.margin_minor]
+            r.cost_minor, r.margin_minor, r.discounts_minor]
 
 
 def to_csv(rows: Sequence[ReportRow]) -> bytes:
@@ -48,8 +48,9 @@ def to_xlsx(rows: Sequence[ReportRow], title: str = "") -> bytes:
     for i, r in enumerate(rows, start=start + 1):
         for col, value in enumerate([r.period, r.channel, r.product_id, r.sku_id, r.currency]):
             sheet.write_string(i, col, value)
-        for col, minor in enumerate([r.sales_minor, r.refunds_minor, r.cost_minor, r.margin_minor], start=5):
+        minors = [r.sales_minor, r.refunds_minor, r.cost_minor, r.margin_minor, r.discounts_minor]
+        for col, minor in enumerate(minors, start=5):
             sheet.write_number(i, col, minor, money)
-    sheet.set_column(0, 8, 14)
+    sheet.set_column(0, 9, 14)
     book.close()
     return buf.getvalue()

@@ -231,18 +231,21 @@ class PgJournal(Journal):
             " CASE WHEN %(period)s = '' THEN ''"
             "  ELSE to_char(date_trunc(%(period)s, e.occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
             "  END AS period,"
-            " CASE WHEN %(by_channel)s THEN substr(l.account, strpos(l.account, ':') + 1) ELSE ''"
-            "  END AS channel,"
+            " CASE WHEN NOT %(by_channel)s THEN ''"
+            "  WHEN starts_with(l.account, 'expense:coupons:') THEN substr(l.account, 17)"
+            "  ELSE substr(l.account, strpos(l.account, ':') + 1) END AS channel,"
             " CASE WHEN %(by_sku)s THEN l.sku_id ELSE '' END AS sku_id, l.currency,"
             " sum(CASE WHEN starts_with(l.account, 'revenue:') THEN l.credit_minor - l.debit_minor"
             "  ELSE 0 END) AS sales,"
             " sum(CASE WHEN starts_with(l.account, 'refunds:') THEN l.debit_minor - l.credit_minor"
             "  ELSE 0 END) AS refunds,"
             " sum(CASE WHEN starts_with(l.account, 'cogs:') THEN l.debit_minor - l.credit_minor ELSE 0 END)"
-            "  AS cost"
+            "  AS cost,"
+            " sum(CASE WHEN starts_with(l.account, 'expense:coupons:') THEN l.debit_minor - l.credit_minor"
+            "  ELSE 0 END) AS discounts"
             " FROM journal_lines l JOIN journal_entries e ON e.seq = l.entry_seq"
             " WHERE (starts_with(l.account, 'revenue:') OR starts_with(l.account, 'refunds:')"
-            "  OR starts_with(l.account, 'cogs:'))"
+            "  OR starts_with(l.account, 'cogs:') OR starts_with(l.account, 'expense:coupons:'))"
             " AND (%(start)s::timestamptz IS NULL OR e.occurred_at >= %(start)s::timestamptz)"
             " AND (%(end)s::timestamptz IS NULL OR e.occurred_at < %(end)s::timestamptz)"
             " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
@@ -256,7 +259,7 @@ class PgJournal(Journal):
         )
         return [
             ReportRow(r["period"], r["channel"], r["sku_id"], r["currency"], int(r["sales"]),
-                      int(r["refunds"]), int(r["cost"]))
+                      int(r["refunds"]), int(r["cost"]), discounts_minor=int(r["discounts"]))
             for r in await cur.fetchall()
         ]
 

@@ -493,12 +493,15 @@ def order_paid(fact: OrderPaid, source: Source, terms: ChannelTerms = NO_TERMS) 
     discount = fact.discount if fact.discount is not None and fact.discount.minor else None
     lines = [
         JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total),
-        *([JournalLine.debit(accounts.coupons_expense(fact.channel), discount)] if discount else []),
         *(
             JournalLine.credit(revenue_account(fact.channel), ln.amount, ln.sku_id)
             for ln in sale_lines(fact)
         ),
     ]
+    if discount:
+        # The discount per SKU, in proportion to what each was sold for (reports show it by SKU).
+        lines += [JournalLine.debit(accounts.coupons_expense(fact.channel), ln.amount, ln.sku_id)
+                  for ln in _split(discount, sale_lines(fact))]
     memo = f"order {fact.order_id}: sold on {_channel(fact.channel)}"
     if discount:
         memo += f", coupon {discount.minor} {discount.currency}"
@@ -550,7 +553,9 @@ def _reversal(
     account = refunds_account(channel)
     out = [JournalLine.debit(account, ln.amount, ln.sku_id) for ln in split if ln.amount.minor]
     if coupon_back:
-        out.append(JournalLine.credit(accounts.coupons_expense(channel), Money(coupon_back, amount.currency)))
+        back = accounts.coupons_expense(channel)
+        out += [JournalLine.credit(back, ln.amount, ln.sku_id)
+                for ln in _split(Money(coupon_back, amount.currency), split)]
     return out
 
 

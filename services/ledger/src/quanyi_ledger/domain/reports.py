@@ -1,7 +1,8 @@
 """Sales reports from the journal: sales, refunds, cost and gross margin by period, channel and SKU.
 
 A line counts by its account: ``revenue:<channel>`` credits are sales, ``refunds:<channel>`` debits are
-refunds, ``cogs:<channel>`` debits are cost (each net of the other side, so a reversal nets out). The
+refunds, ``expense:coupons:<channel>`` debits are discounts (coupons the operator funds: sales are gross of
+them), ``cogs:<channel>`` debits are cost (each net of the other side, so a reversal nets out). The
 period is the UTC day, ISO week (from Monday) or month of the fact (the entry's occurred_at).
 """
 
@@ -71,11 +72,12 @@ class ReportRow:
     refunds_minor: int
     cost_minor: int
     product_id: str = ""
+    discounts_minor: int = 0
 
     @property
     def margin_minor(self) -> int:
-        """Gross margin: sales − refunds − cost."""
-        return self.sales_minor - self.refunds_minor - self.cost_minor
+        """Gross margin: sales − refunds − discounts − cost."""
+        return self.sales_minor - self.refunds_minor - self.discounts_minor - self.cost_minor
 
 
 def period_start(t: datetime, period: Period) -> str:
@@ -90,7 +92,8 @@ def period_start(t: datetime, period: Period) -> str:
     return ""
 
 
-MEASURES = {"revenue": 0, "refunds": 1, "cogs": 2}
+MEASURES = {"revenue": 0, "refunds": 1, "cogs": 2, "coupons": 3}
+COUPONS_PREFIX = "expense:coupons:"
 
 
 def report(entries: Iterable[RecordedEntry], query: ReportQuery) -> list[ReportRow]:
@@ -103,6 +106,8 @@ def report(entries: Iterable[RecordedEntry], query: ReportQuery) -> list[ReportR
             continue
         for ln in entry.lines:
             kind, _, channel = ln.account.partition(":")
+            if ln.account.startswith(COUPONS_PREFIX):
+                kind, channel = "coupons", ln.account[len(COUPONS_PREFIX):]
             measure = MEASURES.get(kind)
             if measure is None:
                 continue
@@ -112,11 +117,12 @@ def report(entries: Iterable[RecordedEntry], query: ReportQuery) -> list[ReportR
                 ln.sku_id if "sku" in query.group_by else "",
                 ln.currency,
             )
-            row = sums.setdefault(key, [0, 0, 0])
+            row = sums.setdefault(key, [0, 0, 0, 0])
             signed = ln.credit_minor - ln.debit_minor if measure == 0 else ln.debit_minor - ln.credit_minor
             row[measure] += signed
     return [
-        ReportRow(k[0], k[1], k[2], k[3], sums[k][0], sums[k][1], sums[k][2]) for k in sorted(sums)
+        ReportRow(k[0], k[1], k[2], k[3], sums[k][0], sums[k][1], sums[k][2], discounts_minor=sums[k][3])
+        for k in sorted(sums)
     ]
 
 
@@ -126,13 +132,15 @@ def by_product(rows: Iterable[ReportRow], product_of: Mapping[str, str], keep_sk
     sums: dict[tuple[str, str, str, str, str], list[int]] = {}
     for r in rows:
         key = (r.period, r.channel, product_of.get(r.sku_id, ""), r.sku_id if keep_sku else "", r.currency)
-        t = sums.setdefault(key, [0, 0, 0])
+        t = sums.setdefault(key, [0, 0, 0, 0])
         t[0] += r.sales_minor
         t[1] += r.refunds_minor
         t[2] += r.cost_minor
+        t[3] += r.discounts_minor
     out: list[ReportRow] = []
     for key in sorted(sums):
         period, channel, product, sku, currency = key
-        sales, refunds, cost = sums[key]
-        out.append(ReportRow(period, channel, sku, currency, sales, refunds, cost, product_id=product))
+        sales, refunds, cost, discounts = sums[key]
+        out.append(ReportRow(period, channel, sku, currency, sales, refunds, cost, product_id=product,
+                             discounts_minor=discounts))
     return out

@@ -142,7 +142,7 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
                     period=r.period, channel=r.channel, sku_id=r.sku_id, currency=r.currency,
                     sales_minor=r.sales_minor, refunds_minor=r.refunds_minor, cost_minor=r.cost_minor,
                     margin_minor=r.margin_minor,
-                    product_id=r.product_id,
+                    product_id=r.product_id, discounts_minor=r.discounts_minor,
                 )
                 for r in rows
             ]

@@ -133,7 +133,7 @@ class GetReportRequest(_message.Message):
     def __init__(self, from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period: _Optional[_Union[ReportPeriod, str]] = ..., group_by: _Optional[_Iterable[str]] = ..., format: _Optional[_Union[ReportFormat, str]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class ReportRow(_message.Message):
-    __slots__ = ("period", "channel", "sku_id", "currency", "sales_minor", "refunds_minor", "cost_minor", "margin_minor", "product_id")
+    __slots__ = ("period", "channel", "sku_id", "currency", "sales_minor", "refunds_minor", "cost_minor", "margin_minor", "product_id", "discounts_minor")
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SKU_ID_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +143,7 @@ class ReportRow(_message.Message):
     COST_MINOR_FIELD_NUMBER: _ClassVar[int]
     MARGIN_MINOR_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNTS_MINOR_FIELD_NUMBER: _ClassVar[int]
     period: str
     channel: str
     sku_id: str
@@ -152,7 +153,8 @@ class ReportRow(_message.Message):
     cost_minor: int
     margin_minor: int
     product_id: str
-    def __init__(self, period: _Optional[str] = ..., channel: _Optional[str] = ..., sku_id: _Optional[str] = ..., currency: _Optional[str] = ..., sales_minor: _Optional[int] = ..., refunds_minor: _Optional[int] = ..., cost_minor: _Optional[int] = ..., margin_minor: _Optional[int] = ..., product_id: _Optional[str] = ...) -> None: ...
+    discounts_minor: int
+    def __init__(self, period: _Optional[str] = ..., channel: _Optional[str] = ..., sku_id: _Optional[str] = ..., currency: _Optional[str] = ..., sales_minor: _Optional[int] = ..., refunds_minor: _Optional[int] = ..., cost_minor: _Optional[int] = ..., margin_minor: _Optional[int] = ..., product_id: _Optional[str] = ..., discounts_minor: _Optional[int] = ...) -> None: ...
 
 class GetReportResponse(_message.Message):
     __slots__ = ("rows", "content", "content_type", "filename")

@@ -62,6 +62,7 @@ class ReportRowPublic(BaseModel):
     refunds_minor: int
     cost_minor: int
     margin_minor: int
+    discounts_minor: int = 0
 
 
 class ReportPublic(BaseModel):
@@ -180,6 +181,7 @@ async def sales_report(
                 refunds_minor=r.refunds_minor,
                 cost_minor=r.cost_minor,
                 margin_minor=r.margin_minor,
+                discounts_minor=r.discounts_minor,
             )
             for r in reply.rows
         ]
