@@ -90,7 +90,7 @@ async def paid_orders_accounted_for(url: str) -> dict[str, int]:
             )
             counts = {r[0]: int(r[1]) for r in await cur.fetchall()}
             cur = await conn.execute(
-                "SELECT count(*) FROM orders.refunds WHERE status <> 'SUCCEEDED'"
+                "SELECT count(*) FROM orders.refunds WHERE status NOT IN ('SUCCEEDED', 'DECLINED')"
             )
             open_refunds = (await cur.fetchone() or [0])[0]
         # PAID means released and still being delivered; CAPTURED/UNDER_REVIEW wait for risk or a reviewer.

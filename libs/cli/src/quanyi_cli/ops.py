@@ -59,8 +59,9 @@ def queue(
 def redrive(
     order_id: Annotated[str, typer.Argument(help="The order in the queue.")],
     action: Annotated[str, typer.Option(
-        help="refund (its remaining units), resolve (settled by hand), redrive (its channel again) or switch"
-        " (another channel)."
+        help="refund (its remaining units), resolve (settled by hand), redrive (its channel again), switch"
+        " (another channel); for a refund inventory refused: override (refund it despite the redeemed key)"
+        " or decline (close it). override and decline need --note."
     )],
     note: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
     channel: Annotated[
@@ -79,8 +80,8 @@ def redrive(
     ] = False,
 ) -> None:
     """Act on an order in the exception queue."""
-    if action not in ("refund", "resolve", "redrive", "switch"):
-        err.print("[red]--action must be refund, resolve, redrive or switch[/]")
+    if action not in ("refund", "resolve", "redrive", "switch", "override", "decline"):
+        err.print("[red]--action must be refund, resolve, redrive, switch, override or decline[/]")
         raise typer.Exit(2)
     body: dict[str, str] = {"action": action, "note": note}
     if action in ("redrive", "switch"):

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
-from quanyi_orders.domain.events import OrderRefunded, RefundReason, RefundRequested
+from quanyi_orders.domain.events import (
+    OrderQueued,
+    OrderRefunded,
+    RefundDeclined,
+    RefundKeysCleared,
+    RefundReason,
+    RefundRequested,
+)
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import (
     CapturePayment,
@@ -19,8 +26,20 @@ from quanyi_orders.domain.order import (
     RiskDecision,
     Status,
     execute,
+    fold,
 )
-from quanyi_orders.domain.refund import LineKeys, Refund, RefundOrder, decide_refund, requested
+from quanyi_orders.domain.refund import (
+    LineKeys,
+    Refund,
+    RefundOrder,
+    RefundStatus,
+    clear_keys,
+    close_refused,
+    decide_refund,
+    refused_refund,
+    requested,
+)
+from quanyi_orders.domain.refund import evolve as evolve_refund
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -79,32 +98,73 @@ def test_a_redeemed_key_is_refused_without_the_override_and_refunded_with_it() -
     assert [(ln.released, ln.voided, ln.redeemed) for ln in req.lines] == [(0, 0, 1)]
 
 
-def test_a_full_refund_refunds_the_order_and_a_later_one_is_refused() -> None:
+def test_a_full_refund_refunds_the_order_once_inventory_took_its_keys_back_and_a_later_one_is_refused() -> None:
     order = paid_order()
-    refunded, req = refund(order)
-    assert isinstance(refunded, OrderRefunded) and refunded.amount == cny(3500)
+    (req,) = refund(order)  # the keys first: no OrderRefunded (nor the ledger's reversal) before inventory
     assert isinstance(req, RefundRequested) and req.amount == cny(3500)
-    after, _ = execute(order, RecordDelivery())
-    assert after is not None
-    for event in (refunded, req):
-        from quanyi_orders.domain.order import evolve
-        order = evolve(order, event)  # type: ignore[arg-type]
+    order = fold([req], order)  # type: ignore[assignment]
+    assert order.status is Status.PAID
+    refunded, cleared = clear_keys(order, (requested(req),), "r-1", False, "")
+    assert isinstance(refunded, OrderRefunded) and refunded.amount == cny(3500) and refunded.was_released
+    assert cleared == RefundKeysCleared("o-1", "r-1", False, "")
+    order = fold([refunded, cleared], order)  # type: ignore[assignment]
     assert order.status is Status.REFUNDED
     with pytest.raises(NotAllowed, match="REFUNDED"):
         refund(order, refund_id="r-2")
+    assert clear_keys(order, (evolve_refund(requested(req), cleared),), "r-1", False, "") == []  # once
 
 
-def test_refunds_add_up_and_the_last_units_refund_the_order() -> None:
+def test_refunds_add_up_and_the_last_units_settled_refund_the_order() -> None:
     order = paid_order()
     (first,) = refund(order, ((1, 2),))
     assert isinstance(first, RefundRequested)
     before = (requested(first),)
     with pytest.raises(InvalidOrder, match="at most 1"):
         refund(order, ((1, 2),), before=before, refund_id="r-2")
-    last = refund(order, before=before, refund_id="r-2")
-    assert isinstance(last[0], OrderRefunded) and last[0].amount == cny(1500)
-    assert isinstance(last[1], RefundRequested)
-    assert [(ln.line_no, ln.quantity) for ln in last[1].lines] == [(1, 1), (2, 1)]
+    (last,) = refund(order, before=before, refund_id="r-2")
+    assert isinstance(last, RefundRequested) and last.amount == cny(1500)
+    assert [(ln.line_no, ln.quantity) for ln in last.lines] == [(1, 1), (2, 1)]
+    both = (requested(first), requested(last))
+    # The last settles first: the first still waits for inventory, so the order is not refunded yet.
+    assert clear_keys(order, both, "r-2", False, "") == [RefundKeysCleared("o-1", "r-2", False, "")]
+    settled = (requested(first), evolve_refund(requested(last), RefundKeysCleared("o-1", "r-2")))
+    refunded, _ = clear_keys(order, settled, "r-1", False, "")
+    assert isinstance(refunded, OrderRefunded) and refunded.amount == cny(2000)
+
+
+def test_a_refund_inventory_refuses_queues_the_order_and_is_never_sent() -> None:
+    order = paid_order(True)
+    (req,) = refund(order, ((1, 1),), {1: LineKeys(delivered=3)})
+    cleared, queued = clear_keys(order, (requested(req),), "r-1", True, "1 of the refunded keys were redeemed")
+    assert cleared == RefundKeysCleared("o-1", "r-1", True, "1 of the refunded keys were redeemed")
+    assert isinstance(queued, OrderQueued) and queued.source == "refund" and "redeemed" in queued.reason
+    assert fold([cleared, queued], order).status is Status.FULFILLED  # type: ignore[union-attr]
+    refused = evolve_refund(requested(req), cleared)
+    assert refused_refund((refused,)) == refused
+
+
+def test_an_operator_declines_a_refused_refund_or_overrides_it_with_a_new_refund_of_the_same_units() -> None:
+    order = paid_order(True)
+    (req,) = refund(order, ((1, 2),), {1: LineKeys(delivered=3)})
+    refused = evolve_refund(requested(req), RefundKeysCleared("o-1", "r-1", True, "redeemed"))
+    keys = {1: LineKeys(delivered=3, redeemed=3)}  # fulfillment has heard of the redemptions since
+    with pytest.raises(InvalidOrder, match="note"):
+        close_refused(order, (refused,), "decline", "ops@shop", " ", "r-2", keys)
+    (declined,) = close_refused(order, (refused,), "decline", "ops@shop", "redeemed before the request", "r-2", keys)
+    assert declined == RefundDeclined("o-1", "r-1", "decline", "ops@shop", "redeemed before the request")
+    assert evolve_refund(refused, declined).status is RefundStatus.DECLINED
+    closed, again = close_refused(order, (refused,), "override", "ops@shop", "partner says unused", "r-2", keys)
+    assert closed == RefundDeclined("o-1", "r-1", "override", "ops@shop", "partner says unused")
+    assert isinstance(again, RefundRequested) and again.refund_id == "r-2" and again.override_redeemed
+    assert [(ln.line_no, ln.quantity, ln.redeemed) for ln in again.lines] == [(1, 2, 2)]
+    assert (again.amount, again.actor, again.note) == (cny(2000), "ops@shop", "partner says unused")
+    # A declined refund's units may be refunded again later; one no operator closed may not.
+    unused = {1: LineKeys(delivered=3)}
+    assert refund(order, ((1, 3),), unused, before=(evolve_refund(refused, declined),), refund_id="r-3")
+    with pytest.raises(InvalidOrder, match="at most 1"):
+        refund(order, ((1, 3),), unused, before=(refused,), refund_id="r-3")
+    with pytest.raises(NotAllowed, match="no refund that inventory refused"):
+        close_refused(order, (evolve_refund(refused, declined),), "decline", "ops@shop", "again", "r-2", keys)
 
 
 def test_an_unpaid_order_cannot_be_refunded_by_an_operator() -> None:

@@ -136,10 +136,11 @@ async def test_refunding_a_queued_order_refunds_its_units_and_resolves_the_entry
     await apply_order_facts(w.uow(), [OrderFact(order_id, Queue("delivery given up", "delivery"), "e-2")])
     entry, refund_id = await queue.act_on_entry(w.uow, NoDeliveries(), order_id, "refund", "ops", "no stock")
     assert (entry.status, entry.resolution) == ("RESOLVED", "refund") and refund_id
-    assert await w.status(order_id) == Status.REFUNDED
-    # Its key must be taken back first: the refund waits for inventory's answer.
+    # Its key must be taken back first: the refund waits for inventory's answer, and so does the order.
+    assert await w.status(order_id) == Status.PAID
     assert await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10) == []
     await apply_order_facts(w.uow(), [OrderFact(order_id, RecordRefundKeys(refund_id), "e-3")])
+    assert await w.status(order_id) == Status.REFUNDED
     (refund,) = await saga.due_refunds(w.uow, datetime.now(UTC) + timedelta(days=1), 10)
     assert (refund.amount, [(ln.quantity, ln.released) for ln in refund.lines]) == (cny(1990), [(1, 1)])
 

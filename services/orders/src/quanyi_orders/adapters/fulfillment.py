@@ -6,11 +6,14 @@ import grpc
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
 
-from quanyi_orders.application.ports import ChannelOutcome, Deliveries
+from quanyi_orders.application.ports import ChannelOutcome, Deliveries, DeliveriesUnavailable
 from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
 
 #: A channel retries within its own bounded time (fulfillment's QUANYI_CHANNEL_TOTAL_S, 45 s by default).
 DELIVER_TIMEOUT_S = 180.0
+#: Fulfillment's record of an order's keys is a refund's first check only (inventory's record decides): a
+#: refund does not wait long for it, and answers within its caller's deadline when fulfillment is down.
+OF_ORDER_TIMEOUT_S = 2.0
 
 
 class GrpcDeliveries(Deliveries):
@@ -19,7 +22,12 @@ class GrpcDeliveries(Deliveries):
 
     async def of_order(self, buyer_id: str, order_id: str) -> list[tuple[str, bool]]:
         request = pb.ListDeliveriesRequest(buyer_id=buyer_id, order_id=order_id)
-        reply = await self._stub.ListDeliveries(request)
+        try:
+            reply = await self._stub.ListDeliveries(request, timeout=OF_ORDER_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise DeliveriesUnavailable(exc.code().name) from None
+            raise
         return [(d.sku_id, bool(d.redeemed_at)) for d in reply.deliveries]
 
     async def deliver(self, order_id: str, channel: str, target: str, requested_by: str) -> ChannelOutcome:

@@ -47,6 +47,8 @@ from quanyi_orders.domain.events import (
     PaymentCaptured,
     PaymentNoticeAccepted,
     QueueEntryResolved,
+    RefundDeclined,
+    RefundKeysCleared,
     RefundRequested,
     RefundSent,
     RefundSucceeded,
@@ -101,7 +103,8 @@ class _Record:
             self.holds.pop(ev.order_id, None)
         if isinstance(ev, RefundRequested):
             self.refunds[ev.refund_id] = refund_domain.requested(ev)
-        elif isinstance(ev, RefundSent | RefundSucceeded) and ev.refund_id in self.refunds:
+        elif isinstance(ev, RefundSent | RefundSucceeded | RefundKeysCleared | RefundDeclined) \
+                and ev.refund_id in self.refunds:
             self.refunds[ev.refund_id] = refund_domain.evolve(self.refunds[ev.refund_id], ev)
         if isinstance(ev, OrderQueued):
             self.queue[ev.order_id] = (ev.reason, ev.source, e.occurred_at, None, None)

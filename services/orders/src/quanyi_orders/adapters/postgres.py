@@ -47,7 +47,7 @@ from quanyi_orders.domain.events import OrderLine, RefundLine, RefundReason
 from quanyi_orders.domain.holds import Holds
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import Order, RiskDecision, Status
-from quanyi_orders.domain.refund import Refund, RefundStatus
+from quanyi_orders.domain.refund import KeysState, Refund, RefundStatus
 
 IDEMPOTENCY_CONSTRAINT = "orders_buyer_id_idempotency_key_key"
 
@@ -227,6 +227,7 @@ def _refund(row: Any) -> Refund:
                          Money(int(ln["amount_minor"]), currency), int(ln.get("released", 0)),
                          int(ln.get("voided", 0)), int(ln.get("redeemed", 0))) for ln in row["lines"]),
         row["actor"], RefundStatus(row["status"]), int(row["attempts"]), row["provider_refund_id"] or "",
+        KeysState(row["keys_state"]), row["keys_reason"] or "", bool(row["override_redeemed"]),
     )
 
 
@@ -268,7 +269,7 @@ class PgSagaRepository(SagaRepository):
             " FROM exception_queue q LEFT JOIN orders o ON o.order_id = q.order_id"
             " WHERE (%s = '' OR q.order_id = %s)"
             " AND (%s OR (q.resolution IS NULL AND coalesce(o.status, '') <> 'REFUNDED'"
-            " AND (q.source = 'channel' OR coalesce(o.status, '') <> 'FULFILLED')))"
+            " AND (q.source IN ('channel', 'refund') OR coalesce(o.status, '') <> 'FULFILLED')))"
             " ORDER BY q.queued_at, q.order_id LIMIT %s",
             (order_id, order_id, include_resolved, limit),
         )

@@ -151,6 +151,9 @@ def event_to_proto(ev: events.Event) -> Message:
             return pb_events.RefundKeysCleared(
                 order_id=ev.order_id, refund_id=ev.refund_id, refused=ev.refused, reason=ev.reason
             )
+        case events.RefundDeclined():
+            return pb_events.RefundDeclined(order_id=ev.order_id, refund_id=ev.refund_id, action=ev.action,
+                                            actor=ev.actor, note=ev.note)
         case events.OrderQueued():
             return pb_events.OrderQueued(order_id=ev.order_id, reason=ev.reason, source=ev.source)
         case events.QueueEntryResolved():
@@ -217,6 +220,9 @@ def event_from_proto(payload: Message, occurred_at: datetime) -> events.Event:
             return events.RefundKeysCleared(
                 payload.order_id, payload.refund_id, payload.refused, payload.reason
             )
+        case pb_events.RefundDeclined():
+            return events.RefundDeclined(payload.order_id, payload.refund_id, payload.action, payload.actor,
+                                         payload.note)
         case pb_events.OrderQueued():
             return events.OrderQueued(payload.order_id, payload.reason, payload.source)
         case pb_events.QueueEntryResolved():
@@ -232,6 +238,7 @@ ORDER_EVENT_TYPES = frozenset(
         pb_events.OrderHeld, pb_events.OrderCancelled, pb_events.OrderRefunded, pb_events.OrderFulfilled,
         pb_events.OrderExpired, pb_events.RefundRequested, pb_events.RefundSent, pb_events.RefundSucceeded,
         pb_events.OrderQueued, pb_events.QueueEntryResolved, pb_events.RefundKeysCleared,
+        pb_events.RefundDeclined,
     )
 )
 NOTICE_ACCEPTED = pb_events.PaymentNoticeAccepted.DESCRIPTOR.full_name

@@ -131,8 +131,8 @@ def queue_entry(
     if resolution:
         return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", resolution, actor or "")
     ended = {"FULFILLED": "delivered", "REFUNDED": "refunded"}.get(order_status or "")
-    if source == "channel" and ended == "delivered":
-        ended = None  # it was fulfilled before the channel gave up
+    if source in ("channel", "refund") and ended == "delivered":
+        ended = None  # it was fulfilled before the channel gave up, or before inventory refused a refund
     if ended:
         return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", ended, "system")
     return QueueEntry(order_id, reason, source, queued_at, "OPEN")
@@ -222,12 +222,17 @@ class ChannelOutcome:
     reason: str = ""
 
 
+class DeliveriesUnavailable(Exception):
+    """Fulfillment did not answer in time."""
+
+
 class Deliveries(ABC):
     """Fulfillment's record of an order's delivered keys, and its channels (its gRPC API)."""
 
     @abstractmethod
     async def of_order(self, buyer_id: str, order_id: str) -> list[tuple[str, bool]]:
-        """(SKU, redeemed) of each key delivered for the order."""
+        """(SKU, redeemed) of each key delivered for the order. Raises DeliveriesUnavailable when
+        fulfillment does not answer."""
 
     @abstractmethod
     async def deliver(self, order_id: str, channel: str, target: str, requested_by: str) -> ChannelOutcome:

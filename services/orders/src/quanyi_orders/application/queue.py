@@ -12,6 +12,11 @@ the note. So no paid order is left without an owner (invariant I2).
 A fulfilled order is queued too when a further channel gives up later (source "channel": the e-mail, an
 SMS, the buyer's webhook or the partner's activation); its entry stays open although the order is
 fulfilled, until an operator acts or the order is refunded.
+
+A refund inventory refused (a key redeemed in a race with the refund: source "refund") waits here too,
+never sent: "override" refunds the same units despite the redemption (a new refund with the operator's
+override, which inventory records; audited with the operator and the note), "decline" closes it (the
+buyer is answered no, with the note). Both need a note.
 """
 
 from __future__ import annotations
@@ -30,10 +35,10 @@ from quanyi_orders.application.saga import _on_orders
 from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import Event, QueueEntryResolved, RefundRequested
 from quanyi_orders.domain.order import Order, Queue, decide
-from quanyi_orders.domain.refund import LineKeys, RefundOrder, decide_refund
+from quanyi_orders.domain.refund import CLOSE_ACTIONS, LineKeys, RefundOrder, close_refused, decide_refund
 from quanyi_orders.projections.orders import DELIVER, DELIVERY_DEADLINE
 
-ACTIONS = ("refund", "resolve", "redrive", "switch")
+ACTIONS = ("refund", "resolve", "redrive", "switch", *CLOSE_ACTIONS)
 CHANNEL_ACTIONS = ("redrive", "switch")
 MAX_LIST = 500
 UnitOfWorkFactory = Callable[[], OrdersUnitOfWork]
@@ -83,7 +88,7 @@ async def act_on_entry(
     if not actor:
         raise InvalidOrder("an action needs the operator's name")
     keys: dict[int, LineKeys] = {}
-    if action == "refund":
+    if action in ("refund", "override"):
         keys = await line_keys(unit_of_work, deliveries, order_id)
     if action in CHANNEL_ACTIONS:
         if not channel:
@@ -109,6 +114,9 @@ async def act_on_entry(
             if action == "refund":
                 before = tuple(await uow.saga.refunds_of_order(order_id))
                 events += decide_refund(order, RefundOrder(refund_id, (), keys, before, actor, False, note))
+            elif action in CLOSE_ACTIONS:
+                owed = await uow.saga.refunds_of_order(order_id)
+                events += close_refused(order, owed, action, actor, note, refund_id, keys)
             events.append(QueueEntryResolved(order_id, action, actor, note))
             await uow.events.append(order_new_events(order_id, order.version, events))
             await uow.commit()

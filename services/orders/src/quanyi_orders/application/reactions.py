@@ -11,7 +11,8 @@ from quanyi_platform.envelope import NewEvent
 from quanyi_orders.adapters.proto_mapping import order_new_events
 from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.ports import OrdersUnitOfWork
-from quanyi_orders.domain.events import Event
+from quanyi_orders.domain import refund as refunds
+from quanyi_orders.domain.events import Event, RefundDeclined, RefundKeysCleared, RefundSent, RefundSucceeded
 from quanyi_orders.domain.order import (
     Queue,
     RecordDelivery,
@@ -19,6 +20,7 @@ from quanyi_orders.domain.order import (
     RecordRiskDecision,
     RecordStockShort,
     execute,
+    fold,
 )
 
 
@@ -43,13 +45,23 @@ async def apply_order_facts(uow: OrdersUnitOfWork, facts: Sequence[OrderFact]) -
         return []
     async with uow:
         orders = await uow.orders.get_many_for_update(list(dict.fromkeys(f.order_id for f in facts)))
+        # Inventory's answers to refunds are decided against the order's refunds (read under its lock).
+        owed: dict[str, list[refunds.Refund]] = {}
+        for order_id in dict.fromkeys(f.order_id for f in facts if isinstance(f.command, RecordRefundKeys)):
+            owed[order_id] = list(await uow.saga.refunds_of_order(order_id))
         recorded: list[Event] = []
         new: list[NewEvent] = []
         for fact in facts:
             order = orders.get(fact.order_id)
             if order is None:
                 raise OrderNotFound(fact.order_id)
-            after, events = execute(order, fact.command)
+            if isinstance(fact.command, RecordRefundKeys):
+                c = fact.command
+                events = refunds.clear_keys(order, owed[order.order_id], c.refund_id, c.refused, c.reason)
+                owed[order.order_id] = [_after(r, events) for r in owed[order.order_id]]
+                after = fold(events, order)
+            else:
+                after, events = execute(order, fact.command)
             assert after is not None
             new += order_new_events(order.order_id, order.version, events, causation_id=fact.causation_id)
             recorded += events
@@ -57,3 +69,11 @@ async def apply_order_facts(uow: OrdersUnitOfWork, facts: Sequence[OrderFact]) -
         await uow.events.append(new)
         await uow.commit()
     return recorded
+
+
+def _after(refund: refunds.Refund, events: Sequence[Event]) -> refunds.Refund:
+    for ev in events:
+        if isinstance(ev, RefundKeysCleared | RefundDeclined | RefundSent | RefundSucceeded) \
+                and ev.refund_id == refund.refund_id:
+            refund = refunds.evolve(refund, ev)
+    return refund

@@ -4,6 +4,7 @@ sender (entrypoints.saga) like every other refund."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,20 +13,31 @@ from quanyi_platform.envelope import new_event_id
 from quanyi_orders.adapters.proto_mapping import order_new_events
 from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.orders import _retrying
-from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork
+from quanyi_orders.application.ports import Deliveries, DeliveriesUnavailable, OrdersUnitOfWork
 from quanyi_orders.domain.events import RefundRequested
 from quanyi_orders.domain.refund import LineKeys, RefundOrder, decide_refund
+
+log = logging.getLogger(__name__)
 
 
 async def line_keys(
     unit_of_work: Callable[[], OrdersUnitOfWork], deliveries: Deliveries, order_id: str
 ) -> dict[int, LineKeys]:
-    """Per order line, how many of its keys fulfillment delivered and how many of those were redeemed."""
+    """Per order line, how many of its keys fulfillment delivered and how many of those were redeemed.
+    Fulfillment's record is a first check only (an operator is told at once of a redeemed key): inventory's
+    own record decides when it takes the keys back. So when fulfillment does not answer, every unit counts
+    as delivered and not redeemed, and inventory refuses a redeemed key (the exception queue) if there is
+    one."""
     async with unit_of_work() as uow:
         order = await uow.orders.get(order_id)
     if order is None:
         raise OrderNotFound(order_id)
-    delivered = await deliveries.of_order(order.buyer_id, order.order_id)
+    try:
+        delivered = await deliveries.of_order(order.buyer_id, order.order_id)
+    except DeliveriesUnavailable:
+        log.warning("fulfillment did not answer: the refund's keys are left to inventory's record",
+                    extra={"order_id": order_id})
+        return {line.line_no: LineKeys(delivered=line.quantity) for line in order.lines}
     keys: dict[int, LineKeys] = {}
     for line in order.lines:  # a line's keys are its SKU's (lines of one SKU share them in line order)
         mine = [redeemed for sku, redeemed in delivered if sku == line.sku_id]

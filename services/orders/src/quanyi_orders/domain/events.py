@@ -196,6 +196,18 @@ class RefundKeysCleared:
 
 
 @dataclass(frozen=True)
+class RefundDeclined:
+    """An operator closed a refund inventory refused: `action` "decline" (the buyer is answered no) or
+    "override" (replaced by a refund with the override of redeemed keys). Its money is never sent."""
+
+    order_id: str
+    refund_id: str
+    action: str
+    actor: str
+    note: str
+
+
+@dataclass(frozen=True)
 class OrderQueued:
     """A paid order needs an operator (`source`: "delivery" given up, or the "deadline" passed)."""
 
@@ -228,6 +240,7 @@ Event = (
     | RefundSent
     | RefundSucceeded
     | RefundKeysCleared
+    | RefundDeclined
     | OrderQueued
     | QueueEntryResolved
 )

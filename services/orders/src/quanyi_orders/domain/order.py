@@ -32,6 +32,7 @@ from quanyi_orders.domain.events import (
     OrderRefunded,
     PaymentCaptured,
     QueueEntryResolved,
+    RefundDeclined,
     RefundKeysCleared,
     RefundLine,
     RefundReason,
@@ -442,7 +443,7 @@ def _advance(phase: Phase, event: Event) -> Phase:
         case OrderExpired():
             return Phase(Status.EXPIRED, risk, txn, provider)
         case RefundRequested() | RefundSent() | RefundSucceeded() | RefundKeysCleared() | OrderQueued() \
-                | QueueEntryResolved():
+                | QueueEntryResolved() | RefundDeclined():
             return phase  # the refund's progress and the exception queue: their own projections follow them
     raise TypeError(f"not an event of a placed order: {event!r}")
 

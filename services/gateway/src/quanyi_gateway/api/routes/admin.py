@@ -285,7 +285,7 @@ async def act_on_queue_entry(
     """Act on an order in the exception queue: refund its remaining units (the orders:refund permission),
     resolve it, or re-drive its delivery on its channel or another (queue:act; answered once the channel
     delivered, 409 if it failed again), audited."""
-    ensure_allowed(admin, P.REFUNDS if body.action == "refund" else P.QUEUE_ACT)
+    ensure_allowed(admin, P.REFUNDS if body.action in ("refund", "override", "decline") else P.QUEUE_ACT)
     reply = await peers.orders.ActOnQueueEntry(orders_pb.ActOnQueueEntryRequest(
         order_id=order_id, action=body.action, actor=admin.actor, note=body.note, channel=body.channel,
         target=body.target,  # personal data: passed through to fulfillment, kept nowhere

@@ -663,14 +663,16 @@ async def act_on_queue_entry(
     request: Request,
     order_id: PathId,
     user: Annotated[User, allowed(P.QUEUE_READ)],
-    action: Annotated[Literal["refund", "resolve", "redrive", "switch"], Form()],
+    action: Annotated[Literal["refund", "resolve", "redrive", "switch", "override", "decline"], Form()],
     note: Annotated[str, Form(max_length=500)] = "",
     channel: Annotated[Literal["", "email", "webhook", "sms", "activation"], Form()] = "",
     target: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Refund the entry's remaining units (orders:refund), mark it settled by hand (queue:act), or deliver
     it again on its channel or another one (orders:deliver; resolved once that channel delivered)."""
-    needs = {"refund": P.REFUNDS, "resolve": P.QUEUE_ACT}.get(action, P.DELIVERIES)
+    needs = {"refund": P.REFUNDS, "override": P.REFUNDS, "decline": P.REFUNDS, "resolve": P.QUEUE_ACT}.get(
+        action, P.DELIVERIES
+    )
     if not user.can(needs):
         raise WebError(403, "error.forbidden")
     try:
