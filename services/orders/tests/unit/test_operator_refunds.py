@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import (
     OrderQueued,
@@ -172,3 +175,38 @@ def test_an_unpaid_order_cannot_be_refunded_by_an_operator() -> None:
     assert order is not None
     with pytest.raises(NotAllowed):
         refund(order)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([(1, 1), (1, 2), (2, 1)]), st.booleans()), min_size=1, max_size=5),
+       st.randoms(use_true_random=False))
+def test_whatever_inventory_answers_and_in_whatever_order_the_order_is_refunded_once_and_only_when_whole(
+    asked: list[tuple[tuple[int, int], bool]], rnd: Any
+) -> None:
+    """Refunds of some units each; inventory settles or refuses each, answers arriving in any order. The
+    order is refunded (OrderRefunded) at most once, only when the settled refunds cover every unit, and the
+    refunded amounts never exceed what was paid."""
+    order = paid_order()
+    refunds: list[Refund] = []
+    for n, (line, _) in enumerate(asked):
+        try:
+            (req,) = refund(order, (line,), before=tuple(refunds), refund_id=f"r-{n}")
+        except (InvalidOrder, NotAllowed):
+            continue
+        assert isinstance(req, RefundRequested)
+        refunds.append(requested(req))
+    answers = [(r.refund_id, refused) for r, (_, refused) in zip(refunds, asked, strict=False)]
+    rnd.shuffle(answers)
+    refunded = 0
+    for refund_id, refused in answers:
+        events = clear_keys(order, refunds, refund_id, refused, "redeemed" if refused else "")
+        for ev in events:
+            if isinstance(ev, OrderRefunded):
+                refunded += 1
+            if isinstance(ev, RefundKeysCleared):
+                refunds = [evolve_refund(r, ev) if r.refund_id == ev.refund_id else r for r in refunds]
+        order = fold(events, order)  # type: ignore[assignment]
+    settled_units = sum(ln.quantity for r in refunds if r.keys.value == "cleared" for ln in r.lines)
+    assert refunded == (1 if settled_units == 4 else 0)
+    assert (order.status is Status.REFUNDED) == (settled_units == 4)
+    assert sum(r.amount.minor_units for r in refunds) <= 3500
