@@ -731,7 +731,9 @@ def entry_for(fact: Fact, source: Source, terms: ChannelTerms = NO_TERMS) -> Jou
 def needs_book(fact: Fact) -> bool:
     """Whether posting `fact` needs what the journal says of its order (see `complete`)."""
     if isinstance(fact, OrderRefunded):
-        return fact.was_released and not fact.lines
+        # Even with its lines: a refund of a sale with a coupon gives back its share of the discount, which
+        # only the order's book knows.
+        return fact.was_released
     return isinstance(fact, RefundSucceeded)
 
 
