@@ -269,3 +269,35 @@ async def test_the_next_batch_is_decoded_and_prepared_while_the_last_one_applies
     assert all(prepared_seen[i] == f"prepared {i}" for i in ids if i != "o-013")
     assert ahead > 10
     assert await committed(broker.bootstrap, f"pipelined-{topic}", topic) == 60
+
+
+async def test_a_consumer_stopped_while_a_batch_applies_leaves_its_group_and_the_batch_comes_again(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    topic = f"batch.stopped.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap)
+    await ensure_topics(settings, [topic], partitions=1)
+    await produce(broker.bootstrap, topic, [placed(f"o-{n}") for n in range(5)])
+    started = asyncio.Event()
+
+    async def slow(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
+        await set_wise(conn, events)
+        started.set()
+        await asyncio.sleep(60)  # stopped before it commits
+
+    group = f"stopped-{topic}"
+    first = InboxConsumer(group, [topic], BatchHandler(frozenset({PLACED}), slow), pool, settings)
+    task = asyncio.create_task(first.run())
+    await asyncio.wait_for(started.wait(), 30)
+    task.cancel()
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)
+    assert first._kafka is not None and first._kafka._closed  # it left its group and closed its connections
+    assert await scalar(pool, "SELECT count(*) FROM effects") == 0  # the batch rolled back
+    second = InboxConsumer(group, [topic], BatchHandler(frozenset({PLACED}), set_wise), pool, settings)
+    task = asyncio.create_task(second.run())
+    try:
+        await wait_for(pool, "SELECT count(*) FROM effects", 5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert await scalar(pool, "SELECT max(times) FROM effects") == 1

@@ -304,12 +304,14 @@ class InboxConsumer:
             return
         if cancel and not inflight.task.done():
             inflight.task.cancel()
-            try:
-                await inflight.task
-            except asyncio.CancelledError:
-                return
-        else:
+        try:
             await inflight.task
+        except asyncio.CancelledError:
+            # Stopped on the way out (or cancelled with the loop that awaited it): its transaction rolled
+            # back, so its offsets are not noted; the consumer still leaves its group (consumer.stop()).
+            if cancel:
+                return
+            raise
         self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in inflight.batch.items() if recs})
         if time.monotonic() >= self._next_commit:
             await self._commit(consumer)
