@@ -1,0 +1,134 @@
+"""A refund whose key inventory refuses, end to end with the services as processes: a delivered key is
+redeemed at the partner, an operator's refund reaches inventory without the override (fulfillment, which
+would have told orders of the redemption, does not answer in time: inventory's record decides), inventory
+refuses it, and the order waits in the exception queue with the reason — the money is not sent and the
+ledger does not reverse the sale. The operator's audited override from the queue then refunds it: inventory
+records the override, the refund goes to the PSP simulator and is confirmed, and the ledger posts the
+reversal and the payment of the refund."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import httpx
+import pytest
+from quanyi_cli.stack import Stack
+
+from tests.integration import checks
+from tests.integration.harness import (
+    create_sku_with_keys,
+    eventually,
+    fresh_keys,
+    new_buyer,
+    order_status,
+    place_order,
+    redeem,
+)
+from tests.integration.test_payment_saga import (
+    events_of,
+    inventory_keys,
+    is_status,
+    operator,
+    paid_orders_accounted_for,
+    pay_with,
+    refunds_detail,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def ledger_kinds(url: str, order_id: str) -> list[str]:
+    from psycopg import AsyncConnection
+
+    async with await AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT kind FROM ledger.journal_entries WHERE correlation_id = %s ORDER BY seq", (order_id,)
+        )
+        return [r[0] for r in await cur.fetchall()]
+
+
+async def test_a_refund_inventory_refuses_waits_in_the_queue_unsent_until_the_operators_override_refunds_it(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), price_minor=2500, name="iQiyi race")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    order_id = order["order_id"]
+    await pay_with(http, order, "wechatpay-sim")
+    await eventually(lambda: is_status(buyer, order_id, "FULFILLED"))
+    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()
+    r = await redeem(http, key["code"])
+    assert r.status_code == 200, r.text
+
+    async def redeemed_in_inventory() -> bool:
+        states, _ = await inventory_keys(url, order_id)
+        return states == ["redeemed"]
+
+    await eventually(redeemed_in_inventory)
+
+    # The race: orders cannot hear of the redemption from fulfillment (stopped for the moment), so the
+    # refund goes to inventory without the override; inventory's record has the key redeemed.
+    fulfillment = stack.procs["fulfillment"]
+    os.kill(fulfillment.pid, signal.SIGSTOP)
+    try:
+        r = await adm.post(f"/v1/admin/orders/{order_id}/refunds", json={"reason": "buyer says it never worked"})
+    finally:
+        os.kill(fulfillment.pid, signal.SIGCONT)
+    assert r.status_code == 201, r.text
+    first = r.json()["refund_id"]
+
+    async def queued() -> dict[str, str] | None:
+        entries = (await adm.get("/v1/admin/ops/queue")).json()
+        return next((e for e in entries if e["order_id"] == order_id), None)
+
+    entry = await eventually(queued)
+    assert (entry["source"], entry["status"]) == ("refund", "OPEN")
+    assert first in entry["reason"] and "redeemed" in entry["reason"]
+    [row] = await refunds_detail(url, order_id)
+    assert row[:3] == ("OPERATOR", 2500, "REQUESTED")
+    assert await events_of(url, order_id, "RefundSent") == 0  # the money was not sent
+    assert await order_status(buyer, order_id) == "FULFILLED"
+    assert {"refund", "refund_paid"}.isdisjoint(await ledger_kinds(url, order_id))  # nor the sale reversed
+    _, settlements = await inventory_keys(url, order_id)
+    assert [s[0] for s in settlements] == ["refused"]
+
+    # An override needs a note; with one, the same units are refunded despite the redemption.
+    r = await adm.post(f"/v1/admin/ops/queue/{order_id}", json={"action": "override"})
+    assert r.status_code in (400, 422), r.text
+    r = await adm.post(f"/v1/admin/ops/queue/{order_id}",
+                       json={"action": "override", "note": "the partner confirmed the top-up failed"})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert (answer["entry"]["status"], answer["entry"]["resolution"]) == ("RESOLVED", "override")
+    second = answer["refund_id"]
+    assert second and second != first
+
+    async def refunded() -> list[tuple[str, int, str, str, list[object]]] | None:
+        rows = await refunds_detail(url, order_id)
+        return rows if [r[2] for r in rows] == ["DECLINED", "SUCCEEDED"] else None
+
+    rows = await eventually(refunded, timeout=60)
+    assert rows[1][:2] == ("OPERATOR", 2500)
+    assert await order_status(buyer, order_id) == "REFUNDED"
+    assert await events_of(url, order_id, "RefundSucceeded") == 1
+    assert await events_of(url, order_id, "OrderRefunded") == 1
+    # Inventory recorded the override (who and why) and left the key redeemed.
+    states, settlements = await inventory_keys(url, order_id)
+    assert states == ["redeemed"]
+    assert [(s[0], s[3], s[4]) for s in settlements] == [("refused", 0, False), ("settled", 1, True)]
+
+    async def reversed_and_paid() -> list[str] | None:
+        kinds = await ledger_kinds(url, order_id)
+        return kinds if kinds.count("refund") == 1 and kinds.count("refund_paid") == 1 else None
+
+    await eventually(reversed_and_paid, timeout=60)
+    balance = await checks.scalar(
+        url, "SELECT coalesce(sum(l.credit_minor - l.debit_minor), 0) FROM ledger.journal_lines l"
+        " JOIN ledger.journal_entries e ON e.seq = l.entry_seq"
+        " WHERE e.correlation_id = %s AND l.account = 'payables:refunds'", (order_id,)
+    )
+    assert balance == 0  # what the reversal owed the buyer, the provider paid
+    await paid_orders_accounted_for(url)
