@@ -181,8 +181,8 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
     assert tables["products"] == 1 and tables["skus"] == 3 and tables["sku_stock"] == 3
     assert tables["keys"] == 12 + 4 + 3 and tables["key_batches"] == 3 and tables["key_reveals"] == 3 + 1 + 1
     assert "pool_stock" in tables and tables["pool_operations"] > 0 and "bundle_components" in tables
-    assert "refund_settlements" in tables and "key_file_imports" in tables
-    assert [len(c.tables) for c in comparisons] == [13, 13]
+    assert "refund_settlements" in tables and "key_file_imports" in tables and "bundle_entitlements" in tables
+    assert [len(c.tables) for c in comparisons] == [14, 14]
 
 
 async def _keys_of(pool: AsyncConnectionPool, order_id: str) -> list[Any]:
