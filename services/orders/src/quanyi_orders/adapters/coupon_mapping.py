@@ -120,7 +120,10 @@ def _time(text: str, field: str) -> datetime | None:
         raise ValueError(f"{field} is not an RFC 3339 time") from None
     if at.tzinfo is None:
         raise ValueError(f"{field} needs a time zone")
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # year 1 with a zone east of UTC
+        raise ValueError(f"{field} is out of range") from None
 
 
 def terms_from_request(c: pb.Coupon) -> CouponTerms:
