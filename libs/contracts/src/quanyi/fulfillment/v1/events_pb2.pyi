@@ -231,3 +231,47 @@ class MembershipGranted(_message.Message):
     sales_channel: str
     bundle_sku_id: str
     def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., buyer_id: _Optional[str] = ..., plan: _Optional[str] = ..., days: _Optional[int] = ..., valid_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., sales_channel: _Optional[str] = ..., bundle_sku_id: _Optional[str] = ...) -> None: ...
+
+class PointsDebited(_message.Message):
+    __slots__ = ("order_id", "line_no", "unit_no", "buyer_id", "points", "value", "sales_channel", "bundle_sku_id")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NO_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    SALES_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    line_no: int
+    unit_no: int
+    buyer_id: str
+    points: int
+    value: _money_pb2.Money
+    sales_channel: str
+    bundle_sku_id: str
+    def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., buyer_id: _Optional[str] = ..., points: _Optional[int] = ..., value: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., sales_channel: _Optional[str] = ..., bundle_sku_id: _Optional[str] = ...) -> None: ...
+
+class MembershipShortened(_message.Message):
+    __slots__ = ("order_id", "line_no", "unit_no", "buyer_id", "plan", "days", "valid_until", "cost", "sales_channel", "bundle_sku_id")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LINE_NO_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NO_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    SALES_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    line_no: int
+    unit_no: int
+    buyer_id: str
+    plan: str
+    days: int
+    valid_until: _timestamp_pb2.Timestamp
+    cost: _money_pb2.Money
+    sales_channel: str
+    bundle_sku_id: str
+    def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., buyer_id: _Optional[str] = ..., plan: _Optional[str] = ..., days: _Optional[int] = ..., valid_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., sales_channel: _Optional[str] = ..., bundle_sku_id: _Optional[str] = ...) -> None: ...
