@@ -18,7 +18,7 @@ class OrderItem(_message.Message):
     def __init__(self, sku_id: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "status", "items", "total", "risk_decision", "channel", "created_at", "version", "coupon_code", "discount")
+    __slots__ = ("order_id", "buyer_id", "status", "items", "total", "risk_decision", "channel", "created_at", "version", "coupon_code", "discount", "refunds")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Order(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     COUPON_CODE_FIELD_NUMBER: _ClassVar[int]
     DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     status: str
@@ -41,7 +42,18 @@ class Order(_message.Message):
     version: int
     coupon_code: str
     discount: _money_pb2.Money
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., risk_decision: _Optional[str] = ..., channel: _Optional[str] = ..., created_at: _Optional[str] = ..., version: _Optional[int] = ..., coupon_code: _Optional[str] = ..., discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    refunds: _containers.RepeatedCompositeFieldContainer[OrderRefund]
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., status: _Optional[str] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., risk_decision: _Optional[str] = ..., channel: _Optional[str] = ..., created_at: _Optional[str] = ..., version: _Optional[int] = ..., coupon_code: _Optional[str] = ..., discount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refunds: _Optional[_Iterable[_Union[OrderRefund, _Mapping]]] = ...) -> None: ...
+
+class OrderRefund(_message.Message):
+    __slots__ = ("refund_id", "state", "amount")
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    refund_id: str
+    state: str
+    amount: _money_pb2.Money
+    def __init__(self, refund_id: _Optional[str] = ..., state: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
     __slots__ = ("buyer_id", "buyer_email", "channel", "items", "idempotency_key", "client_ip", "coupon_code")
