@@ -12,6 +12,8 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
+from quanyi.orders.v1 import orders_service_pb2 as pb
+from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
 from quanyi_orders.application import queue, saga
 from quanyi_orders.application.ports import ChannelOutcome, Deliveries, DeliveriesUnavailable
 from quanyi_orders.application.refunds import OperatorRefund, refund_order
@@ -65,19 +67,32 @@ async def refund_rows(pool: AsyncConnectionPool, order_id: str) -> list[dict[str
         return list(await cur.fetchall())
 
 
+async def buyer_sees(orders: pb_grpc.OrdersServiceStub, order_id: str) -> list[tuple[str, str]]:
+    """The order's refunds as orders' gRPC API shows them to the buyer's side: (refund id, state), the same
+    through GetOrder and ListOrders."""
+    got = (await orders.GetOrder(pb.GetOrderRequest(order_id=order_id))).order
+    listed = (await orders.ListOrders(pb.ListOrdersRequest(buyer_id=got.buyer_id, limit=50))).orders
+    [same] = [o for o in listed if o.order_id == order_id]
+    assert list(same.refunds) == list(got.refunds)
+    return [(r.refund_id, r.state) for r in got.refunds]
+
+
 async def due_refund_ids(unit_of_work: UnitOfWorkFactory) -> list[str]:
     later = datetime.now(UTC) + timedelta(days=1)
     return [r.refund_id for r in await saga.due_refunds(unit_of_work, later, 100)]
 
 
 async def test_a_refused_refund_waits_in_the_queue_unsent_until_an_operator_overrides_it(
-    pool: AsyncConnectionPool, store: EventStore, unit_of_work: UnitOfWorkFactory, probe: Any, database_url: str
+    pool: AsyncConnectionPool, store: EventStore, unit_of_work: UnitOfWorkFactory, probe: Any, database_url: str,
+    orders: pb_grpc.OrdersServiceStub,
 ) -> None:
     order_id = await delivered(pool, store, unit_of_work, "race")
     # Fulfillment has not heard of the redemption yet: the refund goes to inventory without the override.
     first = await refund_order(unit_of_work, Fulfillment(), OperatorRefund(order_id, (), "ops@shop", note="asked"))
     assert await status_of(unit_of_work, order_id) == "FULFILLED"  # not refunded before inventory answers
+    assert await buyer_sees(orders, order_id) == [(first.refund_id, "AWAITING_KEYS")]
     await handle(pool, store, refused(order_id, first.refund_id))
+    assert await buyer_sees(orders, order_id) == [(first.refund_id, "UNDER_REVIEW")]
 
     assert await due_refund_ids(unit_of_work) == []  # never sent
     assert await status_of(unit_of_work, order_id) == "FULFILLED"
@@ -105,12 +120,15 @@ async def test_a_refused_refund_waits_in_the_queue_unsent_until_an_operator_over
         (first.refund_id, "DECLINED", "override", "lead@shop"), (second, "REQUESTED", None, None)
     ]
     assert (rows[1]["keys_state"], rows[1]["override_redeemed"]) == ("pending", True)
+    # The buyer's side sees the replacement only: the overridden refund is not a decline.
+    assert await buyer_sees(orders, order_id) == [(second, "AWAITING_KEYS")]
     assert await due_refund_ids(unit_of_work) == []  # still waits for inventory
     assert await status_of(unit_of_work, order_id) == "FULFILLED"
 
     await handle(pool, store, settled(order_id, second))
 
     assert await due_refund_ids(unit_of_work) == [second]  # now the money may go
+    assert await buyer_sees(orders, order_id) == [(second, "REQUESTED")]
     assert await status_of(unit_of_work, order_id) == "REFUNDED"
     types = await probe.event_types(order_id)
     assert types[-5:] == [
@@ -121,7 +139,8 @@ async def test_a_refused_refund_waits_in_the_queue_unsent_until_an_operator_over
 
 
 async def test_an_operator_declines_a_refused_refund_and_the_money_stays_with_the_sale(
-    pool: AsyncConnectionPool, store: EventStore, unit_of_work: UnitOfWorkFactory, probe: Any, database_url: str
+    pool: AsyncConnectionPool, store: EventStore, unit_of_work: UnitOfWorkFactory, probe: Any, database_url: str,
+    orders: pb_grpc.OrdersServiceStub,
 ) -> None:
     order_id = await delivered(pool, store, unit_of_work, "decline")
     # Fulfillment does not answer: the refund goes on, inventory's record decides (and refuses).
@@ -143,6 +162,10 @@ async def test_an_operator_declines_a_refused_refund_and_the_money_stays_with_th
         "DECLINED", "decline", "redeemed before the request"
     )
     assert await due_refund_ids(unit_of_work) == []
+    # The buyer's side learns it was declined, never the operator's note.
+    assert await buyer_sees(orders, order_id) == [(refund.refund_id, "DECLINED")]
+    got = (await orders.GetOrder(pb.GetOrderRequest(order_id=order_id))).order
+    assert "redeemed before" not in str(got) and got.refunds[0].amount.minor_units > 0
     assert await status_of(unit_of_work, order_id) == "FULFILLED"
     assert "OrderRefunded" not in await probe.event_types(order_id)  # the ledger never reversed the sale
     assert await queue.list_queue(unit_of_work, False, 0) == []

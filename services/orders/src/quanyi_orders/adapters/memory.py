@@ -217,6 +217,13 @@ class InMemorySagaRepository(SagaRepository):
     async def refunds_of_order(self, order_id: str) -> list[refund_domain.Refund]:
         return [r for r in self._record().refunds.values() if r.order_id == order_id]
 
+    async def refunds_of_orders(self, order_ids: Sequence[str]) -> dict[str, list[refund_domain.Refund]]:
+        found: dict[str, list[refund_domain.Refund]] = {o: [] for o in order_ids}
+        for r in self._record().refunds.values():
+            if r.order_id in found:
+                found[r.order_id].append(r)
+        return found
+
     async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
         record = self._record()
         entries = [

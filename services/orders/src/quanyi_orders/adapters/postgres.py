@@ -228,6 +228,7 @@ def _refund(row: Any) -> Refund:
                          int(ln.get("voided", 0)), int(ln.get("redeemed", 0))) for ln in row["lines"]),
         row["actor"], RefundStatus(row["status"]), int(row["attempts"]), row["provider_refund_id"] or "",
         KeysState(row["keys_state"]), row["keys_reason"] or "", bool(row["override_redeemed"]),
+        row["closed_action"] or "",
     )
 
 
@@ -262,6 +263,18 @@ class PgSagaRepository(SagaRepository):
             "SELECT * FROM refunds WHERE order_id = %s ORDER BY requested_at, refund_id", (order_id,)
         )
         return [_refund(r) for r in rows]
+
+    async def refunds_of_orders(self, order_ids: Sequence[str]) -> dict[str, list[Refund]]:
+        found: dict[str, list[Refund]] = {o: [] for o in order_ids}
+        if not order_ids:
+            return found
+        rows = await self._fetch(
+            "SELECT * FROM refunds WHERE order_id = ANY(%s::text[]) ORDER BY requested_at, refund_id",
+            (list(order_ids),),
+        )
+        for r in rows:
+            found[r["order_id"]].append(_refund(r))
+        return found
 
     async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
         rows = await self._fetch(

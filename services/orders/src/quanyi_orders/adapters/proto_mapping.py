@@ -15,6 +15,7 @@ from quanyi_platform.envelope import NewEvent
 from quanyi_orders.domain import events
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import Order
+from quanyi_orders.domain.refund import Refund, buyer_state
 
 #: The aggregate types of orders' event store.
 ORDER = "Order"
@@ -294,8 +295,14 @@ def notice_new_event(ev: events.PaymentNoticeAccepted) -> NewEvent:
     )
 
 
-def order_to_proto(order: Order) -> pb.Order:
+def order_to_proto(order: Order, refunds: Sequence[Refund] = ()) -> pb.Order:
+    """The order; with `refunds`, each as its buyer may see it (refund.buyer_state)."""
+    shown = [(r, buyer_state(r)) for r in refunds]
     return pb.Order(
+        refunds=[
+            pb.OrderRefund(refund_id=r.refund_id, state=state, amount=money_to_proto(r.amount))
+            for r, state in shown if state is not None
+        ],
         order_id=order.order_id,
         buyer_id=order.buyer_id,
         status=order.status.value,

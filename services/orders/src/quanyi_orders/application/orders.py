@@ -23,6 +23,7 @@ from quanyi_orders.domain.errors import InvalidOrder, OrderError
 from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured, PaymentNoticeAccepted
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import CapturePayment, Order, Place, Review, decide, execute, fold
+from quanyi_orders.domain.refund import Refund
 
 MAX_LIST_LIMIT = 200
 DEFAULT_LIST_LIMIT = 50
@@ -227,6 +228,27 @@ async def get_order(uow: OrdersUnitOfWork, order_id: str) -> Order:
     if order is None:
         raise OrderNotFound(order_id)
     return order
+
+
+async def get_order_with_refunds(uow: OrdersUnitOfWork, order_id: str) -> tuple[Order, list[Refund]]:
+    """The order and its refunds (in the order they were requested), read together."""
+    async with uow:
+        order = await uow.orders.get(order_id)
+        refunds = await uow.saga.refunds_of_order(order_id) if order is not None else []
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order, list(refunds)
+
+
+async def list_orders_with_refunds(
+    uow: OrdersUnitOfWork, buyer_id: str, limit: int
+) -> list[tuple[Order, list[Refund]]]:
+    """A buyer's orders as list_orders, each with its refunds (one read for all of them)."""
+    limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
+    async with uow:
+        found = await uow.orders.list_for_buyer(buyer_id, limit)
+        refunds = await uow.saga.refunds_of_orders([o.order_id for o in found])
+    return [(o, refunds.get(o.order_id, [])) for o in found]
 
 
 async def list_orders(uow: OrdersUnitOfWork, buyer_id: str, limit: int) -> list[Order]:

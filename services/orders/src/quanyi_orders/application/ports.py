@@ -154,6 +154,11 @@ class SagaRepository(ABC):
         """Every refund of the order, in the order they were requested."""
 
     @abstractmethod
+    async def refunds_of_orders(self, order_ids: Sequence[str]) -> dict[str, list[Refund]]:
+        """Every refund of each of `order_ids` (each listed, [] when none), in the order they were
+        requested, in one read."""
+
+    @abstractmethod
     async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
         """Exception queue entries, oldest first (only `order_id`'s when given); open ones only unless
         `include_resolved`."""

@@ -72,6 +72,22 @@ class Refund:
     keys: KeysState = KeysState.NONE
     keys_reason: str = ""  # inventory's, when it refused
     override_redeemed: bool = False
+    closed_action: str = ""  # an operator's "decline" or "override", once DECLINED
+
+
+def buyer_state(refund: Refund) -> str | None:
+    """What the buyer may see of a refund: REQUESTED, AWAITING_KEYS (inventory first), UNDER_REVIEW
+    (inventory refused; an operator decides), REFUNDED or DECLINED; None for one an operator replaced by an
+    override (its replacement stands for it). Never the operator's note or inventory's reason."""
+    if refund.status is RefundStatus.SUCCEEDED:
+        return "REFUNDED"
+    if refund.status is RefundStatus.DECLINED:
+        return None if refund.closed_action == "override" else "DECLINED"
+    if refund.keys is KeysState.PENDING:
+        return "AWAITING_KEYS"
+    if refund.keys is KeysState.REFUSED:
+        return "UNDER_REVIEW"
+    return "REQUESTED"
 
 
 def names_keys(event: RefundRequested) -> bool:
@@ -100,7 +116,7 @@ def evolve(refund: Refund, event: RefundEvent) -> Refund:
             return replace(refund, keys=KeysState.REFUSED, keys_reason=event.reason)
         return replace(refund, keys=KeysState.CLEARED)
     if isinstance(event, RefundDeclined):
-        return replace(refund, status=RefundStatus.DECLINED)
+        return replace(refund, status=RefundStatus.DECLINED, closed_action=event.action)
     return replace(refund, status=RefundStatus.SUCCEEDED, provider_refund_id=event.provider_refund_id)
 
 

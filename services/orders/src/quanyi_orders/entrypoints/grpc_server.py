@@ -140,16 +140,20 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderResponse:
-        order = await self._run(context, lambda uow: orders.get_order(uow, request.order_id))
-        return pb.GetOrderResponse(order=order_to_proto(order))
+        order, refunds = await self._run(
+            context, lambda uow: orders.get_order_with_refunds(uow, request.order_id)
+        )
+        return pb.GetOrderResponse(order=order_to_proto(order, refunds))
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListOrdersResponse:
         if not request.buyer_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
-        found = await self._run(context, lambda uow: orders.list_orders(uow, request.buyer_id, request.limit))
-        return pb.ListOrdersResponse(orders=[order_to_proto(o) for o in found])
+        found = await self._run(
+            context, lambda uow: orders.list_orders_with_refunds(uow, request.buyer_id, request.limit)
+        )
+        return pb.ListOrdersResponse(orders=[order_to_proto(o, refunds) for o, refunds in found])
 
     async def GetOrderHistory(
         self, request: pb.GetOrderHistoryRequest, context: grpc.aio.ServicerContext
