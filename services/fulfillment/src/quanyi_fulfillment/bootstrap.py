@@ -55,13 +55,15 @@ def unit_of_work(store: EventStore, pool: AsyncConnectionPool) -> UnitOfWorkFact
 def consumer(
     store: EventStore, pool: AsyncConnectionPool, settings: Settings, sender: EmailSender
 ) -> InboxConsumer:
-    """The KeyReserved consumer; a delivery's e-mail is queued in its transaction, and the sender is woken
-    once that commits."""
+    """The KeyReserved (inventory) and OrderRefunded (orders) consumer; a delivery's e-mail is queued in its
+    transaction, and the sender is woken once that commits."""
 
     def bound(conn: Any) -> PgFulfillmentUnitOfWork:
         return PgFulfillmentUnitOfWork(store, conn=conn)
 
-    return InboxConsumer(NAME, [topic_for("inventory")], key_reserved(bound), pool, settings, sender.wake)
+    return InboxConsumer(
+        NAME, [topic_for("inventory"), topic_for("orders")], key_reserved(bound), pool, settings, sender.wake
+    )
 
 
 def email_sender(

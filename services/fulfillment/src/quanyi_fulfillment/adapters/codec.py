@@ -27,7 +27,9 @@ from quanyi_fulfillment.domain.events import (
     Event,
     KeyDelivered,
     MembershipGranted,
+    MembershipShortened,
     PointsCredited,
+    PointsDebited,
     Recorded,
     Redeemed,
     UndeliveredKeyRedeemed,
@@ -50,12 +52,14 @@ CHANNEL_ATTEMPT_STARTED = pb.ChannelAttemptStarted.DESCRIPTOR.full_name
 CHANNEL_CANCELLED = pb.ChannelCancelled.DESCRIPTOR.full_name
 POINTS_CREDITED = pb.PointsCredited.DESCRIPTOR.full_name
 MEMBERSHIP_GRANTED = pb.MembershipGranted.DESCRIPTOR.full_name
+POINTS_DEBITED = pb.PointsDebited.DESCRIPTOR.full_name
+MEMBERSHIP_SHORTENED = pb.MembershipShortened.DESCRIPTOR.full_name
 
 EVENT_TYPES = frozenset({
     KEY_DELIVERED, DELIVERY_FAILED, REDEEMED, EMAIL_QUEUED, EMAIL_ATTEMPT_STARTED, EMAIL_SENT,
     EMAIL_ATTEMPT_FAILED, EMAIL_GIVEN_UP, EMAIL_CANCELLED, CHANNEL_DELIVERED,
     CHANNEL_REQUESTED, UNDELIVERED_KEY_REDEEMED, CHANNEL_ATTEMPT_STARTED, CHANNEL_CANCELLED,
-    POINTS_CREDITED, MEMBERSHIP_GRANTED,
+    POINTS_CREDITED, MEMBERSHIP_GRANTED, POINTS_DEBITED, MEMBERSHIP_SHORTENED,
 })
 
 
@@ -96,6 +100,20 @@ def payload(event: Event) -> Message:
                 valid_until=_ts(event.valid_until), cost=_money(event.cost),
                 sales_channel=event.sales_channel,
                 bundle_sku_id=event.bundle_sku_id,
+            )
+        case PointsDebited():
+            return pb.PointsDebited(
+                order_id=event.order_id, line_no=event.line_no, unit_no=event.unit_no,
+                buyer_id=event.buyer_id,
+                points=event.points, value=_money(event.value), sales_channel=event.sales_channel,
+                bundle_sku_id=event.bundle_sku_id,
+            )
+        case MembershipShortened():
+            return pb.MembershipShortened(
+                order_id=event.order_id, line_no=event.line_no, unit_no=event.unit_no,
+                buyer_id=event.buyer_id, plan=event.plan, days=event.days,
+                valid_until=_ts(event.valid_until), cost=_money(event.cost),
+                sales_channel=event.sales_channel, bundle_sku_id=event.bundle_sku_id,
             )
         case KeyDelivered():
             return pb.KeyDelivered(
@@ -177,6 +195,19 @@ def event_of(message: Message, at: datetime) -> Event | None:
             return MembershipGranted(
                 message.order_id, message.line_no, message.unit_no, message.buyer_id, message.plan,
                 message.days, _from_ts(message.valid_from), _from_ts(message.valid_until),
+                Money(int(message.cost.minor_units), message.cost.currency), message.sales_channel,
+                message.bundle_sku_id, at,
+            )
+        case pb.PointsDebited():
+            return PointsDebited(
+                message.order_id, message.line_no, message.unit_no, message.buyer_id, int(message.points),
+                Money(int(message.value.minor_units), message.value.currency), message.sales_channel,
+                message.bundle_sku_id, at,
+            )
+        case pb.MembershipShortened():
+            return MembershipShortened(
+                message.order_id, message.line_no, message.unit_no, message.buyer_id, message.plan,
+                message.days, _from_ts(message.valid_until),
                 Money(int(message.cost.minor_units), message.cost.currency), message.sales_channel,
                 message.bundle_sku_id, at,
             )

@@ -27,9 +27,12 @@ from quanyi_fulfillment.domain.entitlements import Membership, PlanKey
 from quanyi_fulfillment.domain.errors import KeyAlreadyDelivered
 from quanyi_fulfillment.domain.events import (
     KEPT_CHANNEL,
+    EntitlementEvent,
     KeyDelivered,
     MembershipGranted,
+    MembershipShortened,
     PointsCredited,
+    PointsDebited,
     Recorded,
 )
 from quanyi_fulfillment.domain.kept_channels import KeptDelivery, KeptStatus, evolve_kept
@@ -116,7 +119,7 @@ class InMemoryEntitlementRepository:
         return [
             r for e in self._log.all()
             if (r := codec.recorded_of(e)) is not None
-            and isinstance(r.event, PointsCredited | MembershipGranted)
+            and isinstance(r.event, EntitlementEvent)
         ]
 
     async def memberships(self, keys: Collection[PlanKey]) -> dict[PlanKey, Membership]:
@@ -136,16 +139,30 @@ class InMemoryEntitlementRepository:
              if isinstance(r.event, MembershipGranted) and r.event.buyer_id == buyer_id),
             key=lambda x: (x[0].plan, x[1]),
         )
+        debits = {
+            (r.event.order_id, r.event.line_no, r.event.unit_no): r.event for r in records
+            if isinstance(r.event, PointsDebited) and r.event.buyer_id == buyer_id
+        }
+        cuts = {
+            (r.event.order_id, r.event.line_no, r.event.unit_no): r.event.at for r in records
+            if isinstance(r.event, MembershipShortened) and r.event.buyer_id == buyer_id
+        }
         states = entitlements.fold(records)
         return BuyerEntitlements(
-            sum(c.points for c in credits),
+            sum(c.points for c in credits) - sum(d.points for d in debits.values()),
             [
-                PointsCredit(c.order_id, c.line_no, c.unit_no, c.points, c.at)
+                PointsCredit(
+                    c.order_id, c.line_no, c.unit_no, c.points, c.at,
+                    d.at if (d := debits.get((c.order_id, c.line_no, c.unit_no))) is not None else None,
+                )
                 for c in sorted(credits, key=lambda c: (c.at, c.order_id, c.line_no, c.unit_no))
             ],
             [states[k] for k in sorted(states) if k[0] == buyer_id],
             [
-                MembershipGrant(g.order_id, g.line_no, g.unit_no, g.plan, g.days, g.valid_from, g.valid_until)
+                MembershipGrant(
+                    g.order_id, g.line_no, g.unit_no, g.plan, g.days, g.valid_from, g.valid_until,
+                    cuts.get((g.order_id, g.line_no, g.unit_no)),
+                )
                 for g, _ in grants
             ],
         )

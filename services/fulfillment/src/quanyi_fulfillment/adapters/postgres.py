@@ -229,7 +229,10 @@ class PgEntitlementRepository:
         return BuyerEntitlements(
             int(row["points"]) if row else 0,
             [
-                PointsCredit(r["order_id"], r["line_no"], r["unit_no"], int(r["points"]), r["credited_at"])
+                PointsCredit(
+                    r["order_id"], r["line_no"], r["unit_no"], int(r["points"]), r["credited_at"],
+                    r["debited_at"],
+                )
                 for r in await credits.fetchall()
             ],
             [
@@ -239,7 +242,7 @@ class PgEntitlementRepository:
             [
                 MembershipGrant(
                     r["order_id"], r["line_no"], r["unit_no"], r["plan"], r["days"], r["valid_from"],
-                    r["valid_until"],
+                    r["valid_until"], r["shortened_at"],
                 )
                 for r in await grants.fetchall()
             ],

@@ -171,6 +171,8 @@ class PointsCredit:
     unit_no: int
     points: int
     credited_at: datetime
+    # When the order's refund took the points back (PointsDebited); None while they are held.
+    debited_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,14 @@ class MembershipGrant:
     days: int
     valid_from: datetime
     valid_until: datetime
+    # When the order's refund took the grant's days back (MembershipShortened); None while it holds.
+    shortened_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class BuyerEntitlements:
-    """A buyer's points balance and memberships (by plan), with the credits and grants (oldest first)."""
+    """A buyer's points balance and memberships (by plan), with the credits and grants (oldest first); the
+    balance is net of refunds' debits, and may be negative when refunded points had been spent."""
 
     points_balance: int
     credits: list[PointsCredit]

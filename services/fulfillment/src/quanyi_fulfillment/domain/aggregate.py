@@ -46,10 +46,13 @@ from quanyi_fulfillment.domain.events import (
     EmailGivenUp,
     EmailQueued,
     EmailSent,
+    EntitlementEvent,
     Event,
     KeyDelivered,
     MembershipGranted,
+    MembershipShortened,
     PointsCredited,
+    PointsDebited,
     Recorded,
     Redeemed,
     UndeliveredKeyRedeemed,
@@ -209,7 +212,7 @@ def evolve(state: Delivery | None, recorded: Recorded) -> Delivery:
             return replace(state, keys=tuple(keys))
         case (
             ChannelRequested() | ChannelAttemptStarted() | ChannelCancelled() | UndeliveredKeyRedeemed()
-            | PointsCredited() | MembershipGranted()
+            | PointsCredited() | MembershipGranted() | PointsDebited() | MembershipShortened()
         ):
             return state  # their own streams
         case DeliveryFailed() | ChannelDelivered():
@@ -234,7 +237,7 @@ def fold(records: Iterable[Recorded]) -> dict[str, Delivery]:
     """Every order's state from its events (in store order)."""
     states: dict[str, Delivery] = {}
     for r in records:
-        if isinstance(r.event, UndeliveredKeyRedeemed | PointsCredited | MembershipGranted):
+        if isinstance(r.event, UndeliveredKeyRedeemed | EntitlementEvent):
             continue  # an alert about a key of no delivery; a bundle's grants (their own streams)
         states[r.order_id] = evolve(states.get(r.order_id), r)
     return states

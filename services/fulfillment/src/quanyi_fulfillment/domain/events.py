@@ -234,7 +234,42 @@ class MembershipGranted:
 EmailEvent = (
     EmailQueued | EmailAttemptStarted | EmailSent | EmailAttemptFailed | EmailGivenUp | EmailCancelled
 )
-EntitlementEvent = PointsCredited | MembershipGranted
+@dataclass(frozen=True)
+class PointsDebited:
+    """A refunded unit's points taken back (stream ENTITLEMENT "<order>:<line>:<unit>", version 2: once).
+    The balance may go negative if the buyer spent them."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    buyer_id: str
+    points: int
+    value: Money
+    sales_channel: str
+    bundle_sku_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MembershipShortened:
+    """A refunded unit's membership grant taken back: `days` off the end of the buyer's stacked membership
+    of the plan, which now ends at `valid_until` (a version of stream MEMBERSHIP "<buyer>:<plan>"). `cost`
+    is the grant's cost, reversed in full."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    buyer_id: str
+    plan: str
+    days: int
+    valid_until: datetime
+    cost: Money
+    sales_channel: str
+    bundle_sku_id: str
+    at: datetime
+
+
+EntitlementEvent = PointsCredited | MembershipGranted | PointsDebited | MembershipShortened
 Event = (
     KeyDelivered | EmailEvent | DeliveryFailed | ChannelDelivered | ChannelRequested | Redeemed
     | UndeliveredKeyRedeemed | ChannelAttemptStarted | ChannelCancelled | EntitlementEvent
