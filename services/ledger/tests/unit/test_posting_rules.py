@@ -177,3 +177,22 @@ def test_the_last_units_refunded_after_partial_refunds_reverse_exactly_the_skus_
     # The same from the journal's entries (a later batch): the book knows what was refunded.
     book = posting.book_of(e for e in entries[:3] if e is not None)
     assert book.unrefunded() == (sold[1],)
+
+
+def test_a_refunds_points_debit_and_shortened_membership_reverse_their_credit_and_cost_exactly() -> None:
+    value, cost = Money(250, "CNY"), Money(900, "CNY")
+    credit = posting.entry_for(posting.PointsCredited("o1", 1, 2, 500, value), SRC)
+    debit = posting.entry_for(posting.PointsDebited("o1", 1, 2, 500, value), SRC)
+    granted = posting.entry_for(posting.MembershipGranted("o1", 1, 3, "vip", "web", cost, "box"), SRC)
+    cut = posting.entry_for(posting.MembershipShortened("o1", 1, 3, "vip", "web", cost, "box"), SRC)
+    assert credit is not None and debit is not None and granted is not None and cut is not None
+    assert (debit.kind, cut.kind) == ("points_debited", "membership_cost_reversed")
+    net: dict[str, int] = defaultdict(int)
+    for entry in (credit, debit, granted, cut):
+        for ln in entry.lines:
+            net[ln.account] += ln.debit_minor - ln.credit_minor
+    assert dict(net) == {"expense:points": 0, "liability:points": 0, "cogs:web": 0, "payables:memberships": 0}
+    # Worth nothing or costing nothing: nothing to post, as for the credit and the grant.
+    assert posting.entry_for(posting.PointsDebited("o1", 1, 4, 10, Money(0, "CNY")), SRC) is None
+    free = posting.MembershipShortened("o1", 1, 5, "vip", "web", Money(0, ""), "box")
+    assert posting.entry_for(free, SRC) is None

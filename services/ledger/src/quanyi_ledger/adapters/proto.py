@@ -39,9 +39,11 @@ KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 KEYS_IMPORTED = inventory_events.KeysImported.DESCRIPTOR.full_name
 POINTS_CREDITED = fulfillment_events.PointsCredited.DESCRIPTOR.full_name
 MEMBERSHIP_GRANTED = fulfillment_events.MembershipGranted.DESCRIPTOR.full_name
+POINTS_DEBITED = fulfillment_events.PointsDebited.DESCRIPTOR.full_name
+MEMBERSHIP_SHORTENED = fulfillment_events.MembershipShortened.DESCRIPTOR.full_name
 FACT_TYPES = frozenset(
     {PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, REFUND_SUCCEEDED, KEY_DELIVERED, KEYS_IMPORTED,
-     POINTS_CREDITED, MEMBERSHIP_GRANTED}
+     POINTS_CREDITED, MEMBERSHIP_GRANTED, POINTS_DEBITED, MEMBERSHIP_SHORTENED}
 )
 
 
@@ -108,6 +110,17 @@ def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
             _money(payload.cost), payload.bundle_sku_id,
         )
         return granted, payload.order_id
+    if isinstance(payload, fulfillment_events.PointsDebited):
+        debited = posting.PointsDebited(
+            payload.order_id, payload.line_no, payload.unit_no, int(payload.points), _money(payload.value)
+        )
+        return debited, payload.order_id
+    if isinstance(payload, fulfillment_events.MembershipShortened):
+        shortened = posting.MembershipShortened(
+            payload.order_id, payload.line_no, payload.unit_no, payload.plan, payload.sales_channel,
+            _money(payload.cost), payload.bundle_sku_id,
+        )
+        return shortened, payload.order_id
     if isinstance(payload, inventory_events.KeysImported):
         imported = posting.KeysImported(
             payload.batch_id, payload.sku_id, int(payload.imported), _money(payload.unit_cost), payload.actor

@@ -42,6 +42,8 @@ KIND_KEY_COST = "key_cost"
 KIND_KEY_IMPORT = "key_import"
 KIND_POINTS = "points_credited"
 KIND_MEMBERSHIP_COST = "membership_cost"
+KIND_POINTS_DEBITED = "points_debited"
+KIND_MEMBERSHIP_COST_REVERSED = "membership_cost_reversed"
 KIND_COMMISSION = "commission"
 KIND_FEES = "psp_fees"
 KIND_ADJUSTMENT = "reconciliation_adjustment"
@@ -191,6 +193,32 @@ class MembershipGranted:
 
 
 @dataclass(frozen=True)
+class PointsDebited:
+    """A refunded bundle's points taken back from the buyer (fulfillment's PointsDebited), worth `value`
+    (the credit's)."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    points: int
+    value: Money
+
+
+@dataclass(frozen=True)
+class MembershipShortened:
+    """A refunded bundle's membership grant taken back whole (fulfillment's MembershipShortened): `cost` is
+    the grant's cost (0: nothing)."""
+
+    order_id: str
+    line_no: int
+    unit_no: int
+    plan: str
+    sales_channel: str
+    cost: Money
+    sku_id: str = ""
+
+
+@dataclass(frozen=True)
 class CommissionAccrued:
     order_id: str
     channel: str
@@ -236,6 +264,8 @@ Fact = (
     | KeyDelivered
     | PointsCredited
     | MembershipGranted
+    | PointsDebited
+    | MembershipShortened
     | CommissionAccrued
     | FeesCharged
     | Adjustment
@@ -653,6 +683,40 @@ def membership_granted(fact: MembershipGranted, source: Source) -> JournalEntry 
     )
 
 
+def points_debited(fact: PointsDebited, source: Source) -> JournalEntry | None:
+    """The credit's reversal: Dr liability:points / Cr expense:points at the same value (a refund takes
+    the points back, so the operator no longer owes them). None when they are worth 0."""
+    if fact.value.minor == 0:
+        return None
+    return _entry(
+        KIND_POINTS_DEBITED,
+        source,
+        f"order {fact.order_id}: {fact.points} point(s) taken back"
+        f" (line {fact.line_no}, unit {fact.unit_no})",
+        [
+            JournalLine.debit(accounts.LIABILITY_POINTS, fact.value),
+            JournalLine.credit(accounts.EXPENSE_POINTS, fact.value),
+        ],
+    )
+
+
+def membership_shortened(fact: MembershipShortened, source: Source) -> JournalEntry | None:
+    """The grant's cost reversed in full (a refund takes the whole grant's days back): Dr
+    payables:memberships / Cr cogs:<channel>. None when it cost nothing."""
+    if fact.cost.minor == 0:
+        return None
+    return _entry(
+        KIND_MEMBERSHIP_COST_REVERSED,
+        source,
+        f"order {fact.order_id}: a {fact.plan} membership taken back"
+        f" (line {fact.line_no}, unit {fact.unit_no})",
+        [
+            JournalLine.debit(accounts.PAYABLES_MEMBERSHIPS, fact.cost),
+            JournalLine.credit(cogs_account(fact.sales_channel), fact.cost, fact.sku_id),
+        ],
+    )
+
+
 def commission_accrued(fact: CommissionAccrued, source: Source) -> JournalEntry | None:
     """Dr expense:commissions:<channel> / Cr payables:commissions:<partner>."""
     if fact.amount.minor == 0:
@@ -721,6 +785,10 @@ def entry_for(fact: Fact, source: Source, terms: ChannelTerms = NO_TERMS) -> Jou
         return points_credited(fact, source)
     if isinstance(fact, MembershipGranted):
         return membership_granted(fact, source)
+    if isinstance(fact, PointsDebited):
+        return points_debited(fact, source)
+    if isinstance(fact, MembershipShortened):
+        return membership_shortened(fact, source)
     if isinstance(fact, CommissionAccrued):
         return commission_accrued(fact, source)
     if isinstance(fact, FeesCharged):
