@@ -13,7 +13,7 @@ import pytest
 from quanyi_gateway.adapters.memory import InMemoryOrders, InMemoryRefundRequestStore
 from quanyi_gateway.adapters.refund_requests import PostgresRefundRequestStore
 from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
-from quanyi_gateway.application.model import Money, OrderItem, RefundRequest, User
+from quanyi_gateway.application.model import Money, OrderItem, OrderRefund, RefundRequest, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.refund_requests import RefundRequests
 from quanyi_gateway.main import NAME
@@ -78,3 +78,35 @@ async def test_a_buyer_asks_once_for_their_own_paid_order_only() -> None:
     assert (asked.reason, asked.buyer_id, asked.requested_at) == ("not_working", str(alice.user_id), T0)
     assert await requests.of_buyer(alice) == {order_id: asked}
     assert await requests.of_buyer(bob) == {}
+
+
+async def test_a_request_follows_the_refunds_orders_reports_declined_or_refunded() -> None:
+    orders = InMemoryOrders()
+    requests = RefundRequests(OrderQueries(orders), InMemoryRefundRequestStore(), clock=lambda: T0)
+    alice = User(uuid.uuid4(), "alice@example.com", "buyer")
+    placed = await orders.place(alice, "web", "k1", [OrderItem("sku", 1, Money(100, "CNY"))])
+    order_id = placed.order.order_id
+    orders.orders[order_id] = replace(placed.order, status="FULFILLED")
+    asked, _ = await requests.request(alice, order_id, "not_working")
+    assert asked.state == "requested"  # no operator acted yet
+
+    def refunds(*states: str) -> None:
+        order = orders.orders[order_id]
+        found = tuple(OrderRefund(f"r{i}", s, Money(100, "CNY")) for i, s in enumerate(states))
+        orders.orders[order_id] = replace(order, refunds=found)
+
+    seen = []
+    for states in [("AWAITING_KEYS",), ("UNDER_REVIEW",), ("DECLINED",), ("DECLINED", "REQUESTED"),
+                   ("DECLINED", "REFUNDED")]:
+        refunds(*states)
+        mine = await requests.of_buyer(alice)
+        order = orders.orders[order_id]
+        shown = await requests.of_order(alice, order)
+        assert shown is not None and mine[order_id] == shown
+        assert (await requests.request(alice, order_id, "other"))[0] == shown  # asking again: the same
+        seen.append(shown.state)
+    assert seen == ["processing", "processing", "declined", "processing", "refunded"]
+    # Given the buyer's orders as read already (the user centre), the same; another buyer sees nothing.
+    assert (await requests.of_buyer(alice, list(orders.orders.values())))[order_id].state == "refunded"
+    bob = User(uuid.uuid4(), "bob@example.com", "buyer")
+    assert await requests.of_order(bob, orders.orders[order_id]) is None

@@ -1,5 +1,8 @@
 import asyncio
+import uuid
 from typing import Any
+
+from quanyi.common.v1 import money_pb2
 
 PROBLEM = "application/problem+json"
 
@@ -178,3 +181,34 @@ async def test_keys_passwords_and_tokens_never_reach_the_logs(gw: Any, fake: Any
     token = alice["Authorization"].split()[1]
     for secret in ("PLAIN-CODE-9", "PLAIN-PW-9", "correct-horse", token):
         assert secret not in caplog.text
+
+
+async def test_a_buyers_refund_request_follows_the_refunds_orders_reports(gw: Any, fake: Any) -> None:
+    alice_id, alice = await gw.buyer("alice@example.com")
+    _, bob = await gw.buyer("bob@example.com")
+    order_id = str(uuid.uuid4())
+    fake.deliver(order_id, alice_id, "sku-a", code="C1")
+    path = f"/v1/me/orders/{order_id}/refund-requests"
+    asked = await gw.client.post(path, json={"reason": "not_working"}, headers=alice)
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["state"] == "requested"
+
+    def orders_refunds(*states: str) -> None:
+        order = fake.orders[order_id]
+        del order.refunds[:]
+        for i, state in enumerate(states):
+            amount = money_pb2.Money(minor_units=100, currency="CNY")
+            order.refunds.add(refund_id=f"r-{i}", state=state, amount=amount)
+
+    for states, expected in [
+        (("AWAITING_KEYS",), "processing"), (("UNDER_REVIEW",), "processing"), (("DECLINED",), "declined"),
+        (("DECLINED", "REFUNDED"), "refunded"),
+    ]:
+        orders_refunds(*states)
+        mine = (await gw.client.get("/v1/me/refund-requests", headers=alice)).json()
+        assert [(r["order_id"], r["state"]) for r in mine] == [(order_id, expected)], states
+        again = await gw.client.post(path, json={"reason": "other"}, headers=alice)
+        assert again.status_code == 200 and again.json() == mine[0]
+    assert (await gw.client.get("/v1/me/refund-requests", headers=bob)).json() == []
+    listed = (await gw.client.get("/v1/me/refund-requests")).status_code
+    assert listed == 401

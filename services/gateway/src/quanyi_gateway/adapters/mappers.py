@@ -12,6 +12,7 @@ from quanyi_gateway.application.model import (
     Money,
     Order,
     OrderItem,
+    OrderRefund,
     RevealedKey,
     Sku,
     SkuStock,
@@ -47,6 +48,7 @@ def order(o: orders_pb.Order) -> Order:
         version=o.version,
         discount=money(o.discount) if o.HasField("discount") else None,
         coupon_code=o.coupon_code,
+        refunds=tuple(OrderRefund(r.refund_id, r.state, money(r.amount)) for r in o.refunds),
     )
 
 

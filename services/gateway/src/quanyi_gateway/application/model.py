@@ -111,6 +111,16 @@ class OrderItem:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRefund:
+    """One refund of an order as orders shows it to the buyer's side: REQUESTED, AWAITING_KEYS,
+    UNDER_REVIEW, REFUNDED or DECLINED (no operator's note)."""
+
+    refund_id: str
+    state: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """An order as the orders service reports it."""
 
@@ -126,6 +136,8 @@ class Order:
     #: What a coupon took off the items' sum (None: none); `total` is what the buyer pays.
     discount: Money | None = None
     coupon_code: str = ""
+    #: Its refunds, in the order they were requested (one an operator replaced by an override left out).
+    refunds: tuple[OrderRefund, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +217,9 @@ class RefundRequest:
     buyer_id: str
     reason: str
     requested_at: datetime
+    #: Where it stands, from the order (never stored): "requested" (no refund yet), "processing", "refunded"
+    #: or "declined" (application.refund_requests.standing).
+    state: str = "requested"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,16 @@ admin refund route refunds; a request only asks). One request per order: asking 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
 import uuid_utils
 
-from quanyi_gateway.application.errors import NotRefundable
-from quanyi_gateway.application.model import RefundRequest, User
+from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
+from quanyi_gateway.application.model import Order, RefundRequest, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import RefundRequestStore
 
@@ -18,6 +20,23 @@ Reason = Literal["not_received", "not_working", "wrong_item", "changed_mind", "o
 REASONS: tuple[str, ...] = get_args(Reason)
 # The orders whose money was taken and not yet returned.
 REFUNDABLE = frozenset({"CAPTURED", "PAID", "UNDER_REVIEW", "FULFILLED"})
+#: Where a request stands (RefundRequest.state).
+STATES = ("requested", "processing", "refunded", "declined")
+#: How many of the buyer's latest orders one read brings to tell where their requests stand.
+MY_ORDERS = 200
+
+
+def standing(order: Order) -> str:
+    """Where a buyer's request of `order` stands, translated from the refunds orders reports (it decides
+    them): "refunded" once the provider confirmed one, "processing" while one is on its way (being sent,
+    waiting for inventory or for an operator after inventory refused), "declined" when an operator declined
+    every one, "requested" while no operator has acted yet."""
+    states = {r.state for r in order.refunds}
+    if "REFUNDED" in states:
+        return "refunded"
+    if states - {"DECLINED"}:
+        return "processing"
+    return "declined" if states else "requested"
 
 
 class RefundRequests:
@@ -40,7 +59,7 @@ class RefundRequests:
         order = await self._orders.buyers_own(buyer, order_id)
         existing = await self._store.of_order(order_id)
         if existing is not None:
-            return existing, False
+            return replace(existing, state=standing(order)), False
         if order.status not in REFUNDABLE:
             raise NotRefundable(order_id, order.status)
         asked = RefundRequest(
@@ -51,11 +70,38 @@ class RefundRequests:
             requested_at=self._clock(),
         )
         stored = await self._store.add(asked)
-        return stored, stored.request_id == asked.request_id
+        return replace(stored, state=standing(order)), stored.request_id == asked.request_id
 
-    async def of_buyer(self, buyer: User) -> dict[str, RefundRequest]:
-        """The buyer's requests by order id."""
-        return {r.order_id: r for r in await self._store.of_buyer(str(buyer.user_id))}
+    async def of_buyer(self, buyer: User, orders: Sequence[Order] | None = None) -> dict[str, RefundRequest]:
+        """The buyer's requests by order id (newest first), each with where it stands: from `orders` (the
+        buyer's, as already read), else from the buyer's latest orders; an order in neither is read alone."""
+        asked = await self._store.of_buyer(str(buyer.user_id))
+        if not asked:
+            return {}
+        if orders is None:
+            orders = await self._orders.my_orders(buyer, MY_ORDERS)
+        known = {o.order_id: o for o in orders}
+        missing = [r.order_id for r in asked if r.order_id not in known]
+        for o in await asyncio.gather(*(self._order(buyer, m) for m in missing)):
+            if o is not None:
+                known[o.order_id] = o
+        return {
+            r.order_id: replace(r, state=standing(known[r.order_id])) if r.order_id in known else r
+            for r in asked
+        }
+
+    async def _order(self, buyer: User, order_id: str) -> Order | None:
+        try:
+            return await self._orders.buyers_own(buyer, order_id)
+        except OrderNotFound:
+            return None  # not the buyer's any more (erased): the request stands as it was asked
+
+    async def of_order(self, buyer: User, order: Order) -> RefundRequest | None:
+        """The buyer's request of their `order` (as already read), with where it stands; None: none."""
+        found = await self._store.of_order(order.order_id)
+        if found is None or found.buyer_id != str(buyer.user_id):
+            return None
+        return replace(found, state=standing(order))
 
     async def latest(self, limit: int) -> list[RefundRequest]:
         """Every buyer's requests, newest first (for operators)."""

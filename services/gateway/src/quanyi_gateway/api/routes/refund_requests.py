@@ -43,11 +43,24 @@ class RefundRequestPublic(BaseModel):
     requested_at: str = Field(description="RFC 3339, UTC")
 
 
+class BuyersRefundRequest(RefundRequestPublic):
+    """A buyer's request with where it stands, read from the order's refunds in orders."""
+
+    state: str = Field(
+        description="requested (no operator has acted yet), processing (a refund is on its way), refunded "
+        "(the provider confirmed it) or declined (an operator declined it; the money stays with the sale)"
+    )
+
+
 def public(r: RefundRequest) -> RefundRequestPublic:
     return RefundRequestPublic(
         request_id=r.request_id, order_id=r.order_id, buyer_id=r.buyer_id, reason=r.reason,
         requested_at=r.requested_at.isoformat(),
     )
+
+
+def buyers(r: RefundRequest) -> BuyersRefundRequest:
+    return BuyersRefundRequest(**public(r).model_dump(), state=r.state)
 
 
 def not_refundable(exc: NotRefundable) -> Problem:
@@ -63,7 +76,7 @@ def not_refundable(exc: NotRefundable) -> Problem:
 async def request_refund(
     order_id: PathId, body: RefundRequestCreate, user: CurrentUser, requests: RefundRequestsDep,
     response: Response,
-) -> RefundRequestPublic:
+) -> BuyersRefundRequest:
     """Ask for a refund of your paid order; an operator decides. Asking again returns the first request
     (200)."""
     try:
@@ -74,7 +87,14 @@ async def request_refund(
         raise not_refundable(exc) from None
     if not new:
         response.status_code = 200
-    return public(asked)
+    return buyers(asked)
+
+
+@router.get("/me/refund-requests")
+async def my_refund_requests(user: CurrentUser, requests: RefundRequestsDep) -> list[BuyersRefundRequest]:
+    """Your refund requests, newest first, each with where it stands (requested, processing, refunded or
+    declined)."""
+    return [buyers(r) for r in (await requests.of_buyer(user)).values()]
 
 
 @router.get("/admin/refund-requests", dependencies=[Allowed(P.ORDERS_READ)], responses=responses(403))

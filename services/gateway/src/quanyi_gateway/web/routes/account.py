@@ -41,7 +41,7 @@ async def user_centre(request: Request, user: WebUser) -> Response:
     sku_ids = [i.sku_id for o in orders for i in o.items]
     sku_ids += [d.sku_id for ds in keys_by_order.values() for d in ds]
     names = await sku_names(request, sku_ids)
-    asked = await refund_requests(request).of_buyer(user)
+    asked = await refund_requests(request).of_buyer(user, orders)
     histories = await r.keys.channel_histories(user, orders)
     entitled = await r.keys.entitlements(user)
     return page(

@@ -217,7 +217,7 @@ async def _order_view(request: Request, user: User, order_id: str) -> dict[str, 
     order = await buyers_order(request, user, order_id)
     keys = await r.keys.delivered(user, order_id)
     names = await sku_names(request, [i.sku_id for i in order.items])
-    refund_request = (await refund_requests(request).of_buyer(user)).get(order_id)
+    refund_request = await refund_requests(request).of_order(user, order)
     return {
         "order": order, "keys": keys, "names": names, "moving": order.status in MOVING,
         "refund_request": refund_request, "refundable": order.status in REFUNDABLE,
