@@ -115,21 +115,23 @@ class ListEntitlementsRequest(_message.Message):
     def __init__(self, buyer_id: _Optional[str] = ...) -> None: ...
 
 class PointsCredit(_message.Message):
-    __slots__ = ("order_id", "line_no", "unit_no", "points", "credited_at")
+    __slots__ = ("order_id", "line_no", "unit_no", "points", "credited_at", "debited_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LINE_NO_FIELD_NUMBER: _ClassVar[int]
     UNIT_NO_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     CREDITED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEBITED_AT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     line_no: int
     unit_no: int
     points: int
     credited_at: str
-    def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., points: _Optional[int] = ..., credited_at: _Optional[str] = ...) -> None: ...
+    debited_at: str
+    def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., points: _Optional[int] = ..., credited_at: _Optional[str] = ..., debited_at: _Optional[str] = ...) -> None: ...
 
 class MembershipGrant(_message.Message):
-    __slots__ = ("order_id", "line_no", "unit_no", "plan", "days", "valid_from", "valid_until")
+    __slots__ = ("order_id", "line_no", "unit_no", "plan", "days", "valid_from", "valid_until", "shortened_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LINE_NO_FIELD_NUMBER: _ClassVar[int]
     UNIT_NO_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +139,7 @@ class MembershipGrant(_message.Message):
     DAYS_FIELD_NUMBER: _ClassVar[int]
     VALID_FROM_FIELD_NUMBER: _ClassVar[int]
     VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    SHORTENED_AT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     line_no: int
     unit_no: int
@@ -144,7 +147,8 @@ class MembershipGrant(_message.Message):
     days: int
     valid_from: str
     valid_until: str
-    def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., plan: _Optional[str] = ..., days: _Optional[int] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ...) -> None: ...
+    shortened_at: str
+    def __init__(self, order_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., plan: _Optional[str] = ..., days: _Optional[int] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., shortened_at: _Optional[str] = ...) -> None: ...
 
 class Membership(_message.Message):
     __slots__ = ("plan", "valid_until")
