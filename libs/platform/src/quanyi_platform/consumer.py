@@ -11,23 +11,19 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from psycopg import AsyncConnection, OperationalError
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from quanyi_platform import telemetry
 from quanyi_platform.config import PlatformSettings
 from quanyi_platform.envelope import Envelope, UnreadableEvent, open_envelope
-from quanyi_platform.eventstore import ConcurrencyConflict
 from quanyi_platform.kafka import BrokerEpoch, ensure_topics
+from quanyi_platform.transient import TransientError as TransientError
+from quanyi_platform.transient import is_transient
 
 log = logging.getLogger(__name__)
-
-
-class TransientError(Exception):
-    """A handler could not finish for a passing reason (a peer down); the batch is retried later."""
 
 
 @dataclass(frozen=True)
@@ -104,22 +100,6 @@ class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._ready.set()
-
-
-def _is_transient(exc: BaseException) -> bool:
-    # ConcurrencyConflict: another writer appended to the same aggregate first; deciding the batch again
-    # from the new state is the retry.
-    transient = TransientError | ConcurrencyConflict | OperationalError | OSError | asyncio.TimeoutError
-    if isinstance(exc, transient):
-        return True
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() in {
-            grpc.StatusCode.UNAVAILABLE,
-            grpc.StatusCode.DEADLINE_EXCEEDED,
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            grpc.StatusCode.ABORTED,
-        }
-    return False
 
 
 def _set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> bool:
@@ -288,7 +268,7 @@ class InboxConsumer:
                 applied = await self.apply_decoded(decoded)
                 break
             except Exception as exc:
-                if not _is_transient(exc):
+                if not is_transient(exc):
                     raise
                 log.warning("batch failed for a passing reason; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
@@ -369,7 +349,7 @@ class InboxConsumer:
         try:
             return await self._apply_batch(self.handler, events, unreadable, isolate=False)
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             # Some event failed for good: bisect the batch in savepoints to find it.
             return await self._apply_batch(self.handler, events, unreadable, isolate=True)
@@ -421,7 +401,7 @@ class InboxConsumer:
                 await handler.apply(conn, events)
             return len(events)
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             if len(events) > 1:
                 mid = len(events) // 2

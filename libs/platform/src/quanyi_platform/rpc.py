@@ -16,6 +16,7 @@ from opentelemetry import trace
 
 from quanyi_platform import identity, telemetry
 from quanyi_platform.config import PlatformSettings
+from quanyi_platform.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,9 @@ def channel(
 
 
 class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Continues the caller's trace and correlation id; turns unexpected exceptions into INTERNAL."""
+    """Continues the caller's trace and correlation id; turns a passing failure (is_transient: an exhausted
+    pool, a lost connection, a concurrent writer) into UNAVAILABLE, which callers retry, and any other
+    unexpected exception into INTERNAL."""
 
     async def intercept_service(
         self, continuation: Callable[[Any], Awaitable[Any]], handler_call_details: Any
@@ -125,7 +128,10 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     return await inner(request, context)
                 except grpc.aio.AbortError:
                     raise
-                except Exception:
+                except Exception as exc:
+                    if is_transient(exc):
+                        log.warning("transient failure in %s: %s", method, type(exc).__name__)
+                        await context.abort(grpc.StatusCode.UNAVAILABLE, "busy; retry later")
                     log.exception("unhandled error in %s", method)
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 

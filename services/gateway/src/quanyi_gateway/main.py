@@ -247,6 +247,6 @@ def create_app(settings: Settings) -> FastAPI:
         retry_after_s=settings.retry_after_s,
         exempt=PROBES,
     )
-    app.add_middleware(UnhandledErrors)
+    app.add_middleware(UnhandledErrors, retry_after_s=settings.retry_after_s)
     app.add_middleware(Tracing)
     return app

@@ -77,3 +77,26 @@ async def test_a_streamed_body_over_the_limit_is_a_413_problem(
     for path in ("/v1/auth/register", "/v1/partners/acme/redemptions"):
         r = await gw.client.post(path, content=chunks(), headers={"content-type": "application/json"})
         assert_problem(r, 413)
+
+
+async def test_an_exhausted_database_pool_is_a_503_problem_with_retry_after(gw: Any, database_url: str) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(database_url, min_size=1, max_size=1, open=False)
+    await pool.open(wait=True)
+
+    async def busy() -> None:
+        async with pool.connection(timeout=0.2) as conn:
+            await conn.execute("SELECT 1")
+
+    gw.app.add_api_route("/busy", busy)
+    try:
+        assert (await gw.client.get("/busy")).status_code == 200
+        async with pool.connection():  # the only connection is taken: overload, not a bug
+            r = await gw.client.get("/busy")
+    finally:
+        await pool.close()
+    body = assert_problem(r, 503)
+    assert int(r.headers["retry-after"]) >= 1
+    assert "Traceback" not in r.text and "PoolTimeout" not in r.text
+    assert body["detail"] == "the service is busy; retry later"

@@ -7,6 +7,7 @@ import re
 
 from opentelemetry import trace
 from quanyi_platform import telemetry
+from quanyi_platform.transient import is_transient
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,10 +48,15 @@ class Tracing:
 
 
 class UnhandledErrors:
-    """An exception no handler answered becomes a 500 problem (no stack trace in it); the trace is logged."""
+    """An exception no handler answered becomes a problem with no stack trace in it; the trace is logged.
 
-    def __init__(self, app: ASGIApp) -> None:
+    A passing failure (the database pool exhausted under overload, a lost connection, a peer's transient
+    status) is a 503 + Retry-After, which a client may retry; anything else is a 500.
+    """
+
+    def __init__(self, app: ASGIApp, retry_after_s: int = 1) -> None:
         self.app = app
+        self.retry_after_s = retry_after_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,12 +72,17 @@ class UnhandledErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+        except Exception as exc:
+            where = {"method": scope["method"], "path": scope["path"]}
+            if is_transient(exc):
+                log.warning("transient failure: %s", type(exc).__name__, extra=where)
+                problem = unavailable("the service is busy; retry later", self.retry_after_s)
+            else:
+                log.exception("unhandled error", extra=where)
+                problem = Problem(500, "internal error", slug="internal")
             if started:
                 raise
-            response = problem_response(Problem(500, "internal error", slug="internal"), scope["path"])
-            await response(scope, receive, send)
+            await problem_response(problem, scope["path"])(scope, receive, send)
 
 
 class AdmissionControl:
