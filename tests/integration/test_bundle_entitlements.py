@@ -1,7 +1,9 @@
 """Bundles of keys, points and a membership end to end, with every service a process of its own: the
 operator defines them through the admin API, a buyer buys and pays, and sees the key, the points balance and
 the membership in the user centre (/v1/me); a second bundle's membership stacks on the first; the ledger
-holds each points credit on the points liability; replay equals live (I6)."""
+holds each points credit on the points liability; the operator's refunds of both orders take the points
+back (balance 0) and the membership's days off its end, and the ledger reverses each credit (the points
+liability nets to zero); replay equals live (I6)."""
 
 from __future__ import annotations
 
@@ -135,6 +137,52 @@ async def test_a_bundle_of_a_key_points_and_a_membership_reaches_the_user_centre
         " WHERE l.account = 'liability:points' AND e.correlation_id = ANY(%s)", ([first, second],),
     )
     assert lines == 300
+    r = await adm.get("/v1/admin/ledger/verify")
+    assert r.status_code == 200 and r.json()["ok"] is True, r.text
+
+    # The operator refunds the keyless bundle, then the other: each refund takes back its points and its
+    # membership's days (off the end of the stacked plan), and the ledger reverses each credit.
+    async def refunded(order_id: str) -> None:
+        r = await adm.post(f"/v1/admin/orders/{order_id}/refunds", json={"reason": "buyer changed their mind"})
+        assert r.status_code == 201, r.text
+
+        async def done() -> bool:
+            return await order_status(buyer, order_id) == "REFUNDED"
+
+        assert await eventually(done, timeout=30), await order_status(buyer, order_id)
+
+    async def balance_is(n: int) -> bool:
+        return bool((await buyer.get("/v1/me/points")).json()["balance"] == n)
+
+    await refunded(second)
+    assert await eventually(lambda: balance_is(500), timeout=30)
+    [vip] = (await buyer.get("/v1/me/memberships")).json()
+    assert when(vip["valid_until"]) == first_end
+    assert [(g["order_id"], g["shortened_at"] is not None) for g in vip["grants"]] == [
+        (first, False), (second, True)
+    ]
+    await refunded(first)
+    assert await eventually(lambda: balance_is(0), timeout=30)
+    points = (await buyer.get("/v1/me/points")).json()
+    assert all(c["debited_at"] for c in points["credits"]) and len(points["credits"]) == 2
+    [vip] = (await buyer.get("/v1/me/memberships")).json()
+    assert when(vip["valid_until"]) == first_end - timedelta(days=30)
+    assert all(g["shortened_at"] for g in vip["grants"])
+
+    async def reversed_() -> bool:
+        n = await checks.scalar(
+            url, "SELECT count(*) FROM ledger.journal_entries WHERE kind = 'points_debited'"
+            " AND correlation_id = ANY(%s)", ([first, second],),
+        )
+        return bool(n == 2)
+
+    assert await eventually(reversed_, timeout=30)
+    net = await checks.scalar(
+        url, "SELECT coalesce(sum(l.credit_minor - l.debit_minor), 0) FROM ledger.journal_lines l"
+        " JOIN ledger.journal_entries e ON e.seq = l.entry_seq"
+        " WHERE l.account = 'liability:points' AND e.correlation_id = ANY(%s)", ([first, second],),
+    )
+    assert net == 0
     r = await adm.get("/v1/admin/ledger/verify")
     assert r.status_code == 200 and r.json()["ok"] is True, r.text
 

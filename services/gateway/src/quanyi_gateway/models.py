@@ -370,10 +370,11 @@ class PointsCreditPublic(BaseModel):
     unit_no: int
     points: int
     credited_at: str
+    debited_at: str | None = None  # when the order's refund took them back; null while held
 
 
 class MyPointsPublic(BaseModel):
-    """The buyer's points balance and the credits that make it, oldest first."""
+    """The buyer's points balance (net of refunds' debits) and the credits that make it, oldest first."""
 
     balance: int
     credits: list[PointsCreditPublic]
@@ -388,6 +389,7 @@ class MembershipGrantPublic(BaseModel):
     days: int
     valid_from: str
     valid_until: str
+    shortened_at: str | None = None  # when the order's refund took its days off the plan's end; null: held
 
 
 class MembershipPublic(BaseModel):

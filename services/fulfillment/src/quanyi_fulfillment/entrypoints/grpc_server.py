@@ -65,6 +65,7 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
                 pb.PointsCredit(
                     order_id=c.order_id, line_no=c.line_no, unit_no=c.unit_no, points=c.points,
                     credited_at=rfc3339(c.credited_at),
+                    debited_at=rfc3339(c.debited_at) if c.debited_at is not None else "",
                 )
                 for c in found.credits
             ],
@@ -75,6 +76,7 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
                 pb.MembershipGrant(
                     order_id=g.order_id, line_no=g.line_no, unit_no=g.unit_no, plan=g.plan, days=g.days,
                     valid_from=rfc3339(g.valid_from), valid_until=rfc3339(g.valid_until),
+                    shortened_at=rfc3339(g.shortened_at) if g.shortened_at is not None else "",
                 )
                 for g in found.grants
             ],

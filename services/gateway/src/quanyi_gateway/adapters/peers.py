@@ -206,12 +206,15 @@ class GrpcDeliveries:
         return Entitlements(
             int(reply.points_balance),
             tuple(
-                PointsCredit(c.order_id, c.line_no, c.unit_no, int(c.points), c.credited_at)
+                PointsCredit(c.order_id, c.line_no, c.unit_no, int(c.points), c.credited_at, c.debited_at)
                 for c in reply.credits
             ),
             tuple(Membership(m.plan, m.valid_until) for m in reply.memberships),
             tuple(
-                MembershipGrant(g.order_id, g.line_no, g.unit_no, g.plan, g.days, g.valid_from, g.valid_until)
+                MembershipGrant(
+                    g.order_id, g.line_no, g.unit_no, g.plan, g.days, g.valid_from, g.valid_until,
+                    g.shortened_at,
+                )
                 for g in reply.grants
             ),
         )

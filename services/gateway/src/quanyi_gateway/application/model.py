@@ -270,6 +270,7 @@ class PointsCredit:
     unit_no: int
     points: int
     credited_at: str
+    debited_at: str = ""  # when the order's refund took them back (PointsDebited); "" while held
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +284,7 @@ class MembershipGrant:
     days: int
     valid_from: str
     valid_until: str
+    shortened_at: str = ""  # when the order's refund took its days back (MembershipShortened); "" while held
 
 
 @dataclass(frozen=True, slots=True)

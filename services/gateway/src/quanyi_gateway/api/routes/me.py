@@ -57,7 +57,7 @@ async def my_points(user: CurrentUser, keys: MyKeysDep) -> MyPointsPublic:
         credits=[
             PointsCreditPublic(
                 order_id=c.order_id, line_no=c.line_no, unit_no=c.unit_no, points=c.points,
-                credited_at=c.credited_at,
+                credited_at=c.credited_at, debited_at=c.debited_at or None,
             )
             for c in found.credits
         ],
@@ -76,7 +76,7 @@ async def my_memberships(user: CurrentUser, keys: MyKeysDep) -> list[MembershipP
             grants=[
                 MembershipGrantPublic(
                     order_id=g.order_id, line_no=g.line_no, unit_no=g.unit_no, days=g.days,
-                    valid_from=g.valid_from, valid_until=g.valid_until,
+                    valid_from=g.valid_from, valid_until=g.valid_until, shortened_at=g.shortened_at or None,
                 )
                 for g in found.grants
                 if g.plan == m.plan
