@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 
 import httpx
 import pytest
 from quanyi_cli.stack import Stack
 
 from tests.integration import checks
+from tests.integration.browser.test_web_http import Browser
 from tests.integration.harness import (
     create_sku_with_keys,
     eventually,
@@ -132,3 +134,83 @@ async def test_a_refund_inventory_refuses_waits_in_the_queue_unsent_until_the_op
     )
     assert balance == 0  # what the reversal owed the buyer, the provider paid
     await paid_orders_accounted_for(url)
+
+
+async def test_a_buyers_refund_request_that_the_operator_declines_shows_declined_in_v1_me_and_the_user_centre(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), price_minor=1800, name="iQiyi declined")
+    name = f"decl-{uuid.uuid4().hex[:8]}"
+    buyer = await new_buyer(http, name)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    order_id = order["order_id"]
+    await pay_with(http, order, "wechatpay-sim")
+    await eventually(lambda: is_status(buyer, order_id, "FULFILLED"))
+    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()
+    assert (await redeem(http, key["code"])).status_code == 200
+
+    async def redeemed_in_inventory() -> bool:
+        states, _ = await inventory_keys(url, order_id)
+        return states == ["redeemed"]
+
+    await eventually(redeemed_in_inventory)
+    r = await buyer.post(f"/v1/me/orders/{order_id}/refund-requests", json={"reason": "not_working"})
+    assert r.status_code == 201, r.text
+    assert r.json()["state"] == "requested"
+
+    async def state() -> str:
+        mine = (await buyer.get("/v1/me/refund-requests")).json()
+        [(found, standing)] = [(m["order_id"], m["state"]) for m in mine]
+        assert found == order_id
+        return str(standing)
+
+    assert await state() == "requested"
+    # The operator refunds while orders cannot hear of the redemption (fulfillment stopped): inventory refuses.
+    fulfillment = stack.procs["fulfillment"]
+    os.kill(fulfillment.pid, signal.SIGSTOP)
+    try:
+        r = await adm.post(f"/v1/admin/orders/{order_id}/refunds", json={"reason": "buyer asked"})
+    finally:
+        os.kill(fulfillment.pid, signal.SIGCONT)
+    assert r.status_code == 201, r.text
+
+    async def queued() -> bool:
+        entries = (await adm.get("/v1/admin/ops/queue")).json()
+        return any(e["order_id"] == order_id for e in entries)
+
+    await eventually(queued)
+    assert await state() == "processing"  # inventory refused; an operator decides
+
+    note = "internal: key redeemed by the buyer at 03:12 per partner log"
+    r = await adm.post(f"/v1/admin/ops/queue/{order_id}", json={"action": "decline", "note": note})
+    assert r.status_code == 200, r.text
+    assert r.json()["entry"]["resolution"] == "decline"
+
+    assert await state() == "declined"
+    again = await buyer.post(f"/v1/me/orders/{order_id}/refund-requests", json={"reason": "other"})
+    assert again.status_code == 200 and again.json()["state"] == "declined"
+    order_json = (await buyer.get(f"/v1/orders/{order_id}")).text
+    assert "partner log" not in order_json and "partner log" not in again.text  # the note stays inside
+    assert await order_status(buyer, order_id) == "FULFILLED"
+    assert await events_of(url, order_id, "RefundSent") == 0
+    assert {"refund", "refund_paid"}.isdisjoint(await ledger_kinds(url, order_id))
+
+    # The user centre (zh-CN by default) and the order page say it was declined, never the note.
+    web = Browser(stack)
+    try:
+        r = await web.http.post("/login", data={
+            "email": f"{name}@buyer.test", "password": "buyer-password", "csrf_token": await web.token("/login"),
+        })
+        assert r.status_code == 303, r.text
+        me = (await web.http.get("/me")).text
+        assert 'data-refund-state="declined"' in me and "退款申请未通过" in me and "partner log" not in me
+        page = (await web.http.get(f"/orders/{order_id}")).text
+        assert 'data-refund-state="declined"' in page and "未获通过" in page and "partner log" not in page
+        r = await web.http.post("/lang", data={"lang": "en", "next": "/me", "csrf_token": await web.token("/me")})
+        assert r.status_code == 303, r.text
+        en = (await web.http.get("/me")).text
+        assert 'data-refund-state="declined"' in en and "Refund declined" in en
+    finally:
+        await web.close()
