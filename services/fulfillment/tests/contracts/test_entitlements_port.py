@@ -11,6 +11,7 @@ from quanyi_fulfillment.adapters.memory import InMemoryFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.application.deliver import deliver_reservations
 from quanyi_fulfillment.application.queries import list_entitlements
+from quanyi_fulfillment.application.refunds import take_back_refunded
 from quanyi_fulfillment.domain import entitlements
 from quanyi_fulfillment.domain.delivery import MEMBERSHIP, POINTS, Money, Reservation, ReservedEntitlement
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
@@ -80,3 +81,19 @@ async def test_two_grants_of_one_plan_decided_on_the_same_membership_conflict(
         pass
     else:
         raise AssertionError("a second grant of the same version was recorded")
+
+
+async def test_a_refunds_take_back_loads_the_same_on_both_and_twice_records_nothing(
+    uows: UnitOfWorkFactory,
+) -> None:
+    await deliver_reservations(uows(), [(perks("o-1", "b-1"), ""), (perks("o-2", "b-1", 7), "")], T0)
+    taken = await take_back_refunded(uows(), [("o-1", "e-1"), ("o-1", "e-2"), ("o-9", "e-3")], T0 + DAY)
+    assert [(r.stream_id, r.version, r.causation_id) for r in taken] == [
+        ("o-1:1:1", 2, "e-1"), ("b-1:vip", 3, "e-1")
+    ]
+    assert await take_back_refunded(uows(), [("o-1", "e-4")], T0 + 2 * DAY) == []
+    mine = await list_entitlements(uows, "b-1")
+    assert mine.points_balance == 300
+    assert [(c.order_id, c.debited_at) for c in mine.credits] == [("o-1", T0 + DAY), ("o-2", None)]
+    assert [(m.plan, m.valid_until, m.version) for m in mine.memberships] == [("vip", T0 + 7 * DAY, 3)]
+    assert [(g.order_id, g.shortened_at) for g in mine.grants] == [("o-1", T0 + DAY), ("o-2", None)]
