@@ -210,3 +210,29 @@ def test_whatever_inventory_answers_and_in_whatever_order_the_order_is_refunded_
     assert refunded == (1 if settled_units == 4 else 0)
     assert (order.status is Status.REFUNDED) == (settled_units == 4)
     assert sum(r.amount.minor_units for r in refunds) <= 3500
+
+
+def test_what_the_buyer_may_see_of_a_refund_follows_its_state_and_never_its_note() -> None:
+    from quanyi_orders.domain.events import (
+        RefundDeclined,
+        RefundKeysCleared,
+        RefundLine,
+        RefundReason,
+        RefundRequested,
+        RefundSucceeded,
+    )
+    from quanyi_orders.domain.refund import buyer_state, requested
+
+    line = RefundLine(1, "sku-a", 1, Money(100, "CNY"), 1, 0, 0)  # names a released key
+    asked = requested(RefundRequested("o1", "r1", "psp", "t1", Money(100, "CNY"), RefundReason.OPERATOR, (line,),
+                                      "ops"))
+    assert buyer_state(asked) == "AWAITING_KEYS"
+    refused = evolve_refund(asked, RefundKeysCleared("o1", "r1", True, "redeemed"))
+    assert buyer_state(refused) == "UNDER_REVIEW"
+    assert buyer_state(evolve_refund(refused, RefundDeclined("o1", "r1", "decline", "lead", "n"))) == "DECLINED"
+    assert buyer_state(evolve_refund(refused, RefundDeclined("o1", "r1", "override", "lead", "n"))) is None
+    cleared = evolve_refund(asked, RefundKeysCleared("o1", "r1", False, ""))
+    assert buyer_state(cleared) == "REQUESTED"
+    done = evolve_refund(cleared, RefundSucceeded("o1", "r1", Money(100, "CNY"), "psp", (line,), "p1",
+                                                  RefundReason.OPERATOR))
+    assert buyer_state(done) == "REFUNDED"
