@@ -4,6 +4,7 @@ The stream is the buyer's own, like the page."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -162,3 +163,37 @@ async def test_an_order_stream_is_only_its_buyers_and_ends_once_the_order_rests(
     finally:
         for b in (alice, bob, nobody):
             await b.close()
+
+
+async def test_a_buyer_holds_at_most_four_order_streams_at_once(http: httpx.AsyncClient, stack: Stack) -> None:
+    """Each open stream looks at the order's services four times a second: a fifth at once is a 429 (the
+    page then polls), and a stream that ends gives its slot back."""
+    sku = await create_sku_with_keys(await admin(http), fresh_keys(1))
+    email = f"live-{uuid.uuid4().hex[:10]}@buyer.test"
+    r = await http.post("/v1/auth/register", json={"email": email, "password": "buyer-password"})
+    assert r.status_code == 201, r.text
+    buyer = await sign_in(http, email, "buyer-password")
+    order = (await place_order(buyer, sku["sku_id"])).json()  # unpaid: its streams stay open
+    path = f"/orders/{order['order_id']}/events"
+    alice = Browser(stack)
+    try:
+        r = await alice.http.post(
+            "/login", data={"email": email, "password": "buyer-password", "csrf_token": await alice.token()}
+        )
+        assert r.status_code == 303, r.text
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(4):
+                stream = await held.enter_async_context(alice.http.stream("GET", path, timeout=20))
+                assert stream.status_code == 200
+            r = await alice.http.get(path)
+            assert r.status_code == 429 and "event-stream" not in r.headers["content-type"]
+            assert int(r.headers["retry-after"]) >= 1
+        # The four ended when their requests closed: the next stream opens.
+
+        async def opens() -> bool | None:
+            async with alice.http.stream("GET", path, timeout=20) as again:
+                return True if again.status_code == 200 else None
+
+        assert await eventually(opens, timeout=10, interval=0.2)
+    finally:
+        await alice.close()

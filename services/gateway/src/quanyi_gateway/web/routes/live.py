@@ -4,14 +4,17 @@ order rests. app.js falls back to polling the fragment when the stream cannot be
 
 The stream is the buyer's own, checked as the page is (the session cookie, 404 for anyone else's order),
 and the session is checked again before every look, so a sign-out ends the stream. A stream lasts at most
-STREAM_S; the browser's EventSource opens the next one by itself (after the `retry` it was told).
+STREAM_S; the browser's EventSource opens the next one by itself (after the `retry` it was told). Each open
+stream costs a look at the order's services every LOOK_S, so a buyer holds at most MAX_STREAMS_PER_BUYER at
+once in a gateway process (more tabs than that is a script): past it, 429 with Retry-After, and the page
+falls back to polling, which the rate limits and admission control already bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from fastapi import APIRouter, Request
@@ -34,6 +37,52 @@ LOOK_UNPAID_S = 1.0
 STREAM_S = 60.0
 KEEPALIVE_S = 15.0
 RETRY_MS = 500
+MAX_STREAMS_PER_BUYER = 4
+RETRY_AFTER_S = 5
+
+
+class StreamSlots:
+    """Open streams per buyer in this process. A slot is taken before a stream starts and given back when it
+    ends; one whose stream never started (the client left before the first byte) lapses after `lapse_s`,
+    since no stream lives longer than STREAM_S."""
+
+    def __init__(
+        self, per_buyer: int, lapse_s: float = STREAM_S + 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.per_buyer = per_buyer
+        self.lapse_s = lapse_s
+        self.clock = clock
+        self.open: dict[str, list[object]] = {}
+        self._since: dict[object, float] = {}
+
+    def take(self, buyer_id: str) -> object | None:
+        """A slot, or None when the buyer holds `per_buyer` already."""
+        now = self.clock()
+        held = [s for s in self.open.get(buyer_id, []) if now - self._since[s] < self.lapse_s]
+        for lapsed in set(self.open.get(buyer_id, [])) - set(held):
+            del self._since[lapsed]
+        if len(held) >= self.per_buyer:
+            self.open[buyer_id] = held
+            return None
+        slot = object()
+        self._since[slot] = now
+        self.open[buyer_id] = [*held, slot]
+        return slot
+
+    def give(self, buyer_id: str, slot: object) -> None:
+        held = [s for s in self.open.get(buyer_id, []) if s is not slot]
+        self._since.pop(slot, None)
+        if held:
+            self.open[buyer_id] = held
+        else:
+            self.open.pop(buyer_id, None)
+
+
+def _slots(request: Request) -> StreamSlots:
+    slots = getattr(request.app.state, "live_streams", None)
+    if slots is None:
+        slots = request.app.state.live_streams = StreamSlots(MAX_STREAMS_PER_BUYER)
+    return slots
 
 
 def event(name: str, data: str) -> bytes:
@@ -55,8 +104,19 @@ async def order_events(request: Request, order_id: PathId, user: WebUser) -> Str
     first = await _fragment(request, user, order_id)  # a 404 (or the sign-in) before the stream starts
     accounts = request.app.state.resources.accounts
     token = request.cookies.get(SESSION_COOKIE, "")
+    slots, buyer = _slots(request), str(user.user_id)
+    slot = slots.take(buyer)
+    if slot is None:
+        raise WebError(429, "error.rate_limited", retry_after_s=RETRY_AFTER_S)
 
     async def stream() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in _events(first):
+                yield chunk
+        finally:
+            slots.give(buyer, slot)
+
+    async def _events(first: tuple[str, bool, bool]) -> AsyncIterator[bytes]:
         html, moving, unpaid = first
         yield f"retry: {RETRY_MS}\n\n".encode() + event("fragment", html)
         started = said = time.monotonic()
