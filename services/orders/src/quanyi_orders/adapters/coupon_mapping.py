@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.orders.v1 import events_pb2 as pb_events
 from quanyi.orders.v1 import orders_service_pb2 as pb
 from quanyi_platform.envelope import NewEvent
 
-from quanyi_orders.adapters.proto_mapping import money_from_proto, money_to_proto
+from quanyi_orders.adapters.proto_mapping import money_from_proto, money_to_proto, timestamp
 from quanyi_orders.domain.coupon import (
     Coupon,
     CouponCreated,
@@ -32,14 +31,6 @@ _KIND = {CouponKind.FIXED: pb_events.COUPON_KIND_FIXED, CouponKind.PERCENT: pb_e
 _KIND_BACK = {v: k for k, v in _KIND.items()}
 
 
-def _ts(at: datetime | None) -> Timestamp | None:
-    if at is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(at.astimezone(UTC))
-    return ts
-
-
 def _money(m: Money | None) -> Message | None:
     return money_to_proto(m) if m is not None else None
 
@@ -51,7 +42,7 @@ def event_to_proto(ev: CouponEvent) -> Message:
             code=t.code, kind=_KIND[t.kind], amount_off=_money(t.amount_off),
             percent_off_bps=t.percent_off_bps,
             max_discount=_money(t.max_discount), min_order=_money(t.min_order), sku_ids=sorted(t.sku_ids),
-            valid_from=_ts(t.valid_from), expires_at=_ts(t.expires_at), total_cap=t.total_cap,
+            valid_from=timestamp(t.valid_from), expires_at=timestamp(t.expires_at), total_cap=t.total_cap,
             per_buyer_cap=t.per_buyer_cap, actor=ev.actor,
         )
     return pb_events.CouponDisabled(code=ev.code, actor=ev.actor)

@@ -33,7 +33,8 @@ _REFUND_REASON = {
 _REFUND_REASON_BACK = {v: k for k, v in _REFUND_REASON.items()}
 
 
-def _ts(at: datetime | None) -> Timestamp | None:
+def timestamp(at: datetime | None) -> Timestamp | None:
+    """A UTC protobuf Timestamp, or None for no time (an unset field)."""
     if at is None:
         return None
     ts = Timestamp()
@@ -101,7 +102,7 @@ def event_to_proto(ev: events.Event) -> Message:
             return pb_events.OrderPlaced(
                 order_id=ev.order_id, buyer_id=ev.buyer_id, channel=ev.channel, lines=_lines(ev.lines),
                 total=money_to_proto(ev.total), buyer_email=ev.buyer_email,
-                idempotency_key=ev.idempotency_key, pay_by=_ts(ev.pay_by), client_tag=ev.client_tag,
+                idempotency_key=ev.idempotency_key, pay_by=timestamp(ev.pay_by), client_tag=ev.client_tag,
                 coupon_code=ev.coupon_code, discount=_money(ev.discount),
             )
         case events.PaymentCaptured():
@@ -129,7 +130,7 @@ def event_to_proto(ev: events.Event) -> Message:
         case events.OrderFulfilled():
             return pb_events.OrderFulfilled(order_id=ev.order_id)
         case events.OrderExpired():
-            return pb_events.OrderExpired(order_id=ev.order_id, pay_by=_ts(ev.pay_by))
+            return pb_events.OrderExpired(order_id=ev.order_id, pay_by=timestamp(ev.pay_by))
         case events.RefundRequested():
             return pb_events.RefundRequested(
                 order_id=ev.order_id, refund_id=ev.refund_id, provider=ev.provider, provider_txn_id=ev.txn_id,
@@ -140,7 +141,7 @@ def event_to_proto(ev: events.Event) -> Message:
         case events.RefundSent():
             return pb_events.RefundSent(
                 order_id=ev.order_id, refund_id=ev.refund_id, attempt=ev.attempt, outcome=ev.outcome,
-                next_attempt_at=_ts(ev.next_attempt_at),
+                next_attempt_at=timestamp(ev.next_attempt_at),
             )
         case events.RefundSucceeded():
             return pb_events.RefundSucceeded(
