@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from quanyi_cli.audit import trail
-from quanyi_cli.history import HistoryEvent
+from quanyi_platform.history import HistoryEvent
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 CNY = {"minorUnits": "1990", "currency": "CNY"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quanyi_cli.main import money_text, summary
+from quanyi_platform.history import money_text, summary
 
 
 def test_money_reads_as_a_decimal_amount_whatever_its_sign() -> None:

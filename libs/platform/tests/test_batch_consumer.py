@@ -194,6 +194,43 @@ async def test_an_idle_consumer_fetches_slowly_and_wakes_for_the_first_record(
     assert woken_wait == settings.consumer_fetch_wait_ms
 
 
+async def test_a_busy_consumer_gathers_a_fetch_wait_of_records_per_batch(
+    pool: AsyncConnectionPool, database_url: str, broker: Any
+) -> None:
+    """Records arriving one by one, faster than the fetch wait: a fetch waits for its wait (or for
+    consumer_fetch_min_bytes), so the batches hold many records, not the one or two that arrived since the
+    last fetch."""
+    topic = f"batch.gather.{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, broker.bootstrap).model_copy(
+        update={"consumer_fetch_wait_ms": 150, "consumer_idle_after_ms": 60_000}
+    )
+    await ensure_topics(settings, [topic], partitions=1)
+    consumer = InboxConsumer(
+        f"gather-{topic}", [topic], BatchHandler(frozenset({PLACED}), set_wise), pool, settings
+    )
+    task = asyncio.create_task(consumer.run())
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
+    await producer.start()
+    try:
+        await consumer.ready.wait()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for i in range(60):  # one record every ~5 ms, each acknowledged before the next
+            env = seal(placed(f"o-gather{i}"), "test")
+            await producer.send_and_wait(topic, env.SerializeToString(), key=b"one", headers=kafka_headers(env))
+            await asyncio.sleep(0.005)
+        await wait_for(pool, "SELECT count(*) FROM effects", 60)
+        elapsed = loop.time() - started
+    finally:
+        await producer.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    batches = await scalar(pool, "SELECT count(*) FROM batches")
+    # About one batch per fetch wait, and slack (a fetch answered at once made a batch per record or two).
+    bound = elapsed / 0.15 + 3
+    assert batches <= bound, f"{batches} batches for 60 records in {elapsed:.2f} s (at most {bound:.0f})"
+
+
 async def committed(bootstrap: str, group: str, topic: str) -> int:
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await probe.start()

@@ -15,11 +15,10 @@ from typing import Annotated, Any
 
 import typer
 from psycopg import connect
+from quanyi_platform.history import HistoryEvent, mentions_key, money_text
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from quanyi_cli.history import HistoryEvent, _mentions_key, money_text
 
 app = typer.Typer(
     help="Audit trails of keys and orders, from the event stores and the ledger.", no_args_is_help=True
@@ -170,13 +169,13 @@ def trail(
         batch = [e for e in ordered if e.short_type in _BATCH_TYPES and e.payload.get("batchId") == batch_id]
         mine = [
             e for e in ordered
-            if e in batch or (e.short_type != "EntriesPosted" and _mentions_key(e.payload, subject))
+            if e in batch or (e.short_type != "EntriesPosted" and mentions_key(e.payload, subject))
         ]
         orders = {e.correlation_id for e in mine if e.correlation_id and e not in batch} | {batch_id}
         if not any(e.short_type == "KeysImported" for e in batch):
             notes.append(f"the key is of batch {batch_id}, whose KeysImported is not in the event stores")
     else:
-        mine = [e for e in ordered if e.short_type != "EntriesPosted" and _mentions_key(e.payload, subject)]
+        mine = [e for e in ordered if e.short_type != "EntriesPosted" and mentions_key(e.payload, subject)]
         orders = {e.correlation_id for e in mine if e.correlation_id}
         pools = {
             k.get("poolId")

@@ -20,12 +20,12 @@ from quanyi.common.v1.money_pb2 import Money
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
 from quanyi_platform import rpc
+from quanyi_platform.history import money_text
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from quanyi_cli.config import CliSettings
-from quanyi_cli.history import money_text
 
 app = typer.Typer(
     help="The ledger: verify, sign the chain head, balances, reconciliation.", no_args_is_help=True
@@ -296,9 +296,20 @@ def mismatches(
     as_json: JsonOpt = False,
 ) -> None:
     """The operations list: reconciliation mismatches open until resolved."""
-    reply = call(
-        ledger, lambda s: s.ListMismatches(pb.ListMismatchesRequest(include_resolved=include_resolved))
-    )
+
+    async def every_page(stub: pb_grpc.LedgerServiceStub) -> pb.ListMismatchesResponse:
+        found = pb.ListMismatchesResponse()
+        token = ""
+        while True:  # the ledger answers 100 at a time by default
+            page = await stub.ListMismatches(
+                pb.ListMismatchesRequest(include_resolved=include_resolved, page_token=token)
+            )
+            found.mismatches.extend(page.mismatches)
+            token = page.next_page_token
+            if not token:
+                return found
+
+    reply = call(ledger, every_page)
     if as_json:
         print(json.dumps(dump(reply), ensure_ascii=False))
         return

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from psycopg import connect
+from quanyi_platform.history import summary
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -24,7 +25,6 @@ from quanyi_cli import keys as keys_cli
 from quanyi_cli import operators as operators_cli
 from quanyi_cli import ops as ops_cli
 from quanyi_cli.config import CliSettings
-from quanyi_cli.history import money_text
 from quanyi_cli.stack import SERVICES, Stack, StackConfig
 
 app = typer.Typer(
@@ -403,7 +403,7 @@ def history(
     import json
     from datetime import UTC, datetime
 
-    from quanyi_cli.history import HistoryEvent, fold
+    from quanyi_platform.history import HistoryEvent, fold
 
     instant = None
     if as_of:
@@ -468,24 +468,6 @@ def _history_events(database_url: str, subject: str) -> list[dict[str, Any]]:
                         "payload": MessageToDict(payload) if payload is not None else {},
                     })
     return found
-
-
-def summary(body: dict[str, Any], order_id: str = "") -> str:
-    """A payload on one line: money as '19.90 CNY', lists by their length, the order's own id left out."""
-    parts = []
-    for key, value in body.items():
-        if value == order_id:
-            continue
-        if isinstance(value, dict) and set(value) == {"minorUnits", "currency"}:
-            text = money_text(int(value["minorUnits"]), value["currency"])
-        elif isinstance(value, list):
-            text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
-        elif isinstance(value, dict):
-            text = "{…}"
-        else:
-            text = str(value)
-        parts.append(f"{key}={text}")
-    return " ".join(parts)
 
 
 @app.command("import-keys")

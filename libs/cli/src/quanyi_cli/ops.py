@@ -43,7 +43,7 @@ def queue(
     if r.status_code != 200:
         err.print(f"[red]{_problem(r)}[/]")
         raise typer.Exit(1)
-    entries: list[dict[str, Any]] = r.json()
+    entries: list[dict[str, Any]] = r.json()["items"]
     if as_json:
         print(json.dumps(entries))
         return

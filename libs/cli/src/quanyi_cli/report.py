@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
+from quanyi_platform.history import money_text
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from quanyi_cli.history import money_text
 from quanyi_cli.ledger import JsonOpt, LedgerOpt, call, dump, err, instant, operator
 
 app = typer.Typer(help="Financial reports from the ledger.", no_args_is_help=True)

@@ -35,7 +35,9 @@ class PlatformSettings(BaseSettings):
     relay_idle_poll_ms: int = 40
     # A relay told of its own process's appends (Relay(wakeup=store.appended)) polls fast only for this
     # long after an append, then sleeps until the next append or relay_woken_idle_poll_ms (appends by
-    # other processes, e.g. a second replica): an idle relay costs next to nothing.
+    # other processes, e.g. a second replica). Such a wake, once everything is published, reads only the
+    # sequence (one statement, no checkpoint) and polls only when it moved: an idle relay costs next to
+    # nothing.
     relay_wake_burst_ms: int = 300
     relay_woken_idle_poll_ms: int = 1000
     relay_batch_size: int = 500
@@ -44,11 +46,23 @@ class PlatformSettings(BaseSettings):
     # 31%), at 30 ms half that. Measured with bench.pipeline on the 2-core machine, 15 -> 30 ms: at
     # 5 orders/s paid->delivered p50 86 -> 90 ms; at 20 orders/s 216 -> 167 ms (less CPU contention).
     consumer_fetch_wait_ms: int = 30
+    # A busy consumer's fetch is answered before its wait ends only once this much is waiting: with 1
+    # (aiokafka's default) the broker answered as soon as anything arrived, so a busy consumer's batches
+    # stayed small (a few events) and every one paid its transaction, inbox write and broker round trip.
+    # Batching by time: a fetch gathers for up to consumer_fetch_wait_ms (the per-hop latency floor). An
+    # idle consumer's long fetches (consumer_idle_fetch_wait_ms) ask for 1 byte: the first record wakes them.
+    consumer_fetch_min_bytes: int = 65_536
     # After this long without a record, a consumer's fetches wait consumer_idle_fetch_wait_ms instead: an
     # idle stack then costs the broker a few fetches a second, not dozens; the first record after a quiet
     # spell waits at most that long, and the next fetch is back at consumer_fetch_wait_ms.
     consumer_idle_after_ms: int = 2_000
     consumer_idle_fetch_wait_ms: int = 500
+    # The same for consumers off an order's way to delivery (InboxConsumer(background=True): the ledger's
+    # postings, inventory's delivery reports, the gateway's risk flags). Each fetch costs Tansu about a
+    # millisecond of CPU however little it returns, and it answers a waiting fetch only when it next looks
+    # (after half the wait, then half the rest, ...): the first record after a quiet spell reaches them
+    # within ~1 s, and an idle one costs a fetch every 2 s instead of two a second.
+    consumer_background_idle_fetch_wait_ms: int = 2_000
     consumer_max_records: int = 200
     # A consumer commits its Kafka offsets at most this often (the last ones within this time after records
     # stop; at once before a rebalance and on the way out). Each commit is a broker round trip (~0.3 ms of

@@ -83,8 +83,11 @@ class _InFlight:
     batch: Mapping[TopicPartition, list[ConsumerRecord]]
 
 
-# Records decoded between two yields to the event loop (InboxConsumer.decode): ~1-2 ms of work.
-_DECODE_CHUNK = 64
+# How long InboxConsumer.decode works between two yields to the event loop (s). The transaction in flight
+# waits up to this long for each answer from Postgres, and an answer can take two or three turns of the
+# loop to reach it (psycopg waits on the socket again while a result is incomplete): at 64 records a turn
+# (~2-3.5 ms of the ledger's prepare) the inbox claim's answer waited ~29 ms a batch for ~7 ms of work.
+_DECODE_SLICE_S = 0.0003
 
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -102,13 +105,14 @@ class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
         self._ready.set()
 
 
-def _set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> bool:
-    """Change how long the consumer's background fetches wait for data. aiokafka reads the value for every
-    fetch request it builds but offers no public setter; returns False where that attribute is absent."""
+def _set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int, min_bytes: int) -> bool:
+    """Change how long the consumer's background fetches wait, and for how much data. aiokafka reads both
+    for every fetch request it builds but offers no public setter; returns False where they are absent."""
     fetcher = getattr(consumer, "_fetcher", None)
-    if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+    if fetcher is None or not all(hasattr(fetcher, a) for a in ("_fetch_max_wait_ms", "_fetch_min_bytes")):
         return False
     fetcher._fetch_max_wait_ms = wait_ms
+    fetcher._fetch_min_bytes = min_bytes
     return True
 
 
@@ -138,9 +142,12 @@ class InboxConsumer:
         pool: AsyncConnectionPool,
         settings: PlatformSettings,
         on_applied: Callable[[int], None] | None = None,
+        background: bool = False,
     ) -> None:
         """`on_applied(n)` is called after a batch in which n > 0 events took effect has committed: a hook
-        for in-process work that the effects start (fulfillment wakes its e-mail sender with it)."""
+        for in-process work that the effects start (fulfillment wakes its e-mail sender with it).
+        `background`: off an order's way to delivery, so an idle one may fetch seldom
+        (`consumer_background_idle_fetch_wait_ms` instead of `consumer_idle_fetch_wait_ms`)."""
         self.name = name
         self.topics = list(topics)
         self.handler = handler
@@ -159,6 +166,10 @@ class InboxConsumer:
         # Offsets whose batches have committed, not yet committed to the broker, and when to next.
         self._uncommitted: dict[TopicPartition, int] = {}
         self._next_commit = 0.0
+        self._idle_wait_ms = (
+            settings.consumer_background_idle_fetch_wait_ms if background
+            else settings.consumer_idle_fetch_wait_ms
+        )
 
     @property
     def fetch_wait_ms(self) -> int | None:
@@ -179,7 +190,12 @@ class InboxConsumer:
             heartbeat_interval_ms=max(300, self._settings.kafka_session_timeout_ms // 5),
             max_poll_records=self._settings.consumer_max_records,
             fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
+            fetch_min_bytes=self._settings.consumer_fetch_min_bytes,
             metadata_max_age_ms=5_000,
+            # How often the background fetcher looks for work when nothing wakes it (aiokafka: 200 ms).
+            # A fetch's answer, a consumed batch, a seek and a rebalance wake it anyway: this is a safety
+            # net, and five looks a second were a good part of an idle consumer's CPU.
+            consumer_timeout_ms=1_000,
         )
         self._kafka = consumer
         consumer.subscribe(self.topics, listener=_Assigned(self.ready, lambda: self._commit(consumer)))
@@ -199,8 +215,11 @@ class InboxConsumer:
                     await self._check_epoch(consumer)
                     next_epoch_check = time.monotonic() + self._settings.broker_epoch_check_s
                 try:
+                    # getmany returns as soon as a fetch brings records, so its timeout only paces the
+                    # loop's own housekeeping; idle, nothing is in flight and the offsets are committed,
+                    # and waking every busy fetch wait (33 times a second) was most of an idle service's CPU.
                     batch = await consumer.getmany(
-                        timeout_ms=self._settings.consumer_fetch_wait_ms,
+                        timeout_ms=self._idle_wait_ms if idle else self._settings.consumer_fetch_wait_ms,
                         max_records=self._settings.consumer_max_records,
                     )
                 except KafkaError as exc:
@@ -217,11 +236,13 @@ class InboxConsumer:
                         await self._commit(consumer)  # records stopped: the last offsets within the interval
                     quiet_ms = (time.monotonic() - last_record) * 1000
                     if not idle and quiet_ms >= self._settings.consumer_idle_after_ms:
-                        idle = _set_fetch_wait(consumer, self._settings.consumer_idle_fetch_wait_ms)
+                        # Idle: a long wait, answered by the first record (min 1 byte), not at its end.
+                        idle = _set_fetch_wait(consumer, self._idle_wait_ms, 1)
                     continue
                 last_record = time.monotonic()
                 if idle:
-                    idle = not _set_fetch_wait(consumer, self._settings.consumer_fetch_wait_ms)
+                    busy = (self._settings.consumer_fetch_wait_ms, self._settings.consumer_fetch_min_bytes)
+                    idle = not _set_fetch_wait(consumer, *busy)
                 # Decoded (and prepared) while the previous batch's transaction runs; applied after it.
                 decoded = await self.decode([r for tp_records in batch.values() for r in tp_records])
                 await self._finish(consumer, inflight)
@@ -320,9 +341,12 @@ class InboxConsumer:
         events: list[ReceivedEvent] = []
         unreadable: list[tuple[ConsumerRecord, str]] = []
         prepare = self.handler.prepare
-        for i, rec in enumerate(records):
-            if i % _DECODE_CHUNK == _DECODE_CHUNK - 1:
+        clock = time.perf_counter
+        until = clock() + _DECODE_SLICE_S
+        for rec in records:
+            if clock() >= until:
                 await asyncio.sleep(0)
+                until = clock() + _DECODE_SLICE_S
             if not self._may_handle(rec):
                 continue  # known from its `type` header alone: not decoded
             try:
@@ -442,15 +466,20 @@ class InboxConsumer:
     async def _claim(self, conn: AsyncConnection[Any], event_ids: list[str]) -> set[str]:
         if not event_ids:
             return set()
-        # The ids travel as one JSON text and come back as text: psycopg's text dumping of a list (a regex
-        # per element) and a UUID object per returned row cost more client CPU than the claim itself.
+        # The ids travel as one JSON text: psycopg's text dumping of a list (a regex per element) costs more
+        # client CPU than the claim itself. What comes back is the ids already claimed, as one JSON text
+        # (usually null): a row per new id cost the client a row to read and made the answer span several
+        # reads of the socket, each of which waited for the event loop while the next batch was decoded.
         cur = await conn.execute(
-            "INSERT INTO inbox (consumer, event_id)"
-            " SELECT %s, e::uuid FROM json_array_elements_text(%s::json) AS e"
-            " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id",
-            (self.name, json.dumps(event_ids)),
+            "WITH ids AS (SELECT e AS id, e::uuid AS event_id FROM json_array_elements_text(%s::json) AS e),"
+            " claimed AS (INSERT INTO inbox (consumer, event_id) SELECT %s, event_id FROM ids"
+            " ON CONFLICT DO NOTHING RETURNING event_id)"
+            " SELECT json_agg(id) AS seen FROM ids WHERE event_id NOT IN (SELECT event_id FROM claimed)",
+            (json.dumps(event_ids), self.name),
         )
-        return {r["event_id"] for r in await cur.fetchall()}
+        row = await cur.fetchone()
+        seen = row["seen"] if row is not None else None
+        return set(event_ids).difference(seen) if seen else set(event_ids)
 
     async def _dead_letter(
         self,

@@ -31,14 +31,21 @@ def type_name(message: Message) -> str:
     return str(message.DESCRIPTOR.full_name)
 
 
+_classes: dict[str, type[Message]] = {}
+
+
 def message_class(name: str) -> type[Message] | None:
     """The payload class for an event type, or None for a type this build does not know."""
+    cls = _classes.get(name)  # the pool's look-up and the factory cost ~1 µs an event, every event
+    if cls is not None:
+        return cls
     try:
         desc = descriptor_pool.Default().FindMessageTypeByName(name)
     except KeyError:
         return None
-    cls: type[Message] = message_factory.GetMessageClass(desc)
-    return cls
+    found: type[Message] = message_factory.GetMessageClass(desc)
+    _classes[name] = found
+    return found
 
 
 @dataclass(frozen=True)

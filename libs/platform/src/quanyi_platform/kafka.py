@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 import uuid_utils
@@ -16,6 +17,11 @@ from quanyi_platform.config import PlatformSettings
 log = logging.getLogger(__name__)
 
 EPOCH_TOPIC = "quanyi._broker_epoch"
+
+# The epoch last read in this process, per broker (bootstrap), and when: every relay and consumer of a
+# process checks it every broker_epoch_check_s, and one read (a metadata request and a fetch) serves them
+# all within that time.
+_recent_epochs: dict[str, tuple[float, str]] = {}
 
 
 def make_producer(settings: PlatformSettings, client_id: str) -> AIOKafkaProducer:
@@ -61,6 +67,9 @@ class BrokerEpoch:
     lost its data (the local one keeps everything in memory) has no such record; the first relay to notice
     writes a new one. When the id changes, relays republish their event stores and consumers re-read
     their topics from the start; inboxes drop what was already applied (DESIGN.md principle 7).
+
+    An epoch read by any BrokerEpoch of the process less than `broker_epoch_check_s` ago is taken as it
+    is, so a loss is noticed within two check intervals; `fresh=True` always asks the broker.
     """
 
     def __init__(self, settings: PlatformSettings) -> None:
@@ -75,12 +84,26 @@ class BrokerEpoch:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 request_timeout_ms=10_000,
+                # Its partition is paused between reads (a resume or a seek wakes the fetcher), so the
+                # background fetcher need not look every 200 ms (aiokafka's default) for work it never has.
+                consumer_timeout_ms=60_000,
             )
             await self._consumer.start()
         return self._consumer
 
-    async def read(self) -> str | None:
+    async def read(self, fresh: bool = False) -> str | None:
         """The current epoch, or None when the broker has none yet (or cannot be reached)."""
+        bootstrap = self._settings.kafka_bootstrap
+        recent = _recent_epochs.get(bootstrap)
+        max_age = self._settings.broker_epoch_check_s
+        if not fresh and recent is not None and time.monotonic() - recent[0] < max_age:
+            return recent[1]
+        epoch = await self._read()
+        if epoch is not None:
+            _recent_epochs[bootstrap] = (time.monotonic(), epoch)
+        return epoch
+
+    async def _read(self) -> str | None:
         try:
             consumer = await self._reader()
             if EPOCH_TOPIC not in await consumer.topics():
@@ -88,7 +111,12 @@ class BrokerEpoch:
             if consumer.assignment() != {self._tp}:
                 consumer.assign([self._tp])
             consumer.seek(self._tp, 0)
-            got = await consumer.getmany(self._tp, timeout_ms=1000, max_records=1)
+            consumer.resume(self._tp)
+            try:
+                got = await consumer.getmany(self._tp, timeout_ms=1000, max_records=1)
+            finally:
+                # Held still between reads: no fetch and no wake-up until the next read resumes it.
+                consumer.pause(self._tp)
             records = got.get(self._tp, [])
             if not records or records[0].value is None:
                 return None
@@ -115,7 +143,7 @@ class BrokerEpoch:
             return None
         # Several relays may race; the first record wins for everybody.
         for _ in range(20):
-            epoch = await self.read()
+            epoch = await self.read(fresh=True)
             if epoch is not None:
                 return epoch
             await asyncio.sleep(0.1)

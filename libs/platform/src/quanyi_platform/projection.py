@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +30,11 @@ class StoredEvent:
     payload: Message
     occurred_at: datetime
     seq: int | None = None
+    #: The envelope's type, read once: every projection of a batch asks each event for it.
+    type: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def type(self) -> str:
-        return str(self.envelope.type)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", str(self.envelope.type))
 
     @property
     def event_id(self) -> str:
@@ -78,6 +79,9 @@ class Projection(ABC):
     tables: tuple[str, ...]
     #: The event types (full proto names) it reads; others are never passed to `apply`.
     handles: frozenset[str]
+    #: Secondary (non-unique) indexes of its tables that its own statements never need: a rebuild creates
+    #: them after the bulk load, one sorted build each, instead of inserting every row into them.
+    indexes_after_load: frozenset[str] = frozenset()
 
     @abstractmethod
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
@@ -86,10 +90,14 @@ class Projection(ABC):
 
 async def project(conn: Any, projections: Iterable[Projection], events: Sequence[StoredEvent]) -> None:
     """Apply each projection to the events it handles, in order."""
+    present = {e.type for e in events}
     for projection in projections:
-        mine = [e for e in events if e.type in projection.handles]
-        if mine:
-            await projection.apply(conn, mine)
+        if not present & projection.handles:
+            continue
+        # A projection that handles every type in the batch takes it as it is (no copy of a large batch).
+        handles = projection.handles
+        mine = events if present <= handles else [e for e in events if e.type in handles]
+        await projection.apply(conn, mine)
 
 
 def of_type(events: Sequence[StoredEvent], message_type: type[Message]) -> list[StoredEvent]:

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"quanyi/fulfillment/v1/events.proto\x12\x15quanyi.fulfillment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"|\n\x0c\x44\x65liveredKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12*\n\tunit_cost\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x0f\n\x07line_no\x18\x04 \x01(\x05\x12\x0f\n\x07unit_no\x18\x05 \x01(\x05\"\x8e\x01\n\x0cKeyDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x31\n\x04keys\x18\x03 \x03(\x0b\x32#.quanyi.fulfillment.v1.DeliveredKey\x12\x10\n\x08\x63hannels\x18\x04 \x03(\t\x12\x15\n\rsales_channel\x18\x05 \x01(\t\"c\n\x0e\x44\x65liveryFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\"F\n\x10\x43hannelDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\"R\n\x08Redeemed\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07partner\x18\x03 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x04 \x01(\t\"8\n\x0b\x45mailQueued\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0b\x62uyer_email\x18\x02 \x01(\tB\x02\x18\x01\"R\n\x0e\x45mailCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"a\n\x13\x45mailAttemptStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x18\n\x10lease_expires_at\x18\x04 \x01(\t\"=\n\tEmailSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\"\x80\x01\n\x12\x45mailAttemptFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fnext_attempt_at\x18\x05 \x01(\t\x12\x0f\n\x07\x63ounted\x18\x06 \x01(\x08\"P\n\x0c\x45mailGivenUp\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"K\n\x10\x43hannelRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\"c\n\x15\x43hannelAttemptStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x18\n\x10lease_expires_at\x18\x04 \x01(\t\"E\n\x10\x43hannelCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"N\n\x16UndeliveredKeyRedeemed\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x03 \x01(\t\"\xbc\x01\n\x0ePointsCredited\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12&\n\x05value\x18\x06 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\x07 \x01(\t\x12\x15\n\rbundle_sku_id\x18\x08 \x01(\t\"\xab\x02\n\x11MembershipGranted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x06 \x01(\x05\x12.\n\nvalid_from\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x63ost\x18\t \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\n \x01(\t\x12\x15\n\rbundle_sku_id\x18\x0b \x01(\t\"\xbb\x01\n\rPointsDebited\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12&\n\x05value\x18\x06 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\x07 \x01(\t\x12\x15\n\rbundle_sku_id\x18\x08 \x01(\t\"\xfd\x01\n\x13MembershipShortened\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x06 \x01(\x05\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x63ost\x18\x08 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\t \x01(\t\x12\x15\n\rbundle_sku_id\x18\n \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"quanyi/fulfillment/v1/events.proto\x12\x15quanyi.fulfillment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"|\n\x0c\x44\x65liveredKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06sku_id\x18\x02 \x01(\t\x12*\n\tunit_cost\x18\x03 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x0f\n\x07line_no\x18\x04 \x01(\x05\x12\x0f\n\x07unit_no\x18\x05 \x01(\x05\"\xec\x01\n\x0cKeyDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x31\n\x04keys\x18\x03 \x03(\x0b\x32#.quanyi.fulfillment.v1.DeliveredKey\x12\x10\n\x08\x63hannels\x18\x04 \x03(\t\x12\x15\n\rsales_channel\x18\x05 \x01(\t\x12+\n\x07paid_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breserved_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x0e\x44\x65liveryFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66inal\x18\x04 \x01(\x08\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\"F\n\x10\x43hannelDelivered\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\"R\n\x08Redeemed\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07partner\x18\x03 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x04 \x01(\t\"8\n\x0b\x45mailQueued\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0b\x62uyer_email\x18\x02 \x01(\tB\x02\x18\x01\"R\n\x0e\x45mailCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"a\n\x13\x45mailAttemptStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x18\n\x10lease_expires_at\x18\x04 \x01(\t\"=\n\tEmailSent\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\"\x80\x01\n\x12\x45mailAttemptFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x17\n\x0fnext_attempt_at\x18\x05 \x01(\t\x12\x0f\n\x07\x63ounted\x18\x06 \x01(\x08\"P\n\x0c\x45mailGivenUp\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"K\n\x10\x43hannelRequested\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0crequested_by\x18\x03 \x01(\t\"c\n\x15\x43hannelAttemptStarted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05lease\x18\x03 \x01(\x05\x12\x18\n\x10lease_expires_at\x18\x04 \x01(\t\"E\n\x10\x43hannelCancelled\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"N\n\x16UndeliveredKeyRedeemed\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x03 \x01(\t\"\xbc\x01\n\x0ePointsCredited\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12&\n\x05value\x18\x06 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\x07 \x01(\t\x12\x15\n\rbundle_sku_id\x18\x08 \x01(\t\"\xab\x02\n\x11MembershipGranted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x06 \x01(\x05\x12.\n\nvalid_from\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x63ost\x18\t \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\n \x01(\t\x12\x15\n\rbundle_sku_id\x18\x0b \x01(\t\"\xbb\x01\n\rPointsDebited\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12&\n\x05value\x18\x06 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\x07 \x01(\t\x12\x15\n\rbundle_sku_id\x18\x08 \x01(\t\"\xfd\x01\n\x13MembershipShortened\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x0c\n\x04plan\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x06 \x01(\x05\x12/\n\x0bvalid_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04\x63ost\x18\x08 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x15\n\rsales_channel\x18\t \x01(\t\x12\x15\n\rbundle_sku_id\x18\n \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,39 +38,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELIVEREDKEY']._serialized_start=124
   _globals['_DELIVEREDKEY']._serialized_end=248
   _globals['_KEYDELIVERED']._serialized_start=251
-  _globals['_KEYDELIVERED']._serialized_end=393
-  _globals['_DELIVERYFAILED']._serialized_start=395
-  _globals['_DELIVERYFAILED']._serialized_end=494
-  _globals['_CHANNELDELIVERED']._serialized_start=496
-  _globals['_CHANNELDELIVERED']._serialized_end=566
-  _globals['_REDEEMED']._serialized_start=568
-  _globals['_REDEEMED']._serialized_end=650
-  _globals['_EMAILQUEUED']._serialized_start=652
-  _globals['_EMAILQUEUED']._serialized_end=708
-  _globals['_EMAILCANCELLED']._serialized_start=710
-  _globals['_EMAILCANCELLED']._serialized_end=792
-  _globals['_EMAILATTEMPTSTARTED']._serialized_start=794
-  _globals['_EMAILATTEMPTSTARTED']._serialized_end=891
-  _globals['_EMAILSENT']._serialized_start=893
-  _globals['_EMAILSENT']._serialized_end=954
-  _globals['_EMAILATTEMPTFAILED']._serialized_start=957
-  _globals['_EMAILATTEMPTFAILED']._serialized_end=1085
-  _globals['_EMAILGIVENUP']._serialized_start=1087
-  _globals['_EMAILGIVENUP']._serialized_end=1167
-  _globals['_CHANNELREQUESTED']._serialized_start=1169
-  _globals['_CHANNELREQUESTED']._serialized_end=1244
-  _globals['_CHANNELATTEMPTSTARTED']._serialized_start=1246
-  _globals['_CHANNELATTEMPTSTARTED']._serialized_end=1345
-  _globals['_CHANNELCANCELLED']._serialized_start=1347
-  _globals['_CHANNELCANCELLED']._serialized_end=1416
-  _globals['_UNDELIVEREDKEYREDEEMED']._serialized_start=1418
-  _globals['_UNDELIVEREDKEYREDEEMED']._serialized_end=1496
-  _globals['_POINTSCREDITED']._serialized_start=1499
-  _globals['_POINTSCREDITED']._serialized_end=1687
-  _globals['_MEMBERSHIPGRANTED']._serialized_start=1690
-  _globals['_MEMBERSHIPGRANTED']._serialized_end=1989
-  _globals['_POINTSDEBITED']._serialized_start=1992
-  _globals['_POINTSDEBITED']._serialized_end=2179
-  _globals['_MEMBERSHIPSHORTENED']._serialized_start=2182
-  _globals['_MEMBERSHIPSHORTENED']._serialized_end=2435
+  _globals['_KEYDELIVERED']._serialized_end=487
+  _globals['_DELIVERYFAILED']._serialized_start=489
+  _globals['_DELIVERYFAILED']._serialized_end=588
+  _globals['_CHANNELDELIVERED']._serialized_start=590
+  _globals['_CHANNELDELIVERED']._serialized_end=660
+  _globals['_REDEEMED']._serialized_start=662
+  _globals['_REDEEMED']._serialized_end=744
+  _globals['_EMAILQUEUED']._serialized_start=746
+  _globals['_EMAILQUEUED']._serialized_end=802
+  _globals['_EMAILCANCELLED']._serialized_start=804
+  _globals['_EMAILCANCELLED']._serialized_end=886
+  _globals['_EMAILATTEMPTSTARTED']._serialized_start=888
+  _globals['_EMAILATTEMPTSTARTED']._serialized_end=985
+  _globals['_EMAILSENT']._serialized_start=987
+  _globals['_EMAILSENT']._serialized_end=1048
+  _globals['_EMAILATTEMPTFAILED']._serialized_start=1051
+  _globals['_EMAILATTEMPTFAILED']._serialized_end=1179
+  _globals['_EMAILGIVENUP']._serialized_start=1181
+  _globals['_EMAILGIVENUP']._serialized_end=1261
+  _globals['_CHANNELREQUESTED']._serialized_start=1263
+  _globals['_CHANNELREQUESTED']._serialized_end=1338
+  _globals['_CHANNELATTEMPTSTARTED']._serialized_start=1340
+  _globals['_CHANNELATTEMPTSTARTED']._serialized_end=1439
+  _globals['_CHANNELCANCELLED']._serialized_start=1441
+  _globals['_CHANNELCANCELLED']._serialized_end=1510
+  _globals['_UNDELIVEREDKEYREDEEMED']._serialized_start=1512
+  _globals['_UNDELIVEREDKEYREDEEMED']._serialized_end=1590
+  _globals['_POINTSCREDITED']._serialized_start=1593
+  _globals['_POINTSCREDITED']._serialized_end=1781
+  _globals['_MEMBERSHIPGRANTED']._serialized_start=1784
+  _globals['_MEMBERSHIPGRANTED']._serialized_end=2083
+  _globals['_POINTSDEBITED']._serialized_start=2086
+  _globals['_POINTSDEBITED']._serialized_end=2273
+  _globals['_MEMBERSHIPSHORTENED']._serialized_start=2276
+  _globals['_MEMBERSHIPSHORTENED']._serialized_end=2529
 # @@protoc_insertion_point(module_scope)

@@ -25,18 +25,22 @@ class DeliveredKey(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ...) -> None: ...
 
 class KeyDelivered(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "keys", "channels", "sales_channel")
+    __slots__ = ("order_id", "buyer_id", "keys", "channels", "sales_channel", "paid_at", "reserved_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     SALES_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_AT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     keys: _containers.RepeatedCompositeFieldContainer[DeliveredKey]
     channels: _containers.RepeatedScalarFieldContainer[str]
     sales_channel: str
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[DeliveredKey, _Mapping]]] = ..., channels: _Optional[_Iterable[str]] = ..., sales_channel: _Optional[str] = ...) -> None: ...
+    paid_at: _timestamp_pb2.Timestamp
+    reserved_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[DeliveredKey, _Mapping]]] = ..., channels: _Optional[_Iterable[str]] = ..., sales_channel: _Optional[str] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reserved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeliveryFailed(_message.Message):
     __slots__ = ("order_id", "attempt", "reason", "final", "channel")

@@ -24,43 +24,51 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/quanyi/fulfillment/v1/fulfillment_service.proto\x12\x15quanyi.fulfillment.v1\"y\n\x08\x44\x65livery\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65livered_at\x18\x05 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x06 \x01(\t\";\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"M\n\x16ListDeliveriesResponse\x12\x33\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\"O\n\x17RecordRedemptionRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x03 \x01(\t\"`\n\x18RecordRedemptionResponse\x12\x31\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"b\n\x17\x44\x65liverOnChannelRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\"O\n\x18\x44\x65liverOnChannelResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\x18ListChannelEventsRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\torder_ids\x18\x02 \x03(\t\"\x84\x01\n\x0c\x43hannelEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\n\n\x02\x61t\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x12\x14\n\x0crequested_by\x18\x06 \x01(\t\x12\x10\n\x08order_id\x18\x07 \x01(\t\"P\n\x19ListChannelEventsResponse\x12\x33\n\x06\x65vents\x18\x01 \x03(\x0b\x32#.quanyi.fulfillment.v1.ChannelEvent\"+\n\x17ListEntitlementsRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\"{\n\x0cPointsCredit\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\x13\n\x0b\x63redited_at\x18\x05 \x01(\t\x12\x12\n\ndebited_at\x18\x06 \x01(\t\"\xa0\x01\n\x0fMembershipGrant\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x0c\n\x04plan\x18\x04 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x05 \x01(\x05\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x14\n\x0cshortened_at\x18\x08 \x01(\t\"/\n\nMembership\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\x13\n\x0bvalid_until\x18\x02 \x01(\t\"\xd8\x01\n\x18ListEntitlementsResponse\x12\x16\n\x0epoints_balance\x18\x01 \x01(\x03\x12\x34\n\x07\x63redits\x18\x02 \x03(\x0b\x32#.quanyi.fulfillment.v1.PointsCredit\x12\x36\n\x0bmemberships\x18\x03 \x03(\x0b\x32!.quanyi.fulfillment.v1.Membership\x12\x36\n\x06grants\x18\x04 \x03(\x0b\x32&.quanyi.fulfillment.v1.MembershipGrant2\xda\x04\n\x12\x46ulfillmentService\x12m\n\x0eListDeliveries\x12,.quanyi.fulfillment.v1.ListDeliveriesRequest\x1a-.quanyi.fulfillment.v1.ListDeliveriesResponse\x12s\n\x10RecordRedemption\x12..quanyi.fulfillment.v1.RecordRedemptionRequest\x1a/.quanyi.fulfillment.v1.RecordRedemptionResponse\x12s\n\x10\x44\x65liverOnChannel\x12..quanyi.fulfillment.v1.DeliverOnChannelRequest\x1a/.quanyi.fulfillment.v1.DeliverOnChannelResponse\x12v\n\x11ListChannelEvents\x12/.quanyi.fulfillment.v1.ListChannelEventsRequest\x1a\x30.quanyi.fulfillment.v1.ListChannelEventsResponse\x12s\n\x10ListEntitlements\x12..quanyi.fulfillment.v1.ListEntitlementsRequest\x1a/.quanyi.fulfillment.v1.ListEntitlementsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/quanyi/fulfillment/v1/fulfillment_service.proto\x12\x15quanyi.fulfillment.v1\"y\n\x08\x44\x65livery\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0e\n\x06sku_id\x18\x03 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65livered_at\x18\x05 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x06 \x01(\t\"q\n\x15ListDeliveriesRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x11\n\torder_ids\x18\x05 \x03(\t\"f\n\x16ListDeliveriesResponse\x12\x33\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x17RecordRedemptionRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07partner\x18\x02 \x01(\t\x12\x13\n\x0bredeemed_at\x18\x03 \x01(\t\"`\n\x18RecordRedemptionResponse\x12\x31\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1f.quanyi.fulfillment.v1.Delivery\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"b\n\x17\x44\x65liverOnChannelRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\"O\n\x18\x44\x65liverOnChannelResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"?\n\x18ListChannelEventsRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\torder_ids\x18\x02 \x03(\t\"\x84\x01\n\x0c\x43hannelEvent\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\n\n\x02\x61t\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x12\x14\n\x0crequested_by\x18\x06 \x01(\t\x12\x10\n\x08order_id\x18\x07 \x01(\t\"P\n\x19ListChannelEventsResponse\x12\x33\n\x06\x65vents\x18\x01 \x03(\x0b\x32#.quanyi.fulfillment.v1.ChannelEvent\"+\n\x17ListEntitlementsRequest\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\"{\n\x0cPointsCredit\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x0e\n\x06points\x18\x04 \x01(\x03\x12\x13\n\x0b\x63redited_at\x18\x05 \x01(\t\x12\x12\n\ndebited_at\x18\x06 \x01(\t\"\xa0\x01\n\x0fMembershipGrant\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07line_no\x18\x02 \x01(\x05\x12\x0f\n\x07unit_no\x18\x03 \x01(\x05\x12\x0c\n\x04plan\x18\x04 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x05 \x01(\x05\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x14\n\x0cshortened_at\x18\x08 \x01(\t\"/\n\nMembership\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\x13\n\x0bvalid_until\x18\x02 \x01(\t\"\xd8\x01\n\x18ListEntitlementsResponse\x12\x16\n\x0epoints_balance\x18\x01 \x01(\x03\x12\x34\n\x07\x63redits\x18\x02 \x03(\x0b\x32#.quanyi.fulfillment.v1.PointsCredit\x12\x36\n\x0bmemberships\x18\x03 \x03(\x0b\x32!.quanyi.fulfillment.v1.Membership\x12\x36\n\x06grants\x18\x04 \x03(\x0b\x32&.quanyi.fulfillment.v1.MembershipGrant\"u\n\x19GetDeliveryLatencyRequest\x12\x11\n\tfrom_time\x18\x01 \x01(\t\x12\x0f\n\x07to_time\x18\x02 \x01(\t\x12\x34\n\x06\x62ucket\x18\x03 \x01(\x0e\x32$.quanyi.fulfillment.v1.LatencyBucket\"c\n\x12LatencyPercentiles\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0e\n\x06orders\x18\x02 \x01(\x03\x12\x0e\n\x06p50_ms\x18\x03 \x01(\x01\x12\x0e\n\x06p95_ms\x18\x04 \x01(\x01\x12\x0e\n\x06p99_ms\x18\x05 \x01(\x01\"X\n\x1aGetDeliveryLatencyResponse\x12:\n\x07\x62uckets\x18\x01 \x03(\x0b\x32).quanyi.fulfillment.v1.LatencyPercentiles*`\n\rLatencyBucket\x12\x1e\n\x1aLATENCY_BUCKET_UNSPECIFIED\x10\x00\x12\x17\n\x13LATENCY_BUCKET_HOUR\x10\x01\x12\x16\n\x12LATENCY_BUCKET_DAY\x10\x02\x32\xd5\x05\n\x12\x46ulfillmentService\x12m\n\x0eListDeliveries\x12,.quanyi.fulfillment.v1.ListDeliveriesRequest\x1a-.quanyi.fulfillment.v1.ListDeliveriesResponse\x12s\n\x10RecordRedemption\x12..quanyi.fulfillment.v1.RecordRedemptionRequest\x1a/.quanyi.fulfillment.v1.RecordRedemptionResponse\x12s\n\x10\x44\x65liverOnChannel\x12..quanyi.fulfillment.v1.DeliverOnChannelRequest\x1a/.quanyi.fulfillment.v1.DeliverOnChannelResponse\x12v\n\x11ListChannelEvents\x12/.quanyi.fulfillment.v1.ListChannelEventsRequest\x1a\x30.quanyi.fulfillment.v1.ListChannelEventsResponse\x12s\n\x10ListEntitlements\x12..quanyi.fulfillment.v1.ListEntitlementsRequest\x1a/.quanyi.fulfillment.v1.ListEntitlementsResponse\x12y\n\x12GetDeliveryLatency\x12\x30.quanyi.fulfillment.v1.GetDeliveryLatencyRequest\x1a\x31.quanyi.fulfillment.v1.GetDeliveryLatencyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quanyi.fulfillment.v1.fulfillment_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LATENCYBUCKET']._serialized_start=1969
+  _globals['_LATENCYBUCKET']._serialized_end=2065
   _globals['_DELIVERY']._serialized_start=74
   _globals['_DELIVERY']._serialized_end=195
   _globals['_LISTDELIVERIESREQUEST']._serialized_start=197
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=256
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=258
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=335
-  _globals['_RECORDREDEMPTIONREQUEST']._serialized_start=337
-  _globals['_RECORDREDEMPTIONREQUEST']._serialized_end=416
-  _globals['_RECORDREDEMPTIONRESPONSE']._serialized_start=418
-  _globals['_RECORDREDEMPTIONRESPONSE']._serialized_end=514
-  _globals['_DELIVERONCHANNELREQUEST']._serialized_start=516
-  _globals['_DELIVERONCHANNELREQUEST']._serialized_end=614
-  _globals['_DELIVERONCHANNELRESPONSE']._serialized_start=616
-  _globals['_DELIVERONCHANNELRESPONSE']._serialized_end=695
-  _globals['_LISTCHANNELEVENTSREQUEST']._serialized_start=697
-  _globals['_LISTCHANNELEVENTSREQUEST']._serialized_end=760
-  _globals['_CHANNELEVENT']._serialized_start=763
-  _globals['_CHANNELEVENT']._serialized_end=895
-  _globals['_LISTCHANNELEVENTSRESPONSE']._serialized_start=897
-  _globals['_LISTCHANNELEVENTSRESPONSE']._serialized_end=977
-  _globals['_LISTENTITLEMENTSREQUEST']._serialized_start=979
-  _globals['_LISTENTITLEMENTSREQUEST']._serialized_end=1022
-  _globals['_POINTSCREDIT']._serialized_start=1024
-  _globals['_POINTSCREDIT']._serialized_end=1147
-  _globals['_MEMBERSHIPGRANT']._serialized_start=1150
-  _globals['_MEMBERSHIPGRANT']._serialized_end=1310
-  _globals['_MEMBERSHIP']._serialized_start=1312
-  _globals['_MEMBERSHIP']._serialized_end=1359
-  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_start=1362
-  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_end=1578
-  _globals['_FULFILLMENTSERVICE']._serialized_start=1581
-  _globals['_FULFILLMENTSERVICE']._serialized_end=2183
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=310
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=312
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=414
+  _globals['_RECORDREDEMPTIONREQUEST']._serialized_start=416
+  _globals['_RECORDREDEMPTIONREQUEST']._serialized_end=495
+  _globals['_RECORDREDEMPTIONRESPONSE']._serialized_start=497
+  _globals['_RECORDREDEMPTIONRESPONSE']._serialized_end=593
+  _globals['_DELIVERONCHANNELREQUEST']._serialized_start=595
+  _globals['_DELIVERONCHANNELREQUEST']._serialized_end=693
+  _globals['_DELIVERONCHANNELRESPONSE']._serialized_start=695
+  _globals['_DELIVERONCHANNELRESPONSE']._serialized_end=774
+  _globals['_LISTCHANNELEVENTSREQUEST']._serialized_start=776
+  _globals['_LISTCHANNELEVENTSREQUEST']._serialized_end=839
+  _globals['_CHANNELEVENT']._serialized_start=842
+  _globals['_CHANNELEVENT']._serialized_end=974
+  _globals['_LISTCHANNELEVENTSRESPONSE']._serialized_start=976
+  _globals['_LISTCHANNELEVENTSRESPONSE']._serialized_end=1056
+  _globals['_LISTENTITLEMENTSREQUEST']._serialized_start=1058
+  _globals['_LISTENTITLEMENTSREQUEST']._serialized_end=1101
+  _globals['_POINTSCREDIT']._serialized_start=1103
+  _globals['_POINTSCREDIT']._serialized_end=1226
+  _globals['_MEMBERSHIPGRANT']._serialized_start=1229
+  _globals['_MEMBERSHIPGRANT']._serialized_end=1389
+  _globals['_MEMBERSHIP']._serialized_start=1391
+  _globals['_MEMBERSHIP']._serialized_end=1438
+  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_start=1441
+  _globals['_LISTENTITLEMENTSRESPONSE']._serialized_end=1657
+  _globals['_GETDELIVERYLATENCYREQUEST']._serialized_start=1659
+  _globals['_GETDELIVERYLATENCYREQUEST']._serialized_end=1776
+  _globals['_LATENCYPERCENTILES']._serialized_start=1778
+  _globals['_LATENCYPERCENTILES']._serialized_end=1877
+  _globals['_GETDELIVERYLATENCYRESPONSE']._serialized_start=1879
+  _globals['_GETDELIVERYLATENCYRESPONSE']._serialized_end=1967
+  _globals['_FULFILLMENTSERVICE']._serialized_start=2068
+  _globals['_FULFILLMENTSERVICE']._serialized_end=2793
 # @@protoc_insertion_point(module_scope)

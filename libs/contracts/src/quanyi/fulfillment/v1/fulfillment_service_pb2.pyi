@@ -1,10 +1,20 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class LatencyBucket(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LATENCY_BUCKET_UNSPECIFIED: _ClassVar[LatencyBucket]
+    LATENCY_BUCKET_HOUR: _ClassVar[LatencyBucket]
+    LATENCY_BUCKET_DAY: _ClassVar[LatencyBucket]
+LATENCY_BUCKET_UNSPECIFIED: LatencyBucket
+LATENCY_BUCKET_HOUR: LatencyBucket
+LATENCY_BUCKET_DAY: LatencyBucket
 
 class Delivery(_message.Message):
     __slots__ = ("order_id", "key_id", "sku_id", "buyer_id", "delivered_at", "redeemed_at")
@@ -23,18 +33,26 @@ class Delivery(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., delivered_at: _Optional[str] = ..., redeemed_at: _Optional[str] = ...) -> None: ...
 
 class ListDeliveriesRequest(_message.Message):
-    __slots__ = ("buyer_id", "order_id")
+    __slots__ = ("buyer_id", "order_id", "limit", "page_token", "order_ids")
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
     buyer_id: str
     order_id: str
-    def __init__(self, buyer_id: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+    limit: int
+    page_token: str
+    order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, buyer_id: _Optional[str] = ..., order_id: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListDeliveriesResponse(_message.Message):
-    __slots__ = ("deliveries",)
+    __slots__ = ("deliveries", "next_page_token")
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
-    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RecordRedemptionRequest(_message.Message):
     __slots__ = ("key_id", "partner", "redeemed_at")
@@ -169,3 +187,33 @@ class ListEntitlementsResponse(_message.Message):
     memberships: _containers.RepeatedCompositeFieldContainer[Membership]
     grants: _containers.RepeatedCompositeFieldContainer[MembershipGrant]
     def __init__(self, points_balance: _Optional[int] = ..., credits: _Optional[_Iterable[_Union[PointsCredit, _Mapping]]] = ..., memberships: _Optional[_Iterable[_Union[Membership, _Mapping]]] = ..., grants: _Optional[_Iterable[_Union[MembershipGrant, _Mapping]]] = ...) -> None: ...
+
+class GetDeliveryLatencyRequest(_message.Message):
+    __slots__ = ("from_time", "to_time", "bucket")
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    from_time: str
+    to_time: str
+    bucket: LatencyBucket
+    def __init__(self, from_time: _Optional[str] = ..., to_time: _Optional[str] = ..., bucket: _Optional[_Union[LatencyBucket, str]] = ...) -> None: ...
+
+class LatencyPercentiles(_message.Message):
+    __slots__ = ("start", "orders", "p50_ms", "p95_ms", "p99_ms")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    P50_MS_FIELD_NUMBER: _ClassVar[int]
+    P95_MS_FIELD_NUMBER: _ClassVar[int]
+    P99_MS_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    orders: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    def __init__(self, start: _Optional[str] = ..., orders: _Optional[int] = ..., p50_ms: _Optional[float] = ..., p95_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ...) -> None: ...
+
+class GetDeliveryLatencyResponse(_message.Message):
+    __slots__ = ("buckets",)
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[LatencyPercentiles]
+    def __init__(self, buckets: _Optional[_Iterable[_Union[LatencyPercentiles, _Mapping]]] = ...) -> None: ...

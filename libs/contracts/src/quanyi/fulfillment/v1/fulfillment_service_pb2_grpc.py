@@ -60,6 +60,11 @@ class FulfillmentServiceStub:
                 request_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListEntitlementsRequest.SerializeToString,
                 response_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListEntitlementsResponse.FromString,
                 _registered_method=True)
+        self.GetDeliveryLatency = channel.unary_unary(
+                '/quanyi.fulfillment.v1.FulfillmentService/GetDeliveryLatency',
+                request_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.GetDeliveryLatencyRequest.SerializeToString,
+                response_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.GetDeliveryLatencyResponse.FromString,
+                _registered_method=True)
 
 
 class FulfillmentServiceServicer:
@@ -67,7 +72,7 @@ class FulfillmentServiceServicer:
     """
 
     def ListDeliveries(self, request, context):
-        """ListDeliveries returns a buyer's delivered keys (ids only) with their redemption state.
+        """ListDeliveries returns a page of a buyer's delivered keys (ids only) with their redemption state.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,6 +110,14 @@ class FulfillmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDeliveryLatency(self, request, context):
+        """GetDeliveryLatency returns the percentiles of the time from payment to the first keys delivered, per
+        hour or day of delivery (UTC), over a range of time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FulfillmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +145,11 @@ def add_FulfillmentServiceServicer_to_server(servicer, server):
                     servicer.ListEntitlements,
                     request_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListEntitlementsRequest.FromString,
                     response_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListEntitlementsResponse.SerializeToString,
+            ),
+            'GetDeliveryLatency': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeliveryLatency,
+                    request_deserializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.GetDeliveryLatencyRequest.FromString,
+                    response_serializer=quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.GetDeliveryLatencyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -270,6 +288,33 @@ class FulfillmentService:
             '/quanyi.fulfillment.v1.FulfillmentService/ListEntitlements',
             quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListEntitlementsRequest.SerializeToString,
             quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.ListEntitlementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeliveryLatency(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.fulfillment.v1.FulfillmentService/GetDeliveryLatency',
+            quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.GetDeliveryLatencyRequest.SerializeToString,
+            quanyi_dot_fulfillment_dot_v1_dot_fulfillment__service__pb2.GetDeliveryLatencyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,20 +37,22 @@ class ReservedKey(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., line_no: _Optional[int] = ..., unit_no: _Optional[int] = ..., unit_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., pool_id: _Optional[str] = ...) -> None: ...
 
 class KeyReserved(_message.Message):
-    __slots__ = ("order_id", "buyer_id", "buyer_email", "keys", "channel", "entitlements")
+    __slots__ = ("order_id", "buyer_id", "buyer_email", "keys", "channel", "entitlements", "paid_at")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ENTITLEMENTS_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     buyer_id: str
     buyer_email: str
     keys: _containers.RepeatedCompositeFieldContainer[ReservedKey]
     channel: str
     entitlements: _containers.RepeatedCompositeFieldContainer[ReservedEntitlement]
-    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[ReservedKey, _Mapping]]] = ..., channel: _Optional[str] = ..., entitlements: _Optional[_Iterable[_Union[ReservedEntitlement, _Mapping]]] = ...) -> None: ...
+    paid_at: _timestamp_pb2.Timestamp
+    def __init__(self, order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., buyer_email: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[ReservedKey, _Mapping]]] = ..., channel: _Optional[str] = ..., entitlements: _Optional[_Iterable[_Union[ReservedEntitlement, _Mapping]]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ShortLine(_message.Message):
     __slots__ = ("line_no", "sku_id", "wanted", "available")
@@ -189,6 +191,14 @@ class StockLowCleared(_message.Message):
     available: int
     threshold: int
     def __init__(self, sku_id: _Optional[str] = ..., available: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
+
+class LowStockThresholdSet(_message.Message):
+    __slots__ = ("sku_id", "low_stock_threshold")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    low_stock_threshold: int
+    def __init__(self, sku_id: _Optional[str] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
 
 class KeysRevealed(_message.Message):
     __slots__ = ("reveal_id", "order_id", "key_ids", "actor", "purpose", "on_behalf_of")

@@ -571,3 +571,53 @@ class SetPoolPriorityResponse(_message.Message):
     sku_id: str
     priority: int
     def __init__(self, pool_id: _Optional[str] = ..., sku_id: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class SetLowStockThresholdRequest(_message.Message):
+    __slots__ = ("sku_id", "low_stock_threshold")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    LOW_STOCK_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    low_stock_threshold: int
+    def __init__(self, sku_id: _Optional[str] = ..., low_stock_threshold: _Optional[int] = ...) -> None: ...
+
+class SetLowStockThresholdResponse(_message.Message):
+    __slots__ = ("sku",)
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    sku: Sku
+    def __init__(self, sku: _Optional[_Union[Sku, _Mapping]] = ...) -> None: ...
+
+class GetStockHistoryRequest(_message.Message):
+    __slots__ = ("sku_id", "from_day", "to_day")
+    SKU_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_DAY_FIELD_NUMBER: _ClassVar[int]
+    TO_DAY_FIELD_NUMBER: _ClassVar[int]
+    sku_id: str
+    from_day: str
+    to_day: str
+    def __init__(self, sku_id: _Optional[str] = ..., from_day: _Optional[str] = ..., to_day: _Optional[str] = ...) -> None: ...
+
+class StockDay(_message.Message):
+    __slots__ = ("day", "available", "imported", "reserved", "released", "expired", "voided", "moved")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    available: int
+    imported: int
+    reserved: int
+    released: int
+    expired: int
+    voided: int
+    moved: int
+    def __init__(self, day: _Optional[str] = ..., available: _Optional[int] = ..., imported: _Optional[int] = ..., reserved: _Optional[int] = ..., released: _Optional[int] = ..., expired: _Optional[int] = ..., voided: _Optional[int] = ..., moved: _Optional[int] = ...) -> None: ...
+
+class GetStockHistoryResponse(_message.Message):
+    __slots__ = ("days",)
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    days: _containers.RepeatedCompositeFieldContainer[StockDay]
+    def __init__(self, days: _Optional[_Iterable[_Union[StockDay, _Mapping]]] = ...) -> None: ...

@@ -135,6 +135,16 @@ class InventoryServiceStub:
                 request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsRequest.SerializeToString,
                 response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsResponse.FromString,
                 _registered_method=True)
+        self.SetLowStockThreshold = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/SetLowStockThreshold',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetLowStockThresholdRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetLowStockThresholdResponse.FromString,
+                _registered_method=True)
+        self.GetStockHistory = channel.unary_unary(
+                '/quanyi.inventory.v1.InventoryService/GetStockHistory',
+                request_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetStockHistoryRequest.SerializeToString,
+                response_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetStockHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -288,6 +298,21 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetLowStockThreshold(self, request, context):
+        """SetLowStockThreshold sets the available keys at which a SKU is reported low (0: never).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStockHistory(self, request, context):
+        """GetStockHistory returns a SKU's stock per UTC day over a range of days: its available keys at the end
+        of each day and what moved them that day (its burn-down).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -390,6 +415,16 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.ListPoolOperations,
                     request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsRequest.FromString,
                     response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsResponse.SerializeToString,
+            ),
+            'SetLowStockThreshold': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLowStockThreshold,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetLowStockThresholdRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetLowStockThresholdResponse.SerializeToString,
+            ),
+            'GetStockHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStockHistory,
+                    request_deserializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetStockHistoryRequest.FromString,
+                    response_serializer=quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetStockHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -933,6 +968,60 @@ class InventoryService:
             '/quanyi.inventory.v1.InventoryService/ListPoolOperations',
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsRequest.SerializeToString,
             quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.ListPoolOperationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLowStockThreshold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/SetLowStockThreshold',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetLowStockThresholdRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.SetLowStockThresholdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStockHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quanyi.inventory.v1.InventoryService/GetStockHistory',
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetStockHistoryRequest.SerializeToString,
+            quanyi_dot_inventory_dot_v1_dot_inventory__service__pb2.GetStockHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

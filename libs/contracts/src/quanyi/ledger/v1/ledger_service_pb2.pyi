@@ -191,10 +191,14 @@ class ReconcileStatementResponse(_message.Message):
     def __init__(self, statement: _Optional[_Union[_events_pb2.StatementReconciled, _Mapping]] = ..., mismatches: _Optional[_Iterable[_Union[_events_pb2.ReconciliationMismatch, _Mapping]]] = ..., already_reconciled: _Optional[bool] = ...) -> None: ...
 
 class ListMismatchesRequest(_message.Message):
-    __slots__ = ("include_resolved",)
+    __slots__ = ("include_resolved", "limit", "page_token")
     INCLUDE_RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     include_resolved: bool
-    def __init__(self, include_resolved: _Optional[bool] = ...) -> None: ...
+    limit: int
+    page_token: str
+    def __init__(self, include_resolved: _Optional[bool] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class Mismatch(_message.Message):
     __slots__ = ("mismatch", "resolved", "resolution", "found_at")
@@ -209,10 +213,12 @@ class Mismatch(_message.Message):
     def __init__(self, mismatch: _Optional[_Union[_events_pb2.ReconciliationMismatch, _Mapping]] = ..., resolved: _Optional[bool] = ..., resolution: _Optional[_Union[_events_pb2.MismatchResolved, _Mapping]] = ..., found_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListMismatchesResponse(_message.Message):
-    __slots__ = ("mismatches",)
+    __slots__ = ("mismatches", "next_page_token")
     MISMATCHES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     mismatches: _containers.RepeatedCompositeFieldContainer[Mismatch]
-    def __init__(self, mismatches: _Optional[_Iterable[_Union[Mismatch, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, mismatches: _Optional[_Iterable[_Union[Mismatch, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ResolveMismatchRequest(_message.Message):
     __slots__ = ("mismatch_id", "actor", "note", "adjustment")

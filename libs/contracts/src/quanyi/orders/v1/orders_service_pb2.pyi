@@ -94,18 +94,22 @@ class GetOrderResponse(_message.Message):
     def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
 
 class ListOrdersRequest(_message.Message):
-    __slots__ = ("buyer_id", "limit")
+    __slots__ = ("buyer_id", "limit", "page_token")
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     buyer_id: str
     limit: int
-    def __init__(self, buyer_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    page_token: str
+    def __init__(self, buyer_id: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListOrdersResponse(_message.Message):
-    __slots__ = ("orders",)
+    __slots__ = ("orders", "next_page_token")
     ORDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     orders: _containers.RepeatedCompositeFieldContainer[Order]
-    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SearchOrdersRequest(_message.Message):
     __slots__ = ("channel", "status", "limit", "page_token")
@@ -262,18 +266,22 @@ class QueueEntry(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., queued_at: _Optional[str] = ..., status: _Optional[str] = ..., resolution: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class ListExceptionQueueRequest(_message.Message):
-    __slots__ = ("include_resolved", "limit")
+    __slots__ = ("include_resolved", "limit", "page_token")
     INCLUDE_RESOLVED_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     include_resolved: bool
     limit: int
-    def __init__(self, include_resolved: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+    page_token: str
+    def __init__(self, include_resolved: _Optional[bool] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListExceptionQueueResponse(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "next_page_token")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[QueueEntry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[QueueEntry, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[QueueEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ActOnQueueEntryRequest(_message.Message):
     __slots__ = ("order_id", "action", "actor", "note", "channel", "target")
@@ -348,16 +356,20 @@ class CreateCouponResponse(_message.Message):
     def __init__(self, coupon: _Optional[_Union[Coupon, _Mapping]] = ...) -> None: ...
 
 class ListCouponsRequest(_message.Message):
-    __slots__ = ("limit",)
+    __slots__ = ("limit", "page_token")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     limit: int
-    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+    page_token: str
+    def __init__(self, limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListCouponsResponse(_message.Message):
-    __slots__ = ("coupons",)
+    __slots__ = ("coupons", "next_page_token")
     COUPONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     coupons: _containers.RepeatedCompositeFieldContainer[Coupon]
-    def __init__(self, coupons: _Optional[_Iterable[_Union[Coupon, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, coupons: _Optional[_Iterable[_Union[Coupon, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DisableCouponRequest(_message.Message):
     __slots__ = ("code", "actor")

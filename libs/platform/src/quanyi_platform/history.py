@@ -1,5 +1,7 @@
-"""`quanyi history`: an order's or a key's state at any instant, folded from every service's events, and
-the causal chain that led there. Pure: the command reads the events; this module folds them."""
+"""An order's or a key's history: its state at any instant, folded from every service's events, and the
+causal chain that led there. Shared by `quanyi history` and the back office (the gateway's order page and
+admin API). Pure: the callers read the events (from the stores, or each service's
+`quanyi.common.v1.EventHistoryService`); this module merges and folds them."""
 
 from __future__ import annotations
 
@@ -93,6 +95,22 @@ class History:
             walk(root, 0)
         return out
 
+    def chain_rows(self) -> list[dict[str, Any]]:
+        """The causal chain as rows for people: depth (indent under the cause), when, service, event and
+        the payload on one line."""
+        return [
+            {
+                "depth": depth,
+                "at": e.occurred_at.isoformat(),
+                "service": e.service,
+                "event": e.short_type,
+                "event_id": e.event_id,
+                "caused_by": e.causation_id or None,
+                "details": summary(e.payload, self.subject),
+            }
+            for depth, e, _cause in self.chain()
+        ]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "subject": self.subject,
@@ -100,6 +118,7 @@ class History:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "state": self.state,
             "facts": self.facts,
+            "chain": self.chain_rows(),
             "events": [
                 {
                     "at": e.occurred_at.isoformat(),
@@ -131,11 +150,12 @@ def _money(m: dict[str, Any]) -> str:
     return money_text(int(m.get("minorUnits", 0)), str(m.get("currency", "")))
 
 
-def _mentions_key(payload: Any, key_id: str) -> bool:
+def mentions_key(payload: Any, key_id: str) -> bool:
+    """Whether a decoded payload names `key_id` anywhere (a value, at any depth)."""
     if isinstance(payload, dict):
-        return any(_mentions_key(v, key_id) for v in payload.values())
+        return any(mentions_key(v, key_id) for v in payload.values())
     if isinstance(payload, list):
-        return any(_mentions_key(v, key_id) for v in payload)
+        return any(mentions_key(v, key_id) for v in payload)
     return bool(payload == key_id)
 
 
@@ -156,7 +176,7 @@ def fold(subject: str, events: Iterable[HistoryEvent], as_of: datetime | None = 
     for e in ordered:
         if not is_order and e.short_type in {"KeyReserved", "KeyDelivered"}:
             # Events about a whole order: they concern this key only if they name it.
-            if not _mentions_key(e.payload, subject):
+            if not mentions_key(e.payload, subject):
                 continue
         label = table.get(e.short_type)
         if label is not None:
@@ -181,4 +201,32 @@ def fold(subject: str, events: Iterable[HistoryEvent], as_of: datetime | None = 
 
 def order_ids_of_key(events: Sequence[HistoryEvent], key_id: str) -> set[str]:
     """The orders whose events name the key."""
-    return {e.correlation_id for e in events if e.correlation_id and _mentions_key(e.payload, key_id)}
+    return {e.correlation_id for e in events if e.correlation_id and mentions_key(e.payload, key_id)}
+
+
+def merge(*batches: Iterable[HistoryEvent]) -> list[HistoryEvent]:
+    """The events of several answers (services asked more than once, or overlapping look-ups) once each:
+    an event is identified by its service and its seq there."""
+    seen: dict[tuple[str, int], HistoryEvent] = {}
+    for batch in batches:
+        for e in batch:
+            seen.setdefault((e.service, e.seq), e)
+    return sorted(seen.values(), key=lambda e: (e.occurred_at, e.service, e.seq))
+
+
+def summary(body: dict[str, Any], subject: str = "") -> str:
+    """A payload on one line: money as '19.90 CNY', lists by their length, the subject's own id left out."""
+    parts = []
+    for key, value in body.items():
+        if value == subject:
+            continue
+        if isinstance(value, dict) and set(value) == {"minorUnits", "currency"}:
+            text = money_text(int(value["minorUnits"]), value["currency"])
+        elif isinstance(value, list):
+            text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        elif isinstance(value, dict):
+            text = "{…}"
+        else:
+            text = str(value)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)

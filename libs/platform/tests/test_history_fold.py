@@ -1,10 +1,10 @@
-"""`quanyi history`'s fold: state at an instant and the causal chain, from events of several services."""
+"""The history fold (`quanyi history`, the back office): state at an instant and the causal chain, from events of several services."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from quanyi_cli.history import HistoryEvent, fold
+from quanyi_platform.history import HistoryEvent, fold, merge
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -56,3 +56,22 @@ def test_a_keys_state_follows_only_the_events_that_name_it() -> None:
     assert history.state == "redeemed"
     assert history.facts["redeemed_by"] == "p-1"
     assert fold("k-7", key_events, T0 + timedelta(seconds=5)).state == "reserved"
+
+
+def test_merged_answers_hold_each_event_once_whatever_order_they_came_in() -> None:
+    first, second = EVENTS[:5], EVENTS[3:]
+    merged = merge(list(reversed(second)), first, EVENTS[2:4])
+    assert [(e.service, e.seq) for e in merged] == [(e.service, e.seq) for e in EVENTS]
+    # The same seq in two services' stores is two events.
+    other = ev(1, "ledger", "EntriesPosted", "e1", aggregate=("Journal", "journal"))
+    assert len(merge(EVENTS, [other])) == len(EVENTS) + 1
+
+
+def test_the_chain_rows_indent_each_event_under_its_cause_with_its_payload_on_one_line() -> None:
+    rows = fold("o-1", EVENTS).chain_rows()
+    assert [(r["depth"], r["service"], r["event"]) for r in rows][:2] == [
+        (0, "orders", "OrderPlaced"), (1, "risk", "RiskDecided"),
+    ]
+    assert rows[0]["details"] == "buyerId=b-1 total=19.90 CNY"
+    assert rows[1]["caused_by"] == "e1"
+    assert rows[4]["details"] == "keys=1 item"
