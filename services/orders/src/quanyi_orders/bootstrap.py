@@ -10,7 +10,7 @@ import aiohttp
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as fulfillment_grpc
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as inventory_grpc
 from quanyi.orders.v1 import orders_service_pb2_grpc as pb_grpc
-from quanyi_platform import db, rpc, service
+from quanyi_platform import db, event_history, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore
 from quanyi_platform.relay import Relay
@@ -138,6 +138,7 @@ async def start(settings: Settings) -> None:
                             settings.stock_level_deadline_s)
     orders_servicer = servicer(pool, store, verifier, settings, payment_providers, deliveries, stock)
     pb_grpc.add_OrdersServiceServicer_to_server(orders_servicer, server)
+    event_history.serve(server, NAME, pool)
     server.add_insecure_port(settings.orders_grpc_listen)
     await server.start()
     facts = consumer(pool, settings, store)

@@ -112,6 +112,74 @@ async def test_a_buyers_orders_are_listed_newest_first_up_to_the_limit(unit_of_w
     assert [o.order_id for o in listed] == ["o2", "o1"]
 
 
+async def test_paging_a_buyers_orders_while_orders_are_placed_lists_each_order_once_newest_first(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    from quanyi_orders.application.orders import list_orders
+
+    # Pairs placed at the same minute: the order id breaks the tie, so no page boundary splits or repeats.
+    for n in range(7):
+        await place(unit_of_work, f"o{n}", key=f"k{n}", minutes=n // 2)
+    await place(unit_of_work, "other", buyer_id="b2", minutes=10)
+    seen: list[str] = []
+    token = ""
+    for placed in range(100):
+        page, token = await list_orders(unit_of_work(), "b1", 3, token)
+        seen += [o.order_id for o in page]
+        if not token:
+            break
+        # Placed between pages: newer than the position (the next pages do not show it) ...
+        await place(unit_of_work, f"new{placed}", key=f"new{placed}", minutes=20 + placed)
+    assert seen == ["o6", "o5", "o4", "o3", "o2", "o1", "o0"]
+    newest, token = await list_orders(unit_of_work(), "b1", 0, "")
+    assert [o.order_id for o in newest][:2] == ["new1", "new0"] and token == ""
+
+
+async def test_a_page_token_that_is_not_one_is_refused_as_invalid(unit_of_work: UnitOfWorkFactory) -> None:
+    from quanyi_orders.application import queue
+    from quanyi_orders.application.orders import list_orders
+    from quanyi_orders.domain.errors import InvalidOrder
+    from quanyi_platform import paging
+
+    for bad in ("not-a-token", "x" * 300, paging.encode(T0, "o1")[:-3], "WyIyMDI2LTExLTMwVDEyOjAwOjAwIiwib1Ii"):
+        with pytest.raises(InvalidOrder):
+            await list_orders(unit_of_work(), "b1", 10, bad)
+        with pytest.raises(InvalidOrder):
+            await queue.list_queue(unit_of_work, True, 10, bad)
+
+
+async def test_paging_the_exception_queue_while_orders_are_queued_lists_each_entry_once_oldest_first(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    from quanyi_orders.application import queue
+    from quanyi_orders.domain.order import Queue, decide
+
+    async def queued(order_id: str, minutes: int) -> None:
+        order = await place(unit_of_work, order_id, key=order_id)
+        async with unit_of_work() as uow:
+            paid = await capture(uow, order, txn_id=f"t-{order_id}", nonce=f"n-{order_id}")
+            await uow.events.append(order_new_events(
+                order_id, paid.version, decide(paid, Queue("overdue", "deadline")),
+                occurred_at=T0 + timedelta(minutes=minutes),
+            ))
+            await uow.commit()
+
+    for n in range(5):
+        await queued(f"q{n}", 100 + n // 2)
+    seen: list[str] = []
+    token = ""
+    for added in range(100):
+        page, token = await queue.list_queue(unit_of_work, False, 2, token)
+        seen += [e.order_id for e in page]
+        if not token:
+            break
+        await queued(f"early{added}", added)  # queued before the position: not on the later pages
+        await queued(f"late{added}", 200 + added)  # after every entry: on a later page, once
+    assert seen == ["q0", "q1", "q2", "q3", "q4", "late0", "late1", "late2"]
+    everything, token = await queue.list_queue(unit_of_work, True, 0, "")
+    assert [e.order_id for e in everything][:2] == ["early0", "early1"] and token == ""
+
+
 async def test_orders_are_locked_and_loaded_many_at_once_and_unknown_ones_are_left_out(
     unit_of_work: UnitOfWorkFactory,
 ) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from psycopg_pool import AsyncConnectionPool
 from quanyi_orders.adapters.postgres import PgOrdersUnitOfWork
 from quanyi_orders.application import coupons, saga
@@ -16,6 +17,7 @@ from quanyi_orders.application import orders as app
 from quanyi_orders.application.entry import OrdersEntry
 from quanyi_orders.bootstrap import NAME
 from quanyi_orders.domain.coupon import CouponKind, CouponRefused, CouponTerms
+from quanyi_orders.domain.errors import InvalidOrder
 from quanyi_orders.domain.money import Money
 from quanyi_platform.testing.replay import assert_replay_matches_live
 
@@ -57,7 +59,7 @@ async def test_buyers_racing_for_the_last_uses_get_exactly_the_cap(
     assert all(o.order.total == Money(750, "CNY") and o.order.discount == Money(250, "CNY") for o in placed)
     assert all("used up" in str(r) for r in refused)
     assert await held_uses(pool) == 3
-    [(coupon, uses)] = await coupons.list_coupons(unit_of_work(), 10)
+    [(coupon, uses)], _ = await coupons.list_coupons(unit_of_work(), 10)
     assert coupon.terms.code == "LAST3" and uses == 3
 
     # The stored order is what the buyer pays: the lines less the discount.
@@ -84,3 +86,29 @@ async def test_buyers_racing_for_the_last_uses_get_exactly_the_cap(
         raise AssertionError("a disabled coupon was applied")
 
     await assert_replay_matches_live(database_url, NAME)
+
+
+async def test_paging_coupons_while_operators_create_more_lists_each_once_newest_first(
+    unit_of_work: Callable[[], PgOrdersUnitOfWork],
+) -> None:
+    t0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    # Pairs created at the same instant: the code key breaks the tie, so no page boundary repeats one.
+    for n in range(5):
+        await coupons.create_coupon(
+            unit_of_work(), CouponTerms(f"PAGE{n}", CouponKind.PERCENT, percent_off_bps=100), "ops",
+            t0 + timedelta(minutes=n // 2),
+        )
+    seen: list[str] = []
+    token = ""
+    for made in range(10):
+        page, token = await coupons.list_coupons(unit_of_work(), 2, token)
+        seen += [c.terms.code for c, _ in page]
+        if not token:
+            break
+        await coupons.create_coupon(  # newer than the position: on no later page
+            unit_of_work(), CouponTerms(f"LATE{made}", CouponKind.PERCENT, percent_off_bps=100), "ops",
+            t0 + timedelta(hours=1, minutes=made),
+        )
+    assert seen == ["PAGE4", "PAGE2", "PAGE3", "PAGE0", "PAGE1"]
+    with pytest.raises(InvalidOrder):
+        await coupons.list_coupons(unit_of_work(), 2, "WzEsMl0")

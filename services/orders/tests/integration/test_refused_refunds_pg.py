@@ -96,7 +96,7 @@ async def test_a_refused_refund_waits_in_the_queue_unsent_until_an_operator_over
 
     assert await due_refund_ids(unit_of_work) == []  # never sent
     assert await status_of(unit_of_work, order_id) == "FULFILLED"
-    [entry] = await queue.list_queue(unit_of_work, False, 0)
+    [entry] = (await queue.list_queue(unit_of_work, False, 0))[0]
     assert (entry.order_id, entry.source, entry.status) == (order_id, "refund", "OPEN")
     assert first.refund_id in entry.reason and "redeemed" in entry.reason
     [row] = await refund_rows(pool, order_id)
@@ -168,7 +168,7 @@ async def test_an_operator_declines_a_refused_refund_and_the_money_stays_with_th
     assert "redeemed before" not in str(got) and got.refunds[0].amount.minor_units > 0
     assert await status_of(unit_of_work, order_id) == "FULFILLED"
     assert "OrderRefunded" not in await probe.event_types(order_id)  # the ledger never reversed the sale
-    assert await queue.list_queue(unit_of_work, False, 0) == []
+    assert (await queue.list_queue(unit_of_work, False, 0))[0] == []
     try:
         await queue.act_on_entry(unit_of_work, Fulfillment(), order_id, "override", "lead@shop", "too late")
         raise AssertionError("a closed entry was acted on")

@@ -52,7 +52,7 @@ async def fulfilled_then_failed(log: InMemoryOrdersEventLog, channel: str = "sms
 
 
 async def open_entries(log: InMemoryOrdersEventLog) -> list[queue.QueueEntry]:
-    return await queue.list_queue(lambda: InMemoryOrdersUnitOfWork(log), False, 10)
+    return (await queue.list_queue(lambda: InMemoryOrdersUnitOfWork(log), False, 10))[0]
 
 
 async def test_a_channel_given_up_after_fulfilment_is_queued_and_stays_open() -> None:

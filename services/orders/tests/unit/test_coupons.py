@@ -174,7 +174,7 @@ async def test_a_placement_with_a_code_records_its_discount_and_the_payable_tota
     event = placed.order  # the stored order is the fold of its OrderPlaced
     stored = await app.get_order(InMemoryOrdersUnitOfWork(log), event.order_id)
     assert stored.total == cny(500) and stored.discount == cny(500)
-    [(coupon, uses)] = await coupons.list_coupons(InMemoryOrdersUnitOfWork(log), 0)
+    [(coupon, uses)], _ = await coupons.list_coupons(InMemoryOrdersUnitOfWork(log), 0)
     assert coupon.terms.code == "Save5" and uses == 1
 
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from quanyi_orders.adapters.memory import InMemoryOrdersEventLog, InMemoryOrdersUnitOfWork
 from quanyi_orders.application import orders as app
-from quanyi_orders.application.group_commit import GroupCommit
 from quanyi_orders.domain.money import Money
+from quanyi_platform.group_commit import GroupCommit
 from quanyi_platform.projection import StoredEvent
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

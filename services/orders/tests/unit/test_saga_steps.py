@@ -12,7 +12,7 @@ from quanyi_orders.application.saga_steps import SagaSettings, SagaSteps
 from quanyi_orders.domain.order import Status
 from quanyi_orders.domain.refund import Refund, RefundStatus
 
-from services.orders.tests.unit.test_saga import NOW, TTL, World, cny
+from services.orders.tests.unit.test_saga import NOW, TTL, World, after_now, cny
 
 
 class FakeProvider(PaymentProvider):
@@ -72,11 +72,12 @@ async def test_a_refund_is_sent_again_while_the_provider_is_down_and_confirmed_o
     await w.pay(order_id, "t-wrong", amount=1)
     s = steps(w, provider)
     provider.down = True
-    assert await s.send_due_refunds(NOW + timedelta(days=1)) == 1
-    assert await s.send_due_refunds(NOW + timedelta(days=1)) == 0  # next look in refund_retry_s
+    later = after_now(days=1)
+    assert await s.send_due_refunds(later) == 1
+    assert await s.send_due_refunds(later) == 0  # next look in refund_retry_s
     provider.down = False
-    assert await s.send_due_refunds(NOW + timedelta(days=1, seconds=31)) == 1
-    (refund,) = (await saga.due_refunds(w.uow, NOW + timedelta(days=9), 10)) or [None]
+    assert await s.send_due_refunds(later + timedelta(seconds=31)) == 1
+    (refund,) = (await saga.due_refunds(w.uow, later + timedelta(days=8), 10)) or [None]
     assert refund is None and len(provider.refunds) == 1
     async with w.uow() as uow:
         (done,) = await uow.saga.refunds_of_order(order_id)

@@ -176,8 +176,13 @@ class InMemoryOrderRepository(OrderRepository):
         order_id = record.keys.get((buyer_id, key))
         return None if order_id is None else record.orders[order_id]
 
-    async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
-        mine = [o for o in self._record().orders.values() if o.buyer_id == buyer_id]
+    async def list_for_buyer(
+        self, buyer_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[Order]:
+        mine = [
+            o for o in self._record().orders.values()
+            if o.buyer_id == buyer_id and (before is None or (o.placed_at, o.order_id) < before)
+        ]
         mine.sort(key=lambda o: (o.placed_at, o.order_id), reverse=True)
         return mine[:limit]
 
@@ -224,13 +229,16 @@ class InMemorySagaRepository(SagaRepository):
                 found[r.order_id].append(r)
         return found
 
-    async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
+    async def queue(
+        self, include_resolved: bool, limit: int, order_id: str = "",
+        after: tuple[datetime, str] | None = None,
+    ) -> list[QueueEntry]:
         record = self._record()
         entries = [
             queue_entry(o, reason, source, at, resolution, actor,
                         record.orders[o].status.value if o in record.orders else None)
             for o, (reason, source, at, resolution, actor) in record.queue.items()
-            if not order_id or o == order_id
+            if (not order_id or o == order_id) and (after is None or (at, o) > after)
         ]
         entries.sort(key=lambda q: (q.queued_at, q.order_id))
         return [q for q in entries if include_resolved or q.status == "OPEN"][:limit]
@@ -308,13 +316,16 @@ class InMemoryCouponRepository(CouponRepository):
                     usage.by_buyer[buyer] = usage.of(buyer) + 1
         return found
 
-    async def list(self, limit: int) -> list[tuple[Coupon, int]]:
+    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[tuple[Coupon, int]]:
         coupons, uses = self._fold()
         held: dict[str, int] = {}
         for key, _, released in uses.values():
             if not released:
                 held[key] = held.get(key, 0) + 1
         ordered = sorted(coupons.items(), key=lambda kv: (-kv[1].created_at.timestamp(), kv[0]))
+        if after is not None:
+            at, key = after
+            ordered = [(k, c) for k, c in ordered if c.created_at < at or (c.created_at == at and k > key)]
         return [(c, held.get(k, 0)) for k, c in ordered[:limit]]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from quanyi.orders.v1 import events_pb2 as pb_events
@@ -27,11 +27,14 @@ _COUNT = (
     " FROM coupons c WHERE c.code_key = ANY(%s::text[])"
 )
 _GET = f"SELECT {_COLUMNS} FROM coupons c WHERE c.code_key = %s"
+# Newest first, then by code key: coupons_created's order, so a page reads its rows and no more.
 _LIST = (
     f"SELECT {_COLUMNS},"
     " (SELECT count(*) FROM coupon_uses u WHERE u.code_key = c.code_key AND NOT u.released) AS uses"
-    " FROM coupons c ORDER BY c.created_at DESC, c.code_key LIMIT %s"
+    " FROM coupons c {after}ORDER BY c.created_at DESC, c.code_key LIMIT %s"
 )
+# Present only with a position (see adapters.postgres._BEFORE).
+_AFTER = "WHERE c.created_at < %s::timestamptz OR (c.created_at = %s::timestamptz AND c.code_key > %s::text) "
 
 
 def _coupon(row: Any) -> Coupon:
@@ -65,8 +68,10 @@ class PgCouponRepository(CouponRepository):
             found[r["code_key"]] = (_coupon(r), Usage(int(r["uses"]), by_buyer))
         return found
 
-    async def list(self, limit: int) -> list[tuple[Coupon, int]]:
+    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[tuple[Coupon, int]]:
+        query = _LIST.format(after=_AFTER if after is not None else "")
+        params = (after[0], after[0], after[1], limit) if after is not None else (limit,)
         async with self._uow.statement(lock=False) as conn:
-            cur = await conn.execute(_LIST, (limit,))
+            cur = await conn.execute(query, params)
             rows: list[Any] = await cur.fetchall()
         return [(_coupon(r), int(r["uses"])) for r in rows]

@@ -14,9 +14,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from quanyi_platform import paging
 from quanyi_platform.eventstore import ConcurrencyConflict
 
 from quanyi_orders.adapters.coupon_mapping import coupon_new_events
+from quanyi_orders.application.pages import page_position
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain import coupon as domain
 from quanyi_orders.domain.coupon import (
@@ -76,11 +78,16 @@ async def disable_coupon(uow: OrdersUnitOfWork, code: str, actor: str) -> tuple[
     raise ConcurrencyConflict("disabling the coupon did not settle")
 
 
-async def list_coupons(uow: OrdersUnitOfWork, limit: int) -> list[tuple[Coupon, int]]:
-    """Coupons newest first with their held uses; a limit of 0 means the default, never above the maximum."""
+async def list_coupons(
+    uow: OrdersUnitOfWork, limit: int, page_token: str = ""
+) -> tuple[list[tuple[Coupon, int]], str]:
+    """A page of coupons, newest first, with their held uses, and the next page's token ("" on the last); a
+    limit of 0 means the default, never above the maximum. A token that is not one raises InvalidOrder."""
     limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
+    after = page_position(page_token)
     async with uow:
-        return await uow.coupons.list(limit)
+        found = await uow.coupons.list(limit + 1, after)
+    return paging.page(found, limit, lambda cu: (cu[0].created_at, cu[0].key))
 
 
 async def screen(

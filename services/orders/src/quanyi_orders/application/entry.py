@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from quanyi_orders.application.group_commit import GroupCommit
+from quanyi_platform.group_commit import GroupCommit
+
 from quanyi_orders.application.holds import HoldPolicy
 from quanyi_orders.application.orders import (
     Captured,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from quanyi_platform import paging
 from quanyi_platform.envelope import NewEvent, new_event_id
 from quanyi_platform.eventstore import ConcurrencyConflict
 
@@ -18,6 +19,7 @@ from quanyi_orders.adapters.proto_mapping import notice_new_event, order_new_eve
 from quanyi_orders.application import holds as stock_holds
 from quanyi_orders.application.coupons import screen as coupon_screen
 from quanyi_orders.application.errors import OrderNotFound, PaymentBelongsToAnotherOrder
+from quanyi_orders.application.pages import page_position
 from quanyi_orders.application.ports import HistoryEvent, IdempotencyKeyUsed, OrdersUnitOfWork
 from quanyi_orders.domain.errors import InvalidOrder, OrderError
 from quanyi_orders.domain.events import Event, OrderPlaced, PaymentCaptured, PaymentNoticeAccepted
@@ -241,21 +243,34 @@ async def get_order_with_refunds(uow: OrdersUnitOfWork, order_id: str) -> tuple[
 
 
 async def list_orders_with_refunds(
-    uow: OrdersUnitOfWork, buyer_id: str, limit: int
-) -> list[tuple[Order, list[Refund]]]:
-    """A buyer's orders as list_orders, each with its refunds (one read for all of them)."""
+    uow: OrdersUnitOfWork, buyer_id: str, limit: int, page_token: str = ""
+) -> tuple[list[tuple[Order, list[Refund]]], str]:
+    """A page of the buyer's orders as list_orders, each with its refunds (one read for all of them), and
+    the next page's token."""
     limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
+    before = page_position(page_token)
     async with uow:
-        found = await uow.orders.list_for_buyer(buyer_id, limit)
+        found, token = paging.page(
+            await uow.orders.list_for_buyer(buyer_id, limit + 1, before), limit, _order_position
+        )
         refunds = await uow.saga.refunds_of_orders([o.order_id for o in found])
-    return [(o, refunds.get(o.order_id, [])) for o in found]
+    return [(o, refunds.get(o.order_id, [])) for o in found], token
 
 
-async def list_orders(uow: OrdersUnitOfWork, buyer_id: str, limit: int) -> list[Order]:
-    """A buyer's orders, newest first; a limit of 0 means the default, and it never exceeds the maximum."""
+async def list_orders(
+    uow: OrdersUnitOfWork, buyer_id: str, limit: int, page_token: str = ""
+) -> tuple[list[Order], str]:
+    """A page of the buyer's orders, newest first, and the token of the next page ("" on the last); a limit
+    of 0 means the default, and it never exceeds the maximum. A token that is not one raises InvalidOrder."""
     limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
+    before = page_position(page_token)
     async with uow:
-        return await uow.orders.list_for_buyer(buyer_id, limit)
+        found = await uow.orders.list_for_buyer(buyer_id, limit + 1, before)
+    return paging.page(found, limit, _order_position)
+
+
+def _order_position(order: Order) -> tuple[datetime, str]:
+    return order.placed_at, order.order_id
 
 
 async def order_history(uow: OrdersUnitOfWork, order_id: str) -> list[HistoryEvent]:
@@ -271,23 +286,12 @@ async def search_orders(
     uow: OrdersUnitOfWork, channel: str, status: str, limit: int, page_token: str
 ) -> tuple[list[Order], str]:
     """A page of every buyer's orders, newest first, of a channel and in a status (empty: any), and the
-    token of the next page ("" on the last). The token is the last order's (placed_at, order_id); a token
-    that is not one raises InvalidOrder."""
+    token of the next page ("" on the last). A token that is not one raises InvalidOrder."""
     limit = DEFAULT_LIST_LIMIT if limit <= 0 else min(limit, MAX_LIST_LIMIT)
-    before = None
-    if page_token:
-        at, _, order_id = page_token.partition("|")
-        try:
-            before = (datetime.fromisoformat(at), order_id)
-        except ValueError:
-            raise InvalidOrder("page_token is not a page of this list") from None
-        if before[0].tzinfo is None or not order_id:
-            raise InvalidOrder("page_token is not a page of this list")
+    before = page_position(page_token)
     async with uow:
         found = await uow.orders.search(channel, status, limit + 1, before)
-    page = found[:limit]
-    last = page[-1] if len(found) > limit else None
-    return page, (f"{last.placed_at.isoformat()}|{last.order_id}" if last is not None else "")
+    return paging.page(found, limit, _order_position)
 
 
 async def capture_notified_payment(uow: OrdersUnitOfWork, notice: PaymentNotice) -> Captured:

@@ -81,8 +81,11 @@ class OrderRepository(ABC):
         out."""
 
     @abstractmethod
-    async def list_for_buyer(self, buyer_id: str, limit: int) -> list[Order]:
-        """At most `limit` of the buyer's orders, newest first (then by order id, descending)."""
+    async def list_for_buyer(
+        self, buyer_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[Order]:
+        """At most `limit` of the buyer's orders, newest first (then by order id, descending), placed before
+        `before` (placed_at, order_id) when given."""
 
     @abstractmethod
     async def history(self, order_id: str) -> list[HistoryEvent]:
@@ -159,9 +162,12 @@ class SagaRepository(ABC):
         requested, in one read."""
 
     @abstractmethod
-    async def queue(self, include_resolved: bool, limit: int, order_id: str = "") -> list[QueueEntry]:
-        """Exception queue entries, oldest first (only `order_id`'s when given); open ones only unless
-        `include_resolved`."""
+    async def queue(
+        self, include_resolved: bool, limit: int, order_id: str = "",
+        after: tuple[datetime, str] | None = None,
+    ) -> list[QueueEntry]:
+        """Exception queue entries, oldest first (then by order id; only `order_id`'s when given), queued
+        after `after` (queued_at, order_id) when given; open ones only unless `include_resolved`."""
 
     @abstractmethod
     async def awaiting_payment(self, placed_from: datetime, placed_to: datetime, limit: int) -> list[str]:
@@ -205,8 +211,9 @@ class CouponRepository(ABC):
         """
 
     @abstractmethod
-    async def list(self, limit: int) -> list[tuple[Coupon, int]]:
-        """At most `limit` coupons, newest first, each with how many orders hold a use of it."""
+    async def list(self, limit: int, after: tuple[datetime, str] | None = None) -> list[tuple[Coupon, int]]:
+        """At most `limit` coupons, newest first (then by code key), each with how many orders hold a use of
+        it; those after `after` (created_at, code key) in that order when given."""
 
 
 class StockLevels(ABC):

@@ -24,11 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from quanyi_platform import paging
 from quanyi_platform.envelope import new_event_id
 
 from quanyi_orders.adapters.proto_mapping import order_new_events
 from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.orders import _retrying
+from quanyi_orders.application.pages import page_position
 from quanyi_orders.application.ports import Deliveries, OrdersUnitOfWork, QueueEntry
 from quanyi_orders.application.refunds import line_keys
 from quanyi_orders.application.saga import _on_orders
@@ -60,10 +62,16 @@ async def queue_overdue(unit_of_work: UnitOfWorkFactory, now: datetime, limit: i
     return sum(1 for events in recorded.values() if events)
 
 
-async def list_queue(unit_of_work: UnitOfWorkFactory, include_resolved: bool, limit: int) -> list[QueueEntry]:
+async def list_queue(
+    unit_of_work: UnitOfWorkFactory, include_resolved: bool, limit: int, page_token: str = ""
+) -> tuple[list[QueueEntry], str]:
+    """A page of the queue, oldest first (0: 100 entries, at most 500), and the next page's token ("" on
+    the last). A token that is not one raises InvalidOrder."""
     limit = 100 if limit <= 0 else min(limit, MAX_LIST)
+    after = page_position(page_token)
     async with unit_of_work() as uow:
-        return await uow.saga.queue(include_resolved, limit)
+        found = await uow.saga.queue(include_resolved, limit + 1, after=after)
+    return paging.page(found, limit, lambda q: (q.queued_at, q.order_id))
 
 
 async def _open_entry(uow: OrdersUnitOfWork, order_id: str) -> QueueEntry:

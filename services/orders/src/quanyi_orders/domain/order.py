@@ -410,9 +410,12 @@ class Phase(NamedTuple):
 def advance(phase: Phase, event: Event) -> Phase:
     """The phase after `event` (any event but OrderPlaced), refused transactions included."""
     after = _advance(phase, event)
+    refused = phase.refused_txn_ids
     if isinstance(event, PaymentCaptured) and event.refused is not None:
-        return after._replace(refused_txn_ids=phase.refused_txn_ids | {event.txn_id})
-    return after._replace(refused_txn_ids=phase.refused_txn_ids)
+        refused = refused | {event.txn_id}
+    elif after.refused_txn_ids is refused:
+        return after  # `phase` itself, or a new one with no refusals from a phase with none
+    return Phase(after.status, after.risk_decision, after.captured_txn_id, after.captured_provider, refused)
 
 
 def _advance(phase: Phase, event: Event) -> Phase:

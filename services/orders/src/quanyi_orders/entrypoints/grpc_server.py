@@ -124,8 +124,12 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     async def ListCoupons(
         self, request: pb.ListCouponsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCouponsResponse:
-        found = await self._run(context, lambda uow: coupons.list_coupons(uow, request.limit))
-        return pb.ListCouponsResponse(coupons=[coupon_to_proto(c, uses) for c, uses in found])
+        found, token = await self._run(
+            context, lambda uow: coupons.list_coupons(uow, request.limit, request.page_token)
+        )
+        return pb.ListCouponsResponse(
+            coupons=[coupon_to_proto(c, uses) for c, uses in found], next_page_token=token
+        )
 
     async def DisableCoupon(
         self, request: pb.DisableCouponRequest, context: grpc.aio.ServicerContext
@@ -150,10 +154,15 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     ) -> pb.ListOrdersResponse:
         if not request.buyer_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
-        found = await self._run(
-            context, lambda uow: orders.list_orders_with_refunds(uow, request.buyer_id, request.limit)
+        found, token = await self._run(
+            context,
+            lambda uow: orders.list_orders_with_refunds(
+                uow, request.buyer_id, request.limit, request.page_token
+            ),
         )
-        return pb.ListOrdersResponse(orders=[order_to_proto(o, refunds) for o, refunds in found])
+        return pb.ListOrdersResponse(
+            orders=[order_to_proto(o, refunds) for o, refunds in found], next_page_token=token
+        )
 
     async def GetOrderHistory(
         self, request: pb.GetOrderHistoryRequest, context: grpc.aio.ServicerContext
@@ -264,10 +273,11 @@ class OrdersServicer(pb_grpc.OrdersServiceServicer):
     async def ListExceptionQueue(
         self, request: pb.ListExceptionQueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListExceptionQueueResponse:
-        entries = await self._answer(
-            context, queue.list_queue(self._unit_of_work, request.include_resolved, request.limit)
+        entries, token = await self._answer(
+            context,
+            queue.list_queue(self._unit_of_work, request.include_resolved, request.limit, request.page_token),
         )
-        return pb.ListExceptionQueueResponse(entries=[_entry(e) for e in entries])
+        return pb.ListExceptionQueueResponse(entries=[_entry(e) for e in entries], next_page_token=token)
 
     async def ActOnQueueEntry(
         self, request: pb.ActOnQueueEntryRequest, context: grpc.aio.ServicerContext

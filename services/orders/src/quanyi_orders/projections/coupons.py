@@ -53,6 +53,7 @@ class CouponsProjection(Projection):
     name = "coupons"
     tables = ("coupons", "coupon_uses")
     handles = frozenset({_CREATED, _DISABLED, _PLACED, _PAID, *_RELEASES})
+    indexes_after_load = frozenset({"coupons_created", "coupon_uses_held"})  # it writes by primary key
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         created: dict[str, list[Any]] = {}

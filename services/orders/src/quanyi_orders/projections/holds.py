@@ -33,6 +33,8 @@ class HoldsProjection(Projection):
     name = "stock_holds"
     tables = ("stock_holds",)
     handles = frozenset({_PLACED, *_ENDS})
+    # Read by placement's counts; this projection writes and deletes by order_id (its key's first column).
+    indexes_after_load = frozenset({"stock_holds_sku", "stock_holds_buyer", "stock_holds_client"})
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         placed: dict[str, tuple[Any, datetime]] = {}

@@ -298,6 +298,10 @@ class OrdersProjection(Projection):
     name = "orders"
     tables = ("orders", "payment_notices", "payments", "due_events")
     handles = ORDER_EVENT_TYPES | {NOTICE_ACCEPTED}
+    # Read by the pages and the deadline scan, never by this projection (it writes by primary key).
+    indexes_after_load = frozenset({
+        "orders_buyer_keyset", "orders_newest", "payments_order", "due_events_due",
+    })
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         statement = Writes.of(events).statement()

@@ -44,6 +44,8 @@ class QueueProjection(Projection):
     name = "exception_queue"
     tables = ("exception_queue",)
     handles = frozenset(m.DESCRIPTOR.full_name for m in (pb_events.OrderQueued, pb_events.QueueEntryResolved))
+    # Read by the queue's pages; this projection writes by order_id.
+    indexes_after_load = frozenset({"exception_queue_open", "exception_queue_keyset"})
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         rows: dict[str, _Row] = {}

@@ -97,6 +97,7 @@ class RefundsProjection(Projection):
     name = "refunds"
     tables = ("refunds",)
     handles = _TYPES
+    indexes_after_load = frozenset({"refunds_order"})  # this projection writes by refund_id
 
     async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
         rows: dict[str, _Row] = {}
