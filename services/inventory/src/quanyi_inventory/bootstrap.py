@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 from quanyi.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
-from quanyi_platform import db, rpc, service
+from quanyi_platform import db, event_history, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.identity import ServiceTokens
@@ -15,6 +15,7 @@ from quanyi_platform.relay import Relay
 
 from quanyi_inventory.adapters.alerts import EmailChannel, WebhookChannel
 from quanyi_inventory.adapters.crypto import Keyring
+from quanyi_inventory.adapters.history_scope import InventoryHistoryScope
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.application.alerts import AlertChannel
 from quanyi_inventory.application.expire import run_sweeper
@@ -113,13 +114,16 @@ async def start(settings: Settings) -> None:
         ),
         server,
     )
+    event_history.serve(server, NAME, pool, InventoryHistoryScope())
     add_port(server, settings)
     await server.start()
     consumer = InboxConsumer(NAME, [topic_for("orders")], order_paid_handler(store), pool, settings)
     # Fulfillment's reports get a consumer of their own: its topic's partitions are keyed otherwise
-    # (a Redeemed by key), and deliveries must not wait behind a backlog of payments.
+    # (a Redeemed by key), and deliveries must not wait behind a backlog of payments. They and the stock
+    # alerts are off an order's way to delivery: idle, they fetch seldom (background).
     deliveries = InboxConsumer(
-        f"{NAME}-fulfillment", [topic_for("fulfillment")], fulfillment_handler(store), pool, settings
+        f"{NAME}-fulfillment", [topic_for("fulfillment")], fulfillment_handler(store), pool, settings,
+        background=True,
     )
     components = [
         Relay(pool, settings, store.topic, wakeup=store.appended).run(),
@@ -129,7 +133,7 @@ async def start(settings: Settings) -> None:
     channels = alert_channels(settings)
     if channels:
         alerts = InboxConsumer(
-            f"{NAME}-alerts", [store.topic], stock_low_handler(channels), pool, settings
+            f"{NAME}-alerts", [store.topic], stock_low_handler(channels), pool, settings, background=True
         )
         components.append(alerts.run())
     if settings.inventory_expiry_sweep_s > 0:

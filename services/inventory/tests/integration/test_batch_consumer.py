@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -15,7 +16,7 @@ from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_inventory.config import Settings
 from quanyi_inventory.entrypoints.consumers import order_paid_handler
 from quanyi_platform.consumer import InboxConsumer, ReceivedEvent
-from quanyi_platform.envelope import kafka_headers, new_event_id
+from quanyi_platform.envelope import kafka_headers, new_event_id, open_envelope
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore, topic_for
 
 Record = ConsumerRecord[bytes, bytes]
@@ -161,3 +162,20 @@ async def test_a_poison_order_in_the_middle_of_a_batch_is_dead_lettered_and_the_
         cur = await conn.execute("SELECT event_id::text AS id, error FROM dead_letters")
         [dead] = await cur.fetchall()
     assert dead["id"] == poison.event_id and "InvalidInput" in dead["error"]
+
+
+async def test_a_reservation_carries_the_time_the_order_was_paid(
+    settings: Settings, pool: AsyncConnectionPool, store: EventStore, stock_sku: Any, paid: Any
+) -> None:
+    sku = await stock_sku(["PAID-1", "PAID-2"])
+    at = datetime(2026, 12, 1, 8, 30, 15, 250_000, tzinfo=UTC)
+    timed = paid("o-timed", [(sku, 1)])
+    timed.envelope.occurred_at.FromDatetime(at)
+    assert await consumer(settings, pool, store).apply(records([timed, paid("o-untimed", [(sku, 1)])])) == 2
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT aggregate_id, envelope FROM events WHERE event_type LIKE '%%KeyReserved' ORDER BY aggregate_id"
+        )
+        found = {r["aggregate_id"]: open_envelope(bytes(r["envelope"]))[1] for r in await cur.fetchall()}
+    assert found["o-timed"].paid_at.ToDatetime(tzinfo=UTC) == at
+    assert not found["o-untimed"].HasField("paid_at")

@@ -107,6 +107,11 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
                 ))
             skus.append((sku.sku_id, key_pool.pool_id))
         (steam, steam_pool), (xbox, _), (empty, _) = skus
+        # Thresholds set by an operator (the Sku's versions 2 and 3): the latest wins, live and rebuilt.
+        for sku_id, threshold in [(xbox, 2), (steam, 5), (steam, 4)]:
+            await stub.SetLowStockThreshold(pb.SetLowStockThresholdRequest(
+                sku_id=sku_id, low_stock_threshold=threshold
+            ))
 
         # Paid orders through the broker: plenty, multi-line, short, one delivered twice, one paid twice.
         orders: list[envelope_pb2.Envelope] = [order_paid(f"o-{i}", [(steam, 1)]) for i in range(8)]
@@ -164,6 +169,12 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
         assert await count(pool, "SELECT count(*) FROM keys WHERE state = 'recycled'") == 2
 
         assert await count(pool, "SELECT count(*) FROM events WHERE event_type LIKE '%%StockLowCleared'") == 1
+        assert await count(pool, "SELECT low_stock_threshold FROM sku_stock WHERE sku_id = %s", (steam,)) == 4
+        # Each SKU's days sum to its available keys now.
+        assert await count(
+            pool, "SELECT count(*) FROM sku_stock s WHERE available <> (SELECT coalesce(sum(imported - reserved"
+            " + released - expired - voided + moved), 0) FROM stock_daily d WHERE d.sku_id = s.sku_id)"
+        ) == 0
         assert await count(pool, "SELECT count(*) FROM allocations WHERE outcome = 'short'") == 3
         comparisons = await assert_replay_matches_live(database_url, "inventory", kafka_bootstrap=broker.bootstrap)
         # One event at a time gives the same tables as 5,000 at once.
@@ -182,7 +193,8 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
     assert tables["keys"] == 12 + 4 + 3 and tables["key_batches"] == 3 and tables["key_reveals"] == 3 + 1 + 1
     assert "pool_stock" in tables and tables["pool_operations"] > 0 and "bundle_components" in tables
     assert "refund_settlements" in tables and "key_file_imports" in tables and "bundle_entitlements" in tables
-    assert [len(c.tables) for c in comparisons] == [14, 14]
+    assert tables["stock_daily"] == 2
+    assert [len(c.tables) for c in comparisons] == [15, 15]
 
 
 async def _keys_of(pool: AsyncConnectionPool, order_id: str) -> list[Any]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from quanyi_inventory.domain import allocation, stock
 from quanyi_inventory.domain.allocation import Allocation, AvailableKey, OrderLine, PaidOrder, Reserved, Short
-from quanyi_inventory.domain.catalogue import create_sku
+from quanyi_inventory.domain.catalogue import create_sku, set_low_stock_threshold
 from quanyi_inventory.domain.events import Event, KeyReserved, Recorded, StockLow, StockLowCleared, StockShort
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.stock import SkuStock
@@ -24,7 +24,9 @@ NOW = datetime(2026, 11, 30, tzinfo=UTC)
 imports = st.tuples(st.just("import"), st.integers(0, 1), st.integers(0, 6))
 lines = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 3)), min_size=1, max_size=3)
 batches = st.tuples(st.just("pay"), st.lists(st.tuples(st.integers(0, 12), lines), min_size=1, max_size=6))
-commands = st.lists(st.one_of(imports, batches), max_size=25)
+# ("threshold", sku index, threshold): an operator sets the SKU's low-stock threshold.
+thresholds_set = st.tuples(st.just("threshold"), st.integers(0, 1), st.integers(0, 5))
+commands = st.lists(st.one_of(imports, batches, thresholds_set), max_size=25)
 
 
 @dataclass
@@ -47,6 +49,16 @@ class World:
             state = stock.evolve(None, recorded.event)
             assert state is not None
             self.stock[sku] = state
+
+    def set_threshold(self, sku: str, threshold: int) -> None:
+        version = 1 + sum(1 for r in self.events if r.aggregate_type == "Sku" and r.aggregate_id == sku
+                          and r.version > 1)
+        recorded = set_low_stock_threshold(sku, version, threshold)
+        assert recorded.version == version + 1
+        self.events.append(recorded)
+        after = stock.evolve(self.stock[sku], recorded.event)
+        assert after is not None and after.low_stock_threshold == threshold
+        self.stock[sku] = after
 
     def import_keys(self, sku: str, n: int) -> None:
         imported = stock.keys_imported(
@@ -104,7 +116,11 @@ def test_folding_the_recorded_events_gives_the_state_the_aggregates_decided_on(
     world = World(dict(zip(SKUS, thresholds, strict=True)))
     world.create()
     for command in script:
-        if command[0] == "import":
+        if command[0] == "threshold":
+            _, sku_index, threshold = command
+            assert isinstance(sku_index, int) and isinstance(threshold, int)
+            world.set_threshold(SKUS[sku_index], threshold)
+        elif command[0] == "import":
             _, sku_index, n = command
             assert isinstance(sku_index, int) and isinstance(n, int)
             world.import_keys(SKUS[sku_index], n)

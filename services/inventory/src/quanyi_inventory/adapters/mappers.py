@@ -44,6 +44,7 @@ from quanyi_inventory.domain.events import (
     KeysRedeemed,
     KeysRevealed,
     KeysRevealRefused,
+    LowStockThresholdSet,
     PoolCreated,
     PoolPriorityChanged,
     ProductCreated,
@@ -136,6 +137,8 @@ def to_proto(event: Event) -> Message:
         )
     if isinstance(event, PoolPriorityChanged):
         return pb.PoolPriorityChanged(pool_id=event.pool_id, sku_id=event.sku_id, priority=event.priority)
+    if isinstance(event, LowStockThresholdSet):
+        return pb.LowStockThresholdSet(sku_id=event.sku_id, low_stock_threshold=event.low_stock_threshold)
     if isinstance(event, KeysExpired):
         return pb.KeysExpired(
             sweep_id=event.sweep_id, as_of=timestamp(event.as_of),
@@ -168,6 +171,7 @@ def to_proto(event: Event) -> Message:
                 for k in event.keys
             ],
             entitlements=[_reserved_entitlement(r) for r in event.entitlements],
+            paid_at=timestamp(event.paid_at),
         )
     if isinstance(event, StockShort):
         return pb.StockShort(
@@ -219,6 +223,8 @@ def from_proto(message: Message) -> Event | None:
         return BundleDefined(m.sku_id, keys, entitlements)
     if isinstance(m, pb.PoolPriorityChanged):
         return PoolPriorityChanged(m.pool_id, m.sku_id, int(m.priority))
+    if isinstance(m, pb.LowStockThresholdSet):
+        return LowStockThresholdSet(m.sku_id, int(m.low_stock_threshold))
     if isinstance(m, pb.KeysExpired):
         as_of = from_timestamp(m, "as_of")
         assert as_of is not None
@@ -254,6 +260,7 @@ def from_proto(message: Message) -> Event | None:
                 )
                 for r in m.entitlements
             ),
+            from_timestamp(m, "paid_at"),
         )
     if isinstance(m, pb.StockShort):
         return StockShort(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from quanyi_platform.envelope import Envelope, NewEvent, seal
 from quanyi_platform.eventstore import ConcurrencyConflict
@@ -52,6 +52,7 @@ from quanyi_inventory.domain.events import (
     KeysImported,
     KeysRedeemed,
     KeysRevealed,
+    LowStockThresholdSet,
     PoolCreated,
     PoolPriorityChanged,
     ProductCreated,
@@ -62,7 +63,8 @@ from quanyi_inventory.domain.events import (
 )
 from quanyi_inventory.domain.key_life import OrderKey, OrderKeys
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
-from quanyi_inventory.domain.stock import SkuStock
+from quanyi_inventory.domain.stock import SkuStock, StockMoves
+from quanyi_inventory.projections.stock_daily import day_changes
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class View:
     bundles: dict[str, tuple[BundleComponent, ...]] = field(default_factory=dict)
     entitlements: dict[str, tuple[Entitlement, ...]] = field(default_factory=dict)
     pool_versions: dict[str, int] = field(default_factory=dict)
+    sku_versions: dict[str, int] = field(default_factory=dict)
     allocation_versions: dict[str, int] = field(default_factory=dict)
     revealed: set[str] = field(default_factory=set)
 
@@ -167,6 +170,8 @@ class View:
         elif isinstance(event, PoolPriorityChanged):
             self.pools[event.pool_id] = replace(self.pools[event.pool_id], priority=event.priority)
             self.pool_versions[event.pool_id] = self.pool_versions.get(event.pool_id, 1) + 1
+        elif isinstance(event, LowStockThresholdSet):
+            self.sku_versions[event.sku_id] = self.sku_versions.get(event.sku_id, 1) + 1
         for sku_id in _skus_of(event):
             evolved = stock.evolve(self.stock.get(sku_id), event)
             if evolved is not None:
@@ -329,7 +334,10 @@ def _sku(view: View, sku_id: str) -> Sku | None:
     available = min(view.stock[c.sku_id].available // c.quantity for c in parts) if parts else state.available
     if not parts and sku_id in view.entitlements:
         available = UNLIMITED
-    return Sku(sku_id, created.product_id, created.name, created.price, state.low_stock_threshold, available)
+    return Sku(
+        sku_id, created.product_id, created.name, created.price, state.low_stock_threshold, available,
+        view.sku_versions.get(sku_id, 1),
+    )
 
 
 class _Catalogue(Catalogue):
@@ -358,6 +366,11 @@ class _Catalogue(Catalogue):
             return None
         version = view.pool_versions.get(pool_id, 1)
         return Pool(created.pool_id, created.sku_id, created.name, created.priority, version)
+
+    async def stock_days(self, sku_id: str, first: date, last: date) -> tuple[int, dict[date, StockMoves]]:
+        folded = day_changes(self._uow.all_events())
+        opening = sum(c.change for (s, d), c in folded.items() if s == sku_id and d < first)
+        return opening, {d: c for (s, d), c in folded.items() if s == sku_id and first <= d <= last}
 
 
 class _Stock(Stock):

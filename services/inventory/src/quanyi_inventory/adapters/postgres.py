@@ -6,7 +6,7 @@ Every statement names tables unqualified (the pool's search path is the service'
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from psycopg import errors
@@ -51,12 +51,13 @@ from quanyi_inventory.domain.events import (
 from quanyi_inventory.domain.key_life import OrderKey, OrderKeys
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
-from quanyi_inventory.domain.stock import SkuStock
+from quanyi_inventory.domain.stock import SkuStock, StockMoves
 
 # A bundle's availability is that of its scarcest component: whole bundles its components' keys make.
 # Points and memberships are unlimited.
 _SKU = (
     "SELECT s.sku_id, s.product_id, s.name, s.price_minor, s.currency, st.low_stock_threshold,"
+    " st.threshold_version,"
     " coalesce(b.available, e.available, st.available) AS available"
     " FROM skus s JOIN sku_stock st ON st.sku_id = s.sku_id"
     " LEFT JOIN LATERAL (SELECT min(cs.available / bc.quantity) AS available FROM bundle_components bc"
@@ -70,7 +71,7 @@ _SKU = (
 def _sku(row: Any) -> Sku:
     return Sku(
         row["sku_id"], row["product_id"], row["name"], Money(row["price_minor"], row["currency"]),
-        int(row["low_stock_threshold"]), int(row["available"]),
+        int(row["low_stock_threshold"]), int(row["available"]), int(row["threshold_version"]),
     )
 
 
@@ -123,6 +124,28 @@ class PgCatalogue(Catalogue):
         return None if row is None else Pool(
             row["pool_id"], row["sku_id"], row["name"], int(row["priority"]), int(row["version"])
         )
+
+    async def stock_days(self, sku_id: str, first: date, last: date) -> tuple[int, dict[date, StockMoves]]:
+        # One statement: the opening (every earlier day's change, NULL day) and the range's rows.
+        cur = await self._conn.execute(
+            "SELECT NULL::date AS day, coalesce(sum(imported - reserved + released - expired - voided"
+            " + moved), 0)::bigint AS imported, 0::bigint AS reserved, 0::bigint AS released,"
+            " 0::bigint AS expired, 0::bigint AS voided, 0::bigint AS moved"
+            " FROM stock_daily WHERE sku_id = %(s)s AND day < %(f)s"
+            " UNION ALL SELECT day, imported, reserved, released, expired, voided, moved FROM stock_daily"
+            " WHERE sku_id = %(s)s AND day BETWEEN %(f)s AND %(l)s",
+            {"s": sku_id, "f": first, "l": last},
+        )
+        opening, days = 0, {}
+        for r in await cur.fetchall():
+            if r["day"] is None:
+                opening = int(r["imported"])
+            else:
+                days[r["day"]] = StockMoves(
+                    int(r["imported"]), int(r["reserved"]), int(r["released"]), int(r["expired"]),
+                    int(r["voided"]), int(r["moved"]),
+                )
+        return opening, days
 
 
 # The prefix of a SKU's claim lock (an advisory lock on hashtextextended(CLAIMS_LOCK || sku_id, 0)):
@@ -371,6 +394,29 @@ class PgExpiry(Expiry):
         return keys, {s: stock[s] for s in sorted({k.sku_id for k in keys})}
 
 
+# A reveal's read: every key an order holds, or the keys named, with their sealed material and data key.
+# Each row is an index probe whatever the statistics say (the lateral subqueries, kept apart by LIMIT and
+# OFFSET 0, are never flattened into joins): the generic plan psycopg prepares after five runs was made
+# when the pool's statistics were those of an empty table, and scanned all of key_material each reveal.
+_SEALED_KEYS_OF_ORDERS = (
+    "SELECT k.order_id, k.key_id, k.sku_id, k.batch_id, m.ciphertext, m.nonce,"
+    " d.master_key_id, d.wrapped_data_key FROM ("
+    " SELECT k.* FROM unnest(%s::text[]) AS w(order_id) CROSS JOIN LATERAL"
+    " (SELECT order_id, key_id, sku_id, batch_id, line_no, unit_no FROM keys"
+    " WHERE keys.order_id = w.order_id OFFSET 0) k"
+    " UNION"
+    " SELECT k.* FROM unnest(%s::text[]) AS w(key_id) CROSS JOIN LATERAL"
+    " (SELECT order_id, key_id, sku_id, batch_id, line_no, unit_no FROM keys"
+    " WHERE keys.key_id = w.key_id LIMIT 1) k"
+    " ) k"
+    " CROSS JOIN LATERAL (SELECT ciphertext, nonce FROM key_material m"
+    " WHERE m.batch_id = k.batch_id AND m.key_id = k.key_id LIMIT 1) m"
+    " CROSS JOIN LATERAL (SELECT master_key_id, wrapped_data_key FROM data_keys d"
+    " WHERE d.batch_id = k.batch_id LIMIT 1) d"
+    " ORDER BY k.order_id, k.line_no, k.unit_no"
+)
+
+
 class PgKeyVault(KeyVault):
     def __init__(self, conn: Any) -> None:
         self._conn = conn
@@ -437,15 +483,7 @@ class PgKeyVault(KeyVault):
         # Whole orders by order id, the others by key id (the key's order is checked below).
         whole = sorted(o for o, ids in asked.items() if not ids)
         by_id = sorted({k for ids in asked.values() for k in ids})
-        cur = await self._conn.execute(
-            "SELECT k.order_id, k.key_id, k.sku_id, k.batch_id, m.ciphertext, m.nonce,"
-            " d.master_key_id, d.wrapped_data_key FROM keys k"
-            " JOIN key_material m ON m.batch_id = k.batch_id AND m.key_id = k.key_id"
-            " JOIN data_keys d ON d.batch_id = k.batch_id"
-            " WHERE k.order_id = ANY(%s::text[]) OR k.key_id = ANY(%s::text[])"
-            " ORDER BY k.order_id, k.line_no, k.unit_no",
-            (whole, by_id),
-        )
+        cur = await self._conn.execute(_SEALED_KEYS_OF_ORDERS, (whole, by_id))
         wanted = {o: set(ids) for o, ids in asked.items()}
         held: dict[str, list[SealedKeyOfOrder]] = {}
         for r in await cur.fetchall():

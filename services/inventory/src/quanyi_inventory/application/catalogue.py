@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from quanyi_platform.envelope import new_event_id
 
@@ -18,6 +19,7 @@ from quanyi_inventory.domain.events import (
     SkuCreated,
 )
 from quanyi_inventory.domain.money import Money
+from quanyi_inventory.domain.stock import StockMoves
 
 
 async def create_product(uow: InventoryUnitOfWork, *, name: str, kind: str) -> ProductCreated:
@@ -91,6 +93,45 @@ async def set_pool_priority(uow: InventoryUnitOfWork, *, pool_id: str, priority:
         await uow.record([recorded], Context(correlation_id=pool_id))
         await uow.commit()
     return Pool(pool.pool_id, pool.sku_id, pool.name, priority, pool.version + 1)
+
+
+async def set_low_stock_threshold(uow: InventoryUnitOfWork, *, sku_id: str, threshold: int) -> Sku:
+    """Record LowStockThresholdSet: the SKU is reported low when its available keys fall to `threshold`
+    from now on (0: never). Two changes of one SKU at once conflict on its version (ConcurrencyConflict)."""
+    async with uow:
+        sku = await uow.catalogue.sku(sku_id)
+        if sku is None:
+            raise NotFound("no such SKU")
+        recorded = catalogue.set_low_stock_threshold(sku_id, sku.version, threshold)
+        await uow.record([recorded], Context(correlation_id=sku_id))
+        await uow.commit()
+    return replace(sku, low_stock_threshold=threshold, version=sku.version + 1)
+
+
+@dataclass(frozen=True)
+class StockDay:
+    """A SKU's available keys at the end of a UTC day and what moved them that day."""
+
+    day: date
+    available: int
+    moves: StockMoves
+
+
+async def stock_history(uow: InventoryUnitOfWork, *, sku_id: str, first: str, last: str) -> list[StockDay]:
+    """Every day from `first` to `last` (YYYY-MM-DD, UTC), oldest first, a day without moves too: the
+    SKU's burn-down. Two rows read, however long the SKU's history."""
+    start, end = catalogue.history_range(first, last)
+    async with uow:
+        if await uow.catalogue.sku(sku_id) is None:
+            raise NotFound("no such SKU")
+        available, moved = await uow.catalogue.stock_days(sku_id, start, end)
+    days = []
+    for n in range((end - start).days + 1):
+        day = start + timedelta(days=n)
+        moves = moved.get(day, StockMoves())
+        available += moves.change
+        days.append(StockDay(day, available, moves))
+    return days
 
 
 async def get_sku(uow: InventoryUnitOfWork, sku_id: str) -> Sku:

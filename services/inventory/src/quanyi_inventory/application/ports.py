@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
 from quanyi_platform.uow import UnitOfWork
@@ -29,7 +29,7 @@ from quanyi_inventory.domain.key_life import OrderKeys
 from quanyi_inventory.domain.keyfile import RejectedRow
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
-from quanyi_inventory.domain.stock import SkuStock
+from quanyi_inventory.domain.stock import SkuStock, StockMoves
 
 # -- what the ports hand out ------------------------------------------------------------------------
 
@@ -42,6 +42,8 @@ class Sku:
     price: Money
     low_stock_threshold: int
     available: int
+    # The Sku aggregate's version: SkuCreated 1, each LowStockThresholdSet one more.
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,11 @@ class Catalogue(ABC):
     @abstractmethod
     async def pool(self, pool_id: str) -> Pool | None:
         """The pool; None when unknown."""
+
+    @abstractmethod
+    async def stock_days(self, sku_id: str, first: date, last: date) -> tuple[int, dict[date, StockMoves]]:
+        """The SKU's available keys at the start of `first` (the sum of every earlier day's change) and
+        the moves of each day from `first` to `last` that had any (projection `stock_daily`)."""
 
 
 class Stock(ABC):

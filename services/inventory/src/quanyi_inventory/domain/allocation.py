@@ -66,6 +66,8 @@ class PaidOrder:
     buyer_email: str
     channel: str
     lines: tuple[OrderLine, ...]
+    # When it was paid (its OrderPaid's time), passed on in KeyReserved for delivery latency.
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,7 @@ def allocate(
             outcome = Reserved(tuple(claimed), tuple(reserved))
             event = KeyReserved(
                 order.order_id, order.buyer_id, order.buyer_email, order.channel, tuple(claimed),
-                tuple(reserved),
+                tuple(reserved), order.paid_at,
             )
             for k in claimed:
                 reserved_of[k.sku_id] = reserved_of.get(k.sku_id, 0) + 1

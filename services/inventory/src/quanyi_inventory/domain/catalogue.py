@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from quanyi_inventory.domain.errors import InvalidInput
 from quanyi_inventory.domain.events import (
@@ -18,6 +19,7 @@ from quanyi_inventory.domain.events import (
     BundleComponent,
     BundleDefined,
     Entitlement,
+    LowStockThresholdSet,
     PoolCreated,
     PoolPriorityChanged,
     ProductCreated,
@@ -67,6 +69,20 @@ def low_stock_threshold(value: int) -> int:
     if value < 0:
         raise InvalidInput("low stock threshold must not be negative")
     return value
+
+
+MAX_HISTORY_DAYS = 366
+
+
+def history_range(first: str, last: str) -> tuple[date, date]:
+    """A range of UTC days, YYYY-MM-DD each, `first` not after `last`, at most MAX_HISTORY_DAYS long."""
+    try:
+        start, end = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        raise InvalidInput("days are YYYY-MM-DD") from None
+    if start > end or (end - start).days >= MAX_HISTORY_DAYS:
+        raise InvalidInput(f"a stock history covers 1 to {MAX_HISTORY_DAYS} days")
+    return start, end
 
 
 def page_size(value: int) -> int:
@@ -123,6 +139,12 @@ def create_sku(
 def change_pool_priority(pool_id: str, sku_id: str, version: int, priority: int) -> Recorded:
     """PoolPriorityChanged: version `version` + 1 of the pool (its current version is `version`)."""
     return Recorded(POOL, pool_id, version + 1, PoolPriorityChanged(pool_id, sku_id, pool_priority(priority)))
+
+
+def set_low_stock_threshold(sku_id: str, version: int, threshold: int) -> Recorded:
+    """LowStockThresholdSet: version `version` + 1 of the SKU (its current version is `version`), for a
+    threshold of 0 or more."""
+    return Recorded(SKU, sku_id, version + 1, LowStockThresholdSet(sku_id, low_stock_threshold(threshold)))
 
 
 def create_pool(pool_id: str, sku_id: str, name_: str, priority: int = 0) -> Recorded:

@@ -116,6 +116,15 @@ class BundleDefined:
 
 
 @dataclass(frozen=True)
+class LowStockThresholdSet:
+    """An operator set SKU `sku_id`'s low-stock threshold (version 2 and on of the Sku aggregate); 0 means
+    never reported low. The next fall of its available keys to it is reported."""
+
+    sku_id: str
+    low_stock_threshold: int
+
+
+@dataclass(frozen=True)
 class PoolPriorityChanged:
     pool_id: str
     sku_id: str
@@ -183,6 +192,8 @@ class KeyReserved:
     channel: str
     keys: tuple[ClaimedKey, ...]
     entitlements: tuple[ReservedEntitlement, ...] = ()
+    # When the order was paid; None in records of older releases.
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +423,7 @@ Event = (
     | KeysRevealed
     | DataKeysRewrapped
     | PoolPriorityChanged
+    | LowStockThresholdSet
     | KeysExpired
     | BatchVoided
     | BatchRestored

@@ -16,6 +16,7 @@ from quanyi_inventory.domain.events import (
     KeysDelivered,
     KeysExpired,
     KeysImported,
+    LowStockThresholdSet,
     Recorded,
     RefundKeysSettled,
     SkuCreated,
@@ -35,6 +36,24 @@ class SkuStock:
     reserved: int = 0
     low_stock_alerted: bool = False
     version: int = 0
+
+
+@dataclass(frozen=True)
+class StockMoves:
+    """What moved a SKU's available keys in one UTC day: keys imported, reserved for orders, released
+    back by refunds, expired, voided (less restored) and moved in (less moved out)."""
+
+    imported: int = 0
+    reserved: int = 0
+    released: int = 0
+    expired: int = 0
+    voided: int = 0
+    moved: int = 0
+
+    @property
+    def change(self) -> int:
+        """The day's change of the available keys."""
+        return self.imported - self.reserved + self.released - self.expired - self.voided + self.moved
 
 
 def stock_is_low(available: int, threshold: int) -> bool:
@@ -64,6 +83,8 @@ def evolve(state: SkuStock | None, event: Event) -> SkuStock | None:
     if isinstance(event, KeysExpired):
         n = sum(1 for k in event.keys if k.sku_id == state.sku_id)
         return replace(state, available=state.available - n) if n else state
+    if isinstance(event, LowStockThresholdSet) and event.sku_id == state.sku_id:
+        return replace(state, low_stock_threshold=event.low_stock_threshold)
     if isinstance(event, StockLow) and event.sku_id == state.sku_id:
         return replace(state, low_stock_alerted=True, version=state.version + 1)
     if isinstance(event, StockLowCleared) and event.sku_id == state.sku_id:

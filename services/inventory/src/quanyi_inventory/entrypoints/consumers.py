@@ -15,6 +15,7 @@ from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform.consumer import BatchHandler, ReceivedEvent, TransientError
 from quanyi_platform.eventstore import EventStore
 
+from quanyi_inventory.adapters.mappers import from_timestamp
 from quanyi_inventory.adapters.postgres import PgInventoryUnitOfWork
 from quanyi_inventory.application.alerts import AlertChannel, AlertFailed, StockAlert, tell_operator
 from quanyi_inventory.application.allocate import allocate_paid_orders
@@ -38,6 +39,7 @@ def paid_order(ev: ReceivedEvent) -> tuple[PaidOrder, Context]:
         buyer_email=paid.buyer_email,
         channel=paid.channel,
         lines=tuple(OrderLine(line.line_no, line.sku_id, line.quantity) for line in paid.lines),
+        paid_at=from_timestamp(ev.envelope, "occurred_at"),
     )
     return order, Context(ev.correlation_id or paid.order_id, ev.event_id)
 

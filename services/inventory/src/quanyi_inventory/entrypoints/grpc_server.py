@@ -161,6 +161,35 @@ class InventoryServicer(PoolTools, pb_grpc.InventoryServiceServicer):
         )
         return pb.SetPoolPriorityResponse(pool_id=pool.pool_id, sku_id=pool.sku_id, priority=pool.priority)
 
+    async def SetLowStockThreshold(
+        self, request: pb.SetLowStockThresholdRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetLowStockThresholdResponse:
+        sku = await self._run(
+            context,
+            catalogue.set_low_stock_threshold(
+                self._uow(), sku_id=request.sku_id, threshold=request.low_stock_threshold
+            ),
+        )
+        return pb.SetLowStockThresholdResponse(sku=_sku(sku))
+
+    async def GetStockHistory(
+        self, request: pb.GetStockHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStockHistoryResponse:
+        days = await self._run(
+            context,
+            catalogue.stock_history(
+                self._uow(), sku_id=request.sku_id, first=request.from_day, last=request.to_day
+            ),
+        )
+        return pb.GetStockHistoryResponse(days=[
+            pb.StockDay(
+                day=d.day.isoformat(), available=d.available, imported=d.moves.imported,
+                reserved=d.moves.reserved, released=d.moves.released, expired=d.moves.expired,
+                voided=d.moves.voided, moved=d.moves.moved,
+            )
+            for d in days
+        ])
+
     async def ImportKeys(
         self, request: pb.ImportKeysRequest, context: grpc.aio.ServicerContext
     ) -> pb.ImportKeysResponse:

@@ -16,6 +16,7 @@ KEYS_REVEALED = pb.KeysRevealed.DESCRIPTOR.full_name
 DATA_KEYS_REWRAPPED = pb.DataKeysRewrapped.DESCRIPTOR.full_name
 POOL_PRIORITY_CHANGED = pb.PoolPriorityChanged.DESCRIPTOR.full_name
 KEYS_EXPIRED = pb.KeysExpired.DESCRIPTOR.full_name
+LOW_STOCK_THRESHOLD_SET = pb.LowStockThresholdSet.DESCRIPTOR.full_name
 
 
 class ProjectionError(Exception):

@@ -96,9 +96,12 @@ async def apply_to_allocations(conn: Any, events: Sequence[StoredEvent]) -> None
         versions[order_id] = max(versions.get(order_id, 0), e.aggregate_version)
     ids = sorted(versions)
     await conn.execute(
+        # `a.order_id = ANY(...)` too: joined to the unnest alone, a custom plan hashed a sequential scan of
+        # every allocation into each batch of deliveries (~3.4 ms at 4,000 orders, 0.8 with it).
         "UPDATE allocations a SET version = GREATEST(a.version, v.version)"
-        " FROM unnest(%s::text[], %s::int[]) AS v(order_id, version) WHERE a.order_id = v.order_id",
-        (ids, [versions[i] for i in ids]),
+        " FROM unnest(%s::text[], %s::int[]) AS v(order_id, version)"
+        " WHERE a.order_id = ANY(%s::text[]) AND a.order_id = v.order_id",
+        (ids, [versions[i] for i in ids], ids),
     )
 
 

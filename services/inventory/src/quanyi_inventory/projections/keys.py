@@ -74,11 +74,15 @@ async def _reserved(conn: Any, events: Sequence[StoredEvent]) -> None:
         return
     async with conn.cursor() as cur:
         await cur.execute(
+            # The key ids also as an array: the planner takes json_array_elements for 100 rows whatever it
+            # holds, so on a pool of some thousands of keys it hash-joined a sequential scan of `keys` per
+            # batch (~3.5 ms for 20 keys of 10,600, the backbone's slowest statement); `= ANY` of an array
+            # is estimated by its length and probes the primary key.
             "UPDATE keys k SET state = 'reserved', order_id = r->>1, line_no = (r->>2)::int,"
             " unit_no = (r->>3)::int, reserved_at = (r->>4)::timestamptz"
             " FROM json_array_elements(%s::json) AS j(r)"
-            " WHERE k.key_id = r->>0 AND k.state = 'available'",
-            (json.dumps(reserved),),
+            " WHERE k.key_id = ANY(%b::text[]) AND k.key_id = r->>0 AND k.state = 'available'",
+            (json.dumps(reserved), [r[0] for r in reserved]),
         )
         if cur.rowcount != len(reserved):
             raise ProjectionError(

@@ -1,0 +1,20 @@
+"""Inventory's part of a key's cross-service history (quanyi_platform.event_history)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection
+from quanyi_platform.event_history import HistoryScope
+
+
+class InventoryHistoryScope(HistoryScope):
+    """A key's events are its order's (reserved, delivered, revealed, redeemed, refunded): the order that
+    holds it now, from the keys projection by its primary key. A key recycled to available holds none."""
+
+    async def key_correlations(self, conn: AsyncConnection[Any], key_id: str) -> Sequence[str]:
+        cur = await conn.execute(
+            "SELECT order_id FROM keys WHERE key_id = %s AND order_id IS NOT NULL", (key_id,)
+        )
+        return [str(r["order_id"]) for r in await cur.fetchall()]
