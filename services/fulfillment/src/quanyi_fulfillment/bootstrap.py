@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
-from quanyi_platform import db, rpc, service
+from quanyi_platform import db, event_history, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
@@ -185,6 +185,7 @@ async def start(settings: Settings) -> None:
         instructions=settings.sku_instructions, contacts=GrpcContacts(gateway_channel),
     )
     pb_grpc.add_FulfillmentServiceServicer_to_server(servicer, server)
+    event_history.serve(server, NAME, pool)
     server.add_insecure_port(settings.fulfillment_grpc_listen)
     await server.start()
     reserved = consumer(store, pool, settings, sender)

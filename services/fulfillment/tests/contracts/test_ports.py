@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi_fulfillment.adapters.memory import InMemoryFulfillmentUnitOfWork
 from quanyi_fulfillment.adapters.postgres import PgFulfillmentUnitOfWork
 from quanyi_fulfillment.application.ports import FulfillmentUnitOfWork
-from quanyi_fulfillment.application.queries import ChannelStep, channel_history
+from quanyi_fulfillment.application.queries import ChannelStep, channel_history, list_deliveries
 from quanyi_fulfillment.domain.aggregate import (
     Delivery,
     EmailStatus,
@@ -41,6 +41,7 @@ from quanyi_fulfillment.domain.kept_channels import (
     start_kept,
 )
 from quanyi_fulfillment.domain.retry import RetryPolicy
+from quanyi_platform import paging
 from quanyi_platform.eventstore import ConcurrencyConflict, EventStore
 from quanyi_platform.testing.contracts import EventLogContract, Versions
 from quanyi_platform.uow import InMemoryEventLog
@@ -177,16 +178,40 @@ async def test_a_key_is_found_in_the_delivery_that_holds_it(unit_of_work: UnitOf
         assert await uow.deliveries.by_key("k-unknown") is None
 
 
-async def test_a_buyer_sees_their_deliveries_oldest_first_and_only_theirs(unit_of_work: UnitOfWorkFactory) -> None:
+async def test_a_buyer_sees_their_deliveries_newest_first_and_only_theirs(unit_of_work: UnitOfWorkFactory) -> None:
     later = await delivered(unit_of_work, reservation("o-a", "k-1", buyer_id="b-1"), seconds=10)
     earlier = await delivered(unit_of_work, reservation("o-z", "k-2", "k-3", buyer_id="b-1"), seconds=5)
     await delivered(unit_of_work, reservation("o-other", "k-4", buyer_id="b-2"), seconds=1)
 
     async with unit_of_work() as uow:
-        assert await uow.deliveries.for_buyer("b-1") == [earlier, later]
-        assert await uow.deliveries.for_buyer("b-1", "o-a") == [later]
-        assert await uow.deliveries.for_buyer("b-1", "o-other") == []
-        assert await uow.deliveries.for_buyer("b-nobody") == []
+        assert await uow.deliveries.for_buyer("b-1", 10) == [later, earlier]
+        assert await uow.deliveries.for_buyer("b-1", 10, order_ids=["o-a"]) == [later]
+        assert await uow.deliveries.for_buyer("b-1", 10, order_ids=["o-other"]) == []
+        assert await uow.deliveries.for_buyer("b-nobody", 10) == []
+
+
+async def test_a_buyer_pages_their_deliveries_while_more_are_delivered_and_sees_each_once_in_order(
+    unit_of_work: UnitOfWorkFactory,
+) -> None:
+    # Ties on delivered_at are broken by the order id; a page holds whole deliveries (all their keys).
+    for n in range(5):
+        await delivered(unit_of_work, reservation(f"o-{n}", f"k-{n}a", f"k-{n}b", buyer_id="b-1"), seconds=n // 2)
+    seen: list[Delivery] = []
+    token = ""
+    while True:
+        page, token = await list_deliveries(unit_of_work, "b-1", limit=2, page_token=token)
+        seen.extend(page)
+        assert all(len(d.keys) == 2 for d in page)
+        if len(seen) == 2:  # delivered while the buyer pages: newer than the position, so not on later pages
+            await delivered(unit_of_work, reservation("o-new", "k-new", buyer_id="b-1"), seconds=60)
+        if not token:
+            break
+    assert [d.order_id for d in seen] == ["o-4", "o-3", "o-2", "o-1", "o-0"]
+    assert [d.order_id for d in (await list_deliveries(unit_of_work, "b-1", limit=2))[0]] == ["o-new", "o-4"]
+    mine, last = await list_deliveries(unit_of_work, "b-1", ["o-1", "o-3", "o-other"])
+    assert ([d.order_id for d in mine], last) == (["o-3", "o-1"], "")
+    with pytest.raises(paging.InvalidPageToken):
+        await list_deliveries(unit_of_work, "b-1", page_token="not-a-token")
 
 
 async def test_due_emails_are_claimed_oldest_first_up_to_the_limit_with_the_next_due_time(

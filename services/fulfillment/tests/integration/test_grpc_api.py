@@ -113,9 +113,27 @@ async def test_a_buyer_sees_their_delivered_key_ids_and_redemption_state_and_nob
     assert sum(bool(d.redeemed_at) for d in everything.deliveries) == 1
     assert all(d.delivered_at.endswith("Z") for d in everything.deliveries)
     assert not_mine.deliveries == []
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id=""))
-    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert everything.next_page_token == ""
+    first = await client.ListDeliveries(pb.ListDeliveriesRequest(buyer_id="buyer-a", limit=1))
+    second = await client.ListDeliveries(
+        pb.ListDeliveriesRequest(buyer_id="buyer-a", limit=1, page_token=first.next_page_token)
+    )
+    assert first.next_page_token and second.next_page_token == ""
+    assert {d.order_id for d in first.deliveries} | {d.order_id for d in second.deliveries} == {
+        mine.order_id, also_mine.order_id
+    }
+    both = await client.ListDeliveries(
+        pb.ListDeliveriesRequest(buyer_id="buyer-a", order_ids=[mine.order_id, theirs.order_id])
+    )
+    assert {d.order_id for d in both.deliveries} == {mine.order_id}
+    for bad in (
+        pb.ListDeliveriesRequest(buyer_id=""),
+        pb.ListDeliveriesRequest(buyer_id="buyer-a", page_token="not-a-token"),
+        pb.ListDeliveriesRequest(buyer_id="buyer-a", order_ids=[str(n) for n in range(501)]),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await client.ListDeliveries(bad)
+        assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_reports_of_one_redemption_arriving_at_once_record_it_once(

@@ -26,7 +26,7 @@ def with_keys(world: Any, order_id: str, key_ids: list[str]) -> Any:
 
 
 @pytest.mark.parametrize("size", [1, 40])
-async def test_a_batch_costs_the_same_five_statements_however_many_orders_it_holds(
+async def test_a_batch_costs_the_same_six_statements_however_many_orders_it_holds(
     world: Any, counted_pool: AsyncConnectionPool, size: int
 ) -> None:
     consumer = bootstrap.consumer(world.store, counted_pool, world.settings, world.sender())
@@ -35,8 +35,10 @@ async def test_a_batch_costs_the_same_five_statements_however_many_orders_it_hol
 
     assert await consumer.apply(batch) == size
 
-    # inbox claim, load of the batch's deliveries, append, deliveries rows, email_outbox rows
-    assert len(CountingConnection.statements) == 5, CountingConnection.statements
+    # inbox claim, load of the batch's deliveries, append, deliveries rows, email_outbox rows,
+    # delivery_latency rows
+    assert len(CountingConnection.statements) == 6, CountingConnection.statements
+    assert len(await world.rows("SELECT 1 FROM delivery_latency WHERE since = 'reserved'")) == size
     assert len(await world.rows("SELECT 1 FROM deliveries")) == 2 * size
     assert len(await world.rows("SELECT 1 FROM email_outbox WHERE state = 'pending'")) == size
 

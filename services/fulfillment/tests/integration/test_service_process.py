@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,26 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
             key_id = world.inventory.keys[reserved.order_id][0].key_id
             first = await stub.RecordRedemption(pb.RecordRedemptionRequest(key_id=key_id, partner="tmall"))
             repeat = await stub.RecordRedemption(pb.RecordRedemptionRequest(key_id=key_id, partner="jd"))
+            # Every delivered order's latency (from its reservation: these KeyReserved name no payment time).
+            # The session's broker may also hold earlier tests' KeyReserved, which this fresh service delivers
+            # too: wait for this test's four orders; the RPC then counts the projection's rows as they were
+            # between a count before it and one after it.
+            ours = [r.order_id for r in (reserved, no_email, bounced, twice)]
+
+            async def ours_measured() -> bool:
+                rows = await world.rows(
+                    "SELECT count(*) AS n FROM delivery_latency WHERE order_id = ANY(%s) AND since = 'reserved'",
+                    ours,
+                )
+                return bool(rows[0]["n"] == 4)
+
+            await world.wait(ours_measured, 30)
+            before = (await world.rows("SELECT count(*) AS n FROM delivery_latency"))[0]["n"]
+            now = datetime.now(UTC)
+            latencies = await stub.GetDeliveryLatency(pb.GetDeliveryLatencyRequest(
+                from_time=(now - timedelta(hours=1)).isoformat(), to_time=(now + timedelta(hours=1)).isoformat()
+            ))
+            after = (await world.rows("SELECT count(*) AS n FROM delivery_latency"))[0]["n"]
         finally:
             await channel.close()
         # The bounced e-mail is retried once and then given up: the exception queue.
@@ -115,6 +136,8 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
         # The buyer without an address: the keys are in the user centre; the e-mail is cancelled, not failed.
         await world.wait(lambda: _state_is(world, no_email.order_id, "cancelled"), 30)
 
+        assert 4 <= before <= sum(b.orders for b in latencies.buckets) <= after  # `again` = `twice`: once
+        assert all(0 <= b.p50_ms <= b.p95_ms <= b.p99_ms < 60_000 for b in latencies.buckets)
         # I6: the projections rebuilt from the store, and from the topic, equal live (the service runs on).
         await assert_replay_matches_live(database_url, "fulfillment", kafka_bootstrap=broker.bootstrap)
     finally:

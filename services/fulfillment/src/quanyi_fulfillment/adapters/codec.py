@@ -130,6 +130,8 @@ def payload(event: Event) -> Message:
                 ],
                 channels=list(event.channels),
                 sales_channel=event.sales_channel,
+                paid_at=_ts(event.paid_at) if event.paid_at else None,
+                reserved_at=_ts(event.reserved_at) if event.reserved_at else None,
             )
         case EmailQueued():
             return pb.EmailQueued(order_id=event.order_id)
@@ -220,7 +222,9 @@ def event_of(message: Message, at: datetime) -> Event | None:
                 for k in message.keys
             )
             return KeyDelivered(
-                message.order_id, message.buyer_id, keys, tuple(message.channels), message.sales_channel, at
+                message.order_id, message.buyer_id, keys, tuple(message.channels), message.sales_channel, at,
+                _from_ts(message.paid_at) if message.HasField("paid_at") else None,
+                _from_ts(message.reserved_at) if message.HasField("reserved_at") else None,
             )
         case pb.EmailQueued():
             # An address in an EmailQueued of an older release is never read.

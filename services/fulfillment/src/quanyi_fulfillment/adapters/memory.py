@@ -21,11 +21,12 @@ from quanyi_fulfillment.application.ports import (
     MembershipGrant,
     PointsCredit,
 )
-from quanyi_fulfillment.domain import entitlements
+from quanyi_fulfillment.domain import entitlements, latency
 from quanyi_fulfillment.domain.aggregate import Delivery, EmailStatus, fold
 from quanyi_fulfillment.domain.entitlements import Membership, PlanKey
 from quanyi_fulfillment.domain.errors import KeyAlreadyDelivered
 from quanyi_fulfillment.domain.events import (
+    DELIVERY,
     KEPT_CHANNEL,
     EntitlementEvent,
     KeyDelivered,
@@ -52,12 +53,19 @@ class InMemoryDeliveryRepository:
     async def by_key(self, key_id: str) -> Delivery | None:
         return next((d for d in self._all().values() if d.key(key_id) is not None), None)
 
-    async def for_buyer(self, buyer_id: str, order_id: str | None = None) -> list[Delivery]:
+    async def for_buyer(
+        self,
+        buyer_id: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        order_ids: Collection[str] | None = None,
+    ) -> list[Delivery]:
         found = [
             d for d in self._all().values()
-            if d.buyer_id == buyer_id and (order_id is None or d.order_id == order_id)
+            if d.buyer_id == buyer_id and (order_ids is None or d.order_id in order_ids)
+            and (after is None or (d.delivered_at, d.order_id) < after)
         ]
-        return sorted(found, key=lambda d: (d.delivered_at, d.order_id))
+        return sorted(found, key=lambda d: (d.delivered_at, d.order_id), reverse=True)[:limit]
 
     async def order_events(self, order_ids: Collection[str]) -> list[Recorded]:
         wanted = set(order_ids)
@@ -168,18 +176,37 @@ class InMemoryEntitlementRepository:
         )
 
 
+class InMemoryLatencyRepository:
+    """The latencies folded from the log's KeyDelivered, first per order, as the projection keeps them."""
+
+    def __init__(self, log: InMemoryEventLog) -> None:
+        self._log = log
+
+    async def stats(self, start: datetime, end: datetime, bucket: str) -> list[latency.LatencyStats]:
+        found: dict[str, latency.Latency] = {}
+        for e in self._log.all():
+            r = codec.recorded_of(e)
+            if r is not None and r.stream == DELIVERY and isinstance(r.event, KeyDelivered):
+                x = latency.of(r.event)
+                if x is not None:
+                    found.setdefault(x.order_id, x)
+        return latency.stats([x for x in found.values() if start <= x.delivered_at < end], bucket)
+
+
 class InMemoryFulfillmentUnitOfWork(InMemoryUnitOfWork, FulfillmentUnitOfWork):
     """Give every unit of work of one test the same InMemoryEventLog."""
 
     deliveries: InMemoryDeliveryRepository
     kept: InMemoryKeptChannelRepository
     entitlements: InMemoryEntitlementRepository
+    latency: InMemoryLatencyRepository
 
     def __init__(self, events: InMemoryEventLog | None = None) -> None:
         super().__init__(events)
         self.deliveries = InMemoryDeliveryRepository(self.events)
         self.kept = InMemoryKeptChannelRepository(self.events)
         self.entitlements = InMemoryEntitlementRepository(self.events)
+        self.latency = InMemoryLatencyRepository(self.events)
 
     async def record(self, records: Sequence[Recorded]) -> None:
         if not records:

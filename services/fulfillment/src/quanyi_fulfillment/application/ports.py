@@ -20,6 +20,7 @@ from quanyi_fulfillment.domain.delivery import KeyToSend, RevealedSecret
 from quanyi_fulfillment.domain.entitlements import Membership, PlanKey
 from quanyi_fulfillment.domain.events import Recorded
 from quanyi_fulfillment.domain.kept_channels import KeptDelivery
+from quanyi_fulfillment.domain.latency import LatencyStats
 from quanyi_fulfillment.domain.mail import MailContent
 
 
@@ -124,8 +125,15 @@ class DeliveryRepository(Protocol):
         """The delivery holding this key, or None."""
         ...
 
-    async def for_buyer(self, buyer_id: str, order_id: str | None = None) -> list[Delivery]:
-        """A buyer's deliveries (only `order_id`'s when given), oldest delivered first."""
+    async def for_buyer(
+        self,
+        buyer_id: str,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        order_ids: Collection[str] | None = None,
+    ) -> list[Delivery]:
+        """Up to `limit` of a buyer's deliveries (only `order_ids`' when given), each whole, newest delivered
+        first: keyset on (delivered_at, order_id), descending, after the position `after` when given."""
         ...
 
     async def order_events(self, order_ids: Collection[str]) -> list[Recorded]:
@@ -218,12 +226,23 @@ class EntitlementRepository(Protocol):
         ...
 
 
+class LatencyRepository(Protocol):
+    """Delivered orders' latencies as projection `delivery_latency` holds them (domain.latency.of of each
+    KeyDelivered). Nothing here writes."""
+
+    async def stats(self, start: datetime, end: datetime, bucket: str) -> list[LatencyStats]:
+        """The latency percentiles of the orders delivered from `start` to before `end`, per hour or
+        day of delivery (UTC), oldest first; buckets without orders are left out (domain.latency.stats)."""
+        ...
+
+
 class FulfillmentUnitOfWork(UnitOfWork):
     """One transaction over fulfillment's event store and its projections."""
 
     deliveries: DeliveryRepository
     kept: KeptChannelRepository
     entitlements: EntitlementRepository
+    latency: LatencyRepository
 
     @abstractmethod
     async def record(self, records: Sequence[Recorded]) -> None:

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from quanyi_platform import paging
+
 from quanyi_fulfillment.application.ports import BuyerEntitlements, UnitOfWorkFactory
+from quanyi_fulfillment.domain import latency
 from quanyi_fulfillment.domain.aggregate import Delivery
 from quanyi_fulfillment.domain.events import (
     ChannelCancelled,
@@ -17,6 +20,7 @@ from quanyi_fulfillment.domain.events import (
     DeliveryFailed,
     Recorded,
 )
+from quanyi_fulfillment.domain.latency import LatencyStats
 
 
 async def list_entitlements(uow: UnitOfWorkFactory, buyer_id: str) -> BuyerEntitlements:
@@ -25,10 +29,36 @@ async def list_entitlements(uow: UnitOfWorkFactory, buyer_id: str) -> BuyerEntit
         return await work.entitlements.for_buyer(buyer_id)
 
 
-async def list_deliveries(uow: UnitOfWorkFactory, buyer_id: str, order_id: str | None) -> list[Delivery]:
-    """The buyer's deliveries, oldest first; only `order_id`'s when given (empty when it is not theirs)."""
+async def delivery_latency(
+    uow: UnitOfWorkFactory, start: datetime, end: datetime, bucket: str
+) -> list[LatencyStats]:
+    """The percentiles of the time from payment to the first keys delivered, per hour or day of
+    delivery from `start` to before `end` (at most 400 days); raises InvalidLatencyQuery otherwise."""
+    latency.check_query(start, end, bucket)
     async with uow() as work:
-        return await work.deliveries.for_buyer(buyer_id, order_id)
+        return await work.latency.stats(start, end, bucket)
+
+
+# A page of ListDeliveries: this many delivered orders when not asked (0), never more than the maximum.
+DELIVERIES_PAGE = 100
+MAX_DELIVERIES_PAGE = 500
+
+
+async def list_deliveries(
+    uow: UnitOfWorkFactory,
+    buyer_id: str,
+    order_ids: Collection[str] | None = None,
+    limit: int = 0,
+    page_token: str = "",
+) -> tuple[list[Delivery], str]:
+    """A page of the buyer's deliveries (each with all its keys), newest delivered first (0: 100, at most
+    500), only `order_ids`' when given (none that are not theirs), and the next page's token ("" on the
+    last). Raises InvalidPageToken for a token that is not one."""
+    limit = DELIVERIES_PAGE if limit <= 0 else min(limit, MAX_DELIVERIES_PAGE)
+    after = paging.decode(page_token)
+    async with uow() as work:
+        found = await work.deliveries.for_buyer(buyer_id, limit + 1, after, order_ids)
+    return paging.page(found, limit, lambda d: (d.delivered_at, d.order_id))
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,8 @@ def deliver(current: Delivery | None, reservation: Reservation, now: datetime) -
         channels=channels(),
         sales_channel=reservation.sales_channel,
         at=now,
+        paid_at=reservation.paid_at,
+        reserved_at=reservation.reserved_at,
     )
     records = [Recorded(DELIVERY, order_id, 1, delivered)]
     if reservation.buyer_id and reservation.keys:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 
 from quanyi_fulfillment.domain.errors import ConflictingReservation, InvalidReservation, RevealMismatch
@@ -70,6 +71,9 @@ class Reservation:
     keys: tuple[ReservedKey, ...]
     sales_channel: str
     entitlements: tuple[ReservedEntitlement, ...] = ()
+    # When the order was paid and when its keys were reserved, as KeyReserved says (None: not said).
+    paid_at: datetime | None = None
+    reserved_at: datetime | None = None
 
     @property
     def key_ids(self) -> tuple[str, ...]:

@@ -44,6 +44,9 @@ class KeyDelivered:
     channels: tuple[str, ...]
     sales_channel: str
     at: datetime
+    # When the order was paid and its keys reserved (None in records that do not say): delivery latency.
+    paid_at: datetime | None = None
+    reserved_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ def key_reserved(
         refunded = [ev for ev in events if ev.envelope.type == ORDER_REFUNDED]
         try:
             if reserved:
-                batch = [(mappers.reservation(ev.payload), ev.event_id) for ev in reserved]
+                batch = [
+                    (mappers.reservation(ev.payload, ev.envelope.occurred_at), ev.event_id) for ev in reserved
+                ]
                 await deliver_reservations(bound_uow(conn), batch, clock())
             if refunded:
                 await take_back_refunded(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import grpc
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.fulfillment.v1 import fulfillment_service_pb2_grpc as pb_grpc
+from quanyi_platform.paging import InvalidPageToken
 
 from quanyi_fulfillment.adapters import mappers
 from quanyi_fulfillment.application.channels import deliver_on_channel
@@ -18,13 +19,32 @@ from quanyi_fulfillment.application.ports import (
     KeyRevealer,
     UnitOfWorkFactory,
 )
-from quanyi_fulfillment.application.queries import channel_history, list_deliveries, list_entitlements
+from quanyi_fulfillment.application.queries import (
+    channel_history,
+    delivery_latency,
+    list_deliveries,
+    list_entitlements,
+)
 from quanyi_fulfillment.application.redeem import record_redemption
 from quanyi_fulfillment.domain.errors import DeliveryNotFound, InvalidChannelRequest, InvalidRedemption
+from quanyi_fulfillment.domain.latency import DAY, HOUR, InvalidLatencyQuery
 from quanyi_fulfillment.domain.redemption import parse_report, rfc3339
+
+
+def _instant(text: str) -> datetime:
+    """An RFC 3339 time with its offset, in UTC; InvalidLatencyQuery otherwise."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidLatencyQuery("times are RFC 3339") from None
+    if at.tzinfo is None:
+        raise InvalidLatencyQuery("times need a UTC offset")
+    return at.astimezone(UTC)
 
 # ListChannelEvents answers for at most this many orders at once.
 MAX_HISTORY_ORDERS = 500
+# ListDeliveries' order_ids filter names at most this many orders.
+MAX_LISTED_ORDERS = 500
 
 
 class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
@@ -50,8 +70,34 @@ class FulfillmentServicer(pb_grpc.FulfillmentServiceServicer):
     ) -> pb.ListDeliveriesResponse:
         if not request.buyer_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "buyer_id is required")
-        found = await list_deliveries(self._uow, request.buyer_id, request.order_id or None)
-        return pb.ListDeliveriesResponse(deliveries=[mappers.delivery(d, k) for d in found for k in d.keys])
+        if len(request.order_ids) > MAX_LISTED_ORDERS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_LISTED_ORDERS} order_ids")
+        orders = [request.order_id] if request.order_id else list(request.order_ids) or None
+        try:
+            found, token = await list_deliveries(
+                self._uow, request.buyer_id, orders, request.limit, request.page_token
+            )
+        except InvalidPageToken as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.ListDeliveriesResponse(
+            deliveries=[mappers.delivery(d, k) for d in found for k in d.keys], next_page_token=token
+        )
+
+    async def GetDeliveryLatency(
+        self, request: pb.GetDeliveryLatencyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDeliveryLatencyResponse:
+        bucket = DAY if request.bucket == pb.LATENCY_BUCKET_DAY else HOUR
+        try:
+            start, end = _instant(request.from_time), _instant(request.to_time)
+            found = await delivery_latency(self._uow, start, end, bucket)
+        except InvalidLatencyQuery as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.GetDeliveryLatencyResponse(buckets=[
+            pb.LatencyPercentiles(
+                start=rfc3339(b.start), orders=b.orders, p50_ms=b.p50_ms, p95_ms=b.p95_ms, p99_ms=b.p99_ms
+            )
+            for b in found
+        ])
 
     async def ListEntitlements(
         self, request: pb.ListEntitlementsRequest, context: grpc.aio.ServicerContext

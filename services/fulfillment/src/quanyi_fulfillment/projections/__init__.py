@@ -9,10 +9,13 @@ from __future__ import annotations
 from quanyi_platform.projection import Projection
 
 from quanyi_fulfillment.projections.deliveries import Deliveries
+from quanyi_fulfillment.projections.delivery_latency import DeliveryLatency
 from quanyi_fulfillment.projections.email_outbox import EmailOutbox
 from quanyi_fulfillment.projections.entitlements import Entitlements
 from quanyi_fulfillment.projections.kept_channels import KeptChannels
 
-PROJECTIONS: tuple[Projection, ...] = (Deliveries(), EmailOutbox(), KeptChannels(), Entitlements())
+PROJECTIONS: tuple[Projection, ...] = (
+    Deliveries(), EmailOutbox(), KeptChannels(), Entitlements(), DeliveryLatency()
+)
 
-__all__ = ["PROJECTIONS", "Deliveries", "EmailOutbox", "Entitlements", "KeptChannels"]
+__all__ = ["PROJECTIONS", "Deliveries", "DeliveryLatency", "EmailOutbox", "Entitlements", "KeptChannels"]
