@@ -314,14 +314,18 @@ async def test_reconciliations_record_list_and_resolve_alike(unit_of_work: UnitO
     [found] = done.result.mismatches
     again = await reconciling.reconcile_statement(unit_of_work(), "wechatpay", bill, "admin:a")
     assert again.already_reconciled
-    [listed] = await reconciling.list_mismatches(unit_of_work())
+    [listed], token = await reconciling.list_mismatches(unit_of_work())
+    assert token == ""
     assert (listed.mismatch_id, listed.key, listed.ledger_minor, listed.statement_minor) == (
         found.mismatch_id, "T1", 1000, 990
     )
     resolved = await reconciling.resolve_mismatch(unit_of_work(), found.mismatch_id, "admin:b", "ok",
                                                   Money(-10, "CNY"))
     assert resolved.resolved and resolved.resolved_by == "admin:b" and resolved.adjustment_minor == -10
-    assert await reconciling.list_mismatches(unit_of_work()) == []
+    assert await reconciling.list_mismatches(unit_of_work()) == ([], "")
+    assert [m.mismatch_id for m in (await reconciling.list_mismatches(unit_of_work(), True, 1))[0]] == [
+        found.mismatch_id
+    ]
     with pytest.raises(reconciling.AlreadyResolved):
         await reconciling.resolve_mismatch(unit_of_work(), found.mismatch_id, "admin:b", "again")
     with pytest.raises(reconciling.MismatchNotFound):

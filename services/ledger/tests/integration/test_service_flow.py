@@ -81,7 +81,8 @@ async def test_the_service_posts_facts_from_the_topics_and_its_balances_replay_t
     channel = rpc.channel(listen, 5.0)
     try:
         stub = pb_grpc.LedgerServiceStub(channel)
-        await stub.GetBalances(pb.GetBalancesRequest(), wait_for_ready=True)  # migrated and serving
+        # Migrated and serving: a start on a busy machine took 8.5 s, past the 5 s call default.
+        await stub.GetBalances(pb.GetBalancesRequest(), wait_for_ready=True, timeout=60)
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
         await producer.start()
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quanyi.risk.v1 import risk_service_pb2_grpc as pb_grpc
-from quanyi_platform import db, rpc, service
+from quanyi_platform import db, event_history, rpc, service
 from quanyi_platform.consumer import InboxConsumer
 from quanyi_platform.eventstore import EventStore, topic_for
 from quanyi_platform.relay import Relay
@@ -43,6 +43,7 @@ async def start(settings: Settings) -> None:
     server = rpc.server()
     servicer = RiskServicer(lambda: PgRiskUnitOfWork(store, pool=pool))
     pb_grpc.add_RiskServiceServicer_to_server(servicer, server)
+    event_history.serve(server, NAME, pool)
     server.add_insecure_port(settings.risk_grpc_listen)
     await server.start()
     orders = consumer(pool, settings, store)

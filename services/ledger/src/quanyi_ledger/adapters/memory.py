@@ -205,10 +205,18 @@ class InMemoryReconciliations(Reconciliations):
     async def mismatch(self, mismatch_id: str) -> MismatchRecord | None:
         return self._fold()[1].get(mismatch_id)
 
-    async def mismatches(self, include_resolved: bool = False) -> list[MismatchRecord]:
+    async def mismatches(
+        self,
+        include_resolved: bool = False,
+        limit: int | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[MismatchRecord]:
         found = self._fold()[1].values()
-        wanted = [m for m in found if include_resolved or not m.resolved]
-        return sorted(wanted, key=lambda m: (m.found_at, m.mismatch_id))
+        wanted = [
+            m for m in found
+            if (include_resolved or not m.resolved) and (after is None or (m.found_at, m.mismatch_id) > after)
+        ]
+        return sorted(wanted, key=lambda m: (m.found_at, m.mismatch_id))[:limit]
 
 
 class InMemoryLedgerUnitOfWork(InMemoryUnitOfWork, LedgerUnitOfWork):

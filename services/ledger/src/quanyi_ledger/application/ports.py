@@ -150,8 +150,14 @@ class Reconciliations(ABC):
         """The mismatch, or None."""
 
     @abstractmethod
-    async def mismatches(self, include_resolved: bool = False) -> list[MismatchRecord]:
-        """The open mismatches (and the resolved ones too when asked), oldest first."""
+    async def mismatches(
+        self,
+        include_resolved: bool = False,
+        limit: int | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[MismatchRecord]:
+        """The open mismatches (and the resolved ones too when asked), oldest first (then by mismatch id):
+        at most `limit` (None: all), found after `after` (found_at, mismatch_id) when given."""
 
 
 class Catalogue(ABC):

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from quanyi_platform import paging
 from quanyi_platform.envelope import new_event_id
 
 from quanyi_ledger.adapters.proto import mismatch_resolved_event, reconciliation_events
@@ -15,6 +16,9 @@ from quanyi_ledger.application.posting import post
 from quanyi_ledger.domain import posting, reconciliation
 from quanyi_ledger.domain.journal import Money
 from quanyi_ledger.domain.ledger import Post
+
+MISMATCH_PAGE = 100
+MAX_MISMATCH_PAGE = 500
 
 
 class MismatchNotFound(LookupError):
@@ -66,10 +70,17 @@ async def reconcile_statement(
     return ReconcileResult(statement, result, sha, provider, False)
 
 
-async def list_mismatches(uow: LedgerUnitOfWork, include_resolved: bool = False) -> list[MismatchRecord]:
-    """The operations list: open mismatches (and resolved ones when asked), oldest first."""
+async def list_mismatches(
+    uow: LedgerUnitOfWork, include_resolved: bool = False, limit: int = 0, page_token: str = ""
+) -> tuple[list[MismatchRecord], str]:
+    """A page of the operations list: open mismatches (and resolved ones when asked), oldest first (0: 100,
+    at most 500), and the next page's token ("" on the last). Raises InvalidPageToken for a token that is
+    not one."""
+    limit = MISMATCH_PAGE if limit <= 0 else min(limit, MAX_MISMATCH_PAGE)
+    after = paging.decode(page_token)
     async with uow:
-        return await uow.reconciliations.mismatches(include_resolved)
+        found = await uow.reconciliations.mismatches(include_resolved, limit + 1, after)
+    return paging.page(found, limit, lambda m: (m.found_at, m.mismatch_id))
 
 
 async def resolve_mismatch(

@@ -15,16 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from quanyi_ledger.domain.journal import JournalEntry, JournalLine, entry_problems
+from quanyi_ledger.domain.journal import JournalEntry, JournalLine, LineRow, canonical_text, entry_problems
 
 GENESIS_HASH = "0" * 64
-
-
-_s = json.encoder.encode_basestring_ascii  # C: a JSON string, ASCII only
-
-
-# A line as the chain covers it: (account, currency, debit_minor, credit_minor, sku_id).
-LineRow = tuple[str, str, int, int, str]
 
 
 class ChainLink(NamedTuple):
@@ -86,17 +79,8 @@ def _canonical(
     sorted_lines: Iterable[LineRow],
     reference: str,
 ) -> str:
-    parts = []
-    for a, c, d, cr, sku in sorted_lines:
-        line = f'{{"account":{_s(a)},"credit_minor":{int(cr)},"currency":{_s(c)},"debit_minor":{int(d)}'
-        parts.append(line + (f',"sku":{_s(sku)}}}' if sku else "}"))
-    ref = f',"reference":{_s(reference)}' if reference else ""
-    at = occurred_at if occurred_at.tzinfo is UTC else occurred_at.astimezone(UTC)
-    return (
-        f'{{"kind":{_s(kind)},"lines":[{",".join(parts)}],'
-        f'"occurred_at":{_s(at.isoformat())}{ref},'
-        f'"seq":{int(seq)},"source_event_id":{_s(source_event_id)}}}'
-    )
+    head, tail = canonical_text(kind, source_event_id, occurred_at, sorted_lines, reference)
+    return f"{head}{int(seq)}{tail}"
 
 
 def canonical_json(
@@ -164,7 +148,9 @@ class RecordedEntry:
 
 
 def link(entry: JournalEntry, seq: int, prev_hash: str) -> RecordedEntry:
-    """`entry` placed at `seq`, after the entry whose hash is `prev_hash`."""
+    """`entry` placed at `seq`, after the entry whose hash is `prev_hash` (the hash of `chain_hash`, from
+    the entry's chain text made once)."""
+    head, tail = entry.chain_text
     return RecordedEntry(
         seq=seq,
         kind=entry.kind,
@@ -172,9 +158,7 @@ def link(entry: JournalEntry, seq: int, prev_hash: str) -> RecordedEntry:
         occurred_at=entry.occurred_at,
         lines=entry.lines,
         prev_hash=prev_hash,
-        hash=chain_hash(
-            prev_hash, seq, entry.kind, entry.source_event_id, entry.occurred_at, entry.lines, entry.reference
-        ),
+        hash=hashlib.sha256(f"{prev_hash}{head}{int(seq)}{tail}".encode()).hexdigest(),
         reference=entry.reference,
     )
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+_s = json.encoder.encode_basestring_ascii  # C: a JSON string, ASCII only
+
+# A line as the chain covers it: (account, currency, debit_minor, credit_minor, sku_id).
+LineRow = tuple[str, str, int, int, str]
 
 
 class UnbalancedEntry(ValueError):
@@ -100,6 +106,10 @@ class JournalEntry:
     lines: tuple[JournalLine, ...]
     # The outside reference the entry is matched by, e.g. the provider's transaction id of a payment.
     reference: str = ""
+    # The entry's canonical text as the hash chain covers it (chain.canonical), split around its seq, which
+    # only linking gives it: made with the entry (by posting.premade ahead of the transaction), so that
+    # linking a batch is only a hash per entry. Derived, so not compared.
+    chain_text: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -108,6 +118,37 @@ class JournalEntry:
             raise ValueError("a journal entry needs its source event")
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
-        problems = entry_problems(self.lines)
-        if problems:
+        # One pass reads each line once for both the balance check (_balanced's) and the chain's rows: every
+        # entry posted is made here, ahead of its batch's transaction.
+        rows: list[LineRow] = []
+        net: dict[str, int] = {}
+        ok = len(self.lines) >= 2
+        for ln in self.lines:
+            a, c, d, cr = ln.account, ln.currency, ln.debit_minor, ln.credit_minor
+            if not a or not c or d < 0 or cr < 0 or (d > 0) == (cr > 0):
+                ok = False
+            net[c] = net.get(c, 0) + d - cr
+            rows.append((a, c, d, cr, ln.sku_id))
+        if not ok or any(net.values()):
+            problems = entry_problems(self.lines)
             raise UnbalancedEntry(f"{self.kind} entry refused: " + "; ".join(problems))
+        rows.sort()
+        text = canonical_text(self.kind, self.source_event_id, self.occurred_at, rows, self.reference)
+        object.__setattr__(self, "chain_text", text)
+
+
+def canonical_text(
+    kind: str, source_event_id: str, occurred_at: datetime, sorted_lines: Iterable[LineRow], reference: str
+) -> tuple[str, str]:
+    """An entry's canonical JSON (keys and lines sorted, UTC, ASCII; see chain.canonical) before and after
+    its seq's digits: the text is `head + str(seq) + tail`."""
+    parts = []
+    for a, c, d, cr, sku in sorted_lines:
+        line = f'{{"account":{_s(a)},"credit_minor":{int(cr)},"currency":{_s(c)},"debit_minor":{int(d)}'
+        parts.append(line + (f',"sku":{_s(sku)}}}' if sku else "}"))
+    ref = f',"reference":{_s(reference)}' if reference else ""
+    at = occurred_at if occurred_at.tzinfo is UTC else occurred_at.astimezone(UTC)
+    return (
+        f'{{"kind":{_s(kind)},"lines":[{",".join(parts)}],"occurred_at":{_s(at.isoformat())}{ref},"seq":',
+        f',"source_event_id":{_s(source_event_id)}}}',
+    )

@@ -413,6 +413,8 @@ def _split(amount: Money, lines: Sequence[SaleLine]) -> tuple[SaleLine, ...]:
         return (SaleLine("", amount),)
     weights = [ln.amount.minor for ln in usable]
     # The usual sale: its lines add up to what was paid, and each line keeps its own amount.
+    if sum(weights) == amount.minor and len(usable) == len(lines) == len({ln.sku_id for ln in lines}):
+        return tuple(lines)  # one line per SKU already: the split is the lines themselves
     shares = weights if sum(weights) == amount.minor else allocate(amount.minor, weights)
     merged: dict[str, int] = defaultdict(int)
     for ln, share in zip(usable, shares, strict=True):
@@ -812,7 +814,8 @@ Premade = tuple[JournalEntry | None] | None
 def premade(fact: Fact, source: Source, terms: ChannelTerms = NO_TERMS) -> Premade:
     """`fact`'s entry when it can be made before the journal is read (it needs no order book), else None;
     None too when the rule refuses it (UnbalancedEntry, a ValueError: entries_for then meets it itself).
-    The consumer makes the next batch's entries this way while Postgres writes the batch before."""
+    The consumer makes the next batch's entries this way, their chain text too (JournalEntry.chain_text),
+    while Postgres writes the batch before."""
     if needs_book(fact):
         return None
     try:

@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.ledger.v1 import events_pb2 as ev
 from quanyi.ledger.v1 import ledger_service_pb2 as pb
 from quanyi.ledger.v1 import ledger_service_pb2_grpc as pb_grpc
+from quanyi_platform.paging import InvalidPageToken
 
 from quanyi_ledger.adapters import exports
 from quanyi_ledger.adapters.proto import entries_posted_to_proto, money_to_proto, timestamp_of
@@ -196,8 +197,15 @@ class LedgerServicer(pb_grpc.LedgerServiceServicer):
     async def ListMismatches(
         self, request: pb.ListMismatchesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListMismatchesResponse:
-        found = await reconciling.list_mismatches(self._uow(), request.include_resolved)
-        return pb.ListMismatchesResponse(mismatches=[mismatch_to_proto(m) for m in found])
+        try:
+            found, token = await reconciling.list_mismatches(
+                self._uow(), request.include_resolved, request.limit, request.page_token
+            )
+        except InvalidPageToken as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.ListMismatchesResponse(
+            mismatches=[mismatch_to_proto(m) for m in found], next_page_token=token
+        )
 
     async def ResolveMismatch(
         self, request: pb.ResolveMismatchRequest, context: grpc.aio.ServicerContext
