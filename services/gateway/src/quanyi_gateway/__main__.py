@@ -15,7 +15,7 @@ def main() -> None:
     telemetry.setup_tracing(NAME)
     host, port = settings.listen_host_port
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, settle_heap_once_started=True),
         host=host,
         port=port,
         loop="uvloop",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -21,6 +21,8 @@ EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+T = TypeVar("T")
 
 
 class Input(BaseModel):
@@ -163,6 +165,13 @@ class SkuPublic(BaseModel):
     name: str
     price: Money
     available: int
+
+
+class CursorPage(BaseModel, Generic[T]):
+    """One keyset page of a list; pass `next_cursor` as `cursor` for the next one (null on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
 
 
 class SkuPage(BaseModel):
@@ -511,3 +520,6 @@ class CouponPublic(BaseModel):
 
 class CouponsPublic(BaseModel):
     coupons: list[CouponPublic]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last."
+    )

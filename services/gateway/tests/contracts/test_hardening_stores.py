@@ -56,6 +56,27 @@ async def test_concurrent_claims_of_one_key_give_one_run(pool: Any) -> None:
     assert sorted(c.outcome for c in claims) == ["busy"] * 7 + ["run"]
 
 
+async def test_claims_and_completions_sharing_a_group_each_get_what_they_would_alone(pool: Any) -> None:
+    store = PostgresIdempotencyStore(pool)
+    done = await store.claim("u", "done", A, TTL, LEASE)
+    assert done.generation is not None
+    await store.complete("u", "done", done.generation, StoredResponse(201, "application/json", b"{}"))
+    # Issued together: new keys win by one insert, a key seen twice runs once, a settled key replays.
+    claims = await asyncio.gather(*(store.claim("u", k, A, TTL, LEASE) for k in ("n1", "n2", "done", "n1")))
+    assert [c.outcome for c in claims] == ["run", "run", "replay", "busy"]
+    n1, n2 = claims[0].generation, claims[1].generation
+    assert n1 is not None and n2 is not None
+    await asyncio.gather(
+        store.complete("u", "n1", n1, StoredResponse(201, "application/json", b'{"n":1}')),
+        store.complete("u", "n2", n2, StoredResponse(409, "application/problem+json", b'{"n":2}')),
+    )
+    replays = await asyncio.gather(*(store.claim("u", k, A, TTL, LEASE) for k in ("n1", "n2")))
+    assert [r.response for r in replays] == [
+        StoredResponse(201, "application/json", b'{"n":1}'),
+        StoredResponse(409, "application/problem+json", b'{"n":2}'),
+    ]
+
+
 async def test_a_released_key_runs_again_and_an_expired_lease_is_taken_over(pool: Any) -> None:
     store = PostgresIdempotencyStore(pool)
     first = await store.claim("u", "k", A, TTL, LEASE)
@@ -86,6 +107,22 @@ async def test_counters_count_per_bucket_and_window(pool: Any) -> None:
         assert factor == 1
         windows = {"login:ip:1.2.3.4": 60, "login:account:a": 3600}
         assert all(0 < c.resets_in_s <= windows[c.bucket] for c in counts)
+
+
+async def test_concurrent_hits_count_as_if_one_after_the_other(pool: Any) -> None:
+    store = PostgresLimitStore(pool)
+    now = datetime.now(UTC)
+    await store.tighten("b1", 2, now + timedelta(hours=1), "risk")
+    hits = await asyncio.gather(*(
+        store.hit([("checkout:ip:1.2.3.4", 60), (f"checkout:account:b{i % 2}", 60)], f"b{i % 2}")
+        for i in range(10)
+    ))
+    assert sorted(counts[0].hits for counts, _ in hits) == list(range(1, 11))
+    for i in (0, 1):
+        mine = [(counts, factor) for n, (counts, factor) in enumerate(hits) if n % 2 == i]
+        assert sorted(counts[1].hits for counts, _ in mine) == [1, 2, 3, 4, 5]
+        assert {factor for _, factor in mine} == {1 if i == 0 else 2}
+    assert store._hits.groups < 10  # they shared statements
 
 
 async def test_the_strictest_tightening_in_force_wins(pool: Any) -> None:

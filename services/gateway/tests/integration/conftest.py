@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -31,7 +32,7 @@ from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 from quanyi.orders.v1 import orders_service_pb2_grpc as orders_grpc
 from quanyi_gateway.config import Settings
 from quanyi_gateway.main import create_app
-from quanyi_platform import rpc
+from quanyi_platform import paging, rpc
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -53,6 +54,8 @@ class FakePeers:
     deliveries: list[fulfillment_pb.Delivery] = field(default_factory=list)
     entitlements: dict[str, fulfillment_pb.ListEntitlementsResponse] = field(default_factory=dict)  # by buyer
     channel_requests: list[fulfillment_pb.DeliverOnChannelRequest] = field(default_factory=list)
+    # What GetDeliveryLatency answers, whatever the range.
+    latency: list[fulfillment_pb.LatencyPercentiles] = field(default_factory=list)
     reveals: list[inventory_pb.RevealKeysRequest] = field(default_factory=list)
     notices: list[orders_pb.HandlePaymentNoticeRequest] = field(default_factory=list)
     imports: list[inventory_pb.ImportKeysRequest] = field(default_factory=list)
@@ -130,6 +133,28 @@ class FakeInventory(inventory_grpc.InventoryServiceServicer):
         page = ids[start : start + size]
         next_token = ids[start + size] if start + size < len(ids) else ""
         return inventory_pb.ListSkusResponse(skus=[self.p.skus[s] for s in page], next_page_token=next_token)
+
+    async def SetLowStockThreshold(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("SetLowStockThreshold")
+        if request.sku_id not in self.p.skus:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such SKU")
+        self.p.skus[request.sku_id].low_stock_threshold = request.low_stock_threshold
+        return inventory_pb.SetLowStockThresholdResponse(sku=self.p.skus[request.sku_id])
+
+    async def GetStockHistory(self, request: Any, context: Ctx) -> Any:
+        """Every day of the range, the SKU burning down by 3 keys a day to its stock now."""
+        self.p.calls.append("GetStockHistory")
+        if request.sku_id not in self.p.skus:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such SKU")
+        first, last = date.fromisoformat(request.from_day), date.fromisoformat(request.to_day)
+        n = (last - first).days + 1
+        now = self.p.skus[request.sku_id].available
+        return inventory_pb.GetStockHistoryResponse(days=[
+            inventory_pb.StockDay(
+                day=(first + timedelta(days=i)).isoformat(), available=now + 3 * (n - 1 - i), reserved=3
+            )
+            for i in range(n)
+        ])
 
     async def CreatePool(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("CreatePool")
@@ -289,13 +314,30 @@ class FakeFulfillment(fulfillment_grpc.FulfillmentServiceServicer):
         self.p = peers
 
     async def ListDeliveries(self, request: Any, context: Ctx) -> Any:
+        # As fulfillment: a page of delivered orders (each whole), newest first, keyset on (delivered_at,
+        # order_id); a token that is not one is INVALID_ARGUMENT.
         self.p.calls.append("ListDeliveries")
+        try:
+            after = paging.decode(request.page_token)
+        except paging.InvalidPageToken as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        wanted = {request.order_id} if request.order_id else set(request.order_ids)
         found = [
             d
             for d in self.p.deliveries
-            if d.buyer_id == request.buyer_id and (not request.order_id or d.order_id == request.order_id)
+            if d.buyer_id == request.buyer_id and (not wanted or d.order_id in wanted)
         ]
-        return fulfillment_pb.ListDeliveriesResponse(deliveries=found)
+        position = {d.order_id: (datetime.fromisoformat(d.delivered_at), d.order_id) for d in found}
+        orders = sorted({p for p in position.values() if after is None or p < after}, reverse=True)
+        kept, token = paging.page(orders, request.limit or 100, lambda p: p)
+        page = {order_id for _, order_id in kept}
+        return fulfillment_pb.ListDeliveriesResponse(
+            deliveries=[d for d in found if d.order_id in page], next_page_token=token
+        )
+
+    async def GetDeliveryLatency(self, request: Any, context: Ctx) -> Any:
+        self.p.calls.append("GetDeliveryLatency")
+        return fulfillment_pb.GetDeliveryLatencyResponse(buckets=self.p.latency)
 
     async def RecordRedemption(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("RecordRedemption")

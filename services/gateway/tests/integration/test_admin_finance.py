@@ -120,6 +120,10 @@ async def test_an_admin_reports_reconciles_resolves_and_signs_through_the_api(
     [mismatch] = body["mismatches"]
     listed = await gw.client.get("/v1/admin/finance/mismatches", headers=admin)
     assert [m["mismatch"]["mismatch_id"] for m in listed.json()["mismatches"]] == [mismatch["mismatch_id"]]
+    assert listed.json()["next_cursor"] is None
+    for bad in ({"limit": 0}, {"limit": 501}, {"cursor": "not a cursor"}, {"cursor": "WzEsMl0"}):
+        refused = await gw.client.get("/v1/admin/finance/mismatches", params=bad, headers=admin)
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
 
     path = f"/v1/admin/finance/mismatches/{mismatch['mismatch_id']}/resolution"
     done = await gw.client.post(path, json={"note": "provider discount", "adjustment_minor": -10}, headers=admin)

@@ -12,7 +12,7 @@ async def test_a_buyer_registers_signs_in_and_is_known_by_the_token(gw: Any) -> 
     token = await gw.token("alice@example.com")
     r = await gw.client.get("/v1/me/orders", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
-    assert r.json() == []
+    assert r.json() == {"items": [], "next_cursor": None}
 
 
 async def test_the_token_answer_is_a_bearer_token_with_its_lifetime(gw: Any) -> None:

@@ -90,8 +90,9 @@ async def test_a_buyer_cannot_see_another_buyers_order_nor_learn_that_it_exists(
     nobodys = await gw.client.get("/v1/orders/00000000-0000-0000-0000-000000000000", headers=bob)
     assert theirs.status_code == nobodys.status_code == 404
     assert theirs.json()["detail"] == nobodys.json()["detail"]
-    assert [o["order_id"] for o in (await gw.client.get("/v1/me/orders", headers=alice)).json()] == [order_id]
-    assert (await gw.client.get("/v1/me/orders", headers=bob)).json() == []
+    listed = (await gw.client.get("/v1/me/orders", headers=alice)).json()
+    assert [o["order_id"] for o in listed["items"]] == [order_id]
+    assert (await gw.client.get("/v1/me/orders", headers=bob)).json()["items"] == []
 
 
 async def test_my_keys_are_revealed_under_audit_and_never_cached(gw: Any, fake: Any) -> None:
@@ -102,20 +103,48 @@ async def test_my_keys_are_revealed_under_audit_and_never_cached(gw: Any, fake: 
     r = await gw.client.get("/v1/me/keys", headers=alice)
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store"
-    assert r.json() == [
-        {
-            "order_id": "o-1",
-            "key_id": key_id,
-            "sku_id": "sku-a",
-            "code": "CODE-1",
-            "password": "PW-1",
-            "delivered_at": "2026-01-01T00:00:00+00:00",
-            "redeemed_at": None,
-        }
-    ]
+    assert r.json() == {
+        "items": [
+            {
+                "order_id": "o-1",
+                "key_id": key_id,
+                "sku_id": "sku-a",
+                "code": "CODE-1",
+                "password": "PW-1",
+                "delivered_at": "2026-01-01T00:00:00+00:00",
+                "redeemed_at": None,
+            }
+        ],
+        "next_cursor": None,
+    }
     (reveal,) = fake.reveals
     assert (reveal.order_id, list(reveal.key_ids)) == ("o-1", [key_id])
     assert (reveal.actor, reveal.purpose) == (f"buyer:{alice_id}", "user-center")
+
+
+async def test_my_keys_come_a_page_of_orders_at_a_time_and_only_the_page_is_revealed(gw: Any, fake: Any) -> None:
+    alice_id, alice = await gw.buyer("alice@example.com")
+    for n in range(5):
+        fake.deliver(f"o-{n}", alice_id, "sku-a", code=f"C{n}a")
+        fake.deliver(f"o-{n}", alice_id, "sku-a", code=f"C{n}b")
+    seen: list[list[str]] = []
+    cursor = ""
+    while True:
+        fake.reveals.clear()
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        r = await gw.client.get("/v1/me/keys", params=params, headers=alice)
+        assert r.status_code == 200, r.text
+        seen.append([k["code"] for k in r.json()["items"]])
+        assert sorted(reveal.order_id for reveal in fake.reveals) == sorted({f"o-{c[1]}" for c in seen[-1]})
+        cursor = r.json()["next_cursor"] or ""
+        if not cursor:
+            break
+    assert [sorted(codes) for codes in seen] == [
+        ["C3a", "C3b", "C4a", "C4b"], ["C1a", "C1b", "C2a", "C2b"], ["C0a", "C0b"]
+    ]
+    for bad in ({"cursor": "not-a-cursor"}, {"cursor": "x" * 300}, {"limit": "0"}, {"limit": "101"}):
+        r = await gw.client.get("/v1/me/keys", params=bad, headers=alice)
+        assert (r.status_code, r.headers["content-type"]) == (422, PROBLEM), bad
 
 
 async def test_my_keys_can_be_narrowed_to_one_order(gw: Any, fake: Any) -> None:
@@ -123,7 +152,7 @@ async def test_my_keys_can_be_narrowed_to_one_order(gw: Any, fake: Any) -> None:
     fake.deliver("o-1", alice_id, "sku-a", code="C1")
     fake.deliver("o-2", alice_id, "sku-a", code="C2")
     r = await gw.client.get("/v1/me/keys", params={"order_id": "o-2"}, headers=alice)
-    assert [k["code"] for k in r.json()] == ["C2"]
+    assert [k["code"] for k in r.json()["items"]] == ["C2"]
 
 
 async def test_asking_for_the_keys_of_another_buyers_order_is_a_404(gw: Any, fake: Any) -> None:
@@ -205,10 +234,10 @@ async def test_a_buyers_refund_request_follows_the_refunds_orders_reports(gw: An
         (("DECLINED", "REFUNDED"), "refunded"),
     ]:
         orders_refunds(*states)
-        mine = (await gw.client.get("/v1/me/refund-requests", headers=alice)).json()
+        mine = (await gw.client.get("/v1/me/refund-requests", headers=alice)).json()["items"]
         assert [(r["order_id"], r["state"]) for r in mine] == [(order_id, expected)], states
         again = await gw.client.post(path, json={"reason": "other"}, headers=alice)
         assert again.status_code == 200 and again.json() == mine[0]
-    assert (await gw.client.get("/v1/me/refund-requests", headers=bob)).json() == []
+    assert (await gw.client.get("/v1/me/refund-requests", headers=bob)).json() == {"items": [], "next_cursor": None}
     listed = (await gw.client.get("/v1/me/refund-requests")).status_code
     assert listed == 401

@@ -156,7 +156,7 @@ async def test_a_buyers_keys_are_revealed_once_per_order_under_audit_and_only_th
     k1 = deliver(deliveries, vault, "o-1", ALICE, "C1")
     k2 = deliver(deliveries, vault, "o-1", ALICE, "C2")
     deliver(deliveries, vault, "o-2", BOB, "BOBS")
-    keys = await MyKeys(OrderQueries(orders), deliveries, vault).reveal(ALICE)
+    keys = (await MyKeys(OrderQueries(orders), deliveries, vault).reveal(ALICE)).items
     assert sorted((k.key_id, k.code) for k in keys) == sorted([(k1, "C1"), (k2, "C2")])
     assert vault.reveals == [("o-1", (k1, k2), f"buyer:{ALICE.user_id}", "user-center")]
     assert "C1" not in repr(keys)

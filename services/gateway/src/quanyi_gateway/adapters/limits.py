@@ -7,40 +7,83 @@ from datetime import datetime
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
+from quanyi_platform.group_commit import GroupCommit
 
 from quanyi_gateway.adapters.autocommit import autocommit
 from quanyi_gateway.application.limits import Backoff, Count
 
-# One round trip: count the request in every bucket's current window, read the buyer's tightening.
+# One round trip for a group of requests: count each bucket's hits in its current window (a bucket's hits
+# of the whole group at once: one row is updated once per statement), read the buyers' tightening.
 _HIT = """
-WITH hit AS (
+WITH t AS (
+    SELECT * FROM unnest(%(buckets)b::text[], %(windows)b::int[], %(hits)b::int[]) AS t(b, w, n)
+), hit AS (
     INSERT INTO rate_counters AS c (bucket, window_start, hits)
-    SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), 1
-    FROM unnest(%(buckets)s::text[], %(windows)s::int[]) AS t(b, w)
-    ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + 1
+    SELECT b, to_timestamp(floor(extract(epoch FROM now()) / w) * w), n FROM t
+    ON CONFLICT (bucket, window_start) DO UPDATE SET hits = c.hits + EXCLUDED.hits
     RETURNING bucket, hits, window_start
 )
-SELECT hit.bucket, hit.hits,
-       extract(epoch FROM hit.window_start - now()) + t.w AS resets_in_s,
-       (SELECT max(factor) FROM tightened_buyers WHERE buyer_id = %(buyer)s AND until > now()) AS factor
-FROM hit JOIN unnest(%(buckets)s::text[], %(windows)s::int[]) AS t(b, w) ON t.b = hit.bucket
+SELECT hit.bucket AS name, hit.hits, extract(epoch FROM hit.window_start - now()) + t.w AS resets_in_s,
+       NULL::int AS factor
+FROM hit JOIN t ON t.b = hit.bucket
+UNION ALL
+SELECT buyer_id, NULL, NULL, max(factor) FROM tightened_buyers
+WHERE buyer_id = ANY(%(buyers)b::text[]) AND until > now() GROUP BY buyer_id
 """
+
+# A request's hit: (its (bucket, window seconds) pairs, the buyer whose tightening it needs).
+_Hit = tuple[Sequence[tuple[str, int]], str | None]
 
 
 class PostgresLimitStore:
-    """A LimitStore (see application.limits) on the gateway's Postgres schema."""
+    """A LimitStore (see application.limits) on the gateway's Postgres schema.
 
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    Concurrent requests' hits share one statement (quanyi_platform.group_commit, one group at a time):
+    each bucket's row is counted up by the group's hits on it at once, and each request sees the count as
+    if the group's requests had been counted one after the other, in arrival order. A busy bucket (every
+    checkout from one address) is then updated once per group, not once per request in turn under its
+    row lock; a lone request still pays one statement."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, max_group: int = 64) -> None:
         self._pool = pool
+        self._hits: GroupCommit[_Hit, tuple[list[Count], int]] = GroupCommit(
+            self._hit_all, max_group=max_group, max_in_flight=1
+        )
 
     async def hit(self, buckets: Sequence[tuple[str, int]], buyer_id: str | None) -> tuple[list[Count], int]:
-        params = {"buckets": [b for b, _ in buckets], "windows": [w for _, w in buckets], "buyer": buyer_id}
+        return await self._hits.submit((buckets, buyer_id))
+
+    async def _hit_all(self, hits: Sequence[_Hit]) -> list[tuple[list[Count], int] | Exception]:
+        added: dict[str, int] = {}
+        windows: dict[str, int] = {}
+        for buckets, _ in hits:
+            for bucket, window in buckets:
+                added[bucket] = added.get(bucket, 0) + 1
+                windows.setdefault(bucket, window)
+        names = list(added)
+        buyers = sorted({b for _, b in hits if b is not None})
+        params = {"buckets": names, "windows": [windows[b] for b in names],
+                  "hits": [added[b] for b in names], "buyers": buyers}
         async with autocommit(self._pool) as conn:  # every request pays it: one round trip, not three
             cur = await conn.execute(_HIT, params)
             rows: list[Any] = await cur.fetchall()
-        counts = [Count(r["bucket"], r["hits"], float(r["resets_in_s"])) for r in rows]
-        factor = next((r["factor"] for r in rows if r["factor"] is not None), 1)
-        return counts, int(factor)
+        totals: dict[str, tuple[int, float]] = {}
+        factors: dict[str, int] = {}
+        for r in rows:
+            if r["hits"] is None:
+                factors[r["name"]] = int(r["factor"])
+            else:
+                totals[r["name"]] = (r["hits"], float(r["resets_in_s"]))
+        # Each request's count is the bucket's count before the group plus the group's hits up to its own.
+        seen = {bucket: totals[bucket][0] - n for bucket, n in added.items()}
+        outcomes: list[tuple[list[Count], int] | Exception] = []
+        for buckets, buyer_id in hits:
+            counts = []
+            for bucket, _ in buckets:
+                seen[bucket] += 1
+                counts.append(Count(bucket, seen[bucket], totals[bucket][1]))
+            outcomes.append((counts, factors.get(buyer_id, 1) if buyer_id is not None else 1))
+        return outcomes
 
     async def login_locked_for(self, account: str) -> float:
         async with autocommit(self._pool) as conn:

@@ -25,6 +25,7 @@ from quanyi_gateway.application.model import (
     Money,
     Order,
     OrderItem,
+    Page,
     PlacedOrder,
     Redemption,
     RefundRequest,
@@ -209,8 +210,12 @@ class InMemoryOrders:
     async def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
 
-    async def of_buyer(self, buyer_id: str, limit: int) -> list[Order]:
-        return [o for o in reversed(self.orders.values()) if o.buyer_id == buyer_id][:limit]
+    async def of_buyer(self, buyer_id: str, limit: int, cursor: str = "") -> Page[Order]:
+        mine = [o for o in reversed(self.orders.values()) if o.buyer_id == buyer_id]
+        start = next((n + 1 for n, o in enumerate(mine) if o.order_id == cursor), 0) if cursor else 0
+        found = mine[start:start + limit]
+        more = start + limit < len(mine)
+        return Page(tuple(found), found[-1].order_id if more and found else "")
 
 
 class InMemoryDeliveries:
@@ -224,10 +229,26 @@ class InMemoryDeliveries:
     async def entitlements(self, buyer_id: str) -> Entitlements:
         return self.entitled.get(buyer_id, Entitlements(0))
 
-    async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
-        return [
-            d for d in self.deliveries if d.buyer_id == buyer_id and (not order_id or d.order_id == order_id)
+    async def of_buyer(
+        self, buyer_id: str, order_ids: Sequence[str] = (), limit: int = 0, cursor: str = ""
+    ) -> Page[Delivery]:
+        """Like fulfillment: `limit` delivered orders a page (0: 100), newest delivered first, each with
+        all its keys; the cursor is the page's last order id."""
+        mine = [
+            d for d in self.deliveries
+            if d.buyer_id == buyer_id and (not order_ids or d.order_id in order_ids)
         ]
+        newest: dict[str, str] = {}
+        for d in mine:
+            newest[d.order_id] = max(newest.get(d.order_id, ""), d.delivered_at)
+        orders = sorted(newest, key=lambda o: (newest[o], o), reverse=True)
+        start = orders.index(cursor) + 1 if cursor in newest else 0
+        size = limit or 100
+        page = orders[start:start + size]
+        more = start + size < len(orders)
+        return Page(
+            tuple(d for o in page for d in mine if d.order_id == o), page[-1] if more and page else ""
+        )
 
     async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
         for i, d in enumerate(self.deliveries):
@@ -282,9 +303,20 @@ class InMemoryRefundRequestStore:
     async def of_order(self, order_id: str) -> RefundRequest | None:
         return self.requests.get(order_id)
 
-    async def of_buyer(self, buyer_id: str) -> list[RefundRequest]:
-        mine = [r for r in self.requests.values() if r.buyer_id == buyer_id]
-        return sorted(mine, key=lambda r: r.requested_at, reverse=True)
+    async def of_orders(self, order_ids: Sequence[str]) -> list[RefundRequest]:
+        return [self.requests[o] for o in dict.fromkeys(order_ids) if o in self.requests]
 
-    async def latest(self, limit: int) -> list[RefundRequest]:
-        return sorted(self.requests.values(), key=lambda r: r.requested_at, reverse=True)[:limit]
+    async def of_buyer(
+        self, buyer_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[RefundRequest]:
+        return self._newest([r for r in self.requests.values() if r.buyer_id == buyer_id], limit, before)
+
+    async def latest(self, limit: int, before: tuple[datetime, str] | None = None) -> list[RefundRequest]:
+        return self._newest(list(self.requests.values()), limit, before)
+
+    @staticmethod
+    def _newest(
+        found: list[RefundRequest], limit: int, before: tuple[datetime, str] | None
+    ) -> list[RefundRequest]:
+        kept = [r for r in found if before is None or (r.requested_at, r.request_id) < before]
+        return sorted(kept, key=lambda r: (r.requested_at, r.request_id), reverse=True)[:limit]

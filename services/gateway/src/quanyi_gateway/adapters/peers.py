@@ -31,6 +31,7 @@ from quanyi_gateway.application.model import (
     MembershipGrant,
     Order,
     OrderItem,
+    Page,
     PlacedOrder,
     PointsCredit,
     Redemption,
@@ -159,11 +160,11 @@ class GrpcOrders:
             raise
         return mappers.order(reply.order)
 
-    async def of_buyer(self, buyer_id: str, limit: int) -> list[Order]:
+    async def of_buyer(self, buyer_id: str, limit: int, cursor: str = "") -> Page[Order]:
         reply: orders_pb.ListOrdersResponse = await self._orders.ListOrders(
-            orders_pb.ListOrdersRequest(buyer_id=buyer_id, limit=limit)
+            orders_pb.ListOrdersRequest(buyer_id=buyer_id, limit=limit, page_token=cursor)
         )
-        return [mappers.order(o) for o in reply.orders]
+        return Page(tuple(mappers.order(o) for o in reply.orders), reply.next_page_token)
 
 
 class GrpcDeliveries:
@@ -172,11 +173,15 @@ class GrpcDeliveries:
     def __init__(self, fulfillment: fulfillment_grpc.FulfillmentServiceStub) -> None:
         self._fulfillment = fulfillment
 
-    async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
+    async def of_buyer(
+        self, buyer_id: str, order_ids: Sequence[str] = (), limit: int = 0, cursor: str = ""
+    ) -> Page[Delivery]:
         reply: fulfillment_pb.ListDeliveriesResponse = await self._fulfillment.ListDeliveries(
-            fulfillment_pb.ListDeliveriesRequest(buyer_id=buyer_id, order_id=order_id)
+            fulfillment_pb.ListDeliveriesRequest(
+                buyer_id=buyer_id, order_ids=list(order_ids), limit=limit or len(order_ids), page_token=cursor
+            )
         )
-        return [mappers.delivery(d) for d in reply.deliveries]
+        return Page(tuple(mappers.delivery(d) for d in reply.deliveries), reply.next_page_token)
 
     async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
         reply: fulfillment_pb.RecordRedemptionResponse = await self._fulfillment.RecordRedemption(

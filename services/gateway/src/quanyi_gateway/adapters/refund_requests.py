@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -9,6 +11,9 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi_gateway.application.model import RefundRequest
 
 _COLUMNS = "request_id, order_id, buyer_id, reason, requested_at"
+# A page's position, only when there is one: "IS NULL OR" around it would keep a prepared statement's generic
+# plan from using it as an index condition (each page would scan from the newest row).
+_BEFORE = " AND (requested_at, request_id) < (%s::timestamptz, %s::text)"
 
 
 def _request(row: Any) -> RefundRequest:
@@ -54,19 +59,32 @@ class PostgresRefundRequestStore:
             row = await cur.fetchone()
         return _request(row) if row is not None else None
 
-    async def of_buyer(self, buyer_id: str) -> list[RefundRequest]:
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM refund_requests WHERE buyer_id = %s ORDER BY requested_at DESC",
-                (buyer_id,),
-            )
-            rows = await cur.fetchall()
-        return [_request(r) for r in rows]
+    async def of_orders(self, order_ids: Sequence[str]) -> list[RefundRequest]:
+        if not order_ids:
+            return []
+        return await self._fetch(
+            f"SELECT {_COLUMNS} FROM refund_requests WHERE order_id = ANY(%s::text[])", (list(order_ids),)
+        )
 
-    async def latest(self, limit: int) -> list[RefundRequest]:
+    async def of_buyer(
+        self, buyer_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[RefundRequest]:
+        return await self._fetch(
+            # refund_requests_buyer_keyset serves it: a page reads its rows and no more.
+            f"SELECT {_COLUMNS} FROM refund_requests WHERE buyer_id = %s{_BEFORE if before else ''}"
+            " ORDER BY requested_at DESC, request_id DESC LIMIT %s",
+            (buyer_id, *(before or ()), limit),
+        )
+
+    async def latest(self, limit: int, before: tuple[datetime, str] | None = None) -> list[RefundRequest]:
+        return await self._fetch(
+            f"SELECT {_COLUMNS} FROM refund_requests WHERE TRUE{_BEFORE if before else ''}"
+            " ORDER BY requested_at DESC, request_id DESC LIMIT %s",
+            (*(before or ()), limit),
+        )
+
+    async def _fetch(self, query: str, params: Sequence[Any]) -> list[RefundRequest]:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM refund_requests ORDER BY requested_at DESC LIMIT %s", (limit,)
-            )
+            cur = await conn.execute(query, params)
             rows = await cur.fetchall()
         return [_request(r) for r in rows]

@@ -57,4 +57,5 @@ def risk_flags_consumer(
     pool: AsyncConnectionPool, settings: PlatformSettings, factor: int, tighten_for: timedelta
 ) -> InboxConsumer:
     handler = risk_flags_handler(factor, tighten_for)
-    return InboxConsumer(CONSUMER, [topic_for("risk")], handler, pool, settings)
+    # Off an order's way to delivery: idle, it fetches every consumer_background_idle_fetch_wait_ms.
+    return InboxConsumer(CONSUMER, [topic_for("risk")], handler, pool, settings, background=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Mapping
 
 from opentelemetry import trace
 from quanyi_platform import telemetry
@@ -89,11 +91,17 @@ class AdmissionControl:
     """At most `max_in_flight` requests are worked on at once; past that, 503 + Retry-After at once.
 
     Under an open-loop overload, queueing makes every request slow and throughput collapse; refusing
-    the excess keeps the system at its knee (DESIGN.md, Speed). Probes are never refused.
+    the excess keeps the system at its knee (DESIGN.md, Speed). Probes are never refused. `routes` caps
+    some (method, path) pairs lower: placements (POST /v1/orders) are refused before the payments of
+    orders already placed, which finish what was started. A request past its route's cap waits up to
+    `route_wait_s` for a slot, in arrival order, before it is refused: a burst (a flash sale's buyers all
+    at once) is worked off at the knee, while a lasting overload is still refused after that wait. The
+    waiting requests count against `max_in_flight`, so what waits is bounded too.
     """
 
     def __init__(
-        self, app: ASGIApp, max_in_flight: int, retry_after_s: int, exempt: frozenset[str] = frozenset()
+        self, app: ASGIApp, max_in_flight: int, retry_after_s: int, exempt: frozenset[str] = frozenset(),
+        routes: Mapping[tuple[str, str], int] | None = None, route_wait_s: float = 0.0,
     ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
@@ -101,21 +109,49 @@ class AdmissionControl:
         self.exempt = exempt
         self.in_flight = 0
         self.refused = 0
+        self.route_wait_s = route_wait_s
+        self.route_slots = {route: asyncio.Semaphore(cap) for route, cap in (routes or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
-            self.refused += 1
-            problem = unavailable("the gateway is at capacity; retry later", self.retry_after_s)
-            await problem_response(problem, scope["path"])(scope, receive, send)
+            await self._refuse(scope, receive, send)
             return
         self.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            slots = self.route_slots.get((scope["method"], scope["path"]))
+            if slots is None:
+                await self.app(scope, receive, send)
+                return
+            if not await self._slot(slots):
+                await self._refuse(scope, receive, send)
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                slots.release()
         finally:
             self.in_flight -= 1
+
+    async def _slot(self, slots: asyncio.Semaphore) -> bool:
+        """Take one of the route's slots: at once when one is free, else within `route_wait_s`."""
+        if not slots.locked():
+            await slots.acquire()  # free: returns without waiting
+            return True
+        if self.route_wait_s <= 0:
+            return False
+        try:
+            await asyncio.wait_for(slots.acquire(), self.route_wait_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.refused += 1
+        problem = unavailable("the gateway is at capacity; retry later", self.retry_after_s)
+        await problem_response(problem, scope["path"])(scope, receive, send)
 
 
 class BodyTooLarge(HTTPException):

@@ -14,6 +14,7 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from quanyi_platform.paging import InvalidPageToken
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from quanyi_gateway.application.limits import RateLimited
@@ -181,11 +182,16 @@ def install(app: FastAPI, retry_after_s: int) -> None:
         )
         return problem_response(problem, request.url.path)
 
+    async def on_bad_cursor(request: Request, exc: Exception) -> ProblemResponse:
+        # A list the gateway keeps itself refused its cursor (a peer's list answers INVALID_ARGUMENT).
+        return problem_response(Problem(422, str(exc), slug="invalid-argument"), request.url.path)
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RateLimited, on_rate_limited)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(grpc.aio.AioRpcError, on_rpc)
+    app.add_exception_handler(InvalidPageToken, on_bad_cursor)
 
 
 def document_problems(app: FastAPI) -> None:

@@ -15,7 +15,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import Path
+from fastapi import Path, Query
 from starlette.types import Scope
 
 # C0 and C1 control characters and DEL. Tab, CR and LF are refused too: no id, name, code or address
@@ -31,6 +31,12 @@ NAME_PATTERN = r"^[a-z0-9_-]+$"
 MAX_MONEY_MINOR = 10**12
 
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# A keyset page's cursor (quanyi_platform.paging): base64url, opaque. A well-formed one that names no
+# position is the service's INVALID_ARGUMENT, a 422 problem like this pattern's.
+CursorQuery = Annotated[
+    str,
+    Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$", description="The `next_cursor` of the previous page."),
+]
 PathName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 

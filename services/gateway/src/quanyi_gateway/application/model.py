@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from quanyi_gateway.application.roles import Permission, allows, is_operator
 from quanyi_gateway.application.roles import Role as Role
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,14 @@ class SkuStock:
     sku: Sku
     available: int
     low_stock_threshold: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One keyset page of a list; pass `next_cursor` back for the next one ("" on the last page)."""
+
+    items: tuple[T, ...]
+    next_cursor: str
 
 
 @dataclass(frozen=True, slots=True)

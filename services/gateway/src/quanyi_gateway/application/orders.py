@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quanyi_gateway.application.errors import OrderNotFound
-from quanyi_gateway.application.model import Order, User
+from quanyi_gateway.application.model import Order, Page, User
 from quanyi_gateway.application.ports import Orders
 
 
@@ -28,7 +28,8 @@ class OrderQueries:
             raise OrderNotFound(order_id)
         return order
 
-    async def my_orders(self, user: User, limit: int) -> list[Order]:
-        """The user's orders, newest first."""
+    async def my_orders(self, user: User, limit: int, cursor: str = "") -> Page[Order]:
+        """A page of the user's orders, newest first, after the page `cursor` ended ("" for the first)."""
         buyer_id = str(user.user_id)
-        return [o for o in await self._orders.of_buyer(buyer_id, limit) if o.buyer_id == buyer_id]
+        found = await self._orders.of_buyer(buyer_id, limit, cursor)
+        return Page(tuple(o for o in found.items if o.buyer_id == buyer_id), found.next_cursor)

@@ -21,6 +21,7 @@ from quanyi_gateway.application.model import (
     KeyFacts,
     Order,
     OrderItem,
+    Page,
     PlacedOrder,
     Redemption,
     RefundRequest,
@@ -124,16 +125,22 @@ class Orders(Protocol):
         """The order, or None when there is none with this id."""
         ...
 
-    async def of_buyer(self, buyer_id: str, limit: int) -> list[Order]:
-        """The buyer's orders, newest first."""
+    async def of_buyer(self, buyer_id: str, limit: int, cursor: str = "") -> Page[Order]:
+        """A page of the buyer's orders, newest first: at most `limit`, after the page `cursor` ended
+        (the previous page's next_cursor; "" for the first). A cursor that is not one raises the peer's
+        INVALID_ARGUMENT."""
         ...
 
 
 class Deliveries(Protocol):
     """The fulfillment service: what was delivered, and redemptions."""
 
-    async def of_buyer(self, buyer_id: str, order_id: str = "") -> list[Delivery]:
-        """The buyer's deliveries, of one order when `order_id` is given."""
+    async def of_buyer(
+        self, buyer_id: str, order_ids: Sequence[str] = (), limit: int = 0, cursor: str = ""
+    ) -> Page[Delivery]:
+        """A page of the buyer's delivered keys: `limit` delivered orders with all their keys (0: the
+        service's default page, at most 500), newest delivered first, after the page `cursor` ended ("" for
+        the first); only `order_ids`' when given (at most 500)."""
         ...
 
     async def record_redemption(self, key_id: str, partner: str, redeemed_at: str) -> Redemption:
@@ -196,10 +203,18 @@ class RefundRequestStore(Protocol):
         """The order's request, or None."""
         ...
 
-    async def of_buyer(self, buyer_id: str) -> list[RefundRequest]:
-        """The buyer's requests, newest first."""
+    async def of_orders(self, order_ids: Sequence[str]) -> list[RefundRequest]:
+        """The requests of these orders (those that have one), in one read."""
         ...
 
-    async def latest(self, limit: int) -> list[RefundRequest]:
-        """The newest requests of every buyer, newest first."""
+    async def of_buyer(
+        self, buyer_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[RefundRequest]:
+        """At most `limit` of the buyer's requests, newest first (then by request id, descending), asked
+        before `before` (requested_at, request_id) when given."""
+        ...
+
+    async def latest(self, limit: int, before: tuple[datetime, str] | None = None) -> list[RefundRequest]:
+        """At most `limit` requests of every buyer, newest first (then by request id, descending), asked
+        before `before` (requested_at, request_id) when given."""
         ...

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 
 import uuid_utils
+from quanyi_platform import paging
 
 from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
-from quanyi_gateway.application.model import Order, RefundRequest, User
+from quanyi_gateway.application.model import Order, Page, RefundRequest, User
 from quanyi_gateway.application.orders import OrderQueries
 from quanyi_gateway.application.ports import RefundRequestStore
 
@@ -22,8 +23,6 @@ REASONS: tuple[str, ...] = get_args(Reason)
 REFUNDABLE = frozenset({"CAPTURED", "PAID", "UNDER_REVIEW", "FULFILLED"})
 #: Where a request stands (RefundRequest.state).
 STATES = ("requested", "processing", "refunded", "declined")
-#: How many of the buyer's latest orders one read brings to tell where their requests stand.
-MY_ORDERS = 200
 
 
 def standing(order: Order) -> str:
@@ -72,23 +71,27 @@ class RefundRequests:
         stored = await self._store.add(asked)
         return replace(stored, state=standing(order)), stored.request_id == asked.request_id
 
-    async def of_buyer(self, buyer: User, orders: Sequence[Order] | None = None) -> dict[str, RefundRequest]:
-        """The buyer's requests by order id (newest first), each with where it stands: from `orders` (the
-        buyer's, as already read), else from the buyer's latest orders; an order in neither is read alone."""
-        asked = await self._store.of_buyer(str(buyer.user_id))
-        if not asked:
-            return {}
-        if orders is None:
-            orders = await self._orders.my_orders(buyer, MY_ORDERS)
-        known = {o.order_id: o for o in orders}
-        missing = [r.order_id for r in asked if r.order_id not in known]
-        for o in await asyncio.gather(*(self._order(buyer, m) for m in missing)):
-            if o is not None:
-                known[o.order_id] = o
+    async def of_orders(self, buyer: User, orders: Sequence[Order]) -> dict[str, RefundRequest]:
+        """The buyer's requests of `orders` (the buyer's, as already read: a page of the user centre) by
+        order id, each with where it stands; one read, whatever else the buyer asked."""
+        mine = {o.order_id: o for o in orders if o.buyer_id == str(buyer.user_id)}
         return {
-            r.order_id: replace(r, state=standing(known[r.order_id])) if r.order_id in known else r
-            for r in asked
+            r.order_id: replace(r, state=standing(mine[r.order_id]))
+            for r in await self._store.of_orders(list(mine))
+            if r.buyer_id == str(buyer.user_id)
         }
+
+    async def of_buyer(self, buyer: User, limit: int, cursor: str = "") -> Page[RefundRequest]:
+        """A page of the buyer's requests, newest first, each with where it stands (its order read, the
+        page's all at once; one no longer the buyer's stands as it was asked). Raises InvalidPageToken for
+        a cursor that is not one."""
+        rows = await self._store.of_buyer(str(buyer.user_id), limit + 1, paging.decode(cursor))
+        found, token = paging.page(rows, limit, _position)
+        orders = await asyncio.gather(*(self._order(buyer, r.order_id) for r in found))
+        shown = [
+            replace(r, state=standing(o)) if o is not None else r for r, o in zip(found, orders, strict=True)
+        ]
+        return Page(tuple(shown), token)
 
     async def _order(self, buyer: User, order_id: str) -> Order | None:
         try:
@@ -103,6 +106,13 @@ class RefundRequests:
             return None
         return replace(found, state=standing(order))
 
-    async def latest(self, limit: int) -> list[RefundRequest]:
-        """Every buyer's requests, newest first (for operators)."""
-        return await self._store.latest(limit)
+    async def latest(self, limit: int, cursor: str = "") -> Page[RefundRequest]:
+        """A page of every buyer's requests, newest first (for operators). Raises InvalidPageToken for a
+        cursor that is not one."""
+        rows = await self._store.latest(limit + 1, paging.decode(cursor))
+        found, token = paging.page(rows, limit, _position)
+        return Page(tuple(found), token)
+
+
+def _position(r: RefundRequest) -> tuple[datetime, str]:
+    return r.requested_at, r.request_id

@@ -16,6 +16,7 @@ from quanyi_gateway.web.routes import (
     account,
     backoffice,
     backoffice_coupons,
+    backoffice_stock,
     delivery_targets,
     live,
     storefront,
@@ -26,6 +27,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Serve the web pages, their static files (under /static) and their HTML error pages."""
     app.state.web = Web(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (storefront, live, account, delivery_targets, backoffice, backoffice_coupons):
+    for module in (storefront, live, account, delivery_targets, backoffice, backoffice_coupons,
+                   backoffice_stock):
         app.include_router(module.router)
     errors.install(app)

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlencode
 
+import grpc
+import quanyi_platform.paging
+from fastapi import Query
+
+from quanyi_gateway.web.session import WebError
+
 MAX_BACK = 30
-MAX_TOKEN = 200
+MAX_TOKEN = quanyi_platform.paging.MAX_TOKEN
+# A listed page's query parameters: its token, and the tokens of the pages before it.
+PageToken = Annotated[str, Query(max_length=MAX_TOKEN)]
+Back = Annotated[list[str] | None, Query(max_length=MAX_BACK + 1)]
 
 
 @dataclass(frozen=True)
@@ -55,3 +65,9 @@ def pager(
     """A Pager with the carried-back tokens bounded (a hand-made URL cannot make them grow)."""
     kept = [b[:MAX_TOKEN] for b in back[-MAX_BACK:]] if token else []
     return Pager(path, dict(filters), token, kept, next_token)
+
+
+def token_refused(exc: grpc.aio.AioRpcError) -> WebError | None:
+    """The error page for a page token the peer refused (a hand-made or changed link): 422 with a way back
+    to the first page. None for any other error, which the route maps as usual."""
+    return WebError(422, "pager.bad_token") if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else None

@@ -24,7 +24,7 @@ from quanyi_gateway.api.deps import (
     get_current_admin,
 )
 from quanyi_gateway.api.problems import Problem, responses
-from quanyi_gateway.api.validation import MAX_MONEY_MINOR, PathId, PathName
+from quanyi_gateway.api.validation import MAX_MONEY_MINOR, CursorQuery, PathId, PathName
 from quanyi_gateway.application import model
 from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import (
@@ -34,6 +34,7 @@ from quanyi_gateway.models import (
     BalancesPublic,
     BundleComponentCreate,
     Currency,
+    CursorPage,
     ImportPublic,
     JournalVerificationPublic,
     Money,
@@ -265,13 +266,19 @@ def _queue_entry(e: orders_pb.QueueEntry) -> QueueEntryPublic:
 
 @router.get("/ops/queue", dependencies=[Allowed(P.QUEUE_READ)], responses=responses(400, 422))
 async def exception_queue(
-    peers: PeersDep, include_resolved: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[QueueEntryPublic]:
-    """The exception queue: paid orders whose delivery was given up or is overdue, oldest first."""
-    reply = await peers.orders.ListExceptionQueue(
-        orders_pb.ListExceptionQueueRequest(include_resolved=include_resolved, limit=limit)
+    peers: PeersDep,
+    include_resolved: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = "",
+) -> CursorPage[QueueEntryPublic]:
+    """The exception queue: paid orders whose delivery was given up or is overdue, oldest first, a page at
+    a time (pass `next_cursor` as `cursor`)."""
+    reply = await peers.orders.ListExceptionQueue(orders_pb.ListExceptionQueueRequest(
+        include_resolved=include_resolved, limit=limit, page_token=cursor
+    ))
+    return CursorPage(
+        items=[_queue_entry(e) for e in reply.entries], next_cursor=reply.next_page_token or None
     )
-    return [_queue_entry(e) for e in reply.entries]
 
 
 @router.post(

@@ -10,6 +10,7 @@ from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 
 from quanyi_gateway.api.deps import AdminUser, Allowed, JsonBody, PeersDep, get_current_admin
 from quanyi_gateway.api.problems import responses
+from quanyi_gateway.api.validation import CursorQuery
 from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import CouponCreate, CouponPublic, CouponsPublic, Money
 
@@ -67,11 +68,14 @@ async def create_coupon(body: CouponCreate, admin: AdminUser, peers: PeersDep) -
 
 @router.get("", dependencies=[Allowed(P.COUPONS_READ)], responses=responses(400, 422))
 async def list_coupons(
-    peers: PeersDep, limit: Annotated[int, Query(ge=0, le=200)] = 0
+    peers: PeersDep, limit: Annotated[int, Query(ge=0, le=200)] = 0, cursor: CursorQuery = ""
 ) -> CouponsPublic:
-    """Every coupon, newest first, with how many orders hold a use of it now."""
-    reply = await peers.orders.ListCoupons(orders_pb.ListCouponsRequest(limit=limit))
-    return CouponsPublic(coupons=[coupon_public(c) for c in reply.coupons])
+    """The coupons, newest first, a page at a time (0: 50; pass `next_cursor` as `cursor`), with how many
+    orders hold a use of each now."""
+    reply = await peers.orders.ListCoupons(orders_pb.ListCouponsRequest(limit=limit, page_token=cursor))
+    return CouponsPublic(
+        coupons=[coupon_public(c) for c in reply.coupons], next_cursor=reply.next_page_token or None
+    )
 
 
 @router.post(

@@ -17,7 +17,7 @@ from quanyi.ledger.v1 import ledger_service_pb2 as pb
 
 from quanyi_gateway.api.deps import AdminUser, Allowed, JsonBody, PeersDep, SettingsDep, get_current_admin
 from quanyi_gateway.api.problems import Problem, responses
-from quanyi_gateway.api.validation import MAX_MONEY_MINOR
+from quanyi_gateway.api.validation import MAX_MONEY_MINOR, CursorQuery
 from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import Currency
 
@@ -217,11 +217,19 @@ async def reconcile(
     return _dict(reply)
 
 
-@router.get("/mismatches", dependencies=[Allowed(P.FINANCE_READ)])
-async def mismatches(peers: PeersDep, include_resolved: bool = False) -> dict[str, object]:
-    """The operations list: reconciliation mismatches, open until resolved."""
-    reply = await peers.ledger.ListMismatches(pb.ListMismatchesRequest(include_resolved=include_resolved))
-    return {"mismatches": [_dict(m) for m in reply.mismatches]}
+@router.get("/mismatches", dependencies=[Allowed(P.FINANCE_READ)], responses=responses(422))
+async def mismatches(
+    peers: PeersDep,
+    include_resolved: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: CursorQuery = "",
+) -> dict[str, object]:
+    """The operations list: reconciliation mismatches, open until resolved, oldest first, a page at a time
+    (pass `next_cursor` as `cursor`; null on the last page)."""
+    reply = await peers.ledger.ListMismatches(
+        pb.ListMismatchesRequest(include_resolved=include_resolved, limit=limit, page_token=cursor)
+    )
+    return {"mismatches": [_dict(m) for m in reply.mismatches], "next_cursor": reply.next_page_token or None}
 
 
 @router.post(

@@ -10,8 +10,10 @@ from quanyi_gateway.api import presenters
 from quanyi_gateway.api.deps import CurrentUser, MyKeysDep, OrderQueriesDep, rate_limited
 from quanyi_gateway.api.problems import responses
 from quanyi_gateway.api.routes.orders import order_not_found
+from quanyi_gateway.api.validation import CursorQuery
 from quanyi_gateway.application.errors import OrderNotFound
 from quanyi_gateway.models import (
+    CursorPage,
     DeliveredKeyPublic,
     MembershipGrantPublic,
     MembershipPublic,
@@ -23,29 +25,39 @@ from quanyi_gateway.models import (
 router = APIRouter(prefix="/me", tags=["me"], responses=responses(401, 404, 503))
 
 
-@router.get("/orders")
+@router.get("/orders", responses=responses(422))
 async def my_orders(
-    user: CurrentUser, orders: OrderQueriesDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[OrderPublic]:
-    """The buyer's orders, newest first."""
-    return [presenters.order(o) for o in await orders.my_orders(user, limit)]
+    user: CurrentUser,
+    orders: OrderQueriesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: CursorQuery = "",
+) -> CursorPage[OrderPublic]:
+    """The buyer's orders, newest first, a page at a time (pass `next_cursor` as `cursor`)."""
+    found = await orders.my_orders(user, limit, cursor)
+    return CursorPage(items=[presenters.order(o) for o in found.items], next_cursor=found.next_cursor or None)
 
 
-@router.get("/keys", dependencies=[rate_limited("reveal")], responses=responses(429))
+@router.get("/keys", dependencies=[rate_limited("reveal")], responses=responses(422, 429))
 async def my_keys(
     user: CurrentUser,
     keys: MyKeysDep,
     response: Response,
     order_id: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")] = "",
-) -> list[DeliveredKeyPublic]:
-    """The buyer's delivered keys in plaintext (every reveal is audited); never cached."""
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: CursorQuery = "",
+) -> CursorPage[DeliveredKeyPublic]:
+    """The buyer's delivered keys in plaintext (every reveal is audited), `limit` delivered orders' keys a
+    page, newest delivered first (pass `next_cursor` as `cursor`); one order's when `order_id` is given.
+    Never cached."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     try:
-        revealed = await keys.reveal(user, order_id)
+        revealed = await keys.reveal(user, order_id, limit=limit, cursor=cursor)
     except OrderNotFound:
         raise order_not_found() from None  # someone else's order is a 404, like a missing one
-    return [presenters.delivered_key(k) for k in revealed]
+    return CursorPage(
+        items=[presenters.delivered_key(k) for k in revealed.items], next_cursor=revealed.next_cursor or None
+    )
 
 
 @router.get("/points")

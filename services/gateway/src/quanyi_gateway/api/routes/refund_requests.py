@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from quanyi_gateway.api.deps import Allowed, CurrentUser, JsonBody
 from quanyi_gateway.api.problems import Problem, responses
 from quanyi_gateway.api.routes.orders import order_not_found
-from quanyi_gateway.api.validation import PathId
+from quanyi_gateway.api.validation import CursorQuery, PathId
 from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
 from quanyi_gateway.application.model import RefundRequest
 from quanyi_gateway.application.refund_requests import Reason, RefundRequests
 from quanyi_gateway.application.roles import Permission as P
-from quanyi_gateway.models import Input
+from quanyi_gateway.models import CursorPage, Input
 
 router = APIRouter(tags=["refund requests"], responses=responses(401, 503))
 
@@ -90,16 +90,23 @@ async def request_refund(
     return buyers(asked)
 
 
-@router.get("/me/refund-requests")
-async def my_refund_requests(user: CurrentUser, requests: RefundRequestsDep) -> list[BuyersRefundRequest]:
-    """Your refund requests, newest first, each with where it stands (requested, processing, refunded or
-    declined)."""
-    return [buyers(r) for r in (await requests.of_buyer(user)).values()]
+@router.get("/me/refund-requests", responses=responses(422))
+async def my_refund_requests(
+    user: CurrentUser,
+    requests: RefundRequestsDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: CursorQuery = "",
+) -> CursorPage[BuyersRefundRequest]:
+    """Your refund requests, newest first, a page at a time (pass `next_cursor` as `cursor`), each with
+    where it stands (requested, processing, refunded or declined)."""
+    found = await requests.of_buyer(user, limit, cursor)
+    return CursorPage(items=[buyers(r) for r in found.items], next_cursor=found.next_cursor or None)
 
 
-@router.get("/admin/refund-requests", dependencies=[Allowed(P.ORDERS_READ)], responses=responses(403))
+@router.get("/admin/refund-requests", dependencies=[Allowed(P.ORDERS_READ)], responses=responses(403, 422))
 async def list_refund_requests(
-    requests: RefundRequestsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[RefundRequestPublic]:
-    """Buyers' refund requests, newest first."""
-    return [public(r) for r in await requests.latest(limit)]
+    requests: RefundRequestsDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: CursorQuery = ""
+) -> CursorPage[RefundRequestPublic]:
+    """Buyers' refund requests, newest first, a page at a time (pass `next_cursor` as `cursor`)."""
+    found = await requests.latest(limit, cursor)
+    return CursorPage(items=[public(r) for r in found.items], next_cursor=found.next_cursor or None)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Annotated, cast
 
 import grpc
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -21,32 +21,48 @@ from quanyi_gateway.application.errors import NotRefundable, OrderNotFound
 from quanyi_gateway.application.limits import RateLimited
 from quanyi_gateway.application.model import OwnedKey
 from quanyi_gateway.application.refund_requests import REASONS, Reason
+from quanyi_gateway.web import paging
 from quanyi_gateway.web.render import page
 from quanyi_gateway.web.routes.storefront import refund_requests, resources, rpc_error, sku_names
 from quanyi_gateway.web.session import CsrfProtected, WebError, WebUser
 
 router = APIRouter(include_in_schema=False)
 
-MY_ORDERS = 200
+MY_ORDERS = 20
 
 
 @router.get("/me")
-async def user_centre(request: Request, user: WebUser) -> Response:
-    """Everything the buyer bought, newest first: each order with its keys, their state and history."""
+async def user_centre(
+    request: Request,
+    user: WebUser,
+    page_token: paging.PageToken = "",
+    back: paging.Back = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = MY_ORDERS,
+) -> Response:
+    """Everything the buyer bought, newest first, a page of orders at a time (next and previous links over
+    orders' keyset pages): each order with its keys, their state and history."""
     r = resources(request)
-    orders = await r.orders.my_orders(user, MY_ORDERS)
+    try:
+        listed = await r.orders.my_orders(user, limit, page_token)
+    except grpc.aio.AioRpcError as exc:
+        raise paging.token_refused(exc) or rpc_error(exc) from None
+    orders = list(listed.items)
     keys_by_order: dict[str, list[OwnedKey]] = defaultdict(list)
-    for d in await r.keys.delivered(user):
+    for d in await r.keys.delivered(user, order_ids=[o.order_id for o in orders]):
         keys_by_order[d.order_id].append(d)
     sku_ids = [i.sku_id for o in orders for i in o.items]
     sku_ids += [d.sku_id for ds in keys_by_order.values() for d in ds]
     names = await sku_names(request, sku_ids)
-    asked = await refund_requests(request).of_buyer(user, orders)
+    asked = await refund_requests(request).of_orders(user, orders)
     histories = await r.keys.channel_histories(user, orders)
     entitled = await r.keys.entitlements(user)
     return page(
         request, "me.html", user, orders=orders, keys_by_order=keys_by_order, names=names, asked=asked,
         histories=histories, entitled=entitled,
+        pager=paging.pager(
+            "/me", {"limit": "" if limit == MY_ORDERS else str(limit)}, page_token, back or [],
+            listed.next_cursor,
+        ),
     )
 
 
@@ -54,10 +70,9 @@ async def user_centre(request: Request, user: WebUser) -> Response:
 async def key_page(request: Request, key_id: PathId, user: WebUser) -> Response:
     """One key of the buyer's: its order, state and history. Anyone else's key is a 404."""
     r = resources(request)
-    found = [d for d in await r.keys.delivered(user) if d.key_id == key_id]
-    if not found:
+    key = await r.keys.owned_key(user, key_id)
+    if key is None:
         raise WebError(404, "error.key_not_found")
-    key = found[0]
     names = await sku_names(request, [key.sku_id])
     steps = await r.keys.channel_history(user, key.order_id)
     return page(request, "key.html", user, key=key, names=names, steps=steps)
@@ -72,7 +87,7 @@ async def reveal(request: Request, order_id: PathId, key_id: PathId, user: WebUs
         await r.limits.check("reveal", ip=client_ip(request), account=str(user.user_id),
                              buyer_id=str(user.user_id))
         await r.orders.buyers_own(user, order_id)
-        revealed = await r.keys.reveal(user, order_id, key_id)
+        revealed = (await r.keys.reveal(user, order_id, key_id)).items
     except RateLimited as exc:
         raise WebError(429, "error.rate_limited", exc.retry_after_s) from None
     except OrderNotFound:

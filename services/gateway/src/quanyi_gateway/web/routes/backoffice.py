@@ -9,9 +9,8 @@ nothing. Charts are server-side SVG (web/charts.py).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,10 +31,11 @@ from quanyi_gateway.api.routes import admin_keys
 from quanyi_gateway.api.routes.admin_keys import get_key_file_jobs
 from quanyi_gateway.api.validation import PathId
 from quanyi_gateway.application.errors import OrderNotFound
+from quanyi_gateway.application.history import CrossServiceHistory, Histories
 from quanyi_gateway.application.key_files import KeyFileRequest
 from quanyi_gateway.application.model import Money, User
 from quanyi_gateway.application.roles import Permission as P
-from quanyi_gateway.web import charts, i18n, paging
+from quanyi_gateway.web import charts, i18n, paging, report_charts
 from quanyi_gateway.web.render import money, page
 from quanyi_gateway.web.session import CsrfProtected, WebError, require_user
 
@@ -44,10 +44,10 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 SKU_PAGE = 200
 ORDERS_PAGE = 50
 BATCHES_PAGE = 50
+QUEUE_PAGE = 50
+MISMATCH_PAGE = 50
 # The keys page sums the pools' stock over at most this many pages of 200 batches.
 BATCH_PAGES = 10
-# The delivery latency chart covers this many of the latest delivered orders.
-LATENCY_ORDERS = 30
 CHANNELS = ("webhook", "sms", "activation")
 ORDER_STATUSES = (
     "PENDING_PAYMENT",
@@ -123,15 +123,8 @@ async def home(request: Request, user: Annotated[User, allowed(P.CATALOGUE_READ)
     stock_chart = charts.bar_chart(
         tr("admin.stock.title"), [(s.sku.name[:12], float(s.available)) for s in stock], lambda v: f"{v:,.0f}"
     )
-    latency_chart = None
-    if user.can(P.ORDERS_READ):
-        latencies = await _delivery_latencies(_resources(request))
-        if latencies:
-            latency_chart = charts.line_chart(
-                tr("admin.home.latency"),
-                [charts.Series(tr("admin.home.latency_series"), latencies)],
-                lambda v: f"{v:.1f} s",
-            )
+    # Paid -> first key delivered, p50/p95/p99 per hour (fulfillment's delivery_latency projection).
+    latency_chart = await report_charts.latency_chart(peers, tr) if user.can(P.ORDERS_READ) else None
     return _admin_page(
         request,
         "admin/home.html",
@@ -141,35 +134,6 @@ async def home(request: Request, user: Annotated[User, allowed(P.CATALOGUE_READ)
         stock_chart=stock_chart,
         latency_chart=latency_chart,
     )
-
-
-async def _delivery_latencies(resources: Resources) -> list[tuple[str, float]]:
-    """Seconds from placement to the first key delivered, for the latest delivered orders, oldest first."""
-    try:
-        found = await resources.peers.orders.SearchOrders(
-            orders_pb.SearchOrdersRequest(status="FULFILLED", limit=LATENCY_ORDERS)
-        )
-    except grpc.aio.AioRpcError:
-        return []
-    gate = asyncio.Semaphore(8)
-
-    async def latency(o: Any) -> tuple[str, float] | None:
-        async with gate:
-            try:
-                reply = await resources.peers.fulfillment.ListDeliveries(
-                    fulfillment_pb.ListDeliveriesRequest(buyer_id=o.buyer_id, order_id=o.order_id)
-                )
-            except grpc.aio.AioRpcError:
-                return None
-        times = [d.delivered_at for d in reply.deliveries if d.order_id == o.order_id and d.delivered_at]
-        if not times or not o.created_at:
-            return None
-        placed = datetime.fromisoformat(o.created_at)
-        delivered = min(datetime.fromisoformat(t) for t in times)
-        return placed.strftime("%H:%M:%S"), max((delivered - placed).total_seconds(), 0.0)
-
-    measured = await asyncio.gather(*(latency(o) for o in reversed(found.orders)))
-    return [m for m in measured if m is not None]
 
 
 # Catalogue: products, SKUs (bundles are SKUs of other SKUs' keys) and pools.
@@ -292,8 +256,8 @@ async def keys(
     request: Request,
     user: Annotated[User, allowed(P.KEYS_READ)],
     pool_id: Annotated[str, Query(max_length=64)] = "",
-    page_token: Annotated[str, Query(max_length=200)] = "",
-    back: Annotated[list[str] | None, Query(max_length=paging.MAX_BACK + 1)] = None,
+    page_token: paging.PageToken = "",
+    back: paging.Back = None,
 ) -> HTMLResponse:
     jobs = await (await get_key_file_jobs(request)).everything()
     batches: list[Any] = []
@@ -443,8 +407,8 @@ async def orders(
     order_id: Annotated[str, Query(max_length=64)] = "",
     channel: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")] = "",
     status: Annotated[str, Query(max_length=32, pattern=r"^[A-Z_]*$")] = "",
-    page_token: Annotated[str, Query(max_length=200)] = "",
-    back: Annotated[list[str] | None, Query(max_length=paging.MAX_BACK + 1)] = None,
+    page_token: paging.PageToken = "",
+    back: paging.Back = None,
     limit: Annotated[int, Query(ge=1, le=200)] = ORDERS_PAGE,
 ) -> Response:
     """Orders from every channel, newest first, filtered by channel and status, a page at a time (next and
@@ -456,7 +420,7 @@ async def orders(
             orders_pb.SearchOrdersRequest(channel=channel, status=status, limit=limit, page_token=page_token)
         )
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise paging.token_refused(exc) or _rpc_error(exc) from None
     return _admin_page(
         request,
         "admin/orders.html",
@@ -477,9 +441,15 @@ async def orders(
 
 @router.get("/orders/{order_id}")
 async def order(
-    request: Request, order_id: PathId, user: Annotated[User, allowed(P.ORDERS_READ)]
+    request: Request,
+    order_id: PathId,
+    user: Annotated[User, allowed(P.ORDERS_READ)],
+    as_of: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
+    """One order: its facts, the actions the role may take, and (audit:read) its whole history across
+    the services as of an instant (`quanyi history`'s fold), each event under the one that caused it."""
     resources = _resources(request)
+    instant, bad_as_of = _instant(as_of)
     try:
         found = await resources.orders.own_order(user, order_id)
         entries: list[dict[str, Any]] = []
@@ -489,16 +459,16 @@ async def order(
             )
             entries = [MessageToDict(e, preserving_proto_field_name=True) for e in reply.entries]
         deliveries: list[Any] = []
-        history: list[dict[str, str]] = []
+        history: CrossServiceHistory | None = None
         if user.can(P.AUDIT_READ):
-            delivered = await resources.peers.fulfillment.ListDeliveries(
-                fulfillment_pb.ListDeliveriesRequest(buyer_id=found.buyer_id, order_id=order_id)
+            histories: Histories = request.app.state.histories
+            delivered, history = await asyncio.gather(
+                resources.peers.fulfillment.ListDeliveries(
+                    fulfillment_pb.ListDeliveriesRequest(buyer_id=found.buyer_id, order_id=order_id)
+                ),
+                histories.of_order(order_id, instant),
             )
             deliveries = [d for d in delivered.deliveries if d.order_id == order_id]
-            recorded = await resources.peers.orders.GetOrderHistory(
-                orders_pb.GetOrderHistoryRequest(order_id=order_id)
-            )
-            history = [_history_line(e, order_id) for e in recorded.events]
     except OrderNotFound:
         raise WebError(404, "error.order_not_found") from None
     except grpc.aio.AioRpcError as exc:
@@ -511,32 +481,23 @@ async def order(
         entries=entries,
         deliveries=deliveries,
         history=history,
+        as_of=instant.strftime("%Y-%m-%dT%H:%M:%S") if instant else "",
+        bad_as_of=bad_as_of,
         channels=CHANNELS,
         done=request.query_params.get("done", ""),
     )
 
 
-def _history_line(event: orders_pb.OrderHistoryEvent, order_id: str) -> dict[str, str]:
-    """An event of the order on one line: when, what, and its payload's fields (money as "¥19.90", lists by
-    their length, the order's own id left out)."""
+def _instant(text: str) -> tuple[datetime | None, bool]:
+    """The page's "as of" field (ISO 8601, UTC when it names no offset: the field is labelled UTC); an
+    unreadable one is ignored and said so, never an error."""
+    if not text.strip():
+        return None, False
     try:
-        payload = json.loads(event.payload_json or "{}")
+        instant = datetime.fromisoformat(text.strip())
     except ValueError:
-        payload = {}
-    parts = []
-    for key, value in payload.items():
-        if value == order_id:
-            continue
-        if isinstance(value, dict) and set(value) == {"minorUnits", "currency"}:
-            text = money(Money(int(value["minorUnits"]), str(value["currency"])))
-        elif isinstance(value, list):
-            text = f"[{len(value)}]"
-        elif isinstance(value, dict):
-            text = "{…}"
-        else:
-            text = str(value)
-        parts.append(f"{key}={text}")
-    return {"at": event.occurred_at, "what": event.type.rsplit(".", 1)[-1], "details": " ".join(parts)}
+        return None, True
+    return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)), False
 
 
 @router.post("/orders/{order_id}/refund", dependencies=[CsrfProtected])
@@ -638,19 +599,28 @@ async def audit_lookup(
 
 @router.get("/queue")
 async def queue(
-    request: Request, user: Annotated[User, allowed(P.QUEUE_READ)], all: bool = False
+    request: Request,
+    user: Annotated[User, allowed(P.QUEUE_READ)],
+    all: bool = False,
+    page_token: paging.PageToken = "",
+    back: paging.Back = None,
 ) -> HTMLResponse:
+    """The exception queue, oldest first, a page at a time (next and previous links over its keyset
+    pages), with each open entry's actions."""
     try:
         reply = await _resources(request).peers.orders.ListExceptionQueue(
-            orders_pb.ListExceptionQueueRequest(include_resolved=all, limit=500)
+            orders_pb.ListExceptionQueueRequest(include_resolved=all, limit=QUEUE_PAGE, page_token=page_token)
         )
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise paging.token_refused(exc) or _rpc_error(exc) from None
     return _admin_page(
         request,
         "admin/queue.html",
         user,
         entries=list(reply.entries),
+        pager=paging.pager(
+            "/admin/queue", {"all": "true" if all else ""}, page_token, back or [], reply.next_page_token
+        ),
         include_resolved=all,
         channels=("email", *CHANNELS),
         done=request.query_params.get("done", ""),
@@ -710,18 +680,25 @@ def _report(rows: Any, key: str) -> dict[str, dict[str, int]]:
 
 
 @router.get("/finance")
-async def finance(request: Request, user: Annotated[User, allowed(P.FINANCE_READ)]) -> HTMLResponse:
+async def finance(
+    request: Request,
+    user: Annotated[User, allowed(P.FINANCE_READ)],
+    page_token: paging.PageToken = "",
+    back: paging.Back = None,
+) -> HTMLResponse:
+    """Sales, refunds and margin by day, channel and product, the trial balance, and the reconciliation
+    mismatches a page at a time (oldest first, next and previous links over the ledger's keyset pages)."""
     ledger = _resources(request).peers.ledger
     try:
         by_day = (await ledger.GetReport(ledger_pb.GetReportRequest(period=ledger_pb.REPORT_PERIOD_DAY))).rows
         by_channel = (await ledger.GetReport(ledger_pb.GetReportRequest(group_by=["channel"]))).rows
         by_product = (await ledger.GetReport(ledger_pb.GetReportRequest(group_by=["product"]))).rows
         trial = await ledger.GetTrialBalance(ledger_pb.GetTrialBalanceRequest())
-        mismatches = (
-            await ledger.ListMismatches(ledger_pb.ListMismatchesRequest(include_resolved=True))
-        ).mismatches
+        listed = await ledger.ListMismatches(
+            ledger_pb.ListMismatchesRequest(include_resolved=True, limit=MISMATCH_PAGE, page_token=page_token)
+        )
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise paging.token_refused(exc) or _rpc_error(exc) from None
     days = _report(by_day, "period")
     channels = _report(by_channel, "channel")
     products = _report(by_product, "product_id")
@@ -758,7 +735,8 @@ async def finance(request: Request, user: Annotated[User, allowed(P.FINANCE_READ
         channel_chart=channel_chart,
         product_chart=product_chart,
         trial=trial,
-        mismatches=[MessageToDict(m, preserving_proto_field_name=True) for m in mismatches],
+        mismatches=[MessageToDict(m, preserving_proto_field_name=True) for m in listed.mismatches],
+        pager=paging.pager("/admin/finance", {}, page_token, back or [], listed.next_page_token),
     )
 
 

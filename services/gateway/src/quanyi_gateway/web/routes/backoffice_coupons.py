@@ -19,23 +19,34 @@ from quanyi_gateway.api.routes.admin_coupons import coupon_public, coupon_reques
 from quanyi_gateway.application.model import User
 from quanyi_gateway.application.roles import Permission as P
 from quanyi_gateway.models import CouponCreate, Money
+from quanyi_gateway.web import paging
 from quanyi_gateway.web.routes.backoffice import _admin_page, _back, _resources, _rpc_error, allowed
 from quanyi_gateway.web.session import CsrfProtected, WebError
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
+COUPONS_PAGE = 50
 Code = Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @router.get("/coupons")
-async def coupons(request: Request, user: Annotated[User, allowed(P.COUPONS_READ)]) -> HTMLResponse:
+async def coupons(
+    request: Request,
+    user: Annotated[User, allowed(P.COUPONS_READ)],
+    page_token: paging.PageToken = "",
+    back: paging.Back = None,
+) -> HTMLResponse:
+    """The coupons, newest first, a page at a time (next and previous links over orders' keyset pages)."""
     try:
-        reply = await _resources(request).peers.orders.ListCoupons(orders_pb.ListCouponsRequest(limit=200))
+        reply = await _resources(request).peers.orders.ListCoupons(
+            orders_pb.ListCouponsRequest(limit=COUPONS_PAGE, page_token=page_token)
+        )
     except grpc.aio.AioRpcError as exc:
-        raise _rpc_error(exc) from None
+        raise paging.token_refused(exc) or _rpc_error(exc) from None
     return _admin_page(
         request, "admin/coupons.html", user, coupons=[coupon_public(c) for c in reply.coupons],
         done=request.query_params.get("done", ""), created=request.query_params.get("code", ""),
+        pager=paging.pager("/admin/coupons", {}, page_token, back or [], reply.next_page_token),
     )
 
 
