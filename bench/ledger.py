@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import time
@@ -33,6 +32,7 @@ from quanyi.fulfillment.v1 import events_pb2 as ff
 from quanyi.orders.v1 import events_pb2 as orders
 from quanyi_ledger.adapters.postgres import PgLedgerUnitOfWork
 from quanyi_ledger.application.verification import verify_journal
+from quanyi_ledger.bootstrap import settle_heap
 from quanyi_ledger.entrypoints.consumers import batch_handler
 from quanyi_ledger.projections import PROJECTIONS
 from quanyi_platform import db
@@ -153,7 +153,7 @@ async def main(verify_entries: int, batch: int, rate_entries: int) -> dict[str, 
             pool,
             PlatformSettings(database_url=url),
         )
-        gc.freeze()  # as the service does once it has started (quanyi_ledger.bootstrap)
+        settle_heap()  # as the service does once it has started
         posted = 0
         k = 0
         busy = 0.0

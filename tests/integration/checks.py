@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from psycopg import AsyncConnection
+from quanyi_platform.envelope import Envelope
 
 SCHEMAS = ("orders", "inventory", "fulfillment", "ledger", "risk", "gateway")
 
@@ -19,17 +21,22 @@ async def scalar(database_url: str, query: str, params: tuple[Any, ...] = ()) ->
         return row[0] if row else None
 
 
-async def event_counts(database_url: str) -> dict[str, int]:
-    """Rows in every service's event store: what was written, and so what will be emitted."""
+async def _per_store(database_url: str, query: str) -> dict[str, int]:
+    """`query` (its `{events}` the store's table) over every service's event store that exists."""
     out = {}
     async with await AsyncConnection.connect(database_url) as conn:
         for schema in SCHEMAS:
             cur = await conn.execute("SELECT to_regclass(%s)", (f"{schema}.events",))
             row = await cur.fetchone()
             if row and row[0]:
-                cur = await conn.execute(f"SELECT count(*) FROM {schema}.events")
+                cur = await conn.execute(query.format(events=f"{schema}.events"))
                 out[schema] = (await cur.fetchone() or [0])[0]
     return out
+
+
+async def event_counts(database_url: str) -> dict[str, int]:
+    """Rows in every service's event store: what was written, and so what will be emitted."""
+    return await _per_store(database_url, "SELECT count(*) FROM {events}")
 
 
 async def _tables(conn: AsyncConnection[Any]) -> list[tuple[str, str]]:
@@ -68,6 +75,90 @@ async def settled_row_counts(database_url: str, quiet_for_s: float = 0.5, timeou
         if now == last or asyncio.get_running_loop().time() > deadline:
             return now
         last = now
+
+
+async def event_marks(database_url: str) -> dict[str, int]:
+    """The last event's sequence number in every service's event store."""
+    return await _per_store(database_url, "SELECT coalesce(max(seq), 0) FROM {events}")
+
+
+async def _events_after(database_url: str, marks: dict[str, int]) -> list[tuple[str, str, str, str, str]]:
+    """(schema, event type, correlation id, event id, causation id) of every event after `marks`."""
+    out: list[tuple[str, str, str, str, str]] = []
+    async with await AsyncConnection.connect(database_url) as conn:
+        for schema, seq in marks.items():
+            cur = await conn.execute(
+                f"SELECT event_type, correlation_id, envelope FROM {schema}.events WHERE seq > %s ORDER BY seq",
+                (seq,),
+            )
+            for t, c, data in await cur.fetchall():
+                env = Envelope.FromString(bytes(data))
+                out.append((schema, t, c, env.event_id, env.causation_id))
+    return out
+
+
+async def _background(
+    database_url: str, marks: dict[str, int], new: list[tuple[str, str, str, str, str]], mine: set[str]
+) -> set[str]:
+    """Event ids of `new` that no request in the window caused: each was caused by an event recorded before
+    the window, or by another such event (a flow already under way: a delivery finishing, an unpaid order
+    expiring), or continues an earlier flow that is not this test's (`mine`: correlation ids), as a
+    poller's event that names no cause does."""
+    causes = {cause for *_, cause in new if cause}
+    correlations = {c for _, _, c, _, _ in new}
+    earlier_ids: set[str] = set()
+    earlier_flows: set[str] = set()
+    async with await AsyncConnection.connect(database_url) as conn:
+        for schema, seq in marks.items():
+            cur = await conn.execute(
+                f"SELECT event_id::text FROM {schema}.events WHERE seq <= %s AND event_id::text = ANY(%s)",
+                (seq, list(causes)),
+            )
+            earlier_ids |= {i for (i,) in await cur.fetchall()}
+            cur = await conn.execute(
+                f"SELECT DISTINCT correlation_id FROM {schema}.events WHERE seq <= %s AND correlation_id = ANY(%s)",
+                (seq, list(correlations)),
+            )
+            earlier_flows |= {c for (c,) in await cur.fetchall()}
+    background = {event_id for _, _, c, event_id, _ in new if c in earlier_flows - mine}
+    grew = True
+    while grew:
+        grew = False
+        for *_, event_id, cause in new:
+            if event_id not in background and (cause in earlier_ids or cause in background):
+                background.add(event_id)
+                grew = True
+    return background
+
+
+async def changes_nothing(
+    database_url: str, action: Callable[[], Awaitable[None]], mine: set[str], attempts: int = 4
+) -> None:
+    """Assert that `action` (repeatable: requests that are refused) appends no event and writes no row.
+
+    The stack is shared and runs on: an earlier test's unpaid order may expire, or this test's delivery
+    finish, inside the window, and move rows that are not `action`'s. So an event fails at once unless it
+    was caused by an event recorded before the window (or continues an earlier flow that is not this
+    test's, `mine`), and a row written with no event fails at once; rows moved beside such background
+    events are measured again, and fail only if that happens every time. (CI failed twice on background
+    moves: an expiry, then a late KeysDelivered of this test's own order under load.)"""
+    last: tuple[list[tuple[str, str, str]], dict[str, tuple[int, int]]] = ([], {})
+    for _ in range(attempts):
+        marks = await event_marks(database_url)
+        before = await settled_row_counts(database_url)
+        await action()
+        after = await row_counts(database_url)
+        new = await _events_after(database_url, marks)
+        diff = {t: (before.get(t, 0), after.get(t, 0)) for t in before.keys() | after.keys()
+                if before.get(t, 0) != after.get(t, 0)}
+        background = await _background(database_url, marks, new, mine)
+        ours = [(schema, t, c) for schema, t, c, event_id, _ in new if event_id not in background]
+        assert not ours, f"refused requests appended events: {ours}"
+        assert new or not diff, f"refused requests wrote rows: {diff}"
+        if not new:
+            return
+        last = ([(schema, t, c) for schema, t, c, _, _ in new], diff)
+    raise AssertionError(f"the stores never held still around the refused requests: events {last[0]}, rows {last[1]}")
 
 
 def _contains(value: Any, secrets: list[bytes]) -> bytes | None:

@@ -92,8 +92,8 @@ async def test_a_bundle_of_a_key_points_and_a_membership_reaches_the_user_centre
     first = await bought(http, buyer, box)
     r = await buyer.get("/v1/me/keys", params={"order_id": first})
     assert r.status_code == 200, r.text
-    assert [(k["code"], k["password"]) for k in r.json()] == [
-        k for k in keys if k[0] == r.json()[0]["code"]
+    assert [(k["code"], k["password"]) for k in r.json()["items"]] == [
+        k for k in keys if k[0] == r.json()["items"][0]["code"]
     ]
     points = (await buyer.get("/v1/me/points")).json()
     assert points["balance"] == 500 and [c["order_id"] for c in points["credits"]] == [first]
@@ -104,7 +104,7 @@ async def test_a_bundle_of_a_key_points_and_a_membership_reaches_the_user_centre
 
     # A bundle of points and a membership only: delivered without a key; its 7 days start when the 30 end.
     second = await bought(http, buyer, perks)
-    assert (await buyer.get("/v1/me/keys", params={"order_id": second})).json() == []
+    assert (await buyer.get("/v1/me/keys", params={"order_id": second})).json()["items"] == []
     assert (await buyer.get("/v1/me/points")).json()["balance"] == 600
     [vip] = (await buyer.get("/v1/me/memberships")).json()
     assert [g["order_id"] for g in vip["grants"]] == [first, second]

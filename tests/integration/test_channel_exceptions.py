@@ -67,7 +67,7 @@ async def _is(buyer: Client, order_id: str, status: str) -> bool:
 async def _entry(adm: Client, order_id: str) -> dict[str, Any] | None:
     r = await adm.get("/v1/admin/ops/queue", params={"include_resolved": True, "limit": 500})
     assert r.status_code == 200, r.text
-    return next((e for e in r.json() if e["order_id"] == order_id), None)
+    return next((e for e in r.json()["items"] if e["order_id"] == order_id), None)
 
 
 async def _half_credited(adm: Client, sim: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
@@ -100,7 +100,7 @@ async def test_a_channel_that_gives_up_after_fulfilment_is_queued_then_redriven_
         assert entry["source"] == "channel" and entry["reason"].startswith("activation delivery given up")
         assert await order_status(buyer, order_id) == "FULFILLED"  # the keys are in the user centre
         assert len((await sim.get("/_sim/state")).json()["topups"]) == credited_before + 1  # partial
-        keys = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()
+        keys = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]
         assert len({k["sku_id"] for k in keys}) == 2  # a key of each component, both in the user centre
 
         # Still down: the re-drive fails again, and the entry stays open.
@@ -122,7 +122,7 @@ async def test_a_channel_that_gives_up_after_fulfilment_is_queued_then_redriven_
         assert done.returncode == 0, done.stderr
         resolved = json.loads(done.stdout)["entry"]
         assert (resolved["status"], resolved["resolution"]) == ("RESOLVED", "redrive")
-        codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()]
+        codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]]
         topups = (await sim.get("/_sim/state")).json()["topups"]
         mine = [t["code"] for t in topups if t["code"] in codes]
         assert sorted(mine) == sorted(codes)  # each component's key credited once, the first before the outage

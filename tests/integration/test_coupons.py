@@ -75,7 +75,7 @@ async def test_a_coupon_created_by_an_operator_discounts_an_order_paid_delivered
 
     async def delivered() -> list[dict[str, Any]] | None:
         r = await buyer.get("/v1/me/keys", params={"order_id": order["order_id"]})
-        return r.json() if r.status_code == 200 and r.json() else None
+        return r.json()["items"] if r.status_code == 200 and r.json()["items"] else None
 
     got = await eventually(delivered, timeout=60)
     assert len(got) == 1 and (got[0]["code"], got[0]["password"]) in keys

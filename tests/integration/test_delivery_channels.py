@@ -108,7 +108,7 @@ async def test_activation_partner_down_gives_up_then_a_redrive_credits_each_key_
         again = await adm.post(f"/v1/admin/orders/{order_id}/deliveries", json=body)
         assert again.json()["delivered"] is True
         credited = await new_topups()
-        codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()]
+        codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]]
         assert sorted(t["code"] for t in credited) == sorted(codes)  # each key credited exactly once
         assert {t["account"] for t in credited} == {PARTNER_ACCOUNT}
 

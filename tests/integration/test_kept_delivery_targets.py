@@ -74,7 +74,7 @@ async def test_a_paid_order_is_also_delivered_on_every_channel_the_buyer_keeps_w
         ("ChannelDelivered", "activation"), ("ChannelDelivered", "app"), ("ChannelDelivered", "sms"),
     ], outcomes
 
-    codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()]
+    codes = [k["code"] for k in (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]]
     developer = {"X-Dev-Credential": stack.config.dev_credential}
     async with httpx.AsyncClient(base_url=channel_simulators_url(stack), timeout=10, headers=developer) as sim:
         state = (await sim.get("/_sim/state")).json()
@@ -89,7 +89,7 @@ async def test_a_paid_order_is_also_delivered_on_every_channel_the_buyer_keeps_w
     await eventually(fulfilled, timeout=30)
     queue = await adm.get("/v1/admin/ops/queue", params={"include_resolved": True, "limit": 500})
     assert queue.status_code == 200, queue.text
-    assert not [e for e in queue.json() if e["order_id"] == order_id]
+    assert not [e for e in queue.json()["items"] if e["order_id"] == order_id]
 
     r = await http.delete("/v1/me", headers=buyer.auth())
     assert r.status_code == 204

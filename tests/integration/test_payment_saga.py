@@ -257,7 +257,7 @@ async def test_partial_then_full_refunds_of_delivered_keys_void_them_and_a_redee
     await eventually(lambda: is_status(buyer, order["order_id"], "FULFILLED"))
     r = await buyer.get("/v1/me/keys", params={"order_id": order["order_id"]})
     assert r.status_code == 200, r.text
-    codes = [k["code"] for k in r.json()]
+    codes = [k["code"] for k in r.json()["items"]]
     assert len(codes) == 3
     r = await redeem(http, codes[0])
     assert r.status_code == 200, r.text
@@ -348,14 +348,14 @@ async def test_the_exception_queue_is_listed_by_the_admin_api_and_the_cli_and_re
     adm = await operator(http)
     r = await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})
     assert r.status_code == 200, r.text
-    assert isinstance(r.json(), list)
+    assert isinstance(r.json()["items"], list)
     sku = await create_sku_with_keys(adm, fresh_keys(1), name="Douyin")
     buyer = await new_buyer(http)
     order = (await place_order(buyer, sku["sku_id"])).json()
     r = await adm.post(f"/v1/admin/ops/queue/{order['order_id']}", json={"action": "resolve", "note": "x"})
     assert r.status_code == 409, r.text
     assert "not in the exception queue" in r.json()["detail"]
-    listed = (await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})).json()
+    listed = (await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})).json()["items"]
     env = {**os.environ, "QUANYI_GATEWAY_URL": stack.config.gateway_url, "QUANYI_ADMIN_TOKEN": adm.token}
     quanyi = str(Path(sys.executable).parent / "quanyi")
     done = await asyncio.to_thread(

@@ -61,7 +61,7 @@ async def test_a_refund_inventory_refuses_waits_in_the_queue_unsent_until_the_op
     order_id = order["order_id"]
     await pay_with(http, order, "wechatpay-sim")
     await eventually(lambda: is_status(buyer, order_id, "FULFILLED"))
-    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()
+    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]
     r = await redeem(http, key["code"])
     assert r.status_code == 200, r.text
 
@@ -83,7 +83,7 @@ async def test_a_refund_inventory_refuses_waits_in_the_queue_unsent_until_the_op
     first = r.json()["refund_id"]
 
     async def queued() -> dict[str, str] | None:
-        entries = (await adm.get("/v1/admin/ops/queue")).json()
+        entries = (await adm.get("/v1/admin/ops/queue")).json()["items"]
         return next((e for e in entries if e["order_id"] == order_id), None)
 
     entry = await eventually(queued)
@@ -148,7 +148,7 @@ async def test_a_buyers_refund_request_that_the_operator_declines_shows_declined
     order_id = order["order_id"]
     await pay_with(http, order, "wechatpay-sim")
     await eventually(lambda: is_status(buyer, order_id, "FULFILLED"))
-    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()
+    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]
     assert (await redeem(http, key["code"])).status_code == 200
 
     async def redeemed_in_inventory() -> bool:
@@ -161,7 +161,7 @@ async def test_a_buyers_refund_request_that_the_operator_declines_shows_declined
     assert r.json()["state"] == "requested"
 
     async def state() -> str:
-        mine = (await buyer.get("/v1/me/refund-requests")).json()
+        mine = (await buyer.get("/v1/me/refund-requests")).json()["items"]
         [(found, standing)] = [(m["order_id"], m["state"]) for m in mine]
         assert found == order_id
         return str(standing)
@@ -177,7 +177,7 @@ async def test_a_buyers_refund_request_that_the_operator_declines_shows_declined
     assert r.status_code == 201, r.text
 
     async def queued() -> bool:
-        entries = (await adm.get("/v1/admin/ops/queue")).json()
+        entries = (await adm.get("/v1/admin/ops/queue")).json()["items"]
         return any(e["order_id"] == order_id for e in entries)
 
     await eventually(queued)

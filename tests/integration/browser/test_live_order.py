@@ -65,7 +65,7 @@ async def _delivered_at(buyer: Client, order_id: str) -> float:
 
     async def delivered() -> float | None:
         r = await buyer.get(f"/v1/me/keys?order_id={order_id}")
-        return time.time() if r.status_code == 200 and r.json() else None
+        return time.time() if r.status_code == 200 and r.json()["items"] else None
 
     found: float = await eventually(delivered, timeout=30, interval=0.02)
     return found

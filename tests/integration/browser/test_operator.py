@@ -66,7 +66,7 @@ async def _queue_undelivered_order(http: httpx.AsyncClient, stack: Stack, sku_id
     adm = await admin(http)
 
     async def queued() -> bool:
-        entries = (await adm.get("/v1/admin/ops/queue")).json()
+        entries = (await adm.get("/v1/admin/ops/queue")).json()["items"]
         return any(e["order_id"] == order_id for e in entries)
 
     await eventually(queued, timeout=30)
@@ -127,8 +127,21 @@ async def test_an_operator_imports_keys_refunds_an_order_works_the_queue_and_rea
     await page.get_by_label("订单号").fill(order_id)
     await page.get_by_role("button", name="查询").click()
     await expect(page.locator("[data-order-status]")).to_have_attribute("data-order-status", "FULFILLED")
+    # The whole history across the services, each event indented under its cause.
     history = page.locator("ol.history")
     await expect(history).to_contain_text("OrderPlaced")
+    await expect(history).to_contain_text("OrderFulfilled")
+    reserved = history.locator('[data-service="inventory"][data-event="KeyReserved"]')
+    await expect(reserved).to_have_count(1)
+    await expect(reserved).not_to_have_class("depth-0")
+    await expect(history.locator('[data-service="fulfillment"][data-event="KeyDelivered"]')).to_have_count(1)
+    await expect(page.locator("[data-history-missing]")).to_have_count(0)
+    # As of an instant before the order existed, there is nothing yet; "Now" brings the whole of it back.
+    await page.get_by_label("截至（UTC）").fill("2020-01-01T00:00:00")
+    await page.get_by_role("button", name="查看", exact=True).click()
+    await expect(page.locator("[data-history-state]")).to_have_attribute("data-history-state", "unknown")
+    await expect(history).to_contain_text("截至该时刻没有事件")
+    await page.get_by_role("link", name="至今", exact=True).click()
     await expect(history).to_contain_text("OrderFulfilled")
     await page.get_by_label("原因").fill("买家申请退款")
     await page.get_by_role("button", name="退还未退部分").click()
@@ -151,7 +164,7 @@ async def test_an_operator_imports_keys_refunds_an_order_works_the_queue_and_rea
         await entry.get_by_role("button", name="标记已人工处理").click()
         await expect(page.get_by_role("status").first).to_contain_text("已标记为人工处理完成")
         await expect(page.locator(f"#q-{queued_id}")).to_have_count(0)
-        entries = (await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})).json()
+        entries = (await adm.get("/v1/admin/ops/queue", params={"include_resolved": True})).json()["items"]
         (resolved,) = [e for e in entries if e["order_id"] == queued_id]
         assert resolved["status"] != "OPEN" and resolved["actor"].startswith("admin:")
     finally:

@@ -1,7 +1,10 @@
-"""The back office's lists go a page at a time: next and previous links over the services' keyset pages,
-with the keyboard; the URL carries the pages before, so "previous" shows exactly the page seen before."""
+"""The back office's lists and the buyer's user centre go a page at a time: next and previous links over the
+services' keyset pages, with the keyboard; the URL carries the pages before, so "previous" shows exactly the
+page seen before."""
 
 from __future__ import annotations
+
+import uuid
 
 import httpx
 import pytest
@@ -10,7 +13,7 @@ from quanyi_cli.stack import Stack
 
 from tests.integration.browser.conftest import shot
 from tests.integration.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.integration.harness import admin, create_sku_with_keys, fresh_keys, new_buyer, place_order
+from tests.integration.harness import admin, create_sku_with_keys, fresh_keys, new_buyer, pay, place_order
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +84,42 @@ async def test_the_keys_page_lists_its_batches_a_page_at_a_time(
         assert sku["pool_id"] in r.text and 'rel="next"' not in r.text  # one batch: one page
         r = await web.get("/admin/keys?page_token=forged-token")
         assert r.status_code in (200, 400), r.status_code  # a forged token is refused, never a 500
+
+
+async def test_a_buyer_pages_through_the_user_centre_forward_and_back_with_the_keyboard(
+    http: httpx.AsyncClient, stack: Stack, page: Page
+) -> None:
+    sku = await create_sku_with_keys(await admin(http), fresh_keys(3))
+    name = f"centre-{uuid.uuid4().hex[:10]}"
+    buyer = await new_buyer(http, name)
+    orders = [(await place_order(buyer, sku["sku_id"])).json() for _ in range(3)]
+    newest_first = [o["order_id"] for o in reversed(orders)]
+
+    await page.goto("/login?next=/me?limit=2")
+    await page.get_by_label("电子邮箱").fill(f"{name}@buyer.test")
+    await page.get_by_label("密码").fill("buyer-password")
+    await page.locator("form[action='/login'] button[type=submit]").click()
+    await expect(page).to_have_url("/me?limit=2")
+    pager = page.get_by_role("navigation", name="订单分页")
+    await expect(pager).to_contain_text("第 1 页")
+    assert await _sections(page) == newest_first[:2]
+
+    await pager.get_by_role("link", name="下一页 →").focus()
+    await page.keyboard.press("Enter")
+    await expect(pager).to_contain_text("第 2 页")
+    assert await _sections(page) == newest_first[2:]
+    await expect(pager.get_by_role("link", name="下一页 →")).to_have_count(0)
+    await pager.get_by_role("link", name="← 上一页").focus()
+    await page.keyboard.press("Enter")
+    await expect(pager).to_contain_text("第 1 页")
+    assert await _sections(page) == newest_first[:2]
+    await shot(page, "buyer-user-centre-paging")
+    for order in orders:  # unpaid orders would hold stock for the suite's client address until they expire
+        assert (await pay(http, order)).status_code == 200
+
+
+async def _sections(page: Page) -> list[str]:
+    ids: list[str] = await page.locator("section.panel[id^='order-']").evaluate_all(
+        "sections => sections.map(s => s.id.slice('order-'.length))"
+    )
+    return ids
