@@ -84,6 +84,10 @@ def stack(
             "QUANYI_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "QUANYI_BROKER_EPOCH_CHECK_S": "0.5",
             "QUANYI_MAX_IN_FLIGHT": "1024",
+            # Consumers off an order's way (the ledger, inventory's reports, the gateway's risk flags) wake
+            # as fast as the others once idle, so a test that waits for the stack to settle
+            # (tests/security/conftest.settled_counts) waits for less than a second of quiet, not 2.
+            "QUANYI_CONSUMER_BACKGROUND_IDLE_FETCH_WAIT_MS": "500",
             # The order saga at test speed: unpaid orders expire after PAYMENT_TTL_S, providers are asked about
             # unpaid orders from a second after placement, unconfirmed refunds are sent again after 2 s.
             "QUANYI_PAYMENT_TTL_S": str(PAYMENT_TTL_S),

@@ -34,16 +34,27 @@ async def row_counts(database_url: str) -> dict[str, int]:
         return {name: n for name, n in await cur.fetchall()}
 
 
+# How long the row counts must stay the same, with nothing left to publish, before the stack counts as
+# settled: longer than one hop's worst wait, an idle consumer's fetch (the stack's
+# QUANYI_CONSUMER_BACKGROUND_IDLE_FETCH_WAIT_MS, 500 ms) plus its batch. Two looks 0.2 s apart were not: a
+# background consumer in its idle fetch applied an event after both (gateway.inbox 3 -> 4).
+SETTLE_S = 1.5
+
+
 async def settled_counts(database_url: str, timeout: float = 60) -> dict[str, int]:
-    """The row counts once every event is published and they stop moving (two equal looks in a row)."""
+    """The row counts once every event is published and they have stopped moving for SETTLE_S."""
     deadline = time.monotonic() + timeout
     last: dict[str, int] | None = None
+    since = 0.0
     while time.monotonic() < deadline:
-        if await quiet(database_url):
+        if not await quiet(database_url):
+            last = None
+        else:
             now = await row_counts(database_url)
-            if now == last:
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= SETTLE_S:
                 return now
-            last = now
         await asyncio.sleep(0.2)
     raise AssertionError("the stack did not settle")
 
