@@ -261,6 +261,10 @@ async def test_partial_then_full_refunds_of_delivered_keys_void_them_and_a_redee
     assert len(codes) == 3
     r = await redeem(http, codes[0])
     assert r.status_code == 200, r.text
+    # Inventory hears of the redemption from fulfillment's topic and of the refunds from orders': a refund
+    # it hears of first takes the key as delivered (voids it). The refunds below are about a redemption
+    # already known, so they wait for inventory to know it.
+    await eventually(lambda: keys_in_state(url, order["order_id"], "redeemed", 1))
 
     # One unit: a delivered key not redeemed is voided; the order stays fulfilled.
     r = await adm.post(f"/v1/admin/orders/{order['order_id']}/refunds",
@@ -296,6 +300,13 @@ async def test_partial_then_full_refunds_of_delivered_keys_void_them_and_a_redee
     assert await inventory_keys(url, order["order_id"]) == (["recycled", "recycled", "redeemed"], [
         ("settled", 0, 1, 0, False), ("settled", 0, 1, 1, True)])
     await paid_orders_accounted_for(url)
+
+
+async def keys_in_state(url: str, order_id: str, state: str, n: int) -> bool:
+    found = await checks.scalar(
+        url, "SELECT count(*) FROM inventory.keys WHERE order_id = %s AND state = %s", (order_id, state)
+    )
+    return bool(found == n)
 
 
 async def inventory_keys(url: str, order_id: str) -> tuple[list[str], list[tuple[str, int, int, int, bool]]]:

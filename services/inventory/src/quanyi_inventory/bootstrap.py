@@ -119,11 +119,12 @@ async def start(settings: Settings) -> None:
     await server.start()
     consumer = InboxConsumer(NAME, [topic_for("orders")], order_paid_handler(store), pool, settings)
     # Fulfillment's reports get a consumer of their own: its topic's partitions are keyed otherwise
-    # (a Redeemed by key), and deliveries must not wait behind a backlog of payments. They and the stock
-    # alerts are off an order's way to delivery: idle, they fetch seldom (background).
+    # (a Redeemed by key), and deliveries must not wait behind a backlog of payments. Not a background
+    # consumer: a refund (heard on the orders topic, promptly) takes a key as delivered, and voids it,
+    # until this consumer has heard of its redemption, so a slow idle fetch here widens that race. The
+    # stock alerts are off an order's way: idle, they fetch seldom (background).
     deliveries = InboxConsumer(
-        f"{NAME}-fulfillment", [topic_for("fulfillment")], fulfillment_handler(store), pool, settings,
-        background=True,
+        f"{NAME}-fulfillment", [topic_for("fulfillment")], fulfillment_handler(store), pool, settings
     )
     components = [
         Relay(pool, settings, store.topic, wakeup=store.appended).run(),
