@@ -58,7 +58,8 @@ class PlatformSettings(BaseSettings):
     consumer_idle_after_ms: int = 2_000
     consumer_idle_fetch_wait_ms: int = 500
     # The same for consumers off an order's way to delivery (InboxConsumer(background=True): the ledger's
-    # postings, inventory's delivery reports, the gateway's risk flags). Each fetch costs Tansu about a
+    # postings, inventory's stock alerts, the gateway's risk flags; never one whose events a decision
+    # elsewhere waits for, docs/ENGINEERING.md). Each fetch costs Tansu about a
     # millisecond of CPU however little it returns, and it answers a waiting fetch only when it next looks
     # (after half the wait, then half the rest, ...): the first record after a quiet spell reaches them
     # within ~1 s, and an idle one costs a fetch every 2 s instead of two a second.
