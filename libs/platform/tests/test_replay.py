@@ -14,7 +14,15 @@ from quanyi_platform.config import PlatformSettings
 from quanyi_platform.envelope import NewEvent
 from quanyi_platform.eventstore import EventStore
 from quanyi_platform.relay import Relay
-from quanyi_platform.replay import ServiceProjections, digest_of, drop_shadow, rebuild, swap, verify
+from quanyi_platform.replay import (
+    ServiceProjections,
+    digest_of,
+    drop_shadow,
+    rebuild,
+    seq_ranges,
+    swap,
+    verify,
+)
 from quanyi_platform.testing.toy.projections import PROJECTIONS
 
 SPEC = ServiceProjections("toy", PROJECTIONS, ("quanyi_platform.testing.toy.migrations",))
@@ -141,3 +149,9 @@ async def test_a_projection_rebuilt_from_the_topic_equals_the_one_rebuilt_from_t
     assert from_topic.events == 500
     assert topic_report.equal, topic_report.describe()
     assert digest_of(topic_report) == digest_of(from_store)
+
+
+def test_the_seqs_a_topic_lacks_are_named_as_ranges() -> None:
+    assert seq_ranges([3]) == "missing seq 3"
+    assert seq_ranges([3, 7, 8, 9, 12]) == "missing seq 3, 7-9, 12"
+    assert seq_ranges(list(range(1, 40, 2)), most=2) == "missing seq 1, 3 and 18 more ranges"

@@ -351,6 +351,19 @@ async def _store_events(
                     await page
 
 
+def seq_ranges(seqs: list[int], most: int = 8) -> str:
+    """Sorted `seqs` as ranges for a message: "seq 3, 7-9 and 2 more ranges" (at most `most` shown)."""
+    ranges: list[tuple[int, int]] = []
+    for seq in seqs:
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:most])
+    more = f" and {len(ranges) - most} more ranges" if len(ranges) > most else ""
+    return f"missing seq {shown}{more}"
+
+
 async def _topic_events(
     bootstrap: str, topic: str, decode: _Decoder, upto: int, ids: dict[int, str], timeout_s: float
 ) -> list[StoredEvent]:
@@ -380,7 +393,7 @@ async def _topic_events(
             if time.monotonic() > deadline:
                 raise ReplayError(
                     f"{topic} holds {len(found)} of the {expected} events up to seq {upto}: the broker lost"
-                    " some (replay --source store instead)"
+                    f" some ({seq_ranges(sorted(ids.keys() - found.keys()))}; replay --source store instead)"
                 )
             got = await consumer.getmany(timeout_ms=200, max_records=10_000)
             for records in got.values():
