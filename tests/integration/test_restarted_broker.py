@@ -106,3 +106,24 @@ async def test_orders_paid_around_a_broker_restart_are_each_delivered_and_booked
     epochs = {await checks.scalar(url, f"SELECT broker_epoch FROM {s}.relay_state") for s in ("orders", "inventory")}
     assert len(epochs) == 1
 
+
+    # Tansu's memory store can give a produce that was in flight across its restart an offset a batch already
+    # holds (AlreadyExists in its log), and readers from offset 0 then skip records after that batch: a defect
+    # of this broker, not of the relays (the store marks nothing the current broker did not acknowledge). The
+    # tests after this one replay every topic from offset 0, so leave them a broker refilled while nothing was
+    # in flight: restart it once more, idle, and wait until every relay has republished its store.
+    republishing = "broker lost its data: republishing the event store"
+    services = ("orders", "inventory", "fulfillment", "ledger", "risk")
+
+    def republished() -> dict[str, int]:
+        return {s: (stack.log_dir / f"{s}.log").read_text().count(republishing) for s in services}
+
+    await eventually(lambda: quiet(url), timeout=60)
+    before = republished()
+    e2e_broker.restart_empty()
+
+    async def all_republished() -> bool:
+        now = republished()
+        return all(now[s] > before[s] for s in services) and await quiet(url)
+
+    await eventually(all_republished, timeout=60, interval=0.5)
