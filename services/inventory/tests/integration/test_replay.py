@@ -150,7 +150,8 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
         assert await rotate_master_key(PgInventoryUnitOfWork(store, pool=pool), rotated) == 3
 
         # After the reservation: deliveries, a redemption heard first, and refunds (one releasing keys, one
-        # recycling revealed ones, one refused for a redeemed key), as fulfillment and orders report them.
+        # recycling revealed ones, one recycling a delivered one, one refused for a redeemed key), as
+        # fulfillment and orders report them; then the redemption the recycling refund raced, twice.
         def keys_of(order_id: str) -> Awaitable[list[Any]]:
             return _keys_of(pool, order_id)
 
@@ -164,9 +165,13 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
                 refund_requested("o-2", steam, 1, redeemed=1),
                 refund_requested("o-multi", steam, 2, released=2),
                 refund_requested("late-0", steam, 2, released=2),
+                refund_requested("o-3", steam, 1, voided=1),
             ])
-        assert await count(pool, "SELECT count(*) FROM refund_settlements") == 3
-        assert await count(pool, "SELECT count(*) FROM keys WHERE state = 'recycled'") == 2
+        async with pool.connection() as conn, conn.transaction():
+            await fulfillment_handler(store).apply(conn, [redeemed("o-3", three[0]), redeemed("o-3", three[0])])
+        assert await count(pool, "SELECT count(*) FROM refund_settlements") == 4
+        assert await count(pool, "SELECT count(*) FROM keys WHERE state = 'recycled'") == 3
+        assert await count(pool, "SELECT count(*) FROM refunded_keys WHERE redemption_event_id IS NOT NULL") == 1
 
         assert await count(pool, "SELECT count(*) FROM events WHERE event_type LIKE '%%StockLowCleared'") == 1
         assert await count(pool, "SELECT low_stock_threshold FROM sku_stock WHERE sku_id = %s", (steam,)) == 4
@@ -193,8 +198,8 @@ async def test_projections_rebuilt_from_the_store_and_the_topic_equal_live_after
     assert tables["keys"] == 12 + 4 + 3 and tables["key_batches"] == 3 and tables["key_reveals"] == 3 + 1 + 1
     assert "pool_stock" in tables and tables["pool_operations"] > 0 and "bundle_components" in tables
     assert "refund_settlements" in tables and "key_file_imports" in tables and "bundle_entitlements" in tables
-    assert tables["stock_daily"] == 2
-    assert [len(c.tables) for c in comparisons] == [15, 15]
+    assert tables["stock_daily"] == 2 and tables["refunded_keys"] == 2 + 2 + 1
+    assert [len(c.tables) for c in comparisons] == [16, 16]
 
 
 async def _keys_of(pool: AsyncConnectionPool, order_id: str) -> list[Any]:

@@ -1,11 +1,13 @@
 """A Hypothesis state machine over the key pool, on the in-memory fakes: imports with channels and validity
 windows, batches of paid orders at a moving clock, the expiry sweeper, master-key rotations, reveals,
-deliveries and redemptions, and refunds that release undelivered keys, recycle delivered or revealed ones
-and refuse redeemed ones without an override. After every step: no key is held by two orders at once, a
-key goes out again only after a refund released it, and never once recycled; none went out on another
-channel or outside its validity window at the time of its allocation; and each SKU's counts add up
-(available + reserved + delivered + expired + recycled + redeemed = imported, each as the keys' states
-say)."""
+deliveries and redemptions, refunds that release undelivered keys, recycle delivered or revealed ones
+and refuse redeemed ones without an override, and redemptions heard after the refund that took their key
+back (RefundedKeyRedeemed). After every step: no key is held by two orders at once, a key goes out again
+only after a refund released it, and never once recycled; none went out on another channel or outside its
+validity window at the time of its allocation; each SKU's counts add up (available + reserved + delivered
++ expired + recycled + redeemed = imported, each as the keys' states say: a late redemption moves no key
+and counts nothing twice); and a late redemption is recorded once per key, only for a key its order's
+refund took back, naming that refund."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from quanyi_inventory.domain.events import (
     KeysExpired,
     KeysImported,
     KeysRedeemed,
+    RefundedKeyRedeemed,
     RefundKeysSettled,
 )
 from quanyi_inventory.domain.key_life import Deliver, Redeem, RefundUnits, SettleRefund
@@ -157,6 +160,23 @@ class KeyPool(RuleBasedStateMachine):
         command = Redeem(order_id, held[order_id][0], "partner", None, f"r-{self.reports}")
         run(change_held_keys(self.store.uow(), [(command, Context(order_id))]))
 
+    @rule(which=st.integers(0, 100))
+    def redeem_a_key_a_refund_took_back(self, which: int) -> None:
+        """A redemption heard after the refund that took its key back (orders' topic beat fulfillment's);
+        sometimes a key already reported so, heard again."""
+        taken = [
+            (e.order_id, k.key_id)
+            for e in self.events() if isinstance(e, RefundKeysSettled)
+            for k in (*e.released, *e.voided, *e.voided_undelivered)
+        ]
+        if not taken:
+            return
+        order_id, key_id = taken[which % len(taken)]
+        self.reports += 1
+        command = Redeem(order_id, key_id, "partner", None, f"late-{self.reports}")
+        recorded = run(change_held_keys(self.store.uow(), [(command, Context(order_id))]))
+        note_event(f"late redemption: {[type(r.event).__name__ for r in recorded]}")
+
     @rule(which=st.integers(0, 100), units=st.integers(1, 2), override=st.booleans())
     def refund(self, which: int, units: int, override: bool) -> None:
         held = self._reserved()
@@ -198,6 +218,20 @@ class KeyPool(RuleBasedStateMachine):
                 assert batch.channel in ("", event.channel), "a key went out on another channel"
                 assert batch.valid_from is None or batch.valid_from <= at, "a key went out before it was valid"
                 assert batch.expires_at is None or batch.expires_at > at, "an expired key went out"
+
+    @invariant()
+    def a_late_redemption_is_recorded_once_for_a_key_its_orders_refund_took_back(self) -> None:
+        took: dict[tuple[str, str], str] = {}
+        late: set[tuple[str, str]] = set()
+        for event in self.events():
+            if isinstance(event, RefundKeysSettled):
+                for k in (*event.released, *event.voided, *event.voided_undelivered):
+                    took[(event.order_id, k.key_id)] = event.refund_id
+            elif isinstance(event, RefundedKeyRedeemed):
+                at = (event.order_id, event.key.key_id)
+                assert at not in late, "a late redemption was recorded twice"
+                assert took.get(at) == event.refund_id, "a late redemption names no refund of its key"
+                late.add(at)
 
     @invariant()
     def the_counts_add_up(self) -> None:

@@ -10,11 +10,14 @@ from quanyi_platform.event_history import HistoryScope
 
 
 class InventoryHistoryScope(HistoryScope):
-    """A key's events are its order's (reserved, delivered, revealed, redeemed, refunded): the order that
-    holds it now, from the keys projection by its primary key. A key recycled to available holds none."""
+    """A key's events are its orders' (reserved, delivered, revealed, redeemed, refunded, redeemed after
+    its refund): the order that holds it now, from the keys projection by its primary key, and the orders
+    whose refunds took it back (a recycled or released key holds none), from `refunded_keys` by key."""
 
     async def key_correlations(self, conn: AsyncConnection[Any], key_id: str) -> Sequence[str]:
         cur = await conn.execute(
-            "SELECT order_id FROM keys WHERE key_id = %s AND order_id IS NOT NULL", (key_id,)
+            "SELECT order_id FROM keys WHERE key_id = %s AND order_id IS NOT NULL"
+            " UNION SELECT order_id FROM refunded_keys WHERE key_id = %s",
+            (key_id, key_id),
         )
-        return [str(r["order_id"]) for r in await cur.fetchall()]
+        return sorted(str(r["order_id"]) for r in await cur.fetchall())

@@ -1,4 +1,5 @@
-"""The key-life events (delivered, redeemed, refunds' settlements) <-> protobuf."""
+"""The key-life events (delivered, redeemed, refunds' settlements, redemptions heard after a refund) <->
+protobuf."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from quanyi_inventory.domain.events import (
     HeldKey,
     KeysDelivered,
     KeysRedeemed,
+    RefundedKeyRedeemed,
     RefundKeysRefused,
     RefundKeysSettled,
 )
 
-KeyLifeEvent = KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused
-PROTOS = (pb.KeysDelivered, pb.KeysRedeemed, pb.RefundKeysSettled, pb.RefundKeysRefused)
+KeyLifeEvent = KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused | RefundedKeyRedeemed
+PROTOS = (
+    pb.KeysDelivered, pb.KeysRedeemed, pb.RefundKeysSettled, pb.RefundKeysRefused, pb.RefundedKeyRedeemed
+)
 
 
 def _held(keys: tuple[HeldKey, ...]) -> list[pb.HeldKey]:
@@ -34,18 +38,32 @@ def _from_held(keys: object) -> tuple[HeldKey, ...]:
     )
 
 
+def _timestamp(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(at.astimezone(UTC))
+    return stamp
+
+
 def key_life_to_proto(event: KeyLifeEvent) -> Message:
+    if isinstance(event, RefundedKeyRedeemed):
+        k = event.key
+        return pb.RefundedKeyRedeemed(
+            order_id=event.order_id,
+            key=pb.HeldKey(key_id=k.key_id, sku_id=k.sku_id, pool_id=k.pool_id, line_no=k.line_no,
+                           unit_no=k.unit_no),
+            refund_id=event.refund_id, taken=event.taken, partner=event.partner,
+            redeemed_at=_timestamp(event.redeemed_at), redemption_event_id=event.redemption_event_id,
+        )
     if isinstance(event, KeysDelivered):
         return pb.KeysDelivered(
             order_id=event.order_id, keys=_held(event.keys), delivery_event_id=event.delivery_event_id
         )
     if isinstance(event, KeysRedeemed):
-        at = None
-        if event.redeemed_at is not None:
-            at = Timestamp()
-            at.FromDatetime(event.redeemed_at.astimezone(UTC))
         return pb.KeysRedeemed(
-            order_id=event.order_id, keys=_held(event.keys), partner=event.partner, redeemed_at=at
+            order_id=event.order_id, keys=_held(event.keys), partner=event.partner,
+            redeemed_at=_timestamp(event.redeemed_at),
         )
     if isinstance(event, RefundKeysSettled):
         return pb.RefundKeysSettled(
@@ -72,4 +90,10 @@ def key_life_from_proto(m: Message) -> KeyLifeEvent:
         )
     if isinstance(m, pb.RefundKeysRefused):
         return RefundKeysRefused(m.order_id, m.refund_id, m.reason, m.actor)
+    if isinstance(m, pb.RefundedKeyRedeemed):
+        [key] = _from_held([m.key])
+        at = m.redeemed_at.ToDatetime(tzinfo=UTC) if m.HasField("redeemed_at") else None
+        return RefundedKeyRedeemed(
+            m.order_id, key, m.refund_id, m.taken, m.partner, at, m.redemption_event_id
+        )
     raise TypeError(f"not a key-life event: {type(m).__name__}")

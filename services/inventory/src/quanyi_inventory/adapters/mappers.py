@@ -49,6 +49,7 @@ from quanyi_inventory.domain.events import (
     PoolPriorityChanged,
     ProductCreated,
     Recorded,
+    RefundedKeyRedeemed,
     RefundKeysRefused,
     RefundKeysSettled,
     ReservedEntitlement,
@@ -146,7 +147,8 @@ def to_proto(event: Event) -> Message:
         )
     if isinstance(event, BatchVoided | BatchRestored | KeysExported | KeysMoved):
         return tool_event_to_proto(event)
-    if isinstance(event, KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused):
+    if isinstance(event, KeysDelivered | KeysRedeemed | RefundKeysSettled | RefundKeysRefused
+                  | RefundedKeyRedeemed):
         return key_life_to_proto(event)
     if isinstance(event, KeyFileImportStarted | KeyFileImportProgressed | KeyFileImportFinished):
         return job_event_to_proto(event)

@@ -40,6 +40,9 @@ from quanyi_inventory.domain.allocation import Allocation, AvailableKey, Claim, 
 from quanyi_inventory.domain.catalogue import UNLIMITED
 from quanyi_inventory.domain.events import (
     FEFO,
+    RELEASED,
+    VOIDED,
+    VOIDED_UNDELIVERED,
     BundleComponent,
     BundleDefined,
     Entitlement,
@@ -57,11 +60,12 @@ from quanyi_inventory.domain.events import (
     PoolPriorityChanged,
     ProductCreated,
     Recorded,
+    RefundedKeyRedeemed,
     RefundKeysRefused,
     RefundKeysSettled,
     SkuCreated,
 )
-from quanyi_inventory.domain.key_life import OrderKey, OrderKeys
+from quanyi_inventory.domain.key_life import OrderKey, OrderKeys, TakenKey
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock, StockMoves
 from quanyi_inventory.projections.stock_daily import day_changes
@@ -117,6 +121,8 @@ class View:
     sku_versions: dict[str, int] = field(default_factory=dict)
     allocation_versions: dict[str, int] = field(default_factory=dict)
     revealed: set[str] = field(default_factory=set)
+    # Projection `refunded_keys`: per order, the keys its refunds took back.
+    taken_back: dict[str, dict[str, TakenKey]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: Sequence[StoredEvent], material: Mapping[str, Material]) -> View:
@@ -165,6 +171,17 @@ class View:
                 if to in ("available", "recycled"):
                     state = replace(state, order_id="", line_no=0, unit_no=0, reserved_at=None)
                 self.keys[key.key_id] = replace(state, state=to, refund_id=refund_id)
+            if isinstance(event, RefundKeysSettled):
+                taken = self.taken_back.setdefault(event.order_id, {})
+                for how, keys in ((RELEASED, event.released), (VOIDED, event.voided),
+                                  (VOIDED_UNDELIVERED, event.voided_undelivered)):
+                    for held in keys:
+                        taken.setdefault(held.key_id, TakenKey(held, event.refund_id, how))
+        elif isinstance(event, RefundedKeyRedeemed):
+            # The key stays as its refund left it; only the order's stream and the refunded key's row move.
+            self.allocation_versions[event.order_id] = self.allocation_versions.get(event.order_id, 1) + 1
+            taken = self.taken_back[event.order_id]
+            taken[event.key.key_id] = replace(taken[event.key.key_id], redeemed=True)
         elif isinstance(event, KeysRevealed):
             self.revealed.update(event.key_ids)
         elif isinstance(event, PoolPriorityChanged):
@@ -456,7 +473,11 @@ class _HeldKeys(HeldKeys):
                 if k.order_id == order_id and k.state in ("reserved", "delivered", "redeemed")
             )
             reserved = isinstance(view.allocations[order_id], allocation.Reserved)
-            out[order_id] = OrderKeys(order_id, view.allocation_versions.get(order_id, 1), reserved, held)
+            taken = view.taken_back.get(order_id, {})
+            out[order_id] = OrderKeys(
+                order_id, view.allocation_versions.get(order_id, 1), reserved, held,
+                tuple(taken[k] for k in sorted(taken)),
+            )
         return out
 
 

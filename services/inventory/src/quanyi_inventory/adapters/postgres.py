@@ -48,7 +48,7 @@ from quanyi_inventory.domain.events import (
     Recorded,
     ShortLine,
 )
-from quanyi_inventory.domain.key_life import OrderKey, OrderKeys
+from quanyi_inventory.domain.key_life import OrderKey, OrderKeys, TakenKey
 from quanyi_inventory.domain.money import Money
 from quanyi_inventory.domain.sealed import SealedKey, WrappedDataKey
 from quanyi_inventory.domain.stock import SkuStock, StockMoves
@@ -539,10 +539,23 @@ class PgHeldKeys(HeldKeys):
         ids = sorted(set(order_ids))
         if not ids:
             return {}
+        # The keys the orders' refunds took back ride along, as a subquery per order (an index probe of
+        # refunded_keys' primary key): no statement more on the deliveries' way.
         cur = await self._conn.execute(
-            "SELECT order_id, outcome, version FROM allocations WHERE order_id = ANY(%s)", (ids,)
+            "SELECT a.order_id, a.outcome, a.version, (SELECT json_agg(json_build_array(r.key_id, r.sku_id,"
+            " r.pool_id, r.line_no, r.unit_no, r.refund_id, r.taken, r.redemption_event_id IS NOT NULL)"
+            " ORDER BY r.key_id) FROM refunded_keys r WHERE r.order_id = a.order_id) AS taken"
+            " FROM allocations a WHERE a.order_id = ANY(%s)",
+            (ids,),
         )
-        found = {r["order_id"]: (r["outcome"] == "reserved", int(r["version"])) for r in await cur.fetchall()}
+        found: dict[str, tuple[bool, int]] = {}
+        taken: dict[str, tuple[TakenKey, ...]] = {}
+        for r in await cur.fetchall():
+            found[r["order_id"]] = (r["outcome"] == "reserved", int(r["version"]))
+            taken[r["order_id"]] = tuple(
+                TakenKey(HeldKey(t[0], t[1], t[2], int(t[3]), int(t[4])), t[5], t[6], bool(t[7]))
+                for t in r["taken"] or ()
+            )
         # Key id order: every writer that locks an order's keys takes them in one order.
         cur = await self._conn.execute(
             "SELECT k.key_id, k.sku_id, k.pool_id, k.order_id, k.line_no, k.unit_no, k.state,"
@@ -558,7 +571,7 @@ class PgHeldKeys(HeldKeys):
                 OrderKey(key, r["state"], bool(r["revealed"]), bool(r["refunded"]))
             )
         return {
-            order_id: OrderKeys(order_id, version, reserved, tuple(held.get(order_id, ())))
+            order_id: OrderKeys(order_id, version, reserved, tuple(held.get(order_id, ())), taken[order_id])
             for order_id, (reserved, version) in found.items()
         }
 

@@ -222,7 +222,9 @@ class HeldKeys(ABC):
     async def lock(self, order_ids: Collection[str]) -> dict[str, OrderKeys]:
         """Each of `order_ids` that has an allocation: its Allocation stream's version, whether it was
         reserved keys, and the keys it holds now (reserved, delivered or redeemed; a redeemed key a refund
-        took on an override is marked refunded), each with whether it was ever revealed.
+        took on an override is marked refunded), each with whether it was ever revealed; and the keys its
+        refunds took back (projection `refunded_keys`), in key id order, each with its refund, what the
+        refund did with it and whether a redemption heard since was recorded (RefundedKeyRedeemed).
 
         Until this unit of work ends no other unit of work locks those keys (it waits), so a decision on
         this state sees every change committed before it."""

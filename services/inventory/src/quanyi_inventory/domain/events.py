@@ -368,6 +368,27 @@ class RefundKeysRefused:
     actor: str = ""
 
 
+#: What a refund did with a key it took back (RefundedKeyRedeemed.taken).
+RELEASED = "released"
+VOIDED = "voided"
+VOIDED_UNDELIVERED = "voided_undelivered"
+
+
+@dataclass(frozen=True)
+class RefundedKeyRedeemed:
+    """Fulfillment reported a redemption of a key that refund `refund_id` of the order had already taken
+    back (`taken`: voided, voided_undelivered or released): the buyer was refunded and the key used all the
+    same. Recorded once per key; the key stays as the refund left it."""
+
+    order_id: str
+    key: HeldKey
+    refund_id: str
+    taken: str
+    partner: str
+    redeemed_at: datetime | None
+    redemption_event_id: str
+
+
 @dataclass(frozen=True)
 class KeyFileImportStarted:
     """A key file import job began (its file received): version 1 of its KeyFileImport stream."""
@@ -435,6 +456,7 @@ Event = (
     | KeysRedeemed
     | RefundKeysSettled
     | RefundKeysRefused
+    | RefundedKeyRedeemed
     | KeyFileImportStarted
     | KeyFileImportProgressed
     | KeyFileImportFinished

@@ -8,6 +8,12 @@ revealed (a revealed key is never sold again, whatever fulfillment has reported)
 Fulfillment's reports may come in any order (its Redeemed is keyed by key, its KeyDelivered by order) and
 more than once: a key only moves forward (reserved -> delivered -> redeemed), a key the order no longer
 holds is left alone, and a report that moves nothing records nothing.
+
+Fulfillment's reports and orders' refunds come on two topics, so a refund may be heard before a redemption
+that happened first: the refund then takes the key as delivered and voids it. The redemption heard after
+it records RefundedKeyRedeemed (once per key): the buyer was refunded and the key used, a loss an operator
+must look at (orders queues it). The key stays as the refund left it (recycled, or available when it was
+released), so nothing is counted twice; the state remembers the keys refunds took (`taken_back`).
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ from datetime import datetime
 
 from quanyi_inventory.domain.events import (
     ALLOCATION,
+    RELEASED,
+    VOIDED,
+    VOIDED_UNDELIVERED,
     BundleComponent,
     Event,
     HeldKey,
     KeysDelivered,
     KeysRedeemed,
     Recorded,
+    RefundedKeyRedeemed,
     RefundKeysRefused,
     RefundKeysSettled,
 )
@@ -47,14 +57,27 @@ class OrderKey:
 
 
 @dataclass(frozen=True)
+class TakenKey:
+    """A key a refund of the order took back: the refund, what it did with the key (`taken`: released,
+    voided or voided_undelivered), and whether a redemption of it was heard since (RefundedKeyRedeemed)."""
+
+    key: HeldKey
+    refund_id: str
+    taken: str
+    redeemed: bool = False
+
+
+@dataclass(frozen=True)
 class OrderKeys:
     """An order's keys now. `version` is its Allocation stream's; `reserved` False when the order was
-    never given keys (StockShort, or no allocation at all)."""
+    never given keys (StockShort, or no allocation at all); `taken_back` the keys its refunds took back,
+    in key id order."""
 
     order_id: str
     version: int
     reserved: bool
     keys: tuple[OrderKey, ...] = ()
+    taken_back: tuple[TakenKey, ...] = ()
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -125,7 +148,18 @@ def evolve(state: OrderKeys, event: Event) -> OrderKeys:
             for k in state.keys
             if k.key.key_id not in gone
         )
-        return replace(state, version=state.version + 1, keys=keys)
+        taken = (
+            *(TakenKey(k, event.refund_id, RELEASED) for k in event.released),
+            *(TakenKey(k, event.refund_id, VOIDED) for k in event.voided),
+            *(TakenKey(k, event.refund_id, VOIDED_UNDELIVERED) for k in event.voided_undelivered),
+        )
+        taken_back = tuple(sorted(state.taken_back + taken, key=lambda t: t.key.key_id))
+        return replace(state, version=state.version + 1, keys=keys, taken_back=taken_back)
+    if isinstance(event, RefundedKeyRedeemed):
+        taken_back = tuple(
+            replace(t, redeemed=True) if t.key.key_id == event.key.key_id else t for t in state.taken_back
+        )
+        return replace(state, version=state.version + 1, taken_back=taken_back)
     if isinstance(event, RefundKeysRefused):
         return replace(state, version=state.version + 1)
     return state
@@ -140,7 +174,8 @@ def decide(
     """The events `command` records on the order's keys (none when it changes nothing).
 
     `state` None: the order has no allocation, and nothing is recorded. A delivery or redemption of keys
-    the order does not hold (anymore) records nothing. A refund takes, per line (per bundle component for
+    the order does not hold (anymore) records nothing, but for the first redemption of a key a refund of
+    the order took back (RefundedKeyRedeemed). A refund takes, per line (per bundle component for
     a bundle line), the refunded units' keys: first those reserved and never revealed (released), then
     those revealed or delivered (voided), then redeemed ones, only with the operator's override (else
     RefundKeysRefused, changing no key). An order never given keys settles with no key.
@@ -166,7 +201,9 @@ def _redeem(state: OrderKeys | None, command: Redeem) -> list[Event]:
     if state is None:
         return []
     held = next((k for k in state.keys if k.key.key_id == command.key_id), None)
-    if held is None or _RANK[held.state] >= _RANK[REDEEMED]:
+    if held is None:
+        return _redeemed_after_refund(state, command)
+    if _RANK[held.state] >= _RANK[REDEEMED]:
         return []
     events: list[Event] = []
     if held.state == RESERVED:
@@ -174,6 +211,17 @@ def _redeem(state: OrderKeys | None, command: Redeem) -> list[Event]:
         events.append(KeysDelivered(state.order_id, (held.key,), command.event_id))
     events.append(KeysRedeemed(state.order_id, (held.key,), command.partner, command.redeemed_at))
     return events
+
+
+def _redeemed_after_refund(state: OrderKeys, command: Redeem) -> list[Event]:
+    """A redemption of a key a refund of the order took back (heard after that refund): recorded once."""
+    taken = next((t for t in state.taken_back if t.key.key_id == command.key_id), None)
+    if taken is None or taken.redeemed:
+        return []
+    return [RefundedKeyRedeemed(
+        state.order_id, taken.key, taken.refund_id, taken.taken, command.partner, command.redeemed_at,
+        command.event_id,
+    )]
 
 
 def _settle(

@@ -14,7 +14,7 @@ from quanyi_inventory.projections.bundles import BundlesProjection
 from quanyi_inventory.projections.catalogue import CatalogueProjection
 from quanyi_inventory.projections.key_batches import KeyBatchesProjection
 from quanyi_inventory.projections.key_file_imports import KeyFileImportsProjection
-from quanyi_inventory.projections.key_life import RefundSettlementsProjection
+from quanyi_inventory.projections.key_life import RefundedKeysProjection, RefundSettlementsProjection
 from quanyi_inventory.projections.key_reveals import KeyRevealsProjection
 from quanyi_inventory.projections.keys import KeysProjection
 from quanyi_inventory.projections.pool_operations import PoolOperationsProjection
@@ -31,6 +31,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     KeyRevealsProjection(),
     PoolOperationsProjection(),
     RefundSettlementsProjection(),
+    RefundedKeysProjection(),
     KeyFileImportsProjection(),
     StockProjection(),
 )
@@ -46,5 +47,6 @@ __all__ = [
     "KeysProjection",
     "PoolOperationsProjection",
     "RefundSettlementsProjection",
+    "RefundedKeysProjection",
     "StockProjection",
 ]

@@ -112,7 +112,7 @@ _APPLY = {
     KEY_RESERVED: _reserved,
     KEYS_EXPIRED: _expired,
     **batch_keys.HANDLERS,
-    **{t: key_life.apply_to_keys for t in key_life.KEY_LIFE},
+    **{t: key_life.apply_to_keys for t in key_life.KEY_MOVES},
 }
 
 

@@ -456,6 +456,24 @@ class RefundKeysRefused(_message.Message):
     actor: str
     def __init__(self, order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
 
+class RefundedKeyRedeemed(_message.Message):
+    __slots__ = ("order_id", "key", "refund_id", "taken", "partner", "redeemed_at", "redemption_event_id")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    REDEEMED_AT_FIELD_NUMBER: _ClassVar[int]
+    REDEMPTION_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    key: HeldKey
+    refund_id: str
+    taken: str
+    partner: str
+    redeemed_at: _timestamp_pb2.Timestamp
+    redemption_event_id: str
+    def __init__(self, order_id: _Optional[str] = ..., key: _Optional[_Union[HeldKey, _Mapping]] = ..., refund_id: _Optional[str] = ..., taken: _Optional[str] = ..., partner: _Optional[str] = ..., redeemed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., redemption_event_id: _Optional[str] = ...) -> None: ...
+
 class KeyFileImportStarted(_message.Message):
     __slots__ = ("job_id", "pool_id", "file_name", "actor", "bytes_total")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
