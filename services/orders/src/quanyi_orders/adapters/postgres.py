@@ -291,8 +291,10 @@ class PgSagaRepository(SagaRepository):
             " FROM exception_queue q LEFT JOIN orders o ON o.order_id = q.order_id"
             " WHERE (%s = '' OR q.order_id = %s)"
             f"{' AND (q.queued_at, q.order_id) > (%s::timestamptz, %s::text)' if after is not None else ''}"
-            " AND (%s OR (q.resolution IS NULL AND coalesce(o.status, '') <> 'REFUNDED'"
-            " AND (q.source IN ('channel', 'refund') OR coalesce(o.status, '') <> 'FULFILLED')))"
+            # Open: no operator acted, and the order did not end since (a late redemption's entry: never).
+            " AND (%s OR (q.resolution IS NULL AND (q.source = 'redeemed_after_refund'"
+            " OR coalesce(o.status, '') <> 'REFUNDED'"
+            " AND (q.source IN ('channel', 'refund') OR coalesce(o.status, '') <> 'FULFILLED'))))"
             " ORDER BY q.queued_at, q.order_id LIMIT %s",
             (order_id, order_id, *(after or ()), include_resolved, limit),
         )

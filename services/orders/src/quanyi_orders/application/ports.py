@@ -17,6 +17,7 @@ from quanyi_platform.uow import UnitOfWork
 from quanyi_orders.domain.coupon import Coupon, Usage
 from quanyi_orders.domain.holds import Holds
 from quanyi_orders.domain.order import Order
+from quanyi_orders.domain.queue import REDEEMED_AFTER_REFUND_SOURCE
 from quanyi_orders.domain.refund import Refund
 
 
@@ -130,9 +131,12 @@ def queue_entry(
     order_status: str | None,
 ) -> QueueEntry:
     """An entry as shown: an operator's resolution first, else the order's own end (a channel that gave up
-    after the order was fulfilled stays open until an operator acts or the order is refunded)."""
+    after the order was fulfilled stays open until an operator acts or the order is refunded; a key redeemed
+    after its refund stays open until an operator acts, whatever the order's status)."""
     if resolution:
         return QueueEntry(order_id, reason, source, queued_at, "RESOLVED", resolution, actor or "")
+    if source == REDEEMED_AFTER_REFUND_SOURCE:
+        return QueueEntry(order_id, reason, source, queued_at, "OPEN")
     ended = {"FULFILLED": "delivered", "REFUNDED": "refunded"}.get(order_status or "")
     if source in ("channel", "refund") and ended == "delivered":
         ended = None  # it was fulfilled before the channel gave up, or before inventory refused a refund

@@ -17,6 +17,13 @@ A refund inventory refused (a key redeemed in a race with the refund: source "re
 never sent: "override" refunds the same units despite the redemption (a new refund with the operator's
 override, which inventory records; audited with the operator and the note), "decline" closes it (the
 buyer is answered no, with the note). Both need a note.
+
+The other side of that race: a refund inventory heard before a redemption that happened first takes the
+key back (voids it) and the money goes back, then the redemption arrives (inventory's RefundedKeyRedeemed:
+source "redeemed_after_refund"). The buyer was refunded and used the key: a loss to settle by hand (claim it
+back from the buyer or the partner, or write it off). The entry says which key (by id), SKU, refund and
+partner, stays open whatever the order's status, and closes only by "resolve" with a note saying what was
+done; nothing is delivered or refunded again from it.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from quanyi_orders.application.saga import _on_orders
 from quanyi_orders.domain.errors import InvalidOrder, NotAllowed
 from quanyi_orders.domain.events import Event, QueueEntryResolved, RefundRequested
 from quanyi_orders.domain.order import Order, Queue, decide
+from quanyi_orders.domain.queue import REDEEMED_AFTER_REFUND_SOURCE
 from quanyi_orders.domain.refund import CLOSE_ACTIONS, LineKeys, RefundOrder, close_refused, decide_refund
 from quanyi_orders.projections.orders import DELIVER, DELIVERY_DEADLINE
 
@@ -74,12 +82,17 @@ async def list_queue(
     return paging.page(found, limit, lambda q: (q.queued_at, q.order_id))
 
 
-async def _open_entry(uow: OrdersUnitOfWork, order_id: str) -> QueueEntry:
+async def _open_entry(uow: OrdersUnitOfWork, order_id: str, action: str, note: str) -> QueueEntry:
     found = await uow.saga.queue(True, 1, order_id)
     if not found:
         raise NotAllowed("the order is not in the exception queue")
     if found[0].status != "OPEN":
         raise NotAllowed(f"the entry is resolved already ({found[0].resolution})")
+    if found[0].source == REDEEMED_AFTER_REFUND_SOURCE:
+        if action != "resolve":
+            raise NotAllowed("a key redeemed after its refund is settled by hand: resolve it with a note")
+        if not note.strip():
+            raise InvalidOrder("resolving a key redeemed after its refund needs a note of what was done")
     return found[0]
 
 
@@ -104,7 +117,7 @@ async def act_on_entry(
         async with unit_of_work() as uow:
             if await uow.orders.get(order_id) is None:
                 raise OrderNotFound(order_id)
-            await _open_entry(uow, order_id)
+            await _open_entry(uow, order_id, action, note)
         outcome = await deliveries.deliver(order_id, channel, target, f"operator:{actor}")
         if not outcome.delivered:
             raise NotAllowed(f"the {channel} delivery failed again after {outcome.attempts} attempts:"
@@ -117,7 +130,7 @@ async def act_on_entry(
             order = (await uow.orders.get_many_for_update([order_id])).get(order_id)
             if order is None:
                 raise OrderNotFound(order_id)
-            await _open_entry(uow, order_id)
+            await _open_entry(uow, order_id, action, note)
             events: list[Event] = []
             if action == "refund":
                 before = tuple(await uow.saga.refunds_of_order(order_id))

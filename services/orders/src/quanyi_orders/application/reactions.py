@@ -1,5 +1,5 @@
 """What other services report about orders (risk's decision, a shortage, a delivery, inventory's answer to a
-refund), a batch at a time."""
+refund, a key inventory heard redeemed after its refund), a batch at a time."""
 
 from __future__ import annotations
 
@@ -12,16 +12,25 @@ from quanyi_orders.adapters.proto_mapping import order_new_events
 from quanyi_orders.application.errors import OrderNotFound
 from quanyi_orders.application.ports import OrdersUnitOfWork
 from quanyi_orders.domain import refund as refunds
-from quanyi_orders.domain.events import Event, RefundDeclined, RefundKeysCleared, RefundSent, RefundSucceeded
+from quanyi_orders.domain.events import (
+    Event,
+    OrderQueued,
+    RefundDeclined,
+    RefundKeysCleared,
+    RefundSent,
+    RefundSucceeded,
+)
 from quanyi_orders.domain.order import (
     Queue,
     RecordDelivery,
+    RecordRefundedKeyRedeemed,
     RecordRefundKeys,
     RecordRiskDecision,
     RecordStockShort,
     execute,
     fold,
 )
+from quanyi_orders.domain.queue import OpenEntry, beside_open_entry
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,17 @@ class OrderFact:
     """A command on an order, from an event of another service (`causation_id`)."""
 
     order_id: str
-    command: RecordRiskDecision | RecordStockShort | RecordDelivery | Queue | RecordRefundKeys
+    command: (
+        RecordRiskDecision | RecordStockShort | RecordDelivery | Queue | RecordRefundKeys
+        | RecordRefundedKeyRedeemed
+    )
     causation_id: str
+
+
+def _may_queue(fact: OrderFact) -> bool:
+    """Whether the fact may put its order in the exception queue (rare: a read of the entry is due)."""
+    c = fact.command
+    return isinstance(c, Queue | RecordRefundedKeyRedeemed) or (isinstance(c, RecordRefundKeys) and c.refused)
 
 
 async def apply_order_facts(uow: OrdersUnitOfWork, facts: Sequence[OrderFact]) -> list[Event]:
@@ -49,6 +67,12 @@ async def apply_order_facts(uow: OrdersUnitOfWork, facts: Sequence[OrderFact]) -
         owed: dict[str, list[refunds.Refund]] = {}
         for order_id in dict.fromkeys(f.order_id for f in facts if isinstance(f.command, RecordRefundKeys)):
             owed[order_id] = list(await uow.saga.refunds_of_order(order_id))
+        # An entry joins the order's open one (domain.queue.beside_open_entry): read under the order's lock.
+        open_entries: dict[str, OpenEntry | None] = {}
+        for order_id in dict.fromkeys(f.order_id for f in facts if _may_queue(f)):
+            found = await uow.saga.queue(True, 1, order_id)
+            is_open = bool(found) and found[0].status == "OPEN"
+            open_entries[order_id] = OpenEntry(found[0].reason, found[0].source) if is_open else None
         recorded: list[Event] = []
         new: list[NewEvent] = []
         for fact in facts:
@@ -63,6 +87,11 @@ async def apply_order_facts(uow: OrdersUnitOfWork, facts: Sequence[OrderFact]) -
             else:
                 after, events = execute(order, fact.command)
             assert after is not None
+            if order.order_id in open_entries:
+                events = beside_open_entry(events, open_entries[order.order_id])
+                for ev in events:
+                    if isinstance(ev, OrderQueued):
+                        open_entries[order.order_id] = OpenEntry(ev.reason, ev.source)
             new += order_new_events(order.order_id, order.version, events, causation_id=fact.causation_id)
             recorded += events
             orders[order.order_id] = after

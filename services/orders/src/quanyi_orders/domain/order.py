@@ -41,6 +41,7 @@ from quanyi_orders.domain.events import (
     RefundSucceeded,
 )
 from quanyi_orders.domain.money import Money
+from quanyi_orders.domain.queue import REDEEMED_AFTER_REFUND_SOURCE, redeemed_after_refund_reason
 
 MAX_QUANTITY = 100
 #: The exception queue's source of a channel that gave up after the order was fulfilled.
@@ -197,9 +198,24 @@ class RecordRefundKeys:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class RecordRefundedKeyRedeemed:
+    """Inventory heard a redemption of one of the order's keys after refund `refund_id` took that key back
+    (its RefundedKeyRedeemed; `taken`: voided, voided_undelivered or released). Ids only, never the key."""
+
+    key_id: str
+    sku_id: str
+    line_no: int
+    unit_no: int
+    refund_id: str
+    taken: str
+    partner: str
+    redeemed_at: datetime | None = None
+
+
 Command = (
     Place | CapturePayment | RecordRiskDecision | Review | RecordStockShort | RecordDelivery | Expire | Queue
-    | RecordRefundKeys
+    | RecordRefundKeys | RecordRefundedKeyRedeemed
 )
 
 
@@ -244,6 +260,14 @@ def decide(order: Order | None, command: Command) -> list[Event]:
             # Whatever the order's status: a refund that takes its last units refunds the order first.
             reason = command.reason[:500]
             return [RefundKeysCleared(order.order_id, command.refund_id, command.refused, reason)]
+        case RecordRefundedKeyRedeemed():
+            # Whatever the order's status (refunded, usually): the buyer has the money and used the key, a
+            # loss for an operator. Inventory records it once per key; its redelivery the inbox drops.
+            c = command
+            reason = redeemed_after_refund_reason(
+                c.key_id, c.sku_id, c.line_no, c.unit_no, c.refund_id, c.taken, c.partner, c.redeemed_at
+            )
+            return [OrderQueued(order.order_id, reason, REDEEMED_AFTER_REFUND_SOURCE)]
         case Queue():
             # A paid order not yet delivered or refunded (released, or still waiting for risk) waits on an
             # operator; one held for review is a reviewer's. A fulfilled order whose further channel gave

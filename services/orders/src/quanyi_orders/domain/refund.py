@@ -33,6 +33,7 @@ from quanyi_orders.domain.events import (
 )
 from quanyi_orders.domain.money import Money
 from quanyi_orders.domain.order import Order, Status
+from quanyi_orders.domain.queue import REFUND_SOURCE  # the exception queue's source of a refused refund
 
 
 class RefundStatus(Enum):
@@ -50,8 +51,6 @@ class KeysState(Enum):
     REFUSED = "refused"
 
 
-#: The exception queue's source of a refund inventory refused.
-REFUND_SOURCE = "refund"
 #: What an operator may do with a refund inventory refused.
 CLOSE_ACTIONS = ("decline", "override")
 

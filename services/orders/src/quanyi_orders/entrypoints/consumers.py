@@ -1,6 +1,6 @@
-"""Orders' consumer: translates a batch of RiskDecided, StockShort, KeyDelivered, DeliveryFailed and
-inventory's answers to refunds (RefundKeysSettled, RefundKeysRefused) into one application call, nothing
-more.
+"""Orders' consumer: translates a batch of RiskDecided, StockShort, KeyDelivered, DeliveryFailed,
+inventory's answers to refunds (RefundKeysSettled, RefundKeysRefused) and its RefundedKeyRedeemed (a key
+redeemed after a refund took it back) into one application call, nothing more.
 
 An event about an order this service does not know, or one the order refuses, fails the batch; the
 consumer then isolates it (bisection) and dead-letters it alone. A write conflict retries the batch.
@@ -9,6 +9,7 @@ consumer then isolates it (bisection) and dead-letters it alone. A write conflic
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -23,6 +24,7 @@ from quanyi_orders.application.reactions import OrderFact, apply_order_facts
 from quanyi_orders.domain.order import (
     Queue,
     RecordDelivery,
+    RecordRefundedKeyRedeemed,
     RecordRefundKeys,
     RecordRiskDecision,
     RecordStockShort,
@@ -36,6 +38,7 @@ RISK_DECIDED = risk_events.RiskDecided.DESCRIPTOR.full_name
 STOCK_SHORT = inventory_events.StockShort.DESCRIPTOR.full_name
 REFUND_KEYS_SETTLED = inventory_events.RefundKeysSettled.DESCRIPTOR.full_name
 REFUND_KEYS_REFUSED = inventory_events.RefundKeysRefused.DESCRIPTOR.full_name
+REFUNDED_KEY_REDEEMED = inventory_events.RefundedKeyRedeemed.DESCRIPTOR.full_name
 KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
 DELIVERY_FAILED = fulfillment_events.DeliveryFailed.DESCRIPTOR.full_name
 
@@ -61,6 +64,13 @@ def order_fact(ev: ReceivedEvent) -> OrderFact | None:
         case inventory_events.RefundKeysRefused() as refused:
             answer = RecordRefundKeys(refused.refund_id, refused=True, reason=refused.reason)
             return OrderFact(refused.order_id, answer, ev.event_id)
+        case inventory_events.RefundedKeyRedeemed() as late:
+            k = late.key
+            at = late.redeemed_at.ToDatetime(tzinfo=UTC) if late.HasField("redeemed_at") else None
+            redeemed = RecordRefundedKeyRedeemed(
+                k.key_id, k.sku_id, k.line_no, k.unit_no, late.refund_id, late.taken, late.partner, at
+            )
+            return OrderFact(late.order_id, redeemed, ev.event_id)
         case fulfillment_events.KeyDelivered() as delivered:
             return OrderFact(delivered.order_id, RecordDelivery(), ev.event_id)
         case fulfillment_events.DeliveryFailed() as failed:
@@ -84,4 +94,6 @@ def order_facts_handler(unit_of_work: Callable[[AsyncConnection[Any]], OrdersUni
             raise TransientError("an order changed meanwhile") from exc
 
     handles = {RISK_DECIDED, STOCK_SHORT, KEY_DELIVERED, DELIVERY_FAILED}
-    return BatchHandler(frozenset({*handles, REFUND_KEYS_SETTLED, REFUND_KEYS_REFUSED}), apply)
+    return BatchHandler(
+        frozenset({*handles, REFUND_KEYS_SETTLED, REFUND_KEYS_REFUSED, REFUNDED_KEY_REDEEMED}), apply
+    )
