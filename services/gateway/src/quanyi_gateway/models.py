@@ -307,8 +307,12 @@ class QueueEntryPublic(BaseModel):
     """A paid order that needs an operator, or (resolved) how it was settled."""
 
     order_id: str
-    reason: str
-    source: str = Field(examples=["delivery", "deadline"])
+    reason: str = Field(description="What happened, by ids (a key by its id, never its code)")
+    source: str = Field(
+        examples=["delivery", "deadline", "channel", "refund", "redeemed_after_refund"],
+        description="What put it there; redeemed_after_refund: a key redeemed after the refund that took it"
+        " back (the buyer has the money and used the key), open until resolved with a note",
+    )
     queued_at: str
     status: str = Field(examples=["OPEN", "RESOLVED"])
     resolution: str = Field(examples=["", "delivered", "refunded", "refund", "resolve"])
@@ -321,7 +325,8 @@ class QueueActionCreate(Input):
         " channel that gave up, again) or switch (another channel); redrive and switch resolve the entry only"
         " when the channel delivered. For a refund inventory refused (source refund): override (refund the"
         " same units despite the redeemed key, audited) or decline (close it, the money stays with the"
-        " sale); both need a note"
+        " sale); both need a note. A key redeemed after its refund (source redeemed_after_refund): resolve"
+        " only, with a note of how the loss was settled"
     )
     note: str = Field(default="", max_length=500)
     channel: Literal["", "email", "webhook", "sms", "activation", "app"] = Field(

@@ -60,6 +60,8 @@ class FakePeers:
     notices: list[orders_pb.HandlePaymentNoticeRequest] = field(default_factory=list)
     imports: list[inventory_pb.ImportKeysRequest] = field(default_factory=list)
     batches: list[inventory_pb.KeyBatch] = field(default_factory=list)
+    # What ListExceptionQueue answers (open entries; resolved ones with include_resolved).
+    queue: list[orders_pb.QueueEntry] = field(default_factory=list)
     psp_public_key: RSAPublicKey | None = None
     # When set, HandlePaymentNotice aborts with this code.
     notice_error: grpc.StatusCode | None = None
@@ -306,7 +308,8 @@ class FakeOrders(orders_grpc.OrdersServiceServicer):
 
     async def ListExceptionQueue(self, request: Any, context: Ctx) -> Any:
         self.p.calls.append("ListExceptionQueue")
-        return orders_pb.ListExceptionQueueResponse(entries=[])
+        entries = [e for e in self.p.queue if request.include_resolved or e.status == "OPEN"]
+        return orders_pb.ListExceptionQueueResponse(entries=entries)
 
 
 class FakeFulfillment(fulfillment_grpc.FulfillmentServiceServicer):

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as fulfillment_pb
+from quanyi.orders.v1 import orders_service_pb2 as orders_pb
 from quanyi_gateway.application.roles import OPERATOR_ROLES
 from quanyi_gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
 
@@ -274,3 +275,33 @@ async def test_the_coupons_page_lists_coupons_creates_one_from_its_form_and_disa
     r = await _send(gw, "POST", "/admin/coupons", {"code": "bad code", "kind": "percent", "off": "1"},
                     tokens["operations"])
     assert r.status_code in (400, 422)
+
+
+async def test_a_key_redeemed_after_its_refund_is_shown_in_the_queue_with_only_a_noted_resolution(
+    gw: Any, fake: Any
+) -> None:
+    reason = ("key k-1 (SKU sku-a, line 1 unit 1) redeemed by partner partner-x at 2026-11-30T11:58:00+00:00,"
+              " after refund rf-1 voided it: the buyer was refunded and the key used")
+    fake.queue.append(orders_pb.QueueEntry(
+        order_id="o-late", reason=reason, source="redeemed_after_refund", queued_at="2026-11-30T12:00:00+00:00",
+        status="OPEN",
+    ))
+    fake.queue.append(orders_pb.QueueEntry(
+        order_id="o-sms", reason="sms delivery given up", source="channel", queued_at="2026-11-30T12:01:00+00:00",
+        status="OPEN",
+    ))
+    tokens = await _sessions(gw)
+    r = await _send(gw, "GET", "/admin/queue", None, tokens["admin"])
+    assert r.status_code == 200
+    late = r.text[r.text.index('id="q-o-late"'):r.text.index('id="q-o-sms"')]
+    assert "data-late-redemption" in late and reason in late
+    # Resolved by hand with a note, nothing else: no refund, no delivery from this entry.
+    assert 'value="resolve"' in late and 'name="note" maxlength="500" required' in late
+    assert 'value="refund"' not in late and 'value="redrive"' not in late and 'value="switch"' not in late
+    other = r.text[r.text.index('id="q-o-sms"'):]
+    assert "data-late-redemption" not in other and 'value="refund"' in other and 'value="redrive"' in other
+    # The admin API lists it with its source, as the orders service says it.
+    r = await gw.client.get("/v1/admin/ops/queue", headers={"Authorization": f"Bearer {tokens['admin']}"})
+    assert r.status_code == 200, r.text
+    assert [(e["order_id"], e["source"], e["reason"]) for e in r.json()["items"]][0] == (
+        "o-late", "redeemed_after_refund", reason)

@@ -271,7 +271,8 @@ async def exception_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: CursorQuery = "",
 ) -> CursorPage[QueueEntryPublic]:
-    """The exception queue: paid orders whose delivery was given up or is overdue, oldest first, a page at
+    """The exception queue: paid orders whose delivery was given up or is overdue, refunds inventory
+    refused, and keys redeemed after their refund (source redeemed_after_refund), oldest first, a page at
     a time (pass `next_cursor` as `cursor`)."""
     reply = await peers.orders.ListExceptionQueue(orders_pb.ListExceptionQueueRequest(
         include_resolved=include_resolved, limit=limit, page_token=cursor
