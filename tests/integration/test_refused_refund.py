@@ -4,13 +4,21 @@ would have told orders of the redemption, does not answer in time: inventory's r
 refuses it, and the order waits in the exception queue with the reason — the money is not sent and the
 ledger does not reverse the sale. The operator's audited override from the queue then refunds it: inventory
 records the override, the refund goes to the PSP simulator and is confirmed, and the ledger posts the
-reversal and the payment of the refund."""
+reversal and the payment of the refund.
+
+The other side of that race: the refund reaches inventory first and voids a key whose redemption the
+partner reports later (dated before the refund). Inventory records RefundedKeyRedeemed, and orders puts the
+refunded order in the exception queue (source redeemed_after_refund) naming the key by id, its SKU, the
+refund and the partner, until an operator resolves it with a note."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -19,11 +27,13 @@ from quanyi_cli.stack import Stack
 from tests.integration import checks
 from tests.integration.browser.test_web_http import Browser
 from tests.integration.harness import (
+    PARTNER,
     create_sku_with_keys,
     eventually,
     fresh_keys,
     new_buyer,
     order_status,
+    partner_headers,
     place_order,
     redeem,
 )
@@ -214,3 +224,78 @@ async def test_a_buyers_refund_request_that_the_operator_declines_shows_declined
         assert 'data-refund-state="declined"' in en and "Refund declined" in en
     finally:
         await web.close()
+
+
+async def test_a_redemption_reported_after_the_refund_that_voided_its_key_waits_in_the_queue_until_resolved(
+    http: httpx.AsyncClient, stack: Stack
+) -> None:
+    url = stack.config.database_url
+    adm = await operator(http)
+    sku = await create_sku_with_keys(adm, fresh_keys(1), price_minor=3000, name="Youku late report")
+    buyer = await new_buyer(http)
+    order = (await place_order(buyer, sku["sku_id"])).json()
+    order_id = order["order_id"]
+    await pay_with(http, order, "wechatpay-sim")
+    await eventually(lambda: is_status(buyer, order_id, "FULFILLED"))
+    [key] = (await buyer.get("/v1/me/keys", params={"order_id": order_id})).json()["items"]
+    used_at = datetime.now(UTC)  # the buyer tops up at the partner now; the partner reports it later
+
+    # The refund, knowing of no redemption, takes the key back as delivered: inventory voids it.
+    r = await adm.post(f"/v1/admin/orders/{order_id}/refunds", json={"reason": "buyer says it never arrived"})
+    assert r.status_code == 201, r.text
+    refund_id = r.json()["refund_id"]
+
+    async def refunded() -> bool:
+        rows = await refunds_detail(url, order_id)
+        return [row[2] for row in rows] == ["SUCCEEDED"] and await order_status(buyer, order_id) == "REFUNDED"
+
+    await eventually(refunded, timeout=60)
+    assert await inventory_keys(url, order_id) == (["recycled"], [("settled", 0, 1, 0, False)])
+
+    # The partner's report of the earlier redemption arrives now.
+    body = json.dumps({"code": key["code"], "redeemed_at": used_at.isoformat()}).encode()
+    r = await http.post(f"/v1/partners/{PARTNER}/redemptions", content=body, headers=partner_headers(body))
+    assert r.status_code == 200, r.text
+    key_id = r.json()["key_id"]
+
+    async def queued() -> dict[str, Any] | None:
+        entries = (await adm.get("/v1/admin/ops/queue")).json()["items"]
+        return next((e for e in entries if e["order_id"] == order_id), None)
+
+    entry = await eventually(queued, timeout=60)
+    assert (entry["source"], entry["status"]) == ("redeemed_after_refund", "OPEN")
+    for fact in (key_id, sku["sku_id"], refund_id, PARTNER, used_at.isoformat()):
+        assert fact in entry["reason"], (fact, entry["reason"])
+    assert key["code"] not in json.dumps(entry)
+    # Reported again (the partner retries): a duplicate, recorded nowhere twice.
+    r = await http.post(f"/v1/partners/{PARTNER}/redemptions", content=body, headers=partner_headers(body))
+    assert r.status_code == 200 and r.json()["duplicate"] is True, r.text
+    # Inventory: one RefundedKeyRedeemed; the key stays recycled and is counted once.
+    late = await checks.scalar(
+        url, "SELECT count(*) FROM inventory.events WHERE aggregate_id = %s AND event_type LIKE %s",
+        (order_id, "%.RefundedKeyRedeemed"),
+    )
+    assert late == 1
+    assert await inventory_keys(url, order_id) == (["recycled"], [("settled", 0, 1, 0, False)])
+    counts = await checks.scalar(
+        url, "SELECT row(recycled, redeemed, delivered)::text FROM inventory.sku_stock WHERE sku_id = %s",
+        (sku["sku_id"],),
+    )
+    assert counts == "(1,0,0)"
+    # The key's history across the services shows it.
+    r = await adm.get(f"/v1/admin/keys/{key_id}/history")
+    assert r.status_code == 200, r.text
+    assert "RefundedKeyRedeemed" in [step["event"] for step in r.json()["chain"]]
+    assert await order_status(buyer, order_id) == "REFUNDED"
+
+    # Only a resolution with a note closes it.
+    r = await adm.post(f"/v1/admin/ops/queue/{order_id}", json={"action": "refund"})
+    assert r.status_code == 409, r.text
+    r = await adm.post(f"/v1/admin/ops/queue/{order_id}", json={"action": "resolve"})
+    assert r.status_code in (400, 422), r.text
+    r = await adm.post(f"/v1/admin/ops/queue/{order_id}",
+                       json={"action": "resolve", "note": "partner confirmed the top-up; charged back"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["entry"]["status"], r.json()["entry"]["resolution"]) == ("RESOLVED", "resolve")
+    assert await queued() is None
+    await paid_orders_accounted_for(url)
