@@ -5,7 +5,6 @@ hash, over random sequences of sales, refunds, deliveries and commissions in ran
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -28,12 +27,12 @@ def test_entries_made_ahead_post_the_same_journal(case: tuple[list[list[HeardFac
         nonlocal made_ahead
         for batch in batches:
             await post_facts(InMemoryLedgerUnitOfWork(inline), batch, TERMS)
-            premade = [replace(f, made=posting.premade(f.fact, f.source, TERMS)) for f in batch]
+            premade = [f._replace(made=posting.premade(f.fact, f.source, TERMS)) for f in batch]
             made_ahead += sum(f.made is not None for f in premade)
             await post_facts(InMemoryLedgerUnitOfWork(ahead), premade, TERMS)
         # Heard again (a redelivery), entries made ahead post nothing twice.
         for batch in batches:
-            premade = [replace(f, made=posting.premade(f.fact, f.source, TERMS)) for f in batch]
+            premade = [f._replace(made=posting.premade(f.fact, f.source, TERMS)) for f in batch]
             await post_facts(InMemoryLedgerUnitOfWork(ahead), premade, TERMS)
 
     asyncio.run(run())

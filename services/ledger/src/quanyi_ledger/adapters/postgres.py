@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, errors
+from psycopg import AsyncConnection, AsyncCopy, errors
 from psycopg.rows import tuple_row
 from quanyi_platform.envelope import new_event_id
 from quanyi_platform.uow import PgUnitOfWork
@@ -62,6 +62,15 @@ _APPEND = (
 )
 
 
+async def _write_rows(copy: AsyncCopy, rows: Sequence[tuple[Any, ...]]) -> None:
+    """`copy.write_row` of each row, without a coroutine per row: the copy's formatter (C) formats the rows
+    into its buffer and hands a full buffer back, which is written then (the same bytes write_row sends)."""
+    formatter = copy.formatter
+    for row in rows:
+        if data := formatter.write_row(row):
+            await copy.write(data)
+
+
 class PgJournal(Journal):
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         self._conn = conn
@@ -79,23 +88,23 @@ class PgJournal(Journal):
     async def append(self, event: EntriesPosted, while_writing: Callable[[], None] | None = None) -> None:
         try:
             await self._conn.execute(_STAGING)
+            entries: list[tuple[Any, ...]] = []
+            lines: list[tuple[Any, ...]] = []
+            for e in event.entries:
+                seq, kind, source, at, entry_lines, prev_hash, hash_hex, reference = e.rec
+                entries.append((
+                    seq, new_event_id(), source, kind, e.memo, e.correlation_id, at, prev_hash, hash_hex,
+                    reference,
+                ))
+                # A line is (account, debit_minor, credit_minor, currency, sku_id): the staging table's order.
+                lines += [(seq, no, *ln) for no, ln in enumerate(entry_lines, start=1)]
             cur = self._conn.cursor()
             async with cur.copy(_COPY_ENTRIES) as copy:
                 copy.set_types(_ENTRY_TYPES)
-                for e in event.entries:
-                    r = e.rec
-                    await copy.write_row((
-                        r.seq, new_event_id(), r.source_event_id, r.kind, e.memo, e.correlation_id,
-                        r.occurred_at, r.prev_hash, r.hash, r.reference,
-                    ))
+                await _write_rows(copy, entries)
             async with cur.copy(_COPY_LINES) as copy:
                 copy.set_types(_LINE_TYPES)
-                for e in event.entries:
-                    seq = e.rec.seq
-                    for no, ln in enumerate(e.rec.lines, start=1):
-                        await copy.write_row(
-                            (seq, no, ln.account, ln.debit_minor, ln.credit_minor, ln.currency, ln.sku_id)
-                        )
+                await _write_rows(copy, lines)
             if while_writing is None:
                 await self._conn.execute(_APPEND)
             else:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -31,21 +32,6 @@ MAX_ENTRIES_PER_EVENT = 500
 
 # -- the facts the ledger posts --------------------------------------------------------------------------
 
-PAYMENT_CAPTURED = orders_events.PaymentCaptured.DESCRIPTOR.full_name
-ORDER_PAID = orders_events.OrderPaid.DESCRIPTOR.full_name
-ORDER_REFUNDED = orders_events.OrderRefunded.DESCRIPTOR.full_name
-REFUND_SUCCEEDED = orders_events.RefundSucceeded.DESCRIPTOR.full_name
-KEY_DELIVERED = fulfillment_events.KeyDelivered.DESCRIPTOR.full_name
-KEYS_IMPORTED = inventory_events.KeysImported.DESCRIPTOR.full_name
-POINTS_CREDITED = fulfillment_events.PointsCredited.DESCRIPTOR.full_name
-MEMBERSHIP_GRANTED = fulfillment_events.MembershipGranted.DESCRIPTOR.full_name
-POINTS_DEBITED = fulfillment_events.PointsDebited.DESCRIPTOR.full_name
-MEMBERSHIP_SHORTENED = fulfillment_events.MembershipShortened.DESCRIPTOR.full_name
-FACT_TYPES = frozenset(
-    {PAYMENT_CAPTURED, ORDER_PAID, ORDER_REFUNDED, REFUND_SUCCEEDED, KEY_DELIVERED, KEYS_IMPORTED,
-     POINTS_CREDITED, MEMBERSHIP_GRANTED, POINTS_DEBITED, MEMBERSHIP_SHORTENED}
-)
-
 
 def _money(m: money_pb2.Money) -> Money:
     return Money(int(m.minor_units), m.currency)
@@ -64,69 +50,92 @@ def _sale_lines(lines: Sequence[orders_events.OrderLine]) -> tuple[posting.SaleL
     )
 
 
+def _payment_captured(p: orders_events.PaymentCaptured) -> tuple[posting.Fact, str]:
+    amount = p.amount
+    fact = posting.PaymentCaptured(
+        p.order_id, p.provider, p.provider_txn_id, Money(amount.minor_units, amount.currency),
+        refused=bool(p.refused_reason),
+    )
+    return fact, fact.order_id
+
+
+def _order_paid(p: orders_events.OrderPaid) -> tuple[posting.Fact, str]:
+    # The channel is the one the order arrived on, as orders recorded it from the gateway's route.
+    total = p.total
+    fact = posting.OrderPaid(
+        p.order_id, p.channel, Money(total.minor_units, total.currency), _sale_lines(p.lines),
+        _money(p.discount) if p.HasField("discount") else None,
+    )
+    return fact, fact.order_id
+
+
+def _order_refunded(p: orders_events.OrderRefunded) -> tuple[posting.Fact, str]:
+    return posting.OrderRefunded(p.order_id, p.channel, _money(p.amount), p.was_released), p.order_id
+
+
+def _refund_succeeded(p: orders_events.RefundSucceeded) -> tuple[posting.Fact, str]:
+    lines = tuple(posting.SaleLine(ln.sku_id, _money(ln.amount)) for ln in p.lines)
+    return posting.RefundSucceeded(p.order_id, p.refund_id, p.provider, _money(p.amount), lines), p.order_id
+
+
+def _key_delivered(p: fulfillment_events.KeyDelivered) -> tuple[posting.Fact, str]:
+    keys = p.keys
+    costs = [Money(c.minor_units, c.currency) for c in (k.unit_cost for k in keys)]
+    fact = posting.KeyDelivered(p.order_id, p.sales_channel, costs, [k.sku_id for k in keys])
+    return fact, fact.order_id
+
+
+def _points_credited(p: fulfillment_events.PointsCredited) -> tuple[posting.Fact, str]:
+    fact = posting.PointsCredited(p.order_id, p.line_no, p.unit_no, int(p.points), _money(p.value))
+    return fact, p.order_id
+
+
+def _membership_granted(p: fulfillment_events.MembershipGranted) -> tuple[posting.Fact, str]:
+    fact = posting.MembershipGranted(
+        p.order_id, p.line_no, p.unit_no, p.plan, p.sales_channel, _money(p.cost), p.bundle_sku_id
+    )
+    return fact, p.order_id
+
+
+def _points_debited(p: fulfillment_events.PointsDebited) -> tuple[posting.Fact, str]:
+    fact = posting.PointsDebited(p.order_id, p.line_no, p.unit_no, int(p.points), _money(p.value))
+    return fact, p.order_id
+
+
+def _membership_shortened(p: fulfillment_events.MembershipShortened) -> tuple[posting.Fact, str]:
+    fact = posting.MembershipShortened(
+        p.order_id, p.line_no, p.unit_no, p.plan, p.sales_channel, _money(p.cost), p.bundle_sku_id
+    )
+    return fact, p.order_id
+
+
+def _keys_imported(p: inventory_events.KeysImported) -> tuple[posting.Fact, str]:
+    fact = posting.KeysImported(p.batch_id, p.sku_id, int(p.imported), _money(p.unit_cost), p.actor)
+    return fact, p.batch_id
+
+
+# The reader of each posted payload type, looked up by the payload's class (one dict lookup per event).
+_FACT_READERS: dict[type[Message], Callable[[Any], tuple[posting.Fact, str]]] = {
+    orders_events.PaymentCaptured: _payment_captured,
+    orders_events.OrderPaid: _order_paid,
+    orders_events.OrderRefunded: _order_refunded,
+    orders_events.RefundSucceeded: _refund_succeeded,
+    fulfillment_events.KeyDelivered: _key_delivered,
+    fulfillment_events.PointsCredited: _points_credited,
+    fulfillment_events.MembershipGranted: _membership_granted,
+    fulfillment_events.PointsDebited: _points_debited,
+    fulfillment_events.MembershipShortened: _membership_shortened,
+    inventory_events.KeysImported: _keys_imported,
+}
+FACT_TYPES = frozenset(c.DESCRIPTOR.full_name for c in _FACT_READERS)
+
+
 def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
-    """The domain fact of a payload of one of FACT_TYPES, and the order it concerns."""
-    if isinstance(payload, orders_events.PaymentCaptured):
-        return (
-            posting.PaymentCaptured(
-                payload.order_id,
-                payload.provider,
-                payload.provider_txn_id,
-                _money(payload.amount),
-                refused=bool(payload.refused_reason),
-            ),
-            payload.order_id,
-        )
-    if isinstance(payload, orders_events.OrderPaid):
-        # The channel is the one the order arrived on, as orders recorded it from the gateway's route.
-        paid = posting.OrderPaid(
-            payload.order_id, payload.channel, _money(payload.total), _sale_lines(payload.lines),
-            _money(payload.discount) if payload.HasField("discount") else None,
-        )
-        return paid, payload.order_id
-    if isinstance(payload, orders_events.OrderRefunded):
-        fact = posting.OrderRefunded(
-            payload.order_id, payload.channel, _money(payload.amount), payload.was_released
-        )
-        return fact, payload.order_id
-    if isinstance(payload, orders_events.RefundSucceeded):
-        lines = tuple(posting.SaleLine(ln.sku_id, _money(ln.amount)) for ln in payload.lines)
-        succeeded = posting.RefundSucceeded(
-            payload.order_id, payload.refund_id, payload.provider, _money(payload.amount), lines
-        )
-        return succeeded, payload.order_id
-    if isinstance(payload, fulfillment_events.KeyDelivered):
-        costs = [_money(k.unit_cost) for k in payload.keys]
-        skus = [k.sku_id for k in payload.keys]
-        return posting.KeyDelivered(payload.order_id, payload.sales_channel, costs, skus), payload.order_id
-    if isinstance(payload, fulfillment_events.PointsCredited):
-        credited = posting.PointsCredited(
-            payload.order_id, payload.line_no, payload.unit_no, int(payload.points), _money(payload.value)
-        )
-        return credited, payload.order_id
-    if isinstance(payload, fulfillment_events.MembershipGranted):
-        granted = posting.MembershipGranted(
-            payload.order_id, payload.line_no, payload.unit_no, payload.plan, payload.sales_channel,
-            _money(payload.cost), payload.bundle_sku_id,
-        )
-        return granted, payload.order_id
-    if isinstance(payload, fulfillment_events.PointsDebited):
-        debited = posting.PointsDebited(
-            payload.order_id, payload.line_no, payload.unit_no, int(payload.points), _money(payload.value)
-        )
-        return debited, payload.order_id
-    if isinstance(payload, fulfillment_events.MembershipShortened):
-        shortened = posting.MembershipShortened(
-            payload.order_id, payload.line_no, payload.unit_no, payload.plan, payload.sales_channel,
-            _money(payload.cost), payload.bundle_sku_id,
-        )
-        return shortened, payload.order_id
-    if isinstance(payload, inventory_events.KeysImported):
-        imported = posting.KeysImported(
-            payload.batch_id, payload.sku_id, int(payload.imported), _money(payload.unit_cost), payload.actor
-        )
-        return imported, payload.batch_id
-    raise TypeError(f"the ledger posts no {type(payload).__name__}")
+    """The domain fact of a payload of one of FACT_TYPES, and the order (or import batch) it concerns."""
+    read = _FACT_READERS.get(type(payload))
+    if read is None:
+        raise TypeError(f"the ledger posts no {type(payload).__name__}")
+    return read(payload)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -156,31 +165,25 @@ def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted
     # every entry posted.
     msg = ledger_events.EntriesPosted()
     add_entry = msg.entries.add
-    for e in event.entries:
-        rec = e.rec
-        delta = rec.occurred_at - _EPOCH
+    for (seq, kind, source, at, lines, prev_hash, hash_hex, reference), memo, correlation in event.entries:
+        delta = at - _EPOCH
         out = add_entry(
-            seq=rec.seq,
-            source_event_id=rec.source_event_id,
-            kind=rec.kind,
-            prev_hash=rec.prev_hash,
-            hash=rec.hash,
-            memo=e.memo,
-            correlation_id=e.correlation_id,
-            reference=rec.reference,
+            seq=seq,
+            source_event_id=source,
+            kind=kind,
+            prev_hash=prev_hash,
+            hash=hash_hex,
+            memo=memo,
+            correlation_id=correlation,
+            reference=reference,
         )
-        out.occurred_at.SetInParent()
-        out.occurred_at.seconds = delta.days * 86_400 + delta.seconds
-        out.occurred_at.nanos = delta.microseconds * 1_000
+        ts = out.occurred_at
+        ts.SetInParent()
+        ts.seconds = delta.days * 86_400 + delta.seconds
+        ts.nanos = delta.microseconds * 1_000
         add_line = out.lines.add
-        for ln in rec.lines:
-            add_line(
-                account=ln.account,
-                debit_minor=ln.debit_minor,
-                credit_minor=ln.credit_minor,
-                currency=ln.currency,
-                sku_id=ln.sku_id,
-            )
+        for account, debit, credit, currency, sku in lines:
+            add_line(account=account, debit_minor=debit, credit_minor=credit, currency=currency, sku_id=sku)
     return msg
 
 

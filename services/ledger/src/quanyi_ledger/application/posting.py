@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from quanyi_platform.envelope import NewEvent
 
@@ -13,9 +13,9 @@ from quanyi_ledger.domain import posting
 from quanyi_ledger.domain.ledger import Chain, EntriesPosted, Post, decide
 
 
-@dataclass(frozen=True)
-class HeardFact:
-    """A financial fact, the event it was heard as, and the order or campaign it concerns."""
+class HeardFact(NamedTuple):
+    """A financial fact, the event it was heard as, and the order or campaign it concerns (a NamedTuple:
+    one is made for every event heard)."""
 
     fact: posting.Fact
     source: posting.Source

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from quanyi_ledger.domain.chain import GENESIS_HASH, RecordedEntry, link
 from quanyi_ledger.domain.journal import JournalEntry
@@ -24,8 +25,7 @@ class Post:
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class PostedEntry:
+class PostedEntry(NamedTuple):
     """An entry as posted: its place in the chain (`rec`) and what the chain's hash does not cover."""
 
     rec: RecordedEntry

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from quanyi_ledger.domain import accounts
 from quanyi_ledger.domain.journal import JournalEntry, JournalLine, Money
@@ -58,8 +59,7 @@ refunds_account = accounts.refunds
 cogs_account = accounts.cogs
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """The event a fact came from: its id becomes the entry's source_event_id, so it posts at most once."""
 
     event_id: str
@@ -83,8 +83,7 @@ class ChannelTerms:
 NO_TERMS = ChannelTerms()
 
 
-@dataclass(frozen=True)
-class SaleLine:
+class SaleLine(NamedTuple):
     """What one SKU of an order was sold (or refunded) for."""
 
     sku_id: str
@@ -523,13 +522,9 @@ def order_paid(fact: OrderPaid, source: Source, terms: ChannelTerms = NO_TERMS) 
     if fact.total.minor == 0:
         return None
     discount = fact.discount if fact.discount is not None and fact.discount.minor else None
-    lines = [
-        JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total),
-        *(
-            JournalLine.credit(revenue_account(fact.channel), ln.amount, ln.sku_id)
-            for ln in sale_lines(fact)
-        ),
-    ]
+    revenue = revenue_account(fact.channel)
+    lines = [JournalLine.debit(accounts.DEPOSITS_BUYERS, fact.total)]
+    lines += [JournalLine(revenue, 0, minor, currency, sku) for sku, (minor, currency) in sale_lines(fact)]
     if discount:
         # The discount per SKU, in proportion to what each was sold for (reports show it by SKU).
         lines += [JournalLine.debit(accounts.coupons_expense(fact.channel), ln.amount, ln.sku_id)
@@ -635,18 +630,14 @@ def key_delivered(fact: KeyDelivered, source: Source) -> JournalEntry | None:
     """Dr cogs:<channel> / Cr inventory:keys for the delivered keys' cost, per SKU and currency; None when
     it is 0."""
     skus = list(fact.sku_ids) if len(fact.sku_ids) == len(fact.unit_costs) else [""] * len(fact.unit_costs)
-    totals: dict[tuple[str, str], int] = defaultdict(int)
-    for sku, cost in zip(skus, fact.unit_costs, strict=True):
-        totals[(cost.currency, sku)] += cost.minor
+    totals: dict[tuple[str, str], int] = {}
+    for sku, (minor, currency) in zip(skus, fact.unit_costs, strict=True):
+        totals[(currency, sku)] = totals.get((currency, sku), 0) + minor
+    cogs, stock = cogs_account(fact.sales_channel), accounts.INVENTORY_KEYS
     lines: list[JournalLine] = []
-    for currency, sku in sorted(totals):
-        if totals[(currency, sku)] == 0:
-            continue
-        amount = Money(totals[(currency, sku)], currency)
-        lines += [
-            JournalLine.debit(cogs_account(fact.sales_channel), amount, sku),
-            JournalLine.credit(accounts.INVENTORY_KEYS, amount, sku),
-        ]
+    for (currency, sku), minor in sorted(totals.items()):
+        if minor:
+            lines += (JournalLine(cogs, minor, 0, currency, sku), JournalLine(stock, 0, minor, currency, sku))
     if not lines:
         return None
     n = len(fact.unit_costs)
