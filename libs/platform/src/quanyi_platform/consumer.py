@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -26,9 +26,8 @@ from quanyi_platform.transient import is_transient
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ReceivedEvent:
-    """An event read from a topic, with its decoded payload."""
+class ReceivedEvent(NamedTuple):
+    """An event read from a topic, with its decoded payload (a NamedTuple: one is made per event)."""
 
     envelope: Envelope
     payload: Any

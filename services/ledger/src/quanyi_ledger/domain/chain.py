@@ -159,15 +159,11 @@ def link(entry: JournalEntry, seq: int, prev_hash: str) -> RecordedEntry:
     """`entry` placed at `seq`, after the entry whose hash is `prev_hash` (the hash of `chain_hash`, from
     the entry's chain text made once)."""
     head, tail = entry.chain_text
+    digest = hashlib.sha256(f"{prev_hash}{head}{seq:d}{tail}".encode()).hexdigest()
+    # Positional (seq, kind, source_event_id, occurred_at, lines, prev_hash, hash, reference): one per entry.
     return RecordedEntry(
-        seq=seq,
-        kind=entry.kind,
-        source_event_id=entry.source_event_id,
-        occurred_at=entry.occurred_at,
-        lines=entry.lines,
-        prev_hash=prev_hash,
-        hash=hashlib.sha256(f"{prev_hash}{head}{int(seq)}{tail}".encode()).hexdigest(),
-        reference=entry.reference,
+        seq, entry.kind, entry.source_event_id, entry.occurred_at, entry.lines, prev_hash, digest,
+        entry.reference,
     )
 
 

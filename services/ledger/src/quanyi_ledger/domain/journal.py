@@ -159,7 +159,8 @@ def canonical_text(
     parts = [known(row) or _line_text(row) for row in sorted_lines]
     ref = f',"reference":{_s(reference)}' if reference else ""
     at = occurred_at if occurred_at.tzinfo is UTC else occurred_at.astimezone(UTC)
+    # An ISO 8601 time is ASCII with nothing to escape: quoted as is.
     return (
-        f'{{"kind":{_s(kind)},"lines":[{",".join(parts)}],"occurred_at":{_s(at.isoformat())}{ref},"seq":',
+        f'{{"kind":{_s(kind)},"lines":[{",".join(parts)}],"occurred_at":"{at.isoformat()}"{ref},"seq":',
         f',"source_event_id":{_s(source_event_id)}}}',
     )
