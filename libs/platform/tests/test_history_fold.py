@@ -75,3 +75,18 @@ def test_the_chain_rows_indent_each_event_under_its_cause_with_its_payload_on_on
     assert rows[0]["details"] == "buyerId=b-1 total=19.90 CNY"
     assert rows[1]["caused_by"] == "e1"
     assert rows[4]["details"] == "keys=1 item"
+
+
+def test_a_redemption_heard_after_the_refund_that_took_the_key_back_shows_on_the_key_and_the_order() -> None:
+    refunded = [
+        *EVENTS[:7],
+        ev(8, "orders", "OrderRefunded", "e7"),
+        ev(9, "inventory", "RefundedKeyRedeemed", "e10",
+           {"key": {"keyId": "k-7", "skuId": "s-1"}, "partner": "p-2", "refundId": "r-1"}, ("Allocation", "o-1")),
+    ]
+    key = fold("k-7", refunded)
+    assert key.state == "redeemed after its refund"
+    assert key.facts["redeemed_by"] == "p-2"
+    order = fold("o-1", refunded)
+    assert order.state == "refunded"
+    assert order.facts["redeemed_after_refund"] == "k-7"

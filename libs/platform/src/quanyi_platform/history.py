@@ -38,6 +38,8 @@ KEY_STATE = {
     "KeyExpired": "expired",
     "KeyVoided": "void",
     "KeyRecycled": "available",
+    # A partner redeemed it, heard after the refund that took it back (inventory's exception).
+    "RefundedKeyRedeemed": "redeemed after its refund",
 }
 
 
@@ -189,10 +191,15 @@ def fold(subject: str, events: Iterable[HistoryEvent], as_of: datetime | None = 
                     history.facts["total"] = _money(total)
             if e.short_type == "PaymentCaptured":
                 history.facts["payment"] = e.payload.get("providerTxnId")
+            if e.short_type == "RefundedKeyRedeemed":
+                key = (e.payload.get("key") or {}).get("keyId")
+                history.facts["redeemed_after_refund"] = ", ".join(
+                    k for k in (history.facts.get("redeemed_after_refund"), key) if k
+                )
         else:
             if e.short_type == "KeyReserved":
                 history.facts["order"] = e.correlation_id
-            if e.short_type == "Redeemed":
+            if e.short_type in {"Redeemed", "RefundedKeyRedeemed"}:
                 history.facts["redeemed_by"] = e.payload.get("partner")
             if e.short_type == "KeysRevealed":
                 history.facts["reveals"] = int(history.facts.get("reveals", 0)) + 1
