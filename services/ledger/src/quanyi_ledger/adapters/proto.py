@@ -85,28 +85,31 @@ def _key_delivered(p: fulfillment_events.KeyDelivered) -> tuple[posting.Fact, st
     return fact, fact.order_id
 
 
-def _points_credited(p: fulfillment_events.PointsCredited) -> tuple[posting.Fact, str]:
-    fact = posting.PointsCredited(p.order_id, p.line_no, p.unit_no, int(p.points), _money(p.value))
-    return fact, p.order_id
+_Reader = Callable[[Any], tuple[posting.Fact, str]]
 
 
-def _membership_granted(p: fulfillment_events.MembershipGranted) -> tuple[posting.Fact, str]:
-    fact = posting.MembershipGranted(
-        p.order_id, p.line_no, p.unit_no, p.plan, p.sales_channel, _money(p.cost), p.bundle_sku_id
-    )
-    return fact, p.order_id
+def _points(fact: Callable[[str, int, int, int, Money], posting.Fact]) -> _Reader:
+    """The reader of PointsCredited or PointsDebited, which say the same of the points."""
+
+    def read(
+        p: fulfillment_events.PointsCredited | fulfillment_events.PointsDebited,
+    ) -> tuple[posting.Fact, str]:
+        return fact(p.order_id, p.line_no, p.unit_no, int(p.points), _money(p.value)), p.order_id
+
+    return read
 
 
-def _points_debited(p: fulfillment_events.PointsDebited) -> tuple[posting.Fact, str]:
-    fact = posting.PointsDebited(p.order_id, p.line_no, p.unit_no, int(p.points), _money(p.value))
-    return fact, p.order_id
+def _membership(fact: Callable[[str, int, int, str, str, Money, str], posting.Fact]) -> _Reader:
+    """The reader of MembershipGranted or MembershipShortened, which say the same of the membership."""
 
+    def read(
+        p: fulfillment_events.MembershipGranted | fulfillment_events.MembershipShortened,
+    ) -> tuple[posting.Fact, str]:
+        cost = _money(p.cost)
+        made = fact(p.order_id, p.line_no, p.unit_no, p.plan, p.sales_channel, cost, p.bundle_sku_id)
+        return made, p.order_id
 
-def _membership_shortened(p: fulfillment_events.MembershipShortened) -> tuple[posting.Fact, str]:
-    fact = posting.MembershipShortened(
-        p.order_id, p.line_no, p.unit_no, p.plan, p.sales_channel, _money(p.cost), p.bundle_sku_id
-    )
-    return fact, p.order_id
+    return read
 
 
 def _keys_imported(p: inventory_events.KeysImported) -> tuple[posting.Fact, str]:
@@ -115,16 +118,16 @@ def _keys_imported(p: inventory_events.KeysImported) -> tuple[posting.Fact, str]
 
 
 # The reader of each posted payload type, looked up by the payload's class (one dict lookup per event).
-_FACT_READERS: dict[type[Message], Callable[[Any], tuple[posting.Fact, str]]] = {
+_FACT_READERS: dict[type[Message], _Reader] = {
     orders_events.PaymentCaptured: _payment_captured,
     orders_events.OrderPaid: _order_paid,
     orders_events.OrderRefunded: _order_refunded,
     orders_events.RefundSucceeded: _refund_succeeded,
     fulfillment_events.KeyDelivered: _key_delivered,
-    fulfillment_events.PointsCredited: _points_credited,
-    fulfillment_events.MembershipGranted: _membership_granted,
-    fulfillment_events.PointsDebited: _points_debited,
-    fulfillment_events.MembershipShortened: _membership_shortened,
+    fulfillment_events.PointsCredited: _points(posting.PointsCredited),
+    fulfillment_events.MembershipGranted: _membership(posting.MembershipGranted),
+    fulfillment_events.PointsDebited: _points(posting.PointsDebited),
+    fulfillment_events.MembershipShortened: _membership(posting.MembershipShortened),
     inventory_events.KeysImported: _keys_imported,
 }
 FACT_TYPES = frozenset(c.DESCRIPTOR.full_name for c in _FACT_READERS)
