@@ -137,7 +137,9 @@ async def test_the_service_delivers_from_the_topic_answers_over_grpc_and_its_pro
         await world.wait(lambda: _state_is(world, no_email.order_id, "cancelled"), 30)
 
         assert 4 <= before <= sum(b.orders for b in latencies.buckets) <= after  # `again` = `twice`: once
-        assert all(0 <= b.p50_ms <= b.p95_ms <= b.p99_ms < 60_000 for b in latencies.buckets)
+        # Ordered, and in milliseconds (not µs): the reservations were made before the service started, which
+        # on a loaded machine took over a minute once, so the bound is only a unit check.
+        assert all(0 <= b.p50_ms <= b.p95_ms <= b.p99_ms < 600_000 for b in latencies.buckets)
         # I6: the projections rebuilt from the store, and from the topic, equal live (the service runs on).
         await assert_replay_matches_live(database_url, "fulfillment", kafka_bootstrap=broker.bootstrap)
     finally:
