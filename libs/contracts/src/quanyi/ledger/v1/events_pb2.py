@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quanyi.common.v1 import money_pb2 as quanyi_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/ledger/v1/events.proto\x12\x10quanyi.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"Z\n\x0cLedgerPosted\x12\x11\n\tentry_seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04hash\x18\x04 \x01(\t:\x02\x18\x01\"?\n\rEntriesPosted\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.quanyi.ledger.v1.PostedEntry\"\xfa\x01\n\x0bPostedEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05lines\x18\x05 \x03(\x0b\x32\x1d.quanyi.ledger.v1.JournalLine\x12\x11\n\tprev_hash\x18\x06 \x01(\t\x12\x0c\n\x04hash\x18\x07 \x01(\t\x12\x0c\n\x04memo\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\x12\x11\n\treference\x18\n \x01(\t\"k\n\x0bJournalLine\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x62it_minor\x18\x02 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0e\n\x06sku_id\x18\x05 \x01(\t\"\xb3\x02\n\x16ReconciliationMismatch\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x14\n\x0cstatement_id\x18\x04 \x01(\t\x12\x13\n\x0bmismatch_id\x18\x05 \x01(\t\x12,\n\x04kind\x18\x06 \x01(\x0e\x32\x1e.quanyi.ledger.v1.MismatchKind\x12\x10\n\x08order_id\x18\x07 \x01(\t\x12.\n\rledger_amount\x18\x08 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x31\n\x10statement_amount\x18\t \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08txn_kind\x18\n \x01(\t\"\xe4\x02\n\x13StatementReconciled\x12\x14\n\x0cstatement_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x11\n\tbill_date\x18\x03 \x01(\t\x12\x13\n\x0b\x66ile_sha256\x18\x04 \x01(\t\x12\x0f\n\x07matched\x18\x05 \x01(\x03\x12\x19\n\x11missing_in_ledger\x18\x06 \x01(\x03\x12\x1c\n\x14missing_in_statement\x18\x07 \x01(\x03\x12\x19\n\x11\x61mount_mismatches\x18\x08 \x01(\x03\x12*\n\tfee_total\x18\t \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\rpayment_total\x18\n \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12-\n\x0crefund_total\x18\x0b \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\r\n\x05\x61\x63tor\x18\x0c \x01(\t\"\x83\x01\n\x10MismatchResolved\x12\x13\n\x0bmismatch_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12+\n\nadjustment\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08provider\x18\x05 \x01(\t\"\x91\x01\n\x0f\x43hainHeadSigned\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12-\n\tsigned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npublic_key\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\"_\n\x0eReportExported\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06report\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0c\n\x04rows\x18\x04 \x01(\x03\x12\x10\n\x08head_seq\x18\x05 \x01(\x03*\x94\x01\n\x0cMismatchKind\x12\x1d\n\x19MISMATCH_KIND_UNSPECIFIED\x10\x00\x12#\n\x1fMISMATCH_KIND_MISSING_IN_LEDGER\x10\x01\x12&\n\"MISMATCH_KIND_MISSING_IN_STATEMENT\x10\x02\x12\x18\n\x14MISMATCH_KIND_AMOUNT\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dquanyi/ledger/v1/events.proto\x12\x10quanyi.ledger.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquanyi/common/v1/money.proto\"Z\n\x0cLedgerPosted\x12\x11\n\tentry_seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04hash\x18\x04 \x01(\t:\x02\x18\x01\"p\n\rEntriesPosted\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.quanyi.ledger.v1.PostedEntry\x12/\n\x06totals\x18\x02 \x03(\x0b\x32\x1f.quanyi.ledger.v1.AccountChange\"]\n\rAccountChange\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65\x62it_minor\x18\x03 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x04 \x01(\x03\"\xfa\x01\n\x0bPostedEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05lines\x18\x05 \x03(\x0b\x32\x1d.quanyi.ledger.v1.JournalLine\x12\x11\n\tprev_hash\x18\x06 \x01(\t\x12\x0c\n\x04hash\x18\x07 \x01(\t\x12\x0c\n\x04memo\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\x12\x11\n\treference\x18\n \x01(\t\"k\n\x0bJournalLine\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x62it_minor\x18\x02 \x01(\x03\x12\x14\n\x0c\x63redit_minor\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0e\n\x06sku_id\x18\x05 \x01(\t\"\xb3\x02\n\x16ReconciliationMismatch\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x17\n\x0fprovider_txn_id\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x14\n\x0cstatement_id\x18\x04 \x01(\t\x12\x13\n\x0bmismatch_id\x18\x05 \x01(\t\x12,\n\x04kind\x18\x06 \x01(\x0e\x32\x1e.quanyi.ledger.v1.MismatchKind\x12\x10\n\x08order_id\x18\x07 \x01(\t\x12.\n\rledger_amount\x18\x08 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x31\n\x10statement_amount\x18\t \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08txn_kind\x18\n \x01(\t\"\xe4\x02\n\x13StatementReconciled\x12\x14\n\x0cstatement_id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x11\n\tbill_date\x18\x03 \x01(\t\x12\x13\n\x0b\x66ile_sha256\x18\x04 \x01(\t\x12\x0f\n\x07matched\x18\x05 \x01(\x03\x12\x19\n\x11missing_in_ledger\x18\x06 \x01(\x03\x12\x1c\n\x14missing_in_statement\x18\x07 \x01(\x03\x12\x19\n\x11\x61mount_mismatches\x18\x08 \x01(\x03\x12*\n\tfee_total\x18\t \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12.\n\rpayment_total\x18\n \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12-\n\x0crefund_total\x18\x0b \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\r\n\x05\x61\x63tor\x18\x0c \x01(\t\"\x83\x01\n\x10MismatchResolved\x12\x13\n\x0bmismatch_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12+\n\nadjustment\x18\x04 \x01(\x0b\x32\x17.quanyi.common.v1.Money\x12\x10\n\x08provider\x18\x05 \x01(\t\"\x91\x01\n\x0f\x43hainHeadSigned\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12-\n\tsigned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\npublic_key\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\"_\n\x0eReportExported\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06report\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0c\n\x04rows\x18\x04 \x01(\x03\x12\x10\n\x08head_seq\x18\x05 \x01(\x03*\x94\x01\n\x0cMismatchKind\x12\x1d\n\x19MISMATCH_KIND_UNSPECIFIED\x10\x00\x12#\n\x1fMISMATCH_KIND_MISSING_IN_LEDGER\x10\x01\x12&\n\"MISMATCH_KIND_MISSING_IN_STATEMENT\x10\x02\x12\x18\n\x14MISMATCH_KIND_AMOUNT\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,24 +35,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEDGERPOSTED']._loaded_options = None
   _globals['_LEDGERPOSTED']._serialized_options = b'\030\001'
-  _globals['_MISMATCHKIND']._serialized_start=1682
-  _globals['_MISMATCHKIND']._serialized_end=1830
+  _globals['_MISMATCHKIND']._serialized_start=1826
+  _globals['_MISMATCHKIND']._serialized_end=1974
   _globals['_LEDGERPOSTED']._serialized_start=114
   _globals['_LEDGERPOSTED']._serialized_end=204
   _globals['_ENTRIESPOSTED']._serialized_start=206
-  _globals['_ENTRIESPOSTED']._serialized_end=269
-  _globals['_POSTEDENTRY']._serialized_start=272
-  _globals['_POSTEDENTRY']._serialized_end=522
-  _globals['_JOURNALLINE']._serialized_start=524
-  _globals['_JOURNALLINE']._serialized_end=631
-  _globals['_RECONCILIATIONMISMATCH']._serialized_start=634
-  _globals['_RECONCILIATIONMISMATCH']._serialized_end=941
-  _globals['_STATEMENTRECONCILED']._serialized_start=944
-  _globals['_STATEMENTRECONCILED']._serialized_end=1300
-  _globals['_MISMATCHRESOLVED']._serialized_start=1303
-  _globals['_MISMATCHRESOLVED']._serialized_end=1434
-  _globals['_CHAINHEADSIGNED']._serialized_start=1437
-  _globals['_CHAINHEADSIGNED']._serialized_end=1582
-  _globals['_REPORTEXPORTED']._serialized_start=1584
-  _globals['_REPORTEXPORTED']._serialized_end=1679
+  _globals['_ENTRIESPOSTED']._serialized_end=318
+  _globals['_ACCOUNTCHANGE']._serialized_start=320
+  _globals['_ACCOUNTCHANGE']._serialized_end=413
+  _globals['_POSTEDENTRY']._serialized_start=416
+  _globals['_POSTEDENTRY']._serialized_end=666
+  _globals['_JOURNALLINE']._serialized_start=668
+  _globals['_JOURNALLINE']._serialized_end=775
+  _globals['_RECONCILIATIONMISMATCH']._serialized_start=778
+  _globals['_RECONCILIATIONMISMATCH']._serialized_end=1085
+  _globals['_STATEMENTRECONCILED']._serialized_start=1088
+  _globals['_STATEMENTRECONCILED']._serialized_end=1444
+  _globals['_MISMATCHRESOLVED']._serialized_start=1447
+  _globals['_MISMATCHRESOLVED']._serialized_end=1578
+  _globals['_CHAINHEADSIGNED']._serialized_start=1581
+  _globals['_CHAINHEADSIGNED']._serialized_end=1726
+  _globals['_REPORTEXPORTED']._serialized_start=1728
+  _globals['_REPORTEXPORTED']._serialized_end=1823
 # @@protoc_insertion_point(module_scope)

@@ -35,10 +35,24 @@ class LedgerPosted(_message.Message):
     def __init__(self, entry_seq: _Optional[int] = ..., source_event_id: _Optional[str] = ..., kind: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class EntriesPosted(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "totals")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[PostedEntry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[PostedEntry, _Mapping]]] = ...) -> None: ...
+    totals: _containers.RepeatedCompositeFieldContainer[AccountChange]
+    def __init__(self, entries: _Optional[_Iterable[_Union[PostedEntry, _Mapping]]] = ..., totals: _Optional[_Iterable[_Union[AccountChange, _Mapping]]] = ...) -> None: ...
+
+class AccountChange(_message.Message):
+    __slots__ = ("account", "currency", "debit_minor", "credit_minor")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    DEBIT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    currency: str
+    debit_minor: int
+    credit_minor: int
+    def __init__(self, account: _Optional[str] = ..., currency: _Optional[str] = ..., debit_minor: _Optional[int] = ..., credit_minor: _Optional[int] = ...) -> None: ...
 
 class PostedEntry(_message.Message):
     __slots__ = ("seq", "source_event_id", "kind", "occurred_at", "lines", "prev_hash", "hash", "memo", "correlation_id", "reference")
