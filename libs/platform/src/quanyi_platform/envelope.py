@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import uuid_utils
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 # Importing the generated modules registers every event type in the default descriptor pool.
 from quanyi.common.v1 import envelope_pb2
@@ -80,8 +81,19 @@ def seal(event: NewEvent, producer: str, carrier: dict[str, str] | None = None) 
         tracestate=carrier.get("tracestate", ""),
         payload=event.payload.SerializeToString(),
     )
-    env.occurred_at.FromDatetime(event.occurred_at)
+    set_timestamp(env.occurred_at, event.occurred_at)
     return env
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def set_timestamp(ts: Timestamp, t: datetime) -> None:
+    """`ts.FromDatetime(t)` (a naive `t` taken as UTC), without its per-call conversions (a time tuple
+    and calendar.timegm: ~2 µs, for every event sealed)."""
+    delta = (t if t.tzinfo is not None else t.replace(tzinfo=UTC)) - _EPOCH
+    ts.seconds = delta.days * 86_400 + delta.seconds
+    ts.nanos = delta.microseconds * 1_000
 
 
 def kafka_headers(env: Envelope) -> list[tuple[str, bytes]]:

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1 import history_pb2 as pb
 from quanyi.common.v1 import history_pb2_grpc as pb_grpc
 
-from quanyi_platform.envelope import open_envelope
+from quanyi_platform.envelope import open_envelope, set_timestamp
 from quanyi_platform.history import HistoryEvent, mentions_key
 
 # At most this many events per answer, and ids per request: an order's whole life is a few dozen events.
@@ -107,7 +107,7 @@ def to_proto(e: HistoryEvent) -> pb.HistoryEvent:
         aggregate_id=e.aggregate_id, correlation_id=e.correlation_id, causation_id=e.causation_id,
         payload_json=json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
     )
-    out.occurred_at.FromDatetime(e.occurred_at)
+    set_timestamp(out.occurred_at, e.occurred_at)
     return out
 
 
