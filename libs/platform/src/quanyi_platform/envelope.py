@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uuid_utils
 from google.protobuf import descriptor_pool, message_factory
@@ -86,6 +86,12 @@ def seal(event: NewEvent, producer: str, carrier: dict[str, str] | None = None) 
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def datetime_of(ts: Timestamp) -> datetime:
+    """`ts.ToDatetime(tzinfo=UTC)` (nanoseconds truncated to microseconds), without its per-call conversions:
+    every service reads an event's time this way as it decodes it."""
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
 def set_timestamp(ts: Timestamp, t: datetime) -> None:

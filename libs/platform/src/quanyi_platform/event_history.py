@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from quanyi.common.v1 import history_pb2 as pb
 from quanyi.common.v1 import history_pb2_grpc as pb_grpc
 
-from quanyi_platform.envelope import open_envelope, set_timestamp
+from quanyi_platform.envelope import datetime_of, open_envelope, set_timestamp
 from quanyi_platform.history import HistoryEvent, mentions_key
 
 # At most this many events per answer, and ids per request: an order's whole life is a few dozen events.
@@ -120,7 +120,7 @@ def from_proto(service: str, e: pb.HistoryEvent) -> HistoryEvent:
     return HistoryEvent(
         service=service, seq=e.seq, event_id=e.event_id, type=e.type, aggregate_type=e.aggregate_type,
         aggregate_id=e.aggregate_id, correlation_id=e.correlation_id, causation_id=e.causation_id,
-        occurred_at=e.occurred_at.ToDatetime(tzinfo=UTC),
+        occurred_at=datetime_of(e.occurred_at),
         payload=payload if isinstance(payload, dict) else {},
     )
 

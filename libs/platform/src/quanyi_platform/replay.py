@@ -26,7 +26,7 @@ import importlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.message import Message
@@ -34,7 +34,7 @@ from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import dict_row, tuple_row
 
 from quanyi_platform import db
-from quanyi_platform.envelope import Envelope, message_class
+from quanyi_platform.envelope import Envelope, datetime_of, message_class
 from quanyi_platform.eventstore import topic_for
 from quanyi_platform.projection import Projection, StoredEvent, project
 
@@ -404,7 +404,7 @@ async def _topic_events(
                     env = Envelope.FromString(bytes(rec.value or b""))
                     if ids.get(seq) != env.event_id:
                         continue
-                    found[seq] = (bytes(rec.value or b""), env.occurred_at.ToDatetime(tzinfo=UTC))
+                    found[seq] = (bytes(rec.value or b""), datetime_of(env.occurred_at))
     finally:
         await consumer.stop()
     events = [decode(data, at, seq) for seq, (data, at) in sorted(found.items())]

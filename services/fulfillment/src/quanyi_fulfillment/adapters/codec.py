@@ -8,7 +8,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.fulfillment.v1 import events_pb2 as pb
-from quanyi_platform.envelope import NewEvent
+from quanyi_platform.envelope import NewEvent, datetime_of
 from quanyi_platform.projection import StoredEvent
 
 from quanyi_fulfillment.domain.delivery import EMAIL, Money, ReservedKey
@@ -78,7 +78,7 @@ def _ts(at: datetime) -> Timestamp:
 
 
 def _from_ts(ts: Timestamp) -> datetime:
-    at: datetime = ts.ToDatetime(tzinfo=UTC)
+    at: datetime = datetime_of(ts)
     return at
 
 

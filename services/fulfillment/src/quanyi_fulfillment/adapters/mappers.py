@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.fulfillment.v1 import fulfillment_service_pb2 as pb
 from quanyi.inventory.v1 import events_pb2 as inventory_events
+from quanyi_platform.envelope import datetime_of
 
 from quanyi_fulfillment.domain.aggregate import DeliveredKey, Delivery
 from quanyi_fulfillment.domain.delivery import (
@@ -23,8 +22,8 @@ from quanyi_fulfillment.domain.redemption import rfc3339
 def reservation(msg: inventory_events.KeyReserved, reserved_at: Timestamp | None = None) -> Reservation:
     """The reservation KeyReserved says; `reserved_at` is its envelope's time."""
     return Reservation(
-        paid_at=msg.paid_at.ToDatetime(tzinfo=UTC) if msg.HasField("paid_at") else None,
-        reserved_at=reserved_at.ToDatetime(tzinfo=UTC) if reserved_at is not None else None,
+        paid_at=datetime_of(msg.paid_at) if msg.HasField("paid_at") else None,
+        reserved_at=datetime_of(reserved_at) if reserved_at is not None else None,
         order_id=msg.order_id,
         buyer_id=msg.buyer_id,
         keys=tuple(

@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.inventory.v1 import events_pb2 as pb
-from quanyi_platform.envelope import NewEvent
+from quanyi_platform.envelope import NewEvent, datetime_of
 
 from quanyi_inventory.adapters.batch_mappers import tool_event_from_proto, tool_event_to_proto
 from quanyi_inventory.adapters.import_job_mappers import PROTOS as JOB_PROTOS
@@ -110,8 +110,7 @@ def from_timestamp(message: Message, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
     ts: Timestamp = getattr(message, field)
-    at: datetime = ts.ToDatetime(tzinfo=UTC)
-    return at
+    return datetime_of(ts)
 
 
 def to_proto(event: Event) -> Message:

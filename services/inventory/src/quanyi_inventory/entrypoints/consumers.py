@@ -13,6 +13,7 @@ from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform.consumer import BatchHandler, ReceivedEvent, TransientError
+from quanyi_platform.envelope import datetime_of
 from quanyi_platform.eventstore import EventStore
 
 from quanyi_inventory.adapters.mappers import from_timestamp
@@ -118,7 +119,7 @@ def stock_low_handler(channels: Sequence[AlertChannel]) -> BatchHandler:
     async def apply(conn: AsyncConnection[Any], events: list[ReceivedEvent]) -> None:
         alerts = [
             StockAlert(e.event_id, e.payload.sku_id, int(e.payload.available), int(e.payload.threshold),
-                       e.envelope.occurred_at.ToDatetime(tzinfo=UTC))
+                       datetime_of(e.envelope.occurred_at))
             for e in events
         ]
         try:

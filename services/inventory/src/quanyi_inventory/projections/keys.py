@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
+from quanyi_platform.envelope import datetime_of
 from quanyi_platform.projection import Projection, StoredEvent
 
 from quanyi_inventory.projections import batch_keys, key_life
@@ -31,7 +32,7 @@ def _time(message: Any, field: str) -> datetime | None:
     """The UTC time of a Timestamp field, None when unset."""
     if not message.HasField(field):
         return None
-    at: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
+    at: datetime = datetime_of(getattr(message, field))
     return at
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
@@ -15,7 +15,7 @@ from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.ledger.v1 import events_pb2 as ledger_events
 from quanyi.orders.v1 import events_pb2 as orders_events
-from quanyi_platform.envelope import Envelope, NewEvent
+from quanyi_platform.envelope import Envelope, NewEvent, datetime_of
 
 from quanyi_ledger.domain import posting, reconciliation
 from quanyi_ledger.domain.chain import RecordedEntry
@@ -145,12 +145,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def datetime_of(ts: Timestamp) -> datetime:
-    """`ts` as an aware UTC datetime: Timestamp.ToDatetime(tzinfo=UTC) (microseconds, nanos truncated),
-    without its per-call conversions."""
-    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
-
-
 def source_of(envelope: Envelope) -> posting.Source:
     """The event a fact came from. Its id in the canonical (lower-case) spelling, as Postgres returns it,
     so that the entry's hash recomputes the same from the journal."""
@@ -202,7 +196,7 @@ def entries_posted_from_proto(payload: ledger_events.EntriesPosted) -> EntriesPo
                     seq=e.seq,
                     kind=e.kind,
                     source_event_id=e.source_event_id,
-                    occurred_at=e.occurred_at.ToDatetime(tzinfo=UTC),
+                    occurred_at=datetime_of(e.occurred_at),
                     lines=tuple(
                         JournalLine(ln.account, ln.debit_minor, ln.credit_minor, ln.currency, ln.sku_id)
                         for ln in e.lines

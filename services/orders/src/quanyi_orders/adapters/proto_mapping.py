@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.common.v1 import money_pb2
 from quanyi.orders.v1 import events_pb2 as pb_events
 from quanyi.orders.v1 import orders_service_pb2 as pb
-from quanyi_platform.envelope import NewEvent
+from quanyi_platform.envelope import NewEvent, datetime_of
 
 from quanyi_orders.domain import events
 from quanyi_orders.domain.money import Money
@@ -43,7 +43,7 @@ def timestamp(at: datetime | None) -> Timestamp | None:
 
 
 def _ts_back(ts: Timestamp) -> datetime:
-    at: datetime = ts.ToDatetime(tzinfo=UTC)
+    at: datetime = datetime_of(ts)
     return at
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from quanyi.risk.v1 import events_pb2 as risk_events
-from quanyi_platform.envelope import NewEvent
+from quanyi_platform.envelope import NewEvent, datetime_of
 
 from quanyi_risk.domain.assessment import RiskDecided
 from quanyi_risk.domain.velocity import Decision
@@ -42,7 +42,7 @@ def decided_to_proto(event: RiskDecided) -> risk_events.RiskDecided:
 def decided_from_proto(payload: risk_events.RiskDecided, occurred_at: datetime) -> RiskDecided:
     """The domain event; `occurred_at` (the event's own time) stands in for a `placed_at` recorded before
     the field existed."""
-    placed_at = payload.placed_at.ToDatetime(tzinfo=UTC) if payload.HasField("placed_at") else occurred_at
+    placed_at = datetime_of(payload.placed_at) if payload.HasField("placed_at") else occurred_at
     return RiskDecided(
         order_id=payload.order_id,
         buyer_id=payload.buyer_id,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import Any
 
 from psycopg import AsyncConnection
 from quanyi.orders.v1 import events_pb2 as orders_events
 from quanyi_platform.consumer import BatchHandler, ReceivedEvent
+from quanyi_platform.envelope import datetime_of
 
 from quanyi_risk.application.assess import PlacedOrder, assess_placed_orders
 from quanyi_risk.application.ports import RiskUnitOfWork
@@ -25,7 +25,7 @@ def placed_order(ev: ReceivedEvent) -> PlacedOrder:
         AssessOrder(
             order_id=placed.order_id,
             buyer_id=placed.buyer_id,
-            placed_at=ev.envelope.occurred_at.ToDatetime(tzinfo=UTC),
+            placed_at=datetime_of(ev.envelope.occurred_at),
         ),
         correlation_id=ev.correlation_id or placed.order_id,
         causation_id=ev.event_id,
