@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.message import Message
@@ -15,7 +15,7 @@ from quanyi.fulfillment.v1 import events_pb2 as fulfillment_events
 from quanyi.inventory.v1 import events_pb2 as inventory_events
 from quanyi.ledger.v1 import events_pb2 as ledger_events
 from quanyi.orders.v1 import events_pb2 as orders_events
-from quanyi_platform.envelope import Envelope, NewEvent, datetime_of
+from quanyi_platform.envelope import Envelope, NewEvent, datetime_of, set_timestamp
 
 from quanyi_ledger.domain import posting, reconciliation
 from quanyi_ledger.domain.chain import RecordedEntry
@@ -141,7 +141,6 @@ def fact_from_proto(payload: Message) -> tuple[posting.Fact, str]:
     return read(payload)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -163,7 +162,6 @@ def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted
     msg = ledger_events.EntriesPosted()
     add_entry = msg.entries.add
     for (seq, kind, source, at, lines, prev_hash, hash_hex, reference), memo, correlation in event.entries:
-        delta = at - _EPOCH
         out = add_entry(
             seq=seq,
             source_event_id=source,
@@ -174,10 +172,8 @@ def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted
             correlation_id=correlation,
             reference=reference,
         )
-        ts = out.occurred_at
-        ts.SetInParent()
-        ts.seconds = delta.days * 86_400 + delta.seconds
-        ts.nanos = delta.microseconds * 1_000
+        out.occurred_at.SetInParent()
+        set_timestamp(out.occurred_at, at)
         add_line = out.lines.add
         for account, debit, credit, currency, sku in lines:
             add_line(account=account, debit_minor=debit, credit_minor=credit, currency=currency, sku_id=sku)
@@ -285,9 +281,10 @@ EXPORT_AGGREGATE = "Export"
 
 
 def timestamp_of(t: datetime) -> Timestamp:
-    """Timestamp.FromDatetime(t) for an aware `t`, without its per-call conversions."""
-    delta = t - _EPOCH
-    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1_000)
+    """Timestamp.FromDatetime(t), without its per-call conversions (the platform's set_timestamp)."""
+    ts = Timestamp()
+    set_timestamp(ts, t)
+    return ts
 
 
 def mismatch_to_proto(
