@@ -100,9 +100,6 @@ def channel(
         ("grpc.keepalive_time_ms", 30_000),
         # Spread calls over every address the name resolves to (pods behind a headless Service).
         ("grpc.lb_policy_name", "round_robin"),
-        # Connections of this channel's own, not the process-wide pool's: a connection another channel saw
-        # refused (a server since stopped, whose port a new server now has) is not reused in its back-off.
-        ("grpc.use_local_subchannel_pool", 1),
     ]
     if tls is None:
         return grpc.aio.insecure_channel(target, interceptors=interceptors, options=options)
