@@ -168,7 +168,8 @@ async def quiet(database_url: str) -> bool:
     n = await scalar(
         database_url,
         " + ".join(
-            f"(SELECT count(*) FROM {s}.events WHERE published_at IS NULL)"
+            f"(SELECT count(*) FROM {s}.events WHERE seq > (SELECT coalesce(max(published_through), 0)"
+            f" FROM {s}.relay_state))"
             for s in ("orders", "inventory", "fulfillment", "ledger", "risk")
         ).join(("SELECT ", "")),
     )

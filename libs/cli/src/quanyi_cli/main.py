@@ -232,14 +232,14 @@ def trace(
             exists = conn.execute("SELECT to_regclass(%s)", (f"{name}.events",)).fetchone()
             if not exists or exists[0] is None:
                 continue
-            for occurred_at, envelope, published_at in conn.execute(
-                f"SELECT occurred_at, envelope, published_at FROM {name}.events"
-                " WHERE correlation_id = %s ORDER BY seq",
+            for occurred_at, envelope, published in conn.execute(
+                f"SELECT occurred_at, envelope, seq <= (SELECT coalesce(max(published_through), 0)"
+                f" FROM {name}.relay_state) FROM {name}.events WHERE correlation_id = %s ORDER BY seq",
                 (order_id,),
             ):
                 env, payload = open_envelope(bytes(envelope))
                 body = MessageToDict(payload) if payload is not None else {}
-                rows.append((occurred_at, name, env.type.rsplit(".", 1)[-1], published_at is not None, body))
+                rows.append((occurred_at, name, env.type.rsplit(".", 1)[-1], bool(published), body))
     if not rows:
         console.print(f"no events for {order_id}")
         raise typer.Exit(1)

@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class Relay:
-    """Publishes rows of `events` whose published_at is NULL, oldest seq first, then marks them.
+    """Publishes the rows of `events` to the topic, oldest seq first, and marks nothing.
 
     Guarantees:
-    - Nothing committed is lost: a row is marked published only after the broker acknowledged it (by the
-      statement of the next poll, which follows within a poll interval), so a crash (even SIGKILL) at
-      any point leaves it unmarked and it is sent again on restart. Consumers are idempotent, so a second
-      send has no second effect.
+    - Nothing committed is lost: the relay's floor (`published_through` in `relay_state`) is a seq at or
+      below which every event is on the topic, and it moves only past events the broker acknowledged. A
+      relay starts from the saved floor, so a crash (even SIGKILL) at any point sends again at most what
+      went out since the floor was last saved (it is saved with the next poll's statement). Consumers are
+      idempotent, so a second send has no second effect.
     - Nothing uncommitted is sent: the relay reads only committed rows.
     - One aggregate's events reach the topic in version order: they are keyed by aggregate id (one
       partition) and sent in seq order, one batch at a time.
@@ -39,13 +40,17 @@ class Relay:
     - One relay per topic is active: leadership is a Postgres session advisory lock.
     - When the broker lost its data (a new broker epoch), every event is republished.
 
-    Marking a row published leaves a dead entry in the partial index of unpublished rows until vacuum,
-    and long transactions elsewhere keep vacuum from removing it, so a plain scan of that index grows
-    with the traffic. The relay therefore keeps a floor: a seq at or below which every event is
-    published. Now and then the relay notes the sequence's last value L and then takes a transaction id
-    X, above every id assigned before; once the
-    oldest running transaction is at or past X, every transaction that drew a seq <= L has ended (its id
-    was taken before its seq: see EventStore.append), so nothing at or below L can still appear.
+    Between polls the relay remembers the highest seq it sent (`high`) and the seqs below it it has not
+    seen (`gaps`): those of transactions still running when it read past them, and seqs that never
+    commit. A poll reads rows above `high` and the gap seqs that have appeared since, both by the
+    primary key. Nothing is written per event (marking each row published was a non-HOT update of
+    every index on `events` and left dead rows behind for vacuum).
+
+    The floor comes from checkpoints. Now and then the relay notes the sequence's last value L and then
+    takes a transaction id X, above every id assigned before; once the oldest running transaction is at
+    or past X, every transaction that drew a seq <= L has ended (its id was taken before its seq: see
+    EventStore.append), so nothing at or below L can still appear, and every gap at or below L that is
+    still empty never will be filled.
     """
 
     def __init__(
@@ -69,16 +74,16 @@ class Relay:
         self.polls = 0  # batches asked of the store, empty or not
         self.xids_taken = 0  # transaction ids drawn for checkpoints (an idle relay draws none)
         self._floor = 0
+        self._saved_floor = 0  # the floor as relay_state has it (the restart position)
+        self._high = 0  # the highest seq sent
+        self._gaps: set[int] = set()  # seqs in (floor, high] not seen yet
         # (transaction id X, seq L): once every transaction below X has ended, nothing <= L can appear.
         self._checkpoints: collections.deque[tuple[int, int]] = collections.deque()
+        self._proven = 0  # the highest L of a checkpoint whose transactions have all ended
         self._next_checkpoint = 0.0
         self._checkpointed_seq: int | None = None
         self._conn: AsyncConnection[Any] | None = None
         self._leading = False
-        # Seqs the broker acknowledged, marked published by the next poll's statement (one round trip
-        # fewer per batch; the relay polls again within relay_poll_ms after a batch, so they are marked
-        # soon after).
-        self._unmarked: list[int] = []
 
     @property
     def floor(self) -> int:
@@ -173,9 +178,9 @@ class Relay:
 
     async def _settled(self) -> bool:
         """True when nothing can be waiting: every event up to the sequence's last value is published (the
-        floor) and marked. One read of the sequence and nothing kept: what an idle relay does instead of a
-        poll (two statements and a checkpoint) when no append of its own process woke it."""
-        if self._unmarked:
+        floor) and the floor is saved. One read of the sequence and nothing kept: what an idle relay does
+        instead of a poll (two statements and a checkpoint) when no append of its own process woke it."""
+        if self._saved_floor < self._floor:
             return False
         conn = await self._connection()
         cur = await conn.execute(
@@ -208,43 +213,62 @@ class Relay:
             return  # recorded already: no transaction for a check that finds nothing new
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
-                "SELECT broker_epoch FROM relay_state WHERE topic = %s FOR UPDATE", (self.topic,)
+                "SELECT broker_epoch, published_through FROM relay_state WHERE topic = %s FOR UPDATE",
+                (self.topic,),
             )
             row: Any = await cur.fetchone()
             if row is not None and row["broker_epoch"] == epoch:
+                if self._known_epoch is None:
+                    self._start_from(int(row["published_through"]))
                 self._known_epoch = epoch
                 return
             await ensure_topics(self._settings, [self.topic])
             if row is not None:
-                cur = await conn.execute(
-                    "UPDATE events SET published_at = NULL WHERE topic = %s AND published_at IS NOT NULL",
-                    (self.topic,),
-                )
-                self._unmarked = []  # sent to the broker that lost them: to be sent again, not marked
-                self._floor = 0
-                self._checkpoints.clear()
-                self._checkpointed_seq = None
                 log.warning(
                     "broker lost its data: republishing the event store",
-                    extra={"topic": self.topic, "events": cur.rowcount, "epoch": epoch},
+                    extra={"topic": self.topic, "floor": row["published_through"], "epoch": epoch},
                 )
             await conn.execute(
                 "INSERT INTO relay_state (topic, broker_epoch) VALUES (%s, %s) ON CONFLICT (topic)"
-                " DO UPDATE SET broker_epoch = EXCLUDED.broker_epoch, updated_at = now()",
+                " DO UPDATE SET broker_epoch = EXCLUDED.broker_epoch, published_through = 0,"
+                " updated_at = now()",
                 (self.topic, epoch),
             )
+        # Sent to a broker that lost them, or never sent: everything goes (again).
+        self._start_from(0)
         self._known_epoch = epoch
 
+    def _start_from(self, floor: int) -> None:
+        """Publish every event above `floor` from the next poll on (what was sent is forgotten)."""
+        self._floor = self._saved_floor = self._high = floor
+        self._gaps.clear()
+
     def _advance_floor(self, xmin: int, first_unpublished: int | None) -> None:
-        """Move the floor up to the newest checkpoint whose transactions have all ended (xmin past it)."""
-        safe = None
+        """Move the floor up to the newest checkpoint whose transactions have all ended (xmin past it), but
+        not to the first row this poll found unpublished; forget the gaps it passes (they stay empty)."""
         while self._checkpoints and self._checkpoints[0][0] <= xmin:
-            safe = self._checkpoints.popleft()[1]
-        if safe is None:
+            self._proven = max(self._proven, self._checkpoints.popleft()[1])
+        # Everything <= proven is visible now; below the first unpublished row all of it is published.
+        limit = self._proven if first_unpublished is None else min(self._proven, first_unpublished - 1)
+        if limit <= self._floor:
             return
-        # Everything <= safe is visible now; below the first unpublished row all of it is published.
-        limit = safe if first_unpublished is None else min(safe, first_unpublished - 1)
-        self._floor = max(self._floor, limit)
+        self._floor = limit
+        if self._high < limit:
+            self._high = limit
+        if self._gaps:
+            self._gaps = {seq for seq in self._gaps if seq > limit}
+
+    def _sent(self, seqs: list[int]) -> None:
+        """Note `seqs` (ascending) as on the topic: the gaps they fill go, and the seqs they skip above the
+        highest one sent before become gaps."""
+        gaps, high = self._gaps, self._high
+        for seq in seqs:
+            if seq > high:
+                gaps.update(range(high + 1, seq))
+                high = seq
+            else:
+                gaps.discard(seq)
+        self._high = high
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[Any]) -> None:
         """Send `rows` (in seq order) as one record batch per partition, each partition's in seq order, and
@@ -294,9 +318,8 @@ class Relay:
             last_seq = int(seq_row["last_seq"])
             # No seq drawn since the last checkpoint: that one already covers last_seq (with an older id,
             # so sooner), and an idle relay must not burn a transaction id every 100 ms. Once that
-            # checkpoint is used up, take more only while the floor still lags (rows that were unpublished
-            # then held it back).
-            pending = bool(self._checkpoints) or self._floor >= last_seq
+            # checkpoint is used up, take more only while what is proven lags the sequence.
+            pending = bool(self._checkpoints) or self._proven >= last_seq
             if last_seq != self._checkpointed_seq or not pending:
                 cur = await conn.execute("SELECT pg_current_xact_id()::text::bigint AS xid")
                 xid_row: Any = await cur.fetchone()
@@ -304,18 +327,22 @@ class Relay:
                 self.xids_taken += 1
                 self._checkpointed_seq = last_seq
             self._next_checkpoint = time.monotonic() + 0.1
-        # One statement, one snapshot: it marks the previous batch published, and reads its xmin and the
-        # unpublished rows (those it marks still look unpublished to its snapshot: left out by seq).
+        # One statement, one snapshot: it saves the floor, and reads its xmin and the rows not sent yet (above
+        # the highest sent, and in the gaps below it).
+        floor = self._floor
         cur = await conn.execute(
-            "WITH marked AS (UPDATE events SET published_at = now() WHERE seq = ANY(%(marked)s::bigint[]))"
+            "WITH saved AS (UPDATE relay_state SET published_through = %(floor)s, updated_at = now()"
+            " WHERE topic = %(topic)s AND published_through < %(floor)s)"
             " SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, e.seq, e.aggregate_id,"
-            " e.envelope FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT seq, aggregate_id, envelope"
-            " FROM events WHERE published_at IS NULL AND topic = %(topic)s AND seq > %(floor)s"
-            " AND seq <> ALL(%(marked)s::bigint[]) ORDER BY seq LIMIT %(limit)s) AS e ON true",
-            {"marked": self._unmarked, "topic": self.topic, "floor": self._floor,
+            " e.envelope FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM ("
+            "(SELECT seq, aggregate_id, envelope FROM events WHERE seq = ANY(%(gaps)s::bigint[])"
+            " AND topic = %(topic)s) UNION ALL (SELECT seq, aggregate_id, envelope FROM events"
+            " WHERE seq > %(high)s AND topic = %(topic)s ORDER BY seq LIMIT %(limit)s)) AS unsent"
+            " ORDER BY seq LIMIT %(limit)s) AS e ON true",
+            {"floor": floor, "topic": self.topic, "gaps": list(self._gaps), "high": self._high,
              "limit": self._settings.relay_batch_size},
         )
-        self._unmarked = []
+        self._saved_floor = max(self._saved_floor, floor)
         found: list[Any] = await cur.fetchall()
         xmin = int(found[0]["xmin"])
         rows = [r for r in found if r["seq"] is not None]
@@ -323,7 +350,7 @@ class Relay:
         if not rows:
             return 0
         await self._send(await self._producer_started(), rows)
-        self._unmarked = [r["seq"] for r in rows]
+        self._sent([r["seq"] for r in rows])
         self.published += len(rows)
         return len(rows)
 

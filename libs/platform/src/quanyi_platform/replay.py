@@ -293,6 +293,18 @@ async def settled_seq(conn: Any, schema: str, timeout_s: float = 60.0) -> int:
             await asyncio.sleep(0.05)
 
 
+async def published_through(conn: Any, schema: str) -> int:
+    """The seq at or below which every event of `schema`'s store is on the broker, as its relay last saved
+    it (0 before the relay first ran)."""
+    cur = await conn.execute(
+        sql.SQL("SELECT coalesce(max(published_through), 0) AS floor FROM {}").format(
+            _ident(schema, "relay_state")
+        )
+    )
+    row = await cur.fetchone()
+    return int(row["floor"])
+
+
 async def _count(conn: Any, schema: str, after: int, upto: int | None) -> int:
     query = sql.SQL("SELECT count(*) AS n FROM {} WHERE seq > %s").format(_ident(schema, "events"))
     params: list[Any] = [after]
@@ -492,14 +504,8 @@ async def rebuild(
         total = await _count(auto, live, 0, upto)
         if source == "topic":
             deadline = time.monotonic() + topic_timeout_s
-            while True:  # the relay publishes soon after a commit; wait for it to cover `upto`
-                cur = await auto.execute(
-                    sql.SQL("SELECT count(*) AS n FROM {} WHERE seq <= %s AND published_at IS NULL").format(
-                        _ident(live, "events")
-                    ),
-                    (upto,),
-                )
-                if int((await cur.fetchone())["n"]) == 0:
+            while True:  # the relay publishes soon after a commit; wait for its floor to cover `upto`
+                if await published_through(auto, live) >= upto:
                     break
                 if time.monotonic() > deadline:
                     raise ReplayError("the relay has not published the store yet; is the service running?")
