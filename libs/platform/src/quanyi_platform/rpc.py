@@ -100,6 +100,11 @@ def channel(
         ("grpc.keepalive_time_ms", 30_000),
         # Spread calls over every address the name resolves to (pods behind a headless Service).
         ("grpc.lb_policy_name", "round_robin"),
+        # Connections of this channel's own, not gRPC's process-wide pool's, which shares a connection among
+        # channels to the same address: a new channel would inherit another's connection in reconnect
+        # back-off from a server since stopped and fail its first calls UNAVAILABLE "Connection refused",
+        # though a new server listens there now (libs/platform/tests/test_channels.py).
+        ("grpc.use_local_subchannel_pool", 1),
     ]
     if tls is None:
         return grpc.aio.insecure_channel(target, interceptors=interceptors, options=options)
