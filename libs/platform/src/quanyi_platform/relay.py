@@ -44,7 +44,9 @@ class Relay:
     seen (`gaps`): those of transactions still running when it read past them, and seqs that never
     commit. A poll reads rows above `high` and the gap seqs that have appeared since, both by the
     primary key. Nothing is written per event (marking each row published was a non-HOT update of
-    every index on `events` and left dead rows behind for vacuum).
+    every index on `events` and left dead rows behind for vacuum). Every service's store has one topic
+    today; a store with two would show each relay the other's seqs as gaps, probed on every poll until
+    the floor passes them, so such a relay should read them and skip them unsent instead.
 
     The floor comes from checkpoints. Now and then the relay notes the sequence's last value L and then
     takes a transaction id X, above every id assigned before; once the oldest running transaction is at
