@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from quanyi.ledger.v1 import events_pb2 as ledger_events
-from quanyi_ledger.adapters.proto import entries_posted_events, line_totals
+from quanyi_ledger.adapters.proto import entries_posted_events, entries_posted_from_proto, line_totals
 from quanyi_ledger.application.posting import HeardFact
 from quanyi_ledger.domain import posting
 from quanyi_ledger.domain.journal import Money
@@ -59,3 +59,16 @@ def test_an_event_of_either_kind_mixed_in_one_batch_is_added_once() -> None:
     assert isinstance(message, ledger_events.EntriesPosted)
     both = line_totals([message, without_totals(message)])
     assert both == {("deposits:buyers", "CNY"): (1980, 0), ("revenue:web", "CNY"): (0, 1980)}
+
+
+def test_an_entry_dated_at_the_epoch_keeps_its_time_on_the_wire() -> None:
+    """Its Timestamp's fields are all zeros: assigning them must still mark occurred_at present, or the
+    reader would take it for an entry without a time."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    source = posting.Source("00000000-0000-7000-8000-000000000002", epoch)
+    events = posted([[HeardFact(posting.OrderPaid("o-epoch", "web", Money(100, "CNY")), source, "o-epoch")]])
+    (message,) = [m.payload for m in entries_posted_events(events[0])]
+    assert isinstance(message, ledger_events.EntriesPosted)
+    wire = ledger_events.EntriesPosted.FromString(message.SerializeToString())
+    assert wire.entries[0].HasField("occurred_at")
+    assert entries_posted_from_proto(wire).entries[0].rec.occurred_at == epoch

@@ -172,8 +172,7 @@ def entries_posted_to_proto(event: EntriesPosted) -> ledger_events.EntriesPosted
             correlation_id=correlation,
             reference=reference,
         )
-        out.occurred_at.SetInParent()
-        set_timestamp(out.occurred_at, at)
+        set_timestamp(out.occurred_at, at)  # assigning its fields sets it, even to the epoch's zeros
         add_line = out.lines.add
         for account, debit, credit, currency, sku in lines:
             add_line(account=account, debit_minor=debit, credit_minor=credit, currency=currency, sku_id=sku)
