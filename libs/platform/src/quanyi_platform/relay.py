@@ -122,7 +122,12 @@ class Relay:
         conninfo, kwargs = self._pool.conninfo, self._pool.kwargs
         if not isinstance(conninfo, str) or not isinstance(kwargs, dict):
             raise TypeError("the relay needs a pool made with a fixed conninfo and kwargs (db.create_pool)")
-        self._conn = await AsyncConnection.connect(conninfo, **{**kwargs, "autocommit": True})
+        conn = await AsyncConnection.connect(conninfo, **{**kwargs, "autocommit": True})
+        # Its only writes save the floor, which a poll does whenever the floor moved: without this each
+        # of those polls waited for a WAL flush. A floor lost in a server crash only has the relay send
+        # again what it had sent since an earlier one (the events themselves commit synchronously).
+        await conn.execute("SET synchronous_commit = off")
+        self._conn = conn
         return self._conn
 
     async def _lead(self) -> None:
