@@ -162,16 +162,21 @@ async def test_a_whole_batch_redelivered_has_no_effect_twice(
     assert first.applied == 100 and second.applied == 0
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["on-the-way", "background"])
 async def test_an_idle_consumer_fetches_slowly_and_wakes_for_the_first_record(
-    pool: AsyncConnectionPool, database_url: str, broker: Any
+    pool: AsyncConnectionPool, database_url: str, broker: Any, background: bool
 ) -> None:
+    """Idle, a consumer's fetches wait long; the first record wakes it, and it is back at its busy wait
+    (a background consumer's is longer: it gathers larger batches off an order's way)."""
     topic = f"batch.idle.{uuid.uuid4().hex[:8]}"
     settings = settings_for(database_url, broker.bootstrap).model_copy(
-        update={"consumer_idle_after_ms": 300, "consumer_idle_fetch_wait_ms": 400}
+        update={"consumer_idle_after_ms": 300, "consumer_idle_fetch_wait_ms": 400,
+                "consumer_background_idle_fetch_wait_ms": 400, "consumer_background_fetch_wait_ms": 120}
     )
     await ensure_topics(settings, [topic], partitions=1)
     consumer = InboxConsumer(
-        f"idle-{topic}", [topic], BatchHandler(frozenset({PLACED}), set_wise), pool, settings
+        f"idle-{topic}", [topic], BatchHandler(frozenset({PLACED}), set_wise), pool, settings,
+        background=background,
     )
     task = asyncio.create_task(consumer.run())
 
@@ -191,7 +196,8 @@ async def test_an_idle_consumer_fetches_slowly_and_wakes_for_the_first_record(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert latency < 1.5
-    assert woken_wait == settings.consumer_fetch_wait_ms
+    busy = settings.consumer_background_fetch_wait_ms if background else settings.consumer_fetch_wait_ms
+    assert woken_wait == busy
 
 
 async def test_a_busy_consumer_gathers_a_fetch_wait_of_records_per_batch(

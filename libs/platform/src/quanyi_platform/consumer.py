@@ -145,8 +145,9 @@ class InboxConsumer:
     ) -> None:
         """`on_applied(n)` is called after a batch in which n > 0 events took effect has committed: a hook
         for in-process work that the effects start (fulfillment wakes its e-mail sender with it).
-        `background`: off an order's way to delivery, so an idle one may fetch seldom
-        (`consumer_background_idle_fetch_wait_ms` instead of `consumer_idle_fetch_wait_ms`)."""
+        `background`: off an order's way to delivery, so it fetches less often, in larger batches
+        (`consumer_background_fetch_wait_ms` busy and `consumer_background_idle_fetch_wait_ms` idle, instead
+        of `consumer_fetch_wait_ms` and `consumer_idle_fetch_wait_ms`)."""
         self.name = name
         self.topics = list(topics)
         self.handler = handler
@@ -169,6 +170,9 @@ class InboxConsumer:
             settings.consumer_background_idle_fetch_wait_ms if background
             else settings.consumer_idle_fetch_wait_ms
         )
+        self._busy_wait_ms = (
+            settings.consumer_background_fetch_wait_ms if background else settings.consumer_fetch_wait_ms
+        )
 
     @property
     def fetch_wait_ms(self) -> int | None:
@@ -188,7 +192,7 @@ class InboxConsumer:
             session_timeout_ms=self._settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(300, self._settings.kafka_session_timeout_ms // 5),
             max_poll_records=self._settings.consumer_max_records,
-            fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
+            fetch_max_wait_ms=self._busy_wait_ms,
             fetch_min_bytes=self._settings.consumer_fetch_min_bytes,
             metadata_max_age_ms=5_000,
             # How often the background fetcher looks for work when nothing wakes it (aiokafka: 200 ms).
@@ -218,7 +222,7 @@ class InboxConsumer:
                     # loop's own housekeeping; idle, nothing is in flight and the offsets are committed,
                     # and waking every busy fetch wait (33 times a second) was most of an idle service's CPU.
                     batch = await consumer.getmany(
-                        timeout_ms=self._idle_wait_ms if idle else self._settings.consumer_fetch_wait_ms,
+                        timeout_ms=self._idle_wait_ms if idle else self._busy_wait_ms,
                         max_records=self._settings.consumer_max_records,
                     )
                 except KafkaError as exc:
@@ -240,7 +244,7 @@ class InboxConsumer:
                     continue
                 last_record = time.monotonic()
                 if idle:
-                    busy = (self._settings.consumer_fetch_wait_ms, self._settings.consumer_fetch_min_bytes)
+                    busy = (self._busy_wait_ms, self._settings.consumer_fetch_min_bytes)
                     idle = not _set_fetch_wait(consumer, *busy)
                 # Decoded (and prepared) while the previous batch's transaction runs; applied after it.
                 decoded = await self.decode([r for tp_records in batch.values() for r in tp_records])
