@@ -195,24 +195,22 @@ async def test_a_relay_started_again_sends_only_what_lies_above_its_saved_floor(
     settings = settings_for(database_url, broker.bootstrap).model_copy(update={"broker_epoch_check_s": 5.0})
     store = EventStore("core", topic=topic)
     await append(pool, store, [placed(f"o-before{i}") for i in range(200)])
-    first = Relay(pool, settings, topic)
-    task = asyncio.create_task(first.run())
-    try:
-        await wait_until(lambda: _all_published(pool), timeout=30)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert first.published == 200
+    assert (await _relay_until_all_published(pool, settings, topic)).published == 200
     await append(pool, store, [placed("o-after")])
-    second = Relay(pool, settings, topic)
-    task = asyncio.create_task(second.run())
+    assert (await _relay_until_all_published(pool, settings, topic)).published == 1
+    assert len(set(await read_topic(broker.bootstrap, topic, expect=201))) == 201
+
+
+async def _relay_until_all_published(pool: AsyncConnectionPool, settings: PlatformSettings, topic: str) -> Relay:
+    """A new relay, run until the saved floor covers the store, then stopped."""
+    relay = Relay(pool, settings, topic)
+    task = asyncio.create_task(relay.run())
     try:
         await wait_until(lambda: _all_published(pool), timeout=30)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert second.published == 1
-    assert len(set(await read_topic(broker.bootstrap, topic, expect=201))) == 201
+    return relay
 
 
 async def test_the_same_event_delivered_five_times_has_its_effect_once(
